@@ -1,0 +1,28 @@
+# Sourced by bin/ncro and bin/test: picks a JDK >= 21 and exports JAVA_HOME.
+# Order: $JAVA_HOME if it is >= 21, else the newest JDK >= 21 under /usr/lib/jvm.
+
+ncro_java_major() { # prints the feature version of the java at $1/bin/java, or nothing
+  local v
+  v=$("$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+  case "$v" in 1.*) echo "${v#1.}" ;; *) echo "$v" ;; esac
+}
+
+ncro_find_jdk() {
+  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/javac" ]; then
+    local m; m=$(ncro_java_major "$JAVA_HOME")
+    if [ -n "$m" ] && [ "$m" -ge 21 ]; then return 0; fi
+  fi
+  local best="" best_major=0 d m
+  for d in /usr/lib/jvm/*; do
+    [ -x "$d/bin/javac" ] || continue
+    m=$(ncro_java_major "$d")
+    [ -n "$m" ] || continue
+    if [ "$m" -ge 21 ] && [ "$m" -gt "$best_major" ]; then best=$d; best_major=$m; fi
+  done
+  if [ -z "$best" ]; then
+    echo "ncro: no JDK >= 21 found (JAVA_HOME=${JAVA_HOME:-unset}, nothing suitable under /usr/lib/jvm)." >&2
+    echo "ncro: install one (e.g. Temurin 21+ or openjdk-21-jdk) or point JAVA_HOME at it." >&2
+    return 1
+  fi
+  export JAVA_HOME=$best
+}
