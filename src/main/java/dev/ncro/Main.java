@@ -1,10 +1,62 @@
 package dev.ncro;
 
-/** Entry point: parses the command line, loads the config and wires the components. */
+import dev.ncro.cli.Cli;
+import dev.ncro.cli.LogSetup;
+import dev.ncro.config.Config;
+import dev.ncro.config.ConfigException;
+import dev.ncro.config.ConfigLoader;
+import dev.ncro.route.RouteStoreException;
+import java.io.PrintStream;
+import java.util.Map;
+import picocli.CommandLine;
+
+/** Entry point: parses the command line, loads the config and runs a {@link Ncro} until signalled. */
 public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
-    System.out.println("ncro");
+    System.exit(run(args, System.getenv(), System.out, System.err));
+  }
+
+  /** Runs ncro; returns the process exit code. Blocks until shutdown when serving. */
+  static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err) {
+    Cli cli = new Cli();
+    CommandLine cmd = new CommandLine(cli);
+    try {
+      CommandLine.ParseResult parsed = cmd.parseArgs(args);
+      if (CommandLine.printHelpIfRequested(parsed)) {
+        return 0;
+      }
+    } catch (CommandLine.ParameterException e) {
+      err.println("ncro: " + e.getMessage());
+      cmd.usage(err);
+      return 2;
+    }
+    Config config;
+    try {
+      config = ConfigLoader.load(cli.config(), env);
+    } catch (ConfigException e) {
+      e.problems().forEach(p -> err.println("ncro: config: " + p));
+      return 1;
+    }
+    if (cli.check()) {
+      out.println("config ok: listen " + config.server().listen() + ", " + config.upstreams().size()
+          + " upstream(s), db " + config.cache().dbPath());
+      return 0;
+    }
+    LogSetup.apply(config.logging());
+    Ncro ncro;
+    try {
+      ncro = Ncro.start(config);
+    } catch (RouteStoreException e) {
+      err.println("ncro: cache.db_path: " + e.getMessage());
+      return 1;
+    } catch (Exception e) {
+      err.println("ncro: cannot start: " + e.getMessage());
+      return 1;
+    }
+    Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("ncro-shutdown").unstarted(ncro::stop));
+    ncro.awaitStop();
+    return 0;
   }
 }

@@ -1,0 +1,142 @@
+package dev.ncro;
+
+import dev.ncro.cli.Cli;
+import dev.ncro.config.Config;
+import dev.ncro.route.NegativeCache;
+import dev.ncro.route.RouteStore;
+import dev.ncro.route.RouteStoreException;
+import dev.ncro.router.NarRouter;
+import dev.ncro.router.NarinfoRouter;
+import dev.ncro.router.RaceListener;
+import dev.ncro.server.HttpServer;
+import dev.ncro.transport.Transport;
+import dev.ncro.upstream.Prober;
+import dev.ncro.upstream.UpstreamClient;
+import dev.ncro.upstream.UpstreamRegistry;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running ncro: every component, wired by constructors in {@link #start}, and their orderly
+ * shutdown. Tests start it in-process on port 0; {@link Main} starts it for real.
+ */
+public final class Ncro {
+  private static final Logger log = LoggerFactory.getLogger(Ncro.class);
+  private static final int MEMORY_ROUTES = 20_000;
+  private static final int NEGATIVE_ENTRIES = 100_000;
+
+  private final Transport transport;
+  private final UpstreamClient client;
+  private final RouteStore store;
+  private final Prober prober;
+  private final HttpServer server;
+  private final ExecutorService blocking;
+  private final ScheduledExecutorService housekeeping;
+  private final UpstreamRegistry registry;
+  private final InetSocketAddress address;
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private final AtomicBoolean stopping = new AtomicBoolean();
+
+  private Ncro(Transport transport, UpstreamClient client, RouteStore store, Prober prober, HttpServer server,
+      ExecutorService blocking, ScheduledExecutorService housekeeping, UpstreamRegistry registry,
+      InetSocketAddress address) {
+    this.transport = transport;
+    this.client = client;
+    this.store = store;
+    this.prober = prober;
+    this.server = server;
+    this.blocking = blocking;
+    this.housekeeping = housekeeping;
+    this.registry = registry;
+    this.address = address;
+  }
+
+  public static Ncro start(Config config) throws RouteStoreException, InterruptedException {
+    Clock clock = Clock.systemUTC();
+    RouteStore store = RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(),
+        Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock);
+    Transport transport = Transport.create(Runtime.getRuntime().availableProcessors());
+    ExecutorService blocking = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory());
+    UpstreamRegistry registry = UpstreamRegistry.fromConfig(config);
+    UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version());
+    NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);
+    NarinfoRouter narinfo = new NarinfoRouter(registry, client, store, negative, config.cache().ttl(), clock,
+        blocking, RaceListener.NONE);
+    NarRouter nars = new NarRouter(registry, store);
+    HttpServer server = new HttpServer(transport, config.server(), narinfo, nars, client, registry, blocking);
+    Prober prober = new Prober(registry, client, config.cache().probeInterval());
+    ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
+        Thread.ofPlatform().name("ncro-housekeeping").daemon(true).factory());
+    InetSocketAddress bound;
+    try {
+      bound = server.start();
+    } catch (Exception e) {
+      transport.shutdown();
+      store.close();
+      throw e;
+    }
+    prober.start();
+    housekeeping.scheduleWithFixedDelay(() -> {
+      try {
+        store.flushRecency();
+      } catch (RuntimeException e) {
+        log.warn("could not record route recency error={}", e.getMessage());
+      }
+    }, 10, 10, TimeUnit.SECONDS);
+    log.info("ncro {} listening on {} transport={} upstreams={} db={}", Cli.version(), bound, transport.name(),
+        registry.all().size(), config.cache().dbPath());
+    return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound);
+  }
+
+  public InetSocketAddress address() {
+    return address;
+  }
+
+  public UpstreamRegistry registry() {
+    return registry;
+  }
+
+  public RouteStore store() {
+    return store;
+  }
+
+  /** Stops serving: in-flight responses get a few seconds, then everything closes. Idempotent. */
+  public void stop() {
+    if (!stopping.compareAndSet(false, true)) {
+      awaitStop();
+      return;
+    }
+    log.info("ncro shutting down");
+    server.shutdown(Duration.ofSeconds(5));
+    prober.close();
+    housekeeping.shutdownNow();
+    client.close();
+    transport.shutdown();
+    blocking.shutdown();
+    try {
+      blocking.awaitTermination(2, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    store.close();
+    log.info("ncro stopped");
+    stopped.countDown();
+  }
+
+  public void awaitStop() {
+    try {
+      stopped.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,56 @@
+package dev.ncro.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * ncro's command line. Both {@code -config} (the original's Go-flag spelling) and
+ * {@code --config} are accepted.
+ */
+@Command(
+    name = "ncro",
+    mixinStandardHelpOptions = true,
+    versionProvider = Cli.Version.class,
+    description = "Nix Cache Route Optimizer: a proxy that routes Nix substitution to the fastest binary cache.",
+    sortOptions = false)
+public final class Cli {
+  @Option(names = {"-config", "--config", "-c"}, paramLabel = "FILE",
+      description = "YAML config file overriding the embedded default.")
+  Path config;
+
+  @Option(names = "--check", description = "Validate the configuration, print problems one per line, and exit.")
+  boolean check;
+
+  public Path config() {
+    return config;
+  }
+
+  public boolean check() {
+    return check;
+  }
+
+  /** The version baked in at build time. */
+  public static String version() {
+    try (InputStream in = Cli.class.getResourceAsStream("/ncro-version.properties")) {
+      Properties p = new Properties();
+      if (in != null) {
+        p.load(in);
+      }
+      return p.getProperty("version", "unknown");
+    } catch (IOException e) {
+      return "unknown";
+    }
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"ncro " + version()};
+    }
+  }
+}

@@ -1,0 +1,68 @@
+package dev.ncro.router;
+
+import dev.ncro.route.Route;
+import dev.ncro.route.RouteStore;
+import dev.ncro.upstream.Upstream;
+import dev.ncro.upstream.UpstreamRegistry;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decides the order in which upstreams are asked for a NAR: the upstream whose narinfo carried
+ * this URL first (caches name NAR files differently, so only it is sure to have this exact file),
+ * then the other usable upstreams best first. Blocking (may read the database): call it from a
+ * virtual thread.
+ */
+public final class NarRouter {
+  private static final Logger log = LoggerFactory.getLogger(NarRouter.class);
+  private final UpstreamRegistry registry;
+  private final RouteStore store;
+
+  public NarRouter(UpstreamRegistry registry, RouteStore store) {
+    this.registry = registry;
+    this.store = store;
+  }
+
+  /** The plan for {@code narUrl} (request path without its leading slash, query included). */
+  public NarPlan plan(String narUrl) {
+    Optional<Route> route;
+    try {
+      route = store.byNarUrl(narUrl);
+    } catch (RuntimeException e) {
+      log.warn("NAR route lookup failed nar_url={} error={}", narUrl, e.getMessage());
+      route = Optional.empty();
+    }
+    Upstream routed = route.flatMap(r -> registry.byName(r.upstream())).orElse(null);
+    List<Upstream> order = new ArrayList<>();
+    if (routed != null) {
+      order.add(routed);
+    }
+    List<Upstream> rest = registry.usableOrdered();
+    if (rest.isEmpty() && routed == null) {
+      rest = registry.all();
+    }
+    for (Upstream u : rest) {
+      if (u != routed) {
+        order.add(u);
+      }
+    }
+    return new NarPlan(order, routed, route.map(Route::hash).orElse(null));
+  }
+
+  /** The routed upstream no longer has the NAR: forget the route so the next narinfo races. */
+  public void routedUpstreamLost(NarPlan plan) {
+    if (plan.routeHash() != null) {
+      try {
+        store.invalidate(plan.routeHash());
+      } catch (RuntimeException e) {
+        log.warn("could not invalidate route hash={} error={}", plan.routeHash(), e.getMessage());
+      }
+    }
+  }
+
+  /** Upstreams to try in order; {@code routed} (may be null) is the one the route names. */
+  public record NarPlan(List<Upstream> order, Upstream routed, String routeHash) {}
+}

@@ -1,0 +1,138 @@
+package dev.ncro.router;
+
+import dev.ncro.route.NegativeCache;
+import dev.ncro.route.Route;
+import dev.ncro.route.RouteStore;
+import dev.ncro.upstream.Upstream;
+import dev.ncro.upstream.UpstreamClient;
+import dev.ncro.upstream.UpstreamRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Answers {@code /<hash>.narinfo}: negative cache, then a live route (served from its stored body,
+ * no upstream round trip), then a race shared by every concurrent request for the same hash
+ * (singleflight). Database work runs on {@code blocking} (virtual threads), never on an event loop.
+ */
+public final class NarinfoRouter {
+  private static final Logger log = LoggerFactory.getLogger(NarinfoRouter.class);
+  private final UpstreamRegistry registry;
+  private final UpstreamClient client;
+  private final RouteStore store;
+  private final NegativeCache negative;
+  private final Duration ttl;
+  private final Clock clock;
+  private final Executor blocking;
+  private final RaceListener events;
+  private final ConcurrentHashMap<String, CompletableFuture<NarinfoResult>> inflight = new ConcurrentHashMap<>();
+
+  public NarinfoRouter(
+      UpstreamRegistry registry, UpstreamClient client, RouteStore store, NegativeCache negative,
+      Duration ttl, Clock clock, Executor blocking, RaceListener events) {
+    this.registry = registry;
+    this.client = client;
+    this.store = store;
+    this.negative = negative;
+    this.ttl = ttl;
+    this.clock = clock;
+    this.blocking = blocking;
+    this.events = events;
+  }
+
+  /** The answer for {@code hash}, which the caller has already validated. */
+  public CompletableFuture<NarinfoResult> lookup(String hash) {
+    if (negative.contains(hash)) {
+      return CompletableFuture.completedFuture(new NarinfoResult.Absent(true));
+    }
+    Route cached = store.getCached(hash);
+    if (cached != null && cached.liveAt(clock.millis())) {
+      Optional<NarinfoResult> hit = hit(cached);
+      if (hit.isPresent()) {
+        return CompletableFuture.completedFuture(hit.get());
+      }
+    }
+    return CompletableFuture.supplyAsync(() -> storedRoute(hash), blocking)
+        .thenCompose(found -> found.isPresent()
+            ? CompletableFuture.completedFuture(found.get())
+            : shared(hash));
+  }
+
+  private Optional<NarinfoResult> storedRoute(String hash) {
+    try {
+      return store.get(hash).filter(r -> r.liveAt(clock.millis())).flatMap(this::hit);
+    } catch (RuntimeException e) {
+      log.warn("route lookup failed, racing instead hash={} error={}", hash, e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  /** A live route whose upstream is still configured and usable answers without a round trip. */
+  private Optional<NarinfoResult> hit(Route r) {
+    return registry.byName(r.upstream())
+        .filter(Upstream::usable)
+        .map(u -> new NarinfoResult.Found(r, u, true));
+  }
+
+  private CompletableFuture<NarinfoResult> shared(String hash) {
+    CompletableFuture<NarinfoResult> mine = new CompletableFuture<>();
+    CompletableFuture<NarinfoResult> existing = inflight.putIfAbsent(hash, mine);
+    if (existing != null) {
+      return existing;
+    }
+    race(hash).whenComplete((r, err) -> {
+      inflight.remove(hash, mine);
+      if (err != null) {
+        mine.complete(new NarinfoResult.Unavailable(String.valueOf(err)));
+      } else {
+        mine.complete(r);
+      }
+    });
+    return mine;
+  }
+
+  private CompletableFuture<NarinfoResult> race(String hash) {
+    List<Upstream> candidates = registry.usableOrdered();
+    if (candidates.isEmpty()) {
+      // Every upstream is DOWN: ask them all anyway, so live traffic can notice a recovery
+      // before the next probe does.
+      candidates = registry.all();
+    }
+    return new Race(hash, candidates, client, registry, events).run().thenApply(outcome -> switch (outcome) {
+      case RaceOutcome.Won w -> {
+        Route route = toRoute(hash, w);
+        events.raceWon(w.upstream(), w.latencyMs());
+        log.info("race won hash={} upstream={} latency_ms={}", hash, w.upstream().name(), Math.round(w.latencyMs()));
+        store.cache(route);
+        blocking.execute(() -> save(route));
+        yield new NarinfoResult.Found(route, w.upstream(), false);
+      }
+      case RaceOutcome.AbsentEverywhere a -> {
+        negative.add(hash);
+        yield new NarinfoResult.Absent(false);
+      }
+      case RaceOutcome.Unavailable u -> new NarinfoResult.Unavailable(u.reason());
+    });
+  }
+
+  private Route toRoute(String hash, RaceOutcome.Won w) {
+    long now = clock.millis();
+    return new Route(
+        hash, w.upstream().name(), w.latencyMs(), w.info().url(), w.info().fileHash(),
+        w.info().narHash(), w.info().narSize(), w.body(), now, now + ttl.toMillis());
+  }
+
+  private void save(Route route) {
+    try {
+      store.put(route);
+    } catch (RuntimeException e) {
+      log.warn("could not store route hash={} error={}", route.hash(), e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,153 @@
+package dev.ncro.router;
+
+import dev.ncro.narinfo.NarInfo;
+import dev.ncro.narinfo.NarInfoException;
+import dev.ncro.narinfo.NarInfoRewriter;
+import dev.ncro.upstream.FailureKind;
+import dev.ncro.upstream.SmallResponse;
+import dev.ncro.upstream.Upstream;
+import dev.ncro.upstream.UpstreamClient;
+import dev.ncro.upstream.UpstreamException;
+import dev.ncro.upstream.UpstreamRegistry;
+import io.netty.handler.codec.http.HttpMethod;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One narinfo race: GET {@code /<hash>.narinfo} from every candidate upstream at once; the first
+ * 200 whose body parses, names the requested store path and (when the upstream has keys) carries a
+ * valid signature wins, and the others are cancelled. A GET race answers in one round trip with the
+ * body in hand (the original raced HEAD, then fetched: two).
+ *
+ * <p>Each upstream's answer is classified as present, absent (404/403/410, or a narinfo that does
+ * not verify) or unavailable (transport error, timeout, 5xx, other statuses), and the race as a
+ * whole ends in one of {@link RaceOutcome}'s cases.
+ */
+final class Race {
+  private static final Logger log = LoggerFactory.getLogger(Race.class);
+  static final int MAX_NARINFO_BYTES = 1 << 20;
+
+  private final String hash;
+  private final List<Upstream> candidates;
+  private final UpstreamClient client;
+  private final UpstreamRegistry registry;
+  private final RaceListener events;
+  private final CompletableFuture<RaceOutcome> result = new CompletableFuture<>();
+  private final List<CompletableFuture<SmallResponse>> attempts = new ArrayList<>();
+  private int pending;
+  private int unavailable;
+
+  Race(String hash, List<Upstream> candidates, UpstreamClient client, UpstreamRegistry registry, RaceListener events) {
+    this.hash = hash;
+    this.candidates = candidates;
+    this.client = client;
+    this.registry = registry;
+    this.events = events;
+  }
+
+  CompletableFuture<RaceOutcome> run() {
+    synchronized (this) {
+      pending = candidates.size();
+    }
+    if (candidates.isEmpty()) {
+      result.complete(new RaceOutcome.Unavailable("no upstream configured"));
+      return result;
+    }
+    String path = "/" + hash + ".narinfo";
+    for (Upstream u : candidates) {
+      CompletableFuture<SmallResponse> f = client.fetch(u, HttpMethod.GET, path, MAX_NARINFO_BYTES);
+      synchronized (this) {
+        attempts.add(f);
+      }
+      f.whenComplete((r, err) -> onAnswer(u, r, err));
+    }
+    return result;
+  }
+
+  private void onAnswer(Upstream u, SmallResponse r, Throwable err) {
+    if (err instanceof java.util.concurrent.CancellationException) {
+      return; // a loser we cancelled
+    }
+    RaceOutcome.Won win = null;
+    if (err != null) {
+      UpstreamException e = UpstreamException.of(err);
+      registry.failure(u, e.kind().label() + ": " + e.getMessage());
+      events.upstreamError(u, e.kind());
+      countUnavailable();
+    } else if (r.status() == 200) {
+      win = accept(u, r);
+    } else if (r.status() == 404 || r.status() == 403 || r.status() == 410) {
+      registry.alive(u);
+    } else if (r.status() >= 500) {
+      registry.failure(u, "status " + r.status());
+      events.upstreamError(u, FailureKind.STATUS_5XX);
+      countUnavailable();
+    } else {
+      registry.alive(u);
+      log.warn("unexpected narinfo status upstream={} hash={} status={}", u.name(), hash, r.status());
+      countUnavailable();
+    }
+    if (win != null) {
+      registry.success(u, r.elapsedMillis());
+      if (result.complete(win)) {
+        cancelLosers();
+      }
+      return;
+    }
+    finishIfLast();
+  }
+
+  private RaceOutcome.Won accept(Upstream u, SmallResponse r) {
+    byte[] body = NarInfoRewriter.relativizeUrl(r.body(), u.url());
+    NarInfo info;
+    try {
+      info = NarInfo.parse(body);
+    } catch (NarInfoException e) {
+      registry.alive(u);
+      log.warn("unparsable narinfo upstream={} hash={} error={}", u.name(), hash, e.getMessage());
+      events.upstreamError(u, FailureKind.BAD_SIGNATURE);
+      return null;
+    }
+    if (!info.hashPart().equals(hash)) {
+      log.warn("narinfo for another path upstream={} hash={} store_path={}", u.name(), hash, info.storePath());
+      events.upstreamError(u, FailureKind.BAD_SIGNATURE);
+      return null;
+    }
+    if (!u.keys().isEmpty() && !info.isSignedByAny(u.keys())) {
+      registry.alive(u);
+      log.warn("narinfo signature does not verify upstream={} hash={}", u.name(), hash);
+      events.upstreamError(u, FailureKind.BAD_SIGNATURE);
+      return null;
+    }
+    return new RaceOutcome.Won(u, info, body, r.elapsedMillis());
+  }
+
+  private synchronized void countUnavailable() {
+    unavailable++;
+  }
+
+  private void finishIfLast() {
+    boolean last;
+    int down;
+    synchronized (this) {
+      last = --pending == 0;
+      down = unavailable;
+    }
+    if (last) {
+      result.complete(down == 0
+          ? new RaceOutcome.AbsentEverywhere()
+          : new RaceOutcome.Unavailable(down + " of " + candidates.size() + " upstreams could not answer"));
+    }
+  }
+
+  private void cancelLosers() {
+    List<CompletableFuture<SmallResponse>> copy;
+    synchronized (this) {
+      copy = List.copyOf(attempts);
+    }
+    copy.forEach(f -> f.cancel(false));
+  }
+}

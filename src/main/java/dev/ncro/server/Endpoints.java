@@ -1,0 +1,107 @@
+package dev.ncro.server;
+
+import dev.ncro.router.NarRouter;
+import dev.ncro.router.NarinfoResult;
+import dev.ncro.router.NarinfoRouter;
+import dev.ncro.upstream.UpstreamClient;
+import dev.ncro.upstream.UpstreamRegistry;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What ncro answers for each {@link Target}. Narinfo answers come from {@link NarinfoRouter};
+ * NARs are streamed by a {@link NarProxy} following {@link NarRouter}'s plan.
+ *
+ * <p>Unavailable policy: when no upstream had the narinfo and at least one could not answer,
+ * ncro answers 503, not 404. A 404 would make Nix record the path as missing (for
+ * {@code narinfo-cache-negative-ttl}, an hour by default) and build from source; a 5xx makes Nix
+ * fail or, with {@code fallback = true}, move on, exactly as with that upstream listed directly.
+ */
+final class Endpoints {
+  private static final Logger log = LoggerFactory.getLogger(Endpoints.class);
+  private final NarinfoRouter narinfo;
+  private final NarRouter nars;
+  private final UpstreamClient client;
+  private final UpstreamRegistry registry;
+  private final Executor blocking;
+  private final byte[] cacheInfo;
+
+  Endpoints(NarinfoRouter narinfo, NarRouter nars, UpstreamClient client, UpstreamRegistry registry,
+      Executor blocking, int cachePriority) {
+    this.narinfo = narinfo;
+    this.nars = nars;
+    this.client = client;
+    this.registry = registry;
+    this.blocking = blocking;
+    this.cacheInfo = ("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: " + cachePriority + "\n")
+        .getBytes(StandardCharsets.UTF_8);
+  }
+
+  void handle(Target target, HttpRequest req, RequestHandler conn) {
+    boolean head = RequestHandler.isHead(req);
+    switch (target) {
+      case Target.Rejected r -> conn.respond(Responses.text(r.status(), r.reason(), head));
+      case Target.NotFound n -> conn.respond(Responses.text(404, "not found", head));
+      case Target.NixCacheInfo c -> conn.respond(Responses.of(200, "text/x-nix-cache-info", cacheInfo, head));
+      case Target.Health h -> conn.respond(registry.anyUsable()
+          ? Responses.text(200, "ok", head)
+          : Responses.text(503, "no usable upstream", head));
+      case Target.Narinfo n -> narinfo(n.hash(), head, conn);
+      case Target.Nar n -> nar(n.narUrl(), req, conn);
+    }
+  }
+
+  private void narinfo(String hash, boolean head, RequestHandler conn) {
+    CompletableFuture<NarinfoResult> f = narinfo.lookup(hash);
+    if (f.isDone()) {
+      conn.respond(narinfoResponse(f.join(), head));
+      return;
+    }
+    f.whenComplete((result, err) -> {
+      FullHttpResponse r = err != null
+          ? Responses.text(503, "lookup failed", head)
+          : narinfoResponse(result, head);
+      conn.channel().eventLoop().execute(() -> conn.respond(r));
+    });
+  }
+
+  private static FullHttpResponse narinfoResponse(NarinfoResult result, boolean head) {
+    return switch (result) {
+      case NarinfoResult.Found f -> {
+        FullHttpResponse r = Responses.of(200, Responses.NARINFO_TYPE, f.route().narinfo(), head);
+        r.headers().set(Responses.X_UPSTREAM, f.upstream().host());
+        r.headers().set(Responses.X_ROUTE, f.cacheHit() ? "cache-hit" : "race");
+        yield r;
+      }
+      case NarinfoResult.Absent a -> {
+        FullHttpResponse r = Responses.text(404, "not found on any upstream", head);
+        if (a.negativeHit()) {
+          r.headers().set(Responses.X_ROUTE, "negative");
+        }
+        yield r;
+      }
+      case NarinfoResult.Unavailable u -> Responses.text(503, "no upstream has it and some could not answer: " + u.reason(), head);
+    };
+  }
+
+  private void nar(String narUrl, HttpRequest req, RequestHandler conn) {
+    blocking.execute(() -> {
+      NarRouter.NarPlan plan;
+      try {
+        plan = nars.plan(narUrl);
+      } catch (RuntimeException e) {
+        log.warn("NAR planning failed nar_url={} error={}", narUrl, e.getMessage());
+        conn.channel().eventLoop().execute(() -> conn.respond(Responses.text(503, "internal error", RequestHandler.isHead(req))));
+        return;
+      }
+      NarProxy proxy = new NarProxy(conn.channel(), req.method(), narUrl, req.headers(), plan, client, registry,
+          () -> blocking.execute(() -> nars.routedUpstreamLost(plan)), conn::done);
+      conn.channel().eventLoop().execute(() -> conn.stream(proxy));
+    });
+  }
+}

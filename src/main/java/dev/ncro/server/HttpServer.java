@@ -1,0 +1,101 @@
+package dev.ncro.server;
+
+import dev.ncro.config.ListenAddress;
+import dev.ncro.config.ServerConfig;
+import dev.ncro.router.NarRouter;
+import dev.ncro.router.NarinfoRouter;
+import dev.ncro.transport.Transport;
+import dev.ncro.upstream.UpstreamClient;
+import dev.ncro.upstream.UpstreamRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The client-facing HTTP/1.1 server. Each connection gets a codec with tight limits on request
+ * line and header size (Nix sends short requests; anything bigger is refused by the decoder), a
+ * write-idle watchdog, and a {@link RequestHandler}.
+ */
+public final class HttpServer implements AutoCloseable {
+  /** Per-connection output buffer bounds: a slow client holds at most about this much. */
+  static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
+  private final Transport transport;
+  private final ServerConfig config;
+  private final Endpoints endpoints;
+  private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+  private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+  private Channel listener;
+
+  public HttpServer(Transport transport, ServerConfig config, NarinfoRouter narinfo, NarRouter nars,
+      UpstreamClient client, UpstreamRegistry registry, Executor blocking) {
+    this.transport = transport;
+    this.config = config;
+    this.endpoints = new Endpoints(narinfo, nars, client, registry, blocking, config.cachePriority());
+  }
+
+  /** Binds the listen address; returns the bound address (port 0 resolves to the real port). */
+  public InetSocketAddress start() throws InterruptedException {
+    ListenAddress addr = config.listen();
+    long readTimeout = config.readTimeout().toMillis();
+    long writeTimeout = config.writeTimeout().toMillis();
+    ServerBootstrap b = new ServerBootstrap()
+        .group(transport.group())
+        .channel(transport.serverChannel())
+        .option(ChannelOption.SO_BACKLOG, 1024)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            connections.add(ch);
+            ch.pipeline()
+                .addLast("codec", new HttpServerCodec(RequestPath.MAX_URI + 64, 16 * 1024, 8192))
+                .addLast("write-idle", new IdleStateHandler(true, 0, writeTimeout, 0, TimeUnit.MILLISECONDS))
+                .addLast("handler", new RequestHandler(endpoints, readTimeout, inFlight));
+          }
+        });
+    InetSocketAddress bindTo = addr.host() == null
+        ? new InetSocketAddress(addr.port())
+        : new InetSocketAddress(addr.host(), addr.port());
+    listener = b.bind(bindTo).sync().channel();
+    return (InetSocketAddress) listener.localAddress();
+  }
+
+  /**
+   * Stops accepting, lets in-flight exchanges finish for up to {@code grace}, then closes every
+   * connection (a NAR stream still running then is cut, which Nix sees as a failed transfer).
+   */
+  public void shutdown(Duration grace) {
+    if (listener != null) {
+      listener.close().syncUninterruptibly();
+    }
+    long deadline = System.nanoTime() + grace.toNanos();
+    while (System.nanoTime() < deadline && inFlight.get() > 0) {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+  }
+
+  @Override
+  public void close() {
+    shutdown(Duration.ofSeconds(5));
+  }
+}

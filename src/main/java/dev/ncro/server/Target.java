@@ -1,0 +1,18 @@
+package dev.ncro.server;
+
+/** What a request asks for, decided before anything else happens (see {@link RequestPath}). */
+sealed interface Target {
+  record NixCacheInfo() implements Target {}
+
+  record Health() implements Target {}
+
+  record Narinfo(String hash) implements Target {}
+
+  /** {@code narUrl}: the path without its leading slash, query included, e.g. {@code nar/x.nar.xz}. */
+  record Nar(String narUrl) implements Target {}
+
+  record NotFound() implements Target {}
+
+  /** A malformed request: answered with {@code status} (4xx), never forwarded. */
+  record Rejected(int status, String reason) implements Target {}
+}

@@ -1,0 +1,90 @@
+package dev.ncro.upstream;
+
+import dev.ncro.transport.Transport;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import java.net.URI;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+
+/**
+ * Keep-alive connections to one upstream (scheme, host, port). Idle connections wait in a LIFO
+ * deque (the most recently used is the least likely to have been closed by the server); a closed
+ * idle connection removes itself. The number of idle connections is capped; the number in use is
+ * not, since the server side already bounds concurrency.
+ */
+final class ConnectionPool {
+  private static final int MAX_IDLE = 64;
+  private final Bootstrap bootstrap;
+  private final ConcurrentLinkedDeque<Channel> idle = new ConcurrentLinkedDeque<>();
+
+  ConnectionPool(Transport transport, URI url, SslContext ssl, Duration connectTimeout) {
+    String host = url.getHost();
+    boolean https = "https".equals(url.getScheme());
+    int port = url.getPort() > 0 ? url.getPort() : (https ? 443 : 80);
+    this.bootstrap = new Bootstrap()
+        .group(transport.group())
+        .channel(transport.socketChannel())
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
+        .option(ChannelOption.TCP_NODELAY, true)
+        .remoteAddress(host, port)
+        .handler(new ChannelInitializer<>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            if (https) {
+              SslHandler tls = ssl.newHandler(ch.alloc(), host, port);
+              tls.setHandshakeTimeoutMillis(connectTimeout.toMillis());
+              SSLEngine engine = tls.engine();
+              SSLParameters params = engine.getSSLParameters();
+              params.setEndpointIdentificationAlgorithm("HTTPS");
+              engine.setSSLParameters(params);
+              ch.pipeline().addLast("tls", tls);
+            }
+            // Large chunks: the decoder slices what the socket delivered instead of copying.
+            ch.pipeline().addLast("codec", new HttpClientCodec(8192, 32768, 1 << 20));
+            ch.pipeline().addLast("exchange", new ClientConnectionHandler());
+          }
+        });
+  }
+
+  /** A live idle connection, or null when a new one must be opened. */
+  Channel pollIdle() {
+    Channel ch;
+    while ((ch = idle.pollFirst()) != null) {
+      if (ch.isActive()) {
+        return ch;
+      }
+    }
+    return null;
+  }
+
+  ChannelFuture connect() {
+    ChannelFuture f = bootstrap.connect();
+    Channel ch = f.channel();
+    ch.closeFuture().addListener(x -> idle.remove(ch));
+    return f;
+  }
+
+  void release(Channel ch) {
+    if (!ch.isActive() || idle.size() >= MAX_IDLE) {
+      ch.close();
+      return;
+    }
+    idle.addFirst(ch);
+  }
+
+  void close() {
+    Channel ch;
+    while ((ch = idle.pollFirst()) != null) {
+      ch.close();
+    }
+  }
+}

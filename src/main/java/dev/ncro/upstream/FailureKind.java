@@ -1,0 +1,21 @@
+package dev.ncro.upstream;
+
+/** Why an exchange with an upstream failed; also the {@code kind} label of the error metric. */
+public enum FailureKind {
+  /** TCP or TLS set-up failed or was refused. */
+  CONNECT,
+  /** No response headers within the first-byte timeout, or the body stalled. */
+  TIMEOUT,
+  /** The upstream answered 5xx. */
+  STATUS_5XX,
+  /** The connection closed or broke before the body was complete. */
+  TRUNCATED,
+  /** A narinfo whose signature did not verify against the upstream's keys, or did not parse. */
+  BAD_SIGNATURE,
+  /** Anything else (protocol error, oversized answer). */
+  PROTOCOL;
+
+  public String label() {
+    return name().toLowerCase(java.util.Locale.ROOT);
+  }
+}

@@ -1,0 +1,68 @@
+package dev.ncro.upstream;
+
+import io.netty.handler.codec.http.HttpMethod;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Background health and latency probes: {@code HEAD /nix-cache-info} on every upstream, every
+ * {@code cache.probe_interval}, the first round at start-up. An upstream that refuses HEAD
+ * (405/501, or 404 as old harmonia does) is probed with GET from then on. DOWN upstreams are
+ * probed too: a probe is how they come back.
+ */
+public final class Prober implements AutoCloseable {
+  private static final int MAX_BODY = 64 * 1024;
+  private final UpstreamRegistry registry;
+  private final UpstreamClient client;
+  private final Duration interval;
+  private final Set<Upstream> headRefused = ConcurrentHashMap.newKeySet();
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ncro-prober").daemon(true).factory());
+
+  public Prober(UpstreamRegistry registry, UpstreamClient client, Duration interval) {
+    this.registry = registry;
+    this.client = client;
+    this.interval = interval;
+  }
+
+  public void start() {
+    timer.scheduleAtFixedRate(this::probeAll, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** Probes every upstream once, asynchronously. */
+  public void probeAll() {
+    for (Upstream u : registry.all()) {
+      probe(u, headRefused.contains(u) ? HttpMethod.GET : HttpMethod.HEAD);
+    }
+  }
+
+  private void probe(Upstream u, HttpMethod method) {
+    client.fetch(u, method, "/nix-cache-info", MAX_BODY).whenComplete((r, err) -> {
+      u.stats().markProbed(System.nanoTime());
+      if (err != null) {
+        registry.failure(u, "probe: " + UpstreamException.of(err).getMessage());
+        return;
+      }
+      int s = r.status();
+      if (method == HttpMethod.HEAD && (s == 405 || s == 501 || s == 404 || s == 400)) {
+        headRefused.add(u);
+        probe(u, HttpMethod.GET);
+      } else if (s >= 200 && s < 300) {
+        registry.success(u, r.elapsedMillis());
+      } else if (s >= 500) {
+        registry.failure(u, "probe: status " + s);
+      } else {
+        registry.alive(u);
+      }
+    });
+  }
+
+  @Override
+  public void close() {
+    timer.shutdownNow();
+  }
+}

@@ -1,0 +1,24 @@
+package dev.ncro.upstream;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http.HttpResponse;
+
+/**
+ * Receives one upstream response as it arrives. All calls come from the upstream connection's
+ * event loop, in order: {@code onHeaders}, zero or more {@code onContent}, then exactly one of
+ * {@code onComplete} or {@code onError}. Ownership: {@code onContent} hands over one reference to
+ * the buffer; the listener must release it or pass it on (e.g. write it to a client channel).
+ */
+public interface ResponseListener {
+  void onHeaders(HttpResponse response, Exchange exchange);
+
+  void onContent(ByteBuf content);
+
+  void onComplete();
+
+  /**
+   * The exchange failed. {@code headersSeen} tells whether {@link #onHeaders} was called, i.e.
+   * whether the caller may already have forwarded part of the response.
+   */
+  void onError(UpstreamException error, boolean headersSeen);
+}

@@ -1,0 +1,71 @@
+package dev.ncro.upstream;
+
+import dev.ncro.config.UpstreamConfig;
+import dev.ncro.narinfo.NixPublicKey;
+import java.net.URI;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One configured binary cache together with its live measurements. The configuration part is
+ * immutable; latency and health live in a {@link UpstreamStats} that many threads update.
+ */
+public final class Upstream {
+  private final UpstreamConfig config;
+  private final List<NixPublicKey> keys;
+  private final UpstreamStats stats;
+  private final String host;
+
+  public Upstream(UpstreamConfig config, double latencyAlpha) {
+    this.config = config;
+    this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
+    this.stats = new UpstreamStats(latencyAlpha);
+    this.host = config.url().getHost();
+  }
+
+  public URI url() {
+    return config.url();
+  }
+
+  /** The canonical name used in the route store, logs and metric labels: the URL text. */
+  public String name() {
+    return config.url().toString();
+  }
+
+  /** Host (with port when not default), for the {@code X-Ncro-Upstream} header. */
+  public String host() {
+    int port = config.url().getPort();
+    return port < 0 ? host : host + ":" + port;
+  }
+
+  public int priority() {
+    return config.priority();
+  }
+
+  public List<NixPublicKey> keys() {
+    return keys;
+  }
+
+  public UpstreamStats stats() {
+    return stats;
+  }
+
+  public boolean usable() {
+    return stats.health() != Health.DOWN;
+  }
+
+  /** The upstream URL for a request path that starts with '/', keeping any base path. */
+  public String resolve(String path) {
+    String base = config.url().getRawPath();
+    return (base == null ? "" : base) + path;
+  }
+
+  @Override
+  public String toString() {
+    return name();
+  }
+
+  static Optional<Upstream> byName(List<Upstream> all, String name) {
+    return all.stream().filter(u -> u.name().equals(name)).findFirst();
+  }
+}

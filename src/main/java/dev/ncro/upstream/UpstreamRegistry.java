@@ -1,0 +1,72 @@
+package dev.ncro.upstream;
+
+import dev.ncro.config.Config;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The configured upstreams and the one place their health changes are recorded, so every
+ * transition is logged once whatever observed it (race, NAR attempt or probe).
+ */
+public final class UpstreamRegistry {
+  private static final Logger log = LoggerFactory.getLogger(UpstreamRegistry.class);
+  private final List<Upstream> all;
+
+  public UpstreamRegistry(List<Upstream> all) {
+    this.all = List.copyOf(all);
+  }
+
+  public static UpstreamRegistry fromConfig(Config config) {
+    return new UpstreamRegistry(
+        config.upstreams().stream()
+            .map(u -> new Upstream(u, config.cache().latencyAlpha()))
+            .toList());
+  }
+
+  public List<Upstream> all() {
+    return all;
+  }
+
+  /** Usable (not DOWN) upstreams, best first (see {@link UpstreamOrder}). */
+  public List<Upstream> usableOrdered() {
+    return UpstreamOrder.order(all.stream().filter(Upstream::usable).toList());
+  }
+
+  public Optional<Upstream> byName(String name) {
+    return Upstream.byName(all, name);
+  }
+
+  public boolean anyUsable() {
+    return all.stream().anyMatch(Upstream::usable);
+  }
+
+  /** A successful exchange with a latency sample. */
+  public void success(Upstream u, double millis) {
+    logTransition(u, u.stats().recordSuccess(millis), "success");
+  }
+
+  /** The upstream answered (e.g. 404), proving it is alive, without a useful latency sample. */
+  public void alive(Upstream u) {
+    logTransition(u, u.stats().recordAlive(), "answered");
+  }
+
+  /** A failed exchange: refused, timed out, 5xx, broken body. */
+  public void failure(Upstream u, String reason) {
+    Health before = u.stats().recordFailure();
+    logTransition(u, before, reason);
+    if (log.isDebugEnabled()) {
+      log.debug("upstream failure upstream={} reason={} consecutive={}", u.name(), reason, u.stats().consecutiveFailures());
+    }
+  }
+
+  private void logTransition(Upstream u, Health before, String cause) {
+    Health after = u.stats().health();
+    if (before != after) {
+      log.info(
+          "upstream state changed upstream={} from={} to={} cause={} consecutive_failures={}",
+          u.name(), before, after, cause, u.stats().consecutiveFailures());
+    }
+  }
+}

@@ -1,0 +1,127 @@
+package dev.ncro.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ncro.support.NcroHarness;
+import dev.ncro.support.TestNarinfo;
+import dev.ncro.support.TestUpstream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** NAR streaming: routed upstream first, 404 fallback, pass-through headers, abort on a broken body. */
+class NarStreamingIT {
+  @TempDir Path dir;
+  private final List<AutoCloseable> open = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      open.get(i).close();
+    }
+  }
+
+  private TestUpstream upstream() throws Exception {
+    TestUpstream u = TestUpstream.start();
+    open.add(u);
+    return u;
+  }
+
+  private NcroHarness ncro(List<URI> upstreams) throws Exception {
+    NcroHarness h = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null)));
+    open.add(h);
+    return h;
+  }
+
+  private static byte[] bytes(int n, long seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  @Test
+  void narGoesToTheUpstreamThatServedItsNarinfo() throws Exception {
+    TestUpstream a = upstream();
+    TestUpstream b = upstream();
+    String h = TestNarinfo.hash(10);
+    String narPath = "/nar/" + h + "-only-on-b.nar.zst";
+    b.putNarinfo(h, TestNarinfo.make(h, narPath.substring(1), 5000, null));
+    byte[] nar = bytes(200_000, 1);
+    b.putNar(narPath, nar);
+    a.putNar(narPath, bytes(200_000, 2)); // a different file under the same name: must not be used
+    NcroHarness n = ncro(List.of(a.uri(), b.uri()));
+
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+    HttpResponse<byte[]> r = n.get(narPath);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo(nar);
+    assertThat(r.headers().firstValue("Content-Length")).hasValue("200000");
+    assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("nar-route");
+    assertThat(a.requestCount(narPath)).isZero();
+  }
+
+  @Test
+  void a404FallsThroughToTheNextUpstream() throws Exception {
+    TestUpstream a = upstream();
+    TestUpstream b = upstream();
+    byte[] nar = bytes(50_000, 3);
+    b.putNar("/nar/abc.nar.xz", nar);
+    NcroHarness n = ncro(List.of(a.uri(), b.uri()));
+
+    HttpResponse<byte[]> r = n.get("/nar/abc.nar.xz");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo(nar);
+    assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(b.uri().getAuthority());
+    assertThat(n.get("/nar/missing.nar.xz").statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void headAnswersHeadersWithoutBody() throws Exception {
+    TestUpstream a = upstream();
+    a.putNar("/nar/h.nar", bytes(12_345, 4));
+    NcroHarness n = ncro(List.of(a.uri()));
+    HttpResponse<byte[]> r = n.head("/nar/h.nar");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("Content-Length")).hasValue("12345");
+    assertThat(r.body()).isEmpty();
+  }
+
+  @Test
+  void aBodyThatBreaksMidwayAbortsTheClientConnection() throws Exception {
+    TestUpstream a = upstream();
+    a.put("/nar/t.nar.xz", TestUpstream.Response.ok(bytes(1_000_000, 5)).truncateAfter(300_000));
+    NcroHarness n = ncro(List.of(a.uri()));
+
+    HttpClient http = HttpClient.newHttpClient();
+    HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(n.uri("/nar/t.nar.xz")).build(),
+        HttpResponse.BodyHandlers.ofInputStream());
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThatThrownBy(() -> {
+      try (InputStream in = r.body()) {
+        in.readAllBytes();
+      }
+    }).isInstanceOf(IOException.class);
+  }
+
+  @Test
+  void aLargeNarStreamsIntact() throws Exception {
+    TestUpstream a = upstream();
+    byte[] nar = bytes(32 * 1024 * 1024, 6);
+    a.putNar("/nar/big.nar", nar);
+    NcroHarness n = ncro(List.of(a.uri()));
+    HttpResponse<byte[]> r = n.get("/nar/big.nar");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo(nar);
+  }
+}

@@ -1,0 +1,178 @@
+package dev.ncro.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ncro.support.NcroHarness;
+import dev.ncro.support.TestKey;
+import dev.ncro.support.TestNarinfo;
+import dev.ncro.support.TestUpstream;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** narinfo routing against real loopback upstreams: race, cache hit, negative cache, singleflight. */
+class NarinfoRoutingIT {
+  @TempDir Path dir;
+  private final List<AutoCloseable> open = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      open.get(i).close();
+    }
+  }
+
+  private TestUpstream upstream() throws Exception {
+    TestUpstream u = TestUpstream.start();
+    open.add(u);
+    return u;
+  }
+
+  private NcroHarness ncro(List<URI> upstreams, List<String> keys) throws Exception {
+    NcroHarness h = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys)));
+    open.add(h);
+    return h;
+  }
+
+  @Test
+  void fastestHolderWinsAndTheRouteIsReusedWithoutUpstreamTraffic() throws Exception {
+    TestKey key = new TestKey("test-1");
+    TestUpstream slow = upstream();
+    TestUpstream fast = upstream();
+    TestUpstream absent = upstream();
+    String h = TestNarinfo.hash(1);
+    byte[] body = TestNarinfo.make(h, "nar/" + h + ".nar.xz", 1000, key);
+    slow.putNarinfo(h, body);
+    fast.putNarinfo(h, body);
+    slow.setLatency(Duration.ofMillis(300));
+    NcroHarness n = ncro(List.of(slow.uri(), fast.uri(), absent.uri()),
+        List.of(key.publicKey(), key.publicKey(), key.publicKey()));
+
+    HttpResponse<byte[]> r = n.get("/" + h + ".narinfo");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo(body);
+    assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("race");
+    assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(fast.uri().getAuthority());
+    assertThat(absent.requestCount("/" + h + ".narinfo")).isEqualTo(1);
+
+    int before = fast.requestCount("/" + h + ".narinfo") + slow.requestCount("/" + h + ".narinfo");
+    HttpResponse<byte[]> again = n.get("/" + h + ".narinfo");
+    assertThat(again.statusCode()).isEqualTo(200);
+    assertThat(again.body()).isEqualTo(body);
+    assertThat(again.headers().firstValue("X-Ncro-Route")).hasValue("cache-hit");
+    assertThat(fast.requestCount("/" + h + ".narinfo") + slow.requestCount("/" + h + ".narinfo")).isEqualTo(before);
+    assertThat(n.ncro().store().get(h).orElseThrow().upstream()).isEqualTo(fast.uri().toString());
+  }
+
+  @Test
+  void badSignatureLosesToAValidSlowerAnswer() throws Exception {
+    TestKey good = new TestKey("good-1");
+    TestKey forger = new TestKey("good-1"); // same name, different key
+    TestUpstream liar = upstream();
+    TestUpstream honest = upstream();
+    String h = TestNarinfo.hash(2);
+    liar.putNarinfo(h, TestNarinfo.make(h, "nar/evil.nar.xz", 1000, forger));
+    byte[] body = TestNarinfo.make(h, "nar/good.nar.xz", 1000, good);
+    honest.putNarinfo(h, body);
+    honest.setLatency(Duration.ofMillis(150));
+    NcroHarness n = ncro(List.of(liar.uri(), honest.uri()), List.of(good.publicKey(), good.publicKey()));
+
+    HttpResponse<byte[]> r = n.get("/" + h + ".narinfo");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo(body);
+  }
+
+  @Test
+  void absentEverywhereIsNegativelyCached() throws Exception {
+    TestUpstream a = upstream();
+    TestUpstream b = upstream();
+    NcroHarness n = ncro(List.of(a.uri(), b.uri()), null);
+    String h = TestNarinfo.hash(3);
+
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(404);
+    HttpResponse<byte[]> second = n.get("/" + h + ".narinfo");
+    assertThat(second.statusCode()).isEqualTo(404);
+    assertThat(second.headers().firstValue("X-Ncro-Route")).hasValue("negative");
+    assertThat(a.requestCount("/" + h + ".narinfo")).isEqualTo(1);
+    assertThat(b.requestCount("/" + h + ".narinfo")).isEqualTo(1);
+  }
+
+  @Test
+  void noNegativeEntryWhenAnUpstreamIsDown() throws Exception {
+    TestUpstream a = upstream();
+    TestUpstream broken = upstream();
+    broken.status5xxForAll(500);
+    NcroHarness n = ncro(List.of(a.uri(), broken.uri()), null);
+    String h = TestNarinfo.hash(4);
+
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(503);
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(503);
+    assertThat(a.requestCount("/" + h + ".narinfo")).isEqualTo(2);
+  }
+
+  @Test
+  void concurrentMissesShareOneRace() throws Exception {
+    TestUpstream a = upstream();
+    TestUpstream b = upstream();
+    String h = TestNarinfo.hash(5);
+    byte[] body = TestNarinfo.make(h, "nar/x.nar.xz", 10, null);
+    a.putNarinfo(h, body);
+    a.setLatency(Duration.ofMillis(300));
+    b.setLatency(Duration.ofMillis(300));
+    NcroHarness n = ncro(List.of(a.uri(), b.uri()), null);
+
+    ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+    List<CompletableFuture<Integer>> all = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      all.add(CompletableFuture.supplyAsync(() -> {
+        try {
+          return n.get("/" + h + ".narinfo").statusCode();
+        } catch (Exception e) {
+          throw new RuntimeException(e);
+        }
+      }, pool));
+    }
+    for (CompletableFuture<Integer> f : all) {
+      assertThat(f.get()).isEqualTo(200);
+    }
+    pool.close();
+    assertThat(a.requestCount("/" + h + ".narinfo")).isEqualTo(1);
+    assertThat(b.requestCount("/" + h + ".narinfo")).isEqualTo(1);
+  }
+
+  @Test
+  void routesAndWarmNarinfoSurviveARestart() throws Exception {
+    TestUpstream a = upstream();
+    String h = TestNarinfo.hash(6);
+    byte[] body = TestNarinfo.make(h, "nar/y.nar.xz", 10, null);
+    a.putNarinfo(h, body);
+    NcroHarness first = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(List.of(a.uri()), null)));
+    assertThat(first.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+    awaitStored(first, h);
+    first.close();
+
+    NcroHarness second = ncro(List.of(a.uri()), null);
+    HttpResponse<byte[]> r = second.get("/" + h + ".narinfo");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo(body);
+    assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("cache-hit");
+    assertThat(a.requestCount("/" + h + ".narinfo")).isEqualTo(1);
+  }
+
+  static void awaitStored(NcroHarness n, String hash) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (n.ncro().store().count() == 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(n.ncro().store().count()).isPositive();
+  }
+}

@@ -1,0 +1,156 @@
+package dev.ncro.route;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RouteStoreTest {
+  @TempDir Path dir;
+
+  private static final class MutableClock extends Clock {
+    long millis = 1_700_000_000_000L;
+
+    @Override
+    public ZoneOffset getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return Instant.ofEpochMilli(millis);
+    }
+  }
+
+  private static Route route(String hash, long now, long ttl) {
+    return new Route(hash, "http://up", 12.5, "nar/" + hash + ".nar.xz", "sha256:f" + hash,
+        "sha256:n" + hash, 1234, ("StorePath: /nix/store/" + hash + "-x\n").getBytes(StandardCharsets.UTF_8),
+        now, now + ttl);
+  }
+
+  private static String hash(int i) {
+    return String.format("%032d", i).replace('0', 'a');
+  }
+
+  @Test
+  void putGetAndSurviveReopen() throws Exception {
+    MutableClock clock = new MutableClock();
+    Path db = dir.resolve("sub/routes.db");
+    try (RouteStore s = RouteStore.open(db, 100, 10, clock)) {
+      s.put(route(hash(1), clock.millis, 60_000));
+      assertThat(s.count()).isEqualTo(1);
+    }
+    try (RouteStore s = RouteStore.open(db, 100, 10, clock)) {
+      Route r = s.get(hash(1)).orElseThrow();
+      assertThat(r.upstream()).isEqualTo("http://up");
+      assertThat(r.narinfo()).asString(StandardCharsets.UTF_8).startsWith("StorePath:");
+      assertThat(s.byNarUrl("nar/" + hash(1) + ".nar.xz")).isPresent();
+      assertThat(s.count()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void usesWalJournal() throws Exception {
+    Path db = dir.resolve("routes.db");
+    try (RouteStore s = RouteStore.open(db, 100, 10, new MutableClock())) {
+      s.put(route(hash(1), 0, 1));
+    }
+    try (var c = DriverManager.getConnection("jdbc:sqlite:" + db);
+        ResultSet rs = c.createStatement().executeQuery("PRAGMA journal_mode")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getString(1)).isEqualTo("wal");
+    }
+  }
+
+  @Test
+  void ttlDecidesLivenessButExpiredRowsKeepTheirNarMapping() throws Exception {
+    MutableClock clock = new MutableClock();
+    try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 100, 10, clock)) {
+      s.put(route(hash(1), clock.millis, 1_000));
+      assertThat(s.get(hash(1)).orElseThrow().liveAt(clock.millis)).isTrue();
+      clock.millis += 1_000;
+      assertThat(s.get(hash(1)).orElseThrow().liveAt(clock.millis)).isFalse();
+      assertThat(s.byNarUrl("nar/" + hash(1) + ".nar.xz")).isPresent();
+    }
+  }
+
+  @Test
+  void evictsLeastRecentlyUsedAboveMaxEntries() throws Exception {
+    MutableClock clock = new MutableClock();
+    try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 3, 1, clock)) {
+      for (int i = 1; i <= 3; i++) {
+        clock.millis += 10;
+        s.put(route(hash(i), clock.millis, 60_000));
+      }
+      clock.millis += 10;
+      s.get(hash(1)); // hash(1) becomes the most recently used
+      s.flushRecency();
+      clock.millis += 10;
+      s.put(route(hash(4), clock.millis, 60_000));
+      assertThat(s.count()).isEqualTo(3);
+      assertThat(s.get(hash(2))).isEmpty();
+      assertThat(s.get(hash(1))).isPresent();
+      assertThat(s.get(hash(3))).isPresent();
+      assertThat(s.get(hash(4))).isPresent();
+    }
+  }
+
+  @Test
+  void replacingARouteDoesNotGrowTheCount() throws Exception {
+    MutableClock clock = new MutableClock();
+    try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 10, 10, clock)) {
+      s.put(route(hash(1), clock.millis, 1));
+      s.put(route(hash(1), clock.millis, 2));
+      assertThat(s.count()).isEqualTo(1);
+      s.invalidate(hash(1));
+      assertThat(s.count()).isZero();
+      assertThat(s.get(hash(1))).isEmpty();
+      assertThat(s.byNarUrl("nar/" + hash(1) + ".nar.xz")).isEmpty();
+    }
+  }
+
+  @Test
+  void unusablePathIsAClearError() throws Exception {
+    Path file = dir.resolve("plain-file");
+    Files.writeString(file, "x");
+    assertThatThrownBy(() -> RouteStore.open(file.resolve("routes.db"), 10, 10, new MutableClock()))
+        .isInstanceOf(RouteStoreException.class)
+        .hasMessageContaining(file.toString());
+  }
+
+  @Test
+  void negativeCacheExpires() {
+    MutableClock clock = new MutableClock();
+    NegativeCache n = new NegativeCache(java.time.Duration.ofSeconds(10), 100, clock);
+    n.add(hash(1));
+    assertThat(n.contains(hash(1))).isTrue();
+    clock.millis += 10_000;
+    assertThat(n.contains(hash(1))).isFalse();
+  }
+
+  @Test
+  void negativeCacheStaysBounded() {
+    MutableClock clock = new MutableClock();
+    NegativeCache n = new NegativeCache(java.time.Duration.ofSeconds(10), 10, clock);
+    for (int i = 0; i < 100; i++) {
+      clock.millis += 1;
+      n.add(hash(i));
+    }
+    assertThat(n.size()).isLessThanOrEqualTo(10);
+    assertThat(n.contains(hash(99))).isTrue();
+  }
+}

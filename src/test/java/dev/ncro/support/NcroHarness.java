@@ -1,0 +1,75 @@
+package dev.ncro.support;
+
+import dev.ncro.Ncro;
+import dev.ncro.config.CacheConfig;
+import dev.ncro.config.Config;
+import dev.ncro.config.ListenAddress;
+import dev.ncro.config.LoggingConfig;
+import dev.ncro.config.MeshConfig;
+import dev.ncro.config.ServerConfig;
+import dev.ncro.config.TimeoutsConfig;
+import dev.ncro.config.UpstreamConfig;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Starts a real ncro in-process on an ephemeral loopback port, in front of the given upstreams. */
+public final class NcroHarness implements AutoCloseable {
+  private final Ncro ncro;
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  private NcroHarness(Ncro ncro) {
+    this.ncro = ncro;
+  }
+
+  public static Config config(Path db, List<UpstreamConfig> upstreams) {
+    return new Config(
+        new ServerConfig(new ListenAddress("127.0.0.1", 0), Duration.ofSeconds(5), Duration.ofSeconds(5), 30),
+        upstreams,
+        new CacheConfig(db, 1000, Duration.ofHours(1), Duration.ofMinutes(1), 0.3, Duration.ofSeconds(30)),
+        new TimeoutsConfig(Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(2)),
+        new LoggingConfig("info", "text"),
+        new MeshConfig(false, "127.0.0.1:0", List.of(), "", Duration.ofSeconds(30)));
+  }
+
+  /** Upstream configs for URIs, priorities 10, 20, 30... in the given order. */
+  public static List<UpstreamConfig> upstreams(List<URI> uris, List<String> keys) {
+    List<UpstreamConfig> out = new ArrayList<>();
+    for (int i = 0; i < uris.size(); i++) {
+      out.add(new UpstreamConfig(uris.get(i), 10 * (i + 1), keys == null ? List.of() : List.of(keys.get(i))));
+    }
+    return out;
+  }
+
+  public static NcroHarness start(Config config) throws Exception {
+    return new NcroHarness(Ncro.start(config));
+  }
+
+  public Ncro ncro() {
+    return ncro;
+  }
+
+  public URI uri(String path) {
+    return URI.create("http://127.0.0.1:" + ncro.address().getPort() + path);
+  }
+
+  public HttpResponse<byte[]> get(String path) throws Exception {
+    return http.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(20)).build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  public HttpResponse<byte[]> head(String path) throws Exception {
+    return http.send(HttpRequest.newBuilder(uri(path)).method("HEAD", HttpRequest.BodyPublishers.noBody())
+        .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  @Override
+  public void close() {
+    ncro.stop();
+  }
+}

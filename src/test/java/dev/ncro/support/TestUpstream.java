@@ -1,0 +1,247 @@
+package dev.ncro.support;
+
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A programmable binary cache on loopback, written on raw sockets so a test can make it misbehave
+ * in ways a well-behaved HTTP server library would not allow: answer late, hang, cut a body short,
+ * refuse HEAD, send a body on a HEAD reply, answer a Range request with 200. Every request is
+ * recorded, so tests can assert what reached the upstream (and what never did).
+ */
+public final class TestUpstream implements AutoCloseable {
+  /** A request as received. */
+  public record Request(String method, String path, Map<String, String> headers) {}
+
+  /** A canned answer; the modifiers return copies. */
+  public record Response(int status, String type, byte[] body, long truncateAfter, boolean hang) {
+    public static Response ok(byte[] body) {
+      return new Response(200, "application/octet-stream", body, -1, false);
+    }
+
+    public static Response status(int status) {
+      return new Response(status, "text/plain", ("status " + status + "\n").getBytes(StandardCharsets.UTF_8), -1, false);
+    }
+
+    /** Declares the full length but closes the connection after {@code n} body bytes. */
+    public Response truncateAfter(long n) {
+      return new Response(status, type, body, n, hang);
+    }
+
+    /** Reads the request and never answers (a black hole). */
+    public Response hanging() {
+      return new Response(status, type, body, truncateAfter, true);
+    }
+
+    public Response withType(String t) {
+      return new Response(status, t, body, truncateAfter, hang);
+    }
+  }
+
+  private final ServerSocket server;
+  private final Map<String, Response> routes = new ConcurrentHashMap<>();
+  private final List<Request> requests = new CopyOnWriteArrayList<>();
+  private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+  private volatile Duration latency = Duration.ZERO;
+  private volatile Response forAll;
+  private volatile boolean refuseHead;
+  private volatile boolean bodyOnHead;
+  private volatile boolean rangeAs200;
+
+  private TestUpstream(ServerSocket server) {
+    this.server = server;
+    routes.put("/nix-cache-info", Response.ok("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n"
+        .getBytes(StandardCharsets.UTF_8)).withType("text/x-nix-cache-info"));
+    Thread.ofPlatform().daemon(true).name("test-upstream-" + server.getLocalPort()).start(this::acceptLoop);
+  }
+
+  public static TestUpstream start() throws IOException {
+    return new TestUpstream(new ServerSocket(0, 100, InetAddress.getLoopbackAddress()));
+  }
+
+  public URI uri() {
+    return URI.create("http://127.0.0.1:" + server.getLocalPort());
+  }
+
+  public void put(String path, Response r) {
+    routes.put(path, r);
+  }
+
+  public void putNarinfo(String hash, byte[] body) {
+    put("/" + hash + ".narinfo", Response.ok(body).withType("text/x-nix-narinfo"));
+  }
+
+  public void putNar(String path, byte[] body) {
+    put(path, Response.ok(body));
+  }
+
+  /** Delay before the response headers of every request. */
+  public void setLatency(Duration d) {
+    latency = d;
+  }
+
+  /** Every request (nix-cache-info included) gets this status. */
+  public void status5xxForAll(int status) {
+    forAll = Response.status(status);
+  }
+
+  /** Every request is read and never answered. */
+  public void hangAll() {
+    forAll = Response.status(200).hanging();
+  }
+
+  /** HEAD gets 405; GET works. */
+  public void refuseHead(boolean on) {
+    refuseHead = on;
+  }
+
+  /** HEAD replies carry the body too (as nix-serve under Starman does), poisoning keep-alive. */
+  public void bodyOnHead(boolean on) {
+    bodyOnHead = on;
+  }
+
+  /** Range requests get the whole body with 200. */
+  public void rangeAs200(boolean on) {
+    rangeAs200 = on;
+  }
+
+  public List<Request> requests() {
+    return List.copyOf(requests);
+  }
+
+  public void clearRequests() {
+    requests.clear();
+  }
+
+  public int requestCount(String path) {
+    return (int) requests.stream().filter(r -> r.path().equals(path)).count();
+  }
+
+  @Override
+  public void close() throws IOException {
+    server.close();
+    for (Socket s : sockets) {
+      s.close();
+    }
+  }
+
+  private void acceptLoop() {
+    while (!server.isClosed()) {
+      try {
+        Socket s = server.accept();
+        sockets.add(s);
+        Thread.ofVirtual().start(() -> serve(s));
+      } catch (IOException e) {
+        return;
+      }
+    }
+  }
+
+  private void serve(Socket s) {
+    try (s) {
+      InputStream in = new BufferedInputStream(s.getInputStream());
+      OutputStream out = s.getOutputStream();
+      while (true) {
+        Request req = readRequest(in);
+        if (req == null) {
+          return;
+        }
+        requests.add(req);
+        if (!answer(req, out)) {
+          return;
+        }
+      }
+    } catch (IOException | InterruptedException e) {
+      // client went away or server closed
+    } finally {
+      sockets.remove(s);
+    }
+  }
+
+  /** Writes the answer; false when the connection must be closed afterwards. */
+  private boolean answer(Request req, OutputStream out) throws IOException, InterruptedException {
+    if (!latency.isZero()) {
+      Thread.sleep(latency);
+    }
+    boolean head = req.method().equals("HEAD");
+    Response r = forAll != null ? forAll : routes.getOrDefault(req.path(), Response.status(404));
+    if (r.hang()) {
+      Thread.sleep(Long.MAX_VALUE);
+    }
+    if (head && refuseHead) {
+      r = Response.status(405);
+    }
+    byte[] body = r.body();
+    int status = r.status();
+    String extra = "";
+    String range = req.headers().get("range");
+    if (range != null && status == 200 && !rangeAs200 && range.matches("bytes=\\d+-")) {
+      int from = Integer.parseInt(range.substring(6, range.length() - 1));
+      if (from < body.length) {
+        extra = "Content-Range: bytes " + from + "-" + (body.length - 1) + "/" + body.length + "\r\n";
+        body = java.util.Arrays.copyOfRange(body, from, body.length);
+        status = 206;
+      }
+    }
+    String head1 = "HTTP/1.1 " + status + " X\r\nContent-Type: " + r.type() + "\r\nContent-Length: " + body.length
+        + "\r\nAccept-Ranges: bytes\r\n" + extra + "\r\n";
+    out.write(head1.getBytes(StandardCharsets.ISO_8859_1));
+    if (!head || bodyOnHead) {
+      long n = r.truncateAfter() >= 0 ? Math.min(r.truncateAfter(), body.length) : body.length;
+      out.write(body, 0, (int) n);
+      if (n < body.length) {
+        out.flush();
+        return false;
+      }
+    }
+    out.flush();
+    return !"close".equalsIgnoreCase(req.headers().get("connection"));
+  }
+
+  private static Request readRequest(InputStream in) throws IOException {
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    int state = 0;
+    int c;
+    while (state < 4 && (c = in.read()) >= 0) {
+      buf.write(c);
+      state = (c == '\r' && (state == 0 || state == 2)) || (c == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+      if (buf.size() > 64 * 1024) {
+        return null;
+      }
+    }
+    if (state < 4) {
+      return null;
+    }
+    String[] lines = buf.toString(StandardCharsets.ISO_8859_1).split("\r\n");
+    String[] first = lines[0].split(" ");
+    if (first.length < 2) {
+      return null;
+    }
+    Map<String, String> headers = new ConcurrentHashMap<>();
+    for (int i = 1; i < lines.length; i++) {
+      int colon = lines[i].indexOf(':');
+      if (colon > 0) {
+        headers.put(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).trim());
+      }
+    }
+    String len = headers.get("content-length");
+    if (len != null) {
+      in.readNBytes(Integer.parseInt(len));
+    }
+    return new Request(first[0], first[1], headers);
+  }
+}
