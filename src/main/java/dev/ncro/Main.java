@@ -7,6 +7,7 @@ import dev.ncro.config.ConfigException;
 import dev.ncro.config.ConfigLoader;
 import dev.ncro.route.RouteStoreException;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Map;
 import picocli.CommandLine;
 
@@ -22,6 +23,8 @@ public final class Main {
   static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err) {
     Cli cli = new Cli();
     CommandLine cmd = new CommandLine(cli);
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
     try {
       CommandLine.ParseResult parsed = cmd.parseArgs(args);
       if (CommandLine.printHelpIfRequested(parsed)) {

@@ -28,10 +28,15 @@ public final class NcroHarness implements AutoCloseable {
   }
 
   public static Config config(Path db, List<UpstreamConfig> upstreams) {
+    return config(db, upstreams, Duration.ofSeconds(30));
+  }
+
+  /** As {@link #config(Path, List)}, with background probes every {@code probeInterval}. */
+  public static Config config(Path db, List<UpstreamConfig> upstreams, Duration probeInterval) {
     return new Config(
         new ServerConfig(new ListenAddress("127.0.0.1", 0), Duration.ofSeconds(5), Duration.ofSeconds(5), 30),
         upstreams,
-        new CacheConfig(db, 1000, Duration.ofHours(1), Duration.ofMinutes(1), 0.3, Duration.ofSeconds(30)),
+        new CacheConfig(db, 1000, Duration.ofHours(1), Duration.ofMinutes(1), 0.3, probeInterval),
         new TimeoutsConfig(Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(2)),
         new LoggingConfig("info", "text"),
         new MeshConfig(false, "127.0.0.1:0", List.of(), "", Duration.ofSeconds(30)));

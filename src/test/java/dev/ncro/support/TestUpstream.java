@@ -70,7 +70,15 @@ public final class TestUpstream implements AutoCloseable {
   }
 
   public static TestUpstream start() throws IOException {
-    return new TestUpstream(new ServerSocket(0, 100, InetAddress.getLoopbackAddress()));
+    return start(0);
+  }
+
+  /** Starts on a given port (e.g. the port of a closed upstream, to bring it back). */
+  public static TestUpstream start(int port) throws IOException {
+    ServerSocket s = new ServerSocket();
+    s.setReuseAddress(true);
+    s.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 100);
+    return new TestUpstream(s);
   }
 
   public URI uri() {

@@ -1,0 +1,79 @@
+package dev.ncro;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line, in-process: help, version, both -config spellings, --check and its exit codes. */
+class MainTest {
+  @TempDir Path dir;
+
+  private record Run(int code, String out, String err) {}
+
+  private static Run run(Map<String, String> env, String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code = Main.run(args, env, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void helpAndVersion() {
+    Run help = run(Map.of(), "--help");
+    assertThat(help.code()).isZero();
+    assertThat(help.out()).contains("-config", "--config", "--check", "--version");
+    Run version = run(Map.of(), "--version");
+    assertThat(version.code()).isZero();
+    assertThat(version.out()).matches("ncro \\d+\\.\\d+\\.\\d+.*\\R");
+  }
+
+  @Test
+  void checkAcceptsBothSpellingsAndTheEmbeddedDefault() throws Exception {
+    Path file = dir.resolve("ok.yaml");
+    Files.writeString(file, "server:\n  listen: \"127.0.0.1:9999\"\n");
+    for (String flag : new String[] {"-config", "--config"}) {
+      Run r = run(Map.of(), flag, file.toString(), "--check");
+      assertThat(r.code()).as(flag).isZero();
+      assertThat(r.out()).contains("127.0.0.1:9999");
+    }
+    Run dflt = run(Map.of(), "--check");
+    assertThat(dflt.code()).isZero();
+    assertThat(dflt.out()).contains(":8080", "1 upstream");
+  }
+
+  @Test
+  void checkPrintsOneLinePerProblemAndFails() throws Exception {
+    Path file = dir.resolve("bad.yaml");
+    Files.writeString(file, "server:\n  listen: nowhere\ncache:\n  latency_alpha: 7\n");
+    Run r = run(Map.of(), "--config", file.toString(), "--check");
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err().lines()).hasSize(2)
+        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: server.listen: "))
+        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: cache.latency_alpha: "));
+    assertThat(r.out()).isEmpty();
+  }
+
+  @Test
+  void unknownOptionIsAUsageError() {
+    Run r = run(Map.of(), "--frobnicate");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("frobnicate");
+  }
+
+  @Test
+  void unusableDatabasePathIsAStartupErrorNamingIt() throws Exception {
+    Path notADir = dir.resolve("file");
+    Files.writeString(notADir, "x");
+    Run r = run(Map.of("NCRO_LISTEN", "127.0.0.1:0", "NCRO_DB_PATH", notADir.resolve("routes.db").toString(),
+        "NCRO_LOG_LEVEL", "error"));
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).contains("cache.db_path", notADir.resolve("routes.db").toString());
+  }
+}

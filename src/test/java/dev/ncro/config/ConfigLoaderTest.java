@@ -1,0 +1,169 @@
+package dev.ncro.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ConfigLoaderTest {
+  private static final String KEY = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
+
+  private static Config load(String yaml) throws ConfigException {
+    return ConfigLoader.load(yaml, "test.yaml", Map.of());
+  }
+
+  /** The problems a YAML text causes (fails the test when it loads). */
+  private static List<String> problems(String yaml) {
+    try {
+      load(yaml);
+    } catch (ConfigException e) {
+      return e.problems();
+    }
+    throw new AssertionError("expected a config error for:\n" + yaml);
+  }
+
+  @Test
+  void embeddedDefaultIsTheSpecs() throws Exception {
+    Config c = ConfigLoader.load((Path) null, Map.of());
+    assertThat(c.server().listen()).isEqualTo(new ListenAddress(null, 8080));
+    assertThat(c.server().readTimeout()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.server().writeTimeout()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.server().cachePriority()).isEqualTo(30);
+    assertThat(c.upstreams()).containsExactly(new UpstreamConfig(URI.create("https://cache.nixos.org"), 10, List.of(KEY)));
+    assertThat(c.cache().dbPath()).isEqualTo(Path.of("/var/lib/ncro/routes.db"));
+    assertThat(c.cache().maxEntries()).isEqualTo(100_000);
+    assertThat(c.cache().ttl()).isEqualTo(Duration.ofHours(1));
+    assertThat(c.cache().latencyAlpha()).isEqualTo(0.3);
+    assertThat(c.cache().probeInterval()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.logging()).isEqualTo(new LoggingConfig("info", "json"));
+    assertThat(c.mesh().enabled()).isFalse();
+    assertThat(c.mesh().gossipInterval()).isEqualTo(Duration.ofSeconds(30));
+  }
+
+  @Test
+  void fileOverridesFieldByFieldAndListsReplace() throws Exception {
+    Config c = load("""
+        server:
+          listen: "127.0.0.1:9090"
+        upstreams:
+          - url: "https://nix-community.cachix.org/"
+            priority: 20
+            public_key: "nix-community.cachix.org-1:mB9FSh9qf2dCimDSUo8Zy7bkq5CX+/rkCWyvRCYg3Fs="
+          - url: "http://LOCAL:5000/base/"
+        cache:
+          ttl: 1m30s
+        """);
+    assertThat(c.server().listen()).isEqualTo(new ListenAddress("127.0.0.1", 9090));
+    assertThat(c.server().readTimeout()).isEqualTo(Duration.ofSeconds(30)); // untouched default
+    assertThat(c.upstreams()).extracting(UpstreamConfig::url)
+        .containsExactly(URI.create("https://nix-community.cachix.org"), URI.create("http://local:5000/base"));
+    assertThat(c.upstreams().get(0).priority()).isEqualTo(20);
+    assertThat(c.upstreams().get(0).publicKeys()).hasSize(1);
+    assertThat(c.upstreams().get(1).priority()).isEqualTo(10);
+    assertThat(c.upstreams().get(1).publicKeys()).isEmpty();
+    assertThat(c.cache().ttl()).isEqualTo(Duration.ofSeconds(90));
+    assertThat(c.cache().maxEntries()).isEqualTo(100_000);
+  }
+
+  @Test
+  void environmentOverridesTheFile(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("c.yaml");
+    Files.writeString(file, "server:\n  listen: \":1111\"\nlogging:\n  level: warn\n");
+    Config c = ConfigLoader.load(file, Map.of(
+        "NCRO_LISTEN", "[::1]:2222", "NCRO_DB_PATH", "/tmp/x.db", "NCRO_LOG_LEVEL", "debug", "NCRO_OTHER", "x"));
+    assertThat(c.server().listen()).isEqualTo(new ListenAddress("::1", 2222));
+    assertThat(c.cache().dbPath()).isEqualTo(Path.of("/tmp/x.db"));
+    assertThat(c.logging().level()).isEqualTo("debug");
+
+    Config empty = ConfigLoader.load(file, Map.of("NCRO_LISTEN", ""));
+    assertThat(empty.server().listen()).isEqualTo(new ListenAddress(null, 1111));
+  }
+
+  @Test
+  void badEnvironmentValueNamesTheVariable() {
+    assertThatThrownBy(() -> ConfigLoader.load((Path) null, Map.of("NCRO_LISTEN", "nope")))
+        .isInstanceOfSatisfying(ConfigException.class, e ->
+            assertThat(e.problems()).singleElement().asString().startsWith("server.listen (from NCRO_LISTEN): "));
+  }
+
+  @Test
+  void missingFileAndBadYamlAreErrorsNamingTheFile(@TempDir Path dir) {
+    assertThatThrownBy(() -> ConfigLoader.load(dir.resolve("none.yaml"), Map.of()))
+        .isInstanceOfSatisfying(ConfigException.class, e ->
+            assertThat(e.problems()).singleElement().asString().endsWith("none.yaml: no such file"));
+    assertThat(problems("server: [unclosed")).singleElement().asString().startsWith("test.yaml: invalid YAML");
+    assertThat(problems("- just\n- a list\n")).singleElement().asString().contains("expected a mapping at the top level");
+    assertThat(problems("cache:\n  ttl: 1h\ncache:\n  ttl: 2h\n")).singleElement().asString().contains("invalid YAML");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "unknown top-level key    | servre:\\n  listen: ':1'                          | servre: unknown key",
+      "unknown nested key       | server:\\n  listn: ':1'                           | server.listn: unknown key",
+      "unparsable listen        | server:\\n  listen: 'localhost'                   | server.listen: missing port",
+      "listen port out of range | server:\\n  listen: ':70000'                     | server.listen: port 70000 out of range",
+      "IPv6 without brackets    | server:\\n  listen: '::1:80'                      | server.listen: IPv6 host must be in brackets",
+      "bad duration             | server:\\n  read_timeout: 30 seconds              | server.read_timeout: invalid duration",
+      "duration as number       | cache:\\n  ttl: 3600                              | cache.ttl: expected a duration",
+      "zero duration            | timeouts:\\n  stall: 0s                           | timeouts.stall: must be longer than zero",
+      "alpha zero               | cache:\\n  latency_alpha: 0                       | cache.latency_alpha: 0.0 is outside (0, 1)",
+      "alpha one                | cache:\\n  latency_alpha: 1.0                     | cache.latency_alpha: 1.0 is outside (0, 1)",
+      "alpha as text            | cache:\\n  latency_alpha: fast                    | cache.latency_alpha: expected a number",
+      "max_entries zero         | cache:\\n  max_entries: 0                         | cache.max_entries: 0 is out of range",
+      "empty db path            | cache:\\n  db_path: ''                            | cache.db_path: must not be empty",
+      "no upstreams             | upstreams: []                                     | upstreams: at least one upstream is required",
+      "ftp upstream             | upstreams:\\n  - url: ftp://x                     | upstreams[0].url: \"ftp://x\" must be an http:// or https:// URL",
+      "relative upstream        | upstreams:\\n  - url: cache.nixos.org             | upstreams[0].url: \"cache.nixos.org\" must be an http",
+      "upstream without host    | upstreams:\\n  - url: 'http:///x'                 | upstreams[0].url: \"http:///x\" has no host",
+      "upstream with query      | upstreams:\\n  - url: 'http://x/?a=b'             | upstreams[0].url: \"http://x/?a=b\" must not have a query",
+      "upstream without url     | upstreams:\\n  - priority: 1                      | upstreams[0].url: missing",
+      "negative priority        | upstreams:\\n  - url: http://x\\n    priority: -1  | upstreams[0].priority: -1 is out of range",
+      "duplicate upstreams      | upstreams:\\n  - url: http://x\\n  - url: http://X/ | upstreams[1].url: duplicate upstream http://x",
+      "bad public key           | upstreams:\\n  - url: http://x\\n    public_key: k | upstreams[0].public_key: expected name:base64",
+      "short public key         | upstreams:\\n  - url: http://x\\n    public_key: 'k:AAAA' | upstreams[0].public_key: key of \"k\" is 3 bytes, expected 32",
+      "bad log level            | logging:\\n  level: loud                          | logging.level: \"loud\" is not one of debug, info, warn, error",
+      "bad log format           | logging:\\n  format: xml                          | logging.format: \"xml\" is not one of json, text",
+      "mesh peer key            | mesh:\\n  peers:\\n    - addr: '10.0.0.1:7946'\\n      public_key: abc | mesh.peers[0].public_key: expected 64 hex characters",
+      "mesh peer addr           | mesh:\\n  peers:\\n    - addr: nowhere        | mesh.peers[0].addr: missing port",
+      "mesh not yet available   | mesh:\\n  enabled: true                           | mesh.enabled: mesh mode is not available",
+      "section not a map        | cache: 5                                          | cache: expected a mapping",
+  })
+  void everyProblemNamesItsField(String name, String yaml, String expected) {
+    assertThat(problems(yaml.replace("\\n", "\n"))).anySatisfy(p -> assertThat(p).startsWith(expected));
+  }
+
+  @Test
+  void allProblemsAreReportedAtOnce() {
+    List<String> p = problems("""
+        server:
+          listen: "x"
+        cache:
+          latency_alpha: 2
+        logging:
+          level: chatty
+        """);
+    assertThat(p).hasSize(3);
+  }
+
+  @Test
+  void goDurations() {
+    assertThat(GoDuration.parse("500ms")).isEqualTo(Duration.ofMillis(500));
+    assertThat(GoDuration.parse("1m30s")).isEqualTo(Duration.ofSeconds(90));
+    assertThat(GoDuration.parse("1.5h")).isEqualTo(Duration.ofMinutes(90));
+    assertThat(GoDuration.parse("2h45m3s")).isEqualTo(Duration.ofSeconds(2 * 3600 + 45 * 60 + 3));
+    assertThat(GoDuration.parse("250us")).isEqualTo(Duration.ofNanos(250_000));
+    assertThat(GoDuration.parse("0")).isEqualTo(Duration.ZERO);
+    for (String bad : List.of("", "s", "10", "10 s", "1d", "-1s", "1.2.3s", "h1")) {
+      assertThatThrownBy(() -> GoDuration.parse(bad)).as(bad).isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+}

@@ -1,0 +1,121 @@
+package dev.ncro.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ncro.support.NcroHarness;
+import dev.ncro.support.TestNarinfo;
+import dev.ncro.support.TestUpstream;
+import dev.ncro.upstream.Health;
+import dev.ncro.upstream.Upstream;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Probes, health states and recovery, against real loopback upstreams that fail in real ways. */
+class UpstreamHealthIT {
+  @TempDir Path dir;
+  private final List<AutoCloseable> open = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      open.get(i).close();
+    }
+  }
+
+  private <T extends AutoCloseable> T keep(T c) {
+    open.add(c);
+    return c;
+  }
+
+  private NcroHarness ncro(List<URI> upstreams, Duration probeInterval) throws Exception {
+    return keep(NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null), probeInterval)));
+  }
+
+  private static void await(String what, BooleanSupplier cond) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+    while (!cond.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for: " + what);
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  @Test
+  void probesUseGetWhenHeadIsRefusedAndFeedTheEma() throws Exception {
+    TestUpstream old = keep(TestUpstream.start());
+    old.refuseHead(true);
+    NcroHarness n = ncro(List.of(old.uri()), Duration.ofMillis(200));
+    Upstream u = n.ncro().registry().all().get(0);
+
+    await("a GET probe", () -> old.requests().stream().anyMatch(r -> r.method().equals("GET") && r.path().equals("/nix-cache-info")));
+    await("an EMA sample", () -> !Double.isNaN(u.stats().emaMillis()));
+    assertThat(u.stats().health()).isEqualTo(Health.ACTIVE);
+    int heads = (int) old.requests().stream().filter(r -> r.method().equals("HEAD")).count();
+    Thread.sleep(600);
+    assertThat(old.requests().stream().filter(r -> r.method().equals("HEAD")).count())
+        .as("HEAD is not retried once refused").isEqualTo(heads);
+  }
+
+  @Test
+  void startsWithEveryUpstreamUnreachableThenGoesDownAndRecovers() throws Exception {
+    TestUpstream gone = TestUpstream.start();
+    int port = gone.uri().getPort();
+    gone.close(); // connections are now refused
+    NcroHarness n = ncro(List.of(URI.create("http://127.0.0.1:" + port)), Duration.ofMillis(100));
+    Upstream u = n.ncro().registry().all().get(0);
+
+    String h = TestNarinfo.hash(40);
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).as("unknown, not absent").isEqualTo(503);
+    await("DOWN after 10 failures", () -> u.stats().health() == Health.DOWN);
+    assertThat(n.get("/health").statusCode()).isEqualTo(503);
+    assertThat(n.get("/nix-cache-info").statusCode()).isEqualTo(200);
+
+    TestUpstream back = keep(TestUpstream.start(port));
+    back.putNarinfo(h, TestNarinfo.make(h, "nar/z.nar", 10, null));
+    await("ACTIVE after a successful probe", () -> u.stats().health() == Health.ACTIVE);
+    assertThat(n.get("/health").statusCode()).isEqualTo(200);
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void liveTrafficFailuresCountBeforeAnyProbe() throws Exception {
+    TestUpstream good = keep(TestUpstream.start());
+    TestUpstream broken = keep(TestUpstream.start());
+    NcroHarness n = ncro(List.of(good.uri(), broken.uri()), Duration.ofHours(1));
+    Upstream bad = n.ncro().registry().all().get(1);
+    await("start-up probe answered", () -> broken.requestCount("/nix-cache-info") > 0);
+    broken.status5xxForAll(502);
+
+    for (int i = 0; i < 3; i++) {
+      String h = TestNarinfo.hash(50 + i);
+      good.putNarinfo(h, TestNarinfo.make(h, "nar/" + i + ".nar", 10, null));
+      assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+    }
+    await("DEGRADED after 3 live failures", () -> bad.stats().health() == Health.DEGRADED);
+    assertThat(bad.stats().consecutiveFailures()).isEqualTo(3);
+  }
+
+  @Test
+  void aBlackHoleDoesNotDelayAnAnswerAnotherUpstreamHas() throws Exception {
+    TestUpstream good = keep(TestUpstream.start());
+    TestUpstream hole = keep(TestUpstream.start());
+    NcroHarness n = ncro(List.of(hole.uri(), good.uri()), Duration.ofHours(1));
+    hole.hangAll();
+    String h = TestNarinfo.hash(60);
+    good.putNarinfo(h, TestNarinfo.make(h, "nar/g.nar", 10, null));
+    long t0 = System.nanoTime();
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("not the 2 s first-byte timeout").isLessThan(Duration.ofMillis(1500));
+
+    // Absent from the good one while the hole never answers: unknown → 503 after the first-byte timeout.
+    assertThat(n.get("/" + TestNarinfo.hash(61) + ".narinfo").statusCode()).isEqualTo(503);
+  }
+}
