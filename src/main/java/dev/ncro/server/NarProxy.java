@@ -118,7 +118,7 @@ final class NarProxy implements ResponseListener {
     HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, r.status());
     copy(r.headers(), out.headers(), HttpHeaderNames.CONTENT_TYPE, HttpHeaderNames.CONTENT_LENGTH,
         HttpHeaderNames.CONTENT_RANGE, HttpHeaderNames.LOCATION, HttpHeaderNames.LAST_MODIFIED,
-        HttpHeaderNames.ETAG);
+        HttpHeaderNames.ETAG, HttpHeaderNames.ACCEPT_RANGES);
     if (!r.headers().contains(HttpHeaderNames.CONTENT_LENGTH) && !method.equals(HttpMethod.HEAD)) {
       HttpUtil.setTransferEncodingChunked(out, true);
     }

@@ -124,4 +124,37 @@ class NarStreamingIT {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).isEqualTo(nar);
   }
+
+  @Test
+  void rangeRequestsAreForwardedAndAnsweredWithPartialContent() throws Exception {
+    TestUpstream a = upstream();
+    byte[] nar = bytes(100_000, 7);
+    a.putNar("/nar/r.nar", nar);
+    NcroHarness n = ncro(List.of(a.uri()));
+    HttpResponse<byte[]> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(n.uri("/nar/r.nar")).header("Range", "bytes=60000-").build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(r.statusCode()).isEqualTo(206);
+    assertThat(r.headers().firstValue("Content-Range")).hasValue("bytes 60000-99999/100000");
+    assertThat(r.headers().firstValue("Accept-Ranges")).hasValue("bytes");
+    assertThat(r.body()).isEqualTo(java.util.Arrays.copyOfRange(nar, 60000, 100000));
+    assertThat(a.requests()).last().satisfies(req -> assertThat(req.headers()).containsEntry("range", "bytes=60000-"));
+  }
+
+  @Test
+  void aNar404FromTheRoutedUpstreamInvalidatesTheRoute() throws Exception {
+    TestUpstream a = upstream();
+    String h = TestNarinfo.hash(11);
+    a.putNarinfo(h, TestNarinfo.make(h, "nar/gone.nar", 10, null));
+    NcroHarness n = ncro(List.of(a.uri()));
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+    NarinfoRoutingIT.awaitStored(n, h);
+    assertThat(n.get("/nar/gone.nar").statusCode()).isEqualTo(404);
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (n.ncro().store().get(h).isPresent() && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(n.ncro().store().get(h)).isEmpty();
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Route")).hasValue("race");
+  }
 }
