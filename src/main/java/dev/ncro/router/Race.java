@@ -10,7 +10,6 @@ import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamException;
 import dev.ncro.upstream.UpstreamRegistry;
 import io.netty.handler.codec.http.HttpMethod;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
@@ -19,8 +18,13 @@ import org.slf4j.LoggerFactory;
 /**
  * One narinfo race: GET {@code /<hash>.narinfo} from every candidate upstream at once; the first
  * 200 whose body parses, names the requested store path and (when the upstream has keys) carries a
- * valid signature wins, and the others are cancelled. A GET race answers in one round trip with the
- * body in hand (the original raced HEAD, then fetched: two).
+ * valid signature wins. A GET race answers in one round trip with the body in hand (the original
+ * raced HEAD, then fetched: two).
+ *
+ * <p>Losers are not waited for, but neither are their connections torn down: closing them would
+ * cost every later race a new TCP (and TLS) handshake to each distant cache. Their answers, bounded
+ * by the first-byte timeout and {@link #MAX_NARINFO_BYTES}, are read to the end so the connections
+ * go back to the pool, and they still feed each upstream's latency EMA and health.
  *
  * <p>Each upstream's answer is classified as present, absent (404/403/410, or a narinfo that does
  * not verify) or unavailable (transport error, timeout, 5xx, other statuses), and the race as a
@@ -36,7 +40,6 @@ final class Race {
   private final UpstreamRegistry registry;
   private final RaceListener events;
   private final CompletableFuture<RaceOutcome> result = new CompletableFuture<>();
-  private final List<CompletableFuture<SmallResponse>> attempts = new ArrayList<>();
   private int pending;
   private int unavailable;
 
@@ -58,25 +61,21 @@ final class Race {
     }
     String path = "/" + hash + ".narinfo";
     for (Upstream u : candidates) {
-      CompletableFuture<SmallResponse> f = client.fetch(u, HttpMethod.GET, path, MAX_NARINFO_BYTES);
-      synchronized (this) {
-        attempts.add(f);
-      }
-      f.whenComplete((r, err) -> onAnswer(u, r, err));
+      client.fetch(u, HttpMethod.GET, path, MAX_NARINFO_BYTES).whenComplete((r, err) -> onAnswer(u, r, err));
     }
     return result;
   }
 
   private void onAnswer(Upstream u, SmallResponse r, Throwable err) {
-    if (err instanceof java.util.concurrent.CancellationException) {
-      return; // a loser we cancelled
-    }
     RaceOutcome.Won win = null;
     if (err != null) {
       UpstreamException e = UpstreamException.of(err);
       registry.failure(u, e.kind().label() + ": " + e.getMessage());
       events.upstreamError(u, e.kind());
       countUnavailable();
+    } else if (r.status() == 200 && result.isDone()) {
+      registry.success(u, r.elapsedMillis()); // a loser: only a latency sample now
+      return;
     } else if (r.status() == 200) {
       win = accept(u, r);
     } else if (r.status() == 404 || r.status() == 403 || r.status() == 410) {
@@ -92,9 +91,7 @@ final class Race {
     }
     if (win != null) {
       registry.success(u, r.elapsedMillis());
-      if (result.complete(win)) {
-        cancelLosers();
-      }
+      result.complete(win); // a second valid answer arriving at the same moment is just a sample
       return;
     }
     finishIfLast();
@@ -141,13 +138,5 @@ final class Race {
           ? new RaceOutcome.AbsentEverywhere()
           : new RaceOutcome.Unavailable(down + " of " + candidates.size() + " upstreams could not answer"));
     }
-  }
-
-  private void cancelLosers() {
-    List<CompletableFuture<SmallResponse>> copy;
-    synchronized (this) {
-      copy = List.copyOf(attempts);
-    }
-    copy.forEach(f -> f.cancel(false));
   }
 }

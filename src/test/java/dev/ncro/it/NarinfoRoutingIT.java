@@ -168,6 +168,32 @@ class NarinfoRoutingIT {
     assertThat(a.requestCount("/" + h + ".narinfo")).isEqualTo(1);
   }
 
+  @Test
+  void losersKeepTheirConnectionsAndStillFeedTheLatencyEma() throws Exception {
+    TestUpstream fast = upstream();
+    TestUpstream slow = upstream();
+    slow.setLatency(Duration.ofMillis(200));
+    NcroHarness n = ncro(List.of(fast.uri(), slow.uri()), null);
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (slow.requestCount("/nix-cache-info") == 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    Thread.sleep(300); // the start-up probe's answer is in
+    int connectionsBefore = slow.connectionCount();
+    for (int i = 0; i < 3; i++) {
+      String h = TestNarinfo.hash(20 + i);
+      byte[] body = TestNarinfo.make(h, "nar/" + h + ".nar", 10, null);
+      fast.putNarinfo(h, body);
+      slow.putNarinfo(h, body);
+      HttpResponse<byte[]> r = n.get("/" + h + ".narinfo");
+      assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(fast.uri().getAuthority());
+      Thread.sleep(300); // let the loser's answer arrive
+    }
+    assertThat(slow.requestCount("/" + TestNarinfo.hash(22) + ".narinfo")).isEqualTo(1);
+    assertThat(slow.connectionCount() - connectionsBefore).as("new connections to the loser").isLessThanOrEqualTo(1);
+    assertThat(n.ncro().registry().all().get(1).stats().emaMillis()).isGreaterThan(150.0);
+  }
+
   static void awaitStored(NcroHarness n, String hash) throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
     while (n.ncro().store().count() == 0 && System.nanoTime() < deadline) {

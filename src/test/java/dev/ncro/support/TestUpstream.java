@@ -56,6 +56,7 @@ public final class TestUpstream implements AutoCloseable {
   private final Map<String, Response> routes = new ConcurrentHashMap<>();
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+  private final java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
   private volatile Duration latency = Duration.ZERO;
   private volatile Response forAll;
   private volatile boolean refuseHead;
@@ -135,6 +136,11 @@ public final class TestUpstream implements AutoCloseable {
     requests.clear();
   }
 
+  /** TCP connections accepted so far (keep-alive reuse shows as fewer connections than requests). */
+  public int connectionCount() {
+    return accepted.get();
+  }
+
   public int requestCount(String path) {
     return (int) requests.stream().filter(r -> r.path().equals(path)).count();
   }
@@ -151,6 +157,7 @@ public final class TestUpstream implements AutoCloseable {
     while (!server.isClosed()) {
       try {
         Socket s = server.accept();
+        accepted.incrementAndGet();
         sockets.add(s);
         Thread.ofVirtual().start(() -> serve(s));
       } catch (IOException e) {
