@@ -1,0 +1,178 @@
+package dev.ncro.support;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real nginx ({@code /usr/sbin/nginx}, Debian package {@code nginx}) on a loopback port, serving a
+ * binary cache directory as static files, or answering one status to everything.
+ *
+ * <p>Why nginx rather than a test server: most binary caches in the wild are static files behind
+ * nginx or a CDN, with its keep-alive, {@code Accept-Ranges}, ETag and sendfile behaviour; ncro
+ * should be tested against that, not only against servers written for its tests.
+ *
+ * <p>Runs in the foreground in a private prefix (config, pid, logs, temp dirs), one process. The
+ * access log has one line per request: {@code METHOD URI STATUS BYTES "RANGE" TIME CONNECTION REQUEST-ON-CONNECTION}.
+ */
+public final class Nginx implements AutoCloseable {
+  public static final Path BINARY = Path.of("/usr/sbin/nginx");
+
+  private final Process process;
+  private final Path prefix;
+  private final int port;
+
+  private Nginx(Process process, Path prefix, int port) {
+    this.process = process;
+    this.prefix = prefix;
+    this.port = port;
+  }
+
+  /** Serves {@code root} as static files. */
+  public static Nginx serve(Path root) throws IOException, InterruptedException {
+    return start("root " + root.toAbsolutePath() + ";\n      location / { }");
+  }
+
+  /** Answers {@code status} to every request (a cache that is up but broken). */
+  public static Nginx failing(int status) throws IOException, InterruptedException {
+    return start("location / { return " + status + " \"failing on purpose\\n\"; }");
+  }
+
+  /**
+   * Serves a valid {@code /nix-cache-info} but answers {@code status} to everything else: a cache
+   * whose front end is up and whose storage is not. Nix, once it has the cache info, treats such a
+   * cache like any failing one (a cache failing on {@code nix-cache-info} is skipped instead).
+   */
+  public static Nginx failingLookups(int status) throws IOException, InterruptedException {
+    return start("location = /nix-cache-info { default_type text/plain; return 200 \"StoreDir: /nix/store\\nWantMassQuery: 1\\n\"; }\n"
+        + "      location / { return " + status + " \"failing on purpose\\n\"; }");
+  }
+
+  private static Nginx start(String server) throws IOException, InterruptedException {
+    if (!Files.isExecutable(BINARY)) {
+      throw new IllegalStateException(BINARY + " not found: install the Debian package nginx (apt-get install -y nginx)");
+    }
+    Path prefix = Files.createTempDirectory("ncro-nginx");
+    Files.createDirectories(prefix.resolve("tmp"));
+    IOException last = null;
+    for (int attempt = 0; attempt < 5; attempt++) {
+      int port = freePort();
+      Files.writeString(prefix.resolve("nginx.conf"), config(prefix, port, server));
+      Files.deleteIfExists(prefix.resolve("error.log"));
+      Process p = new ProcessBuilder(BINARY.toString(), "-p", prefix + "/", "-c", prefix.resolve("nginx.conf").toString(),
+          "-e", prefix.resolve("error.log").toString())
+          .redirectErrorStream(true).redirectOutput(prefix.resolve("stdout.log").toFile()).start();
+      if (awaitListening(p, port)) {
+        return new Nginx(p, prefix, port);
+      }
+      p.destroyForcibly().waitFor();
+      String log = Files.exists(prefix.resolve("error.log")) ? Files.readString(prefix.resolve("error.log")) : "";
+      last = new IOException("nginx did not start on port " + port + ":\n" + log
+          + Files.readString(prefix.resolve("stdout.log")));
+      if (!log.contains("Address already in use")) {
+        break;
+      }
+    }
+    deleteTree(prefix);
+    throw last;
+  }
+
+  private static String config(Path prefix, int port, String server) {
+    String tmp = prefix.resolve("tmp").toString();
+    return """
+        daemon off;
+        master_process off;
+        worker_processes 1;
+        pid %1$s/nginx.pid;
+        error_log %1$s/error.log warn;
+        events { worker_connections 1024; }
+        http {
+          types { text/x-nix-narinfo narinfo; text/plain nix-cache-info; }
+          default_type application/octet-stream;
+          log_format ncro '$request_method $uri $status $body_bytes_sent "$http_range" $msec $connection $connection_requests';
+          access_log %1$s/access.log ncro;
+          client_body_temp_path %2$s/body;
+          proxy_temp_path %2$s/proxy;
+          fastcgi_temp_path %2$s/fastcgi;
+          uwsgi_temp_path %2$s/uwsgi;
+          scgi_temp_path %2$s/scgi;
+          sendfile on;
+          keepalive_timeout 65;
+          keepalive_requests 100000;
+          server {
+            listen 127.0.0.1:%3$d;
+            %4$s
+          }
+        }
+        """.formatted(prefix, tmp, port, server);
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static boolean awaitListening(Process p, int port) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (System.nanoTime() < deadline) {
+      if (!p.isAlive()) {
+        return false;
+      }
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+        return true;
+      } catch (IOException notYet) {
+        Thread.sleep(20);
+      }
+    }
+    return false;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public InetSocketAddress address() {
+    return new InetSocketAddress("127.0.0.1", port);
+  }
+
+  public URI uri() {
+    return URI.create("http://127.0.0.1:" + port);
+  }
+
+  /** The access log so far, one line per request (see the class comment). */
+  public List<String> accessLog() throws IOException {
+    Path log = prefix.resolve("access.log");
+    return Files.exists(log) ? Files.readAllLines(log) : List.of();
+  }
+
+  @Override
+  public void close() {
+    process.destroy();
+    try {
+      if (!process.waitFor(5, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    deleteTree(prefix);
+  }
+
+  private static void deleteTree(Path dir) {
+    try (Stream<Path> walk = Files.walk(dir)) {
+      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException ignored) {
+      // best effort
+    }
+  }
+}
