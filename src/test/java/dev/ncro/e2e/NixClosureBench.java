@@ -1,0 +1,120 @@
+package dev.ncro.e2e;
+
+import dev.ncro.support.NcroHarness;
+import dev.ncro.support.NixFixture;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * How long the real Nix client takes to substitute the {@link NixFixture} closure into an empty
+ * store: through ncro (cold routes, warm routes) versus the same three distant caches listed
+ * directly as substituters (complete cache first, nearest cache first). Run by
+ * {@code bench/nix-closure/run}; not a test.
+ *
+ * <p>Arguments: {@code [RTT_COMPLETE_MS RTT_PARTIAL_A_MS RTT_PARTIAL_B_MS [REPS]] [-- nix options...]},
+ * default {@code 60 5 30 3}. Each scenario runs REPS times, interleaved, with a new client store
+ * and client-side cache every time; the median is reported.
+ */
+public final class NixClosureBench {
+  private NixClosureBench() {}
+
+  public static void main(String[] args) throws Exception {
+    int dash = Arrays.asList(args).indexOf("--");
+    String[] own = dash < 0 ? args : Arrays.copyOfRange(args, 0, dash);
+    String[] nixOptions = dash < 0 ? new String[0] : Arrays.copyOfRange(args, dash + 1, args.length);
+    long rttComplete = own.length > 0 ? Long.parseLong(own[0]) : 60;
+    long rttA = own.length > 1 ? Long.parseLong(own[1]) : 5;
+    long rttB = own.length > 2 ? Long.parseLong(own[2]) : 30;
+    int reps = own.length > 3 ? Integer.parseInt(own[3]) : 3;
+
+    // ncro logs every race at info: keep the output to the figures.
+    ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+        .setLevel(ch.qos.logback.classic.Level.WARN);
+    NixFixture fx = NixFixture.get();
+    Path dir = Files.createTempDirectory("ncro-nix-bench");
+    List<AutoCloseable> open = new ArrayList<>();
+    try {
+      FarCache complete = FarCache.serving("complete", fx.cache("complete").dir(), Duration.ofMillis(rttComplete));
+      open.add(complete);
+      FarCache partialA = FarCache.serving("partial-a", fx.cache("partial-a").dir(), Duration.ofMillis(rttA));
+      open.add(partialA);
+      FarCache partialB = FarCache.serving("partial-b", fx.cache("partial-b").dir(), Duration.ofMillis(rttB));
+      open.add(partialB);
+      List<FarCache> upstreams = List.of(complete, partialA, partialB);
+      List<String> keys = upstreams.stream().map(c -> fx.cache(c.name()).publicKey()).toList();
+
+      System.out.printf("closure: %d paths; caches: complete (all, xz) %d ms, partial-a (%d paths, zstd) %d ms, "
+          + "partial-b (%d paths, none) %d ms RTT; nix options: %s%n", fx.paths().size(), rttComplete,
+          fx.cache("partial-a").paths().size(), rttA, fx.cache("partial-b").paths().size(), rttB,
+          nixOptions.length == 0 ? "(defaults)" : String.join(" ", nixOptions));
+
+      int[] run = {0};
+      Runner runner = substituters -> {
+        NixClient nix = new NixClient(dir.resolve("client-" + run[0]++));
+        long t0 = System.nanoTime();
+        NixFixture.Result r = nix.realise(substituters, fx.trustedPublicKeys(), fx.root(), nixOptions);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        if (r.exitCode() != 0) {
+          throw new IllegalStateException("nix-store --realise failed:\n" + r.output());
+        }
+        return ms;
+      };
+
+      // JIT warm-up of the in-process ncro and relays; not measured.
+      try (NcroHarness warmup = ncro(dir.resolve("warmup.db"), upstreams, keys)) {
+        runner.time(List.of(warmup.uri("")));
+      }
+      NcroHarness warm = ncro(dir.resolve("warm.db"), upstreams, keys);
+      open.add(warm);
+      runner.time(List.of(warm.uri(""))); // fills the routes
+
+      Map<String, List<Long>> times = new LinkedHashMap<>();
+      for (int rep = 0; rep < reps; rep++) {
+        record(times, "direct, complete cache first", runner.time(List.of(complete.uri(), partialA.uri(), partialB.uri())));
+        record(times, "direct, nearest cache first", runner.time(List.of(partialA.uri(), partialB.uri(), complete.uri())));
+        try (NcroHarness cold = ncro(dir.resolve("cold-" + rep + ".db"), upstreams, keys)) {
+          record(times, "ncro, cold routes", runner.time(List.of(cold.uri(""))));
+        }
+        record(times, "ncro, warm routes", runner.time(List.of(warm.uri(""))));
+      }
+
+      long baseline = median(times.get("direct, complete cache first"));
+      System.out.printf("%-30s %10s %8s   %s%n", "scenario", "median ms", "ratio", "runs (ms)");
+      for (Map.Entry<String, List<Long>> e : times.entrySet()) {
+        long m = median(e.getValue());
+        System.out.printf("%-30s %10d %8.2f   %s%n", e.getKey(), m, (double) m / baseline, e.getValue());
+      }
+    } finally {
+      for (int i = open.size() - 1; i >= 0; i--) {
+        open.get(i).close();
+      }
+    }
+    System.exit(0);
+  }
+
+  private interface Runner {
+    long time(List<URI> substituters) throws Exception;
+  }
+
+  private static NcroHarness ncro(Path db, List<FarCache> upstreams, List<String> keys) throws Exception {
+    return NcroHarness.start(NcroHarness.config(db, NcroHarness.upstreams(upstreams.stream().map(FarCache::uri).toList(), keys)));
+  }
+
+  private static void record(Map<String, List<Long>> times, String scenario, long ms) {
+    times.computeIfAbsent(scenario, k -> new ArrayList<>()).add(ms);
+    System.out.printf("  %-30s %6d ms%n", scenario, ms);
+  }
+
+  private static long median(List<Long> xs) {
+    List<Long> s = new ArrayList<>(xs);
+    s.sort(null);
+    return s.get(s.size() / 2);
+  }
+}

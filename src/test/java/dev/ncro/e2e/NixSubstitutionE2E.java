@@ -1,0 +1,204 @@
+package dev.ncro.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ncro.route.Route;
+import dev.ncro.support.NcroHarness;
+import dev.ncro.support.NixFixture;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The real Nix client (nix-bin 2.8) substituting a real closure through ncro, in front of three
+ * nginx binary caches at different distances. See docs/nix-client-behaviour.md for the Nix
+ * behaviour these tests compare against.
+ */
+class NixSubstitutionE2E {
+  // Far apart on purpose: on 2 shared cores the emulated distance jitters by tens of ms, and a new
+  // connection costs two round trips (so MIDDLE on a new connection must still beat FAR on an old one).
+  private static final Duration NEAR = Duration.ofMillis(5);
+  private static final Duration MIDDLE = Duration.ofMillis(50);
+  private static final Duration FAR = Duration.ofMillis(150);
+
+  private static NixFixture fx;
+
+  @TempDir Path dir;
+  private final List<AutoCloseable> open = new ArrayList<>();
+  private NcroHarness ncro;
+
+  @BeforeAll
+  static void fixture() {
+    fx = NixFixture.get();
+  }
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      open.get(i).close();
+    }
+  }
+
+  private FarCache serving(String cacheName, Duration rtt) throws IOException, InterruptedException {
+    FarCache c = FarCache.serving(cacheName, fx.cache(cacheName).dir(), rtt);
+    open.add(c);
+    return c;
+  }
+
+  private FarCache failing(int status, Duration rtt) throws IOException, InterruptedException {
+    FarCache c = FarCache.failing("failing-" + status, status, rtt);
+    open.add(c);
+    return c;
+  }
+
+  private FarCache failingLookups(int status, Duration rtt) throws IOException, InterruptedException {
+    FarCache c = FarCache.failingLookups("failing-lookups-" + status, status, rtt);
+    open.add(c);
+    return c;
+  }
+
+  /** ncro in front of {@code caches}, in this order, each with the key of {@code keys}. */
+  private URI ncro(List<FarCache> caches, List<String> keys) throws Exception {
+    ncro = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"),
+        NcroHarness.upstreams(caches.stream().map(FarCache::uri).toList(), keys)));
+    open.add(ncro);
+    return ncro.uri("");
+  }
+
+  private NixClient client(String name) throws IOException {
+    return new NixClient(dir.resolve(name));
+  }
+
+  @Test
+  void substitutesTheClosureAndRoutesEachPathToTheNearestCacheHoldingIt() throws Exception {
+    FarCache complete = serving("complete", FAR);
+    FarCache partialA = serving("partial-a", NEAR);
+    FarCache partialB = serving("partial-b", MIDDLE);
+    Map<FarCache, Duration> rtt = Map.of(complete, FAR, partialA, NEAR, partialB, MIDDLE);
+    List<FarCache> all = List.of(complete, partialA, partialB);
+    URI proxy = ncro(all, all.stream().map(c -> fx.cache(c.name()).publicKey()).toList());
+
+    NixClient nix = client("client");
+    NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
+
+    assertThat(r.exitCode()).as("nix-store --realise through ncro:\n%s", r.output()).isZero();
+    assertThat(nix.requisites(fx.root())).containsExactlyElementsOf(new TreeSet<>(fx.paths()));
+    NixFixture.Result verified = nix.verify(fx.paths());
+    assertThat(verified.exitCode()).as("nix-store --verify-path:\n%s", verified.output()).isZero();
+
+    Map<String, Set<String>> expectedNars = new HashMap<>();
+    for (String path : fx.paths()) {
+      FarCache nearest = all.stream().filter(c -> fx.cache(c.name()).holds(path))
+          .min(Comparator.comparing(rtt::get)).orElseThrow();
+      Route route = ncro.ncro().store().get(NixFixture.hashOf(path)).orElseThrow(
+          () -> new AssertionError("no route stored for " + path));
+      assertThat(route.upstream()).as("route of %s (held by %s)", path, holders(path)).isEqualTo(nearest.uri().toString());
+      byte[] original = Files.readAllBytes(fx.cache(nearest.name()).dir().resolve(NixFixture.hashOf(path) + ".narinfo"));
+      assertThat(new String(route.narinfo())).as("narinfo of %s, byte-exact", path).isEqualTo(new String(original));
+      expectedNars.computeIfAbsent(nearest.name(), k -> new TreeSet<>()).add("/" + route.narUrl());
+    }
+    for (FarCache c : all) {
+      assertThat(narsServed(c)).as("NARs fetched from %s", c).isEqualTo(expectedNars.getOrDefault(c.name(), Set.of()));
+    }
+  }
+
+  @Test
+  void aCacheAnswering500DoesNotStopSubstitutionFromAnotherCache() throws Exception {
+    FarCache broken = failing(500, NEAR);
+    FarCache complete = serving("complete", FAR);
+    URI proxy = ncro(List.of(broken, complete),
+        List.of(fx.cache("partial-a").publicKey(), fx.cache("complete").publicKey()));
+
+    NixClient nix = client("client");
+    NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
+
+    assertThat(r.exitCode()).as("nix-store --realise through ncro:\n%s", r.output()).isZero();
+    NixFixture.Result verified = nix.verify(fx.paths());
+    assertThat(verified.exitCode()).as("nix-store --verify-path:\n%s", verified.output()).isZero();
+    for (String path : fx.paths()) {
+      assertThat(ncro.ncro().store().get(NixFixture.hashOf(path)).map(Route::upstream))
+          .as("route of %s", path).hasValue(complete.uri().toString());
+    }
+  }
+
+  @Test
+  void aPathOnNoCacheWhileOneCacheAnswers500FailsAsWithTheCachesListedDirectly() throws Exception {
+    FarCache complete = serving("complete", FAR);
+    FarCache partialA = serving("partial-a", NEAR);
+    FarCache broken = failingLookups(500, MIDDLE);
+    List<FarCache> caches = List.of(complete, partialA, broken);
+    String absent = fx.absentPath();
+    String hash = NixFixture.hashOf(absent);
+
+    // Listed directly, Nix fails on the broken cache's 500 (after its download-attempts), and
+    // records no miss for it. (Its nix-cache-info answers, as for a cache Nix has used before.)
+    NixClient direct = client("direct");
+    NixFixture.Result d = direct.realise(caches.stream().map(FarCache::uri).toList(), fx.trustedPublicKeys(), absent);
+    assertThat(d.exitCode()).as("direct:\n%s", d.output()).isNotZero();
+    assertThat(d.output()).contains("HTTP error 500").doesNotContain("don't know how to build");
+    assertThat(direct.cachedNarinfo(broken.uri(), hash)).isEmpty();
+
+    // Through ncro: the same failure (ncro's 503), and neither ncro nor Nix remembers a miss.
+    URI proxy = ncro(caches, List.of(fx.cache("complete").publicKey(), fx.cache("partial-a").publicKey(),
+        fx.cache("partial-b").publicKey()));
+    NixClient viaNcro = client("via-ncro");
+    NixFixture.Result n = viaNcro.realise(List.of(proxy), fx.trustedPublicKeys(), absent);
+    assertThat(n.exitCode()).as("through ncro:\n%s", n.output()).isNotZero();
+    assertThat(n.output()).contains("HTTP error 503").doesNotContain("don't know how to build");
+    assertThat(viaNcro.cachedNarinfo(proxy, hash)).isEmpty();
+    HttpResponse<byte[]> again = ncro.get("/" + hash + ".narinfo");
+    assertThat(again.statusCode()).as("ncro's answer once the broken upstream failed repeatedly").isEqualTo(503);
+  }
+
+  @Test
+  void aPathOnNoCacheWithEveryCacheHealthyIsMissingAsWithTheCachesListedDirectly() throws Exception {
+    FarCache complete = serving("complete", FAR);
+    FarCache partialA = serving("partial-a", NEAR);
+    List<FarCache> caches = List.of(complete, partialA);
+    String absent = fx.absentPath();
+    String hash = NixFixture.hashOf(absent);
+
+    NixClient direct = client("direct");
+    NixFixture.Result d = direct.realise(caches.stream().map(FarCache::uri).toList(), fx.trustedPublicKeys(), absent);
+    assertThat(d.exitCode()).as("direct:\n%s", d.output()).isNotZero();
+    assertThat(d.output()).contains("don't know how to build");
+    assertThat(direct.cachedNarinfo(complete.uri(), hash)).hasValue(0);
+
+    URI proxy = ncro(caches, List.of(fx.cache("complete").publicKey(), fx.cache("partial-a").publicKey()));
+    NixClient viaNcro = client("via-ncro");
+    NixFixture.Result n = viaNcro.realise(List.of(proxy), fx.trustedPublicKeys(), absent);
+    assertThat(n.exitCode()).as("through ncro:\n%s", n.output()).isNotZero();
+    assertThat(n.output()).contains("don't know how to build").doesNotContain("HTTP error");
+    assertThat(viaNcro.cachedNarinfo(proxy, hash)).hasValue(0);
+  }
+
+  private String holders(String path) {
+    return fx.caches().stream().filter(c -> c.holds(path)).map(NixFixture.Cache::name).toList().toString();
+  }
+
+  /** The NAR URIs nginx answered with 200 (Range requests included). */
+  private static Set<String> narsServed(FarCache c) throws IOException {
+    Set<String> nars = new TreeSet<>();
+    for (String line : c.nginx().accessLog()) {
+      String[] f = line.split(" ");
+      if (f[1].startsWith("/nar/") && (f[2].equals("200") || f[2].equals("206"))) {
+        nars.add(f[1]);
+      }
+    }
+    return nars;
+  }
+}
