@@ -136,7 +136,7 @@ final class NarProxy implements ResponseListener {
     }
     client.writeAndFlush(new DefaultHttpContent(content));
     if (!client.isWritable()) {
-      exchange.setReading(false);
+      exchange.pauseWhile(() -> !client.isWritable());
     }
   }
 
@@ -177,7 +177,7 @@ final class NarProxy implements ResponseListener {
   void clientWritable() {
     Exchange ex = exchange;
     if (ex != null && !closed) {
-      ex.setReading(true);
+      ex.resume();
     }
   }
 

@@ -9,6 +9,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * One request/response on one pooled upstream connection. It owns the connection until the
@@ -50,20 +51,32 @@ public final class Exchange {
     return System.nanoTime() - startNanos;
   }
 
-  /** Pauses (false) or resumes (true) reading the body: backpressure from a slow consumer. */
-  public void setReading(boolean reading) {
+  /**
+   * Backpressure from a slow consumer: stops reading the body if {@code blocked} still holds when
+   * checked on this connection's event loop. The re-check matters when the consumer lives on another
+   * event loop: its "writable again" signal may overtake this request, and pausing after it would
+   * never be undone.
+   */
+  public void pauseWhile(BooleanSupplier blocked) {
     channel.eventLoop().execute(() -> {
-      if (finished || paused == !reading) {
+      if (finished || paused || !blocked.getAsBoolean()) {
         return;
       }
-      paused = !reading;
-      if (reading) {
-        lastProgressNanos = System.nanoTime();
+      paused = true;
+      channel.config().setAutoRead(false);
+    });
+  }
+
+  /** Reads the body again after {@link #pauseWhile}. */
+  public void resume() {
+    channel.eventLoop().execute(() -> {
+      if (finished || !paused) {
+        return;
       }
-      channel.config().setAutoRead(reading);
-      if (reading) {
-        channel.read();
-      }
+      paused = false;
+      lastProgressNanos = System.nanoTime();
+      channel.config().setAutoRead(true);
+      channel.read();
     });
   }
 

@@ -57,6 +57,7 @@ public final class TestUpstream implements AutoCloseable {
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private final java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
   private volatile Duration latency = Duration.ZERO;
   private volatile Response forAll;
   private volatile boolean refuseHead;
@@ -147,6 +148,7 @@ public final class TestUpstream implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
+    closed.countDown();
     server.close();
     for (Socket s : sockets) {
       s.close();
@@ -195,7 +197,8 @@ public final class TestUpstream implements AutoCloseable {
     boolean head = req.method().equals("HEAD");
     Response r = forAll != null ? forAll : routes.getOrDefault(req.path(), Response.status(404));
     if (r.hang()) {
-      Thread.sleep(Long.MAX_VALUE);
+      closed.await(); // until the test closes this upstream
+      return false;
     }
     if (head && refuseHead) {
       r = Response.status(405);
