@@ -2,12 +2,12 @@ package dev.ncro;
 
 import dev.ncro.cli.Cli;
 import dev.ncro.config.Config;
+import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
 import dev.ncro.route.RouteStore;
 import dev.ncro.route.RouteStoreException;
 import dev.ncro.router.NarRouter;
 import dev.ncro.router.NarinfoRouter;
-import dev.ncro.router.RaceListener;
 import dev.ncro.server.HttpServer;
 import dev.ncro.transport.Transport;
 import dev.ncro.upstream.Prober;
@@ -69,10 +69,11 @@ public final class Ncro {
     UpstreamRegistry registry = UpstreamRegistry.fromConfig(config);
     UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version());
     NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);
+    Metrics metrics = new Metrics(registry, store::count);
     NarinfoRouter narinfo = new NarinfoRouter(registry, client, store, negative, config.cache().ttl(), clock,
-        blocking, RaceListener.NONE);
+        blocking, metrics);
     NarRouter nars = new NarRouter(registry, store);
-    HttpServer server = new HttpServer(transport, config.server(), narinfo, nars, client, registry, blocking);
+    HttpServer server = new HttpServer(transport, config.server(), narinfo, nars, client, registry, metrics, blocking);
     Prober prober = new Prober(registry, client, config.cache().probeInterval());
     ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("ncro-housekeeping").daemon(true).factory());

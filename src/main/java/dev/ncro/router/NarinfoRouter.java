@@ -1,5 +1,6 @@
 package dev.ncro.router;
 
+import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
 import dev.ncro.route.Route;
 import dev.ncro.route.RouteStore;
@@ -30,12 +31,12 @@ public final class NarinfoRouter {
   private final Duration ttl;
   private final Clock clock;
   private final Executor blocking;
-  private final RaceListener events;
+  private final Metrics metrics;
   private final ConcurrentHashMap<String, CompletableFuture<NarinfoResult>> inflight = new ConcurrentHashMap<>();
 
   public NarinfoRouter(
       UpstreamRegistry registry, UpstreamClient client, RouteStore store, NegativeCache negative,
-      Duration ttl, Clock clock, Executor blocking, RaceListener events) {
+      Duration ttl, Clock clock, Executor blocking, Metrics metrics) {
     this.registry = registry;
     this.client = client;
     this.store = store;
@@ -43,7 +44,7 @@ public final class NarinfoRouter {
     this.ttl = ttl;
     this.clock = clock;
     this.blocking = blocking;
-    this.events = events;
+    this.metrics = metrics;
   }
 
   /** The answer for {@code hash}, which the caller has already validated. */
@@ -84,6 +85,7 @@ public final class NarinfoRouter {
     CompletableFuture<NarinfoResult> mine = new CompletableFuture<>();
     CompletableFuture<NarinfoResult> existing = inflight.putIfAbsent(hash, mine);
     if (existing != null) {
+      metrics.singleflightWaiter();
       return existing;
     }
     race(hash).whenComplete((r, err) -> {
@@ -104,10 +106,10 @@ public final class NarinfoRouter {
       // before the next probe does.
       candidates = registry.all();
     }
-    return new Race(hash, candidates, client, registry, events).run().thenApply(outcome -> switch (outcome) {
+    return new Race(hash, candidates, client, registry, metrics).run().thenApply(outcome -> switch (outcome) {
       case RaceOutcome.Won w -> {
         Route route = toRoute(hash, w);
-        events.raceWon(w.upstream(), w.latencyMs());
+        registry.raceWon(w.upstream());
         log.info("race won hash={} upstream={} latency_ms={}", hash, w.upstream().name(), Math.round(w.latencyMs()));
         store.cache(route);
         blocking.execute(() -> save(route));

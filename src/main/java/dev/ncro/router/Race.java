@@ -1,5 +1,6 @@
 package dev.ncro.router;
 
+import dev.ncro.metrics.Metrics;
 import dev.ncro.narinfo.NarInfo;
 import dev.ncro.narinfo.NarInfoException;
 import dev.ncro.narinfo.NarInfoRewriter;
@@ -38,17 +39,17 @@ final class Race {
   private final List<Upstream> candidates;
   private final UpstreamClient client;
   private final UpstreamRegistry registry;
-  private final RaceListener events;
+  private final Metrics metrics;
   private final CompletableFuture<RaceOutcome> result = new CompletableFuture<>();
   private int pending;
   private int unavailable;
 
-  Race(String hash, List<Upstream> candidates, UpstreamClient client, UpstreamRegistry registry, RaceListener events) {
+  Race(String hash, List<Upstream> candidates, UpstreamClient client, UpstreamRegistry registry, Metrics metrics) {
     this.hash = hash;
     this.candidates = candidates;
     this.client = client;
     this.registry = registry;
-    this.events = events;
+    this.metrics = metrics;
   }
 
   CompletableFuture<RaceOutcome> run() {
@@ -67,56 +68,60 @@ final class Race {
   }
 
   private void onAnswer(Upstream u, SmallResponse r, Throwable err) {
-    RaceOutcome.Won win = null;
     if (err != null) {
       UpstreamException e = UpstreamException.of(err);
-      registry.failure(u, e.kind().label() + ": " + e.getMessage());
-      events.upstreamError(u, e.kind());
+      registry.failure(u, e.kind(), "narinfo: " + e.getMessage());
       countUnavailable();
-    } else if (r.status() == 200 && result.isDone()) {
+      finishIfLast();
+      return;
+    }
+    int status = r.status();
+    if (status == 200 || status == 404 || status == 403 || status == 410) {
+      metrics.raceAnswer(u, r.elapsedMillis());
+    }
+    if (status == 200 && result.isDone()) {
       registry.success(u, r.elapsedMillis()); // a loser: only a latency sample now
       return;
-    } else if (r.status() == 200) {
-      win = accept(u, r);
-    } else if (r.status() == 404 || r.status() == 403 || r.status() == 410) {
+    }
+    if (status == 200) {
+      RaceOutcome.Won win = accept(u, r);
+      if (win != null) {
+        registry.success(u, r.elapsedMillis());
+        result.complete(win); // a second valid answer arriving at the same moment is just a sample
+        return;
+      }
+    } else if (status == 404 || status == 403 || status == 410) {
       registry.alive(u);
-    } else if (r.status() >= 500) {
-      registry.failure(u, "status " + r.status());
-      events.upstreamError(u, FailureKind.STATUS_5XX);
+    } else if (status >= 500) {
+      registry.failure(u, FailureKind.STATUS_5XX, "narinfo: status " + status);
       countUnavailable();
     } else {
-      registry.alive(u);
-      log.warn("unexpected narinfo status upstream={} hash={} status={}", u.name(), hash, r.status());
+      registry.badAnswer(u, FailureKind.PROTOCOL);
+      log.warn("unexpected narinfo status upstream={} hash={} status={}", u.name(), hash, status);
       countUnavailable();
-    }
-    if (win != null) {
-      registry.success(u, r.elapsedMillis());
-      result.complete(win); // a second valid answer arriving at the same moment is just a sample
-      return;
     }
     finishIfLast();
   }
 
+  /** The won race's answer, or null when the body is not a valid narinfo for this hash from this upstream. */
   private RaceOutcome.Won accept(Upstream u, SmallResponse r) {
     byte[] body = NarInfoRewriter.relativizeUrl(r.body(), u.url());
     NarInfo info;
     try {
       info = NarInfo.parse(body);
     } catch (NarInfoException e) {
-      registry.alive(u);
+      registry.badAnswer(u, FailureKind.BAD_SIGNATURE);
       log.warn("unparsable narinfo upstream={} hash={} error={}", u.name(), hash, e.getMessage());
-      events.upstreamError(u, FailureKind.BAD_SIGNATURE);
       return null;
     }
     if (!info.hashPart().equals(hash)) {
+      registry.badAnswer(u, FailureKind.BAD_SIGNATURE);
       log.warn("narinfo for another path upstream={} hash={} store_path={}", u.name(), hash, info.storePath());
-      events.upstreamError(u, FailureKind.BAD_SIGNATURE);
       return null;
     }
     if (!u.keys().isEmpty() && !info.isSignedByAny(u.keys())) {
-      registry.alive(u);
+      registry.badAnswer(u, FailureKind.BAD_SIGNATURE);
       log.warn("narinfo signature does not verify upstream={} hash={}", u.name(), hash);
-      events.upstreamError(u, FailureKind.BAD_SIGNATURE);
       return null;
     }
     return new RaceOutcome.Won(u, info, body, r.elapsedMillis());

@@ -1,5 +1,6 @@
 package dev.ncro.server;
 
+import dev.ncro.metrics.Metrics;
 import dev.ncro.router.NarRouter;
 import dev.ncro.router.NarinfoResult;
 import dev.ncro.router.NarinfoRouter;
@@ -29,10 +30,12 @@ final class Endpoints {
   private final UpstreamClient client;
   private final UpstreamRegistry registry;
   private final Executor blocking;
+  private final Metrics metrics;
   private final byte[] cacheInfo;
 
   Endpoints(NarinfoRouter narinfo, NarRouter nars, UpstreamClient client, UpstreamRegistry registry,
-      Executor blocking, int cachePriority) {
+      Metrics metrics, Executor blocking, int cachePriority) {
+    this.metrics = metrics;
     this.narinfo = narinfo;
     this.nars = nars;
     this.client = client;
@@ -51,6 +54,10 @@ final class Endpoints {
       case Target.Health h -> conn.respond(registry.anyUsable()
           ? Responses.text(200, "ok", head)
           : Responses.text(503, "no usable upstream", head));
+      case Target.Metrics m -> blocking.execute(() -> {
+        FullHttpResponse r = Responses.of(200, metrics.contentType(), metrics.scrape(), head);
+        conn.channel().eventLoop().execute(() -> conn.respond(r));
+      });
       case Target.Narinfo n -> narinfo(n.hash(), head, conn);
       case Target.Nar n -> nar(n.narUrl(), req, conn);
     }
@@ -70,23 +77,38 @@ final class Endpoints {
     });
   }
 
-  private static FullHttpResponse narinfoResponse(NarinfoResult result, boolean head) {
-    return switch (result) {
+  private FullHttpResponse narinfoResponse(NarinfoResult result, boolean head) {
+    FullHttpResponse response = switch (result) {
       case NarinfoResult.Found f -> {
+        if (f.cacheHit()) {
+          metrics.cacheHit();
+        } else {
+          metrics.cacheMiss();
+        }
         FullHttpResponse r = Responses.of(200, Responses.NARINFO_TYPE, f.route().narinfo(), head);
         r.headers().set(Responses.X_UPSTREAM, f.upstream().host());
         r.headers().set(Responses.X_ROUTE, f.cacheHit() ? "cache-hit" : "race");
         yield r;
       }
       case NarinfoResult.Absent a -> {
+        if (a.negativeHit()) {
+          metrics.negativeHit();
+        } else {
+          metrics.cacheMiss();
+        }
         FullHttpResponse r = Responses.text(404, "not found on any upstream", head);
         if (a.negativeHit()) {
           r.headers().set(Responses.X_ROUTE, "negative");
         }
         yield r;
       }
-      case NarinfoResult.Unavailable u -> Responses.text(503, "no upstream has it and some could not answer: " + u.reason(), head);
+      case NarinfoResult.Unavailable u -> {
+        metrics.cacheMiss();
+        yield Responses.text(503, "no upstream has it and some could not answer: " + u.reason(), head);
+      }
     };
+    metrics.narinfoAnswered(response.status().code());
+    return response;
   }
 
   private void nar(String narUrl, HttpRequest req, RequestHandler conn) {
@@ -99,7 +121,7 @@ final class Endpoints {
         conn.channel().eventLoop().execute(() -> conn.respond(Responses.text(503, "internal error", RequestHandler.isHead(req))));
         return;
       }
-      NarProxy proxy = new NarProxy(conn.channel(), req.method(), narUrl, req.headers(), plan, client, registry,
+      NarProxy proxy = new NarProxy(conn.channel(), req.method(), narUrl, req.headers(), plan, client, registry, metrics,
           () -> blocking.execute(() -> nars.routedUpstreamLost(plan)), conn::done);
       conn.channel().eventLoop().execute(() -> conn.stream(proxy));
     });

@@ -2,6 +2,7 @@ package dev.ncro.server;
 
 import dev.ncro.config.ListenAddress;
 import dev.ncro.config.ServerConfig;
+import dev.ncro.metrics.Metrics;
 import dev.ncro.router.NarRouter;
 import dev.ncro.router.NarinfoRouter;
 import dev.ncro.transport.Transport;
@@ -39,10 +40,10 @@ public final class HttpServer implements AutoCloseable {
   private Channel listener;
 
   public HttpServer(Transport transport, ServerConfig config, NarinfoRouter narinfo, NarRouter nars,
-      UpstreamClient client, UpstreamRegistry registry, Executor blocking) {
+      UpstreamClient client, UpstreamRegistry registry, Metrics metrics, Executor blocking) {
     this.transport = transport;
     this.config = config;
-    this.endpoints = new Endpoints(narinfo, nars, client, registry, blocking, config.cachePriority());
+    this.endpoints = new Endpoints(narinfo, nars, client, registry, metrics, blocking, config.cachePriority());
   }
 
   /** Binds the listen address; returns the bound address (port 0 resolves to the real port). */

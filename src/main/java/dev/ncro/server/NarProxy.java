@@ -1,5 +1,6 @@
 package dev.ncro.server;
 
+import dev.ncro.metrics.Metrics;
 import dev.ncro.router.NarRouter;
 import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.Exchange;
@@ -44,6 +45,7 @@ final class NarProxy implements ResponseListener {
   private final NarRouter.NarPlan plan;
   private final UpstreamClient upstreams;
   private final UpstreamRegistry registry;
+  private final Metrics metrics;
   private final Runnable onDone;
   private final Runnable routedLost;
   private int index = -1;
@@ -53,10 +55,12 @@ final class NarProxy implements ResponseListener {
   private boolean started;
   private boolean failedSome;
   private volatile boolean closed;
+  private final java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
 
   NarProxy(Channel client, HttpMethod method, String narUrl, HttpHeaders requestHeaders,
-      NarRouter.NarPlan plan, UpstreamClient upstreams, UpstreamRegistry registry, Runnable routedLost,
-      Runnable onDone) {
+      NarRouter.NarPlan plan, UpstreamClient upstreams, UpstreamRegistry registry, Metrics metrics,
+      Runnable routedLost, Runnable onDone) {
+    this.metrics = metrics;
     this.routedLost = routedLost;
     this.client = client;
     this.method = method;
@@ -73,7 +77,16 @@ final class NarProxy implements ResponseListener {
   }
 
   void start() {
+    metrics.narStarted();
     next();
+  }
+
+  /** The exchange with the client is over, whichever way: exactly once. */
+  private void finished() {
+    if (ended.compareAndSet(false, true)) {
+      metrics.narEnded();
+      onDone.run();
+    }
   }
 
   private void next() {
@@ -85,7 +98,7 @@ final class NarProxy implements ResponseListener {
       int status = failedSome ? 502 : 404;
       String msg = failedSome ? "no upstream could serve " + narUrl : "no upstream has " + narUrl;
       client.writeAndFlush(Responses.text(status, msg, method.equals(HttpMethod.HEAD)));
-      onDone.run();
+      finished();
       return;
     }
     current = order.get(index);
@@ -109,7 +122,7 @@ final class NarProxy implements ResponseListener {
       return; // drain the small error body, then try the next upstream in onComplete
     }
     if (s >= 500) {
-      registry.failure(current, "NAR status " + s);
+      registry.failure(current, FailureKind.STATUS_5XX, "NAR status " + s);
       failedSome = true;
       return;
     }
@@ -134,6 +147,7 @@ final class NarProxy implements ResponseListener {
       content.release();
       return;
     }
+    current.stats().countNarBytes(content.readableBytes());
     client.writeAndFlush(new DefaultHttpContent(content));
     if (!client.isWritable()) {
       exchange.pauseWhile(() -> !client.isWritable());
@@ -150,7 +164,7 @@ final class NarProxy implements ResponseListener {
       return;
     }
     client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
-    onDone.run();
+    finished();
   }
 
   @Override
@@ -158,12 +172,13 @@ final class NarProxy implements ResponseListener {
     if (closed) {
       return;
     }
-    registry.failure(current, "NAR " + error.kind().label() + ": " + error.getMessage());
+    registry.failure(current, error.kind(), "NAR " + error.kind().label() + ": " + error.getMessage());
     if (started) {
       log.warn("NAR stream broke after the response started, aborting client nar_url={} upstream={} error={}",
           narUrl, current.name(), error.getMessage());
       closed = true;
       client.close();
+      finished();
       return;
     }
     failedSome = true;
@@ -184,6 +199,7 @@ final class NarProxy implements ResponseListener {
   /** The client went away: stop the upstream transfer. */
   void clientClosed() {
     closed = true;
+    finished();
     Exchange ex = exchange;
     if (ex != null) {
       ex.abort();

@@ -60,6 +60,8 @@ final class RequestPath {
         return new Target.NixCacheInfo();
       case "/health":
         return new Target.Health();
+      case "/metrics":
+        return new Target.Metrics();
       default:
         break;
     }

@@ -6,6 +6,8 @@ sealed interface Target {
 
   record Health() implements Target {}
 
+  record Metrics() implements Target {}
+
   record Narinfo(String hash) implements Target {}
 
   /** {@code narUrl}: the path without its leading slash, query included, e.g. {@code nar/x.nar.xz}. */

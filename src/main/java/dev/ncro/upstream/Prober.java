@@ -44,7 +44,8 @@ public final class Prober implements AutoCloseable {
     client.fetch(u, method, "/nix-cache-info", MAX_BODY).whenComplete((r, err) -> {
       u.stats().markProbed(System.nanoTime());
       if (err != null) {
-        registry.failure(u, "probe: " + UpstreamException.of(err).getMessage());
+        UpstreamException e = UpstreamException.of(err);
+        registry.failure(u, e.kind(), "probe: " + e.getMessage());
         return;
       }
       int s = r.status();
@@ -54,7 +55,7 @@ public final class Prober implements AutoCloseable {
       } else if (s >= 200 && s < 300) {
         registry.success(u, r.elapsedMillis());
       } else if (s >= 500) {
-        registry.failure(u, "probe: status " + s);
+        registry.failure(u, FailureKind.STATUS_5XX, "probe: status " + s);
       } else {
         registry.alive(u);
       }

@@ -52,13 +52,28 @@ public final class UpstreamRegistry {
     logTransition(u, u.stats().recordAlive(), "answered");
   }
 
-  /** A failed exchange: refused, timed out, 5xx, broken body. */
-  public void failure(Upstream u, String reason) {
+  /** A failed exchange: refused, timed out, 5xx, broken body. Counts towards DEGRADED and DOWN. */
+  public void failure(Upstream u, FailureKind kind, String reason) {
+    u.stats().countError(kind);
     Health before = u.stats().recordFailure();
     logTransition(u, before, reason);
     if (log.isDebugEnabled()) {
       log.debug("upstream failure upstream={} reason={} consecutive={}", u.name(), reason, u.stats().consecutiveFailures());
     }
+  }
+
+  /**
+   * The upstream answered, but with something unusable (a narinfo that does not parse or verify):
+   * counted as an error of {@code kind}, yet it proves the upstream alive.
+   */
+  public void badAnswer(Upstream u, FailureKind kind) {
+    u.stats().countError(kind);
+    alive(u);
+  }
+
+  /** {@code u} won a narinfo race. */
+  public void raceWon(Upstream u) {
+    u.stats().countRaceWin();
   }
 
   private void logTransition(Upstream u, Health before, String cause) {

@@ -1,12 +1,20 @@
 package dev.ncro.upstream;
 
+import java.util.EnumMap;
+import java.util.concurrent.atomic.LongAdder;
+
 /**
- * Latency EMA and health of one upstream. Updated from race answers, NAR attempts and background
- * probes on many threads; a small lock keeps the EMA, the failure count and the state consistent
- * with each other (updates are rare next to reads, and each is a few arithmetic operations).
+ * Latency EMA, health and running totals of one upstream. Updated from race answers, NAR attempts
+ * and background probes on many threads; a small lock keeps the EMA, the failure count and the
+ * state consistent with each other (updates are rare next to reads, and each is a few arithmetic
+ * operations). The totals (race wins, errors by kind, NAR bytes) are plain adders: metrics and
+ * {@code /status} read them, so every series exists, at zero, from start-up.
  */
 public final class UpstreamStats {
   private final double alpha;
+  private final LongAdder raceWins = new LongAdder();
+  private final LongAdder narBytes = new LongAdder();
+  private final EnumMap<FailureKind, LongAdder> errors = new EnumMap<>(FailureKind.class);
   private double emaMillis = Double.NaN;
   private int consecutiveFailures;
   private Health health = Health.ACTIVE;
@@ -14,6 +22,34 @@ public final class UpstreamStats {
 
   UpstreamStats(double alpha) {
     this.alpha = alpha;
+    for (FailureKind k : FailureKind.values()) {
+      errors.put(k, new LongAdder());
+    }
+  }
+
+  void countError(FailureKind kind) {
+    errors.get(kind).increment();
+  }
+
+  void countRaceWin() {
+    raceWins.increment();
+  }
+
+  /** Adds {@code n} NAR body bytes streamed from this upstream to a client. */
+  public void countNarBytes(long n) {
+    narBytes.add(n);
+  }
+
+  public long errors(FailureKind kind) {
+    return errors.get(kind).sum();
+  }
+
+  public long raceWins() {
+    return raceWins.sum();
+  }
+
+  public long narBytes() {
+    return narBytes.sum();
   }
 
   /** Records a successful exchange that took {@code millis}; restores ACTIVE. Returns the old health. */

@@ -1,0 +1,168 @@
+package dev.ncro.metrics;
+
+import dev.ncro.upstream.FailureKind;
+import dev.ncro.upstream.Health;
+import dev.ncro.upstream.Upstream;
+import dev.ncro.upstream.UpstreamRegistry;
+import io.prometheus.metrics.config.EscapingScheme;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.function.IntSupplier;
+
+/**
+ * ncro's Prometheus metrics. Two kinds, on purpose: request counters owned here (hits, misses,
+ * statuses), and views over state the domain keeps anyway ({@link dev.ncro.upstream.UpstreamStats}:
+ * race wins, errors by kind, health, EMA, NAR bytes; the route count), read by callbacks at scrape
+ * time. Every label value known at start-up (each upstream, each error kind, each state, the
+ * narinfo statuses ncro gives) is a series at zero from the first scrape, so a dashboard never
+ * shows "no data" for an upstream that has not won yet.
+ */
+public final class Metrics {
+  /** 1 ms to 10 s, roughly ×2.5 per bucket: resolves a LAN cache and a transatlantic one alike. */
+  static final double[] LATENCY_BUCKETS = {
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  /** The statuses ncro answers a narinfo request with. */
+  static final String[] NARINFO_STATUSES = {"200", "404", "503"};
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+  private final Counter cacheHits;
+  private final Counter cacheMisses;
+  private final Counter negativeHits;
+  private final Counter narinfoRequests;
+  private final Counter narRequests;
+  private final Counter singleflightWaiters;
+  private final Histogram raceLatency;
+  private final Gauge narStreams;
+
+  public Metrics(UpstreamRegistry upstreams, IntSupplier routeEntries) {
+    cacheHits = Counter.builder().name("ncro_narinfo_cache_hits_total")
+        .help("Narinfo requests served from the route cache").register(registry);
+    cacheMisses = Counter.builder().name("ncro_narinfo_cache_misses_total")
+        .help("Narinfo requests requiring an upstream race").register(registry);
+    negativeHits = Counter.builder().name("ncro_narinfo_negative_hits_total")
+        .help("Narinfo requests answered 404 from the negative cache").register(registry);
+    narinfoRequests = Counter.builder().name("ncro_narinfo_requests_total")
+        .help("Narinfo requests by response status").labelNames("status").register(registry);
+    for (String s : NARINFO_STATUSES) {
+      narinfoRequests.initLabelValues(s);
+    }
+    singleflightWaiters = Counter.builder().name("ncro_narinfo_singleflight_waiters_total")
+        .help("Narinfo misses that joined a race already running for the same hash").register(registry);
+    narRequests = Counter.builder().name("ncro_nar_requests_total")
+        .help("NAR streaming requests").register(registry);
+    narStreams = Gauge.builder().name("ncro_nar_streams_in_flight")
+        .help("NAR responses currently streaming").register(registry);
+    raceLatency = Histogram.builder().name("ncro_upstream_latency_seconds")
+        .help("Race latency per upstream: time to the narinfo answer (present or absent)")
+        .labelNames("upstream").classicOnly().classicUpperBounds(LATENCY_BUCKETS)
+        .register(registry);
+    for (Upstream u : upstreams.all()) {
+      raceLatency.initLabelValues(u.name());
+    }
+    CounterWithCallback.builder().name("ncro_upstream_race_wins_total")
+        .help("Race wins per upstream").labelNames("upstream")
+        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().raceWins(), u.name())))
+        .register(registry);
+    CounterWithCallback.builder().name("ncro_upstream_errors_total")
+        .help("Failed or unusable upstream answers, by kind").labelNames("upstream", "kind")
+        .callback(cb -> upstreams.all().forEach(u -> {
+          for (FailureKind k : FailureKind.values()) {
+            cb.call(u.stats().errors(k), u.name(), k.label());
+          }
+        }))
+        .register(registry);
+    CounterWithCallback.builder().name("ncro_nar_bytes_total")
+        .help("NAR body bytes streamed to clients, per upstream").labelNames("upstream")
+        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().narBytes(), u.name())))
+        .register(registry);
+    GaugeWithCallback.builder().name("ncro_upstream_state")
+        .help("Upstream health: 1 for the current state (active, degraded, down), 0 for the others")
+        .labelNames("upstream", "state")
+        .callback(cb -> upstreams.all().forEach(u -> {
+          Health now = u.stats().health();
+          for (Health h : Health.values()) {
+            cb.call(h == now ? 1 : 0, u.name(), h.name().toLowerCase(java.util.Locale.ROOT));
+          }
+        }))
+        .register(registry);
+    GaugeWithCallback.builder().name("ncro_upstream_latency_ema_seconds")
+        .help("Smoothed (EMA) latency per upstream; NaN before the first sample").labelNames("upstream")
+        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().emaMillis() / 1000.0, u.name())))
+        .register(registry);
+    GaugeWithCallback.builder().name("ncro_upstream_consecutive_failures")
+        .help("Failures in a row per upstream (3: degraded, 10: down)").labelNames("upstream")
+        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().consecutiveFailures(), u.name())))
+        .register(registry);
+    GaugeWithCallback.builder().name("ncro_route_entries")
+        .help("Current route entries in SQLite")
+        .callback(cb -> cb.call(routeEntries.getAsInt()))
+        .register(registry);
+  }
+
+  public void cacheHit() {
+    cacheHits.inc();
+  }
+
+  public void cacheMiss() {
+    cacheMisses.inc();
+  }
+
+  public void negativeHit() {
+    negativeHits.inc();
+  }
+
+  public void narinfoAnswered(int status) {
+    narinfoRequests.labelValues(Integer.toString(status)).inc();
+  }
+
+  public void singleflightWaiter() {
+    singleflightWaiters.inc();
+  }
+
+  /** A race answer (present or absent) from {@code u} after {@code millis}. */
+  public void raceAnswer(Upstream u, double millis) {
+    raceLatency.labelValues(u.name()).observe(millis / 1000.0);
+  }
+
+  public void narStarted() {
+    narRequests.inc();
+    narStreams.inc();
+  }
+
+  public void narEnded() {
+    narStreams.dec();
+  }
+
+  /** Read by {@code /status}. */
+  public Counts counts() {
+    return new Counts((long) cacheHits.get(), (long) cacheMisses.get(), (long) negativeHits.get(),
+        (long) narRequests.get(), (long) narStreams.get());
+  }
+
+  /** Totals for {@code /status}. */
+  public record Counts(long cacheHits, long cacheMisses, long negativeHits, long narRequests, long narStreamsInFlight) {}
+
+  public String contentType() {
+    return writer.getContentType();
+  }
+
+  /** The current values in the Prometheus text format (version 0.0.4). */
+  public byte[] scrape() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(8192);
+    try {
+      writer.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toByteArray();
+  }
+}

@@ -1,0 +1,114 @@
+package dev.ncro.metrics;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ncro.support.NcroHarness;
+import dev.ncro.support.TestNarinfo;
+import dev.ncro.support.TestUpstream;
+import java.io.File;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code /metrics} on a real ncro: the series exist from start-up, count real traffic, and pass promtool. */
+class MetricsIT {
+  @TempDir Path dir;
+  private final List<AutoCloseable> open = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      open.get(i).close();
+    }
+  }
+
+  private String scrape(NcroHarness n) throws Exception {
+    HttpResponse<byte[]> r = n.get("/metrics");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/plain; version=0.0.4"));
+    return new String(r.body(), StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void everyKnownSeriesExistsAtZeroThenCountsTraffic() throws Exception {
+    TestUpstream fast = TestUpstream.start();
+    TestUpstream slow = TestUpstream.start();
+    open.add(fast);
+    open.add(slow);
+    slow.setLatency(Duration.ofMillis(100));
+    NcroHarness n = NcroHarness.start(NcroHarness.config(dir.resolve("r.db"), NcroHarness.upstreams(List.of(fast.uri(), slow.uri()), null)));
+    open.add(n);
+    String f = fast.uri().toString();
+    String s = slow.uri().toString();
+
+    String m = scrape(n);
+    promtoolAccepts(m);
+    assertThat(m).contains(
+        "ncro_narinfo_cache_hits_total 0.0",
+        "ncro_narinfo_cache_misses_total 0.0",
+        "ncro_narinfo_requests_total{status=\"200\"} 0.0",
+        "ncro_narinfo_requests_total{status=\"503\"} 0.0",
+        "ncro_nar_requests_total 0.0",
+        "ncro_upstream_race_wins_total{upstream=\"" + f + "\"} 0.0",
+        "ncro_upstream_race_wins_total{upstream=\"" + s + "\"} 0.0",
+        "ncro_upstream_latency_seconds_bucket{upstream=\"" + s + "\",le=\"0.001\"} 0",
+        "ncro_upstream_latency_seconds_count{upstream=\"" + s + "\"} 0",
+        "ncro_upstream_errors_total{kind=\"timeout\",upstream=\"" + s + "\"} 0.0",
+        "ncro_upstream_errors_total{kind=\"bad_signature\",upstream=\"" + f + "\"} 0.0",
+        "ncro_upstream_state{state=\"active\",upstream=\"" + f + "\"} 1.0",
+        "ncro_upstream_state{state=\"down\",upstream=\"" + f + "\"} 0.0",
+        "ncro_nar_bytes_total{upstream=\"" + f + "\"} 0.0",
+        "ncro_nar_streams_in_flight 0.0",
+        "ncro_route_entries 0.0");
+
+    String h = TestNarinfo.hash(80);
+    byte[] info = TestNarinfo.make(h, "nar/m.nar", 10, null);
+    fast.putNarinfo(h, info);
+    slow.putNarinfo(h, info);
+    fast.putNar("/nar/m.nar", new byte[12345]);
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200); // race, won by fast
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200); // cache hit
+    assertThat(n.get("/" + TestNarinfo.hash(81) + ".narinfo").statusCode()).isEqualTo(404); // race, absent
+    assertThat(n.get("/" + TestNarinfo.hash(81) + ".narinfo").statusCode()).isEqualTo(404); // negative hit
+    assertThat(n.get("/nar/m.nar").body()).hasSize(12345);
+    Thread.sleep(300); // the slow loser's answer lands in the histogram
+
+    m = scrape(n);
+    promtoolAccepts(m);
+    assertThat(m).contains(
+        "ncro_narinfo_cache_hits_total 1.0",
+        "ncro_narinfo_cache_misses_total 2.0",
+        "ncro_narinfo_negative_hits_total 1.0",
+        "ncro_narinfo_requests_total{status=\"200\"} 2.0",
+        "ncro_narinfo_requests_total{status=\"404\"} 2.0",
+        "ncro_upstream_race_wins_total{upstream=\"" + f + "\"} 1.0",
+        "ncro_upstream_race_wins_total{upstream=\"" + s + "\"} 0.0",
+        "ncro_upstream_latency_seconds_count{upstream=\"" + s + "\"} 2",
+        "ncro_upstream_latency_seconds_bucket{upstream=\"" + s + "\",le=\"0.05\"} 0",
+        "ncro_nar_requests_total 1.0",
+        "ncro_nar_bytes_total{upstream=\"" + f + "\"} 12345.0",
+        "ncro_nar_streams_in_flight 0.0",
+        "ncro_route_entries 1.0");
+  }
+
+  /** {@code promtool check metrics} (Debian package prometheus) reports no problem. */
+  static void promtoolAccepts(String exposition) throws Exception {
+    File promtool = new File("/usr/bin/promtool");
+    assertThat(promtool).as("promtool is missing: install the Debian package 'prometheus' (bin/test does when root)").isExecutable();
+    Process p = new ProcessBuilder(promtool.getPath(), "check", "metrics").redirectErrorStream(true).start();
+    p.getOutputStream().write(exposition.getBytes(StandardCharsets.UTF_8));
+    p.getOutputStream().close();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(out).as("promtool output").isEmpty();
+    assertThat(p.exitValue()).as("promtool exit code, output: %s", out).isZero();
+  }
+}
