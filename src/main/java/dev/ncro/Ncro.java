@@ -8,7 +8,9 @@ import dev.ncro.route.RouteStore;
 import dev.ncro.route.RouteStoreException;
 import dev.ncro.router.NarRouter;
 import dev.ncro.router.NarinfoRouter;
+import dev.ncro.router.RecentRaces;
 import dev.ncro.server.HttpServer;
+import dev.ncro.server.StatusReport;
 import dev.ncro.transport.Transport;
 import dev.ncro.upstream.Prober;
 import dev.ncro.upstream.UpstreamClient;
@@ -33,6 +35,7 @@ public final class Ncro {
   private static final Logger log = LoggerFactory.getLogger(Ncro.class);
   private static final int MEMORY_ROUTES = 20_000;
   private static final int NEGATIVE_ENTRIES = 100_000;
+  private static final int RECENT_RACES = 50;
 
   private final Transport transport;
   private final UpstreamClient client;
@@ -70,10 +73,12 @@ public final class Ncro {
     UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version());
     NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);
     Metrics metrics = new Metrics(registry, store::count);
+    RecentRaces recent = new RecentRaces(RECENT_RACES);
     NarinfoRouter narinfo = new NarinfoRouter(registry, client, store, negative, config.cache().ttl(), clock,
-        blocking, metrics);
+        blocking, metrics, recent);
+    StatusReport status = new StatusReport(Cli.version(), clock, registry, metrics, store, negative, recent);
     NarRouter nars = new NarRouter(registry, store);
-    HttpServer server = new HttpServer(transport, config.server(), narinfo, nars, client, registry, metrics, blocking);
+    HttpServer server = new HttpServer(transport, config.server(), narinfo, nars, client, registry, metrics, status, blocking);
     Prober prober = new Prober(registry, client, config.cache().probeInterval());
     ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("ncro-housekeeping").daemon(true).factory());
@@ -90,11 +95,12 @@ public final class Ncro {
       try {
         store.flushRecency();
       } catch (RuntimeException e) {
-        log.warn("could not record route recency error={}", e.getMessage());
+        log.atWarn().setMessage("could not record route recency").addKeyValue("error", e.getMessage()).log();
       }
     }, 10, 10, TimeUnit.SECONDS);
-    log.info("ncro {} listening on {} transport={} upstreams={} db={}", Cli.version(), bound, transport.name(),
-        registry.all().size(), config.cache().dbPath());
+    log.atInfo().setMessage("ncro listening").addKeyValue("version", Cli.version())
+        .addKeyValue("address", bound).addKeyValue("transport", transport.name())
+        .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath()).log();
     return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound);
   }
 

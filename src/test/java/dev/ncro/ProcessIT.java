@@ -81,7 +81,7 @@ class ProcessIT {
   }
 
   private static int awaitPort(LinkedBlockingQueue<String> lines) throws InterruptedException {
-    Pattern listening = Pattern.compile("listening on .*:(\\d+) ");
+    Pattern listening = Pattern.compile("ncro listening .*address=\"?[^ \"]*:(\\d+)");
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
     while (System.nanoTime() < deadline) {
       String l = lines.poll(1, TimeUnit.SECONDS);

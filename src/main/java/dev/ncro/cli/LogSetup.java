@@ -32,12 +32,13 @@ public final class LogSetup {
       json.setWithContext(false);
       json.setWithThreadName(false);
       json.setWithArguments(false);
-      json.setWithFormattedMessage(true);
-      json.setWithMessage(false);
+      json.setWithKVPList(true); // structured fields: upstream, hash, latency_ms, route, ...
+      json.setWithFormattedMessage(false);
+      json.setWithMessage(true);
       encoder = json;
     } else {
       PatternLayoutEncoder text = new PatternLayoutEncoder();
-      text.setPattern("%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level %logger{0} %msg%n");
+      text.setPattern("%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level %logger{0} %msg %kvp%n");
       encoder = text;
     }
     encoder.setContext(ctx);

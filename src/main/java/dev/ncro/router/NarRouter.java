@@ -32,7 +32,9 @@ public final class NarRouter {
     try {
       route = store.byNarUrl(narUrl);
     } catch (RuntimeException e) {
-      log.warn("NAR route lookup failed nar_url={} error={}", narUrl, e.getMessage());
+      log.atWarn().setMessage("NAR route lookup failed")
+          .addKeyValue("nar_url", narUrl)
+          .addKeyValue("error", e.getMessage()).log();
       route = Optional.empty();
     }
     Upstream routed = route.flatMap(r -> registry.byName(r.upstream())).orElse(null);
@@ -58,7 +60,9 @@ public final class NarRouter {
       try {
         store.invalidate(plan.routeHash());
       } catch (RuntimeException e) {
-        log.warn("could not invalidate route hash={} error={}", plan.routeHash(), e.getMessage());
+        log.atWarn().setMessage("could not invalidate route")
+          .addKeyValue("hash", plan.routeHash())
+          .addKeyValue("error", e.getMessage()).log();
       }
     }
   }

@@ -32,11 +32,13 @@ public final class NarinfoRouter {
   private final Clock clock;
   private final Executor blocking;
   private final Metrics metrics;
+  private final RecentRaces recent;
   private final ConcurrentHashMap<String, CompletableFuture<NarinfoResult>> inflight = new ConcurrentHashMap<>();
 
   public NarinfoRouter(
       UpstreamRegistry registry, UpstreamClient client, RouteStore store, NegativeCache negative,
-      Duration ttl, Clock clock, Executor blocking, Metrics metrics) {
+      Duration ttl, Clock clock, Executor blocking, Metrics metrics, RecentRaces recent) {
+    this.recent = recent;
     this.registry = registry;
     this.client = client;
     this.store = store;
@@ -69,7 +71,9 @@ public final class NarinfoRouter {
     try {
       return store.get(hash).filter(r -> r.liveAt(clock.millis())).flatMap(this::hit);
     } catch (RuntimeException e) {
-      log.warn("route lookup failed, racing instead hash={} error={}", hash, e.getMessage());
+      log.atWarn().setMessage("route lookup failed, racing instead")
+          .addKeyValue("hash", hash)
+          .addKeyValue("error", e.getMessage()).log();
       return Optional.empty();
     }
   }
@@ -110,16 +114,25 @@ public final class NarinfoRouter {
       case RaceOutcome.Won w -> {
         Route route = toRoute(hash, w);
         registry.raceWon(w.upstream());
-        log.info("race won hash={} upstream={} latency_ms={}", hash, w.upstream().name(), Math.round(w.latencyMs()));
+        recent.add(new RecentRaces.Entry(clock.millis(), hash, "won", w.upstream().name(), w.latencyMs()));
+        log.atInfo().setMessage("race won").addKeyValue("hash", hash).addKeyValue("upstream", w.upstream().name())
+            .addKeyValue("latency_ms", Math.round(w.latencyMs())).addKeyValue("route", "race").log();
         store.cache(route);
         blocking.execute(() -> save(route));
         yield new NarinfoResult.Found(route, w.upstream(), false);
       }
       case RaceOutcome.AbsentEverywhere a -> {
         negative.add(hash);
+        recent.add(new RecentRaces.Entry(clock.millis(), hash, "absent", null, Double.NaN));
+        log.atDebug().setMessage("absent from every upstream").addKeyValue("hash", hash).log();
         yield new NarinfoResult.Absent(false);
       }
-      case RaceOutcome.Unavailable u -> new NarinfoResult.Unavailable(u.reason());
+      case RaceOutcome.Unavailable u -> {
+        recent.add(new RecentRaces.Entry(clock.millis(), hash, "unavailable", null, Double.NaN));
+        log.atWarn().setMessage("narinfo unavailable: no upstream has it and some could not answer")
+            .addKeyValue("hash", hash).addKeyValue("reason", u.reason()).log();
+        yield new NarinfoResult.Unavailable(u.reason());
+      }
     });
   }
 
@@ -134,7 +147,9 @@ public final class NarinfoRouter {
     try {
       store.put(route);
     } catch (RuntimeException e) {
-      log.warn("could not store route hash={} error={}", route.hash(), e.getMessage());
+      log.atWarn().setMessage("could not store route")
+          .addKeyValue("hash", route.hash())
+          .addKeyValue("error", e.getMessage()).log();
     }
   }
 }

@@ -97,7 +97,10 @@ final class Race {
       countUnavailable();
     } else {
       registry.badAnswer(u, FailureKind.PROTOCOL);
-      log.warn("unexpected narinfo status upstream={} hash={} status={}", u.name(), hash, status);
+      log.atWarn().setMessage("unexpected narinfo status")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("hash", hash)
+          .addKeyValue("status", status).log();
       countUnavailable();
     }
     finishIfLast();
@@ -111,17 +114,25 @@ final class Race {
       info = NarInfo.parse(body);
     } catch (NarInfoException e) {
       registry.badAnswer(u, FailureKind.BAD_SIGNATURE);
-      log.warn("unparsable narinfo upstream={} hash={} error={}", u.name(), hash, e.getMessage());
+      log.atWarn().setMessage("unparsable narinfo")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("hash", hash)
+          .addKeyValue("error", e.getMessage()).log();
       return null;
     }
     if (!info.hashPart().equals(hash)) {
       registry.badAnswer(u, FailureKind.BAD_SIGNATURE);
-      log.warn("narinfo for another path upstream={} hash={} store_path={}", u.name(), hash, info.storePath());
+      log.atWarn().setMessage("narinfo for another path")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("hash", hash)
+          .addKeyValue("store_path", info.storePath()).log();
       return null;
     }
     if (!u.keys().isEmpty() && !info.isSignedByAny(u.keys())) {
       registry.badAnswer(u, FailureKind.BAD_SIGNATURE);
-      log.warn("narinfo signature does not verify upstream={} hash={}", u.name(), hash);
+      log.atWarn().setMessage("narinfo signature does not verify")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("hash", hash).log();
       return null;
     }
     return new RaceOutcome.Won(u, info, body, r.elapsedMillis());

@@ -7,6 +7,7 @@ import dev.ncro.router.NarinfoRouter;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
@@ -31,11 +32,13 @@ final class Endpoints {
   private final UpstreamRegistry registry;
   private final Executor blocking;
   private final Metrics metrics;
+  private final StatusReport status;
   private final byte[] cacheInfo;
 
   Endpoints(NarinfoRouter narinfo, NarRouter nars, UpstreamClient client, UpstreamRegistry registry,
-      Metrics metrics, Executor blocking, int cachePriority) {
+      Metrics metrics, StatusReport status, Executor blocking, int cachePriority) {
     this.metrics = metrics;
+    this.status = status;
     this.narinfo = narinfo;
     this.nars = nars;
     this.client = client;
@@ -58,6 +61,12 @@ final class Endpoints {
         FullHttpResponse r = Responses.of(200, metrics.contentType(), metrics.scrape(), head);
         conn.channel().eventLoop().execute(() -> conn.respond(r));
       });
+      case Target.Status st -> blocking.execute(() -> {
+        FullHttpResponse r = Responses.of(200, "application/json", status.json(), head);
+        r.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+        conn.channel().eventLoop().execute(() -> conn.respond(r));
+      });
+      case Target.StatusPage p -> conn.respond(Responses.of(200, "text/html; charset=utf-8", StatusPage.HTML, head));
       case Target.Narinfo n -> narinfo(n.hash(), head, conn);
       case Target.Nar n -> nar(n.narUrl(), req, conn);
     }
@@ -117,7 +126,9 @@ final class Endpoints {
       try {
         plan = nars.plan(narUrl);
       } catch (RuntimeException e) {
-        log.warn("NAR planning failed nar_url={} error={}", narUrl, e.getMessage());
+        log.atWarn().setMessage("NAR planning failed")
+          .addKeyValue("nar_url", narUrl)
+          .addKeyValue("error", e.getMessage()).log();
         conn.channel().eventLoop().execute(() -> conn.respond(Responses.text(503, "internal error", RequestHandler.isHead(req))));
         return;
       }

@@ -40,10 +40,10 @@ public final class HttpServer implements AutoCloseable {
   private Channel listener;
 
   public HttpServer(Transport transport, ServerConfig config, NarinfoRouter narinfo, NarRouter nars,
-      UpstreamClient client, UpstreamRegistry registry, Metrics metrics, Executor blocking) {
+      UpstreamClient client, UpstreamRegistry registry, Metrics metrics, StatusReport status, Executor blocking) {
     this.transport = transport;
     this.config = config;
-    this.endpoints = new Endpoints(narinfo, nars, client, registry, metrics, blocking, config.cachePriority());
+    this.endpoints = new Endpoints(narinfo, nars, client, registry, metrics, status, blocking, config.cachePriority());
   }
 
   /** Binds the listen address; returns the bound address (port 0 resolves to the real port). */

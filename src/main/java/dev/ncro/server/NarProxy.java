@@ -174,8 +174,10 @@ final class NarProxy implements ResponseListener {
     }
     registry.failure(current, error.kind(), "NAR " + error.kind().label() + ": " + error.getMessage());
     if (started) {
-      log.warn("NAR stream broke after the response started, aborting client nar_url={} upstream={} error={}",
-          narUrl, current.name(), error.getMessage());
+      log.atWarn().setMessage("NAR stream broke after the response started, aborting client")
+          .addKeyValue("nar_url", narUrl)
+          .addKeyValue("upstream", current.name())
+          .addKeyValue("error", error.getMessage()).log();
       closed = true;
       client.close();
       finished();
@@ -183,7 +185,10 @@ final class NarProxy implements ResponseListener {
     }
     failedSome = true;
     if (error.kind() == FailureKind.TIMEOUT || error.kind() == FailureKind.CONNECT) {
-      log.info("NAR upstream failed, trying next nar_url={} upstream={} error={}", narUrl, current.name(), error.getMessage());
+      log.atInfo().setMessage("NAR upstream failed, trying next")
+          .addKeyValue("nar_url", narUrl)
+          .addKeyValue("upstream", current.name())
+          .addKeyValue("error", error.getMessage()).log();
     }
     next();
   }

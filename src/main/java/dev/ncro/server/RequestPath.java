@@ -62,6 +62,10 @@ final class RequestPath {
         return new Target.Health();
       case "/metrics":
         return new Target.Metrics();
+      case "/status":
+        return new Target.Status();
+      case "/", "/ui":
+        return new Target.StatusPage();
       default:
         break;
     }

@@ -8,6 +8,12 @@ sealed interface Target {
 
   record Metrics() implements Target {}
 
+  /** The JSON snapshot. */
+  record Status() implements Target {}
+
+  /** The HTML status page for people ({@code /} and {@code /ui}). */
+  record StatusPage() implements Target {}
+
   record Narinfo(String hash) implements Target {}
 
   /** {@code narUrl}: the path without its leading slash, query included, e.g. {@code nar/x.nar.xz}. */

@@ -58,7 +58,10 @@ public final class UpstreamRegistry {
     Health before = u.stats().recordFailure();
     logTransition(u, before, reason);
     if (log.isDebugEnabled()) {
-      log.debug("upstream failure upstream={} reason={} consecutive={}", u.name(), reason, u.stats().consecutiveFailures());
+      log.atDebug().setMessage("upstream failure")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("reason", reason)
+          .addKeyValue("consecutive", u.stats().consecutiveFailures()).log();
     }
   }
 
@@ -79,9 +82,12 @@ public final class UpstreamRegistry {
   private void logTransition(Upstream u, Health before, String cause) {
     Health after = u.stats().health();
     if (before != after) {
-      log.info(
-          "upstream state changed upstream={} from={} to={} cause={} consecutive_failures={}",
-          u.name(), before, after, cause, u.stats().consecutiveFailures());
+      log.atInfo().setMessage("upstream state changed")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("from", before)
+          .addKeyValue("to", after)
+          .addKeyValue("cause", cause)
+          .addKeyValue("consecutive_failures", u.stats().consecutiveFailures()).log();
     }
   }
 }

@@ -17,7 +17,10 @@ class RequestPathTest {
     assertThat(RequestPath.classify("/nar/1abc.nar.xz")).isEqualTo(new Target.Nar("nar/1abc.nar.xz"));
     assertThat(RequestPath.classify("/nar/x.nar.zst?hash=abc")).isEqualTo(new Target.Nar("nar/x.nar.zst?hash=abc"));
     assertThat(RequestPath.classify("/other")).isEqualTo(new Target.NotFound());
-    assertThat(RequestPath.classify("/")).isEqualTo(new Target.NotFound());
+    assertThat(RequestPath.classify("/")).isEqualTo(new Target.StatusPage());
+    assertThat(RequestPath.classify("/ui")).isEqualTo(new Target.StatusPage());
+    assertThat(RequestPath.classify("/status")).isEqualTo(new Target.Status());
+    assertThat(RequestPath.classify("/metrics")).isEqualTo(new Target.Metrics());
   }
 
   @ParameterizedTest

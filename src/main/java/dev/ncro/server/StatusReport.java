@@ -1,0 +1,125 @@
+package dev.ncro.server;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import dev.ncro.metrics.Metrics;
+import dev.ncro.route.NegativeCache;
+import dev.ncro.route.RouteStore;
+import dev.ncro.router.RecentRaces;
+import dev.ncro.upstream.FailureKind;
+import dev.ncro.upstream.Upstream;
+import dev.ncro.upstream.UpstreamRegistry;
+import dev.ncro.upstream.UpstreamStats;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Locale;
+
+/**
+ * The {@code GET /status} JSON: everything an operator asks first (is it healthy, who is winning,
+ * how fast is each upstream, is the route cache working, what is failing) in one snapshot that the
+ * status page polls. Field names are snake_case and stable: scripts may read them.
+ */
+public final class StatusReport {
+  private static final JsonFactory JSON = new JsonFactory();
+  private final String version;
+  private final Instant startedAt;
+  private final Clock clock;
+  private final UpstreamRegistry upstreams;
+  private final Metrics metrics;
+  private final RouteStore routes;
+  private final NegativeCache negative;
+  private final RecentRaces races;
+
+  public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
+      NegativeCache negative, RecentRaces races) {
+    this.version = version;
+    this.clock = clock;
+    this.startedAt = clock.instant();
+    this.upstreams = upstreams;
+    this.metrics = metrics;
+    this.routes = routes;
+    this.negative = negative;
+    this.races = races;
+  }
+
+  public byte[] json() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(4096);
+    try (JsonGenerator g = JSON.createGenerator(out)) {
+      g.writeStartObject();
+      g.writeStringField("version", version);
+      g.writeStringField("started_at", startedAt.toString());
+      g.writeNumberField("uptime_seconds", (clock.millis() - startedAt.toEpochMilli()) / 1000.0);
+      g.writeBooleanField("healthy", upstreams.anyUsable());
+      Metrics.Counts c = metrics.counts();
+      g.writeObjectFieldStart("narinfo");
+      g.writeNumberField("cache_hits", c.cacheHits());
+      g.writeNumberField("cache_misses", c.cacheMisses());
+      g.writeNumberField("negative_hits", c.negativeHits());
+      long lookups = c.cacheHits() + c.cacheMisses() + c.negativeHits();
+      number(g, "hit_ratio", lookups == 0 ? Double.NaN : (c.cacheHits() + c.negativeHits()) / (double) lookups);
+      g.writeEndObject();
+      g.writeObjectFieldStart("routes");
+      g.writeNumberField("entries", routes.count());
+      g.writeNumberField("negative_entries", negative.size());
+      g.writeEndObject();
+      g.writeObjectFieldStart("nar");
+      g.writeNumberField("requests", c.narRequests());
+      g.writeNumberField("streams_in_flight", c.narStreamsInFlight());
+      g.writeEndObject();
+      g.writeArrayFieldStart("upstreams");
+      long now = System.nanoTime();
+      for (Upstream u : upstreams.all()) {
+        upstream(g, u, now);
+      }
+      g.writeEndArray();
+      g.writeArrayFieldStart("recent_races");
+      for (RecentRaces.Entry e : races.newestFirst()) {
+        g.writeStartObject();
+        g.writeStringField("at", Instant.ofEpochMilli(e.atMillis()).toString());
+        g.writeStringField("hash", e.hash());
+        g.writeStringField("outcome", e.outcome());
+        g.writeStringField("upstream", e.upstream());
+        number(g, "latency_ms", e.latencyMs());
+        g.writeEndObject();
+      }
+      g.writeEndArray();
+      g.writeEndObject();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toByteArray();
+  }
+
+  private static void upstream(JsonGenerator g, Upstream u, long nowNanos) throws IOException {
+    UpstreamStats s = u.stats();
+    g.writeStartObject();
+    g.writeStringField("url", u.name());
+    g.writeStringField("host", u.host());
+    g.writeStringField("state", s.health().name().toLowerCase(Locale.ROOT));
+    g.writeNumberField("priority", u.priority());
+    number(g, "ema_latency_ms", s.emaMillis());
+    g.writeNumberField("consecutive_failures", s.consecutiveFailures());
+    g.writeNumberField("race_wins", s.raceWins());
+    g.writeNumberField("nar_bytes", s.narBytes());
+    long probed = s.lastProbeNanos();
+    number(g, "last_probe_age_seconds", probed == 0 ? Double.NaN : (nowNanos - probed) / 1e9);
+    g.writeObjectFieldStart("errors");
+    for (FailureKind k : FailureKind.values()) {
+      g.writeNumberField(k.label(), s.errors(k));
+    }
+    g.writeEndObject();
+    g.writeEndObject();
+  }
+
+  /** JSON has no NaN: an unknown number is null. */
+  private static void number(JsonGenerator g, String field, double v) throws IOException {
+    if (Double.isNaN(v) || Double.isInfinite(v)) {
+      g.writeNullField(field);
+    } else {
+      g.writeNumberField(field, Math.round(v * 1000) / 1000.0);
+    }
+  }
+}
