@@ -9,6 +9,7 @@ import dev.ncro.route.RouteStoreException;
 import dev.ncro.router.NarRouter;
 import dev.ncro.router.NarinfoRouter;
 import dev.ncro.router.RecentRaces;
+import dev.ncro.router.RouteHints;
 import dev.ncro.server.HttpServer;
 import dev.ncro.server.StatusReport;
 import dev.ncro.transport.Transport;
@@ -75,7 +76,7 @@ public final class Ncro {
     Metrics metrics = new Metrics(registry, store::count);
     RecentRaces recent = new RecentRaces(RECENT_RACES);
     NarinfoRouter narinfo = new NarinfoRouter(registry, client, store, negative, config.cache().ttl(), clock,
-        blocking, metrics, recent);
+        blocking, metrics, recent, RouteHints.NONE);
     StatusReport status = new StatusReport(Cli.version(), clock, registry, metrics, store, negative, recent);
     NarRouter nars = new NarRouter(registry, store);
     HttpServer server = new HttpServer(transport, config.server(), narinfo, nars, client, registry, metrics, status, blocking);

@@ -125,9 +125,7 @@ final class ConfigBinder {
       f.problem(path, "\"" + text + "\" must not have a query, fragment or user info");
       return null;
     }
-    String p = u.getRawPath() == null ? "" : u.getRawPath().replaceAll("/+$", "");
-    String port = u.getPort() < 0 ? "" : ":" + u.getPort();
-    return URI.create(scheme + "://" + u.getHost().toLowerCase(Locale.ROOT) + port + p);
+    return UpstreamConfig.normalize(u);
   }
 
   private CacheConfig cache(Map<String, Object> m) {

@@ -12,4 +12,15 @@ public record UpstreamConfig(URI url, int priority, List<String> publicKeys) {
   public UpstreamConfig {
     publicKeys = List.copyOf(publicKeys);
   }
+
+  /**
+   * The canonical form upstreams are compared in (duplicates in the config, names in gossip):
+   * lower-case scheme and host, explicit port only when given, no trailing slash.
+   */
+  public static URI normalize(URI u) {
+    String p = u.getRawPath() == null ? "" : u.getRawPath().replaceAll("/+$", "");
+    String port = u.getPort() < 0 ? "" : ":" + u.getPort();
+    return URI.create(u.getScheme().toLowerCase(java.util.Locale.ROOT) + "://"
+        + u.getHost().toLowerCase(java.util.Locale.ROOT) + port + p);
+  }
 }

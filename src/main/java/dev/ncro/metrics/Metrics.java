@@ -40,6 +40,7 @@ public final class Metrics {
   private final Counter narinfoRequests;
   private final Counter narRequests;
   private final Counter singleflightWaiters;
+  private final Counter meshRouteHits;
   private final Histogram raceLatency;
   private final Gauge narStreams;
 
@@ -57,6 +58,9 @@ public final class Metrics {
     }
     singleflightWaiters = Counter.builder().name("ncro_narinfo_singleflight_waiters_total")
         .help("Narinfo misses that joined a race already running for the same hash").register(registry);
+    meshRouteHits = Counter.builder().name("ncro_mesh_route_hits_total")
+        .help("Narinfo misses answered through a route learned from a mesh peer, without a race")
+        .register(registry);
     narRequests = Counter.builder().name("ncro_nar_requests_total")
         .help("NAR streaming requests").register(registry);
     narStreams = Gauge.builder().name("ncro_nar_streams_in_flight")
@@ -122,6 +126,10 @@ public final class Metrics {
 
   public void narinfoAnswered(int status) {
     narinfoRequests.labelValues(Integer.toString(status)).inc();
+  }
+
+  public void meshRouteHit() {
+    meshRouteHits.inc();
   }
 
   public void singleflightWaiter() {

@@ -34,6 +34,7 @@ final class RouteSchema {
               + " last_used INTEGER NOT NULL)");
       st.execute("CREATE INDEX IF NOT EXISTS routes_nar_url ON routes(nar_url)");
       st.execute("CREATE INDEX IF NOT EXISTS routes_last_used ON routes(last_used)");
+      st.execute("CREATE INDEX IF NOT EXISTS routes_verified_at ON routes(verified_at)");
     }
   }
 

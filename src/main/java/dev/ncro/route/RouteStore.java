@@ -107,6 +107,26 @@ public final class RouteStore implements AutoCloseable {
     });
   }
 
+  /** Up to {@code limit} live routes, most recently verified first: what a mesh node announces. */
+  public List<Route> recentLive(int limit) {
+    long now = clock.millis();
+    List<Route> out = new ArrayList<>();
+    withDb(() -> {
+      try (PreparedStatement ps = db.prepareStatement(
+          RouteSchema.SELECT + " WHERE expires_at > ? ORDER BY verified_at DESC LIMIT ?")) {
+        ps.setLong(1, now);
+        ps.setInt(2, limit);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            out.add(RouteSchema.read(rs));
+          }
+        }
+      }
+      return Optional.empty();
+    });
+    return out;
+  }
+
   /**
    * Makes a route visible to lookups at once, before {@link #put} has written it: the NAR request
    * that follows a narinfo answer within milliseconds must already find its upstream.

@@ -33,12 +33,14 @@ public final class NarinfoRouter {
   private final Executor blocking;
   private final Metrics metrics;
   private final RecentRaces recent;
+  private final RouteHints hints;
   private final ConcurrentHashMap<String, CompletableFuture<NarinfoResult>> inflight = new ConcurrentHashMap<>();
 
   public NarinfoRouter(
       UpstreamRegistry registry, UpstreamClient client, RouteStore store, NegativeCache negative,
-      Duration ttl, Clock clock, Executor blocking, Metrics metrics, RecentRaces recent) {
+      Duration ttl, Clock clock, Executor blocking, Metrics metrics, RecentRaces recent, RouteHints hints) {
     this.recent = recent;
+    this.hints = hints;
     this.registry = registry;
     this.client = client;
     this.store = store;
@@ -82,7 +84,7 @@ public final class NarinfoRouter {
   private Optional<NarinfoResult> hit(Route r) {
     return registry.byName(r.upstream())
         .filter(Upstream::usable)
-        .map(u -> new NarinfoResult.Found(r, u, true));
+        .map(u -> new NarinfoResult.Found(r, u, NarinfoResult.Source.CACHE_HIT));
   }
 
   private CompletableFuture<NarinfoResult> shared(String hash) {
@@ -103,7 +105,25 @@ public final class NarinfoRouter {
     return mine;
   }
 
+  /**
+   * A miss: first the upstream a hint names, alone (one request, no race), when it is one of ours
+   * and usable; if that does not produce the narinfo, the full race.
+   */
   private CompletableFuture<NarinfoResult> race(String hash) {
+    Optional<Upstream> hinted = hints.upstreamFor(hash).flatMap(registry::byUrl).filter(Upstream::usable);
+    if (hinted.isEmpty()) {
+      return fullRace(hash);
+    }
+    return new Race(hash, List.of(hinted.get()), client, registry, metrics).run().thenCompose(outcome -> {
+      if (outcome instanceof RaceOutcome.Won w) {
+        return CompletableFuture.completedFuture(won(hash, w, NarinfoResult.Source.MESH));
+      }
+      hints.wrong(hash);
+      return fullRace(hash);
+    });
+  }
+
+  private CompletableFuture<NarinfoResult> fullRace(String hash) {
     List<Upstream> candidates = registry.usableOrdered();
     if (candidates.isEmpty()) {
       // Every upstream is DOWN: ask them all anyway, so live traffic can notice a recovery
@@ -111,16 +131,7 @@ public final class NarinfoRouter {
       candidates = registry.all();
     }
     return new Race(hash, candidates, client, registry, metrics).run().thenApply(outcome -> switch (outcome) {
-      case RaceOutcome.Won w -> {
-        Route route = toRoute(hash, w);
-        registry.raceWon(w.upstream());
-        recent.add(new RecentRaces.Entry(clock.millis(), hash, "won", w.upstream().name(), w.latencyMs()));
-        log.atInfo().setMessage("race won").addKeyValue("hash", hash).addKeyValue("upstream", w.upstream().name())
-            .addKeyValue("latency_ms", Math.round(w.latencyMs())).addKeyValue("route", "race").log();
-        store.cache(route);
-        blocking.execute(() -> save(route));
-        yield new NarinfoResult.Found(route, w.upstream(), false);
-      }
+      case RaceOutcome.Won w -> won(hash, w, NarinfoResult.Source.RACE);
       case RaceOutcome.AbsentEverywhere a -> {
         negative.add(hash);
         recent.add(new RecentRaces.Entry(clock.millis(), hash, "absent", null, Double.NaN));
@@ -134,6 +145,21 @@ public final class NarinfoRouter {
         yield new NarinfoResult.Unavailable(u.reason());
       }
     });
+  }
+
+  private NarinfoResult won(String hash, RaceOutcome.Won w, NarinfoResult.Source source) {
+    Route route = toRoute(hash, w);
+    if (source == NarinfoResult.Source.RACE) {
+      registry.raceWon(w.upstream());
+    }
+    recent.add(new RecentRaces.Entry(clock.millis(), hash, source == NarinfoResult.Source.MESH ? "mesh" : "won",
+        w.upstream().name(), w.latencyMs()));
+    log.atInfo().setMessage(source == NarinfoResult.Source.MESH ? "mesh route used" : "race won")
+        .addKeyValue("hash", hash).addKeyValue("upstream", w.upstream().name())
+        .addKeyValue("latency_ms", Math.round(w.latencyMs())).addKeyValue("route", source.header()).log();
+    store.cache(route);
+    blocking.execute(() -> save(route));
+    return new NarinfoResult.Found(route, w.upstream(), source);
   }
 
   private Route toRoute(String hash, RaceOutcome.Won w) {

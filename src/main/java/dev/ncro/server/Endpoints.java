@@ -89,14 +89,17 @@ final class Endpoints {
   private FullHttpResponse narinfoResponse(NarinfoResult result, boolean head) {
     FullHttpResponse response = switch (result) {
       case NarinfoResult.Found f -> {
-        if (f.cacheHit()) {
-          metrics.cacheHit();
-        } else {
-          metrics.cacheMiss();
+        switch (f.source()) {
+          case CACHE_HIT -> metrics.cacheHit();
+          case RACE -> metrics.cacheMiss();
+          case MESH -> {
+            metrics.cacheMiss();
+            metrics.meshRouteHit();
+          }
         }
         FullHttpResponse r = Responses.of(200, Responses.NARINFO_TYPE, f.route().narinfo(), head);
         r.headers().set(Responses.X_UPSTREAM, f.upstream().host());
-        r.headers().set(Responses.X_ROUTE, f.cacheHit() ? "cache-hit" : "race");
+        r.headers().set(Responses.X_ROUTE, f.source().header());
         yield r;
       }
       case NarinfoResult.Absent a -> {

@@ -1,6 +1,9 @@
 package dev.ncro.upstream;
 
 import dev.ncro.config.Config;
+import dev.ncro.config.UpstreamConfig;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -36,6 +39,22 @@ public final class UpstreamRegistry {
 
   public Optional<Upstream> byName(String name) {
     return Upstream.byName(all, name);
+  }
+
+  /**
+   * The configured upstream a URL from elsewhere (a peer's gossip) names, compared in canonical
+   * form; empty for anything unparsable or not configured here.
+   */
+  public Optional<Upstream> byUrl(String url) {
+    try {
+      URI u = new URI(url);
+      if (u.getScheme() == null || u.getHost() == null) {
+        return Optional.empty();
+      }
+      return byName(UpstreamConfig.normalize(u).toString());
+    } catch (URISyntaxException e) {
+      return Optional.empty();
+    }
   }
 
   public boolean anyUsable() {
