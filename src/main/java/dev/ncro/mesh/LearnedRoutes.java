@@ -1,5 +1,6 @@
 package dev.ncro.mesh;
 
+import dev.ncro.router.RouteHints;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Comparator;
@@ -13,7 +14,7 @@ import java.util.Optional;
  * memory only (a restart relearns within one gossip interval) and bounded: when full, expired
  * entries go first, then the ones expiring soonest.
  */
-public final class LearnedRoutes {
+public final class LearnedRoutes implements RouteHints {
   /** A route as merged, with who told us and when. */
   public record Learned(GossipRoute route, String fromNode, Instant receivedAt) {}
 
@@ -56,8 +57,14 @@ public final class LearnedRoutes {
     return Optional.of(l);
   }
 
-  /** Forgets a learned route that turned out wrong (its upstream did not have the path). */
-  public synchronized void forget(String hash) {
+  @Override
+  public Optional<String> upstreamFor(String hash) {
+    return get(hash).map(l -> l.route().upstreamUrl());
+  }
+
+  /** A learned route that turned out wrong (its upstream did not have the path) is forgotten. */
+  @Override
+  public synchronized void wrong(String hash) {
     byHash.remove(hash);
   }
 
