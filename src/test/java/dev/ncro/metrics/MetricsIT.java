@@ -99,6 +99,55 @@ class MetricsIT {
         "ncro_route_entries 1.0");
   }
 
+  @Test
+  void eachUpstreamErrorIncrementsItsKind() throws Exception {
+    dev.ncro.support.TestKey key = new dev.ncro.support.TestKey("k-1");
+    dev.ncro.support.TestKey forger = new dev.ncro.support.TestKey("k-1");
+    TestUpstream good = TestUpstream.start();
+    TestUpstream fiveHundred = TestUpstream.start();
+    TestUpstream liar = TestUpstream.start();
+    TestUpstream hole = TestUpstream.start();
+    TestUpstream gone = TestUpstream.start();
+    open.addAll(List.of(good, fiveHundred, liar, hole));
+    int gonePort = gone.uri().getPort();
+    gone.close();
+    java.net.URI goneUri = java.net.URI.create("http://127.0.0.1:" + gonePort);
+    NcroHarness n = NcroHarness.start(NcroHarness.config(dir.resolve("e.db"),
+        NcroHarness.upstreams(List.of(good.uri(), fiveHundred.uri(), liar.uri(), hole.uri(), goneUri),
+            List.of(key.publicKey(), key.publicKey(), key.publicKey(), key.publicKey(), key.publicKey())),
+        Duration.ofHours(1)));
+    open.add(n);
+    Thread.sleep(300); // start-up probes are in (and counted)
+    String before = scrape(n);
+    fiveHundred.status5xxForAll(500);
+    hole.hangAll();
+    String h = TestNarinfo.hash(82);
+    good.putNarinfo(h, TestNarinfo.make(h, "nar/e.nar", 10, key));
+    good.setLatency(Duration.ofMillis(50));
+    liar.putNarinfo(h, TestNarinfo.make(h, "nar/e.nar", 10, forger));
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+    Thread.sleep(2500); // the black hole's first-byte timeout (2 s in the harness)
+
+    String after = scrape(n);
+    promtoolAccepts(after);
+    assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"status_5xx\",upstream=\"" + fiveHundred.uri() + "\"}")).isEqualTo(1);
+    assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"bad_signature\",upstream=\"" + liar.uri() + "\"}")).isEqualTo(1);
+    assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"timeout\",upstream=\"" + hole.uri() + "\"}")).isEqualTo(1);
+    assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"connect\",upstream=\"" + goneUri + "\"}")).isEqualTo(1);
+    assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"connect\",upstream=\"" + good.uri() + "\"}")).isZero();
+    assertThat(delta(before, after, "ncro_upstream_race_wins_total{upstream=\"" + good.uri() + "\"}")).isEqualTo(1);
+  }
+
+  private static double delta(String before, String after, String series) {
+    return value(after, series) - value(before, series);
+  }
+
+  private static double value(String exposition, String series) {
+    return exposition.lines().filter(l -> l.startsWith(series + " ")).findFirst()
+        .map(l -> Double.parseDouble(l.substring(series.length() + 1)))
+        .orElseThrow(() -> new AssertionError("no series " + series));
+  }
+
   /** {@code promtool check metrics} (Debian package prometheus) reports no problem. */
   static void promtoolAccepts(String exposition) throws Exception {
     File promtool = new File("/usr/bin/promtool");
