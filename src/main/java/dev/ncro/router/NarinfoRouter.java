@@ -114,7 +114,7 @@ public final class NarinfoRouter {
     if (hinted.isEmpty()) {
       return fullRace(hash);
     }
-    return new Race(hash, List.of(hinted.get()), client, registry, metrics).run().thenCompose(outcome -> {
+    return new Race(hash, List.of(hinted.get()), client, registry, metrics, blocking).run().thenCompose(outcome -> {
       if (outcome instanceof RaceOutcome.Won w) {
         return CompletableFuture.completedFuture(won(hash, w, NarinfoResult.Source.MESH));
       }
@@ -130,7 +130,7 @@ public final class NarinfoRouter {
       // before the next probe does.
       candidates = registry.all();
     }
-    return new Race(hash, candidates, client, registry, metrics).run().thenApply(outcome -> switch (outcome) {
+    return new Race(hash, candidates, client, registry, metrics, blocking).run().thenApply(outcome -> switch (outcome) {
       case RaceOutcome.Won w -> won(hash, w, NarinfoResult.Source.RACE);
       case RaceOutcome.AbsentEverywhere a -> {
         negative.add(hash);

@@ -11,8 +11,10 @@ import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamException;
 import dev.ncro.upstream.UpstreamRegistry;
 import io.netty.handler.codec.http.HttpMethod;
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,6 +29,13 @@ import org.slf4j.LoggerFactory;
  * by the first-byte timeout and {@link #MAX_NARINFO_BYTES}, are read to the end so the connections
  * go back to the pool, and they still feed each upstream's latency EMA and health.
  *
+ * <p>Checking a 200 (parse, Ed25519 verify: over a millisecond each with the JDK, several when
+ * cold) runs on {@code verifier}, never on the event loop, where it would delay every other answer
+ * that loop carries. And the winner is the earliest <em>arrival</em> that checks out, not the
+ * first check to finish: an answer that arrived later but was checked on a less busy core must not
+ * overtake a nearer cache. So answers wait, in arrival order, until everything that arrived before
+ * them has been found invalid.
+ *
  * <p>Each upstream's answer is classified as present, absent (404/403/410, or a narinfo that does
  * not verify) or unavailable (transport error, timeout, 5xx, other statuses), and the race as a
  * whole ends in one of {@link RaceOutcome}'s cases.
@@ -40,16 +49,34 @@ final class Race {
   private final UpstreamClient client;
   private final UpstreamRegistry registry;
   private final Metrics metrics;
+  private final Executor verifier;
   private final CompletableFuture<RaceOutcome> result = new CompletableFuture<>();
+  /** 200 answers in arrival order, until checked and either winning or found invalid. Guarded by this. */
+  private final ArrayDeque<Candidate> arrived = new ArrayDeque<>();
   private int pending;
   private int unavailable;
 
-  Race(String hash, List<Upstream> candidates, UpstreamClient client, UpstreamRegistry registry, Metrics metrics) {
+  /** A 200 answer being checked; {@code checked} and {@code win} are guarded by the race. */
+  private static final class Candidate {
+    final Upstream upstream;
+    final SmallResponse response;
+    boolean checked;
+    RaceOutcome.Won win;
+
+    Candidate(Upstream upstream, SmallResponse response) {
+      this.upstream = upstream;
+      this.response = response;
+    }
+  }
+
+  Race(String hash, List<Upstream> candidates, UpstreamClient client, UpstreamRegistry registry, Metrics metrics,
+      Executor verifier) {
     this.hash = hash;
     this.candidates = candidates;
     this.client = client;
     this.registry = registry;
     this.metrics = metrics;
+    this.verifier = verifier;
   }
 
   CompletableFuture<RaceOutcome> run() {
@@ -72,38 +99,74 @@ final class Race {
       UpstreamException e = UpstreamException.of(err);
       registry.failure(u, e.kind(), "narinfo: " + e.getMessage());
       countUnavailable();
-      finishIfLast();
+      answered();
       return;
     }
     int status = r.status();
     if (status == 200 || status == 404 || status == 403 || status == 410) {
       metrics.raceAnswer(u, r.elapsedMillis());
     }
-    if (status == 200 && result.isDone()) {
-      registry.success(u, r.elapsedMillis()); // a loser: only a latency sample now
-      return;
-    }
     if (status == 200) {
-      RaceOutcome.Won win = accept(u, r);
-      if (win != null) {
-        registry.success(u, r.elapsedMillis());
-        result.complete(win); // a second valid answer arriving at the same moment is just a sample
+      if (result.isDone()) {
+        registry.success(u, r.elapsedMillis()); // a loser: only a latency sample now
         return;
       }
-    } else if (status == 404 || status == 403 || status == 410) {
+      Candidate c = new Candidate(u, r);
+      synchronized (this) {
+        arrived.addLast(c);
+      }
+      verifier.execute(() -> checked(c, accept(u, r)));
+      return;
+    }
+    if (status == 404 || status == 403 || status == 410) {
       registry.alive(u);
     } else if (status >= 500) {
       registry.failure(u, FailureKind.STATUS_5XX, "narinfo: status " + status);
       countUnavailable();
     } else {
       registry.badAnswer(u, FailureKind.PROTOCOL);
-      log.atWarn().setMessage("unexpected narinfo status")
-          .addKeyValue("upstream", u.name())
-          .addKeyValue("hash", hash)
-          .addKeyValue("status", status).log();
+      log.atWarn().setMessage("unexpected narinfo status").addKeyValue("upstream", u.name())
+          .addKeyValue("hash", hash).addKeyValue("status", status).log();
       countUnavailable();
     }
-    finishIfLast();
+    answered();
+  }
+
+  /**
+   * A 200 has been checked. The head of the arrival queue decides: a valid head wins; an invalid
+   * head is dropped and the next one decides; an unchecked head makes everyone behind it wait.
+   */
+  private void checked(Candidate c, RaceOutcome.Won win) {
+    if (result.isDone()) {
+      if (win != null) {
+        registry.success(c.upstream, c.response.elapsedMillis()); // valid, but a nearer cache won
+      }
+      return;
+    }
+    RaceOutcome.Won winner = null;
+    int invalid = 0;
+    synchronized (this) {
+      c.checked = true;
+      c.win = win;
+      while (!arrived.isEmpty() && arrived.peekFirst().checked) {
+        Candidate head = arrived.pollFirst();
+        if (head.win != null) {
+          winner = head.win;
+          arrived.forEach(loser -> loser.checked = true); // their checks no longer matter
+          arrived.clear();
+          break;
+        }
+        invalid++;
+      }
+    }
+    if (winner != null) {
+      registry.success(winner.upstream(), winner.latencyMs());
+      result.complete(winner);
+      return;
+    }
+    for (int i = 0; i < invalid; i++) {
+      answered();
+    }
   }
 
   /** The won race's answer, or null when the body is not a valid narinfo for this hash from this upstream. */
@@ -142,14 +205,15 @@ final class Race {
     unavailable++;
   }
 
-  private void finishIfLast() {
+  /** One upstream's answer is settled without a win: the race ends with the last of them. */
+  private void answered() {
     boolean last;
     int down;
     synchronized (this) {
       last = --pending == 0;
       down = unavailable;
     }
-    if (last) {
+    if (last && !result.isDone()) {
       result.complete(down == 0
           ? new RaceOutcome.AbsentEverywhere()
           : new RaceOutcome.Unavailable(down + " of " + candidates.size() + " upstreams could not answer"));
