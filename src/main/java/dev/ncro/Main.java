@@ -6,6 +6,8 @@ import dev.ncro.config.Config;
 import dev.ncro.config.ConfigException;
 import dev.ncro.config.ConfigLoader;
 import dev.ncro.route.RouteStoreException;
+import dev.ncro.mesh.NodeIdentity;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.util.Map;
@@ -34,6 +36,15 @@ public final class Main {
       err.println("ncro: " + e.getMessage());
       cmd.usage(err);
       return 2;
+    }
+    if (cli.generateMeshKey() != null) {
+      try {
+        out.println(NodeIdentity.loadOrCreate(cli.generateMeshKey()).publicKeyHex());
+        return 0;
+      } catch (IOException e) {
+        err.println("ncro: mesh key: " + e.getMessage());
+        return 1;
+      }
     }
     Config config;
     try {

@@ -2,6 +2,11 @@ package dev.ncro;
 
 import dev.ncro.cli.Cli;
 import dev.ncro.config.Config;
+import dev.ncro.mesh.LearnedRoutes;
+import dev.ncro.mesh.LocalRoutes;
+import dev.ncro.mesh.MeshNode;
+import dev.ncro.mesh.MeshStats;
+import dev.ncro.mesh.NodeIdentity;
 import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
 import dev.ncro.route.RouteStore;
@@ -16,7 +21,9 @@ import dev.ncro.transport.Transport;
 import dev.ncro.upstream.Prober;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -37,6 +44,8 @@ public final class Ncro {
   private static final int MEMORY_ROUTES = 20_000;
   private static final int NEGATIVE_ENTRIES = 100_000;
   private static final int RECENT_RACES = 50;
+  private static final int LEARNED_ROUTES = 200_000;
+  private static final int ANNOUNCED_ROUTES = 5_000;
 
   private final Transport transport;
   private final UpstreamClient client;
@@ -47,12 +56,14 @@ public final class Ncro {
   private final ScheduledExecutorService housekeeping;
   private final UpstreamRegistry registry;
   private final InetSocketAddress address;
+  private final MeshNode mesh;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final AtomicBoolean stopping = new AtomicBoolean();
 
   private Ncro(Transport transport, UpstreamClient client, RouteStore store, Prober prober, HttpServer server,
       ExecutorService blocking, ScheduledExecutorService housekeeping, UpstreamRegistry registry,
-      InetSocketAddress address) {
+      InetSocketAddress address, MeshNode mesh) {
+    this.mesh = mesh;
     this.transport = transport;
     this.client = client;
     this.store = store;
@@ -64,7 +75,7 @@ public final class Ncro {
     this.address = address;
   }
 
-  public static Ncro start(Config config) throws RouteStoreException, InterruptedException {
+  public static Ncro start(Config config) throws RouteStoreException, IOException, InterruptedException {
     Clock clock = Clock.systemUTC();
     RouteStore store = RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(),
         Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock);
@@ -75,9 +86,25 @@ public final class Ncro {
     NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);
     Metrics metrics = new Metrics(registry, store::count);
     RecentRaces recent = new RecentRaces(RECENT_RACES);
+    LearnedRoutes learned = null;
+    MeshNode mesh = null;
+    if (config.mesh().enabled()) {
+      learned = new LearnedRoutes(LEARNED_ROUTES, clock);
+      MeshStats meshStats = new MeshStats(clock);
+      metrics.registerMesh(meshStats, learned::size);
+      try {
+        mesh = MeshNode.start(config.mesh(), meshIdentity(config), new LocalRoutes(store, registry, ANNOUNCED_ROUTES)::newestFirst,
+            learned, meshStats, clock);
+      } catch (IOException e) {
+        transport.shutdown();
+        store.close();
+        throw e;
+      }
+    }
     NarinfoRouter narinfo = new NarinfoRouter(registry, client, store, negative, config.cache().ttl(), clock,
-        blocking, metrics, recent, RouteHints.NONE);
-    StatusReport status = new StatusReport(Cli.version(), clock, registry, metrics, store, negative, recent);
+        blocking, metrics, recent, learned == null ? RouteHints.NONE : learned);
+    StatusReport status = new StatusReport(Cli.version(), clock, registry, metrics, store, negative, recent,
+        mesh == null ? null : mesh::status);
     NarRouter nars = new NarRouter(registry, store);
     HttpServer server = new HttpServer(transport, config.server(), narinfo, nars, client, registry, metrics, status, blocking);
     Prober prober = new Prober(registry, client, config.cache().probeInterval());
@@ -87,6 +114,9 @@ public final class Ncro {
     try {
       bound = server.start();
     } catch (Exception e) {
+      if (mesh != null) {
+        mesh.close();
+      }
       transport.shutdown();
       store.close();
       throw e;
@@ -102,7 +132,25 @@ public final class Ncro {
     log.atInfo().setMessage("ncro listening").addKeyValue("version", Cli.version())
         .addKeyValue("address", bound).addKeyValue("transport", transport.name())
         .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath()).log();
-    return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound);
+    return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh);
+  }
+
+  /** The key file named by {@code mesh.private_key}, or an ephemeral identity when it is empty. */
+  private static NodeIdentity meshIdentity(Config config) throws IOException {
+    String path = config.mesh().privateKey();
+    if (path.isEmpty()) {
+      return NodeIdentity.ephemeral();
+    }
+    try {
+      return NodeIdentity.loadOrCreate(Path.of(path));
+    } catch (IOException e) {
+      throw new IOException("mesh.private_key: " + e.getMessage(), e);
+    }
+  }
+
+  /** The mesh node, or null when mesh mode is off. */
+  public MeshNode mesh() {
+    return mesh;
   }
 
   public InetSocketAddress address() {
@@ -125,6 +173,9 @@ public final class Ncro {
     }
     log.info("ncro shutting down");
     server.shutdown(Duration.ofSeconds(5));
+    if (mesh != null) {
+      mesh.close();
+    }
     prober.close();
     housekeeping.shutdownNow();
     client.close();

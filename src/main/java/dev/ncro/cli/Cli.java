@@ -26,6 +26,14 @@ public final class Cli {
   @Option(names = "--check", description = "Validate the configuration, print problems one per line, and exit.")
   boolean check;
 
+  @Option(names = "--generate-mesh-key", paramLabel = "PATH",
+      description = "Create (or read) the mesh key file at PATH, print its public key in hex, and exit.")
+  Path generateMeshKey;
+
+  public Path generateMeshKey() {
+    return generateMeshKey;
+  }
+
   public Path config() {
     return config;
   }

@@ -182,9 +182,6 @@ final class ConfigBinder {
       }
       peers.add(new MeshConfig.Peer(addr, key.toLowerCase(Locale.ROOT)));
     }
-    if (enabled) {
-      f.problem("mesh.enabled", "mesh mode is not available in this build yet; set it to false");
-    }
     return new MeshConfig(enabled, bind, peers, f.optionalString(m, "private_key", "mesh.private_key", ""),
         f.duration(m, "gossip_interval", "mesh.gossip_interval"));
   }

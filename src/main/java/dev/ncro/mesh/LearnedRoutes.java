@@ -1,5 +1,6 @@
 package dev.ncro.mesh;
 
+import dev.ncro.narinfo.StorePathHash;
 import dev.ncro.router.RouteHints;
 import java.time.Clock;
 import java.time.Instant;
@@ -27,10 +28,15 @@ public final class LearnedRoutes implements RouteHints {
     this.clock = clock;
   }
 
-  /** Merges one route; true when it was stored (new, or better than what we had). */
+  /**
+   * Merges one route; true when it was stored (new, or better than what we had). Values the wire
+   * format cannot rule out are refused here: a store path that is not a hash, a latency EMA that is
+   * NaN, infinite or negative (NaN would never lose a comparison, so it could pin a route).
+   */
   public synchronized boolean merge(GossipRoute r, String fromNode) {
     Instant now = clock.instant();
-    if (!r.expiresAt().isAfter(now)) {
+    if (!r.expiresAt().isAfter(now) || !StorePathHash.isValid(r.storePath())
+        || !Double.isFinite(r.latencyEma()) || r.latencyEma() < 0) {
       return false;
     }
     Learned old = byHash.get(r.storePath());

@@ -1,5 +1,7 @@
 package dev.ncro.metrics;
 
+import dev.ncro.mesh.DropReason;
+import dev.ncro.mesh.MeshStats;
 import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.Health;
 import dev.ncro.upstream.Upstream;
@@ -110,6 +112,32 @@ public final class Metrics {
         .help("Current route entries in SQLite")
         .callback(cb -> cb.call(routeEntries.getAsInt()))
         .register(registry);
+  }
+
+  /** Adds the mesh series (mesh mode only): every drop reason exists at zero from start-up. */
+  public void registerMesh(MeshStats mesh, IntSupplier learnedRoutes) {
+    CounterWithCallback.builder().name("ncro_mesh_packets_dropped_total")
+        .help("Gossip packets dropped, by reason").labelNames("reason")
+        .callback(cb -> {
+          for (DropReason r : DropReason.values()) {
+            cb.call(mesh.dropped(r), r.label());
+          }
+        })
+        .register(registry);
+    CounterWithCallback.builder().name("ncro_mesh_packets_accepted_total")
+        .help("Gossip packets accepted (well-formed, signed, fresh, from an allowed sender)")
+        .callback(cb -> cb.call(mesh.accepted())).register(registry);
+    CounterWithCallback.builder().name("ncro_mesh_routes_received_total")
+        .help("Routes in accepted gossip packets").callback(cb -> cb.call(mesh.routesReceived())).register(registry);
+    CounterWithCallback.builder().name("ncro_mesh_routes_merged_total")
+        .help("Received routes that were new or better than the one known (merge rule)")
+        .callback(cb -> cb.call(mesh.routesMerged())).register(registry);
+    CounterWithCallback.builder().name("ncro_mesh_packets_sent_total")
+        .help("Gossip datagrams sent").callback(cb -> cb.call(mesh.sent())).register(registry);
+    CounterWithCallback.builder().name("ncro_mesh_sent_bytes_total")
+        .help("Gossip bytes sent").callback(cb -> cb.call(mesh.bytesSent())).register(registry);
+    GaugeWithCallback.builder().name("ncro_mesh_routes_learned")
+        .help("Live routes learned from peers").callback(cb -> cb.call(learnedRoutes.getAsInt())).register(registry);
   }
 
   public void cacheHit() {

@@ -2,6 +2,7 @@ package dev.ncro.server;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import dev.ncro.mesh.MeshNode;
 import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
 import dev.ncro.route.RouteStore;
@@ -16,6 +17,7 @@ import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Locale;
+import java.util.function.Supplier;
 
 /**
  * The {@code GET /status} JSON: everything an operator asks first (is it healthy, who is winning,
@@ -32,9 +34,11 @@ public final class StatusReport {
   private final RouteStore routes;
   private final NegativeCache negative;
   private final RecentRaces races;
+  private final Supplier<MeshNode.Status> mesh;
 
   public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
-      NegativeCache negative, RecentRaces races) {
+      NegativeCache negative, RecentRaces races, Supplier<MeshNode.Status> mesh) {
+    this.mesh = mesh;
     this.version = version;
     this.clock = clock;
     this.startedAt = clock.instant();
@@ -75,6 +79,9 @@ public final class StatusReport {
         upstream(g, u, now);
       }
       g.writeEndArray();
+      if (mesh != null) {
+        mesh(g, mesh.get());
+      }
       g.writeArrayFieldStart("recent_races");
       for (RecentRaces.Entry e : races.newestFirst()) {
         g.writeStartObject();
@@ -111,6 +118,26 @@ public final class StatusReport {
       g.writeNumberField(k.label(), s.errors(k));
     }
     g.writeEndObject();
+    g.writeEndObject();
+  }
+
+  private void mesh(JsonGenerator g, MeshNode.Status m) throws IOException {
+    g.writeObjectFieldStart("mesh");
+    g.writeStringField("node_id", m.nodeId());
+    g.writeStringField("public_key", m.publicKey());
+    g.writeStringField("bind_addr", m.bindAddr());
+    g.writeNumberField("routes_learned", m.routesLearned());
+    g.writeArrayFieldStart("peers");
+    for (MeshNode.PeerStatus p : m.peers()) {
+      g.writeStartObject();
+      g.writeStringField("addr", p.addr());
+      g.writeStringField("public_key", p.publicKey());
+      g.writeStringField("last_packet_at", p.lastHeard() == null ? null : p.lastHeard().toString());
+      number(g, "last_packet_age_seconds",
+          p.lastHeard() == null ? Double.NaN : (clock.millis() - p.lastHeard().toEpochMilli()) / 1000.0);
+      g.writeEndObject();
+    }
+    g.writeEndArray();
     g.writeEndObject();
   }
 
