@@ -134,7 +134,9 @@ class ConfigLoaderTest {
       "bad log format           | logging:\\n  format: xml                          | logging.format: \"xml\" is not one of json, text",
       "mesh peer key            | mesh:\\n  peers:\\n    - addr: '10.0.0.1:7946'\\n      public_key: abc | mesh.peers[0].public_key: expected 64 hex characters",
       "mesh peer addr           | mesh:\\n  peers:\\n    - addr: nowhere        | mesh.peers[0].addr: missing port",
-      "mesh not yet available   | mesh:\\n  enabled: true                           | mesh.enabled: mesh mode is not available",
+      "mesh bind address        | mesh:\\n  bind_addr: '0.0.0.0'                    | mesh.bind_addr: missing port",
+      "mesh enabled as text     | mesh:\\n  enabled: 'yes'                          | mesh.enabled: expected true or false",
+      "mesh gossip interval     | mesh:\\n  gossip_interval: often                  | mesh.gossip_interval: invalid duration",
       "section not a map        | cache: 5                                          | cache: expected a mapping",
   })
   void everyProblemNamesItsField(String name, String yaml, String expected) {
