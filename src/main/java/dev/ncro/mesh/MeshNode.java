@@ -40,8 +40,7 @@ public final class MeshNode implements AutoCloseable {
    * each datagram's routes are useful on their own. About 45 routes per datagram.
    */
   static final int MAX_DATAGRAM = 16_384;
-  /** Announce at most this many routes per interval: the newest are the ones peers lack. */
-  static final int MAX_ANNOUNCED = 5_000;
+  static final Duration PACING = Duration.ofMillis(2);
 
   private final MeshConfig config;
   private final NodeIdentity identity;
@@ -77,6 +76,8 @@ public final class MeshNode implements AutoCloseable {
       LearnedRoutes learned, MeshStats stats, Clock clock) throws IOException {
     ListenAddress bind = ListenAddress.parse(config.bindAddr());
     DatagramChannel ch = DatagramChannel.open();
+    // Best effort (the kernel caps it at net.core.rmem_max): room for a peer's whole announce.
+    ch.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 4 << 20);
     ch.bind(bind.host() == null ? new InetSocketAddress(bind.port()) : new InetSocketAddress(bind.host(), bind.port()));
     MeshNode node = new MeshNode(config, identity, outgoing, learned, stats, clock, ch);
     Thread.ofPlatform().name("ncro-mesh-receive").daemon(true).start(node::receiveLoop);
@@ -119,7 +120,21 @@ public final class MeshNode implements AutoCloseable {
       for (byte[] d : datagrams) {
         channel.send(ByteBuffer.wrap(d), to);
         stats.sent(d.length);
+        pace();
       }
+    }
+  }
+
+  /**
+   * A receiver checks one signature per datagram (about a millisecond) and the kernel's default
+   * receive buffer holds only ~200 KB: a back-to-back burst of a large announce would mostly be
+   * dropped. Spacing datagrams {@link #PACING} apart keeps a whole announce receivable.
+   */
+  private static void pace() {
+    try {
+      Thread.sleep(PACING);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
