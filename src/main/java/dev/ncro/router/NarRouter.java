@@ -51,7 +51,7 @@ public final class NarRouter {
         order.add(u);
       }
     }
-    return new NarPlan(order, routed, route.map(Route::hash).orElse(null));
+    return new NarPlan(order, routed, route.map(Route::hash).orElse(null), route.map(Route::fileHash).orElse(null));
   }
 
   /** The routed upstream no longer has the NAR: forget the route so the next narinfo races. */
@@ -67,6 +67,10 @@ public final class NarRouter {
     }
   }
 
-  /** Upstreams to try in order; {@code routed} (may be null) is the one the route names. */
-  public record NarPlan(List<Upstream> order, Upstream routed, String routeHash) {}
+  /**
+   * Upstreams to try in order; {@code routed} (may be null) is the one the route names. {@code
+   * routeHash} and {@code fileHash} (null without a route) identify the file, for resuming a broken
+   * download from another upstream that has the very same one.
+   */
+  public record NarPlan(List<Upstream> order, Upstream routed, String routeHash, String fileHash) {}
 }

@@ -2,6 +2,7 @@ package dev.ncro.server;
 
 import dev.ncro.metrics.Metrics;
 import dev.ncro.router.NarRouter;
+import dev.ncro.router.ResumeFinder;
 import dev.ncro.router.NarinfoResult;
 import dev.ncro.router.NarinfoRouter;
 import dev.ncro.upstream.UpstreamClient;
@@ -33,12 +34,14 @@ final class Endpoints {
   private final Executor blocking;
   private final Metrics metrics;
   private final StatusReport status;
+  private final ResumeFinder resumes;
   private final byte[] cacheInfo;
 
   Endpoints(NarinfoRouter narinfo, NarRouter nars, UpstreamClient client, UpstreamRegistry registry,
       Metrics metrics, StatusReport status, Executor blocking, int cachePriority) {
     this.metrics = metrics;
     this.status = status;
+    this.resumes = new ResumeFinder(client);
     this.narinfo = narinfo;
     this.nars = nars;
     this.client = client;
@@ -135,7 +138,7 @@ final class Endpoints {
         conn.channel().eventLoop().execute(() -> conn.respond(Responses.text(503, "internal error", RequestHandler.isHead(req))));
         return;
       }
-      NarProxy proxy = new NarProxy(conn.channel(), req.method(), narUrl, req.headers(), plan, client, registry, metrics,
+      NarProxy proxy = new NarProxy(conn.channel(), req.method(), narUrl, req.headers(), plan, client, registry, metrics, resumes,
           () -> blocking.execute(() -> nars.routedUpstreamLost(plan)), conn::done);
       conn.channel().eventLoop().execute(() -> conn.stream(proxy));
     });

@@ -2,8 +2,9 @@ package dev.ncro.server;
 
 import dev.ncro.metrics.Metrics;
 import dev.ncro.router.NarRouter;
-import dev.ncro.upstream.FailureKind;
+import dev.ncro.router.ResumeFinder;
 import dev.ncro.upstream.Exchange;
+import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.ResponseListener;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
@@ -21,7 +22,11 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,9 +37,16 @@ import org.slf4j.LoggerFactory;
  * upstream pauses; {@link #clientWritable()} resumes it. Memory per download is therefore bounded
  * by the channel's write-buffer high-water mark plus one socket read, whatever the NAR's size.
  *
- * <p>404, 5xx and failures before any byte was sent move on to the next upstream; a failure after
- * the response started aborts the client connection, so Nix sees a broken transfer and never a
- * clean end of a short body.
+ * <p>404, 5xx and failures before any byte was sent move on to the next upstream. A failure after
+ * the response started is resumed, when possible, from another upstream serving the very same file
+ * (same {@code FileHash}, see {@link ResumeFinder}) with a {@code Range} request whose 206 must
+ * start exactly at the byte reached and describe the same total length; the client sees one
+ * seamless response. Otherwise the client connection is aborted, so Nix sees a broken transfer and
+ * never a clean end of a short body.
+ *
+ * <p>All callbacks run on the current upstream connection's event loop, one exchange at a time;
+ * {@link #clientClosed()} and {@link #clientWritable()} come from the client's loop and only touch
+ * volatile state.
  */
 final class NarProxy implements ResponseListener {
   private static final Logger log = LoggerFactory.getLogger(NarProxy.class);
@@ -46,28 +58,41 @@ final class NarProxy implements ResponseListener {
   private final UpstreamClient upstreams;
   private final UpstreamRegistry registry;
   private final Metrics metrics;
+  private final ResumeFinder resumes;
   private final Runnable onDone;
   private final Runnable routedLost;
+  private final AtomicBoolean ended = new AtomicBoolean();
+  private final Set<Upstream> broken = new HashSet<>();
   private int index = -1;
   private Upstream current;
   private volatile Exchange exchange;
+  private volatile boolean closed;
   private boolean passing;
   private boolean started;
   private boolean failedSome;
-  private volatile boolean closed;
-  private final java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+  /** While resuming: the body offset the resumed response must start at. -1 otherwise. */
+  private long resumeAt = -1;
+  /** Offset of the first body byte of the response sent to the client (a client Range start). */
+  private long firstByte;
+  /** Body bytes sent to the client so far. */
+  private long delivered;
+  /** Body length promised to the client (Content-Length), -1 when unknown. */
+  private long promised = -1;
+  /** Length of the whole file, from Content-Length of a 200 or the total of a Content-Range. */
+  private long fileLength = -1;
 
   NarProxy(Channel client, HttpMethod method, String narUrl, HttpHeaders requestHeaders,
       NarRouter.NarPlan plan, UpstreamClient upstreams, UpstreamRegistry registry, Metrics metrics,
-      Runnable routedLost, Runnable onDone) {
-    this.metrics = metrics;
-    this.routedLost = routedLost;
+      ResumeFinder resumes, Runnable routedLost, Runnable onDone) {
     this.client = client;
     this.method = method;
     this.narUrl = narUrl;
     this.plan = plan;
     this.upstreams = upstreams;
     this.registry = registry;
+    this.metrics = metrics;
+    this.resumes = resumes;
+    this.routedLost = routedLost;
     this.onDone = onDone;
     this.forward = new DefaultHttpHeaders();
     String range = requestHeaders.get(HttpHeaderNames.RANGE);
@@ -113,6 +138,10 @@ final class NarProxy implements ResponseListener {
       ex.abort();
       return;
     }
+    if (resumeAt >= 0) {
+      resumedHeaders(r, ex);
+      return;
+    }
     int s = r.status().code();
     if (s == 404 || s == 410 || s == 403) {
       registry.alive(current);
@@ -128,11 +157,19 @@ final class NarProxy implements ResponseListener {
     }
     passing = true;
     started = true;
+    promised = HttpUtil.getContentLength(r, -1L);
+    ContentRange range = ContentRange.parse(r.headers().get(HttpHeaderNames.CONTENT_RANGE));
+    if (s == 206 && range != null) {
+      firstByte = range.first();
+      fileLength = range.total();
+    } else if (s == 200) {
+      fileLength = promised;
+    }
     HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, r.status());
     copy(r.headers(), out.headers(), HttpHeaderNames.CONTENT_TYPE, HttpHeaderNames.CONTENT_LENGTH,
         HttpHeaderNames.CONTENT_RANGE, HttpHeaderNames.LOCATION, HttpHeaderNames.LAST_MODIFIED,
         HttpHeaderNames.ETAG, HttpHeaderNames.ACCEPT_RANGES);
-    if (!r.headers().contains(HttpHeaderNames.CONTENT_LENGTH) && !method.equals(HttpMethod.HEAD)) {
+    if (promised < 0 && !method.equals(HttpMethod.HEAD)) {
       HttpUtil.setTransferEncodingChunked(out, true);
     }
     out.headers().set(Responses.X_UPSTREAM, current.host());
@@ -141,13 +178,33 @@ final class NarProxy implements ResponseListener {
     registry.success(current, ex.elapsedNanos() / 1e6);
   }
 
+  /** A resume source answered: only a 206 starting exactly where we are, for the same file, is spliced. */
+  private void resumedHeaders(HttpResponse r, Exchange ex) {
+    ContentRange range = ContentRange.parse(r.headers().get(HttpHeaderNames.CONTENT_RANGE));
+    if (r.status().code() != 206 || range == null || range.first() != resumeAt || range.total() != fileLength) {
+      log.atWarn().setMessage("resume source did not honour the range").addKeyValue("nar_url", narUrl)
+          .addKeyValue("upstream", current.name()).addKeyValue("status", r.status().code())
+          .addKeyValue("content_range", r.headers().get(HttpHeaderNames.CONTENT_RANGE)).log();
+      broken.add(current);
+      ex.abort();
+      resume(); // try another source, or give up
+      return;
+    }
+    passing = true;
+    registry.success(current, ex.elapsedNanos() / 1e6);
+    log.atInfo().setMessage("NAR resumed from another upstream").addKeyValue("nar_url", narUrl)
+        .addKeyValue("upstream", current.name()).addKeyValue("offset", resumeAt).log();
+  }
+
   @Override
   public void onContent(ByteBuf content) {
     if (!passing || closed) {
       content.release();
       return;
     }
-    current.stats().countNarBytes(content.readableBytes());
+    int n = content.readableBytes();
+    current.stats().countNarBytes(n);
+    delivered += n;
     client.writeAndFlush(new DefaultHttpContent(content));
     if (!client.isWritable()) {
       exchange.pauseWhile(() -> !client.isWritable());
@@ -163,6 +220,10 @@ final class NarProxy implements ResponseListener {
       next();
       return;
     }
+    if (promised >= 0 && delivered != promised && !method.equals(HttpMethod.HEAD)) {
+      onError(new UpstreamException(FailureKind.TRUNCATED, "body ended after " + delivered + " of " + promised + " bytes"), true);
+      return;
+    }
     client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
     finished();
   }
@@ -174,23 +235,50 @@ final class NarProxy implements ResponseListener {
     }
     registry.failure(current, error.kind(), "NAR " + error.kind().label() + ": " + error.getMessage());
     if (started) {
-      log.atWarn().setMessage("NAR stream broke after the response started, aborting client")
-          .addKeyValue("nar_url", narUrl)
-          .addKeyValue("upstream", current.name())
+      broken.add(current);
+      passing = false;
+      log.atWarn().setMessage("NAR stream broke after the response started").addKeyValue("nar_url", narUrl)
+          .addKeyValue("upstream", current.name()).addKeyValue("delivered", delivered)
           .addKeyValue("error", error.getMessage()).log();
-      closed = true;
-      client.close();
-      finished();
+      resume();
       return;
     }
     failedSome = true;
-    if (error.kind() == FailureKind.TIMEOUT || error.kind() == FailureKind.CONNECT) {
-      log.atInfo().setMessage("NAR upstream failed, trying next")
-          .addKeyValue("nar_url", narUrl)
-          .addKeyValue("upstream", current.name())
-          .addKeyValue("error", error.getMessage()).log();
-    }
+    log.atInfo().setMessage("NAR upstream failed, trying next").addKeyValue("nar_url", narUrl)
+        .addKeyValue("upstream", current.name()).addKeyValue("error", error.getMessage()).log();
     next();
+  }
+
+  /** Continues the body from another upstream with the same file, or aborts the client connection. */
+  private void resume() {
+    if (method.equals(HttpMethod.HEAD) || fileLength < 0 || promised < 0 || plan.fileHash() == null) {
+      abortClient("nothing to resume from (no known FileHash or length)");
+      return;
+    }
+    List<Upstream> candidates = new ArrayList<>(plan.order());
+    candidates.removeAll(broken);
+    long offset = firstByte + delivered;
+    resumes.find(plan.routeHash(), plan.fileHash(), candidates).whenComplete((source, err) -> {
+      if (closed) {
+        return;
+      }
+      if (err != null || source.isEmpty()) {
+        abortClient("no other upstream serves the same file");
+        return;
+      }
+      current = source.get().upstream();
+      resumeAt = offset;
+      HttpHeaders range = new DefaultHttpHeaders().set(HttpHeaderNames.RANGE, "bytes=" + offset + "-");
+      upstreams.send(current, HttpMethod.GET, source.get().narPath(), range, this);
+    });
+  }
+
+  private void abortClient(String why) {
+    log.atWarn().setMessage("aborting the client's NAR download").addKeyValue("nar_url", narUrl)
+        .addKeyValue("delivered", delivered).addKeyValue("reason", why).log();
+    closed = true;
+    client.close();
+    finished();
   }
 
   /** The client channel drained below its low-water mark: read from the upstream again. */

@@ -13,6 +13,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -156,5 +157,83 @@ class NarStreamingIT {
     }
     assertThat(n.ncro().store().get(h)).isEmpty();
     assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Route")).hasValue("race");
+  }
+
+  /** A cache whose narinfo for {@code h} points at {@code narPath}; {@code fileHash} names the file. */
+  private static byte[] narinfo(String h, String narPath, long size, String fileHash) {
+    String text = new String(TestNarinfo.make(h, narPath.substring(1), size, null), java.nio.charset.StandardCharsets.UTF_8);
+    return text.replaceAll("FileHash: .*\n", "FileHash: " + fileHash + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void aBrokenDownloadResumesSeamlesslyFromAnUpstreamWithTheSameFile() throws Exception {
+    TestUpstream routed = upstream();
+    TestUpstream other = upstream();
+    String h = TestNarinfo.hash(12);
+    byte[] nar = bytes(3_000_000, 8);
+    routed.putNarinfo(h, narinfo(h, "/nar/same.nar.xz", nar.length, "sha256:samefile"));
+    other.setLatency(Duration.ofMillis(100)); // loses the race: the routed upstream serves first
+    other.putNarinfo(h, narinfo(h, "/nar/other-name.nar.xz", nar.length, "sha256:samefile"));
+    routed.put("/nar/same.nar.xz", TestUpstream.Response.ok(nar).truncateAfter(1_000_000));
+    other.putNar("/nar/other-name.nar.xz", nar);
+    NcroHarness n = ncro(List.of(routed.uri(), other.uri()));
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream")).hasValue(routed.uri().getAuthority());
+
+    HttpResponse<byte[]> r = n.get("/nar/same.nar.xz");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("Content-Length")).hasValue("3000000");
+    assertThat(r.body()).isEqualTo(nar);
+    TestUpstream.Request resumed = other.requests().stream().filter(q -> q.path().equals("/nar/other-name.nar.xz"))
+        .findFirst().orElseThrow();
+    assertThat(resumed.headers().get("range")).matches("bytes=\\d+-");
+    assertThat(Long.parseLong(resumed.headers().get("range").replaceAll("\\D", ""))).isGreaterThan(0).isLessThanOrEqualTo(1_000_000);
+  }
+
+  @Test
+  void aResumeSourceAnsweringTheRangeWith200IsNotSplicedIn() throws Exception {
+    TestUpstream routed = upstream();
+    TestUpstream other = upstream();
+    String h = TestNarinfo.hash(13);
+    byte[] nar = bytes(2_000_000, 9);
+    routed.putNarinfo(h, narinfo(h, "/nar/r.nar", nar.length, "sha256:f"));
+    other.setLatency(Duration.ofMillis(100));
+    other.putNarinfo(h, narinfo(h, "/nar/r.nar", nar.length, "sha256:f"));
+    routed.put("/nar/r.nar", TestUpstream.Response.ok(nar).truncateAfter(500_000));
+    other.putNar("/nar/r.nar", nar);
+    other.rangeAs200(true);
+    NcroHarness n = ncro(List.of(routed.uri(), other.uri()));
+    n.get("/" + h + ".narinfo");
+    assertBrokenDownload(n, "/nar/r.nar", nar.length);
+    assertThat(other.requests()).anySatisfy(q -> assertThat(q.headers()).containsKey("range"));
+  }
+
+  @Test
+  void aDifferentFileIsNeverUsedToResume() throws Exception {
+    TestUpstream routed = upstream();
+    TestUpstream other = upstream();
+    String h = TestNarinfo.hash(14);
+    byte[] nar = bytes(2_000_000, 10);
+    routed.putNarinfo(h, narinfo(h, "/nar/d.nar", nar.length, "sha256:one"));
+    other.setLatency(Duration.ofMillis(100));
+    other.putNarinfo(h, narinfo(h, "/nar/d.nar", nar.length, "sha256:another"));
+    routed.put("/nar/d.nar", TestUpstream.Response.ok(nar).truncateAfter(500_000));
+    other.putNar("/nar/d.nar", bytes(2_000_000, 11));
+    NcroHarness n = ncro(List.of(routed.uri(), other.uri()));
+    n.get("/" + h + ".narinfo");
+    assertBrokenDownload(n, "/nar/d.nar", nar.length);
+    assertThat(other.requestCount("/nar/d.nar")).isZero();
+  }
+
+  /** The client sees the promised length and then a broken connection, never a clean short body. */
+  private static void assertBrokenDownload(NcroHarness n, String path, int length) throws Exception {
+    HttpResponse<InputStream> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(n.uri(path)).build(),
+        HttpResponse.BodyHandlers.ofInputStream());
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("Content-Length")).hasValue(Integer.toString(length));
+    assertThatThrownBy(() -> {
+      try (InputStream in = r.body()) {
+        in.readAllBytes();
+      }
+    }).isInstanceOf(IOException.class);
   }
 }
