@@ -108,6 +108,7 @@ public final class Ncro {
     NarRouter nars = new NarRouter(registry, store);
     HttpServer server = new HttpServer(transport, config.server(), narinfo, nars, client, registry, metrics, status, blocking);
     Prober prober = new Prober(registry, client, config.cache().probeInterval());
+    registry.onSuspend(prober::probeNow);
     ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("ncro-housekeeping").daemon(true).factory());
     InetSocketAddress bound;

@@ -1,9 +1,7 @@
 package dev.ncro.route;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -24,6 +22,32 @@ import java.util.concurrent.locks.ReentrantLock;
  * periodically and at close), so a cache hit never costs a database write. Rows outlive their TTL:
  * an expired route no longer answers narinfo requests, but its NAR URL mapping still sends the NAR
  * to the right upstream; rows leave only by LRU eviction above {@code maxEntries}.
+ *
+ * <p>Crash safety. WAL journal with {@code synchronous=NORMAL}: every {@link #put} is its own
+ * transaction, and a committed transaction survives the process being killed at any instant
+ * ({@code kill -9}); SQLite replays the WAL at the next open. A power failure may lose the last
+ * few commits but never leaves a damaged file.
+ *
+ * <p>What {@link #open} does with the file at {@code db_path}. Routes are a cache: losing them costs
+ * a race per store path (and NAR requests fall back to latency order), never a wrong answer, while
+ * refusing to start leaves every Nix client without its substituter. So:
+ * <ul>
+ *   <li>a damaged file (SQLite says "not a database" or "malformed", or {@code PRAGMA quick_check},
+ *       run at every start, finds a problem) is renamed to {@code <db>.corrupt-<UTC time>}, with its
+ *       {@code -wal}/{@code -shm}, logged at warn with both paths and the reason, and ncro starts
+ *       with an empty database. The sidecars must move too: SQLite would replay a stale WAL into
+ *       the new file;
+ *   <li>a healthy route database of another schema (a {@code routes} table with other columns) is
+ *       likewise renamed, to {@code <db>.incompatible-<UTC time>};
+ *   <li>a healthy SQLite database that is not ncro's (another {@code application_id}, or tables of
+ *       other names) is never touched: start-up fails, naming the path. ncro stamps its own files
+ *       with {@code application_id} 0x6e63726f ("ncro");
+ *   <li>a location that cannot work (the path is a directory, its parent is a file or cannot be
+ *       created, the file or directory is not writable, the file is locked, an I/O error) fails
+ *       start-up with a {@link RouteStoreException} naming the path: replacing the file would not
+ *       help, and running without persistence would silently break NAR URLs handed out before a
+ *       restart.
+ * </ul>
  */
 public final class RouteStore implements AutoCloseable {
   private final Connection db;
@@ -45,32 +69,21 @@ public final class RouteStore implements AutoCloseable {
   }
 
   /**
-   * Opens (creating when missing) the database at {@code path}. Throws {@link RouteStoreException}
-   * naming the path when it cannot be opened or is not a usable ncro database.
+   * Opens (creating when missing) the database at {@code path}; see the class comment for what
+   * happens to a file that is not usable. Throws {@link RouteStoreException}, its message starting
+   * with the path, when the location itself is the problem.
    */
   public static RouteStore open(Path path, int maxEntries, int memoryEntries, Clock clock) throws RouteStoreException {
+    Connection c = RouteDatabase.open(path, clock);
     try {
-      Path parent = path.toAbsolutePath().getParent();
-      if (parent != null) {
-        Files.createDirectories(parent);
-      }
-    } catch (Exception e) {
-      throw new RouteStoreException("cannot create directory for " + path + ": " + e.getMessage(), e);
-    }
-    Connection c = null;
-    try {
-      c = DriverManager.getConnection("jdbc:sqlite:" + path.toAbsolutePath());
-      RouteSchema.apply(c);
       return new RouteStore(c, maxEntries, memoryEntries, clock);
     } catch (SQLException e) {
-      if (c != null) {
-        try {
-          c.close();
-        } catch (SQLException ignored) {
-          // already failing
-        }
+      try {
+        c.close();
+      } catch (SQLException suppressed) {
+        e.addSuppressed(suppressed);
       }
-      throw new RouteStoreException("cannot open route database " + path + ": " + e.getMessage(), e);
+      throw new RouteStoreException(path + ": cannot read the route database: " + e.getMessage(), e);
     }
   }
 

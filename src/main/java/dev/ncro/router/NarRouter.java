@@ -13,7 +13,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Decides the order in which upstreams are asked for a NAR: the upstream whose narinfo carried
  * this URL first (caches name NAR files differently, so only it is sure to have this exact file),
- * then the other usable upstreams best first. Blocking (may read the database): call it from a
+ * then the other available upstreams best first, then the suspended and DOWN ones (a last resort
+ * that costs a timeout only when everything else failed). Blocking (may read the database): call it from a
  * virtual thread.
  */
 public final class NarRouter {
@@ -39,15 +40,20 @@ public final class NarRouter {
     }
     Upstream routed = route.flatMap(r -> registry.byName(r.upstream())).orElse(null);
     List<Upstream> order = new ArrayList<>();
-    if (routed != null) {
+    if (routed != null && routed.available()) {
       order.add(routed);
     }
-    List<Upstream> rest = registry.usableOrdered();
-    if (rest.isEmpty() && routed == null) {
-      rest = registry.all();
-    }
-    for (Upstream u : rest) {
+    for (Upstream u : registry.availableOrdered()) {
       if (u != routed) {
+        order.add(u);
+      }
+    }
+    // The rest last: a suspended or DOWN routed upstream may still be the only one with the file.
+    if (routed != null && !order.contains(routed)) {
+      order.add(routed);
+    }
+    for (Upstream u : registry.all()) {
+      if (!order.contains(u)) {
         order.add(u);
       }
     }

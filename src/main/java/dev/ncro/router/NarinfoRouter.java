@@ -110,7 +110,7 @@ public final class NarinfoRouter {
    * and usable; if that does not produce the narinfo, the full race.
    */
   private CompletableFuture<NarinfoResult> race(String hash) {
-    Optional<Upstream> hinted = hints.upstreamFor(hash).flatMap(registry::byUrl).filter(Upstream::usable);
+    Optional<Upstream> hinted = hints.upstreamFor(hash).flatMap(registry::byUrl).filter(Upstream::available);
     if (hinted.isEmpty()) {
       return fullRace(hash);
     }
@@ -124,14 +124,19 @@ public final class NarinfoRouter {
   }
 
   private CompletableFuture<NarinfoResult> fullRace(String hash) {
-    List<Upstream> candidates = registry.usableOrdered();
-    if (candidates.isEmpty()) {
-      // Every upstream is DOWN: ask them all anyway, so live traffic can notice a recovery
-      // before the next probe does.
-      candidates = registry.all();
-    }
+    List<Upstream> available = registry.availableOrdered();
+    // Every upstream DOWN or suspended: ask them all anyway, so live traffic can notice a recovery
+    // before the next probe does.
+    List<Upstream> candidates = available.isEmpty() ? registry.all() : available;
+    // A suspended upstream is not asked, but it is not known to lack the path either.
+    long suspended = registry.all().stream().filter(u -> u.usable() && !candidates.contains(u)).count();
     return new Race(hash, candidates, client, registry, metrics, blocking).run().thenApply(outcome -> switch (outcome) {
       case RaceOutcome.Won w -> won(hash, w, NarinfoResult.Source.RACE);
+      case RaceOutcome.AbsentEverywhere a when suspended > 0 -> {
+        String reason = "absent from the upstreams asked; " + suspended + " suspended upstream(s) not asked";
+        recent.add(new RecentRaces.Entry(clock.millis(), hash, "unavailable", null, Double.NaN));
+        yield new NarinfoResult.Unavailable(reason);
+      }
       case RaceOutcome.AbsentEverywhere a -> {
         negative.add(hash);
         recent.add(new RecentRaces.Entry(clock.millis(), hash, "absent", null, Double.NaN));

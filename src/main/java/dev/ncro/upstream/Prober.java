@@ -33,6 +33,11 @@ public final class Prober implements AutoCloseable {
     timer.scheduleAtFixedRate(this::probeAll, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
   }
 
+  /** Probes one upstream now, asynchronously (e.g. just after it was suspended). */
+  public void probeNow(Upstream u) {
+    timer.execute(() -> probe(u, headRefused.contains(u) ? HttpMethod.GET : HttpMethod.HEAD));
+  }
+
   /** Probes every upstream once, asynchronously. */
   public void probeAll() {
     for (Upstream u : registry.all()) {

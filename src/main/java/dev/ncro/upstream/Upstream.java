@@ -50,8 +50,14 @@ public final class Upstream {
     return stats;
   }
 
+  /** Not DOWN: its stored routes still answer, and it counts for {@code /health}. */
   public boolean usable() {
     return stats.health() != Health.DOWN;
+  }
+
+  /** Worth a request now: usable and not suspended after a timeout or refused connection. */
+  public boolean available() {
+    return usable() && !stats.suspended();
   }
 
   /** The upstream URL for a request path that starts with '/', keeping any base path. */

@@ -6,6 +6,7 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,6 +17,7 @@ import org.slf4j.LoggerFactory;
 public final class UpstreamRegistry {
   private static final Logger log = LoggerFactory.getLogger(UpstreamRegistry.class);
   private final List<Upstream> all;
+  private volatile Consumer<Upstream> onSuspend = u -> { };
 
   public UpstreamRegistry(List<Upstream> all) {
     this.all = List.copyOf(all);
@@ -32,9 +34,14 @@ public final class UpstreamRegistry {
     return all;
   }
 
-  /** Usable (not DOWN) upstreams, best first (see {@link UpstreamOrder}). */
-  public List<Upstream> usableOrdered() {
-    return UpstreamOrder.order(all.stream().filter(Upstream::usable).toList());
+  /** Available upstreams (not DOWN, not suspended), best first (see {@link UpstreamOrder}). */
+  public List<Upstream> availableOrdered() {
+    return UpstreamOrder.order(all.stream().filter(Upstream::available).toList());
+  }
+
+  /** Called with an upstream that was just suspended: the prober checks it at once. */
+  public void onSuspend(Consumer<Upstream> listener) {
+    this.onSuspend = listener;
   }
 
   public Optional<Upstream> byName(String name) {
@@ -71,9 +78,20 @@ public final class UpstreamRegistry {
     logTransition(u, u.stats().recordAlive(), "answered");
   }
 
-  /** A failed exchange: refused, timed out, 5xx, broken body. Counts towards DEGRADED and DOWN. */
+  /**
+   * A failed exchange: refused, timed out, 5xx, broken body. Counts towards DEGRADED and DOWN.
+   * A timeout or a refused connection also suspends the upstream until it answers again: a black
+   * hole costs one timeout, not one per request until it is finally DOWN. The prober is asked to
+   * check it at once, and any answer (probe or live) lifts the suspension.
+   */
   public void failure(Upstream u, FailureKind kind, String reason) {
     u.stats().countError(kind);
+    if ((kind == FailureKind.TIMEOUT || kind == FailureKind.CONNECT) && !u.stats().suspended()) {
+      u.stats().suspend();
+      log.atInfo().setMessage("upstream suspended until it answers again").addKeyValue("upstream", u.name())
+          .addKeyValue("cause", reason).log();
+      onSuspend.accept(u);
+    }
     Health before = u.stats().recordFailure();
     logTransition(u, before, reason);
     if (log.isDebugEnabled()) {

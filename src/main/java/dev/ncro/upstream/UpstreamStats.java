@@ -19,6 +19,7 @@ public final class UpstreamStats {
   private int consecutiveFailures;
   private Health health = Health.ACTIVE;
   private long lastProbeNanos;
+  private boolean suspended;
 
   UpstreamStats(double alpha) {
     this.alpha = alpha;
@@ -55,6 +56,7 @@ public final class UpstreamStats {
   /** Records a successful exchange that took {@code millis}; restores ACTIVE. Returns the old health. */
   public synchronized Health recordSuccess(double millis) {
     emaMillis = Double.isNaN(emaMillis) ? millis : alpha * millis + (1 - alpha) * emaMillis;
+    suspended = false;
     Health before = health;
     consecutiveFailures = 0;
     health = Health.ACTIVE;
@@ -63,6 +65,7 @@ public final class UpstreamStats {
 
   /** Records a success without a meaningful latency sample (e.g. a 404 that proves liveness). */
   public synchronized Health recordAlive() {
+    suspended = false;
     Health before = health;
     consecutiveFailures = 0;
     health = Health.ACTIVE;
@@ -75,6 +78,15 @@ public final class UpstreamStats {
     consecutiveFailures++;
     health = Health.forConsecutiveFailures(consecutiveFailures);
     return before;
+  }
+
+  /** Skips the upstream in races and NAR attempts until it answers again (see UpstreamRegistry). */
+  synchronized void suspend() {
+    suspended = true;
+  }
+
+  public synchronized boolean suspended() {
+    return suspended;
   }
 
   public synchronized void markProbed(long nanoTime) {

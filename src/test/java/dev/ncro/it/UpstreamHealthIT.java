@@ -107,7 +107,8 @@ class UpstreamHealthIT {
   void aBlackHoleDoesNotDelayAnAnswerAnotherUpstreamHas() throws Exception {
     TestUpstream good = keep(TestUpstream.start());
     TestUpstream hole = keep(TestUpstream.start());
-    NcroHarness n = ncro(List.of(hole.uri(), good.uri()), Duration.ofHours(1));
+    NcroHarness n = ncro(List.of(hole.uri(), good.uri()), Duration.ofSeconds(1));
+    await("start-up probes answered", () -> hole.requestCount("/nix-cache-info") > 0 && good.requestCount("/nix-cache-info") > 0);
     hole.hangAll();
     String h = TestNarinfo.hash(60);
     good.putNarinfo(h, TestNarinfo.make(h, "nar/g.nar", 10, null));
@@ -117,5 +118,20 @@ class UpstreamHealthIT {
 
     // Absent from the good one while the hole never answers: unknown → 503 after the first-byte timeout.
     assertThat(n.get("/" + TestNarinfo.hash(61) + ".narinfo").statusCode()).isEqualTo(503);
+    Upstream holeStats = n.ncro().registry().all().get(0);
+    assertThat(holeStats.stats().suspended()).as("suspended after its timeout").isTrue();
+
+    // Suspended: no longer asked, so it costs no more timeouts, but its silence still means "unknown".
+    String next = TestNarinfo.hash(62);
+    assertThat(n.get("/" + next + ".narinfo").statusCode()).isEqualTo(503);
+    assertThat(hole.requestCount("/" + next + ".narinfo")).isZero();
+    assertThat(n.get("/" + TestNarinfo.hash(63) + ".narinfo").headers().firstValue("X-Ncro-Route")).isEmpty();
+
+    // It answers again: the next probe lifts the suspension and races include it again.
+    hole.behave();
+    await("probe lifts the suspension", () -> !holeStats.stats().suspended());
+    String later = TestNarinfo.hash(64);
+    assertThat(n.get("/" + later + ".narinfo").statusCode()).isEqualTo(404);
+    assertThat(hole.requestCount("/" + later + ".narinfo")).isEqualTo(1);
   }
 }

@@ -133,7 +133,8 @@ class MetricsIT {
     assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"status_5xx\",upstream=\"" + fiveHundred.uri() + "\"}")).isEqualTo(1);
     assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"bad_signature\",upstream=\"" + liar.uri() + "\"}")).isEqualTo(1);
     assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"timeout\",upstream=\"" + hole.uri() + "\"}")).isEqualTo(1);
-    assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"connect\",upstream=\"" + goneUri + "\"}")).isEqualTo(1);
+    // The refusing upstream failed its start-up probe and is suspended since, so races skip it.
+    assertThat(value(after, "ncro_upstream_errors_total{kind=\"connect\",upstream=\"" + goneUri + "\"}")).isPositive();
     assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"connect\",upstream=\"" + good.uri() + "\"}")).isZero();
     assertThat(delta(before, after, "ncro_upstream_race_wins_total{upstream=\"" + good.uri() + "\"}")).isEqualTo(1);
   }

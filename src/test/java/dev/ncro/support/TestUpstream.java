@@ -114,6 +114,11 @@ public final class TestUpstream implements AutoCloseable {
     forAll = Response.status(200).hanging();
   }
 
+  /** Back to normal after {@link #hangAll()} or {@link #status5xxForAll(int)} (hung requests stay hung). */
+  public void behave() {
+    forAll = null;
+  }
+
   /** HEAD gets 405; GET works. */
   public void refuseHead(boolean on) {
     refuseHead = on;

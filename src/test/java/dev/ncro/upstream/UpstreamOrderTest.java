@@ -82,7 +82,7 @@ class UpstreamOrderTest {
       down.stats().recordFailure();
     }
     UpstreamRegistry reg = new UpstreamRegistry(List.of(up, down));
-    assertThat(reg.usableOrdered()).containsExactly(up);
+    assertThat(reg.availableOrdered()).containsExactly(up);
     assertThat(reg.anyUsable()).isTrue();
   }
 }
