@@ -80,6 +80,10 @@ final class NarProxy implements ResponseListener {
   private long promised = -1;
   /** Length of the whole file, from Content-Length of a 200 or the total of a Content-Range. */
   private long fileLength = -1;
+  /** The client's {@code Range: bytes=N-} start, -1 without one. */
+  private final long requestedFrom;
+  /** Upstream body bytes still to drop: a 200 answer to a Range request, cut to the range. */
+  private long skip;
 
   NarProxy(Channel client, HttpMethod method, String narUrl, HttpHeaders requestHeaders,
       NarRouter.NarPlan plan, UpstreamClient upstreams, UpstreamRegistry registry, Metrics metrics,
@@ -99,6 +103,15 @@ final class NarProxy implements ResponseListener {
     if (range != null) {
       forward.set(HttpHeaderNames.RANGE, range);
     }
+    this.requestedFrom = openRangeStart(range);
+  }
+
+  /** N for {@code bytes=N-} (the form Nix uses to resume), else -1. */
+  private static long openRangeStart(String range) {
+    if (range == null || !range.matches("bytes=\\d{1,18}-")) {
+      return -1;
+    }
+    return Long.parseLong(range.substring(6, range.length() - 1));
   }
 
   void start() {
@@ -169,6 +182,16 @@ final class NarProxy implements ResponseListener {
     copy(r.headers(), out.headers(), HttpHeaderNames.CONTENT_TYPE, HttpHeaderNames.CONTENT_LENGTH,
         HttpHeaderNames.CONTENT_RANGE, HttpHeaderNames.LOCATION, HttpHeaderNames.LAST_MODIFIED,
         HttpHeaderNames.ETAG, HttpHeaderNames.ACCEPT_RANGES);
+    if (s == 200 && requestedFrom > 0 && fileLength > requestedFrom) {
+      // The upstream ignored the Range (some do). Nix fails on a 200 to its Range request, so
+      // answer the range it asked for: drop the first bytes of the whole file on the way through.
+      skip = requestedFrom;
+      firstByte = requestedFrom;
+      promised = fileLength - requestedFrom;
+      out.setStatus(io.netty.handler.codec.http.HttpResponseStatus.PARTIAL_CONTENT);
+      out.headers().set(HttpHeaderNames.CONTENT_LENGTH, promised);
+      out.headers().set(HttpHeaderNames.CONTENT_RANGE, "bytes " + requestedFrom + "-" + (fileLength - 1) + "/" + fileLength);
+    }
     if (promised < 0 && !method.equals(HttpMethod.HEAD)) {
       HttpUtil.setTransferEncodingChunked(out, true);
     }
@@ -201,6 +224,15 @@ final class NarProxy implements ResponseListener {
     if (!passing || closed) {
       content.release();
       return;
+    }
+    if (skip > 0) {
+      int drop = (int) Math.min(skip, content.readableBytes());
+      content.skipBytes(drop);
+      skip -= drop;
+      if (!content.isReadable()) {
+        content.release();
+        return;
+      }
     }
     int n = content.readableBytes();
     current.stats().countNarBytes(n);

@@ -26,6 +26,11 @@ public final class Exchange {
   private final Duration firstByte;
   private final Duration stall;
   private final boolean reused;
+  /**
+   * False for HEAD: some upstreams (nix-serve under Starman) send a body after a HEAD reply, which
+   * would be read as the answer to the connection's next request. Such a connection is closed.
+   */
+  private final boolean reusable;
   private final Runnable retryOnFreshConnection;
   private final long startNanos = System.nanoTime();
   private HttpResponse response;
@@ -36,7 +41,8 @@ public final class Exchange {
 
   Exchange(
       Channel channel, ConnectionPool pool, ResponseListener listener, Duration firstByte,
-      Duration stall, boolean reused, Runnable retryOnFreshConnection) {
+      Duration stall, boolean reused, boolean reusable, Runnable retryOnFreshConnection) {
+    this.reusable = reusable;
     this.channel = channel;
     this.pool = pool;
     this.listener = listener;
@@ -131,7 +137,7 @@ public final class Exchange {
         c.release();
       }
       if (msg instanceof LastHttpContent && !finished) {
-        boolean keepAlive = HttpUtil.isKeepAlive(response);
+        boolean keepAlive = reusable && HttpUtil.isKeepAlive(response);
         finish();
         if (keepAlive) {
           pool.release(channel);

@@ -68,7 +68,8 @@ public final class UpstreamClient implements AutoCloseable {
       Channel ch, boolean reused, ConnectionPool pool, Upstream upstream, HttpMethod method,
       String path, HttpHeaders extra, ResponseListener listener) {
     Runnable retry = reused ? () -> sendFresh(pool, upstream, method, path, extra, listener) : null;
-    Exchange exchange = new Exchange(ch, pool, listener, timeouts.firstByte(), timeouts.stall(), reused, retry);
+    Exchange exchange = new Exchange(ch, pool, listener, timeouts.firstByte(), timeouts.stall(), reused,
+        !HttpMethod.HEAD.equals(method), retry);
     ch.eventLoop().execute(() -> {
       ClientConnectionHandler.attach(ch, exchange);
       exchange.start();

@@ -236,4 +236,39 @@ class NarStreamingIT {
       }
     }).isInstanceOf(IOException.class);
   }
+
+  @Test
+  void aRangeAnsweredWith200UpstreamIsCutToTheRangeForTheClient() throws Exception {
+    TestUpstream a = upstream();
+    byte[] nar = bytes(100_000, 12);
+    a.putNar("/nar/q.nar", nar);
+    a.rangeAs200(true);
+    NcroHarness n = ncro(List.of(a.uri()));
+    HttpResponse<byte[]> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(n.uri("/nar/q.nar")).header("Range", "bytes=70000-").build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(r.statusCode()).isEqualTo(206);
+    assertThat(r.headers().firstValue("Content-Range")).hasValue("bytes 70000-99999/100000");
+    assertThat(r.headers().firstValue("Content-Length")).hasValue("30000");
+    assertThat(r.body()).isEqualTo(java.util.Arrays.copyOfRange(nar, 70000, 100000));
+  }
+
+  @Test
+  void aBodyOnAHeadReplyDoesNotCorruptTheNextRequestOnThatConnection() throws Exception {
+    TestUpstream a = upstream();
+    byte[] nar = bytes(20_000, 13);
+    a.putNar("/nar/h1.nar", nar);
+    a.putNar("/nar/h2.nar", bytes(30_000, 14));
+    a.bodyOnHead(true);
+    NcroHarness n = ncro(List.of(a.uri()));
+    for (int i = 0; i < 3; i++) {
+      HttpResponse<byte[]> head = n.head("/nar/h1.nar");
+      assertThat(head.statusCode()).isEqualTo(200);
+      assertThat(head.headers().firstValue("Content-Length")).hasValue("20000");
+      HttpResponse<byte[]> get = n.get("/nar/h2.nar");
+      assertThat(get.statusCode()).isEqualTo(200);
+      assertThat(get.body()).hasSize(30_000);
+      assertThat(n.get("/nar/h1.nar").body()).isEqualTo(nar);
+    }
+  }
 }
