@@ -178,6 +178,35 @@ class NixSubstitutionE2E {
   }
 
   @Test
+  void aPathOnNoCacheWhileOneCacheRefusesConnectionsIsUnavailableNotMissing() throws Exception {
+    // Listed directly, a cache refusing connections on Nix's first contact is skipped for the run
+    // (docs/nix-client-behaviour.md); once Nix knows it, a refused narinfo fails like a 5xx. Through
+    // ncro the miss must never be a 404: Nix would remember it for an hour.
+    FarCache partialA = serving("partial-a", NEAR);
+    URI refusing;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      refusing = URI.create("http://127.0.0.1:" + s.getLocalPort());
+    }
+    String absent = fx.absentPath();
+    String hash = NixFixture.hashOf(absent);
+    URI proxy = ncroAt(List.of(partialA.uri(), refusing),
+        List.of(fx.cache("partial-a").publicKey(), fx.cache("complete").publicKey()));
+
+    NixClient viaNcro = client("via-ncro");
+    NixFixture.Result n = viaNcro.realise(List.of(proxy), fx.trustedPublicKeys(), absent);
+    assertThat(n.exitCode()).as("through ncro:\n%s", n.output()).isNotZero();
+    assertThat(n.output()).contains("HTTP error 503").doesNotContain("don't know how to build");
+    assertThat(viaNcro.cachedNarinfo(proxy, hash)).isEmpty();
+    assertThat(ncro.get("/" + hash + ".narinfo").statusCode()).isEqualTo(503);
+
+    // A path the healthy cache holds (a leaf: no references to fetch elsewhere) still arrives.
+    String held = fx.paths().stream().filter(p -> p.contains("-l0-") && fx.cache("partial-a").holds(p))
+        .findFirst().orElseThrow();
+    NixFixture.Result ok = viaNcro.realise(List.of(proxy), fx.trustedPublicKeys(), held);
+    assertThat(ok.exitCode()).as("through ncro:\n%s", ok.output()).isZero();
+  }
+
+  @Test
   void aPathOnNoCacheWithEveryCacheHealthyIsMissingAsWithTheCachesListedDirectly() throws Exception {
     FarCache complete = serving("complete", FAR);
     FarCache partialA = serving("partial-a", NEAR);
