@@ -29,11 +29,22 @@ public final class Nginx implements AutoCloseable {
   private final Process process;
   private final Path prefix;
   private final int port;
+  private final Thread killAtExit;
 
   private Nginx(Process process, Path prefix, int port) {
     this.process = process;
     this.prefix = prefix;
     this.port = port;
+    // A JVM that ends without close() (a crashed main, a failed test run) must not leave nginx behind.
+    this.killAtExit = new Thread(() -> {
+      try {
+        process.destroyForcibly().waitFor(2, TimeUnit.SECONDS);
+      } catch (InterruptedException ignored) {
+        // exiting anyway
+      }
+      deleteTree(prefix);
+    });
+    Runtime.getRuntime().addShutdownHook(killAtExit);
   }
 
   /** Serves {@code root} as static files. */
@@ -157,6 +168,11 @@ public final class Nginx implements AutoCloseable {
 
   @Override
   public void close() {
+    try {
+      Runtime.getRuntime().removeShutdownHook(killAtExit);
+    } catch (IllegalStateException shuttingDown) {
+      // the hook is running or about to
+    }
     process.destroy();
     try {
       if (!process.waitFor(5, TimeUnit.SECONDS)) {
