@@ -218,7 +218,7 @@ in
               The node's ed25519 key file, created (mode 0600) at first start when missing, so
               the node keeps its identity. `""` means a new identity at every start. A path
               outside `${stateDir}/` must already exist and be readable by the service's dynamic
-              user. Print the public key with `ncro --generate-mesh-key PATH`.
+              user. The public key is logged at start (`mesh node identity`).
             '';
           };
         };
@@ -297,7 +297,7 @@ in
       description = ''
         JVM options (passed through `NCRO_JAVA_OPTS`, split on spaces: one option per element,
         no spaces inside). 256 MiB of heap holds the in-memory route cache (up to 20 000 routes
-        with their ~1 KiB narinfo bodies) several times over; ncro idles at about 140 MiB RSS.
+        with their ~1 KiB narinfo bodies) several times over; ncro idles at 110 to 140 MiB.
         Without `-Xmx` the JVM would size its heap from the host's RAM, not from ncro's needs.
         An out-of-memory error exits, and systemd restarts the service.
       '';
