@@ -53,6 +53,9 @@ in
       services.ncro = {
         enable = true;
         openFirewall = true;
+        # The proxy's own Nix goes through ncro too (and trusts the upstream key through
+        # addUpstreamPublicKeys, on by default).
+        nixSubstituter.enable = true;
         settings = {
           upstreams = [
             {
@@ -129,5 +132,15 @@ in
     # The route is stored under the state directory, and the NAR went through ncro.
     proxy.succeed("test -s /var/lib/ncro/routes.db")
     assert counter("ncro_nar_bytes_total", "${nixServeUrl}") > 0
+
+    # nixSubstituter + addUpstreamPublicKeys: the proxy's Nix uses ncro alone and trusts the
+    # upstream's key; the same path now comes from ncro's route cache, without a race.
+    nix_conf = proxy.succeed("cat /etc/nix/nix.conf")
+    assert re.search(r"^substituters = http://127\.0\.0\.1:8080$", nix_conf, re.MULTILINE), nix_conf
+    assert "${cachePublicKey}" in nix_conf, nix_conf
+    proxy.succeed("nix-store --realise ${payload} --store /root/other-store")
+    hits = proxy.succeed("curl -sf http://localhost:8080/metrics")
+    m = re.search(r"^ncro_narinfo_cache_hits_total (\S+)$", hits, re.MULTILINE)
+    assert m and float(m.group(1)) >= 1, hits
   '';
 }

@@ -107,6 +107,40 @@ class PackagingTest {
     assertThat(yamlAsJson(DEFAULTS_YAML)).isEqualTo(nixEvalJson("nix/settings-defaults.nix"));
   }
 
+  /**
+   * The VM test's Python script, as Nix would hand it to the test driver, is valid Python: a
+   * syntax error there would otherwise only show in a NixOS VM run. The test module is called with
+   * stand-ins for the few nixpkgs functions it uses (only to build the script text).
+   */
+  @Test
+  void vmTestScriptIsValidPython() throws Exception {
+    String nix = requireNixInstantiate();
+    Optional<String> python = tool("python3");
+    assumeTrue(python.isPresent(), "python3 not found");
+    String expr = """
+        (import %s {
+          pkgs = { writeText = name: text: "/nix/store/00000000000000000000000000000000-${name}";
+                   writeTextDir = path: text: "/nix/store/00000000000000000000000000000001-dir";
+                   curl = "curl"; };
+          lib = { mkForce = x: x; };
+        }).testScript""".formatted(ROOT.resolve("nix/tests/e2e.nix"));
+    Result r = run(List.of(nix, "--eval", "--strict", "--json", "--readonly-mode", "--expr", expr), Duration.ofSeconds(60));
+    assertThat(r.exit()).as("evaluating nix/tests/e2e.nix's testScript (a new pkgs/lib use needs a stand-in here):\n%s",
+        r.output()).isZero();
+    List<String> lines = r.output().lines().toList();
+    String script = new ObjectMapper().readTree(lines.get(lines.size() - 1)).asText();
+    assertThat(script).contains("start_all()", "ncro_upstream_race_wins_total");
+    Path file = Files.createTempFile("ncro-e2e-testscript-", ".py");
+    try {
+      Files.writeString(file, script);
+      Result py = run(List.of(python.get(), "-c", "import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])",
+          file.toString()), Duration.ofSeconds(60));
+      assertThat(py.exit()).as("python3 ast.parse of the testScript:\n%s\n%s", py.output(), script).isZero();
+    } finally {
+      Files.deleteIfExists(file);
+    }
+  }
+
   // ---------------------------------------------------------------- the rendered YAML in ncro
 
   @Test
