@@ -3,6 +3,7 @@ package dev.ncro.config;
 import dev.ncro.narinfo.NixPublicKey;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -137,8 +138,14 @@ final class ConfigBinder {
     if (!(alpha > 0 && alpha < 1)) {
       f.problem("cache.latency_alpha", alpha + " is outside (0, 1)");
     }
+    Path dbPath = Path.of(".");
+    try {
+      dbPath = Path.of(db.isEmpty() ? "." : db);
+    } catch (InvalidPathException e) {
+      f.problem("cache.db_path", "not a valid path: " + e.getReason());
+    }
     return new CacheConfig(
-        Path.of(db.isEmpty() ? "." : db),
+        dbPath,
         f.integer(m, "max_entries", "cache.max_entries", 1, Integer.MAX_VALUE),
         f.duration(m, "ttl", "cache.ttl"),
         f.duration(m, "negative_ttl", "cache.negative_ttl"),

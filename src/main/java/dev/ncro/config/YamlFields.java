@@ -39,7 +39,7 @@ final class YamlFields {
     }
     for (Object k : m.keySet()) {
       if (!(k instanceof String s) || !known.contains(s)) {
-        problem(path.isEmpty() ? String.valueOf(k) : path + "." + k, "unknown key (known: " + String.join(", ", known.stream().sorted().toList()) + ")");
+        problem(path.isEmpty() ? keyName(k) : path + "." + keyName(k), "unknown key (known: " + String.join(", ", known.stream().sorted().toList()) + ")");
       }
     }
     return (Map<String, Object>) m;
@@ -128,12 +128,28 @@ final class YamlFields {
     if (v == null) {
       return "nothing";
     }
+    // Collections are named, never printed: shared by aliases, their text can be exponential.
     if (v instanceof Map<?, ?>) {
       return "a mapping";
     }
     if (v instanceof List<?>) {
       return "a list";
     }
-    return v.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT) + " " + v;
+    if (v instanceof java.util.Set<?>) {
+      return "a set";
+    }
+    if (v instanceof byte[]) {
+      return "binary data";
+    }
+    return v.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT) + " " + abbreviate(String.valueOf(v));
+  }
+
+  /** A mapping key as written in a problem's path (keys are scalars: the loader refuses others). */
+  static String keyName(Object k) {
+    return k instanceof byte[] ? "<binary>" : abbreviate(String.valueOf(k));
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() <= 80 ? s : s.substring(0, 80) + "...";
   }
 }

@@ -168,4 +168,88 @@ class ConfigLoaderTest {
       assertThatThrownBy(() -> GoDuration.parse(bad)).as(bad).isInstanceOf(IllegalArgumentException.class);
     }
   }
+
+  // Hostile or broken files: a ConfigException, never a crash of the JVM (ConfigLoaderFuzzTest).
+
+  /** Billion laughs: 16 levels of three aliases each, about 43 million references to 100 kB. */
+  private static String aliasBomb() {
+    StringBuilder y = new StringBuilder("a0: &a0 [\"" + "x".repeat(100_000) + "\"]\n");
+    for (int i = 1; i <= 16; i++) {
+      y.append("a").append(i).append(": &a").append(i).append(" [*a").append(i - 1).append(", *a")
+          .append(i - 1).append(", *a").append(i - 1).append("]\n");
+    }
+    return y.toString();
+  }
+
+  @Test
+  void anAliasBombAsAKeyIsRefusedBeforeItIsHashedOrPrinted() {
+    // Before: a duplicate-key message printed the key, expanding it (OutOfMemoryError); as a
+    // !!set element likewise; as a plain key, a ClassCastException.
+    assertThat(problems(aliasBomb() + "x:\n  ? *a16\n  : 1\n  ? *a16\n  : 2\n")).singleElement().asString()
+        .startsWith("test.yaml (line ").contains("a mapping key must be a plain value, not an alias");
+    assertThat(problems(aliasBomb() + "cache:\n  ttl: !!set {? *a16}\n")).singleElement().asString()
+        .contains("not an alias");
+    assertThat(problems("? [a, b]\n: c\n")).singleElement().asString().contains("not a list");
+    assertThat(problems("? {a: b}\n: c\n")).singleElement().asString().contains("not a mapping");
+  }
+
+  @Test
+  void anAliasBombAsAValueIsNeverExpanded() {
+    assertThat(problems(aliasBomb() + "upstreams: *a16\nserver: {listen: *a16}\n"))
+        .contains("server.listen: expected a string, got a list")
+        .allSatisfy(p -> assertThat(p).hasSizeLessThan(200));
+  }
+
+  @Test
+  void tooManyAliasesAreRefused() {
+    StringBuilder y = new StringBuilder("a: &a [x]\nb: [");
+    for (int i = 0; i < ConfigLoader.MAX_ALIASES + 1; i++) {
+      y.append("*a, ");
+    }
+    assertThat(problems(y.append("x]\n").toString())).singleElement().asString().contains("invalid YAML");
+  }
+
+  @Test
+  void deepNestingIsAProblemNotAStackOverflow() {
+    // SnakeYAML's composer recurses: 100 000 brackets used to end in a StackOverflowError.
+    assertThat(problems("x: " + "[".repeat(100_000))).singleElement().asString()
+        .isEqualTo("test.yaml (line 1, column 35): nested deeper than 32 levels");
+    StringBuilder block = new StringBuilder();
+    for (int i = 0; i < 40; i++) {
+      block.append("  ".repeat(i)).append("k").append(i).append(":\n");
+    }
+    assertThat(problems(block.toString())).singleElement().asString().contains("nested deeper than 32 levels");
+  }
+
+  @Test
+  void keysThatAreNotStringsAreUnknownKeysNotACrash() {
+    // Before: a ClassCastException while merging over the default.
+    assertThat(problems("1: x\ntrue: y\n")).contains(
+        "1: unknown key (known: cache, logging, mesh, server, timeouts, upstreams)",
+        "true: unknown key (known: cache, logging, mesh, server, timeouts, upstreams)");
+    assertThat(problems("cache: {1.5: x}\n")).singleElement().asString().startsWith("cache.1.5: unknown key");
+  }
+
+  @Test
+  void aNulInDbPathIsAProblemNamingTheField() {
+    // Before: InvalidPathException from Path.of.
+    assertThat(problems("cache:\n  db_path: \"/var/lib/ncro\\0/routes.db\"\n")).singleElement().asString()
+        .startsWith("cache.db_path: not a valid path");
+  }
+
+  @Test
+  void binaryValuesAreDescribedNotPrintedAsArrays() {
+    assertThat(problems("cache:\n  ttl: !!binary AAAA\n")).singleElement().asString()
+        .isEqualTo("cache.ttl: expected a duration such as \"30s\", got binary data");
+  }
+
+  @Test
+  void anEndlessOrHugeFileIsRefusedWithoutReadingItAll(@TempDir Path dir) throws Exception {
+    assertThatThrownBy(() -> ConfigLoader.load(Path.of("/dev/zero"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessage("/dev/zero: larger than 1024 KiB, not a config file");
+    Path big = dir.resolve("big.yaml");
+    Files.writeString(big, "# " + "x".repeat(ConfigLoader.MAX_BYTES) + "\n");
+    assertThatThrownBy(() -> ConfigLoader.load(big, Map.of())).isInstanceOf(ConfigException.class)
+        .hasMessageContaining("larger than");
+  }
 }
