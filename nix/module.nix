@@ -25,7 +25,7 @@ let
 
   # `host:port` → its parts. The listen types below only accept strings that end in `:<digits>`.
   portOf = addr: lib.toInt (lib.last (lib.splitString ":" addr));
-  hostOf = addr: lib.removeSuffix ":${toString (portOf addr)}" addr;
+  hostOf = addr: lib.concatStringsSep ":" (lib.init (lib.splitString ":" addr));
   hostPortType = types.strMatching ".*:[0-9]+";
 
   listenPort = portOf cfg.settings.server.listen;
