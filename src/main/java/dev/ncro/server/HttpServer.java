@@ -65,7 +65,7 @@ public final class HttpServer implements AutoCloseable {
             ch.pipeline()
                 .addLast("codec", new HttpServerCodec(RequestPath.MAX_URI + 64, 16 * 1024, 8192))
                 .addLast("write-idle", new IdleStateHandler(true, 0, writeTimeout, 0, TimeUnit.MILLISECONDS))
-                .addLast("handler", new RequestHandler(endpoints, readTimeout, inFlight));
+                .addLast("handler", new RequestHandler(endpoints, readTimeout, writeTimeout, inFlight));
           }
         });
     InetSocketAddress bindTo = addr.host() == null

@@ -24,6 +24,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   private static final int MAX_PIPELINED = 16;
   private final Endpoints endpoints;
   private final long readTimeoutMillis;
+  private final long writeTimeoutMillis;
   private final java.util.concurrent.atomic.AtomicInteger inFlight;
   private final ArrayDeque<HttpRequest> queued = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
@@ -32,10 +33,12 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   private ScheduledFuture<?> headerDeadline;
   private NarProxy nar;
 
-  RequestHandler(Endpoints endpoints, long readTimeoutMillis, java.util.concurrent.atomic.AtomicInteger inFlight) {
+  RequestHandler(Endpoints endpoints, long readTimeoutMillis, long writeTimeoutMillis,
+      java.util.concurrent.atomic.AtomicInteger inFlight) {
     this.endpoints = endpoints;
     this.inFlight = inFlight;
     this.readTimeoutMillis = readTimeoutMillis;
+    this.writeTimeoutMillis = writeTimeoutMillis;
   }
 
   @Override
@@ -134,8 +137,8 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    // Writer idle with bytes still queued: the client has stopped reading.
-    if (evt instanceof IdleStateEvent && !ctx.channel().isWritable()) {
+    // Writer idle with bytes still queued and TCP not moving either: the client has stopped reading.
+    if (evt instanceof IdleStateEvent && !ctx.channel().isWritable() && !tcpStillDelivering(ctx.channel())) {
       ctx.close();
       return;
     }
@@ -163,6 +166,26 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     ctx.close();
+  }
+
+  /**
+   * Whether the kernel sent the client new data, and heard an ACK from it, within the write
+   * timeout. Netty notices a slow reader's progress only when the socket's send buffer has drained
+   * enough to wake the writer (a third of a buffer that auto-tunes up to megabytes: at 10 KB/s that
+   * is minutes), so a write-idle event alone does not mean the client stopped; TCP knows better.
+   * A stopped client still ACKs zero-window probes but gets no new data; a vanished one may get
+   * retransmissions but sends no ACK: both are cut. Without epoll (no TCP_INFO) the event decides.
+   */
+  private boolean tcpStillDelivering(io.netty.channel.Channel ch) {
+    if (!(ch instanceof io.netty.channel.epoll.EpollSocketChannel epoll) || !ch.isActive()) {
+      return false;
+    }
+    try {
+      io.netty.channel.epoll.EpollTcpInfo info = epoll.tcpInfo();
+      return info.lastDataSent() < writeTimeoutMillis && info.lastAckRecv() < writeTimeoutMillis;
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   private void armHeaderDeadline() {

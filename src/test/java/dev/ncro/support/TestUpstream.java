@@ -58,6 +58,8 @@ public final class TestUpstream implements AutoCloseable {
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private final java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
+  private final Map<String, java.util.concurrent.atomic.AtomicLong> bodyBytes = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicInteger bodiesCut = new java.util.concurrent.atomic.AtomicInteger();
   private volatile Duration latency = Duration.ZERO;
   private volatile Response forAll;
   private volatile boolean refuseHead;
@@ -147,6 +149,21 @@ public final class TestUpstream implements AutoCloseable {
     return accepted.get();
   }
 
+  /**
+   * Response body bytes for {@code path} handed to the kernel so far, over all requests. Bodies are
+   * written in 64 KiB pieces, so against a reader that applies backpressure this count stalls: it
+   * shows how far ahead of the client the proxy (and the socket buffers between) let the upstream get.
+   */
+  public long bodyBytesWritten(String path) {
+    java.util.concurrent.atomic.AtomicLong n = bodyBytes.get(path);
+    return n == null ? 0 : n.get();
+  }
+
+  /** Responses whose body could not be written whole because the peer closed or reset the connection. */
+  public int bodiesCutByPeer() {
+    return bodiesCut.get();
+  }
+
   public int requestCount(String path) {
     return (int) requests.stream().filter(r -> r.path().equals(path)).count();
   }
@@ -225,7 +242,7 @@ public final class TestUpstream implements AutoCloseable {
     out.write(head1.getBytes(StandardCharsets.ISO_8859_1));
     if (!head || bodyOnHead) {
       long n = r.truncateAfter() >= 0 ? Math.min(r.truncateAfter(), body.length) : body.length;
-      out.write(body, 0, (int) n);
+      writeBody(req.path(), out, body, (int) n);
       if (n < body.length) {
         out.flush();
         return false;
@@ -233,6 +250,20 @@ public final class TestUpstream implements AutoCloseable {
     }
     out.flush();
     return !"close".equalsIgnoreCase(req.headers().get("connection"));
+  }
+
+  private void writeBody(String path, OutputStream out, byte[] body, int n) throws IOException {
+    java.util.concurrent.atomic.AtomicLong count = bodyBytes.computeIfAbsent(path, k -> new java.util.concurrent.atomic.AtomicLong());
+    try {
+      for (int off = 0; off < n; off += 64 * 1024) {
+        int len = Math.min(64 * 1024, n - off);
+        out.write(body, off, len);
+        count.addAndGet(len);
+      }
+    } catch (IOException e) {
+      bodiesCut.incrementAndGet();
+      throw e;
+    }
   }
 
   private static Request readRequest(InputStream in) throws IOException {
