@@ -102,6 +102,7 @@ final class RouteDatabase {
       // close, writing into the damaged file and deleting the WAL).
       SQLiteConfig readOnly = new SQLiteConfig();
       readOnly.setReadOnly(true);
+      readOnly.setBusyTimeout(5000);
       try (Connection c = readOnly.createConnection("jdbc:sqlite:" + db)) {
         quickCheck(c);
         RouteSchema.Fit fit = RouteSchema.inspect(c);
