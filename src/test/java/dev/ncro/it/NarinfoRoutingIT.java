@@ -2,6 +2,7 @@ package dev.ncro.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestKey;
 import dev.ncro.support.TestNarinfo;
@@ -22,13 +23,11 @@ import org.junit.jupiter.api.io.TempDir;
 /** narinfo routing against real loopback upstreams: race, cache hit, negative cache, singleflight. */
 class NarinfoRoutingIT {
   @TempDir Path dir;
-  private final List<AutoCloseable> open = new ArrayList<>();
+  private final Closer open = new Closer();
 
   @AfterEach
   void closeAll() throws Exception {
-    for (int i = open.size() - 1; i >= 0; i--) {
-      open.get(i).close();
-    }
+    open.close();
   }
 
   private TestUpstream upstream() throws Exception {

@@ -2,6 +2,8 @@ package dev.ncro.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ncro.support.Await;
+import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
@@ -10,9 +12,7 @@ import dev.ncro.upstream.Upstream;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,13 +20,11 @@ import org.junit.jupiter.api.io.TempDir;
 /** Probes, health states and recovery, against real loopback upstreams that fail in real ways. */
 class UpstreamHealthIT {
   @TempDir Path dir;
-  private final List<AutoCloseable> open = new ArrayList<>();
+  private final Closer open = new Closer();
 
   @AfterEach
   void closeAll() throws Exception {
-    for (int i = open.size() - 1; i >= 0; i--) {
-      open.get(i).close();
-    }
+    open.close();
   }
 
   private <T extends AutoCloseable> T keep(T c) {
@@ -38,15 +36,6 @@ class UpstreamHealthIT {
     return keep(NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null), probeInterval)));
   }
 
-  private static void await(String what, BooleanSupplier cond) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-    while (!cond.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for: " + what);
-      }
-      Thread.sleep(20);
-    }
-  }
 
   @Test
   void probesUseGetWhenHeadIsRefusedAndFeedTheEma() throws Exception {
@@ -55,8 +44,8 @@ class UpstreamHealthIT {
     NcroHarness n = ncro(List.of(old.uri()), Duration.ofMillis(200));
     Upstream u = n.ncro().registry().all().get(0);
 
-    await("a GET probe", () -> old.requests().stream().anyMatch(r -> r.method().equals("GET") && r.path().equals("/nix-cache-info")));
-    await("an EMA sample", () -> !Double.isNaN(u.stats().emaMillis()));
+    Await.until("a GET probe", () -> old.requests().stream().anyMatch(r -> r.method().equals("GET") && r.path().equals("/nix-cache-info")));
+    Await.until("an EMA sample", () -> !Double.isNaN(u.stats().emaMillis()));
     assertThat(u.stats().health()).isEqualTo(Health.ACTIVE);
     int heads = (int) old.requests().stream().filter(r -> r.method().equals("HEAD")).count();
     Thread.sleep(600);
@@ -74,13 +63,13 @@ class UpstreamHealthIT {
 
     String h = TestNarinfo.hash(40);
     assertThat(n.get("/" + h + ".narinfo").statusCode()).as("unknown, not absent").isEqualTo(503);
-    await("DOWN after 10 failures", () -> u.stats().health() == Health.DOWN);
+    Await.until("DOWN after 10 failures", () -> u.stats().health() == Health.DOWN);
     assertThat(n.get("/health").statusCode()).isEqualTo(503);
     assertThat(n.get("/nix-cache-info").statusCode()).isEqualTo(200);
 
     TestUpstream back = keep(TestUpstream.start(port));
     back.putNarinfo(h, TestNarinfo.make(h, "nar/z.nar", 10, null));
-    await("ACTIVE after a successful probe", () -> u.stats().health() == Health.ACTIVE);
+    Await.until("ACTIVE after a successful probe", () -> u.stats().health() == Health.ACTIVE);
     assertThat(n.get("/health").statusCode()).isEqualTo(200);
     assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
   }
@@ -91,7 +80,7 @@ class UpstreamHealthIT {
     TestUpstream broken = keep(TestUpstream.start());
     NcroHarness n = ncro(List.of(good.uri(), broken.uri()), Duration.ofHours(1));
     Upstream bad = n.ncro().registry().all().get(1);
-    await("start-up probe answered", () -> broken.requestCount("/nix-cache-info") > 0);
+    Await.until("start-up probe answered", () -> broken.requestCount("/nix-cache-info") > 0);
     broken.status5xxForAll(502);
 
     for (int i = 0; i < 3; i++) {
@@ -99,7 +88,7 @@ class UpstreamHealthIT {
       good.putNarinfo(h, TestNarinfo.make(h, "nar/" + i + ".nar", 10, null));
       assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
     }
-    await("DEGRADED after 3 live failures", () -> bad.stats().health() == Health.DEGRADED);
+    Await.until("DEGRADED after 3 live failures", () -> bad.stats().health() == Health.DEGRADED);
     assertThat(bad.stats().consecutiveFailures()).isEqualTo(3);
   }
 
@@ -108,7 +97,7 @@ class UpstreamHealthIT {
     TestUpstream good = keep(TestUpstream.start());
     TestUpstream hole = keep(TestUpstream.start());
     NcroHarness n = ncro(List.of(hole.uri(), good.uri()), Duration.ofSeconds(1));
-    await("start-up probes answered", () -> hole.requestCount("/nix-cache-info") > 0 && good.requestCount("/nix-cache-info") > 0);
+    Await.until("start-up probes answered", () -> hole.requestCount("/nix-cache-info") > 0 && good.requestCount("/nix-cache-info") > 0);
     hole.hangAll();
     String h = TestNarinfo.hash(60);
     good.putNarinfo(h, TestNarinfo.make(h, "nar/g.nar", 10, null));
@@ -129,7 +118,7 @@ class UpstreamHealthIT {
 
     // It answers again: the next probe lifts the suspension and races include it again.
     hole.behave();
-    await("probe lifts the suspension", () -> !holeStats.stats().suspended());
+    Await.until("probe lifts the suspension", () -> !holeStats.stats().suspended());
     String later = TestNarinfo.hash(64);
     assertThat(n.get("/" + later + ".narinfo").statusCode()).isEqualTo(404);
     assertThat(hole.requestCount("/" + later + ".narinfo")).isEqualTo(1);

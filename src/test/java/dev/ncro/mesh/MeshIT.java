@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.ncro.config.Config;
 import dev.ncro.config.MeshConfig;
 import dev.ncro.config.UpstreamConfig;
+import dev.ncro.support.Await;
+import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
@@ -18,9 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,13 +33,11 @@ import org.junit.jupiter.api.io.TempDir;
 class MeshIT {
   private static final Duration GOSSIP = Duration.ofMillis(200);
   @TempDir Path dir;
-  private final List<AutoCloseable> open = new ArrayList<>();
+  private final Closer open = new Closer();
 
   @AfterEach
   void closeAll() throws Exception {
-    for (int i = open.size() - 1; i >= 0; i--) {
-      open.get(i).close();
-    }
+    open.close();
   }
 
   private static int freeUdpPort() throws Exception {
@@ -72,15 +70,6 @@ class MeshIT {
     return u;
   }
 
-  private static void await(String what, BooleanSupplier cond) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-    while (!cond.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for: " + what);
-      }
-      Thread.sleep(20);
-    }
-  }
 
   private static double metric(NcroHarness n, String series) throws Exception {
     String text = new String(n.get("/metrics").body(), StandardCharsets.UTF_8);
@@ -105,8 +94,8 @@ class MeshIT {
     NcroHarness nc = start(c, List.of(unknownToC.uri(), other.uri()), List.of(a, b)); // C does not list `holder`
 
     assertThat(na.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Route")).hasValue("race");
-    await("B learns A's route", () -> nb.ncro().mesh().status().routesLearned() > 0);
-    await("C hears A", () -> nc.ncro().mesh().status().routesLearned() > 0);
+    Await.until("B learns A's route", () -> nb.ncro().mesh().status().routesLearned() > 0);
+    Await.until("C hears A", () -> nc.ncro().mesh().status().routesLearned() > 0);
 
     int otherBefore = other.requestCount("/" + h + ".narinfo");
     int holderBefore = holder.requestCount("/" + h + ".narinfo");
@@ -154,7 +143,7 @@ class MeshIT {
       for (byte[] p : List.of(good, good, forged, unlisted, stale, garbage)) {
         s.send(new DatagramPacket(p, p.length, InetAddress.getLoopbackAddress(), b.port()));
       }
-      await("all six handled", () -> {
+      Await.until("all six handled", () -> {
         try {
           return metric(nb, "ncro_mesh_packets_accepted_total")
               + metric(nb, "ncro_mesh_packets_dropped_total{reason=\"bad_signature\"}")

@@ -2,6 +2,7 @@ package dev.ncro.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
@@ -11,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -21,13 +21,11 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code /metrics} on a real ncro: the series exist from start-up, count real traffic, and pass promtool. */
 class MetricsIT {
   @TempDir Path dir;
-  private final List<AutoCloseable> open = new ArrayList<>();
+  private final Closer open = new Closer();
 
   @AfterEach
   void closeAll() throws Exception {
-    for (int i = open.size() - 1; i >= 0; i--) {
-      open.get(i).close();
-    }
+    open.close();
   }
 
   private String scrape(NcroHarness n) throws Exception {
@@ -108,7 +106,7 @@ class MetricsIT {
     TestUpstream liar = TestUpstream.start();
     TestUpstream hole = TestUpstream.start();
     TestUpstream gone = TestUpstream.start();
-    open.addAll(List.of(good, fiveHundred, liar, hole));
+    List.of(good, fiveHundred, liar, hole).forEach(open::add);
     int gonePort = gone.uri().getPort();
     gone.close();
     java.net.URI goneUri = java.net.URI.create("http://127.0.0.1:" + gonePort);
