@@ -128,12 +128,12 @@ public final class NarinfoRouter {
     // Every upstream DOWN or suspended: ask them all anyway, so live traffic can notice a recovery
     // before the next probe does.
     List<Upstream> candidates = available.isEmpty() ? registry.all() : available;
-    // A suspended upstream is not asked, but it is not known to lack the path either.
-    long suspended = registry.all().stream().filter(u -> u.usable() && !candidates.contains(u)).count();
+    // An upstream not asked (suspended, or DOWN but not yet gone) is not known to lack the path.
+    long suspended = registry.all().stream().filter(u -> !candidates.contains(u) && !registry.gone(u)).count();
     return new Race(hash, candidates, client, registry, metrics, blocking).run().thenApply(outcome -> switch (outcome) {
       case RaceOutcome.Won w -> won(hash, w, NarinfoResult.Source.RACE);
       case RaceOutcome.AbsentEverywhere a when suspended > 0 -> {
-        String reason = "absent from the upstreams asked; " + suspended + " suspended upstream(s) not asked";
+        String reason = "absent from the upstreams asked; " + suspended + " silent upstream(s) not asked";
         recent.add(new RecentRaces.Entry(clock.millis(), hash, "unavailable", null, Double.NaN));
         yield new NarinfoResult.Unavailable(reason);
       }

@@ -3,6 +3,7 @@ package dev.ncro.upstream;
 import dev.ncro.config.Config;
 import dev.ncro.config.UpstreamConfig;
 import java.net.URI;
+import java.time.Duration;
 import java.net.URISyntaxException;
 import java.util.List;
 import java.util.Optional;
@@ -17,17 +18,31 @@ import org.slf4j.LoggerFactory;
 public final class UpstreamRegistry {
   private static final Logger log = LoggerFactory.getLogger(UpstreamRegistry.class);
   private final List<Upstream> all;
+  private final long goneAfterNanos;
   private volatile Consumer<Upstream> onSuspend = u -> { };
 
-  public UpstreamRegistry(List<Upstream> all) {
+  /** {@code goneAfter}: how long an upstream must have been DOWN before it counts as gone. */
+  public UpstreamRegistry(List<Upstream> all, Duration goneAfter) {
     this.all = List.copyOf(all);
+    this.goneAfterNanos = goneAfter.toNanos();
   }
 
   public static UpstreamRegistry fromConfig(Config config) {
+    Duration twoProbes = config.cache().probeInterval().multipliedBy(2);
     return new UpstreamRegistry(
         config.upstreams().stream()
             .map(u -> new Upstream(u, config.cache().latencyAlpha()))
-            .toList());
+            .toList(),
+        twoProbes.compareTo(Duration.ofMinutes(1)) > 0 ? twoProbes : Duration.ofMinutes(1));
+  }
+
+  /**
+   * Gone: DOWN, and without a single answer for {@code goneAfter} (two probe intervals, at least a
+   * minute). Only then does its silence stop meaning "unknown": concurrent requests can pile up ten
+   * failures within one timeout, which is not yet evidence that a cache is gone for good.
+   */
+  public boolean gone(Upstream u) {
+    return u.stats().downForNanos() > goneAfterNanos;
   }
 
   public List<Upstream> all() {

@@ -20,6 +20,7 @@ public final class UpstreamStats {
   private Health health = Health.ACTIVE;
   private long lastProbeNanos;
   private boolean suspended;
+  private long downSinceNanos;
 
   UpstreamStats(double alpha) {
     this.alpha = alpha;
@@ -77,7 +78,15 @@ public final class UpstreamStats {
     Health before = health;
     consecutiveFailures++;
     health = Health.forConsecutiveFailures(consecutiveFailures);
+    if (health == Health.DOWN && before != Health.DOWN) {
+      downSinceNanos = System.nanoTime();
+    }
     return before;
+  }
+
+  /** How long it has been DOWN without a single success, in nanoseconds; 0 when not DOWN. */
+  public synchronized long downForNanos() {
+    return health == Health.DOWN ? System.nanoTime() - downSinceNanos : 0;
   }
 
   /** Skips the upstream in races and NAR attempts until it answers again (see UpstreamRegistry). */

@@ -149,6 +149,31 @@ class NixSubstitutionE2E {
   }
 
   @Test
+  void aBlackHoleCacheCostsOneTimeoutAndTheClosureStillArrives() throws Exception {
+    // Accepts connections and never answers, once ncro has seen it healthy (its start-up probe).
+    TestUpstream hole = TestUpstream.start();
+    open.add(hole);
+    FarCache complete = serving("complete", MIDDLE);
+    URI proxy = ncroAt(List.of(hole.uri(), complete.uri()),
+        List.of(fx.cache("complete").publicKey(), fx.cache("complete").publicKey()));
+    dev.ncro.support.Await.until("start-up probe of the future black hole", () -> hole.requestCount("/nix-cache-info") > 0);
+    hole.hangAll();
+
+    NixClient nix = client("client");
+    NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
+
+    assertThat(r.exitCode()).as("nix-store --realise through ncro:\n%s", r.output()).isZero();
+    assertThat(nix.verify(fx.paths()).exitCode()).isZero();
+    assertThat(ncro.ncro().registry().all().get(0).stats().suspended()).as("the black hole is suspended").isTrue();
+    // Races answered from the complete cache without waiting for the hole; once its first request
+    // timed out it is suspended, and new lookups (absent paths included) no longer go to it.
+    int asked = hole.requests().size();
+    NixFixture.Result absent = client("client-2").realise(List.of(proxy), fx.trustedPublicKeys(), fx.absentPath());
+    assertThat(absent.output()).as("unknown while the hole is silent: 503, never a cached 404").contains("HTTP error 503");
+    assertThat(hole.requests().stream().skip(asked).filter(q -> q.path().endsWith(".narinfo")).count()).isZero();
+  }
+
+  @Test
   void aPathOnNoCacheWhileOneCacheAnswers500FailsAsWithTheCachesListedDirectly() throws Exception {
     FarCache complete = serving("complete", FAR);
     FarCache partialA = serving("partial-a", NEAR);

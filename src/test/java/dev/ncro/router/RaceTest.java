@@ -80,7 +80,7 @@ class RaceTest {
     far.putNarinfo(h, body);
     UpstreamRegistry registry = new UpstreamRegistry(List.of(
         new Upstream(new UpstreamConfig(near.uri(), 10, List.of(key.publicKey())), 0.3),
-        new Upstream(new UpstreamConfig(far.uri(), 10, List.of(key.publicKey())), 0.3)));
+        new Upstream(new UpstreamConfig(far.uri(), 10, List.of(key.publicKey())), 0.3)), Duration.ofMinutes(1));
     Metrics metrics = new Metrics(registry, () -> 0);
 
     RaceOutcome outcome = new Race(h, registry.all(), client, registry, metrics, new ReversingExecutor(2))
@@ -102,7 +102,7 @@ class RaceTest {
     honest.putNarinfo(h, TestNarinfo.make(h, "nar/r.nar", 10, key));
     UpstreamRegistry registry = new UpstreamRegistry(List.of(
         new Upstream(new UpstreamConfig(liar.uri(), 10, List.of(key.publicKey())), 0.3),
-        new Upstream(new UpstreamConfig(honest.uri(), 10, List.of(key.publicKey())), 0.3)));
+        new Upstream(new UpstreamConfig(honest.uri(), 10, List.of(key.publicKey())), 0.3)), Duration.ofMinutes(1));
     RaceOutcome outcome = new Race(h, registry.all(), client, registry, new Metrics(registry, () -> 0), new ReversingExecutor(2))
         .run().get(5, TimeUnit.SECONDS);
     assertThat(outcome).isInstanceOfSatisfying(RaceOutcome.Won.class,

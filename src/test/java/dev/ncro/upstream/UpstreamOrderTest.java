@@ -81,8 +81,25 @@ class UpstreamOrderTest {
     for (int i = 0; i < 10; i++) {
       down.stats().recordFailure();
     }
-    UpstreamRegistry reg = new UpstreamRegistry(List.of(up, down));
+    UpstreamRegistry reg = new UpstreamRegistry(List.of(up, down), java.time.Duration.ofMinutes(1));
     assertThat(reg.availableOrdered()).containsExactly(up);
     assertThat(reg.anyUsable()).isTrue();
+  }
+
+  @Test
+  void aDownUpstreamIsGoneOnlyAfterStayingDownLongEnough() throws Exception {
+    Upstream u = upstream("x", 10);
+    UpstreamRegistry patient = new UpstreamRegistry(List.of(u), java.time.Duration.ofMinutes(1));
+    UpstreamRegistry hasty = new UpstreamRegistry(List.of(u), java.time.Duration.ZERO);
+    for (int i = 0; i < 10; i++) {
+      patient.failure(u, FailureKind.TIMEOUT, "test");
+    }
+    assertThat(u.stats().health()).isEqualTo(Health.DOWN);
+    Thread.sleep(5);
+    assertThat(patient.gone(u)).as("ten quick failures are not yet 'gone'").isFalse();
+    assertThat(hasty.gone(u)).isTrue();
+    patient.success(u, 5);
+    assertThat(hasty.gone(u)).as("one answer and it is back").isFalse();
+    assertThat(u.stats().suspended()).isFalse();
   }
 }
