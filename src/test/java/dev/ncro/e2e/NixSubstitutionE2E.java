@@ -149,13 +149,17 @@ class NixSubstitutionE2E {
   }
 
   @Test
-  void aBlackHoleCacheCostsOneTimeoutAndTheClosureStillArrives() throws Exception {
+  void aBlackHoleAndARefusingCacheDoNotStopTheClosure() throws Exception {
     // Accepts connections and never answers, once ncro has seen it healthy (its start-up probe).
     TestUpstream hole = TestUpstream.start();
     open.add(hole);
     FarCache complete = serving("complete", MIDDLE);
-    URI proxy = ncroAt(List.of(hole.uri(), complete.uri()),
-        List.of(fx.cache("complete").publicKey(), fx.cache("complete").publicKey()));
+    URI refusing;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      refusing = URI.create("http://127.0.0.1:" + s.getLocalPort()); // closed: connections are refused
+    }
+    URI proxy = ncroAt(List.of(hole.uri(), refusing, complete.uri()),
+        List.of(fx.cache("complete").publicKey(), fx.cache("complete").publicKey(), fx.cache("complete").publicKey()));
     dev.ncro.support.Await.until("start-up probe of the future black hole", () -> hole.requestCount("/nix-cache-info") > 0);
     hole.hangAll();
 
