@@ -19,7 +19,8 @@ import java.util.Map;
  * {@code bench/nix-closure/run}; not a test.
  *
  * <p>Arguments: {@code [RTT_COMPLETE_MS RTT_PARTIAL_A_MS RTT_PARTIAL_B_MS [REPS]] [-- nix options...]},
- * default {@code 60 5 30 3}. Each scenario runs REPS times, interleaved, with a new client store
+ * default {@code 80 10 40 3}. The two incompressible blobs of the closure are 64 MiB each (system
+ * property {@code ncro.fixture.bigMiB}, default here 64; 0 = the small e2e fixture). Each scenario runs REPS times, interleaved, with a new client store
  * and client-side cache every time; the median is reported.
  */
 public final class NixClosureBench {
@@ -29,9 +30,12 @@ public final class NixClosureBench {
     int dash = Arrays.asList(args).indexOf("--");
     String[] own = dash < 0 ? args : Arrays.copyOfRange(args, 0, dash);
     String[] nixOptions = dash < 0 ? new String[0] : Arrays.copyOfRange(args, dash + 1, args.length);
-    long rttComplete = own.length > 0 ? Long.parseLong(own[0]) : 60;
-    long rttA = own.length > 1 ? Long.parseLong(own[1]) : 5;
-    long rttB = own.length > 2 ? Long.parseLong(own[2]) : 30;
+    long rttComplete = own.length > 0 ? Long.parseLong(own[0]) : 80;
+    long rttA = own.length > 1 ? Long.parseLong(own[1]) : 10;
+    long rttB = own.length > 2 ? Long.parseLong(own[2]) : 40;
+    if (System.getProperty("ncro.fixture.bigMiB") == null) {
+      System.setProperty("ncro.fixture.bigMiB", "64"); // before NixFixture is initialised
+    }
     int reps = own.length > 3 ? Integer.parseInt(own[3]) : 3;
 
     // ncro logs every race at info: keep the output to the figures unless NCRO_BENCH_LOG=info.
@@ -50,8 +54,13 @@ public final class NixClosureBench {
       List<FarCache> upstreams = List.of(complete, partialA, partialB);
       List<String> keys = upstreams.stream().map(c -> fx.cache(c.name()).publicKey()).toList();
 
-      System.out.printf("closure: %d paths; caches: complete (all, xz) %d ms, partial-a (%d paths, zstd) %d ms, "
-          + "partial-b (%d paths, none) %d ms RTT; nix options: %s%n", fx.paths().size(), rttComplete,
+      long bytes;
+      try (var walk = Files.walk(fx.cache("complete").dir())) {
+        bytes = walk.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+      }
+      System.out.printf("closure: %d paths, %d MiB in the complete cache (blobs %s MiB); caches: complete (all, xz) %d ms, partial-a (%d paths, zstd) %d ms, "
+          + "partial-b (%d paths, none) %d ms RTT; nix options: %s%n", fx.paths().size(), bytes >> 20,
+          System.getProperty("ncro.fixture.bigMiB"), rttComplete,
           fx.cache("partial-a").paths().size(), rttA, fx.cache("partial-b").paths().size(), rttB,
           nixOptions.length == 0 ? "(defaults)" : String.join(" ", nixOptions));
 
@@ -92,6 +101,16 @@ public final class NixClosureBench {
         long m = median(e.getValue());
         System.out.printf("%-30s %10d %8.2f   %s%n", e.getKey(), m, (double) m / baseline, e.getValue());
       }
+      // One line per goal of issue 6, for bench/run's summary table (tab-separated).
+      long completeFirst = baseline;
+      long fastFirst = median(times.get("direct, nearest cache first"));
+      long cold = median(times.get("ncro, cold routes"));
+      long warmMs = median(times.get("ncro, warm routes"));
+      String rtts = rttComplete + "/" + rttA + "/" + rttB + " ms";
+      summary("1 closure, ncro cold (" + rtts + ")", cold + " ms", "complete-first " + completeFirst + " ms",
+          (double) cold / completeFirst, 0.5);
+      summary("1 closure, ncro cold", cold + " ms", "fast-first " + fastFirst + " ms", (double) cold / fastFirst, 1.1);
+      summary("1 closure, ncro warm", warmMs + " ms", "fast-first " + fastFirst + " ms", (double) warmMs / fastFirst, 0.6);
     } finally {
       for (int i = open.size() - 1; i >= 0; i--) {
         open.get(i).close();
@@ -106,6 +125,11 @@ public final class NixClosureBench {
 
   private static NcroHarness ncro(Path db, List<FarCache> upstreams, List<String> keys) throws Exception {
     return NcroHarness.start(NcroHarness.config(db, NcroHarness.upstreams(upstreams.stream().map(FarCache::uri).toList(), keys)));
+  }
+
+  private static void summary(String figure, String value, String baseline, double ratio, double goal) {
+    System.out.printf("SUMMARY\t%s\t%s\t%s\t%.2f\t<= %.2f x\t%s%n", figure, value, baseline, ratio, goal,
+        ratio <= goal ? "yes" : "NO");
   }
 
   private static void record(Map<String, List<Long>> times, String scenario, long ms) {

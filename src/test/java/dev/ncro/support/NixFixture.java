@@ -39,8 +39,17 @@ import java.util.stream.Stream;
  * <p>Built once per JVM ({@link #get()}); the cache directories are deleted at exit.
  */
 public final class NixFixture {
-  /** Bump when the closure's shape changes: it is part of every store path name. */
-  private static final String TAG = "ncro-fx-v1";
+  /**
+   * Size in MiB of the two incompressible blobs when the system property {@code ncro.fixture.bigMiB}
+   * is set (benchmarks: {@code NixClosureBench} sets 64); 0 = the small default (2 MiB and 1 MiB),
+   * which keeps the e2e tests fast. Read once, when the class is loaded.
+   */
+  private static final int BIG_MIB = Integer.getInteger("ncro.fixture.bigMiB", 0);
+  /**
+   * Bump when the closure's shape changes: it is part of every store path name (the big variant
+   * has its own paths, so both variants can sit in /nix/store side by side).
+   */
+  private static final String TAG = BIG_MIB > 0 ? "ncro-fx-v1-big" + BIG_MIB : "ncro-fx-v1";
   private static final Duration NIX_TIMEOUT = Duration.ofMinutes(3);
   private static NixFixture instance;
 
@@ -200,7 +209,8 @@ public final class NixFixture {
 
     // Larger files: two incompressible, two compressible.
     List<String> blobs = new ArrayList<>();
-    int[] sizes = {2 << 20, 1 << 20, 1 << 20, 512 << 10};
+    int[] sizes = BIG_MIB > 0 ? new int[] {BIG_MIB << 20, BIG_MIB << 20, 1 << 20, 512 << 10}
+        : new int[] {2 << 20, 1 << 20, 1 << 20, 512 << 10};
     for (int i = 0; i < sizes.length; i++) {
       Path f = dir.resolve(TAG + "-blob-" + i + (i < 2 ? ".bin" : ".txt"));
       Files.write(f, i < 2 ? randomBytes(sizes[i], 42 + i) : textBytes(sizes[i], i));
