@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.config.Config;
 import dev.ncro.config.ServerConfig;
+import dev.ncro.support.Await;
+import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestUpstream;
 import io.netty.buffer.ByteBufAllocator;
@@ -18,11 +20,9 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -41,7 +41,7 @@ class SlowClientIT {
   private static byte[] nar;
 
   @TempDir Path dir;
-  private final List<AutoCloseable> open = new ArrayList<>();
+  private final Closer open = new Closer();
 
   @BeforeAll
   static void makeNar() {
@@ -51,9 +51,7 @@ class SlowClientIT {
 
   @AfterEach
   void closeAll() throws Exception {
-    for (int i = open.size() - 1; i >= 0; i--) {
-      open.get(i).close();
-    }
+    open.close();
   }
 
   private TestUpstream upstream() throws Exception {
@@ -180,17 +178,6 @@ class SlowClientIT {
     return "GET " + path + " HTTP/1.1\r\nHost: ncro\r\nUser-Agent: slow-client-test\r\n\r\n";
   }
 
-  private static boolean eventually(Duration within, BooleanSupplier cond) throws InterruptedException {
-    long end = System.nanoTime() + within.toNanos();
-    while (System.nanoTime() < end) {
-      if (cond.getAsBoolean()) {
-        return true;
-      }
-      Thread.sleep(50);
-    }
-    return cond.getAsBoolean();
-  }
-
   /**
    * ncro's own buffering of one download: the client channel's write-buffer high-water mark (512 KiB)
    * plus what one read loop on the upstream connection may add before the pause takes effect (16
@@ -255,8 +242,7 @@ class SlowClientIT {
     }
 
     c.close();
-    assertThat(eventually(Duration.ofSeconds(10), () -> up.bodiesCutByPeer() == 1))
-        .as("the upstream transfer is cut when the client goes away").isTrue();
+    Await.until("the upstream transfer is cut when the client goes away", () -> up.bodiesCutByPeer() == 1);
     long stopped = up.bodyBytesWritten(NAR);
     Thread.sleep(500);
     assertThat(up.bodyBytesWritten(NAR)).as("the upstream writes nothing more").isEqualTo(stopped).isLessThan(NAR_SIZE);
@@ -337,8 +323,7 @@ class SlowClientIT {
     c.send(get(NAR));
     assertThat(c.readHead()).startsWith("HTTP/1.1 200");
     // Read nothing more: ncro's buffer fills, then it must give up on us and on the upstream.
-    assertThat(eventually(Duration.ofSeconds(15), () -> up.bodiesCutByPeer() == 1))
-        .as("the stalled download was cut and the upstream transfer with it").isTrue();
+    Await.until("the stalled download is cut, and the upstream transfer with it", () -> up.bodiesCutByPeer() == 1);
     long got = c.readRest();
     System.out.printf("stalled client got %d of %d bytes before the cut%n", got, NAR_SIZE);
     assertThat(got).as("never a whole body after the cut").isLessThan(NAR_SIZE);
