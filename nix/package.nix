@@ -50,7 +50,7 @@ maven.buildMavenPackage {
 
     install -Dm644 target/ncro.jar $out/share/ncro/ncro.jar
     makeWrapper ${lib.getExe' jdk21_headless "java"} $out/bin/ncro \
-      --set-default NCRO_JAVA_OPTS "-XX:+UseSerialGC" \
+      --set-default NCRO_JAVA_OPTS "-Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError" \
       --add-flags "\$NCRO_JAVA_OPTS" \
       --add-flags "-jar $out/share/ncro/ncro.jar"
 

@@ -289,7 +289,7 @@ public final class LoadGenerator {
         .filter(e -> !e.endsWith("test-classes") && !e.endsWith("test-classes/"))
         .reduce((a, b) -> a + File.pathSeparator + b).orElseThrow();
     List<String> cmd = new ArrayList<>(List.of(java));
-    String opts = System.getenv().getOrDefault("NCRO_JAVA_OPTS", "-XX:+UseSerialGC -Xss512k -XX:TieredStopAtLevel=4");
+    String opts = System.getenv().getOrDefault("NCRO_JAVA_OPTS", "-Xmx256m -XX:+UseSerialGC -Xss512k -XX:+ExitOnOutOfMemoryError"); // bin/ncro's
     cmd.addAll(Arrays.asList(opts.trim().split("\\s+"))); // as bin/ncro runs it
     // bin/ncro runs the jar, whose manifest enables native access (epoll, SQLite); -cp needs the flag.
     cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", cp, "dev.ncro.Main", "--config", cfg.toString()));
