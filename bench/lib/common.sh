@@ -7,7 +7,9 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${BENCH_OUT:-$REPO/bench/out/issue6}
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
-JAVA_OPTS=${BENCH_JAVA_OPTS:--XX:+UseSerialGC -Xss512k -XX:TieredStopAtLevel=4}
+# bin/ncro's JVM flags (read from it, so the benchmarks follow the launcher), or BENCH_JAVA_OPTS
+BIN_NCRO_OPTS=$(sed -n 's/.*NCRO_JAVA_OPTS:-\([^}]*\)}.*/\1/p' "$REPO/bin/ncro" | head -1)
+JAVA_OPTS=${BENCH_JAVA_OPTS:-${BIN_NCRO_OPTS:--Xmx256m -XX:+UseSerialGC -Xss512k}}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 JAR_BUILD=${NCRO_BENCH_JAR_BUILD:-$REPO/target-bench6-jar}   # the jar benchmarks 3-5 run
 TEST_BUILD=${NCRO_BENCH_BUILD:-$REPO/target-bench6}          # classes for the Java bench mains
