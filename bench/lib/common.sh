@@ -58,7 +58,7 @@ start_nginx() {
   NPORT=$(free_port)
   cat >"$d/nginx.conf" <<EOF
 $( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes $(nproc);
+worker_processes ${NGINX_WORKERS:-$(nproc)};
 daemon off;
 pid $d/nginx.pid;
 error_log $OUT/log/nginx-error.log warn;
