@@ -139,9 +139,20 @@ final class Chromium implements AutoCloseable {
   @Override
   public void close() throws Exception {
     ws.abort();
+    // Chromium's helpers (renderer, zygote, GPU) may outlive the browser process and keep writing
+    // to the profile, which then fails the test's temp-dir clean-up: end them all, and wait.
+    java.util.List<ProcessHandle> helpers = process.descendants().toList();
     process.destroy();
     if (!process.waitFor(5, TimeUnit.SECONDS)) {
       process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+    }
+    for (ProcessHandle h : helpers) {
+      h.destroyForcibly();
+      try {
+        h.onExit().get(5, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        // gone or stuck: the temp-dir clean-up will say so
+      }
     }
   }
 
