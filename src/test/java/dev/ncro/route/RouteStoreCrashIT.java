@@ -2,14 +2,11 @@ package dev.ncro.route;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ncro.support.NcroProcess;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,11 +22,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sqlite.SQLiteConfig;
@@ -213,79 +207,5 @@ class RouteStoreCrashIT {
       }
     }
     return out;
-  }
-
-  /** ncro as a child JVM on the test class path, with its log collected. */
-  private static final class NcroProcess implements AutoCloseable {
-    private static final Pattern LISTENING = Pattern.compile("ncro listening .*address=\"?[^ \"]*:(\\d+)");
-    private final Process process;
-    private final List<String> log = new CopyOnWriteArrayList<>();
-    private final int port;
-
-    private NcroProcess(Process process) throws InterruptedException {
-      this.process = process;
-      LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
-      Thread.ofVirtual().start(() -> new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))
-          .lines().forEach(l -> {
-            log.add(l);
-            lines.add(l);
-          }));
-      this.port = awaitPort(lines);
-    }
-
-    static NcroProcess start(Path cfg) throws IOException, InterruptedException {
-      String java = ProcessHandle.current().info().command().orElse("java");
-      Process p = new ProcessBuilder(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED",
-          "-cp", System.getProperty("java.class.path"), "dev.ncro.Main", "-config", cfg.toString())
-          .redirectErrorStream(true).start();
-      try {
-        return new NcroProcess(p);
-      } catch (RuntimeException | Error | InterruptedException e) {
-        p.destroyForcibly();
-        throw e;
-      }
-    }
-
-    HttpRequest narinfo(String hash) {
-      return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/" + hash + ".narinfo"))
-          .timeout(Duration.ofSeconds(20)).build();
-    }
-
-    /** SIGKILL: no shutdown hook, no checkpoint, no close. */
-    void kill() throws InterruptedException {
-      process.destroyForcibly();
-      assertThat(process.waitFor(10, TimeUnit.SECONDS)).isTrue();
-    }
-
-    /** SIGTERM, and the orderly stop it starts. */
-    void terminate() throws InterruptedException {
-      process.destroy();
-      assertThat(process.waitFor(15, TimeUnit.SECONDS)).as("stopped after SIGTERM").isTrue();
-    }
-
-    List<String> log() {
-      return log;
-    }
-
-    private int awaitPort(LinkedBlockingQueue<String> lines) throws InterruptedException {
-      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (System.nanoTime() < deadline) {
-        String l = lines.poll(1, TimeUnit.SECONDS);
-        if (l != null) {
-          Matcher m = LISTENING.matcher(l);
-          if (m.find()) {
-            return Integer.parseInt(m.group(1));
-          }
-        } else if (!process.isAlive()) {
-          break;
-        }
-      }
-      throw new AssertionError("ncro did not report its port; its output:\n" + String.join("\n", log));
-    }
-
-    @Override
-    public void close() {
-      process.destroyForcibly();
-    }
   }
 }

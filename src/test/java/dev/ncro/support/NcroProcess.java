@@ -1,0 +1,100 @@
+package dev.ncro.support;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * ncro as a real child JVM on the test class path (signals, exit codes and crashes are only real
+ * in a separate process), with its log collected and its port read from the start-up line.
+ */
+public final class NcroProcess implements AutoCloseable {
+  private static final Pattern LISTENING = Pattern.compile("ncro listening .*address=\"?[^ \"]*:(\\d+)");
+  private final Process process;
+  private final List<String> log = new CopyOnWriteArrayList<>();
+  private final int port;
+
+  private NcroProcess(Process process) throws InterruptedException {
+    this.process = process;
+    LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
+    Thread.ofVirtual().start(() -> new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))
+        .lines().forEach(l -> {
+          log.add(l);
+          lines.add(l);
+        }));
+    this.port = awaitPort(lines);
+  }
+
+  public static NcroProcess start(Path cfg) throws IOException, InterruptedException {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    Process p = new ProcessBuilder(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED",
+        "-cp", System.getProperty("java.class.path"), "dev.ncro.Main", "-config", cfg.toString())
+        .redirectErrorStream(true).start();
+    try {
+      return new NcroProcess(p);
+    } catch (RuntimeException | Error | InterruptedException e) {
+      p.destroyForcibly();
+      throw e;
+    }
+  }
+
+  public URI uri(String path) {
+    return URI.create("http://127.0.0.1:" + port + path);
+  }
+
+  public HttpRequest narinfo(String hash) {
+    return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/" + hash + ".narinfo"))
+        .timeout(Duration.ofSeconds(20)).build();
+  }
+
+  /** SIGKILL: no shutdown hook, no checkpoint, no close. */
+  public void kill() throws InterruptedException {
+    process.destroyForcibly();
+    assertThat(process.waitFor(10, TimeUnit.SECONDS)).isTrue();
+  }
+
+  /** SIGTERM, and the orderly stop it starts (our end of its output stays open: the log is read to the end). */
+  public void terminate() throws InterruptedException {
+    process.toHandle().destroy();
+    assertThat(process.waitFor(15, TimeUnit.SECONDS)).as("stopped after SIGTERM").isTrue();
+  }
+
+  public List<String> log() {
+    return log;
+  }
+
+  private int awaitPort(LinkedBlockingQueue<String> lines) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (System.nanoTime() < deadline) {
+      String l = lines.poll(1, TimeUnit.SECONDS);
+      if (l != null) {
+        Matcher m = LISTENING.matcher(l);
+        if (m.find()) {
+          return Integer.parseInt(m.group(1));
+        }
+      } else if (!process.isAlive()) {
+        break;
+      }
+    }
+    throw new AssertionError("ncro did not report its port; its output:\n" + String.join("\n", log));
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor(10, TimeUnit.SECONDS);
+  }
+}
