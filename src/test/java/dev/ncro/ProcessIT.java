@@ -8,7 +8,6 @@ import dev.ncro.support.TestUpstream;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -26,17 +25,7 @@ class ProcessIT {
       String h = TestNarinfo.hash(70);
       byte[] body = TestNarinfo.make(h, "nar/p.nar", 10, null);
       up.putNarinfo(h, body);
-      Path cfg = dir.resolve("ncro.yaml");
-      Files.writeString(cfg, """
-          server:
-            listen: "127.0.0.1:0"
-          upstreams:
-            - url: "%s"
-          cache:
-            db_path: "%s"
-          logging:
-            format: text
-          """.formatted(up.uri(), dir.resolve("routes.db")));
+      Path cfg = NcroProcess.writeConfig(dir, up.uri(), dir.resolve("routes.db"));
       try (NcroProcess ncro = NcroProcess.start(cfg)) {
         HttpClient http = HttpClient.newHttpClient();
         assertThat(http.send(ncro.narinfo(h), HttpResponse.BodyHandlers.ofByteArray()).body()).isEqualTo(body);

@@ -55,17 +55,7 @@ class RouteStoreCrashIT {
         up.putNarinfo(h, TestNarinfo.make(h, "nar/" + h + ".nar.xz", 1000 + i, null));
       }
       Path db = dir.resolve("state/routes.db");
-      Path cfg = dir.resolve("ncro.yaml");
-      Files.writeString(cfg, """
-          server:
-            listen: "127.0.0.1:0"
-          upstreams:
-            - url: "%s"
-          cache:
-            db_path: "%s"
-          logging:
-            format: text
-          """.formatted(up.uri(), db));
+      Path cfg = NcroProcess.writeConfig(dir, up.uri(), db);
       HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
       // 1. Load: CLIENTS clients, each asking for narinfos nobody asked for before (a race and a
@@ -148,17 +138,7 @@ class RouteStoreCrashIT {
       String h = TestNarinfo.hash(42);
       up.putNarinfo(h, TestNarinfo.make(h, "nar/" + h + ".nar.xz", 100, null));
       Path db = dir.resolve("routes.db");
-      Path cfg = dir.resolve("ncro.yaml");
-      Files.writeString(cfg, """
-          server:
-            listen: "127.0.0.1:0"
-          upstreams:
-            - url: "%s"
-          cache:
-            db_path: "%s"
-          logging:
-            format: text
-          """.formatted(up.uri(), db));
+      Path cfg = NcroProcess.writeConfig(dir, up.uri(), db);
       Files.writeString(db, "these bytes were never an SQLite database\n".repeat(100));
       HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       try (NcroProcess ncro = NcroProcess.start(cfg)) {

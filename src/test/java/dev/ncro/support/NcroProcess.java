@@ -8,6 +8,7 @@ import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -49,6 +50,22 @@ public final class NcroProcess implements AutoCloseable {
       p.destroyForcibly();
       throw e;
     }
+  }
+
+  /** A minimal config in {@code dir}: loopback on a free port, one upstream, text logs. */
+  public static Path writeConfig(Path dir, URI upstream, Path db) throws IOException {
+    Path cfg = dir.resolve("ncro.yaml");
+    Files.writeString(cfg, """
+        server:
+          listen: "127.0.0.1:0"
+        upstreams:
+          - url: "%s"
+        cache:
+          db_path: "%s"
+        logging:
+          format: text
+        """.formatted(upstream, db));
+    return cfg;
   }
 
   public URI uri(String path) {
