@@ -1,6 +1,6 @@
 package dev.ncro.mesh;
 
-import dev.ncro.narinfo.NixPublicKey;
+import dev.ncro.narinfo.Ed25519PublicKey;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.FileAlreadyExistsException;
@@ -22,7 +22,9 @@ import java.util.Objects;
 
 /**
  * A mesh node's ed25519 identity: it signs the node's gossip packets, and its public key is what
- * peers list in their configuration. Uses the JDK's own {@code Ed25519}, no crypto library.
+ * peers list in their configuration. Signs with the JDK's own {@code Ed25519}; verifies
+ * with {@link Ed25519PublicKey}, which is eight times faster (a packet is verified far more often
+ * than signed).
  *
  * <p>The key file has the original Go ncro's layout, so a key file can move between the two: the
  * raw 64-byte ed25519 private key of Go's {@code crypto/ed25519}, that is the 32-byte seed followed
@@ -170,23 +172,7 @@ public final class NodeIdentity {
    * is simply "not valid": this never throws.
    */
   public static boolean verify(byte[] publicKey32, byte[] message, byte[] signature64) {
-    if (publicKey32 == null
-        || message == null
-        || signature64 == null
-        || publicKey32.length != PUBLIC_KEY_BYTES
-        || signature64.length != SIGNATURE_BYTES) {
-      return false;
-    }
-    try {
-      Signature verifier = Signature.getInstance("Ed25519");
-      verifier.initVerify(NixPublicKey.ed25519PublicKey(publicKey32));
-      verifier.update(message);
-      return verifier.verify(signature64);
-    } catch (GeneralSecurityException | RuntimeException e) {
-      // Hostile bytes: an invalid point may surface as an InvalidKeyException, a
-      // SignatureException or an IllegalArgumentException depending on where the JDK notices.
-      return false;
-    }
+    return Ed25519PublicKey.verify(publicKey32, message, signature64);
   }
 
   /** Hex of the first 8 bytes of a raw public key: the original's node ID. */

@@ -31,6 +31,7 @@ public final class UpstreamClient implements AutoCloseable {
   private final SslContext ssl;
   private final String userAgent;
   private final ConcurrentHashMap<String, ConnectionPool> pools = new ConcurrentHashMap<>();
+  private volatile boolean closed;
 
   public UpstreamClient(Transport transport, TimeoutsConfig timeouts, String userAgent) {
     this.transport = transport;
@@ -55,13 +56,7 @@ public final class UpstreamClient implements AutoCloseable {
       dispatch(idle, true, pool, upstream, method, path, extra, listener);
       return;
     }
-    pool.connect().addListener(f -> {
-      if (f.isSuccess()) {
-        dispatch(((io.netty.channel.ChannelFuture) f).channel(), false, pool, upstream, method, path, extra, listener);
-      } else {
-        listener.onError(UpstreamException.of(f.cause()), false);
-      }
-    });
+    sendFresh(pool, upstream, method, path, extra, listener);
   }
 
   private void dispatch(
@@ -82,6 +77,10 @@ public final class UpstreamClient implements AutoCloseable {
   }
 
   private void sendFresh(ConnectionPool pool, Upstream upstream, HttpMethod method, String path, HttpHeaders extra, ResponseListener listener) {
+    if (closed) { // shutting down: the event loops may already refuse new channels
+      listener.onError(new UpstreamException(FailureKind.CONNECT, "ncro is shutting down"), false);
+      return;
+    }
     pool.connect().addListener(f -> {
       if (f.isSuccess()) {
         dispatch(((io.netty.channel.ChannelFuture) f).channel(), false, pool, upstream, method, path, extra, listener);
@@ -117,6 +116,7 @@ public final class UpstreamClient implements AutoCloseable {
 
   @Override
   public void close() {
+    closed = true;
     pools.values().forEach(ConnectionPool::close);
   }
 

@@ -17,11 +17,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The winner is the earliest arrival that checks out, whatever order the checks finish in. */
+/** The winner is the earliest arrival that checks out; only what could win is checked. */
 class RaceTest {
   private Transport transport;
   private UpstreamClient client;
@@ -42,38 +43,36 @@ class RaceTest {
     }
   }
 
-  /** Runs check tasks only once {@code hold} tasks are queued, newest first: the worst order. */
-  private static final class ReversingExecutor implements Executor {
-    private final int hold;
-    private final List<Runnable> queued = new ArrayList<>();
+  /** Runs each check on a thread of its own after {@code delay}, so later answers arrive meanwhile; counts them. */
+  private static final class SlowCheckExecutor implements Executor {
+    private final Duration delay;
+    private final AtomicInteger checks = new AtomicInteger();
 
-    ReversingExecutor(int hold) {
-      this.hold = hold;
+    SlowCheckExecutor(Duration delay) {
+      this.delay = delay;
     }
 
     @Override
     public void execute(Runnable r) {
-      List<Runnable> run = null;
-      synchronized (this) {
-        queued.add(r);
-        if (queued.size() == hold) {
-          run = new ArrayList<>(queued.reversed());
-          queued.clear();
+      checks.incrementAndGet();
+      Thread.ofVirtual().start(() -> {
+        try {
+          Thread.sleep(delay);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
         }
-      }
-      if (run != null) {
-        run.forEach(Runnable::run);
-      }
+        r.run();
+      });
     }
   }
 
   @Test
-  void anEarlierArrivalWinsEvenWhenALaterOneIsCheckedFirst() throws Exception {
+  void theEarliestValidArrivalWinsAndLaterOnesAreNeverChecked() throws Exception {
     TestKey key = new TestKey("k-1");
     TestUpstream near = TestUpstream.start();
     TestUpstream far = TestUpstream.start();
     upstreams.addAll(List.of(near, far));
-    far.setLatency(Duration.ofMillis(150));
+    far.setLatency(Duration.ofMillis(50));
     String h = TestNarinfo.hash(100);
     byte[] body = TestNarinfo.make(h, "nar/r.nar", 10, key);
     near.putNarinfo(h, body);
@@ -83,10 +82,13 @@ class RaceTest {
         new Upstream(new UpstreamConfig(far.uri(), 10, List.of(key.publicKey())), 0.3)), Duration.ofMinutes(1));
     Metrics metrics = new Metrics(registry, () -> 0);
 
-    RaceOutcome outcome = new Race(h, registry.all(), client, registry, metrics, new ReversingExecutor(2))
+    SlowCheckExecutor checks = new SlowCheckExecutor(Duration.ofMillis(400)); // far's answer arrives meanwhile
+    RaceOutcome outcome = new Race(h, registry.all(), client, registry, metrics, checks)
         .run().get(5, TimeUnit.SECONDS);
     assertThat(outcome).isInstanceOfSatisfying(RaceOutcome.Won.class,
         w -> assertThat(w.upstream().url()).isEqualTo(near.uri()));
+    assertThat(far.requestCount("/" + h + ".narinfo")).isEqualTo(1);
+    assertThat(checks.checks).hasValue(1);
   }
 
   @Test
@@ -103,9 +105,11 @@ class RaceTest {
     UpstreamRegistry registry = new UpstreamRegistry(List.of(
         new Upstream(new UpstreamConfig(liar.uri(), 10, List.of(key.publicKey())), 0.3),
         new Upstream(new UpstreamConfig(honest.uri(), 10, List.of(key.publicKey())), 0.3)), Duration.ofMinutes(1));
-    RaceOutcome outcome = new Race(h, registry.all(), client, registry, new Metrics(registry, () -> 0), new ReversingExecutor(2))
+    SlowCheckExecutor checks = new SlowCheckExecutor(Duration.ofMillis(300)); // honest's answer waits behind liar's
+    RaceOutcome outcome = new Race(h, registry.all(), client, registry, new Metrics(registry, () -> 0), checks)
         .run().get(5, TimeUnit.SECONDS);
     assertThat(outcome).isInstanceOfSatisfying(RaceOutcome.Won.class,
         w -> assertThat(w.upstream().url()).isEqualTo(honest.uri()));
+    assertThat(checks.checks).hasValue(2);
   }
 }
