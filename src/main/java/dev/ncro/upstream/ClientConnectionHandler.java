@@ -35,6 +35,15 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    Exchange current = ctx.channel().attr(CURRENT).get();
+    if (current != null) {
+      current.onReadBatchEnd();
+    }
+    ctx.fireChannelReadComplete();
+  }
+
+  @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     Exchange current = ctx.channel().attr(CURRENT).get();
     if (current != null) {

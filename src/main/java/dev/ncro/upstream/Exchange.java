@@ -149,6 +149,12 @@ public final class Exchange {
     }
   }
 
+  void onReadBatchEnd() {
+    if (!finished) {
+      listener.onReadBatchEnd();
+    }
+  }
+
   void onConnectionLost(Throwable cause) {
     if (finished) {
       return;

@@ -14,6 +14,12 @@ public interface ResponseListener {
 
   void onContent(ByteBuf content);
 
+  /**
+   * The connection has handed over everything one socket-readiness event delivered (several
+   * {@link #onContent} calls, typically): the moment to flush what was written on. Optional.
+   */
+  default void onReadBatchEnd() {}
+
   void onComplete();
 
   /**
