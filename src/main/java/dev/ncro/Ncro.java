@@ -79,7 +79,7 @@ public final class Ncro {
     Clock clock = Clock.systemUTC();
     RouteStore store = RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(),
         Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock);
-    Transport transport = Transport.create(Runtime.getRuntime().availableProcessors());
+    Transport transport = Transport.create(Transport.defaultThreads());
     ExecutorService blocking = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory());
     UpstreamRegistry registry = UpstreamRegistry.fromConfig(config);
     UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version());

@@ -26,10 +26,20 @@ public record Transport(
     String name) {
 
   /**
+   * The default number of event loops: half the cores, at least one. ncro usually shares its
+   * machine with the Nix that uses it (builds, decompression, hashing), and one loop already relays
+   * more than 100 000 narinfo hits/s or 1.4 GB/s of NAR; one loop per core on a 2-core box running
+   * the load as well cost p99 4.3 ms against 1.3 ms with one loop, for no gain in rate
+   * (docs/benchmarks.md §3 and §4).
+   */
+  public static int defaultThreads() {
+    return Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+  }
+
+  /**
    * {@code threads} event loops, unless the system property {@code ncro.io.threads} (a positive
-   * integer) says otherwise. Why a knob: when the clients run on the same few cores (a local Nix,
-   * a load generator), one loop per core oversubscribes them; docs/benchmarks.md §3 measured
-   * p99 4.3 ms with 2 loops and 1.2 ms with 1 on 2 cores shared with wrk.
+   * integer) says otherwise: a dedicated proxy for many clients on a fast network may want one
+   * per core.
    */
   public static Transport create(int threads) {
     String override = System.getProperty("ncro.io.threads");
