@@ -13,14 +13,18 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Applies {@code logging.level} and {@code logging.format} to Logback, replacing the start-up
- * configuration from {@code logback.xml}. Logs go to stderr so stdout stays free for command
+ * configuration ({@link StartupLogConfigurator}). Logs go to stderr so stdout stays free for command
  * output ({@code --check}, {@code --version}).
  */
 public final class LogSetup {
   private LogSetup() {}
 
   public static void apply(LoggingConfig config) {
-    LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
+    configure((LoggerContext) LoggerFactory.getILoggerFactory(), config);
+  }
+
+  /** Sets {@code ctx} up for {@code config}: one stderr appender on the root logger. */
+  static void configure(LoggerContext ctx, LoggingConfig config) {
     Logger root = ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
     root.detachAndStopAllAppenders();
 

@@ -2,6 +2,8 @@ package dev.ncro.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.Configurator;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ncro.config.LoggingConfig;
@@ -9,6 +11,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.ServiceLoader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
@@ -54,5 +57,21 @@ class LogSetupTest {
     assertThat(lines).hasSize(2);
     assertThat(lines.get(0)).contains("INFO", "race won", "hash=\"abc\"", "latency_ms=\"41\"");
     assertThat(lines.get(1)).contains("DEBUG", "a debug line");
+  }
+
+  @Test
+  void startUpLoggingIsConfiguredWithoutXmlByTheServiceLoadedConfigurator() {
+    assertThat(ServiceLoader.load(Configurator.class).stream().map(p -> p.type().getName()))
+        .containsExactly(StartupLogConfigurator.class.getName());
+    assertThat(getClass().getResource("/logback.xml")).isNull();
+    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
+    assertThat(new StartupLogConfigurator().configure(context)).isEqualTo(Configurator.ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY);
+    Logger log = LoggerFactory.getLogger("dev.ncro.test");
+    log.info("starting");
+    log.debug("not at start-up");
+    System.err.flush();
+    assertThat(captured.toString(StandardCharsets.UTF_8).lines().toList())
+        .singleElement().asString().contains("INFO", "test", "starting");
   }
 }
