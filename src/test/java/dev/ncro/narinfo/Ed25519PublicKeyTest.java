@@ -3,11 +3,11 @@ package dev.ncro.narinfo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ncro.support.TestKey;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.Signature;
 import java.security.SignatureException;
-import java.security.interfaces.EdECPublicKey;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -24,7 +24,7 @@ class Ed25519PublicKeyTest {
     KeyPairGenerator generator = KeyPairGenerator.getInstance("Ed25519");
     for (int k = 0; k < 20; k++) {
       KeyPair pair = generator.generateKeyPair();
-      byte[] raw = rawOf((EdECPublicKey) pair.getPublic());
+      byte[] raw = TestKey.raw(pair.getPublic());
       Ed25519PublicKey key = Ed25519PublicKey.of(raw);
       byte[] message = new byte[RANDOM.nextInt(0, 400)];
       RANDOM.nextBytes(message);
@@ -95,19 +95,6 @@ class Ed25519PublicKeyTest {
 
   private static byte[] rawOf(NixPublicKey key) {
     return key.key().raw();
-  }
-
-  /** RFC 8032 encoding of a JDK key: y little-endian, the sign of x in the top bit. */
-  private static byte[] rawOf(EdECPublicKey key) {
-    byte[] be = key.getPoint().getY().toByteArray();
-    byte[] raw = new byte[32];
-    for (int i = 0; i < be.length && i < 32; i++) {
-      raw[i] = be[be.length - 1 - i];
-    }
-    if (key.getPoint().isXOdd()) {
-      raw[31] |= (byte) 0x80;
-    }
-    return raw;
   }
 
   private static boolean jdkVerify(KeyPair pair, byte[] message, byte[] signature) throws Exception {

@@ -28,9 +28,7 @@ public final class TestKey {
 
   /** The public key as Nix writes it in trusted-public-keys. */
   public String publicKey() {
-    byte[] spki = pair.getPublic().getEncoded(); // X.509 SubjectPublicKeyInfo: raw key is the last 32 bytes
-    byte[] raw = Arrays.copyOfRange(spki, spki.length - 32, spki.length);
-    return name + ":" + Base64.getEncoder().encodeToString(raw);
+    return name + ":" + Base64.getEncoder().encodeToString(raw(pair.getPublic()));
   }
 
   /** A {@code Sig:} value: {@code name:base64(signature of fingerprint)}. */
@@ -43,5 +41,11 @@ public final class TestKey {
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /** The raw 32-byte RFC 8032 form of a JDK Ed25519 public key (what Nix and ncro use). */
+  public static byte[] raw(java.security.PublicKey key) {
+    byte[] spki = key.getEncoded(); // X.509 SubjectPublicKeyInfo: the raw key is the last 32 bytes
+    return Arrays.copyOfRange(spki, spki.length - 32, spki.length);
   }
 }
