@@ -56,6 +56,7 @@ final class Race {
   private final ArrayDeque<Candidate> arrived = new ArrayDeque<>();
   private int pending;
   private int unavailable;
+  private long startedNanos;
 
   /** A 200 answer, waiting to be checked or being checked. */
   private record Candidate(Upstream upstream, SmallResponse response) {}
@@ -73,6 +74,7 @@ final class Race {
   CompletableFuture<RaceOutcome> run() {
     synchronized (this) {
       pending = candidates.size();
+      startedNanos = System.nanoTime();
     }
     if (candidates.isEmpty()) {
       result.complete(new RaceOutcome.Unavailable("no upstream configured"));
@@ -88,7 +90,7 @@ final class Race {
   private void onAnswer(Upstream u, SmallResponse r, Throwable err) {
     if (err != null) {
       UpstreamException e = UpstreamException.of(err);
-      registry.failure(u, e.kind(), "narinfo: " + e.getMessage());
+      registry.failure(u, e.kind(), "narinfo: " + e.getMessage(), started());
       countUnavailable();
       answered();
       return;
@@ -116,7 +118,7 @@ final class Race {
     if (status == 404 || status == 403 || status == 410) {
       registry.alive(u);
     } else if (status >= 500) {
-      registry.failure(u, FailureKind.STATUS_5XX, "narinfo: status " + status);
+      registry.failure(u, FailureKind.STATUS_5XX, "narinfo: status " + status, started());
       countUnavailable();
     } else {
       registry.badAnswer(u, FailureKind.PROTOCOL);
@@ -199,6 +201,10 @@ final class Race {
       return null;
     }
     return new RaceOutcome.Won(u, info, body, r.elapsedMillis());
+  }
+
+  private synchronized long started() {
+    return startedNanos;
   }
 
   private synchronized void countUnavailable() {

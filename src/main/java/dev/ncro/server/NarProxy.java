@@ -66,6 +66,8 @@ final class NarProxy implements ResponseListener {
   private int index = -1;
   private Upstream current;
   private volatile Exchange exchange;
+  /** System.nanoTime() when the current upstream request was sent. */
+  private long sentNanos;
   private volatile boolean closed;
   private boolean passing;
   private boolean started;
@@ -143,6 +145,7 @@ final class NarProxy implements ResponseListener {
     }
     current = order.get(index);
     passing = false;
+    sentNanos = System.nanoTime();
     upstreams.send(current, method, "/" + narUrl, forward, this);
   }
 
@@ -166,7 +169,7 @@ final class NarProxy implements ResponseListener {
       return; // drain the small error body, then try the next upstream in onComplete
     }
     if (s >= 500) {
-      registry.failure(current, FailureKind.STATUS_5XX, "NAR status " + s);
+      registry.failure(current, FailureKind.STATUS_5XX, "NAR status " + s, sentNanos);
       failedSome = true;
       return;
     }
@@ -277,7 +280,7 @@ final class NarProxy implements ResponseListener {
     if (closed) {
       return;
     }
-    registry.failure(current, error.kind(), "NAR " + error.kind().label() + ": " + error.getMessage());
+    registry.failure(current, error.kind(), "NAR " + error.kind().label() + ": " + error.getMessage(), sentNanos);
     if (started) {
       broken.add(current);
       passing = false;
@@ -313,6 +316,7 @@ final class NarProxy implements ResponseListener {
       current = source.get().upstream();
       resumeAt = offset;
       HttpHeaders range = new DefaultHttpHeaders().set(HttpHeaderNames.RANGE, "bytes=" + offset + "-");
+      sentNanos = System.nanoTime();
       upstreams.send(current, HttpMethod.GET, source.get().narPath(), range, this);
     });
   }

@@ -46,11 +46,12 @@ public final class Prober implements AutoCloseable {
   }
 
   private void probe(Upstream u, HttpMethod method) {
+    long sent = System.nanoTime();
     client.fetch(u, method, "/nix-cache-info", MAX_BODY).whenComplete((r, err) -> {
       u.stats().markProbed(System.nanoTime());
       if (err != null) {
         UpstreamException e = UpstreamException.of(err);
-        registry.failure(u, e.kind(), "probe: " + e.getMessage());
+        registry.failure(u, e.kind(), "probe: " + e.getMessage(), sent);
         return;
       }
       int s = r.status();
@@ -60,7 +61,7 @@ public final class Prober implements AutoCloseable {
       } else if (s >= 200 && s < 300) {
         registry.success(u, r.elapsedMillis());
       } else if (s >= 500) {
-        registry.failure(u, FailureKind.STATUS_5XX, "probe: status " + s);
+        registry.failure(u, FailureKind.STATUS_5XX, "probe: status " + s, sent);
       } else {
         registry.alive(u);
       }

@@ -97,11 +97,15 @@ public final class UpstreamRegistry {
    * A failed exchange: refused, timed out, 5xx, broken body. Counts towards DEGRADED and DOWN.
    * A timeout or a refused connection also suspends the upstream until it answers again: a black
    * hole costs one timeout, not one per request until it is finally DOWN. The prober is asked to
-   * check it at once, and any answer (probe or live) lifts the suspension.
+   * check it at once, and any answer (probe or live) lifts the suspension. A timeout of a request
+   * sent before the upstream's latest answer ({@code startedNanos}, a {@link System#nanoTime()})
+   * says nothing new and does not suspend it again: a request sent into a black hole that has since
+   * come back would otherwise shut it out once more when its timeout fires.
    */
-  public void failure(Upstream u, FailureKind kind, String reason) {
+  public void failure(Upstream u, FailureKind kind, String reason, long startedNanos) {
     u.stats().countError(kind);
-    if ((kind == FailureKind.TIMEOUT || kind == FailureKind.CONNECT) && !u.stats().suspended()) {
+    if ((kind == FailureKind.TIMEOUT || kind == FailureKind.CONNECT) && !u.stats().suspended()
+        && !u.stats().answeredSince(startedNanos)) {
       u.stats().suspend();
       log.atInfo().setMessage("upstream suspended until it answers again").addKeyValue("upstream", u.name())
           .addKeyValue("cause", reason).log();

@@ -20,6 +20,9 @@ public final class UpstreamStats {
   private Health health = Health.ACTIVE;
   private long lastProbeNanos;
   private boolean suspended;
+  /** System.nanoTime() of the latest answer (success or alive); valid when {@code answered}. */
+  private long lastAnswerNanos;
+  private boolean answered;
   private long downSinceNanos;
 
   UpstreamStats(double alpha) {
@@ -57,7 +60,7 @@ public final class UpstreamStats {
   /** Records a successful exchange that took {@code millis}; restores ACTIVE. Returns the old health. */
   public synchronized Health recordSuccess(double millis) {
     emaMillis = Double.isNaN(emaMillis) ? millis : alpha * millis + (1 - alpha) * emaMillis;
-    suspended = false;
+    answeredNow();
     Health before = health;
     consecutiveFailures = 0;
     health = Health.ACTIVE;
@@ -66,7 +69,7 @@ public final class UpstreamStats {
 
   /** Records a success without a meaningful latency sample (e.g. a 404 that proves liveness). */
   public synchronized Health recordAlive() {
-    suspended = false;
+    answeredNow();
     Health before = health;
     consecutiveFailures = 0;
     health = Health.ACTIVE;
@@ -87,6 +90,17 @@ public final class UpstreamStats {
   /** How long it has been DOWN without a single success, in nanoseconds; 0 when not DOWN. */
   public synchronized long downForNanos() {
     return health == Health.DOWN ? System.nanoTime() - downSinceNanos : 0;
+  }
+
+  private void answeredNow() {
+    suspended = false;
+    lastAnswerNanos = System.nanoTime();
+    answered = true;
+  }
+
+  /** True when the upstream answered after {@code startedNanos} (a {@link System#nanoTime()}). */
+  public synchronized boolean answeredSince(long startedNanos) {
+    return answered && lastAnswerNanos - startedNanos > 0;
   }
 
   /** Skips the upstream in races and NAR attempts until it answers again (see UpstreamRegistry). */

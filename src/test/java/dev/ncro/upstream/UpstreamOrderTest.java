@@ -92,7 +92,7 @@ class UpstreamOrderTest {
     UpstreamRegistry patient = new UpstreamRegistry(List.of(u), java.time.Duration.ofMinutes(1));
     UpstreamRegistry hasty = new UpstreamRegistry(List.of(u), java.time.Duration.ZERO);
     for (int i = 0; i < 10; i++) {
-      patient.failure(u, FailureKind.TIMEOUT, "test");
+      patient.failure(u, FailureKind.TIMEOUT, "test", System.nanoTime());
     }
     assertThat(u.stats().health()).isEqualTo(Health.DOWN);
     Thread.sleep(5);
@@ -101,5 +101,24 @@ class UpstreamOrderTest {
     patient.success(u, 5);
     assertThat(hasty.gone(u)).as("one answer and it is back").isFalse();
     assertThat(u.stats().suspended()).isFalse();
+  }
+
+  @Test
+  void aTimeoutOfARequestSentBeforeTheLatestAnswerDoesNotSuspendAgain() {
+    Upstream u = upstream("x", 10);
+    UpstreamRegistry reg = new UpstreamRegistry(List.of(u), java.time.Duration.ofMinutes(1));
+    long sentIntoTheHole = System.nanoTime();
+    reg.failure(u, FailureKind.TIMEOUT, "first timeout", sentIntoTheHole);
+    assertThat(u.stats().suspended()).isTrue();
+    long probeSentDuringTheHang = System.nanoTime();
+    reg.alive(u); // a later probe: it is back
+    assertThat(u.stats().suspended()).isFalse();
+
+    reg.failure(u, FailureKind.TIMEOUT, "the hung probe's timeout fires now", probeSentDuringTheHang);
+    assertThat(u.stats().suspended()).as("stale: sent before the latest answer").isFalse();
+    assertThat(reg.availableOrdered()).containsExactly(u);
+
+    reg.failure(u, FailureKind.CONNECT, "refused now", System.nanoTime());
+    assertThat(u.stats().suspended()).as("a request sent after the answer counts").isTrue();
   }
 }
