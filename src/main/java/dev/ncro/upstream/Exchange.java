@@ -64,13 +64,18 @@ public final class Exchange {
    * never be undone.
    */
   public void pauseWhile(BooleanSupplier blocked) {
-    channel.eventLoop().execute(() -> {
+    Runnable pause = () -> {
       if (finished || paused || !blocked.getAsBoolean()) {
         return;
       }
       paused = true;
       channel.config().setAutoRead(false);
-    });
+    };
+    if (channel.eventLoop().inEventLoop()) {
+      pause.run(); // now, so the read loop in progress stops after this read, not after its last
+    } else {
+      channel.eventLoop().execute(pause);
+    }
   }
 
   /** Reads the body again after {@link #pauseWhile}. */
