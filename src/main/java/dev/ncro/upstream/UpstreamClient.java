@@ -78,7 +78,8 @@ public final class UpstreamClient implements AutoCloseable {
 
   private void sendFresh(ConnectionPool pool, Upstream upstream, HttpMethod method, String path, HttpHeaders extra, ResponseListener listener) {
     if (closed) { // shutting down: the event loops may already refuse new channels
-      listener.onError(new UpstreamException(FailureKind.CONNECT, "ncro is shutting down"), false);
+      // Not CONNECT: that would suspend the upstream and ask the (stopped) prober to check it.
+      listener.onError(new UpstreamException(FailureKind.PROTOCOL, "ncro is shutting down"), false);
       return;
     }
     pool.connect().addListener(f -> {
