@@ -56,7 +56,8 @@ final class Race {
   private final ArrayDeque<Candidate> arrived = new ArrayDeque<>();
   private int pending;
   private int unavailable;
-  private long startedNanos;
+  /** When the race's requests go out (construction immediately precedes {@link #run()}). */
+  private final long startedNanos = System.nanoTime();
 
   /** A 200 answer, waiting to be checked or being checked. */
   private record Candidate(Upstream upstream, SmallResponse response) {}
@@ -74,7 +75,6 @@ final class Race {
   CompletableFuture<RaceOutcome> run() {
     synchronized (this) {
       pending = candidates.size();
-      startedNanos = System.nanoTime();
     }
     if (candidates.isEmpty()) {
       result.complete(new RaceOutcome.Unavailable("no upstream configured"));
@@ -90,7 +90,7 @@ final class Race {
   private void onAnswer(Upstream u, SmallResponse r, Throwable err) {
     if (err != null) {
       UpstreamException e = UpstreamException.of(err);
-      registry.failure(u, e.kind(), "narinfo: " + e.getMessage(), started());
+      registry.failure(u, e.kind(), "narinfo: " + e.getMessage(), startedNanos);
       countUnavailable();
       answered();
       return;
@@ -118,7 +118,7 @@ final class Race {
     if (status == 404 || status == 403 || status == 410) {
       registry.alive(u);
     } else if (status >= 500) {
-      registry.failure(u, FailureKind.STATUS_5XX, "narinfo: status " + status, started());
+      registry.failure(u, FailureKind.STATUS_5XX, "narinfo: status " + status, startedNanos);
       countUnavailable();
     } else {
       registry.badAnswer(u, FailureKind.PROTOCOL);
@@ -201,10 +201,6 @@ final class Race {
       return null;
     }
     return new RaceOutcome.Won(u, info, body, r.elapsedMillis());
-  }
-
-  private synchronized long started() {
-    return startedNanos;
   }
 
   private synchronized void countUnavailable() {
