@@ -2,6 +2,7 @@ package dev.ncro.router;
 
 import dev.ncro.route.Route;
 import dev.ncro.route.RouteStore;
+import dev.ncro.route.RouteStoreException;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamRegistry;
 import java.util.ArrayList;
@@ -32,7 +33,7 @@ public final class NarRouter {
     Optional<Route> route;
     try {
       route = store.byNarUrl(narUrl);
-    } catch (RuntimeException e) {
+    } catch (RouteStoreException.Unchecked e) {
       log.atWarn().setMessage("NAR route lookup failed")
           .addKeyValue("nar_url", narUrl)
           .addKeyValue("error", e.getMessage()).log();
@@ -65,7 +66,7 @@ public final class NarRouter {
     if (plan.routeHash() != null) {
       try {
         store.invalidate(plan.routeHash());
-      } catch (RuntimeException e) {
+      } catch (RouteStoreException.Unchecked e) {
         log.atWarn().setMessage("could not invalidate route")
           .addKeyValue("hash", plan.routeHash())
           .addKeyValue("error", e.getMessage()).log();

@@ -4,6 +4,7 @@ import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
 import dev.ncro.route.Route;
 import dev.ncro.route.RouteStore;
+import dev.ncro.route.RouteStoreException;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
@@ -72,7 +73,7 @@ public final class NarinfoRouter {
   private Optional<NarinfoResult> storedRoute(String hash) {
     try {
       return store.get(hash).filter(r -> r.liveAt(clock.millis())).flatMap(this::hit);
-    } catch (RuntimeException e) {
+    } catch (RouteStoreException.Unchecked e) {
       log.atWarn().setMessage("route lookup failed, racing instead")
           .addKeyValue("hash", hash)
           .addKeyValue("error", e.getMessage()).log();
@@ -177,7 +178,7 @@ public final class NarinfoRouter {
   private void save(Route route) {
     try {
       store.put(route);
-    } catch (RuntimeException e) {
+    } catch (RouteStoreException.Unchecked e) {
       log.atWarn().setMessage("could not store route")
           .addKeyValue("hash", route.hash())
           .addKeyValue("error", e.getMessage()).log();

@@ -178,7 +178,7 @@ final class Race {
     try {
       info = NarInfo.parse(body);
     } catch (NarInfoException e) {
-      registry.badAnswer(u, FailureKind.BAD_SIGNATURE);
+      registry.badAnswer(u, FailureKind.BAD_NARINFO);
       log.atWarn().setMessage("unparsable narinfo")
           .addKeyValue("upstream", u.name())
           .addKeyValue("hash", hash)
@@ -186,7 +186,7 @@ final class Race {
       return null;
     }
     if (!info.hashPart().equals(hash)) {
-      registry.badAnswer(u, FailureKind.BAD_SIGNATURE);
+      registry.badAnswer(u, FailureKind.BAD_NARINFO);
       log.atWarn().setMessage("narinfo for another path")
           .addKeyValue("upstream", u.name())
           .addKeyValue("hash", hash)

@@ -10,8 +10,10 @@ public enum FailureKind {
   STATUS_5XX,
   /** The connection closed or broke before the body was complete. */
   TRUNCATED,
-  /** A narinfo whose signature did not verify against the upstream's keys, or did not parse. */
+  /** A narinfo whose signature did not verify against the upstream's keys. */
   BAD_SIGNATURE,
+  /** A narinfo that did not parse, or that describes another store path than the one asked for. */
+  BAD_NARINFO,
   /** Anything else (protocol error, oversized answer). */
   PROTOCOL;
 

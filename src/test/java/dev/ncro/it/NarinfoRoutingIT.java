@@ -2,11 +2,13 @@ package dev.ncro.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestKey;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
+import dev.ncro.upstream.Upstream;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -61,12 +63,9 @@ class NarinfoRoutingIT {
     assertThat(r.body()).isEqualTo(body);
     assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("race");
     assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(fast.uri().getAuthority());
-    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    while (absent.requestCount("/" + h + ".narinfo") == 0 && System.nanoTime() < deadline) {
-      Thread.sleep(10); // every upstream was asked, the answer did not wait for all of them
-    }
-    assertThat(absent.requestCount("/" + h + ".narinfo")).isEqualTo(1);
-    Thread.sleep(400); // the slow loser's answer is in
+    // Every upstream was asked; the answer did not wait for all of them.
+    Await.until("every upstream was asked", () -> absent.requestCount("/" + h + ".narinfo") == 1
+        && slow.requestCount("/" + h + ".narinfo") == 1);
 
     int before = fast.requestCount("/" + h + ".narinfo") + slow.requestCount("/" + h + ".narinfo");
     HttpResponse<byte[]> again = n.get("/" + h + ".narinfo");
@@ -178,20 +177,20 @@ class NarinfoRoutingIT {
     TestUpstream slow = upstream();
     slow.setLatency(Duration.ofMillis(200));
     NcroHarness n = ncro(List.of(fast.uri(), slow.uri()), null);
-    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    while (slow.requestCount("/nix-cache-info") == 0 && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    Thread.sleep(300); // the start-up probe's answer is in
+    Upstream slowUpstream = n.ncro().registry().all().get(1);
+    Await.until("the start-up probe's answer is in", () -> !Double.isNaN(slowUpstream.stats().emaMillis()));
     int connectionsBefore = slow.connectionCount();
     for (int i = 0; i < 3; i++) {
       String h = TestNarinfo.hash(20 + i);
       byte[] body = TestNarinfo.make(h, "nar/" + h + ".nar", 10, null);
       fast.putNarinfo(h, body);
       slow.putNarinfo(h, body);
+      double emaBefore = slowUpstream.stats().emaMillis();
       HttpResponse<byte[]> r = n.get("/" + h + ".narinfo");
       assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(fast.uri().getAuthority());
-      Thread.sleep(300); // let the loser's answer arrive
+      // The loser's answer is read (its connection back in the pool) before the next race: the
+      // race feeds it to the EMA only after the exchange released the connection.
+      Await.until("the loser's answer is in the EMA", () -> slowUpstream.stats().emaMillis() != emaBefore);
     }
     assertThat(slow.requestCount("/" + TestNarinfo.hash(22) + ".narinfo")).isEqualTo(1);
     assertThat(slow.connectionCount() - connectionsBefore).as("new connections to the loser").isLessThanOrEqualTo(1);
@@ -199,10 +198,6 @@ class NarinfoRoutingIT {
   }
 
   static void awaitStored(NcroHarness n, String hash) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    while (n.ncro().store().count() == 0 && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    assertThat(n.ncro().store().count()).isPositive();
+    Await.until("route " + hash + " stored", () -> n.ncro().store().get(hash).isPresent());
   }
 }

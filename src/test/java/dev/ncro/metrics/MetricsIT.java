@@ -3,6 +3,7 @@ package dev.ncro.metrics;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.Closer;
+import dev.ncro.support.Await;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
@@ -77,7 +78,8 @@ class MetricsIT {
     assertThat(n.get("/" + TestNarinfo.hash(81) + ".narinfo").statusCode()).isEqualTo(404); // race, absent
     assertThat(n.get("/" + TestNarinfo.hash(81) + ".narinfo").statusCode()).isEqualTo(404); // negative hit
     assertThat(n.get("/nar/m.nar").body()).hasSize(12345);
-    Thread.sleep(300); // the slow loser's answer lands in the histogram
+    String slowAnswers = "ncro_upstream_latency_seconds_count{upstream=\"" + s + "\"} 2";
+    Await.until("both of the slow loser's answers are in the histogram", () -> scrapeQuietly(n).contains(slowAnswers));
 
     m = scrape(n);
     promtoolAccepts(m);
@@ -104,18 +106,22 @@ class MetricsIT {
     TestUpstream good = TestUpstream.start();
     TestUpstream fiveHundred = TestUpstream.start();
     TestUpstream liar = TestUpstream.start();
+    TestUpstream garbage = TestUpstream.start();
     TestUpstream hole = TestUpstream.start();
     TestUpstream gone = TestUpstream.start();
-    List.of(good, fiveHundred, liar, hole).forEach(open::add);
+    List.of(good, fiveHundred, liar, garbage, hole).forEach(open::add);
     int gonePort = gone.uri().getPort();
     gone.close();
     java.net.URI goneUri = java.net.URI.create("http://127.0.0.1:" + gonePort);
     NcroHarness n = NcroHarness.start(NcroHarness.config(dir.resolve("e.db"),
-        NcroHarness.upstreams(List.of(good.uri(), fiveHundred.uri(), liar.uri(), hole.uri(), goneUri),
-            List.of(key.publicKey(), key.publicKey(), key.publicKey(), key.publicKey(), key.publicKey())),
+        NcroHarness.upstreams(List.of(good.uri(), fiveHundred.uri(), liar.uri(), garbage.uri(), hole.uri(), goneUri),
+            List.of(key.publicKey(), key.publicKey(), key.publicKey(), key.publicKey(), key.publicKey(), key.publicKey())),
         Duration.ofHours(1)));
     open.add(n);
-    Thread.sleep(300); // start-up probes are in (and counted)
+    // Start-up probes are in (and counted) before the baseline: every upstream was probed once.
+    List<dev.ncro.upstream.Upstream> all = n.ncro().registry().all();
+    Await.until("every start-up probe answered or failed", () -> all.stream().allMatch(u -> u.stats().lastProbeNanos() != 0
+        && (!Double.isNaN(u.stats().emaMillis()) || u.stats().consecutiveFailures() > 0)));
     String before = scrape(n);
     fiveHundred.status5xxForAll(500);
     hole.hangAll();
@@ -123,18 +129,30 @@ class MetricsIT {
     good.putNarinfo(h, TestNarinfo.make(h, "nar/e.nar", 10, key));
     good.setLatency(Duration.ofMillis(50));
     liar.putNarinfo(h, TestNarinfo.make(h, "nar/e.nar", 10, forger));
+    garbage.putNarinfo(h, "StorePath: not a narinfo\n".getBytes(StandardCharsets.UTF_8));
     assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
-    Thread.sleep(2500); // the black hole's first-byte timeout (2 s in the harness)
+    String holeTimeout = "ncro_upstream_errors_total{kind=\"timeout\",upstream=\"" + hole.uri() + "\"}";
+    Await.until("the black hole's first-byte timeout (2 s in the harness)", () -> delta(before, scrapeQuietly(n), holeTimeout) >= 1);
 
     String after = scrape(n);
     promtoolAccepts(after);
     assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"status_5xx\",upstream=\"" + fiveHundred.uri() + "\"}")).isEqualTo(1);
     assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"bad_signature\",upstream=\"" + liar.uri() + "\"}")).isEqualTo(1);
+    assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"bad_narinfo\",upstream=\"" + garbage.uri() + "\"}")).isEqualTo(1);
+    assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"bad_signature\",upstream=\"" + garbage.uri() + "\"}")).isZero();
     assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"timeout\",upstream=\"" + hole.uri() + "\"}")).isEqualTo(1);
     // The refusing upstream failed its start-up probe and is suspended since, so races skip it.
     assertThat(value(after, "ncro_upstream_errors_total{kind=\"connect\",upstream=\"" + goneUri + "\"}")).isPositive();
     assertThat(delta(before, after, "ncro_upstream_errors_total{kind=\"connect\",upstream=\"" + good.uri() + "\"}")).isZero();
     assertThat(delta(before, after, "ncro_upstream_race_wins_total{upstream=\"" + good.uri() + "\"}")).isEqualTo(1);
+  }
+
+  private String scrapeQuietly(NcroHarness n) {
+    try {
+      return scrape(n);
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
   }
 
   private static double delta(String before, String after, String series) {

@@ -8,33 +8,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
-import java.time.Clock;
-import java.time.Instant;
-import java.time.ZoneOffset;
+import dev.ncro.support.MutableClock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class RouteStoreTest {
   @TempDir Path dir;
-
-  private static final class MutableClock extends Clock {
-    long millis = 1_700_000_000_000L;
-
-    @Override
-    public ZoneOffset getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return Instant.ofEpochMilli(millis);
-    }
-  }
 
   private static Route route(String hash, long now, long ttl) {
     return new Route(hash, "http://up", 12.5, "nar/" + hash + ".nar.xz", "sha256:f" + hash,
@@ -51,7 +30,7 @@ class RouteStoreTest {
     MutableClock clock = new MutableClock();
     Path db = dir.resolve("sub/routes.db");
     try (RouteStore s = RouteStore.open(db, 100, 10, clock)) {
-      s.put(route(hash(1), clock.millis, 60_000));
+      s.put(route(hash(1), clock.millis(), 60_000));
       assertThat(s.count()).isEqualTo(1);
     }
     try (RouteStore s = RouteStore.open(db, 100, 10, clock)) {
@@ -80,10 +59,10 @@ class RouteStoreTest {
   void ttlDecidesLivenessButExpiredRowsKeepTheirNarMapping() throws Exception {
     MutableClock clock = new MutableClock();
     try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 100, 10, clock)) {
-      s.put(route(hash(1), clock.millis, 1_000));
-      assertThat(s.get(hash(1)).orElseThrow().liveAt(clock.millis)).isTrue();
-      clock.millis += 1_000;
-      assertThat(s.get(hash(1)).orElseThrow().liveAt(clock.millis)).isFalse();
+      s.put(route(hash(1), clock.millis(), 1_000));
+      assertThat(s.get(hash(1)).orElseThrow().liveAt(clock.millis())).isTrue();
+      clock.advance(1_000);
+      assertThat(s.get(hash(1)).orElseThrow().liveAt(clock.millis())).isFalse();
       assertThat(s.byNarUrl("nar/" + hash(1) + ".nar.xz")).isPresent();
     }
   }
@@ -93,14 +72,14 @@ class RouteStoreTest {
     MutableClock clock = new MutableClock();
     try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 3, 1, clock)) {
       for (int i = 1; i <= 3; i++) {
-        clock.millis += 10;
-        s.put(route(hash(i), clock.millis, 60_000));
+        clock.advance(10);
+        s.put(route(hash(i), clock.millis(), 60_000));
       }
-      clock.millis += 10;
+      clock.advance(10);
       s.get(hash(1)); // hash(1) becomes the most recently used
       s.flushRecency();
-      clock.millis += 10;
-      s.put(route(hash(4), clock.millis, 60_000));
+      clock.advance(10);
+      s.put(route(hash(4), clock.millis(), 60_000));
       assertThat(s.count()).isEqualTo(3);
       assertThat(s.get(hash(2))).isEmpty();
       assertThat(s.get(hash(1))).isPresent();
@@ -113,8 +92,8 @@ class RouteStoreTest {
   void replacingARouteDoesNotGrowTheCount() throws Exception {
     MutableClock clock = new MutableClock();
     try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 10, 10, clock)) {
-      s.put(route(hash(1), clock.millis, 1));
-      s.put(route(hash(1), clock.millis, 2));
+      s.put(route(hash(1), clock.millis(), 1));
+      s.put(route(hash(1), clock.millis(), 2));
       assertThat(s.count()).isEqualTo(1);
       s.invalidate(hash(1));
       assertThat(s.count()).isZero();
@@ -138,7 +117,7 @@ class RouteStoreTest {
     NegativeCache n = new NegativeCache(java.time.Duration.ofSeconds(10), 100, clock);
     n.add(hash(1));
     assertThat(n.contains(hash(1))).isTrue();
-    clock.millis += 10_000;
+    clock.advance(10_000);
     assertThat(n.contains(hash(1))).isFalse();
   }
 
@@ -147,7 +126,7 @@ class RouteStoreTest {
     MutableClock clock = new MutableClock();
     NegativeCache n = new NegativeCache(java.time.Duration.ofSeconds(10), 10, clock);
     for (int i = 0; i < 100; i++) {
-      clock.millis += 1;
+      clock.advance(1);
       n.add(hash(i));
     }
     assertThat(n.size()).isLessThanOrEqualTo(10);

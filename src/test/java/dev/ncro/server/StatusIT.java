@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ncro.support.Await;
 import dev.ncro.support.NcroHarness;
+import dev.ncro.upstream.FailureKind;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import java.net.http.HttpResponse;
@@ -29,7 +31,10 @@ class StatusIT {
         fast.putNarinfo(h, TestNarinfo.make(h, "nar/s.nar", 10, null));
         assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
         assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
-        Thread.sleep(500); // a couple of probes
+        var upstreams = n.ncro().registry().all();
+        Await.until("the good upstream was probed", () -> upstreams.get(0).stats().lastProbeNanos() != 0);
+        Await.until("the broken upstream's 5xx counted", () -> upstreams.get(1).stats().errors(FailureKind.STATUS_5XX) > 0
+            && upstreams.get(1).stats().consecutiveFailures() > 0);
 
         HttpResponse<byte[]> r = n.get("/status");
         assertThat(r.statusCode()).isEqualTo(200);
