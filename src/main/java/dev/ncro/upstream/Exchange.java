@@ -91,14 +91,24 @@ public final class Exchange {
     });
   }
 
-  /** Gives up on the response: the connection is closed and the listener hears nothing more. */
+  /**
+   * Gives up on the response: the connection is closed and the listener hears nothing more. On this
+   * connection's own event loop it takes effect at once, like {@link #pauseWhile}: a listener that
+   * aborts from {@code onHeaders} must not get the {@code onComplete} of a short body that arrived
+   * in the same read (it would take that for its own next step and start a second attempt).
+   */
   public void abort() {
-    channel.eventLoop().execute(() -> {
+    Runnable abort = () -> {
       if (!finished) {
         finish();
         channel.close();
       }
-    });
+    };
+    if (channel.eventLoop().inEventLoop()) {
+      abort.run();
+    } else {
+      channel.eventLoop().execute(abort);
+    }
   }
 
   void start() {

@@ -3,6 +3,7 @@ package dev.ncro.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestNarinfo;
@@ -19,6 +20,8 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** NAR streaming: routed upstream first, 404 fallback, pass-through headers, abort on a broken body. */
@@ -214,8 +217,61 @@ class NarStreamingIT {
     assertThat(other.requestCount("/nar/d.nar")).isZero();
   }
 
+  /**
+   * A resume source that refuses the range with a short error (404, 416) or answers a 206 from the
+   * wrong byte: its error body can complete in the same read as its headers. The download must go on
+   * from the next source with the same file, with exactly one (ranged) request to each: never a
+   * second, unranged attempt started by the aborted exchange's completion while the next resume
+   * source is being looked up.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"404", "416", "206-wrong-range"})
+  void aResumeSourceRefusingTheRangeIsAskedOnceAndTheNextOneResumes(String answer) throws Exception {
+    TestUpstream routed = upstream();
+    TestUpstream refusing = upstream();
+    TestUpstream good = upstream();
+    String h = TestNarinfo.hash(15);
+    byte[] nar = bytes(2_000_000, 15);
+    routed.putNarinfo(h, narinfo(h, "/nar/w.nar", nar.length, "sha256:w"));
+    refusing.putNarinfo(h, narinfo(h, "/nar/w-refusing.nar", nar.length, "sha256:w"));
+    good.putNarinfo(h, narinfo(h, "/nar/w-good.nar", nar.length, "sha256:w"));
+    // Latency order routed < refusing < good: the routed upstream serves first, the refusing one
+    // is the first resume source tried.
+    refusing.setLatency(Duration.ofMillis(40));
+    good.setLatency(Duration.ofMillis(150));
+    routed.put("/nar/w.nar", TestUpstream.Response.ok(nar).truncateAfter(500_000));
+    good.putNar("/nar/w-good.nar", nar);
+    switch (answer) {
+      case "404" -> { } // not there: the default answer
+      case "416" -> refusing.put("/nar/w-refusing.nar", TestUpstream.Response.status(416));
+      default -> {
+        refusing.putNar("/nar/w-refusing.nar", nar);
+        refusing.rangeOffByOne(true);
+      }
+    }
+    NcroHarness n = ncro(List.of(routed.uri(), refusing.uri(), good.uri()));
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream")).hasValue(routed.uri().getAuthority());
+    Await.until("every upstream's answer is in the latency EMA", () -> n.ncro().registry().all().stream()
+        .allMatch(u -> !Double.isNaN(u.stats().emaMillis())));
+    refusing.setLatency(Duration.ZERO);
+    good.setLatency(Duration.ZERO);
+
+    HttpResponse<byte[]> r = n.get("/nar/w.nar");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo(nar);
+    assertThat(narRequests(refusing)).as("NAR requests to the refusing source").singleElement()
+        .satisfies(q -> assertThat(q.headers()).containsKey("range"));
+    assertThat(narRequests(good)).as("NAR requests to the good source").singleElement()
+        .satisfies(q -> assertThat(q.headers()).containsKey("range"));
+    assertThat(narRequests(routed)).as("NAR requests to the routed upstream").hasSize(1);
+  }
+
+  private static List<TestUpstream.Request> narRequests(TestUpstream u) {
+    return u.requests().stream().filter(q -> q.path().startsWith("/nar/")).toList();
+  }
+
   /** The client sees the promised length and then a broken connection, never a clean short body. */
-  private static void assertBrokenDownload(NcroHarness n, String path, int length) throws Exception {
+  static void assertBrokenDownload(NcroHarness n, String path, int length) throws Exception {
     HttpResponse<InputStream> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(n.uri(path)).build(),
         HttpResponse.BodyHandlers.ofInputStream());
     assertThat(r.statusCode()).isEqualTo(200);

@@ -98,14 +98,14 @@ class RaceTest {
     TestUpstream liar = TestUpstream.start();
     TestUpstream honest = TestUpstream.start();
     upstreams.addAll(List.of(liar, honest));
-    honest.setLatency(Duration.ofMillis(100));
+    honest.setLatency(Duration.ofMillis(400)); // well after the liar's answer, even on a loaded machine
     String h = TestNarinfo.hash(101);
     liar.putNarinfo(h, TestNarinfo.make(h, "nar/r.nar", 10, forger));
     honest.putNarinfo(h, TestNarinfo.make(h, "nar/r.nar", 10, key));
     UpstreamRegistry registry = new UpstreamRegistry(List.of(
         new Upstream(new UpstreamConfig(liar.uri(), 10, List.of(key.publicKey())), 0.3),
         new Upstream(new UpstreamConfig(honest.uri(), 10, List.of(key.publicKey())), 0.3)), Duration.ofMinutes(1));
-    SlowCheckExecutor checks = new SlowCheckExecutor(Duration.ofMillis(300)); // honest's answer waits behind liar's
+    SlowCheckExecutor checks = new SlowCheckExecutor(Duration.ofMillis(800)); // honest's answer waits behind liar's
     RaceOutcome outcome = new Race(h, registry.all(), client, registry, new Metrics(registry, () -> 0), checks)
         .run().get(5, TimeUnit.SECONDS);
     assertThat(outcome).isInstanceOfSatisfying(RaceOutcome.Won.class,

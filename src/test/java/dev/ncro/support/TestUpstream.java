@@ -65,6 +65,7 @@ public final class TestUpstream implements AutoCloseable {
   private volatile boolean refuseHead;
   private volatile boolean bodyOnHead;
   private volatile boolean rangeAs200;
+  private volatile boolean rangeOffByOne;
 
   private TestUpstream(ServerSocket server) {
     this.server = server;
@@ -134,6 +135,11 @@ public final class TestUpstream implements AutoCloseable {
   /** Range requests get the whole body with 200. */
   public void rangeAs200(boolean on) {
     rangeAs200 = on;
+  }
+
+  /** Answers a Range request with a 206 that starts one byte later than asked (a broken cache). */
+  public void rangeOffByOne(boolean on) {
+    rangeOffByOne = on;
   }
 
   public List<Request> requests() {
@@ -230,7 +236,7 @@ public final class TestUpstream implements AutoCloseable {
     String extra = "";
     String range = req.headers().get("range");
     if (range != null && status == 200 && !rangeAs200 && range.matches("bytes=\\d+-")) {
-      int from = Integer.parseInt(range.substring(6, range.length() - 1));
+      int from = Integer.parseInt(range.substring(6, range.length() - 1)) + (rangeOffByOne ? 1 : 0);
       if (from < body.length) {
         extra = "Content-Range: bytes " + from + "-" + (body.length - 1) + "/" + body.length + "\r\n";
         body = java.util.Arrays.copyOfRange(body, from, body.length);
@@ -239,7 +245,18 @@ public final class TestUpstream implements AutoCloseable {
     }
     String head1 = "HTTP/1.1 " + status + " X\r\nContent-Type: " + r.type() + "\r\nContent-Length: " + body.length
         + "\r\nAccept-Ranges: bytes\r\n" + extra + "\r\n";
-    out.write(head1.getBytes(StandardCharsets.ISO_8859_1));
+    byte[] headBytes = head1.getBytes(StandardCharsets.ISO_8859_1);
+    if ((!head || bodyOnHead) && r.truncateAfter() < 0 && body.length <= 16 * 1024) {
+      // A small answer in one write, as real servers send it: headers and body then arrive in
+      // one segment (and one read on the proxy's side), which is where ordering bugs show.
+      byte[] whole = java.util.Arrays.copyOf(headBytes, headBytes.length + body.length);
+      System.arraycopy(body, 0, whole, headBytes.length, body.length);
+      out.write(whole);
+      bodyBytes.computeIfAbsent(req.path(), k -> new java.util.concurrent.atomic.AtomicLong()).addAndGet(body.length);
+      out.flush();
+      return !"close".equalsIgnoreCase(req.headers().get("connection"));
+    }
+    out.write(headBytes);
     if (!head || bodyOnHead) {
       long n = r.truncateAfter() >= 0 ? Math.min(r.truncateAfter(), body.length) : body.length;
       writeBody(req.path(), out, body, (int) n);
