@@ -135,17 +135,17 @@ public final class NarinfoRouter {
       case RaceOutcome.Won w -> won(hash, w, NarinfoResult.Source.RACE);
       case RaceOutcome.AbsentEverywhere a when suspended > 0 -> {
         String reason = "absent from the upstreams asked; " + suspended + " silent upstream(s) not asked";
-        recent.add(new RecentRaces.Entry(clock.millis(), hash, "unavailable", null, Double.NaN));
+        recent.add(new RecentRaces.Entry(clock.millis(), hash, RecentRaces.Outcome.UNAVAILABLE, null, Double.NaN));
         yield new NarinfoResult.Unavailable(reason);
       }
       case RaceOutcome.AbsentEverywhere a -> {
         negative.add(hash);
-        recent.add(new RecentRaces.Entry(clock.millis(), hash, "absent", null, Double.NaN));
+        recent.add(new RecentRaces.Entry(clock.millis(), hash, RecentRaces.Outcome.ABSENT, null, Double.NaN));
         log.atDebug().setMessage("absent from every upstream").addKeyValue("hash", hash).log();
         yield new NarinfoResult.Absent(false);
       }
       case RaceOutcome.Unavailable u -> {
-        recent.add(new RecentRaces.Entry(clock.millis(), hash, "unavailable", null, Double.NaN));
+        recent.add(new RecentRaces.Entry(clock.millis(), hash, RecentRaces.Outcome.UNAVAILABLE, null, Double.NaN));
         log.atWarn().setMessage("narinfo unavailable: no upstream has it and some could not answer")
             .addKeyValue("hash", hash).addKeyValue("reason", u.reason()).log();
         yield new NarinfoResult.Unavailable(u.reason());
@@ -158,7 +158,7 @@ public final class NarinfoRouter {
     if (source == NarinfoResult.Source.RACE) {
       registry.raceWon(w.upstream());
     }
-    recent.add(new RecentRaces.Entry(clock.millis(), hash, source == NarinfoResult.Source.MESH ? "mesh" : "won",
+    recent.add(new RecentRaces.Entry(clock.millis(), hash, source == NarinfoResult.Source.MESH ? RecentRaces.Outcome.MESH : RecentRaces.Outcome.WON,
         w.upstream().name(), w.latencyMs()));
     log.atInfo().setMessage(source == NarinfoResult.Source.MESH ? "mesh route used" : "race won")
         .addKeyValue("hash", hash).addKeyValue("upstream", w.upstream().name())

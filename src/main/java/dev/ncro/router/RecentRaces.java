@@ -10,11 +10,24 @@ import java.util.List;
  * milliseconds, recording it takes nanoseconds).
  */
 public final class RecentRaces {
-  /**
-   * One race. {@code outcome}: {@code won}, {@code absent} or {@code unavailable}; {@code upstream}
-   * and {@code latencyMs} are the winner's (null and NaN otherwise).
-   */
-  public record Entry(long atMillis, String hash, String outcome, String upstream, double latencyMs) {}
+  /** How a race ended; {@link #label()} is the name /status and the page show. */
+  public enum Outcome {
+    /** An upstream had it and won the race. */
+    WON,
+    /** A route learned from a mesh peer answered, without a race. */
+    MESH,
+    /** Every upstream asked said absent, and none was silent. */
+    ABSENT,
+    /** No upstream had it and some could not answer (or were not asked). */
+    UNAVAILABLE;
+
+    public String label() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** One race; {@code upstream} and {@code latencyMs} are the winner's (null and NaN otherwise). */
+  public record Entry(long atMillis, String hash, Outcome outcome, String upstream, double latencyMs) {}
 
   private final int capacity;
   private final ArrayDeque<Entry> entries;

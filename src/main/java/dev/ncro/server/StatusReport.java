@@ -87,7 +87,7 @@ public final class StatusReport {
         g.writeStartObject();
         g.writeStringField("at", Instant.ofEpochMilli(e.atMillis()).toString());
         g.writeStringField("hash", e.hash());
-        g.writeStringField("outcome", e.outcome());
+        g.writeStringField("outcome", e.outcome().label());
         g.writeStringField("upstream", e.upstream());
         number(g, "latency_ms", e.latencyMs());
         g.writeEndObject();
