@@ -52,6 +52,14 @@ public final class Nginx implements AutoCloseable {
     return start("root " + root.toAbsolutePath() + ";\n      location / { }");
   }
 
+  /**
+   * Serves {@code root} as static files, with {@code locations} (nginx {@code location} blocks)
+   * for special cases, e.g. a {@code Content-Encoding} header on files stored compressed, as S3 does.
+   */
+  public static Nginx serve(Path root, String locations) throws IOException, InterruptedException {
+    return start("root " + root.toAbsolutePath() + ";\n      location / { }\n      " + locations);
+  }
+
   /** Answers {@code status} to every request (a cache that is up but broken). */
   public static Nginx failing(int status) throws IOException, InterruptedException {
     return start("location / { return " + status + " \"failing on purpose\\n\"; }");
