@@ -57,7 +57,9 @@ final class CacheFilePath {
     }
     if (path.startsWith("/debuginfo/")) {
       String id = decode(path.substring(11));
-      return buildId(id) ? file(CacheFileKind.DEBUGINFO, "/debuginfo/" + id + q, null) : reject("debuginfo");
+      // Nix 2.8 writes debuginfo/<build id>.debug (it keeps the file's suffix; later versions drop it)
+      String bare = id != null && id.endsWith(".debug") ? id.substring(0, id.length() - 6) : id;
+      return buildId(bare) ? file(CacheFileKind.DEBUGINFO, "/debuginfo/" + id + q, null) : reject("debuginfo");
     }
     if (path.endsWith(".ls") && path.indexOf('/', 1) < 0) {
       String hash = path.substring(1, path.length() - 3);

@@ -33,6 +33,8 @@ class RequestPathTest {
     assertThat(RequestPath.classify("/" + HASH + ".ls")).isEqualTo(new Target.CacheFile(CacheFileKind.LISTING, "/" + HASH + ".ls", HASH));
     assertThat(RequestPath.classify("/debuginfo/0123456789abcdef0123456789abcdef01234567"))
         .isEqualTo(new Target.CacheFile(CacheFileKind.DEBUGINFO, "/debuginfo/0123456789abcdef0123456789abcdef01234567", null));
+    assertThat(RequestPath.classify("/debuginfo/abcdef0123456789abcdef0123456789abcdef01.debug")).as("as Nix 2.8 names it")
+        .isEqualTo(new Target.CacheFile(CacheFileKind.DEBUGINFO, "/debuginfo/abcdef0123456789abcdef0123456789abcdef01.debug", null));
     assertThat(RequestPath.classify("/realisations/" + ID + ".doi"))
         .isEqualTo(new Target.CacheFile(CacheFileKind.REALISATION, "/realisations/" + ID + ".doi", ID));
     assertThat(RequestPath.classify("/build-trace-v2/" + DRV + "/out.doi"))
@@ -96,6 +98,8 @@ class RequestPathTest {
       "/debuginfo/XYZ",
       "/debuginfo/ABCDEF",
       "/debuginfo/..",
+      "/debuginfo/.debug",
+      "/debuginfo/ab.debug.debug",
       "/eeee456789abcdfghijklmnpqrsvwxyz.ls",
       "/" + HASH + "x.ls",
   })
