@@ -210,16 +210,29 @@ final class CacheFileProxy implements StreamedResponse {
     private volatile Exchange exchange;
     private HttpResponse response;
     /** What the answer means once it is complete, when it is not streamed to the client. */
-    private boolean absent;
     private boolean failed;
     private boolean passing;
     private ByteBuf collected;
     private boolean unflushed;
     private long delivered;
     private long promised = -1;
+    /** This leg has been counted as settled (or aborted as a loser): it must never count twice. */
+    private volatile boolean done;
 
     Leg(Upstream upstream) {
       this.upstream = upstream;
+    }
+
+    /**
+     * Settles this leg once. Needed because an aborted exchange may still deliver the rest of the
+     * socket read already in progress (abort takes effect on the next event loop turn).
+     */
+    private void finish(boolean wasUnavailable) {
+      if (done) {
+        return;
+      }
+      done = true;
+      settled(wasUnavailable);
     }
 
     @Override
@@ -234,6 +247,7 @@ final class CacheFileProxy implements StreamedResponse {
           return;
         }
         if (!claim(this)) {
+          done = true;
           ex.abort(); // a loser's body may be large: not worth reading to the end
           return;
         }
@@ -243,8 +257,7 @@ final class CacheFileProxy implements StreamedResponse {
         return;
       }
       if (s == 404 || s == 403 || s == 410) {
-        registry.alive(upstream);
-        absent = true;
+        registry.alive(upstream); // absent here: settled in onComplete
       } else if (s >= 500) {
         registry.failure(upstream, FailureKind.STATUS_5XX, target.kind().label() + ": status " + s, sentNanos);
         failed = true;
@@ -289,7 +302,7 @@ final class CacheFileProxy implements StreamedResponse {
           collected = null;
           exchange.abort();
           registry.badAnswer(upstream, FailureKind.PROTOCOL);
-          settled(true);
+          finish(true);
           return;
         }
         collected.writeBytes(content);
@@ -320,6 +333,9 @@ final class CacheFileProxy implements StreamedResponse {
         finished();
         return;
       }
+      if (done) {
+        return;
+      }
       if (collected != null) {
         byte[] body = new byte[collected.readableBytes()];
         collected.readBytes(body);
@@ -328,11 +344,7 @@ final class CacheFileProxy implements StreamedResponse {
         verifier.execute(() -> checked(body));
         return;
       }
-      if (absent || failed) {
-        settled(failed);
-      } else {
-        settled(false); // a 200 after the winner was taken, aborted
-      }
+      finish(failed);
     }
 
     /** A realisation's body is in: serve it if it is the one asked for and signed by the upstream's key. */
@@ -342,9 +354,10 @@ final class CacheFileProxy implements StreamedResponse {
         registry.badAnswer(upstream, FailureKind.BAD_SIGNATURE);
         log.atWarn().setMessage("realisation not accepted").addKeyValue("upstream", upstream.name())
             .addKeyValue("path", target.upstreamPath()).addKeyValue("reason", problem).log();
-        settled(false);
+        finish(false);
         return;
       }
+      done = true;
       if (!claim(this)) {
         return;
       }
@@ -399,7 +412,7 @@ final class CacheFileProxy implements StreamedResponse {
         finished();
         return;
       }
-      settled(true);
+      finish(true);
     }
   }
 
