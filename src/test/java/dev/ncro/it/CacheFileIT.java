@@ -248,6 +248,29 @@ class CacheFileIT {
   }
 
   @Test
+  void aLogCutShortByItsUpstreamAbortsTheClientConnectionInsteadOfEndingCleanly() throws Exception {
+    TestUpstream cutter = TestUpstream.start();
+    open.add(cutter);
+    String path = "/log/" + TestNarinfo.hash(160) + "-cut-1.drv";
+    byte[] log = "a long build log line\n".repeat(20_000).getBytes(StandardCharsets.UTF_8);
+    cutter.put(path, TestUpstream.Response.ok(log).truncateAfter(100_000));
+    NcroHarness n = ncro(List.of(cutter.uri()), null);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> n.get(path)).isInstanceOf(java.io.IOException.class);
+    assertThat(n.get("/nix-cache-info").statusCode()).as("ncro keeps serving").isEqualTo(200);
+  }
+
+  @Test
+  void headOfARealisationIsCheckedLikeAGet() throws Exception {
+    NcroHarness n = ncroOverAll();
+    HttpResponse<byte[]> h = n.head("/realisations/" + FORGED_ID + ".doi");
+    assertThat(h.statusCode()).isEqualTo(200);
+    assertThat(h.body()).isEmpty();
+    assertThat(h.headers().firstValue("X-Ncro-Upstream")).hasValue(far.uri().getAuthority());
+    assertThat(h.headers().firstValue("Content-Length"))
+        .hasValue(Long.toString(Files.size(root.resolve("far/realisations/" + FORGED_ID + ".doi"))));
+  }
+
+  @Test
   void aListingFollowsTheNarinfoRouteOfItsStorePath() throws Exception {
     TestUpstream fast = TestUpstream.start();
     TestUpstream slow = TestUpstream.start();
