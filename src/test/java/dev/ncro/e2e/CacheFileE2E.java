@@ -43,6 +43,8 @@ class CacheFileE2E {
       {
         plain = derivation { name = "ncro-i20-log-${tag}"; system = builtins.currentSystem; builder = "/bin/sh";
           args = [ "-c" "echo building ${tag} for ncro; echo the second line of the log; echo ${tag} > $out" ]; };
+        zipped = derivation { name = "ncro-i20-zipped-${tag}"; system = builtins.currentSystem; builder = "/bin/sh";
+          args = [ "-c" "echo this log is stored gzip-compressed ${tag}; echo ${tag} > $out" ]; };
         ca = derivation { name = "ncro-i20-ca-${tag}"; system = builtins.currentSystem; builder = "/bin/sh";
           __contentAddressed = true; outputHashMode = "recursive"; outputHashAlgo = "sha256";
           args = [ "-c" "echo content-addressed ${tag} > $out" ]; };
@@ -62,6 +64,8 @@ class CacheFileE2E {
   private static FarCache near;
   private static FarCache far;
   private static FarCache empty;
+  private static FarCache gzipped;
+  private static String zippedDrv;
 
   @TempDir Path dir;
   private final List<AutoCloseable> open = new ArrayList<>();
@@ -85,6 +89,18 @@ class CacheFileE2E {
     run("nix-build", expr.toString(), "-A", "plain", "--argstr", "tag", tag, "--no-out-link");
     run("nix", "store", "copy-log", "--to", "file://" + logs, plainDrv);
 
+    // A log stored compressed with Content-Encoding, as an S3 cache with log-compression keeps it.
+    zippedDrv = lastLine(run("nix-instantiate", expr.toString(), "-A", "zipped", "--argstr", "tag", tag));
+    run("nix-build", expr.toString(), "-A", "zipped", "--argstr", "tag", tag, "--no-out-link");
+    Path plainLogs = Files.createDirectories(work.resolve("plain-logs"));
+    run("nix", "store", "copy-log", "--to", "file://" + plainLogs, zippedDrv);
+    Path gz = Files.createDirectories(work.resolve("gzipped/log"));
+    String zippedName = zippedDrv.substring(zippedDrv.lastIndexOf('/') + 1);
+    try (java.io.OutputStream out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz.resolve(zippedName)))) {
+      out.write(Files.readAllBytes(plainLogs.resolve("log/" + zippedName)));
+    }
+    Files.writeString(gz.getParent().resolve("nix-cache-info"), "StoreDir: /nix/store\n");
+
     caOut = lastLine(run("nix-build", expr.toString(), "-A", "ca", "--argstr", "tag", tag, "--no-out-link",
         "--option", "secret-key-files", work.resolve("sk").toString()));
     run("nix", "copy", "--to", "file://" + ca, "-f", expr.toString(), "ca", "--argstr", "tag", tag);
@@ -95,11 +111,13 @@ class CacheFileE2E {
     near = FarCache.serving("near", ca, Duration.ofMillis(5));
     empty = FarCache.serving("empty", nothing, Duration.ofMillis(20));
     far = FarCache.serving("far", logs, Duration.ofMillis(100));
+    gzipped = FarCache.serving("gzipped", gz.getParent(),
+        "location /log/ { default_type text/plain; add_header Content-Encoding gzip; }", Duration.ofMillis(30));
   }
 
   @AfterAll
   static void stopCaches() {
-    for (FarCache c : new FarCache[] {near, empty, far}) {
+    for (FarCache c : new FarCache[] {near, empty, far, gzipped}) {
       if (c != null) {
         c.close();
       }
@@ -134,9 +152,9 @@ class CacheFileE2E {
   }
 
   private URI ncro() throws Exception {
-    List<URI> upstreams = List.of(near.uri(), empty.uri(), far.uri());
+    List<URI> upstreams = List.of(near.uri(), empty.uri(), far.uri(), gzipped.uri());
     ncro = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"),
-        NcroHarness.upstreams(upstreams, List.of(publicKey, publicKey, publicKey))));
+        NcroHarness.upstreams(upstreams, List.of(publicKey, publicKey, publicKey, publicKey))));
     open.add(ncro);
     return ncro.uri("");
   }
@@ -168,6 +186,25 @@ class CacheFileE2E {
     assertThat(far.nginx().accessLog()).anyMatch(l -> l.startsWith("GET /log/" + drvName + " 200"));
     printRequests("nix log", far, "/log/");
     printRequests("nix log", near, "/log/");
+  }
+
+  @Test
+  void nixLogDecodesALogThatAnUpstreamStoresCompressed() throws Exception {
+    URI proxy = ncro();
+    NixClient client = new NixClient(dir.resolve("client"));
+    NixFixture.Result inst = NixFixture.exec(List.of("nix-instantiate", "--store", client.storeUri(), expr.toString(),
+        "-A", "zipped", "--argstr", "tag", tag), env, TIMEOUT);
+    assertThat(inst.exitCode()).as(inst.output()).isZero();
+
+    NixFixture.Result log = NixFixture.exec(List.of("nix", "log", "--store", client.storeUri(),
+        "--option", "substituters", proxy.toString(), zippedDrv), env, TIMEOUT);
+
+    assertThat(log.exitCode()).as("nix log through ncro:\n%s", log.output()).isZero();
+    assertThat(log.stdout()).contains("this log is stored gzip-compressed " + tag);
+    String name = zippedDrv.substring(zippedDrv.lastIndexOf('/') + 1);
+    HttpResponse<byte[]> raw = ncro.get("/log/" + name);
+    assertThat(raw.headers().firstValue("Content-Encoding")).hasValue("gzip");
+    assertThat(raw.body()).isEqualTo(Files.readAllBytes(work.resolve("gzipped/log/" + name)));
   }
 
   @Test
