@@ -47,6 +47,10 @@ import org.slf4j.LoggerFactory;
  * against the upstream's keys when it has any (on {@code verifier}, off the event loop), and a bad
  * or missing signature, or a realisation for another id, counts as "this upstream does not have it".
  *
+ * <p>Upstreams are always asked with GET: a client's HEAD gets the winning GET's headers (its body
+ * is read and dropped when small, else its connection closed), because some caches refuse HEAD or
+ * answer it 404, which must not make a file look unavailable or absent.
+ *
  * <p>No winner: 404 only when every upstream asked said absent and none was left out; otherwise
  * 503, the narinfo policy (see {@link Endpoints}). A streamed body that breaks after the headers
  * went out aborts the client connection, so the client sees a failed transfer, never a short file.
@@ -57,6 +61,8 @@ import org.slf4j.LoggerFactory;
 final class CacheFileProxy implements StreamedResponse {
   private static final Logger log = LoggerFactory.getLogger(CacheFileProxy.class);
   static final int MAX_VERIFIED_BYTES = 1 << 20;
+  /** A HEAD's winner body up to this size is read and dropped, keeping the connection; larger ones close it. */
+  private static final long DRAIN_LIMIT = 64 * 1024;
   private static final CharSequence[] PASSED_HEADERS = {
       HttpHeaderNames.CONTENT_TYPE, HttpHeaderNames.CONTENT_LENGTH, HttpHeaderNames.CONTENT_ENCODING,
       HttpHeaderNames.LAST_MODIFIED, HttpHeaderNames.ETAG};
@@ -110,8 +116,10 @@ final class CacheFileProxy implements StreamedResponse {
       inFirstStage = first;
       pending = legs.size();
     }
-    // Realisations are read whole and checked, so the upstream is asked with GET even for a HEAD.
-    HttpMethod method = head && !target.kind().verified() ? HttpMethod.HEAD : HttpMethod.GET;
+    // Always GET, even for a client's HEAD: some caches refuse HEAD (405) or answer it 404 (old
+    // harmonia), which would read as "unavailable" or "absent"; a realisation must be read to be
+    // checked anyway. A HEAD client gets the winner's headers, and its body is dropped.
+    HttpMethod method = HttpMethod.GET;
     for (Upstream u : legs) {
       Leg leg = new Leg(u);
       leg.sentNanos = System.nanoTime();
@@ -218,6 +226,8 @@ final class CacheFileProxy implements StreamedResponse {
     private long promised = -1;
     /** This leg has been counted as settled (or aborted as a loser): it must never count twice. */
     private volatile boolean done;
+    /** A HEAD's winner: its headers went out, its small body is being read and dropped. */
+    private boolean draining;
 
     Leg(Upstream upstream) {
       this.upstream = upstream;
@@ -251,9 +261,19 @@ final class CacheFileProxy implements StreamedResponse {
           ex.abort(); // a loser's body may be large: not worth reading to the end
           return;
         }
-        passing = true;
         streaming = this;
         forwardHeaders(r, ex);
+        if (head) {
+          done = true;
+          if (promised < 0 || promised > DRAIN_LIMIT) {
+            ex.abort(); // not worth reading only to keep the connection
+            endHead();
+          } else {
+            draining = true; // the body is dropped; the answer ends with it, the connection is reused
+          }
+          return;
+        }
+        passing = true;
         return;
       }
       if (s == 404 || s == 403 || s == 410) {
@@ -274,6 +294,9 @@ final class CacheFileProxy implements StreamedResponse {
       HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
       copy(r.headers(), out.headers());
       promised = HttpUtil.getContentLength(r, -1L);
+      if (head && promised < 0) {
+        out.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
+      }
       if (promised < 0 && !head) {
         HttpUtil.setTransferEncodingChunked(out, true);
       }
@@ -318,13 +341,26 @@ final class CacheFileProxy implements StreamedResponse {
       }
     }
 
+    /** The end of a HEAD answer: headers only. */
+    private void endHead() {
+      draining = false;
+      if (!closed) {
+        client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+      }
+      finished();
+    }
+
     @Override
     public void onComplete() {
+      if (draining) {
+        endHead();
+        return;
+      }
       if (passing) {
         if (closed) {
           return;
         }
-        if (promised >= 0 && delivered != promised && !head) {
+        if (promised >= 0 && delivered != promised) {
           onError(new UpstreamException(FailureKind.TRUNCATED,
               "body ended after " + delivered + " of " + promised + " bytes"), true);
           return;
@@ -396,6 +432,10 @@ final class CacheFileProxy implements StreamedResponse {
 
     @Override
     public void onError(UpstreamException error, boolean headersSeen) {
+      if (draining) { // the HEAD's headers went out already, and it has no body to break
+        endHead();
+        return;
+      }
       registry.failure(upstream, error.kind(), target.kind().label() + " " + error.kind().label() + ": "
           + error.getMessage(), sentNanos);
       if (collected != null) {

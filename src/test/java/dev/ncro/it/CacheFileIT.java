@@ -260,6 +260,32 @@ class CacheFileIT {
   }
 
   @Test
+  void headWorksAgainstAnUpstreamThatRefusesHead() throws Exception {
+    TestUpstream old = TestUpstream.start();
+    open.add(old);
+    old.refuseHead(true);
+    String path = "/log/" + TestNarinfo.hash(161) + "-old-cache-1.drv";
+    byte[] log = "served by a cache that answers HEAD with 405\n".getBytes(StandardCharsets.UTF_8);
+    old.put(path, TestUpstream.Response.ok(log).withType("text/plain"));
+    NcroHarness n = ncro(List.of(old.uri()), null);
+    dev.ncro.support.Await.until("the start-up probe fell back to GET", () -> old.requests().stream()
+        .anyMatch(q -> q.path().equals("/nix-cache-info") && q.method().equals("GET")));
+    assertThat(n.get(path).body()).isEqualTo(log);
+    int connections = old.connectionCount();
+    for (int i = 0; i < 3; i++) {
+      HttpResponse<byte[]> h = n.head(path);
+      assertThat(h.statusCode()).isEqualTo(200);
+      assertThat(h.body()).isEmpty();
+      assertThat(h.headers().firstValue("Content-Length")).hasValue(Integer.toString(log.length));
+      assertThat(h.headers().firstValue("Content-Type")).hasValue("text/plain");
+    }
+    assertThat(n.get(path).body()).isEqualTo(log);
+    assertThat(old.requests()).filteredOn(q -> q.path().equals(path)).extracting(TestUpstream.Request::method)
+        .containsOnly("GET");
+    assertThat(old.connectionCount()).as("the small bodies were drained, the connection kept").isEqualTo(connections);
+  }
+
+  @Test
   void headOfARealisationIsCheckedLikeAGet() throws Exception {
     NcroHarness n = ncroOverAll();
     HttpResponse<byte[]> h = n.head("/realisations/" + FORGED_ID + ".doi");
