@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
  * does not have it, every available upstream is asked at once (a race, as for a narinfo miss), and
  * the first 200 wins. A race rather than asking one upstream after the other, best first: a file
  * that only the farthest upstream has then costs one round trip to it instead of the sum of all of
- * them, and "absent everywhere" costs the slowest round trip instead of the sum (measured in
- * {@code CacheFileIT}; docs/nix-client-behaviour.md). The price, extra requests to the losers, is
+ * them, and "absent everywhere" costs the slowest round trip instead of the sum (measured by
+ * {@code bench/cachefile/run}, docs/decisions.md §2: about 1.5x faster in both cases). The price, extra requests to the losers, is
  * the one ncro already pays for every narinfo miss.
  *
  * <p>Absence. When every upstream said absent, the path is remembered as absent for
