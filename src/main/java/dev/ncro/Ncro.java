@@ -11,6 +11,8 @@ import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
 import dev.ncro.route.RouteStore;
 import dev.ncro.route.RouteStoreException;
+import dev.ncro.router.CacheFileRouter;
+import dev.ncro.router.FileRoutes;
 import dev.ncro.router.NarRouter;
 import dev.ncro.router.NarinfoRouter;
 import dev.ncro.router.RecentRaces;
@@ -46,6 +48,7 @@ public final class Ncro {
   private static final int RECENT_RACES = 50;
   private static final int LEARNED_ROUTES = 200_000;
   private static final int ANNOUNCED_ROUTES = 5_000;
+  private static final int FILE_ROUTES = 20_000;
 
   private final Transport transport;
   private final UpstreamClient client;
@@ -106,7 +109,11 @@ public final class Ncro {
     StatusReport status = new StatusReport(Cli.version(), clock, registry, metrics, store, negative, recent,
         mesh == null ? null : mesh::status);
     NarRouter nars = new NarRouter(registry, store);
-    HttpServer server = new HttpServer(transport, config.server(), narinfo, nars, client, registry, metrics, status, blocking);
+    CacheFileRouter files = new CacheFileRouter(registry, store,
+        new FileRoutes(FILE_ROUTES, config.cache().ttl(), clock),
+        new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock));
+    HttpServer server = new HttpServer(transport, config.server(), narinfo, nars, files, client, registry, metrics,
+        status, blocking);
     Prober prober = new Prober(registry, client, config.cache().probeInterval());
     registry.onSuspend(prober::probeNow);
     ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(

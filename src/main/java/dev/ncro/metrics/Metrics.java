@@ -45,6 +45,7 @@ public final class Metrics {
   private final Counter meshRouteHits;
   private final Histogram raceLatency;
   private final Gauge narStreams;
+  private final Counter fileRequests;
 
   public Metrics(UpstreamRegistry upstreams, IntSupplier routeEntries) {
     cacheHits = Counter.builder().name("ncro_narinfo_cache_hits_total")
@@ -65,6 +66,12 @@ public final class Metrics {
         .register(registry);
     narRequests = Counter.builder().name("ncro_nar_requests_total")
         .help("NAR streaming requests").register(registry);
+    fileRequests = Counter.builder().name("ncro_requests_total")
+        .help("Requests for the cache files beside narinfos and NARs, by kind (log, realisation, listing, debuginfo)")
+        .labelNames("kind").register(registry);
+    for (String kind : dev.ncro.router.CacheFileKind.labels()) {
+      fileRequests.initLabelValues(kind);
+    }
     narStreams = Gauge.builder().name("ncro_nar_streams_in_flight")
         .help("NAR responses currently streaming").register(registry);
     raceLatency = Histogram.builder().name("ncro_upstream_latency_seconds")
@@ -167,6 +174,20 @@ public final class Metrics {
   /** A race answer (present or absent) from {@code u} after {@code millis}. */
   public void raceAnswer(Upstream u, double millis) {
     raceLatency.labelValues(u.name()).observe(millis / 1000.0);
+  }
+
+  /** A request for a cache file of {@code kind} (a {@link dev.ncro.router.CacheFileKind} label). */
+  public void cacheFileRequested(String kind) {
+    fileRequests.labelValues(kind).inc();
+  }
+
+  /** Requests so far per cache file kind, for {@code /status}. */
+  public java.util.Map<String, Long> cacheFileRequests() {
+    java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
+    for (String kind : dev.ncro.router.CacheFileKind.labels()) {
+      out.put(kind, (long) fileRequests.labelValues(kind).get());
+    }
+    return out;
   }
 
   public void narStarted() {

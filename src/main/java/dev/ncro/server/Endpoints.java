@@ -1,6 +1,9 @@
 package dev.ncro.server;
 
 import dev.ncro.metrics.Metrics;
+import dev.ncro.router.CacheFileKind;
+import dev.ncro.router.CacheFileRouter;
+import dev.ncro.router.FilePlan;
 import dev.ncro.router.NarRouter;
 import dev.ncro.router.ResumeFinder;
 import dev.ncro.router.NarinfoResult;
@@ -36,9 +39,11 @@ final class Endpoints {
   private final StatusReport status;
   private final ResumeFinder resumes;
   private final byte[] cacheInfo;
+  private final CacheFileRouter files;
 
-  Endpoints(NarinfoRouter narinfo, NarRouter nars, UpstreamClient client, UpstreamRegistry registry,
+  Endpoints(NarinfoRouter narinfo, NarRouter nars, CacheFileRouter files, UpstreamClient client, UpstreamRegistry registry,
       Metrics metrics, StatusReport status, Executor blocking, int cachePriority) {
+    this.files = files;
     this.metrics = metrics;
     this.status = status;
     this.resumes = new ResumeFinder(client);
@@ -72,7 +77,32 @@ final class Endpoints {
       case Target.StatusPage p -> conn.respond(Responses.of(200, "text/html; charset=utf-8", StatusPage.HTML, head));
       case Target.Narinfo n -> narinfo(n.hash(), head, conn);
       case Target.Nar n -> nar(n.narUrl(), req, conn);
+      case Target.CacheFile f -> cacheFile(f, head, conn);
     }
+  }
+
+  /** A log, realisation, listing or debuginfo file: see {@link CacheFileRouter} and {@link CacheFileProxy}. */
+  private void cacheFile(Target.CacheFile f, boolean head, RequestHandler conn) {
+    metrics.cacheFileRequested(f.kind().label());
+    if (files.knownAbsent(f.upstreamPath())) {
+      FullHttpResponse r = Responses.text(404, "not found on any upstream", head);
+      r.headers().set(Responses.X_ROUTE, "negative");
+      conn.respond(r);
+      return;
+    }
+    blocking.execute(() -> {
+      CacheFileProxy proxy;
+      try {
+        FilePlan plan = files.plan(f.kind(), f.upstreamPath(), f.kind() == CacheFileKind.LISTING ? f.key() : null);
+        proxy = new CacheFileProxy(conn.channel(), head, f, plan, client, registry, files, blocking, conn::done);
+      } catch (RuntimeException e) {
+        log.atWarn().setMessage("cache file planning failed").addKeyValue("path", f.upstreamPath())
+            .addKeyValue("error", e.getMessage()).log();
+        conn.channel().eventLoop().execute(() -> conn.respond(Responses.text(503, "internal error", head)));
+        return;
+      }
+      conn.channel().eventLoop().execute(() -> conn.stream(proxy));
+    });
   }
 
   private void narinfo(String hash, boolean head, RequestHandler conn) {

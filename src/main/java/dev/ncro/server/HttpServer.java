@@ -3,6 +3,7 @@ package dev.ncro.server;
 import dev.ncro.config.ListenAddress;
 import dev.ncro.config.ServerConfig;
 import dev.ncro.metrics.Metrics;
+import dev.ncro.router.CacheFileRouter;
 import dev.ncro.router.NarRouter;
 import dev.ncro.router.NarinfoRouter;
 import dev.ncro.transport.Transport;
@@ -40,10 +41,12 @@ public final class HttpServer implements AutoCloseable {
   private Channel listener;
 
   public HttpServer(Transport transport, ServerConfig config, NarinfoRouter narinfo, NarRouter nars,
-      UpstreamClient client, UpstreamRegistry registry, Metrics metrics, StatusReport status, Executor blocking) {
+      CacheFileRouter files, UpstreamClient client, UpstreamRegistry registry, Metrics metrics, StatusReport status,
+      Executor blocking) {
     this.transport = transport;
     this.config = config;
-    this.endpoints = new Endpoints(narinfo, nars, client, registry, metrics, status, blocking, config.cachePriority());
+    this.endpoints = new Endpoints(narinfo, nars, files, client, registry, metrics, status, blocking,
+        config.cachePriority());
   }
 
   /** Binds the listen address; returns the bound address (port 0 resolves to the real port). */

@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * {@link #clientClosed()} and {@link #clientWritable()} come from the client's loop and only touch
  * volatile state.
  */
-final class NarProxy implements ResponseListener {
+final class NarProxy implements ResponseListener, StreamedResponse {
   private static final Logger log = LoggerFactory.getLogger(NarProxy.class);
   private final Channel client;
   private final HttpMethod method;
@@ -118,7 +118,8 @@ final class NarProxy implements ResponseListener {
     return Long.parseLong(range.substring(6, range.length() - 1));
   }
 
-  void start() {
+  @Override
+  public void start() {
     metrics.narStarted();
     next();
   }
@@ -330,7 +331,8 @@ final class NarProxy implements ResponseListener {
   }
 
   /** The client channel drained below its low-water mark: read from the upstream again. */
-  void clientWritable() {
+  @Override
+  public void clientWritable() {
     Exchange ex = exchange;
     if (ex != null && !closed) {
       ex.resume();
@@ -338,7 +340,8 @@ final class NarProxy implements ResponseListener {
   }
 
   /** The client went away: stop the upstream transfer. */
-  void clientClosed() {
+  @Override
+  public void clientClosed() {
     closed = true;
     finished();
     Exchange ex = exchange;

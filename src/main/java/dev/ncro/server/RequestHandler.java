@@ -31,7 +31,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   private boolean busy;
   private boolean keepAlive;
   private ScheduledFuture<?> headerDeadline;
-  private NarProxy nar;
+  private StreamedResponse nar;
 
   RequestHandler(Endpoints endpoints, long readTimeoutMillis, long writeTimeoutMillis,
       java.util.concurrent.atomic.AtomicInteger inFlight) {
@@ -93,8 +93,8 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
     done();
   }
 
-  /** Starts a streamed NAR response; the proxy calls {@link #done} when it ends. */
-  void stream(NarProxy proxy) {
+  /** Starts a streamed response (NAR, cache file); the proxy calls {@link #done} when it ends. */
+  void stream(StreamedResponse proxy) {
     this.nar = proxy;
     proxy.start();
   }
@@ -128,7 +128,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-    NarProxy p = nar;
+    StreamedResponse p = nar;
     if (p != null && ctx.channel().isWritable()) {
       p.clientWritable();
     }
@@ -147,7 +147,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    NarProxy p = nar;
+    StreamedResponse p = nar;
     if (p != null) {
       p.clientClosed();
     }

@@ -11,8 +11,10 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
  * Classifies a request into a {@link Target}. It is the gate that keeps malformed input away from
  * upstreams: anything that is not exactly one of the shapes Nix uses is rejected with a 4xx here.
  * Deliberately strict: percent-encoding, dot segments, doubled slashes, backslashes and control
- * characters are refused outright rather than decoded, because no Nix request contains them and
- * decoding is where path-traversal bugs live.
+ * characters are refused outright rather than decoded, because no Nix request for a narinfo or NAR
+ * contains them and decoding is where path-traversal bugs live. The one exception, the cache files
+ * whose names hold {@code :} and {@code !} (realisations), is parsed by {@link CacheFilePath},
+ * which decodes into a closed set of shapes.
  */
 final class RequestPath {
   static final int MAX_URI = 1024;
@@ -52,7 +54,14 @@ final class RequestPath {
     int q = uri.indexOf('?');
     String path = q < 0 ? uri : uri.substring(0, q);
     String query = q < 0 ? null : uri.substring(q + 1);
-    if (!safePath(path) || (query != null && !safeQuery(query))) {
+    if (query != null && !safeQuery(query)) {
+      return new Target.Rejected(400, "invalid characters in query");
+    }
+    Target file = CacheFilePath.classify(path, query);
+    if (file != null) {
+      return file;
+    }
+    if (!safePath(path)) {
       return new Target.Rejected(400, "invalid characters or segments in path");
     }
     switch (path) {

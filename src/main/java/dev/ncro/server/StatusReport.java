@@ -73,6 +73,11 @@ public final class StatusReport {
       g.writeNumberField("requests", c.narRequests());
       g.writeNumberField("streams_in_flight", c.narStreamsInFlight());
       g.writeEndObject();
+      g.writeObjectFieldStart("cache_file_requests");
+      for (java.util.Map.Entry<String, Long> e : metrics.cacheFileRequests().entrySet()) {
+        g.writeNumberField(e.getKey(), e.getValue());
+      }
+      g.writeEndObject();
       g.writeArrayFieldStart("upstreams");
       long now = System.nanoTime();
       for (Upstream u : upstreams.all()) {

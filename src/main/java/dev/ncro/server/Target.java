@@ -19,6 +19,13 @@ sealed interface Target {
   /** {@code narUrl}: the path without its leading slash, query included, e.g. {@code nar/x.nar.xz}. */
   record Nar(String narUrl) implements Target {}
 
+  /**
+   * A cache file (log, realisation, listing, debuginfo): {@code upstreamPath} is the path (with
+   * query) as sent upstream, in canonical escaping; {@code key} is a listing's store path hash, a
+   * realisation's id, a build trace's {@code <drv>^<output>}, or null.
+   */
+  record CacheFile(dev.ncro.router.CacheFileKind kind, String upstreamPath, String key) implements Target {}
+
   record NotFound() implements Target {}
 
   /** A malformed request: answered with {@code status} (4xx), never forwarded. */

@@ -27,6 +27,12 @@ public final class FarCache implements AutoCloseable {
     return around(name, Nginx.serve(dir), rtt);
   }
 
+  /** Serves {@code dir} with extra nginx {@code location} blocks (see {@link Nginx#serve(Path, String)}). */
+  public static FarCache serving(String name, Path dir, String locations, Duration rtt)
+      throws IOException, InterruptedException {
+    return around(name, Nginx.serve(dir, locations), rtt);
+  }
+
   /** Answers {@code status} to every request. */
   public static FarCache failing(String name, int status, Duration rtt) throws IOException, InterruptedException {
     return around(name, Nginx.failing(status), rtt);

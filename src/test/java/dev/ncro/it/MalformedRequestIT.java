@@ -69,6 +69,25 @@ class MalformedRequestIT {
       "GET /nar/x.nar HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
       "GET /nar/x.nar HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
       "GARBAGE\r\n\r\n",
+      // the cache file prefixes, which accept ':', '!' and escapes, still refuse everything else
+      "GET /log/..%2f..%2fetc%2fpasswd HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /log/%2e%2e HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /log/../nix-cache-info HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /log/0123456789abcdfghijklmnpqrsvwxyz-a%00.drv HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /log/0123456789abcdfghijklmnpqrsvwxyz-a%0d%0aX:%20y.drv HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /log/0123456789abcdfghijklmnpqrsvwxyz-a\u0001.drv HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /log/0123456789abcdfghijklmnpqrsvwxyz-a%252e.drv HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET http://127.0.0.1/log/0123456789abcdfghijklmnpqrsvwxyz-a.drv HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET //evil/realisations/sha256:aa!out.doi HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /realisations/sha256:aa!out HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /realisations/sha256:aa%2F..%2F!out.doi HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /realisations/../../sha256:aa!out.doi HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /build-trace-v2/0123456789abcdfghijklmnpqrsvwxyz-x.drv/../out.doi HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /build-trace-v2/0123456789abcdfghijklmnpqrsvwxyz-x.drv/%2e%2e.doi HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /debuginfo/..%2F..%2Fx HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /debuginfo/NOTHEX HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /eeee456789abcdfghijklmnpqrsvwxyz.ls HTTP/1.1\r\nHost: x\r\n\r\n",
+      "POST /log/0123456789abcdfghijklmnpqrsvwxyz-a.drv HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
   })
   void rejectedWith4xxAndNeverForwarded(String raw) throws Exception {
     upstream.clearRequests();
@@ -82,6 +101,18 @@ class MalformedRequestIT {
   void overlongRequestLineAndHeaderFloods() throws Exception {
     upstream.clearRequests();
     assertThat(exchange("GET /nar/" + "a".repeat(5000) + " HTTP/1.1\r\nHost: x\r\n\r\n")).matches("(?s)HTTP/1\\.1 4\\d\\d .*");
+    assertThat(exchange("GET /log/0123456789abcdfghijklmnpqrsvwxyz-" + "a".repeat(1100) + ".drv HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .matches("(?s)HTTP/1\\.1 4\\d\\d .*");
+    assertThat(exchange("GET /realisations/sha256:" + "%61".repeat(400) + "!out.doi HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .matches("(?s)HTTP/1\\.1 4\\d\\d .*");
+    assertThat(exchange("GET /log/0123456789abcdfghijklmnpqrsvwxyz-" + "a".repeat(300) + ".drv HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .as("a store path name longer than Nix allows").matches("(?s)HTTP/1\\.1 400 .*");
+    assertThat(exchange("GET /log/0123456789abcdfghijklmnpqrsvwxyz-" + "a".repeat(1100) + ".drv HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .matches("(?s)HTTP/1\\.1 4\\d\\d .*");
+    assertThat(exchange("GET /realisations/sha256:" + "%61".repeat(400) + "!out.doi HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .matches("(?s)HTTP/1\\.1 4\\d\\d .*");
+    assertThat(exchange("GET /log/0123456789abcdfghijklmnpqrsvwxyz-" + "a".repeat(300) + ".drv HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .as("a store path name longer than Nix allows").matches("(?s)HTTP/1\\.1 400 .*");
     StringBuilder flood = new StringBuilder("GET /nix-cache-info HTTP/1.1\r\nHost: x\r\n");
     for (int i = 0; i < 2000; i++) {
       flood.append("X-Flood-").append(i).append(": ").append("v".repeat(20)).append("\r\n");

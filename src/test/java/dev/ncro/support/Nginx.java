@@ -21,7 +21,8 @@ import java.util.stream.Stream;
  * should be tested against that, not only against servers written for its tests.
  *
  * <p>Runs in the foreground in a private prefix (config, pid, logs, temp dirs), one process. The
- * access log has one line per request: {@code METHOD URI STATUS BYTES "RANGE" TIME CONNECTION REQUEST-ON-CONNECTION}.
+ * access log has one line per request: {@code METHOD URI STATUS BYTES "RANGE" TIME CONNECTION REQUEST-ON-CONNECTION
+ * RAW-URI "ACCEPT-ENCODING"} ({@code URI} decoded by nginx, {@code RAW-URI} as the client sent it).
  */
 public final class Nginx implements AutoCloseable {
   public static final Path BINARY = Path.of("/usr/sbin/nginx");
@@ -50,6 +51,14 @@ public final class Nginx implements AutoCloseable {
   /** Serves {@code root} as static files. */
   public static Nginx serve(Path root) throws IOException, InterruptedException {
     return start("root " + root.toAbsolutePath() + ";\n      location / { }");
+  }
+
+  /**
+   * Serves {@code root} as static files, with {@code locations} (nginx {@code location} blocks)
+   * for special cases, e.g. a {@code Content-Encoding} header on files stored compressed, as S3 does.
+   */
+  public static Nginx serve(Path root, String locations) throws IOException, InterruptedException {
+    return start("root " + root.toAbsolutePath() + ";\n      location / { }\n      " + locations);
   }
 
   /** Answers {@code status} to every request (a cache that is up but broken). */
@@ -108,7 +117,7 @@ public final class Nginx implements AutoCloseable {
         http {
           types { text/x-nix-narinfo narinfo; text/plain nix-cache-info; }
           default_type application/octet-stream;
-          log_format ncro '$request_method $uri $status $body_bytes_sent "$http_range" $msec $connection $connection_requests';
+          log_format ncro '$request_method $uri $status $body_bytes_sent "$http_range" $msec $connection $connection_requests $request_uri "$http_accept_encoding"';
           access_log %1$s/access.log ncro;
           client_body_temp_path %2$s/body;
           proxy_temp_path %2$s/proxy;
