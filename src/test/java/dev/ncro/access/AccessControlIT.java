@@ -140,6 +140,7 @@ class AccessControlIT {
     assertThat(ok.statusCode()).isEqualTo(200);
     assertThat(ok.body()).isEqualTo(new String(narinfo, StandardCharsets.UTF_8));
     assertThat(get(ADMIN, "/nar/access.nar").body()).isEqualTo("nar!!");
+    assertThat(requestLog()).as("the capture works: an accepted miss logs its race").isNotEmpty();
   }
 
   @Test
