@@ -30,6 +30,10 @@ final class SecretFile {
     } catch (java.nio.file.InvalidPathException e) {
       throw new IllegalArgumentException("not a valid path: " + e.getReason());
     }
+    if (Files.exists(path) && !Files.isRegularFile(path)) {
+      // A directory, a FIFO or a device (/dev/stdin would block start-up forever).
+      throw new IllegalArgumentException(file + ": not a regular file");
+    }
     byte[] bytes;
     try (InputStream in = Files.newInputStream(path)) {
       bytes = in.readNBytes(MAX_BYTES + 1);

@@ -87,7 +87,9 @@ class AccessConfigTest {
     assertThat(problems("server:\n  clients:\n    - username: ci\n      password_file: " + empty + "\n"))
         .singleElement().asString().isEqualTo("server.clients[0].password_file: " + empty + ": empty");
     assertThat(problems("server:\n  clients:\n    - bearer_token_file: " + dir + "\n"))
-        .singleElement().asString().startsWith("server.clients[0].bearer_token_file: " + dir + ": cannot read");
+        .singleElement().asString().isEqualTo("server.clients[0].bearer_token_file: " + dir + ": not a regular file");
+    assertThat(problems("server:\n  clients:\n    - bearer_token_file: /dev/zero\n"))
+        .singleElement().asString().isEqualTo("server.clients[0].bearer_token_file: /dev/zero: not a regular file");
     Path big = Files.writeString(dir.resolve("big"), "TOPSECRET".repeat(1000));
     assertThat(problems("server:\n  clients:\n    - bearer_token_file: " + big + "\n"))
         .singleElement().asString().contains("not a secret file").doesNotContain("TOPSECRET");
