@@ -58,19 +58,23 @@ public final class AccessPolicy {
   }
 
   /**
-   * Null when the request may go on, else why not. {@code forwardedFor}: every
-   * {@code X-Forwarded-For} header value in order; {@code authorization}: the header, or null.
+   * Null when the request may go on, else why not. {@code peer}: null for a connection without an
+   * IP address (a Unix socket handed over by the service manager), to which the network lists do
+   * not apply but credentials do. {@code forwardedFor}: every {@code X-Forwarded-For} header value
+   * in order; {@code authorization}: the header, or null.
    */
   public Rejection check(InetAddress peer, List<String> forwardedFor, String authorization, Scope scope) {
-    byte[] client = ClientAddress.resolve(peer, forwardedFor, trustedProxies);
-    if (!permits(allow, client)) {
-      return Rejection.NETWORK;
+    if (peer != null) {
+      byte[] client = ClientAddress.resolve(peer, forwardedFor, trustedProxies);
+      if (!permits(allow, client)) {
+        return Rejection.NETWORK;
+      }
+      if (scope == Scope.ADMIN && !permits(adminAllow, client)) {
+        return Rejection.ADMIN;
+      }
     }
     if (scope == Scope.HEALTH) {
       return null;
-    }
-    if (scope == Scope.ADMIN && !permits(adminAllow, client)) {
-      return Rejection.ADMIN;
     }
     if (clients.isEmpty()) {
       return null;

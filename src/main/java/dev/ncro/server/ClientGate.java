@@ -7,6 +7,7 @@ import io.netty.channel.Channel;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 
@@ -29,11 +30,10 @@ final class ClientGate {
 
   /** Null when {@code req} may go on; else the complete 401 or 403 response to send. */
   FullHttpResponse refuse(Channel ch, HttpRequest req, Target target) {
-    if (!(ch.remoteAddress() instanceof InetSocketAddress peer) || peer.getAddress() == null) {
-      return null; // not an IP connection (an in-memory channel in tests): nothing to check
-    }
+    // Not an IP connection (a Unix socket): no address to check, credentials still apply.
+    InetAddress peer = ch.remoteAddress() instanceof InetSocketAddress a ? a.getAddress() : null;
     List<String> forwarded = req.headers().getAll("X-Forwarded-For");
-    Rejection r = policy.check(peer.getAddress(), forwarded, req.headers().get(HttpHeaderNames.AUTHORIZATION), scope(target));
+    Rejection r = policy.check(peer, forwarded, req.headers().get(HttpHeaderNames.AUTHORIZATION), scope(target));
     if (r == null) {
       return null;
     }

@@ -52,6 +52,7 @@ class AccessPolicyTest {
     assertThat(p.check(ip("192.0.2.1"), List.of(), null, Scope.HEALTH)).isEqualTo(Rejection.NETWORK);
     assertThat(p.check(ip("192.0.2.1"), List.of(), null, Scope.CACHE)).isEqualTo(Rejection.NETWORK);
     assertThat(AccessPolicy.OPEN.check(ip("192.0.2.1"), List.of(), null, Scope.ADMIN)).isNull();
+    assertThat(p.check(null, List.of(), null, Scope.ADMIN)).as("a Unix socket: no address to check").isNull();
   }
 
   @Test
@@ -66,6 +67,8 @@ class AccessPolicyTest {
     assertThat(p.check(a, List.of(), basic("ci:pw"), Scope.ADMIN)).isNull();
     assertThat(p.check(a, List.of(), "bAsIc " + basic("ci:pw").substring(6), Scope.CACHE)).isNull();
     assertThat(p.check(a, List.of(), "Bearer tok", Scope.CACHE)).isNull();
+    assertThat(p.check(null, List.of(), null, Scope.CACHE)).as("a Unix socket still authenticates")
+        .isEqualTo(Rejection.MISSING_CREDENTIALS);
     for (String wrong : List.of(basic("ci:pw2"), basic("ci:p"), basic("CI:pw"), basic("tok"), basic(""),
         "Bearer pw", "Bearer tok2", "Bearer ", "Basic !!!notbase64", "Digest ci", "tok", "Basic " + basic("ci:pw"))) {
       assertThat(p.check(a, List.of(), wrong, Scope.CACHE)).as(wrong).isEqualTo(Rejection.BAD_CREDENTIALS);
