@@ -108,12 +108,12 @@ public final class HttpServer implements AutoCloseable {
       if (String.valueOf(cause.getMessage()).contains("Address already in use")) {
         listeners.forEach(Channel::close);
         listeners.clear();
-        throw new IllegalStateException("server.listen: " + a.getHostAddress() + " port " + p + ": address already in use", cause);
+        throw new IllegalStateException("server.listen: " + NetUtil.toAddressString(a) + " port " + p + ": address already in use", cause);
       }
       log.atWarn().setMessage("loopback address not available on this host, not listening on it")
-          .addKeyValue("address", a.getHostAddress()).addKeyValue("error", cause.getMessage()).log();
+          .addKeyValue("address", NetUtil.toAddressString(a)).addKeyValue("error", cause.getMessage()).log();
       if (unavailable == null) {
-        unavailable = new IllegalStateException("server.listen: cannot listen on " + a.getHostAddress() + ": " + cause.getMessage(), cause);
+        unavailable = new IllegalStateException("server.listen: cannot listen on " + NetUtil.toAddressString(a) + ": " + cause.getMessage(), cause);
       }
     }
     if (listeners.isEmpty()) {
