@@ -85,9 +85,9 @@ public final class AccessPolicy {
     return authenticated(authorization) ? null : Rejection.BAD_CREDENTIALS;
   }
 
-  /** Whether any credential is required at all (the 401 then names the Basic realm). */
-  public boolean requiresCredentials() {
-    return !clients.isEmpty();
+  /** Nothing to check: no network list and no credentials (the embedded default). */
+  public boolean isOpen() {
+    return allow.isEmpty() && adminAllow.isEmpty() && clients.isEmpty();
   }
 
   /** {@code client} null: an unparsable forwarded address, which no network contains. */
