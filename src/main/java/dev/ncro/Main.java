@@ -5,6 +5,7 @@ import dev.ncro.cli.LogSetup;
 import dev.ncro.config.Config;
 import dev.ncro.config.ConfigException;
 import dev.ncro.config.ConfigLoader;
+import dev.ncro.config.DefaultPaths;
 import dev.ncro.route.RouteStoreException;
 import dev.ncro.mesh.NodeIdentity;
 import java.io.IOException;
@@ -27,6 +28,7 @@ public final class Main {
     CommandLine cmd = new CommandLine(cli);
     cmd.setOut(new PrintWriter(out, true));
     cmd.setErr(new PrintWriter(err, true));
+    cmd.getCommandSpec().usageMessage().footer("", DefaultPaths.describeRouteDb(env));
     try {
       CommandLine.ParseResult parsed = cmd.parseArgs(args);
       if (CommandLine.printHelpIfRequested(parsed)) {
@@ -54,8 +56,10 @@ public final class Main {
       return 1;
     }
     if (cli.check()) {
+      var access = config.server().access();
       out.println("config ok: listen " + config.server().listen() + ", " + config.upstreams().size()
-          + " upstream(s), db " + config.cache().dbPath());
+          + " upstream(s), db " + config.cache().dbPath() + ", allow "
+          + (access.allow().isEmpty() ? "anyone" : access.allow()) + ", " + access.clients().size() + " client credential(s)");
       return 0;
     }
     LogSetup.apply(config.logging());

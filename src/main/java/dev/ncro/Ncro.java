@@ -138,7 +138,9 @@ public final class Ncro {
       }
     }, 10, 10, TimeUnit.SECONDS);
     log.atInfo().setMessage("ncro listening").addKeyValue("version", Cli.version())
-        .addKeyValue("address", bound).addKeyValue("transport", transport.name())
+        .addKeyValue("address", bound)
+        .addKeyValue("addresses", String.join(",", server.addresses().stream().map(io.netty.util.NetUtil::toSocketAddressString).toList()))
+        .addKeyValue("transport", transport.name())
         .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath()).log();
     return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh);
   }

@@ -61,6 +61,32 @@ class MainTest {
   }
 
   @Test
+  void helpShowsTheResolvedRouteDatabaseDefault() {
+    Run help = run(Map.of("XDG_STATE_HOME", "/srv/state"), "--help");
+    assertThat(help.out()).contains("/srv/state/ncro/routes.db");
+    Run check = run(Map.of("HOME", "/home/newcomer"), "--check");
+    assertThat(check.out()).contains("localhost:8080", "db /home/newcomer/.local/state/ncro/routes.db", "allow anyone");
+  }
+
+  @Test
+  void checkValidatesAccessControl() throws Exception {
+    Path file = dir.resolve("access.yaml");
+    Files.writeString(file, """
+        server:
+          allow: ["10.0.0.0/40"]
+          clients:
+            - bearer_token_file: "%s"
+            - username: ci
+        """.formatted(dir.resolve("missing-token")));
+    Run r = run(Map.of(), "--config", file.toString(), "--check");
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err().lines()).hasSize(3)
+        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: server.allow[0]: "))
+        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: server.clients[0].bearer_token_file: ").endsWith("no such file"))
+        .anySatisfy(l -> assertThat(l).isEqualTo("ncro: config: server.clients[1].password_file: missing"));
+  }
+
+  @Test
   void unknownOptionIsAUsageError() {
     Run r = run(Map.of(), "--frobnicate");
     assertThat(r.code()).isEqualTo(2);

@@ -1,5 +1,8 @@
 package dev.ncro.config;
 
+import dev.ncro.access.AccessPolicy;
+import dev.ncro.access.Cidr;
+import dev.ncro.access.ClientCredential;
 import dev.ncro.narinfo.NixPublicKey;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -18,7 +21,9 @@ import java.util.Set;
  */
 final class ConfigBinder {
   private static final Set<String> TOP = Set.of("server", "upstreams", "cache", "timeouts", "logging", "mesh");
-  private static final Set<String> SERVER = Set.of("listen", "read_timeout", "write_timeout", "cache_priority");
+  private static final Set<String> SERVER = Set.of("listen", "read_timeout", "write_timeout", "cache_priority",
+      "allow", "clients", "admin_allow", "trusted_proxies");
+  private static final Set<String> CLIENT = Set.of("username", "password_file", "bearer_token_file");
   private static final Set<String> UPSTREAM = Set.of("url", "priority", "public_key", "public_keys");
   private static final Set<String> CACHE =
       Set.of("db_path", "max_entries", "ttl", "negative_ttl", "latency_alpha", "probe_interval");
@@ -31,9 +36,12 @@ final class ConfigBinder {
   private static final int DEFAULT_PRIORITY = 10;
 
   private final YamlFields f;
+  private final Map<String, String> env;
 
-  ConfigBinder(YamlFields fields) {
+  /** {@code env}: where defaults that depend on the user come from ({@link DefaultPaths}). */
+  ConfigBinder(YamlFields fields, Map<String, String> env) {
     this.f = fields;
+    this.env = env;
   }
 
   Config bind(Map<String, Object> tree) throws ConfigException {
@@ -56,7 +64,84 @@ final class ConfigBinder {
         address(f.string(m, "listen", "server.listen"), "server.listen"),
         f.duration(m, "read_timeout", "server.read_timeout"),
         f.duration(m, "write_timeout", "server.write_timeout"),
-        f.integer(m, "cache_priority", "server.cache_priority", 0, Integer.MAX_VALUE));
+        f.integer(m, "cache_priority", "server.cache_priority", 0, Integer.MAX_VALUE),
+        new AccessPolicy(cidrs(m, "allow", "server.allow"), clients(f.list(m, "clients", "server.clients")),
+            cidrs(m, "admin_allow", "server.admin_allow"), cidrs(m, "trusted_proxies", "server.trusted_proxies")));
+  }
+
+  /** A list of networks; absent or empty = no restriction (the caller decides what that means). */
+  private List<Cidr> cidrs(Map<String, Object> m, String key, String path) {
+    List<?> list = f.list(m, key, path);
+    List<Cidr> out = new ArrayList<>();
+    for (int i = 0; i < list.size(); i++) {
+      if (!(list.get(i) instanceof String s)) {
+        f.problem(path + "[" + i + "]", "expected a network such as \"10.0.0.0/8\", got " + YamlFields.describe(list.get(i)));
+        continue;
+      }
+      try {
+        out.add(Cidr.parse(s));
+      } catch (IllegalArgumentException e) {
+        f.problem(path + "[" + i + "]", e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@code server.clients}: each entry is a Basic user ({@code username} + {@code password_file})
+   * or a bearer token ({@code bearer_token_file}). The files are read now, so an unreadable one
+   * stops start-up (and {@code --check}) instead of locking every client out later.
+   */
+  private List<ClientCredential> clients(List<?> list) {
+    List<ClientCredential> out = new ArrayList<>();
+    for (int i = 0; i < list.size(); i++) {
+      String path = "server.clients[" + i + "]";
+      Map<String, Object> c = f.section(list.get(i), path, CLIENT);
+      if (c.isEmpty()) {
+        if (list.get(i) instanceof Map<?, ?>) {
+          f.problem(path, "needs username and password_file, or bearer_token_file");
+        }
+        continue;
+      }
+      boolean basic = c.containsKey("username") || c.containsKey("password_file");
+      boolean bearer = c.containsKey("bearer_token_file");
+      if (basic && bearer) {
+        f.problem(path, "has both Basic (username, password_file) and bearer_token_file: one credential per entry");
+      } else if (bearer) {
+        String file = f.string(c, "bearer_token_file", path + ".bearer_token_file");
+        String token = secret(file, path + ".bearer_token_file");
+        if (token != null) {
+          out.add(ClientCredential.bearer(token));
+        }
+      } else if (basic) {
+        String user = f.string(c, "username", path + ".username");
+        String file = f.string(c, "password_file", path + ".password_file");
+        if (c.containsKey("username") && user.isEmpty()) {
+          f.problem(path + ".username", "must not be empty");
+        } else if (user.indexOf(':') >= 0) {
+          f.problem(path + ".username", "must not contain ':' (Basic authentication separates user and password with it)");
+        }
+        String password = secret(file, path + ".password_file");
+        if (password != null && !user.isEmpty() && user.indexOf(':') < 0) {
+          out.add(ClientCredential.basic(user, password));
+        }
+      } else {
+        f.problem(path, "needs username and password_file, or bearer_token_file");
+      }
+    }
+    return out;
+  }
+
+  private String secret(String file, String path) {
+    if (file.isEmpty()) {
+      return null; // already reported as missing or ill-typed
+    }
+    try {
+      return SecretFile.read(file);
+    } catch (IllegalArgumentException e) {
+      f.problem(path, e.getMessage());
+      return null;
+    }
   }
 
   private List<UpstreamConfig> upstreams(List<?> list) {
@@ -130,9 +215,18 @@ final class ConfigBinder {
   }
 
   private CacheConfig cache(Map<String, Object> m) {
-    String db = f.string(m, "db_path", "cache.db_path");
-    if (db.isEmpty()) {
-      f.problem("cache.db_path", "must not be empty");
+    String db;
+    if (m.get("db_path") == null) {
+      Path dflt = DefaultPaths.routeDb(env);
+      db = dflt == null ? "" : dflt.toString();
+      if (dflt == null) {
+        f.problem("cache.db_path", "not set, and no default: none of STATE_DIRECTORY, XDG_STATE_HOME, HOME is set");
+      }
+    } else {
+      db = f.string(m, "db_path", "cache.db_path");
+      if (db.isEmpty()) {
+        f.problem("cache.db_path", "must not be empty");
+      }
     }
     double alpha = f.number(m, "latency_alpha", "cache.latency_alpha");
     if (!(alpha > 0 && alpha < 1)) {

@@ -78,7 +78,7 @@ public final class ConfigLoader {
         sources.put(String.join(".", e.getValue()), e.getKey());
       }
     }
-    return new ConfigBinder(new YamlFields(sources)).bind(tree);
+    return new ConfigBinder(new YamlFields(sources), env).bind(tree);
   }
 
   static String defaultYaml() {

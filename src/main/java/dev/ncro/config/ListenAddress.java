@@ -1,10 +1,18 @@
 package dev.ncro.config;
 
 /**
- * A parsed {@code server.listen} value: {@code ":8080"} (every interface), {@code "127.0.0.1:8080"}
- * or {@code "[::1]:8080"}. {@code host} is null for "every interface".
+ * A parsed {@code server.listen} value: {@code ":8080"} (every interface), {@code "127.0.0.1:8080"},
+ * {@code "[::1]:8080"}, or {@code "localhost:8080"} (both loopback addresses, 127.0.0.1 and ::1,
+ * whatever {@code /etc/hosts} says). {@code host} is null for "every interface".
  */
 public record ListenAddress(String host, int port) {
+  /** The host name that means "127.0.0.1 and ::1". */
+  public static final String LOOPBACK = "localhost";
+
+  /** Whether this is {@code localhost:port}: both loopback addresses. */
+  public boolean bothLoopbacks() {
+    return host != null && host.equalsIgnoreCase(LOOPBACK);
+  }
 
   /** Parses {@code host:port}; throws {@link IllegalArgumentException} with a readable reason. */
   public static ListenAddress parse(String text) {

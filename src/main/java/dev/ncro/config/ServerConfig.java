@@ -1,12 +1,20 @@
 package dev.ncro.config;
 
+import dev.ncro.access.AccessPolicy;
 import java.time.Duration;
 
 /**
  * The client-facing HTTP server. {@code readTimeout} bounds how long a client may take to send
  * a request's headers (and how long an idle keep-alive connection is kept); {@code writeTimeout}
  * is an idle timeout on writes: a client that accepts no bytes for that long is cut, while a long
- * download that keeps making progress is never cut.
+ * download that keeps making progress is never cut. {@code access}: who may use it
+ * ({@code server.allow}, {@code clients}, {@code admin_allow}, {@code trusted_proxies}).
  */
 public record ServerConfig(
-    ListenAddress listen, Duration readTimeout, Duration writeTimeout, int cachePriority) {}
+    ListenAddress listen, Duration readTimeout, Duration writeTimeout, int cachePriority, AccessPolicy access) {
+
+  /** Open to anyone who can connect: the shape before access control existed. */
+  public ServerConfig(ListenAddress listen, Duration readTimeout, Duration writeTimeout, int cachePriority) {
+    this(listen, readTimeout, writeTimeout, cachePriority, AccessPolicy.OPEN);
+  }
+}

@@ -1,5 +1,6 @@
 package dev.ncro.metrics;
 
+import dev.ncro.access.Rejection;
 import dev.ncro.mesh.DropReason;
 import dev.ncro.mesh.MeshStats;
 import dev.ncro.upstream.FailureKind;
@@ -46,6 +47,7 @@ public final class Metrics {
   private final Histogram raceLatency;
   private final Gauge narStreams;
   private final Counter fileRequests;
+  private final Counter clientRejected;
 
   public Metrics(UpstreamRegistry upstreams, IntSupplier routeEntries) {
     cacheHits = Counter.builder().name("ncro_narinfo_cache_hits_total")
@@ -74,6 +76,12 @@ public final class Metrics {
     }
     narStreams = Gauge.builder().name("ncro_nar_streams_in_flight")
         .help("NAR responses currently streaming").register(registry);
+    clientRejected = Counter.builder().name("ncro_client_rejected_total")
+        .help("Client requests refused before routing (server.allow, admin_allow, clients), by reason")
+        .labelNames("reason").register(registry);
+    for (Rejection r : Rejection.values()) {
+      clientRejected.initLabelValues(r.label());
+    }
     raceLatency = Histogram.builder().name("ncro_upstream_latency_seconds")
         .help("Race latency per upstream: time to the narinfo answer (present or absent)")
         .labelNames("upstream").classicOnly().classicUpperBounds(LATENCY_BUCKETS)
@@ -188,6 +196,11 @@ public final class Metrics {
       out.put(kind, (long) fileRequests.labelValues(kind).get());
     }
     return out;
+  }
+
+  /** A client request refused before routing (access control). */
+  public void clientRejected(Rejection reason) {
+    clientRejected.labelValues(reason.label()).inc();
   }
 
   public void narStarted() {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -77,7 +78,7 @@ final class RouteDatabase {
       }
     }
     try {
-      Files.createDirectories(parent);
+      createPrivateDirectories(parent);
     } catch (IOException | SecurityException e) {
       throw new RouteStoreException(path + ": cannot create its directory " + parent + ": " + describe(e), e);
     }
@@ -93,6 +94,22 @@ final class RouteDatabase {
     if (!Files.isWritable(parent)) {
       throw new RouteStoreException(path + ": directory " + parent + " is not writable by this process", null);
     }
+  }
+
+  /**
+   * Creates the missing directories of {@code dir} with mode 0700: the routes say which store
+   * paths this machine fetches, which is nobody else's business. Existing directories are left as
+   * they are (systemd's {@code StateDirectory=} makes its own).
+   */
+  private static void createPrivateDirectories(Path dir) throws IOException {
+    if (Files.isDirectory(dir)) {
+      return;
+    }
+    if (!dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+      Files.createDirectories(dir);
+      return;
+    }
+    Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
   }
 
   private static Connection openChecked(Path path, Path db) throws RouteStoreException, Unusable {

@@ -11,6 +11,7 @@ import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
@@ -19,11 +20,17 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The client-facing HTTP/1.1 server. Each connection gets a codec with tight limits on request
@@ -31,14 +38,16 @@ import java.util.concurrent.TimeUnit;
  * write-idle watchdog, and a {@link RequestHandler}.
  */
 public final class HttpServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
   /** Per-connection output buffer bounds: a slow client holds at most about this much. */
   static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
   private final Transport transport;
   private final ServerConfig config;
   private final Endpoints endpoints;
+  private final ClientGate gate;
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
-  private Channel listener;
+  private final List<Channel> listeners = new ArrayList<>();
 
   public HttpServer(Transport transport, ServerConfig config, NarinfoRouter narinfo, NarRouter nars,
       CacheFileRouter files, UpstreamClient client, UpstreamRegistry registry, Metrics metrics, StatusReport status,
@@ -47,6 +56,7 @@ public final class HttpServer implements AutoCloseable {
     this.config = config;
     this.endpoints = new Endpoints(narinfo, nars, files, client, registry, metrics, status, blocking,
         config.cachePriority());
+    this.gate = new ClientGate(config.access(), metrics);
   }
 
   /** Binds the listen address; returns the bound address (port 0 resolves to the real port). */
@@ -68,14 +78,56 @@ public final class HttpServer implements AutoCloseable {
             ch.pipeline()
                 .addLast("codec", new HttpServerCodec(RequestPath.MAX_URI + 64, 16 * 1024, 8192))
                 .addLast("write-idle", new IdleStateHandler(true, 0, writeTimeout, 0, TimeUnit.MILLISECONDS))
-                .addLast("handler", new RequestHandler(endpoints, readTimeout, writeTimeout, inFlight));
+                .addLast("handler", new RequestHandler(endpoints, gate, readTimeout, writeTimeout, inFlight));
           }
         });
-    InetSocketAddress bindTo = addr.host() == null
-        ? new InetSocketAddress(addr.port())
-        : new InetSocketAddress(addr.host(), addr.port());
-    listener = b.bind(bindTo).sync().channel();
-    return (InetSocketAddress) listener.localAddress();
+    if (!addr.bothLoopbacks()) {
+      InetSocketAddress bindTo = addr.host() == null
+          ? new InetSocketAddress(addr.port())
+          : new InetSocketAddress(addr.host(), addr.port());
+      listeners.add(b.bind(bindTo).sync().channel());
+      return (InetSocketAddress) listeners.get(0).localAddress();
+    }
+    return bindLoopbacks(b, addr.port());
+  }
+
+  /**
+   * {@code localhost:port}: 127.0.0.1 first, then ::1 on the same port (the one the first bind got
+   * when {@code port} is 0). A host without one of them (IPv6 disabled, say) is served on the
+   * other, with a warning; an address in use is an error, since another program would then answer
+   * the clients that reach localhost through that family.
+   */
+  private InetSocketAddress bindLoopbacks(ServerBootstrap b, int port) throws InterruptedException {
+    InetAddress[] loopbacks = {NetUtil.LOCALHOST4, NetUtil.LOCALHOST6};
+    IllegalStateException unavailable = null;
+    for (InetAddress a : loopbacks) {
+      int p = listeners.isEmpty() ? port : ((InetSocketAddress) listeners.get(0).localAddress()).getPort();
+      ChannelFuture f = b.bind(new InetSocketAddress(a, p)).await();
+      if (f.isSuccess()) {
+        listeners.add(f.channel());
+        continue;
+      }
+      Throwable cause = f.cause();
+      if (String.valueOf(cause.getMessage()).contains("Address already in use")) {
+        listeners.forEach(Channel::close);
+        listeners.clear();
+        throw new IllegalStateException("server.listen: " + NetUtil.toAddressString(a) + " port " + p + ": address already in use", cause);
+      }
+      log.atWarn().setMessage("loopback address not available on this host, not listening on it")
+          .addKeyValue("address", NetUtil.toAddressString(a)).addKeyValue("error", cause.getMessage()).log();
+      if (unavailable == null) {
+        unavailable = new IllegalStateException("server.listen: cannot listen on " + NetUtil.toAddressString(a) + ": " + cause.getMessage(), cause);
+      }
+    }
+    if (listeners.isEmpty()) {
+      throw unavailable;
+    }
+    return (InetSocketAddress) listeners.get(0).localAddress();
+  }
+
+  /** Every address listened on (two for {@code localhost}). */
+  public List<InetSocketAddress> addresses() {
+    return listeners.stream().map(c -> (InetSocketAddress) c.localAddress()).toList();
   }
 
   /**
@@ -83,8 +135,8 @@ public final class HttpServer implements AutoCloseable {
    * connection (a NAR stream still running then is cut, which Nix sees as a failed transfer).
    */
   public void shutdown(Duration grace) {
-    if (listener != null) {
-      listener.close().syncUninterruptibly();
+    for (Channel l : listeners) {
+      l.close().syncUninterruptibly();
     }
     long deadline = System.nanoTime() + grace.toNanos();
     while (System.nanoTime() < deadline && inFlight.get() > 0) {

@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 final class RequestHandler extends ChannelInboundHandlerAdapter {
   private static final int MAX_PIPELINED = 16;
   private final Endpoints endpoints;
+  private final ClientGate gate;
   private final long readTimeoutMillis;
   private final long writeTimeoutMillis;
   private final java.util.concurrent.atomic.AtomicInteger inFlight;
@@ -33,9 +34,10 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   private ScheduledFuture<?> headerDeadline;
   private StreamedResponse nar;
 
-  RequestHandler(Endpoints endpoints, long readTimeoutMillis, long writeTimeoutMillis,
+  RequestHandler(Endpoints endpoints, ClientGate gate, long readTimeoutMillis, long writeTimeoutMillis,
       java.util.concurrent.atomic.AtomicInteger inFlight) {
     this.endpoints = endpoints;
+    this.gate = gate;
     this.inFlight = inFlight;
     this.readTimeoutMillis = readTimeoutMillis;
     this.writeTimeoutMillis = writeTimeoutMillis;
@@ -76,6 +78,13 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
     }
     keepAlive = HttpUtil.isKeepAlive(req) && req.decoderResult().isSuccess();
     Target target = RequestPath.classify(req);
+    FullHttpResponse refused = gate.refuse(ctx.channel(), req, target);
+    if (refused != null) {
+      // A 401 keeps the connection (the client retries with credentials); a 403 ends it.
+      keepAlive &= refused.status().code() == 401;
+      respond(refused);
+      return;
+    }
     if (target instanceof Target.Rejected) {
       keepAlive = false;
     }

