@@ -6,6 +6,7 @@ import dev.ncro.config.Config;
 import dev.ncro.config.ConfigException;
 import dev.ncro.config.ConfigLoader;
 import dev.ncro.route.RouteStoreException;
+import dev.ncro.systemd.Systemd;
 import dev.ncro.mesh.NodeIdentity;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -54,14 +55,15 @@ public final class Main {
       return 1;
     }
     if (cli.check()) {
-      out.println("config ok: listen " + config.server().listen() + ", " + config.upstreams().size()
+      Object listen = config.server().listen() == null ? "(socket activation only)" : config.server().listen();
+      out.println("config ok: listen " + listen + ", " + config.upstreams().size()
           + " upstream(s), db " + config.cache().dbPath());
       return 0;
     }
     LogSetup.apply(config.logging());
     Ncro ncro;
     try {
-      ncro = Ncro.start(config);
+      ncro = Ncro.start(config, Systemd.fromEnvironment(env, ProcessHandle.current().pid()));
     } catch (RouteStoreException e) {
       err.println("ncro: cache.db_path: " + e.getMessage());
       return 1;

@@ -12,6 +12,8 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
@@ -37,7 +39,7 @@ public final class HttpServer implements AutoCloseable {
   private final Endpoints endpoints;
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
-  private Channel listener;
+  private final java.util.List<Channel> listeners = new java.util.ArrayList<>();
 
   public HttpServer(Transport transport, ServerConfig config, NarinfoRouter narinfo, NarRouter nars,
       UpstreamClient client, UpstreamRegistry registry, Metrics metrics, StatusReport status, Executor blocking) {
@@ -48,12 +50,19 @@ public final class HttpServer implements AutoCloseable {
 
   /** Binds the listen address; returns the bound address (port 0 resolves to the real port). */
   public InetSocketAddress start() throws InterruptedException {
+    return start(java.util.List.of());
+  }
+
+  /**
+   * Serves the listening sockets systemd handed over ({@code inheritedFds}, socket activation), or
+   * when there are none binds {@code server.listen}. Returns the (first) local address.
+   */
+  public InetSocketAddress start(java.util.List<Integer> inheritedFds) throws InterruptedException {
     ListenAddress addr = config.listen();
     long readTimeout = config.readTimeout().toMillis();
     long writeTimeout = config.writeTimeout().toMillis();
     ServerBootstrap b = new ServerBootstrap()
         .group(transport.group())
-        .channel(transport.serverChannel())
         .option(ChannelOption.SO_BACKLOG, 1024)
         .option(ChannelOption.SO_REUSEADDR, true)
         .childOption(ChannelOption.TCP_NODELAY, true)
@@ -68,10 +77,28 @@ public final class HttpServer implements AutoCloseable {
                 .addLast("handler", new RequestHandler(endpoints, readTimeout, writeTimeout, inFlight));
           }
         });
+    if (!inheritedFds.isEmpty()) {
+      if (!"epoll".equals(transport.name())) {
+        throw new IllegalStateException("systemd handed over a socket (LISTEN_FDS), but only the epoll transport can"
+            + " serve an inherited descriptor and it is unavailable here");
+      }
+      // The socket is bound and listening already: register it, do not bind.
+      for (int fd : inheritedFds) {
+        ServerBootstrap inherited = b.clone()
+            .channelFactory((io.netty.channel.ChannelFactory<ServerChannel>) () -> new EpollServerSocketChannel(fd));
+        listeners.add(inherited.register().sync().channel());
+      }
+      return (InetSocketAddress) listeners.get(0).localAddress();
+    }
+    if (addr == null) {
+      throw new IllegalStateException("server.listen is empty, which means socket activation, but systemd handed"
+          + " over no socket (LISTEN_FDS/LISTEN_PID unset): nothing to serve on");
+    }
     InetSocketAddress bindTo = addr.host() == null
         ? new InetSocketAddress(addr.port())
         : new InetSocketAddress(addr.host(), addr.port());
-    listener = b.bind(bindTo).sync().channel();
+    Channel listener = b.channel(transport.serverChannel()).bind(bindTo).sync().channel();
+    listeners.add(listener);
     return (InetSocketAddress) listener.localAddress();
   }
 
@@ -80,7 +107,7 @@ public final class HttpServer implements AutoCloseable {
    * connection (a NAR stream still running then is cut, which Nix sees as a failed transfer).
    */
   public void shutdown(Duration grace) {
-    if (listener != null) {
+    for (Channel listener : listeners) {
       listener.close().syncUninterruptibly();
     }
     long deadline = System.nanoTime() + grace.toNanos();
