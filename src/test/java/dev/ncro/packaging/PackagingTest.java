@@ -179,7 +179,7 @@ class PackagingTest {
     assertThat(c.upstreams()).containsExactly(
         new UpstreamConfig(URI.create("https://cache.nixos.org"), 10, List.of(NIXOS_KEY)));
     assertThat(c.cache().dbPath()).isEqualTo(Path.of("/var/lib/ncro/routes.db"));
-    assertThat(c.cache().dbPath()).startsWith(Path.of("/var/lib/ncro"));
+    assertThat(c.cache().dbPath()).startsWithRaw(Path.of("/var/lib/ncro"));
     assertThat(c.cache().ttl()).isEqualTo(Duration.ofHours(1));
     assertThat(c.logging().level()).isEqualTo("info");
     assertThat(c.logging().format()).isEqualTo("json");
@@ -191,7 +191,7 @@ class PackagingTest {
   void contribExampleConfigLoadsInNcro() throws Exception {
     Config c = ConfigLoader.load(ROOT.resolve("contrib/ncro.yaml"), Map.of());
     assertThat(c.upstreams()).hasSize(2);
-    assertThat(c.cache().dbPath()).startsWith(Path.of("/var/lib/ncro"));
+    assertThat(c.cache().dbPath()).startsWithRaw(Path.of("/var/lib/ncro"));
     assertThat(c.mesh().privateKey()).startsWith("/var/lib/ncro/");
   }
 
@@ -209,6 +209,20 @@ class PackagingTest {
     List<String> aboutUnit = r.output().lines().filter(l -> l.contains("ncro.service")).toList();
     assertThat(aboutUnit).as("systemd-analyze verify output:\n%s", r.output()).isEmpty();
     assertThat(r.exit()).as("systemd-analyze verify output:\n%s", r.output()).isZero();
+  }
+
+  @Test
+  void plainSocketUnitPassesSystemdAnalyzeVerify() throws Exception {
+    String analyze = requireSystemdAnalyze();
+    String java = execStartProgram(Files.readString(UNIT));
+    assumeTrue(Files.isExecutable(Path.of(java)), "the service's ExecStart names " + java + ", missing on this machine");
+    Path socket = ROOT.resolve("contrib/ncro.socket");
+    Result r = run(List.of(analyze, "verify", socket.toString(), UNIT.toString()), Duration.ofSeconds(60));
+    List<String> aboutUnit = r.output().lines().filter(l -> l.contains("ncro.")).toList();
+    assertThat(aboutUnit).as("systemd-analyze verify output:\n%s", r.output()).isEmpty();
+    assertThat(r.exit()).as(r.output()).isZero();
+    assertThat(Files.readString(socket)).contains("ListenStream=8080", "WantedBy=sockets.target");
+    assertThat(Files.readString(UNIT)).contains("Type=notify", "WatchdogSec=");
   }
 
   @Test
@@ -329,7 +343,7 @@ class PackagingTest {
 
       // MemoryDenyWriteExecute=yes: HotSpot cannot create its executable code at all.
       sd.systemctl("start", "ncro-mdwe.service");
-      // Type=exec: "active" once the JVM is exec'd; it dies a moment later.
+      // Type=notify: the JVM dies before READY=1, so the start itself fails.
       assertThat(sd.awaitState("ncro-mdwe.service", stage, Set.of("failed", "inactive")))
           .as(sd.log("ncro-mdwe")).isEqualTo("failed");
       assertThat(sd.show("ncro-mdwe.service", "Result")).isEqualTo("exit-code");
