@@ -600,8 +600,19 @@ let
     "http://${local}:${toString (portOf listen)}";
 
   # `ListenStream=` of a socket unit for a `host:port` listen address (":8080" → "8080", every
-  # address family).
-  listenStream = addr: if hostOf addr == "" then toString (portOf addr) else addr;
+  # address family). systemd takes IP addresses only: "localhost" becomes IPv4 loopback.
+  listenStream =
+    addr:
+    let
+      host = hostOf addr;
+      port = toString (portOf addr);
+    in
+    if host == "" then
+      port
+    else if host == "localhost" then
+      "127.0.0.1:${port}"
+    else
+      addr;
 
   serviceFor = inst: {
     description = "ncro, the Nix Cache Route Optimizer${lib.optionalString (inst.name != "") " (${inst.name})"}";

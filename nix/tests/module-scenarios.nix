@@ -40,12 +40,13 @@ in
     };
   };
 
-  # The socket unit binds the address; ncro gets listen "" and serves fd 3.
+  # The socket unit binds the address (systemd wants an IP: localhost is 127.0.0.1); ncro gets
+  # listen "" and serves fd 3.
   socket = {
     services.ncro = {
       enable = true;
       socketActivation.enable = true;
-      settings.server.listen = "127.0.0.1:8080";
+      settings.server.listen = "localhost:8080";
     };
   };
 

@@ -42,9 +42,10 @@ import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 
 /**
- * The Nix and systemd packaging (flake.nix, nix/, contrib/ncro.service), checked as far as a
- * machine without nixpkgs allows. What needs nixpkgs (building the package, evaluating the module,
- * the NixOS VM test, the byte-exact rendering) is the flake's {@code checks}; see docs/install.md.
+ * The Nix and systemd packaging (flake.nix, nix/, contrib/), checked as far as a machine without
+ * nixpkgs allows. The module under nixpkgs' module system is {@link ModuleEvalTest}; what needs
+ * nixpkgs itself (building the package, a real NixOS evaluation, the VM test) is the flake's
+ * {@code checks}; see docs/install.md.
  *
  * <ul>
  *   <li>every {@code .nix} file parses (Debian's {@code nix-instantiate --parse}, which also
