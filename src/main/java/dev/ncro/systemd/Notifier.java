@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
  * <p>The JDK cannot do this: Java 21's unix-domain support ({@code UnixDomainSocketAddress}) is
  * for stream channels only, and {@code DatagramChannel.open(StandardProtocolFamily.UNIX)} throws
  * {@code UnsupportedOperationException}. The Maven Central libraries for the protocol
- * (SDNotify, jsystemd) reach libc through JNA, a further 1.8 MiB of natives. Netty, already
+ * (SDNotify, jsystemd) reach libc through JNA, a further 1.8 MiB jar. Netty, already
  * ncro's network layer, has unix datagram sockets in its native epoll transport: a datagram
  * socket and one {@code sendto} per state is all the protocol needs.
  */
