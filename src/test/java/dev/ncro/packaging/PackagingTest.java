@@ -242,7 +242,7 @@ class PackagingTest {
   /** The module and the plain unit must not drift apart: every directive of one is in the other. */
   @Test
   void moduleSetsTheSameServiceDirectivesAsThePlainUnit() throws Exception {
-    String module = Files.readString(ROOT.resolve("nix/module.nix"));
+    String module = Files.readString(ROOT.resolve("nix/module/units.nix"));
     Set<String> keys = new LinkedHashSet<>();
     boolean inService = false;
     for (String line : Files.readAllLines(UNIT)) {
@@ -256,7 +256,7 @@ class PackagingTest {
     keys.removeAll(Set.of("ExecStart", "Environment", "EnvironmentFile"));
     assertThat(keys).hasSizeGreaterThan(20);
     for (String k : keys) {
-      assertThat(module).as("nix/module.nix sets %s", k).containsPattern("\\b" + k + " = ");
+      assertThat(module).as("nix/module/units.nix sets %s", k).containsPattern("\\b" + k + " = ");
     }
   }
 
