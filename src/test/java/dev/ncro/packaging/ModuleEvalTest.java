@@ -52,7 +52,8 @@ class ModuleEvalTest {
   void scenarioRendersWhatTheFixtureSays(String scenario) throws Exception {
     JsonNode got = eval(scenario);
     JsonNode want = new ObjectMapper().readTree(ROOT.resolve("src/test/resources/packaging/eval/" + scenario + ".json").toFile());
-    assertThat(got).as("nix/tests/eval-module.nix --argstr scenario %s (regenerate the fixture only after reading the diff)",
+    assertThat(got).as("nix/tests/eval-module.nix --argstr scenario %s (after a deliberate module change:"
+            + " nix/tests/regenerate-eval-fixtures, then read the diff)",
         scenario).isEqualTo(want);
     if (!scenario.equals("invalid")) {
       assertThat(got.get("failedAssertions")).as("assertions of %s", scenario).isEmpty();
