@@ -1,13 +1,38 @@
-# ncro built from this repository with nixpkgs' Maven builder, wrapped to run on a headless
-# OpenJDK 21 from nixpkgs. Call it with `pkgs.callPackage ./nix/package.nix { }`.
+# ncro built from this repository: Maven runs offline against a local repository assembled from
+# the lock nix/maven-deps.json (one fetchurl per jar and pom, joined with linkFarm), so the build
+# needs no hash to be edited and no network. Wrapped to run on a headless OpenJDK 21 from nixpkgs.
+# Call it with `pkgs.callPackage ./nix/package.nix { }`.
+#
+# nixpkgs' maven.buildMavenPackage downloads everything in one fixed-output derivation whose hash
+# must be pasted in after a failed first build; its older buildMaven takes the infoFile of the
+# unmaintained mvn2nix plugin. Neither takes a lock that can be regenerated and checked without
+# Nix (nix/maven-deps, nix/maven-deps --check), hence this small builder.
 {
   lib,
+  stdenv,
+  fetchurl,
+  linkFarm,
   maven,
   makeWrapper,
   jdk21_headless,
 }:
 
-maven.buildMavenPackage {
+let
+  lock = lib.importJSON ./maven-deps.json;
+
+  # The local Maven repository: each locked file at its repository path. The sha256 is that of
+  # the file Maven Central serves, so each fetch is fixed-output and shared between builds.
+  repository = linkFarm "ncro-maven-repository" (
+    map (artifact: {
+      name = artifact.path;
+      path = fetchurl {
+        url = "${lock.repository}/${artifact.path}";
+        inherit (artifact) sha256;
+      };
+    }) lock.artifacts
+  );
+in
+stdenv.mkDerivation (finalAttrs: {
   pname = "ncro";
   version = import ./version.nix;
 
@@ -20,31 +45,38 @@ maven.buildMavenPackage {
     ];
   };
 
+  # The lock lists what this Maven version resolves; another version may need other plugin
+  # dependencies (the build then fails offline, naming the missing artifact).
+  nativeBuildInputs =
+    lib.warnIf (maven.version != lock.maven)
+      "ncro: nix/maven-deps.json was made with Maven ${lock.maven}, nixpkgs has ${maven.version}; if the build misses an artifact, regenerate the lock with nix/maven-deps"
+      [
+        maven
+        makeWrapper
+      ];
+
   # The JDK Maven runs on (the pom compiles with --release 21).
-  mvnJdk = jdk21_headless;
+  env.JAVA_HOME = jdk21_headless.home;
 
-  # Hash of the fixed-output derivation holding every Maven artifact the build downloads.
-  # It cannot be computed without nixpkgs, so it starts as lib.fakeHash: run `nix build .#ncro`,
-  # which fails with "hash mismatch ... got: sha256-...", and paste that value here. Recompute
-  # it whenever pom.xml changes (a new dependency or plugin version changes the set of jars).
-  mvnHash = lib.fakeHash;
+  # Maven writes its bookkeeping next to the artifacts: a writable copy of the symlink tree.
+  # The tests need the Nix client, nginx, Chromium and network access: not in a build sandbox;
+  # maven.test.skip also skips compiling them. The Jazzer fuzz execution is bound to
+  # `integration-test`, which `package` never reaches.
+  buildPhase = ''
+    runHook preBuild
 
-  # The test suite needs the Nix client, nginx, Chromium and network access: not in a build
-  # sandbox. doCheck = false makes buildMavenPackage pass -DskipTests (to the dependency fetch
-  # too); maven.test.skip also skips compiling the tests. The Jazzer fuzz execution is bound to
-  # `integration-test`, which `mvn package` never reaches; skipping it is belt and braces.
-  doCheck = false;
-  mvnParameters = lib.escapeShellArgs [
-    "-Dmaven.test.skip=true"
-    "-Dncro.skipFuzz=true"
-  ];
+    cp -R --no-preserve=mode ${repository} "$TMPDIR/m2"
+    mvn --offline --batch-mode -Dmaven.repo.local="$TMPDIR/m2" \
+      -Dmaven.test.skip=true -Dncro.skipFuzz=true package
 
-  nativeBuildInputs = [ makeWrapper ];
+    runHook postBuild
+  '';
 
-  # target/ncro.jar is the shaded, runnable jar (<finalName>ncro</finalName>). The wrapper runs
-  # it on jdk21_headless. JVM options come from $NCRO_JAVA_OPTS (split on spaces, as bin/ncro
-  # does); unset, a serial collector is used (small heap, 2 cores or fewer is the usual host).
-  # An empty NCRO_JAVA_OPTS passes no option at all.
+  # target/ncro.jar is the shaded, runnable jar (<finalName>ncro</finalName>), byte-identical
+  # across builds (project.build.outputTimestamp). The wrapper, for `nix run` and shells, runs it
+  # on jdk21_headless with the JVM options in $NCRO_JAVA_OPTS (split on spaces, as bin/ncro does);
+  # unset, a small serial-collected heap. The NixOS module does not go through the wrapper: it
+  # runs passthru.jre with the jar and each JVM option as its own, systemd-escaped argument.
   installPhase = ''
     runHook preInstall
 
@@ -57,7 +89,10 @@ maven.buildMavenPackage {
     runHook postInstall
   '';
 
-  passthru.jre = jdk21_headless;
+  passthru = {
+    jre = jdk21_headless;
+    mavenRepository = repository;
+  };
 
   meta = {
     description = "Nix Cache Route Optimizer: a substituter proxy that races several binary caches";
@@ -66,9 +101,12 @@ maven.buildMavenPackage {
       binary cache for a narinfo at once, remembers which one answered fastest (SQLite, with a
       TTL) and streams NARs from that cache without storing them.
     '';
+    homepage = "https://github.com/ncro-dev/ncro";
+    changelog = "https://github.com/ncro-dev/ncro/releases/tag/v${finalAttrs.version}";
+    license = lib.licenses.asl20;
     mainProgram = "ncro";
-    # Linux only: netty's native epoll transport is bundled for linux-x86_64 alone (other
-    # platforms fall back to NIO), and sqlite-jdbc's bundled natives cover linux x86_64/aarch64.
+    # Linux only: netty's native epoll transport is bundled for linux-x86_64 and linux-aarch_64,
+    # and sqlite-jdbc's bundled natives cover linux x86_64/aarch64.
     platforms = [
       "x86_64-linux"
       "aarch64-linux"
@@ -79,4 +117,4 @@ maven.buildMavenPackage {
       binaryNativeCode # netty-transport-native-epoll and sqlite-jdbc ship .so files
     ];
   };
-}
+})

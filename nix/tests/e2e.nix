@@ -53,9 +53,12 @@ in
       services.ncro = {
         enable = true;
         openFirewall = true;
-        # The proxy's own Nix goes through ncro too (and trusts the upstream key through
-        # addUpstreamPublicKeys, on by default).
-        nixSubstituter.enable = true;
+        # The proxy's own Nix goes through ncro only (the VMs have no internet anyway), and
+        # trusts the upstream key through addUpstreamPublicKeys (on with nixSubstituter).
+        nixSubstituter = {
+          enable = true;
+          exclusive = true;
+        };
         settings = {
           upstreams = [
             {
@@ -102,10 +105,12 @@ in
     # The hardened unit really is hardened (and the JVM runs under it).
     props = proxy.succeed(
         "systemctl show ncro.service -p DynamicUser -p ProtectSystem -p NoNewPrivileges "
-        "-p MemoryDenyWriteExecute -p StateDirectory"
+        "-p MemoryDenyWriteExecute -p StateDirectory -p Type -p WatchdogUSec"
     )
+    # Type=notify: "active" means ncro sent READY=1 (listener, route store and mesh up).
     for expected in ["DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes",
-                     "MemoryDenyWriteExecute=no", "StateDirectory=ncro"]:
+                     "MemoryDenyWriteExecute=no", "StateDirectory=ncro", "Type=notify",
+                     "WatchdogUSec=1min"]:
         assert expected in props, f"{expected} not in:\n{props}"
 
     client.wait_until_succeeds("curl -sf http://proxy:8080/nix-cache-info | grep -q 'StoreDir: /nix/store'")

@@ -7,6 +7,7 @@ import dev.ncro.config.ConfigException;
 import dev.ncro.config.ConfigLoader;
 import dev.ncro.config.DefaultPaths;
 import dev.ncro.route.RouteStoreException;
+import dev.ncro.systemd.Systemd;
 import dev.ncro.mesh.NodeIdentity;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -57,7 +58,8 @@ public final class Main {
     }
     if (cli.check()) {
       var access = config.server().access();
-      out.println("config ok: listen " + config.server().listen() + ", " + config.upstreams().size()
+      Object listen = config.server().listen() == null ? "(socket activation only)" : config.server().listen();
+      out.println("config ok: listen " + listen + ", " + config.upstreams().size()
           + " upstream(s), db " + config.cache().dbPath() + ", allow "
           + (access.allow().isEmpty() ? "anyone" : access.allow()) + ", " + access.clients().size() + " client credential(s)");
       return 0;
@@ -65,7 +67,7 @@ public final class Main {
     LogSetup.apply(config.logging());
     Ncro ncro;
     try {
-      ncro = Ncro.start(config);
+      ncro = Ncro.start(config, Systemd.fromEnvironment(env, ProcessHandle.current().pid()));
     } catch (RouteStoreException e) {
       err.println("ncro: cache.db_path: " + e.getMessage());
       return 1;

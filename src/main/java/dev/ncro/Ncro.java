@@ -19,6 +19,9 @@ import dev.ncro.router.RecentRaces;
 import dev.ncro.router.RouteHints;
 import dev.ncro.server.HttpServer;
 import dev.ncro.server.StatusReport;
+import dev.ncro.systemd.Notifier;
+import dev.ncro.systemd.Systemd;
+import dev.ncro.systemd.Watchdog;
 import dev.ncro.transport.Transport;
 import dev.ncro.upstream.Prober;
 import dev.ncro.upstream.UpstreamClient;
@@ -60,13 +63,17 @@ public final class Ncro {
   private final UpstreamRegistry registry;
   private final InetSocketAddress address;
   private final MeshNode mesh;
+  private final Notifier notifier;
+  private final Watchdog watchdog;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final AtomicBoolean stopping = new AtomicBoolean();
 
   private Ncro(Transport transport, UpstreamClient client, RouteStore store, Prober prober, HttpServer server,
       ExecutorService blocking, ScheduledExecutorService housekeeping, UpstreamRegistry registry,
-      InetSocketAddress address, MeshNode mesh) {
+      InetSocketAddress address, MeshNode mesh, Notifier notifier, Watchdog watchdog) {
     this.mesh = mesh;
+    this.notifier = notifier;
+    this.watchdog = watchdog;
     this.transport = transport;
     this.client = client;
     this.store = store;
@@ -79,6 +86,18 @@ public final class Ncro {
   }
 
   public static Ncro start(Config config) throws RouteStoreException, IOException, InterruptedException {
+    return start(config, Systemd.NONE);
+  }
+
+  /**
+   * Starts ncro under systemd: serves the sockets it handed over (socket activation), tells it
+   * {@code READY=1} once the listener, the route store and the mesh socket are all up, and pings
+   * its watchdog while the event loops answer.
+   */
+  public static Ncro start(Config config, Systemd systemd)
+      throws RouteStoreException, IOException, InterruptedException {
+    // First: without a way to report readiness, systemd would wait for it in vain.
+    Notifier notifier = Notifier.open(systemd.notifySocket());
     Clock clock = Clock.systemUTC();
     RouteStore store = RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(),
         Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock);
@@ -120,8 +139,9 @@ public final class Ncro {
         Thread.ofPlatform().name("ncro-housekeeping").daemon(true).factory());
     InetSocketAddress bound;
     try {
-      bound = server.start();
+      bound = server.start(systemd.listenFds());
     } catch (Exception e) {
+      notifier.close();
       if (mesh != null) {
         mesh.close();
       }
@@ -141,8 +161,13 @@ public final class Ncro {
         .addKeyValue("address", bound)
         .addKeyValue("addresses", String.join(",", server.addresses().stream().map(io.netty.util.NetUtil::toSocketAddressString).toList()))
         .addKeyValue("transport", transport.name())
+        .addKeyValue("socket_activated", !systemd.listenFds().isEmpty())
         .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath()).log();
-    return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh);
+    // Everything is up by now: the listener accepts, the store is open, the mesh socket is bound.
+    notifier.ready("serving on " + bound);
+    Watchdog watchdog = Watchdog.start(notifier, systemd.watchdogPing(), transport.group());
+    return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh,
+        notifier, watchdog);
   }
 
   /** The key file named by {@code mesh.private_key}, or an ephemeral identity when it is empty. */
@@ -182,6 +207,8 @@ public final class Ncro {
       return;
     }
     log.info("ncro shutting down");
+    notifier.stopping();
+    watchdog.close();
     server.shutdown(Duration.ofSeconds(5));
     if (mesh != null) {
       mesh.close();
@@ -197,6 +224,7 @@ public final class Ncro {
       Thread.currentThread().interrupt();
     }
     store.close();
+    notifier.close();
     log.info("ncro stopped");
     stopped.countDown();
   }

@@ -61,7 +61,7 @@ final class ConfigBinder {
 
   private ServerConfig server(Map<String, Object> m) {
     return new ServerConfig(
-        address(f.string(m, "listen", "server.listen"), "server.listen"),
+        listen(f.string(m, "listen", "server.listen")),
         f.duration(m, "read_timeout", "server.read_timeout"),
         f.duration(m, "write_timeout", "server.write_timeout"),
         f.integer(m, "cache_priority", "server.cache_priority", 0, Integer.MAX_VALUE),
@@ -285,6 +285,11 @@ final class ConfigBinder {
     }
     return new MeshConfig(enabled, bind, peers, f.optionalString(m, "private_key", "mesh.private_key", ""),
         f.duration(m, "gossip_interval", "mesh.gossip_interval"));
+  }
+
+  /** {@code ""}: no address of its own, ncro serves only a socket systemd hands over (LISTEN_FDS). */
+  private ListenAddress listen(String text) {
+    return text != null && text.isEmpty() ? null : address(text, "server.listen");
   }
 
   private ListenAddress address(String text, String path) {

@@ -14,6 +14,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
@@ -61,12 +63,19 @@ public final class HttpServer implements AutoCloseable {
 
   /** Binds the listen address; returns the bound address (port 0 resolves to the real port). */
   public InetSocketAddress start() throws InterruptedException {
+    return start(List.of());
+  }
+
+  /**
+   * Serves the listening sockets systemd handed over ({@code inheritedFds}, socket activation), or
+   * when there are none binds {@code server.listen}. Returns the (first) local address.
+   */
+  public InetSocketAddress start(List<Integer> inheritedFds) throws InterruptedException {
     ListenAddress addr = config.listen();
     long readTimeout = config.readTimeout().toMillis();
     long writeTimeout = config.writeTimeout().toMillis();
     ServerBootstrap b = new ServerBootstrap()
         .group(transport.group())
-        .channel(transport.serverChannel())
         .option(ChannelOption.SO_BACKLOG, 1024)
         .option(ChannelOption.SO_REUSEADDR, true)
         .childOption(ChannelOption.TCP_NODELAY, true)
@@ -81,6 +90,24 @@ public final class HttpServer implements AutoCloseable {
                 .addLast("handler", new RequestHandler(endpoints, gate, readTimeout, writeTimeout, inFlight));
           }
         });
+    if (!inheritedFds.isEmpty()) {
+      if (!"epoll".equals(transport.name())) {
+        throw new IllegalStateException("systemd handed over a socket (LISTEN_FDS), but only the epoll transport can"
+            + " serve an inherited descriptor and it is unavailable here");
+      }
+      // The socket is bound and listening already: register it, do not bind.
+      for (int fd : inheritedFds) {
+        ServerBootstrap inherited = b.clone()
+            .channelFactory((io.netty.channel.ChannelFactory<ServerChannel>) () -> new EpollServerSocketChannel(fd));
+        listeners.add(inherited.register().sync().channel());
+      }
+      return (InetSocketAddress) listeners.get(0).localAddress();
+    }
+    if (addr == null) {
+      throw new IllegalStateException("server.listen is empty, which means socket activation, but systemd handed"
+          + " over no socket (LISTEN_FDS/LISTEN_PID unset): nothing to serve on");
+    }
+    b.channel(transport.serverChannel());
     if (!addr.bothLoopbacks()) {
       InetSocketAddress bindTo = addr.host() == null
           ? new InetSocketAddress(addr.port())

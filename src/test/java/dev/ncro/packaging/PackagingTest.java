@@ -42,9 +42,10 @@ import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 
 /**
- * The Nix and systemd packaging (flake.nix, nix/, contrib/ncro.service), checked as far as a
- * machine without nixpkgs allows. What needs nixpkgs (building the package, evaluating the module,
- * the NixOS VM test, the byte-exact rendering) is the flake's {@code checks}; see docs/install.md.
+ * The Nix and systemd packaging (flake.nix, nix/, contrib/), checked as far as a machine without
+ * nixpkgs allows. The module under nixpkgs' module system is {@link ModuleEvalTest}; what needs
+ * nixpkgs itself (building the package, a real NixOS evaluation, the VM test) is the flake's
+ * {@code checks}; see docs/install.md.
  *
  * <ul>
  *   <li>every {@code .nix} file parses (Debian's {@code nix-instantiate --parse}, which also
@@ -212,6 +213,20 @@ class PackagingTest {
   }
 
   @Test
+  void plainSocketUnitPassesSystemdAnalyzeVerify() throws Exception {
+    String analyze = requireSystemdAnalyze();
+    String java = execStartProgram(Files.readString(UNIT));
+    assumeTrue(Files.isExecutable(Path.of(java)), "the service's ExecStart names " + java + ", missing on this machine");
+    Path socket = ROOT.resolve("contrib/ncro.socket");
+    Result r = run(List.of(analyze, "verify", socket.toString(), UNIT.toString()), Duration.ofSeconds(60));
+    List<String> aboutUnit = r.output().lines().filter(l -> l.contains("ncro.")).toList();
+    assertThat(aboutUnit).as("systemd-analyze verify output:\n%s", r.output()).isEmpty();
+    assertThat(r.exit()).as(r.output()).isZero();
+    assertThat(Files.readString(socket)).contains("ListenStream=8080", "WantedBy=sockets.target");
+    assertThat(Files.readString(UNIT)).contains("Type=notify", "WatchdogSec=");
+  }
+
+  @Test
   void plainUnitIsHardened() throws Exception {
     String analyze = requireSystemdAnalyze();
     Result r = run(List.of(analyze, "security", "--offline=true", "--no-pager", UNIT.toString()), Duration.ofSeconds(60));
@@ -227,7 +242,7 @@ class PackagingTest {
   /** The module and the plain unit must not drift apart: every directive of one is in the other. */
   @Test
   void moduleSetsTheSameServiceDirectivesAsThePlainUnit() throws Exception {
-    String module = Files.readString(ROOT.resolve("nix/module.nix"));
+    String module = Files.readString(ROOT.resolve("nix/module/units.nix"));
     Set<String> keys = new LinkedHashSet<>();
     boolean inService = false;
     for (String line : Files.readAllLines(UNIT)) {
@@ -241,7 +256,7 @@ class PackagingTest {
     keys.removeAll(Set.of("ExecStart", "Environment", "EnvironmentFile"));
     assertThat(keys).hasSizeGreaterThan(20);
     for (String k : keys) {
-      assertThat(module).as("nix/module.nix sets %s", k).containsPattern("\\b" + k + " = ");
+      assertThat(module).as("nix/module/units.nix sets %s", k).containsPattern("\\b" + k + " = ");
     }
   }
 
@@ -329,7 +344,7 @@ class PackagingTest {
 
       // MemoryDenyWriteExecute=yes: HotSpot cannot create its executable code at all.
       sd.systemctl("start", "ncro-mdwe.service");
-      // Type=exec: "active" once the JVM is exec'd; it dies a moment later.
+      // Type=notify: the JVM dies before READY=1, so the start itself fails.
       assertThat(sd.awaitState("ncro-mdwe.service", stage, Set.of("failed", "inactive")))
           .as(sd.log("ncro-mdwe")).isEqualTo("failed");
       assertThat(sd.show("ncro-mdwe.service", "Result")).isEqualTo("exit-code");
@@ -342,6 +357,126 @@ class PackagingTest {
     } finally {
       if (boot != null) {
         boot.toHandle().descendants().forEach(ProcessHandle::destroyForcibly); // PID 1 first takes the namespace with it
+        boot.destroyForcibly();
+        boot.waitFor(30, TimeUnit.SECONDS);
+      }
+      deleteTree(stage);
+    }
+  }
+
+  /**
+   * The module's rendered socket-activation units (ModuleEvalTest's {@code socket} set-up) under
+   * the same real systemd: ncro.socket binds a port, the first request starts the hardened
+   * {@code Type=notify} ncro.service, which serves the handed socket, reports READY=1 with its
+   * status, and reads a mesh key delivered by LoadCredential as its dynamic user. The drop-in
+   * changes only the program (the test's classes instead of a store path), the log and the
+   * credential's source.
+   */
+  @Test
+  void moduleSocketUnitsRunNcroUnderRealSystemd() throws Exception {
+    Path systemd = Path.of("/lib/systemd/systemd");
+    assumeTrue(Files.isExecutable(systemd), "no /lib/systemd/systemd (Debian package systemd)");
+    Optional<String> unshare = tool("unshare");
+    Optional<String> nsenter = tool("nsenter");
+    assumeTrue(unshare.isPresent() && nsenter.isPresent(), "util-linux's unshare and nsenter are needed");
+    assumeTrue("root".equals(System.getProperty("user.name")), "needs root to boot systemd in a namespace");
+    Path javaHome = Path.of(System.getProperty("java.home")).toRealPath();
+    assumeTrue(!javaHome.startsWith("/root") && !javaHome.startsWith("/home"),
+        "the JDK is under a home directory, hidden by ProtectHome=yes");
+
+    Path stage = Files.createTempDirectory("ncro-systemd-module-");
+    Process boot = null;
+    try (TestUpstream up = TestUpstream.start()) {
+      String hash = TestNarinfo.hash(4343);
+      up.putNarinfo(hash, TestNarinfo.make(hash, "nar/payload.nar", 64, null));
+      int port = freePort();
+      int meshPort;
+      try (java.net.DatagramSocket s = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+        meshPort = s.getLocalPort();
+      }
+      String classpath = stageClasspath(stage.resolve("payload/cp"));
+      String meshKey = dev.ncro.mesh.NodeIdentity.loadOrCreate(stage.resolve("payload/node.key")).publicKeyHex();
+      // The module's rendering of the socket set-up, plus what this test needs: an upstream here and
+      // mesh mode with the key as a credential (the module's `mesh` set-up renders the same path).
+      Files.writeString(stage.resolve("payload/config.yaml"), """
+          server:
+            listen: ""
+          upstreams:
+            - url: "%s"
+          cache:
+            db_path: "/var/lib/ncro/routes.db"
+          logging:
+            format: text
+          mesh:
+            enabled: true
+            bind_addr: "127.0.0.1:%d"
+            private_key: "/run/credentials/ncro.service/mesh-key"
+          """.formatted(up.uri(), meshPort));
+      JsonNode units = ModuleEvalTest.eval("socket").get("units");
+      Path dir = Files.createDirectories(stage.resolve("units/ncro.service.d"));
+      Files.writeString(stage.resolve("units/ncro.service"), units.get("ncro.service").asText());
+      Files.writeString(stage.resolve("units/ncro.socket"), units.get("ncro.socket").asText()
+          .replace("ListenStream=127.0.0.1:8080", "ListenStream=127.0.0.1:" + port));
+      Files.writeString(dir.resolve("test.conf"), """
+          [Unit]
+          DefaultDependencies=no
+          [Service]
+          ExecStart=
+          ExecStart=%s -Xmx256m --enable-native-access=ALL-UNNAMED -cp %s dev.ncro.Main --config /run/ncro-test/config.yaml
+          StandardOutput=append:/run/ncro-test/ncro.log
+          StandardError=append:/run/ncro-test/ncro.log
+          LoadCredential=mesh-key:/run/ncro-test/node.key
+          Restart=no
+          """.formatted(javaHome.resolve("bin/java").toString().replace("%", "%%"), classpath.replace("%", "%%")));
+      Files.createDirectories(stage.resolve("units/ncro.socket.d"));
+      Files.writeString(stage.resolve("units/ncro.socket.d/test.conf"), "[Unit]\nDefaultDependencies=no\n");
+      Path script = stage.resolve("boot.sh");
+      Files.writeString(script, """
+          set -e
+          mount --make-rprivate /
+          mount -t tmpfs -o mode=0755 tmpfs /run
+          mkdir -p /run/systemd/system /run/ncro-test
+          cp -R "$1/units/." /run/systemd/system/
+          cp -R "$1/payload/." /run/ncro-test/
+          mount -t tmpfs -o mode=1777 tmpfs /tmp
+          mount -t tmpfs -o mode=0755 tmpfs /var/lib
+          # New peer groups, private to this namespace: systemd mounts each unit's credentials
+          # in the unit's own namespace and relies on propagation, as on a booted host.
+          mount --make-rshared /
+          exec /lib/systemd/systemd --system --unit=ncro.socket --log-target=console --show-status=no
+          """);
+      boot = new ProcessBuilder(unshare.get(), "--fork", "--pid", "--mount", "--mount-proc", "/bin/sh",
+          script.toString(), stage.toString())
+          .redirectErrorStream(true).redirectOutput(stage.resolve("systemd.out").toFile()).start();
+      long pid1 = awaitNamespaceInit(boot, stage);
+      Systemctl sd = new Systemctl(nsenter.get(), pid1);
+
+      assertThat(sd.awaitState("ncro.socket", stage, Set.of("active", "failed"))).isEqualTo("active");
+      assertThat(sd.show("ncro.service", "ActiveState")).as("started by the first connection only").isEqualTo("inactive");
+      // The first request starts ncro; it waits in the socket's backlog meanwhile.
+      HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+      HttpResponse<String> narinfo;
+      try {
+        narinfo = http.send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + port + "/" + hash + ".narinfo")).timeout(Duration.ofSeconds(90)).build(),
+            HttpResponse.BodyHandlers.ofString());
+      } catch (IOException e) {
+        throw new AssertionError("no answer through ncro.socket (" + e + "); ncro.service: "
+            + sd.systemctl("status", "ncro.service", "ncro.socket").output() + "\nits log:\n" + sd.log("ncro")
+            + "\nsystemd:\n" + Files.readString(stage.resolve("systemd.out")), e);
+      }
+      assertThat(narinfo.statusCode()).as(sd.log("ncro")).isEqualTo(200);
+      assertThat(narinfo.headers().firstValue("X-Ncro-Route")).contains("race");
+      assertThat(sd.awaitState("ncro.service", stage, Set.of("active", "failed"))).as(sd.log("ncro")).isEqualTo("active");
+      // READY=1 reached systemd with its STATUS= text (Type=notify), over the hardened unit's AF_UNIX.
+      assertThat(sd.show("ncro.service", "StatusText")).startsWith("serving on");
+      assertThat(sd.show("ncro.service", "Type")).isEqualTo("notify");
+      assertThat(sd.log("ncro")).contains("socket_activated=\"true\"").contains(meshKey);
+      assertThat(sd.systemctl("stop", "ncro.service", "ncro.socket").exit()).isZero();
+      assertThat(sd.show("ncro.service", "Result")).as(sd.log("ncro")).isEqualTo("success");
+    } finally {
+      if (boot != null) {
+        boot.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
         boot.destroyForcibly();
         boot.waitFor(30, TimeUnit.SECONDS);
       }

@@ -1,0 +1,108 @@
+# The systemd units of one ncro instance (from nix/module/instance.nix): the hardened
+# `Type=notify` service and, with socket activation, its socket unit.
+{
+  lib,
+  pkgs,
+  h,
+  top,
+}:
+
+let
+  inherit (h) escapeSystemdArg listenStream;
+in
+{
+  serviceFor = inst: {
+    description = "ncro, the Nix Cache Route Optimizer${lib.optionalString (inst.name != "") " (${inst.name})"}";
+    wantedBy = lib.optional (!inst.socketActivated) "multi-user.target";
+    wants = [ "network-online.target" ];
+    after = [ "network-online.target" ] ++ lib.optional inst.socketActivated "${inst.unit}.socket";
+    requires = lib.optional inst.socketActivated "${inst.unit}.socket";
+
+    environment = lib.optionalAttrs (inst.awsCredentialsPath != null) {
+      AWS_SHARED_CREDENTIALS_FILE = inst.awsCredentialsPath;
+    };
+
+    serviceConfig = {
+      # READY=1 once the listener, the route store and the mesh socket are up; WATCHDOG=1 every
+      # 30 s while the event loops answer (SystemdIT). A hung JVM is restarted after 60 s.
+      Type = "notify";
+      WatchdogSec = "60s";
+      ExecStart = lib.concatStringsSep " " (
+        map escapeSystemdArg (
+          [ (lib.getExe' (top.package.jre or pkgs.jdk21_headless) "java") ]
+          ++ inst.icfg.jvmOptions
+          ++ [
+            "-jar"
+            "${top.package}/share/ncro/ncro.jar"
+            "--config"
+            "${inst.icfg.configFile}"
+          ]
+        )
+      );
+      LoadCredential = inst.loadCredential;
+      EnvironmentFile = lib.optional (inst.icfg.environmentFile != null) inst.icfg.environmentFile;
+      Restart = "on-failure";
+      RestartSec = "5s";
+      # On SIGTERM ncro drains for up to 5 s. A JVM stopped by SIGTERM may report exit status
+      # 143 (128 + 15) once its shutdown hooks ran: a clean stop, not a failure.
+      SuccessExitStatus = "143";
+      TimeoutStopSec = "30s";
+      LimitNOFILE = 65536;
+
+      DynamicUser = true;
+      StateDirectory = inst.unit;
+      StateDirectoryMode = "0700";
+      WorkingDirectory = inst.stateDir;
+      UMask = "0077";
+
+      # Hardening. The JVM and its bundled natives (netty epoll, sqlite-jdbc, unpacked to the
+      # private /tmp) need nothing beyond this.
+      CapabilityBoundingSet = if inst.privileged then "CAP_NET_BIND_SERVICE" else "";
+      AmbientCapabilities = lib.optionals inst.privileged [ "CAP_NET_BIND_SERVICE" ];
+      PrivateUsers = !inst.privileged;
+      NoNewPrivileges = true;
+      ProtectSystem = "strict";
+      ProtectHome = true;
+      PrivateTmp = true;
+      PrivateDevices = true;
+      DevicePolicy = "closed";
+      ProtectKernelTunables = true;
+      ProtectKernelModules = true;
+      ProtectKernelLogs = true;
+      ProtectControlGroups = true;
+      ProtectClock = true;
+      ProtectHostname = true;
+      ProtectProc = "invisible";
+      RestrictAddressFamilies = [
+        "AF_INET"
+        "AF_INET6"
+        "AF_UNIX"
+      ];
+      RestrictNamespaces = true;
+      RestrictRealtime = true;
+      RestrictSUIDSGID = true;
+      LockPersonality = true;
+      RemoveIPC = true;
+      SystemCallArchitectures = "native";
+      SystemCallFilter = [
+        "@system-service"
+        "~@privileged"
+      ];
+      SystemCallErrorNumber = "EPERM";
+      # Not enabled: HotSpot needs memory that is writable and executable (JIT code cache, and
+      # the template interpreter generated at start). Under systemd's filter the JVM dies at
+      # once: "Failed to mark memory page as executable" (checked, see docs/install.md).
+      MemoryDenyWriteExecute = false;
+    };
+  };
+
+  socketFor = inst: {
+    description = "ncro's listening socket${lib.optionalString (inst.name != "") " (${inst.name})"}";
+    wantedBy = [ "sockets.target" ];
+    listenStreams = [ (listenStream inst.listen) ];
+    socketConfig = {
+      # As ncro's own listener (SO_BACKLOG 1024): connections made while it starts wait here.
+      Backlog = 1024;
+    };
+  };
+}

@@ -1,0 +1,152 @@
+# NixOS configurations of services.ncro that nix/tests/eval-module.nix evaluates with the real
+# module system; what each renders is src/test/resources/packaging/eval/<name>.json.
+let
+  nixosKey = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
+  communityKey = "nix-community.cachix.org-1:mB9FSh9qf2dCimDSUo8Zy7bkq5CX+/rkCWyvRCYg3Fs=";
+in
+{
+  # Nothing but enable: the module's defaults.
+  default = {
+    services.ncro.enable = true;
+  };
+
+  # This host's Nix uses ncro first and keeps cache.nixos.org behind it (the default).
+  substituter = {
+    services.ncro = {
+      enable = true;
+      nixSubstituter.enable = true;
+    };
+  };
+
+  # ncro as the only substituter; its upstream keys trusted.
+  exclusive = {
+    services.ncro = {
+      enable = true;
+      nixSubstituter = {
+        enable = true;
+        exclusive = true;
+      };
+      settings.upstreams = [
+        {
+          url = "https://cache.nixos.org";
+          public_key = nixosKey;
+        }
+        {
+          url = "https://nix-community.cachix.org";
+          priority = 20;
+          public_key = communityKey;
+        }
+      ];
+    };
+  };
+
+  # The socket unit binds the address (systemd wants an IP: localhost is 127.0.0.1); ncro gets
+  # listen "" and serves fd 3.
+  socket = {
+    services.ncro = {
+      enable = true;
+      socketActivation.enable = true;
+      settings.server.listen = "localhost:8080";
+    };
+  };
+
+  # Mesh mode with a key kept outside the state directory (delivered with LoadCredential), a
+  # privileged gossip port, the firewall opened, and JVM options that need quoting.
+  mesh = {
+    services.ncro = {
+      enable = true;
+      openFirewall = true;
+      settings.mesh = {
+        enabled = true;
+        bind_addr = "0.0.0.0:946";
+        private_key = "/etc/ncro/node.key";
+        peers = [
+          {
+            addr = "100.64.1.2:946";
+            public_key = "9611627710d8ab5d3f2aeb927408a595a1973aa6449a996d4ef27e3b6aadaa14";
+          }
+        ];
+      };
+      jvmOptions = [
+        "-Xmx256m"
+        "-Dncro.label=two words"
+        "-Dncro.pct=100%"
+        "-Dncro.glob=*"
+      ];
+    };
+  };
+
+  # The default instance plus two named ones: a private cache with credentials, and a socket-
+  # activated staging instance.
+  instances = {
+    services.ncro = {
+      enable = true;
+      instances.private = {
+        settings = {
+          server.listen = "127.0.0.1:8081";
+          upstreams = [
+            {
+              url = "https://cache.example.org";
+              username = "ci";
+              password_file = "/run/secrets/private-cache-password";
+              ca_file = "/etc/ssl/private-ca.pem";
+            }
+            {
+              url = "https://attic.example.org/main";
+              bearer_token_file = "/run/secrets/attic-token";
+            }
+          ];
+        };
+        netrcFile = "/run/secrets/ncro-netrc";
+      };
+      instances.staging = {
+        socketActivation.enable = true;
+        settings.server.listen = "[::1]:8082";
+        settings.logging.level = "debug";
+      };
+    };
+  };
+
+  # Client access control and S3 credentials.
+  credentials = {
+    services.ncro = {
+      enable = true;
+      allow = [
+        "127.0.0.1/32"
+        "10.0.0.0/8"
+      ];
+      settings.server.clients = [
+        {
+          username = "builder";
+          password_file = "/run/secrets/ncro-builder";
+        }
+        { bearer_token_file = "/run/secrets/ncro-ci-token"; }
+      ];
+      settings.upstreams = [ { url = "s3://nix-cache?region=eu-west-1"; } ];
+      awsCredentialsFile = "/run/secrets/aws-credentials";
+      environmentFile = "/run/secrets/ncro.env";
+    };
+  };
+
+  # What the module refuses: ports out of range, two instances on one port, an inline password.
+  invalid = {
+    services.ncro = {
+      enable = true;
+      settings.mesh = {
+        enabled = true;
+        bind_addr = "0.0.0.0:70000";
+      };
+      instances.twin.settings.server.listen = "127.0.0.1:8080";
+      instances.zero.settings = {
+        server.listen = "127.0.0.1:0";
+        upstreams = [
+          {
+            url = "https://cache.example.org";
+            username = "ci";
+            password = "hunter2";
+          }
+        ];
+      };
+    };
+  };
+}

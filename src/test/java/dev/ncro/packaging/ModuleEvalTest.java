@@ -1,0 +1,258 @@
+package dev.ncro.packaging;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ncro.config.Config;
+import dev.ncro.config.ConfigLoader;
+import dev.ncro.config.ListenAddress;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * nix/module.nix evaluated by nixpkgs' real module system ({@code lib.evalModules} from
+ * /work/shared/nixpkgs-lib or $NCRO_NIXPKGS_LIB, with Debian's nix-instantiate) through
+ * nix/tests/eval-module.nix, for each set-up of nix/tests/module-scenarios.nix: the rendered
+ * settings, unit files, nix.settings, firewall ports, assertions and warnings must be what
+ * src/test/resources/packaging/eval/&lt;scenario&gt;.json says; the unit files pass
+ * {@code systemd-analyze verify} and stay hardened; the settings load in ncro. Also
+ * nix/package.nix, evaluated with stand-ins: its Maven repository is exactly the lock.
+ */
+class ModuleEvalTest {
+  private static final Path ROOT = Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
+  private static final String FAKE_JAVA = "/nix/store/00000000000000000000000000000000-openjdk-headless-21/bin/java";
+  /**
+   * Scenarios whose settings use fields of other branches (issues 12, 13, 19: *_file credentials,
+   * netrc_file, server.allow/clients, s3:// upstreams) that this branch's config loader does not
+   * know yet: kept out of {@link #renderedSettingsLoadInNcro} until those are merged.
+   */
+  private static final Set<String> NEEDS_OTHER_BRANCHES = Set.of("instances", "credentials");
+
+  @ParameterizedTest
+  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "invalid"})
+  void scenarioRendersWhatTheFixtureSays(String scenario) throws Exception {
+    JsonNode got = eval(scenario);
+    JsonNode want = new ObjectMapper().readTree(ROOT.resolve("src/test/resources/packaging/eval/" + scenario + ".json").toFile());
+    assertThat(got).as("nix/tests/eval-module.nix --argstr scenario %s (after a deliberate module change:"
+            + " nix/tests/regenerate-eval-fixtures, then read the diff)",
+        scenario).isEqualTo(want);
+    if (!scenario.equals("invalid")) {
+      assertThat(got.get("failedAssertions")).as("assertions of %s", scenario).isEmpty();
+    }
+  }
+
+  @Test
+  void invalidSetUpsAreRefusedWithTheOptionNamed() throws Exception {
+    List<String> failed = texts(eval("invalid").get("failedAssertions"));
+    assertThat(failed).anyMatch(m -> m.contains("settings.mesh.bind_addr: port 70000 is outside 1-65535"))
+        .anyMatch(m -> m.contains("instances.zero.settings.server.listen: port 0 is outside"))
+        .anyMatch(m -> m.contains("instances.zero.settings.upstreams: `password`"))
+        .anyMatch(m -> m.contains("every instance needs its own settings.server.listen port"));
+  }
+
+  /** Instances: own unit, port, state directory, config file, credentials; the default instance stays ncro.service. */
+  @Test
+  void instancesGetDistinctUnitsPortsAndStateDirectories() throws Exception {
+    JsonNode r = eval("instances");
+    Map<String, String> services = new LinkedHashMap<>();
+    r.get("units").fields().forEachRemaining(e -> {
+      if (e.getKey().endsWith(".service")) {
+        services.put(e.getKey(), e.getValue().asText());
+      }
+    });
+    assertThat(services).containsOnlyKeys("ncro.service", "ncro-private.service", "ncro-staging.service");
+    assertThat(r.get("units").has("ncro-staging.socket")).isTrue();
+    Set<String> stateDirs = new HashSet<>();
+    Set<String> configs = new HashSet<>();
+    for (var e : services.entrySet()) {
+      String unit = e.getValue();
+      String name = e.getKey().replace(".service", "");
+      assertThat(directive(unit, "StateDirectory")).containsExactly(name);
+      assertThat(directive(unit, "WorkingDirectory")).containsExactly("/var/lib/" + name);
+      assertThat(directive(unit, "DynamicUser")).containsExactly("true");
+      stateDirs.add(directive(unit, "StateDirectory").get(0));
+      Matcher m = Pattern.compile("--config (\\S+)").matcher(directive(unit, "ExecStart").get(0));
+      assertThat(m.find()).isTrue();
+      configs.add(m.group(1));
+      JsonNode settings = r.get("settings").get(name);
+      assertThat(settings.get("cache").get("db_path").asText()).isEqualTo("/var/lib/" + name + "/routes.db");
+    }
+    assertThat(stateDirs).hasSize(3);
+    assertThat(configs).hasSize(3);
+    assertThat(r.get("settings").get("ncro").get("server").get("listen").asText()).isEqualTo(":8080");
+    assertThat(r.get("settings").get("ncro-private").get("server").get("listen").asText()).isEqualTo("127.0.0.1:8081");
+    assertThat(r.get("settings").get("ncro-staging").get("server").get("listen").asText()).isEmpty();
+    assertThat(r.get("units").get("ncro-staging.socket").asText()).contains("ListenStream=[::1]:8082");
+    // Credentials: loaded by the private instance only, under its own credentials directory.
+    assertThat(directive(services.get("ncro-private.service"), "LoadCredential")).containsExactly(
+        "upstream0-ca:/etc/ssl/private-ca.pem", "upstream0-password:/run/secrets/private-cache-password",
+        "upstream1-token:/run/secrets/attic-token", "netrc:/run/secrets/ncro-netrc");
+    assertThat(directive(services.get("ncro.service"), "LoadCredential")).isEmpty();
+    assertThat(r.get("settings").get("ncro-private").get("upstreams").get(0).get("password_file").asText())
+        .isEqualTo("/run/credentials/ncro-private.service/upstream0-password");
+  }
+
+  /** No secret and no host path of one reaches the rendered (store) settings; all go through LoadCredential. */
+  @Test
+  void secretsStayOutOfTheStore() throws Exception {
+    for (String scenario : List.of("instances", "credentials", "mesh")) {
+      JsonNode r = eval(scenario);
+      String settings = r.get("settings").toString();
+      assertThat(settings).as(scenario).doesNotContain("/run/secrets/", "/etc/ncro/node.key", "hunter2");
+    }
+    String unit = eval("credentials").get("units").get("ncro.service").asText();
+    assertThat(directive(unit, "EnvironmentFile")).containsExactly("/run/secrets/ncro.env");
+    assertThat(directive(unit, "Environment"))
+        .containsExactly("\"AWS_SHARED_CREDENTIALS_FILE=/run/credentials/ncro.service/aws-credentials\"");
+  }
+
+  /** What the existing loader knows: the rendered settings load, with what the module promised. */
+  @ParameterizedTest
+  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh"})
+  void renderedSettingsLoadInNcro(String scenario, @TempDir Path dir) throws Exception {
+    assertThat(NEEDS_OTHER_BRANCHES).doesNotContain(scenario);
+    JsonNode settings = eval(scenario).get("settings").get("ncro");
+    Path yaml = dir.resolve("ncro.yaml");
+    Files.writeString(yaml, settings.toString()); // JSON is YAML
+    Config c = ConfigLoader.load(yaml, Map.of());
+    assertThat(c.cache().dbPath()).isEqualTo(Path.of("/var/lib/ncro/routes.db"));
+    switch (scenario) {
+      case "socket" -> assertThat(c.server().listen()).isNull();
+      case "mesh" -> {
+        assertThat(c.mesh().enabled()).isTrue();
+        assertThat(c.mesh().privateKey()).isEqualTo("/run/credentials/ncro.service/mesh-key");
+      }
+      case "exclusive" -> assertThat(c.upstreams()).hasSize(2);
+      default -> assertThat(c.server().listen()).isEqualTo(new ListenAddress(null, 8080));
+    }
+  }
+
+  /** Every rendered unit (and socket unit) passes systemd-analyze verify, and each service stays hardened. */
+  @ParameterizedTest
+  @ValueSource(strings = {"default", "exclusive", "socket", "mesh", "instances", "credentials"})
+  void renderedUnitsPassSystemdAnalyze(String scenario, @TempDir Path dir) throws Exception {
+    String analyze = tool("systemd-analyze").orElse(null);
+    assumeTrue(analyze != null, "systemd-analyze not found (Debian package systemd)");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    List<String> files = new ArrayList<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = eval(scenario).get("units").fields(); it.hasNext(); ) {
+      var e = it.next();
+      Path f = dir.resolve(e.getKey());
+      // The stub JDK's store path does not exist here: verify checks that ExecStart's program does.
+      Files.writeString(f, e.getValue().asText().replace(FAKE_JAVA, java));
+      files.add(f.toString());
+    }
+    List<String> cmd = new ArrayList<>(List.of(analyze, "verify"));
+    cmd.addAll(files);
+    Result r = run(cmd);
+    // verify exits 0 on unknown keys and unparsable values ("..., ignoring"): any line naming one
+    // of the units is a failure.
+    List<String> about = r.output().lines().filter(l -> l.contains("ncro")).toList();
+    assertThat(about).as("systemd-analyze verify:\n%s", r.output()).isEmpty();
+    assertThat(r.exit()).as(r.output()).isZero();
+    for (String f : files) {
+      if (!f.endsWith(".service")) {
+        continue;
+      }
+      Result s = run(List.of(analyze, "security", "--offline=true", "--no-pager", f));
+      Matcher m = Pattern.compile("Overall exposure level for \\S+: ([0-9.]+)").matcher(s.output());
+      assertThat(m.find()).as(s.output()).isTrue();
+      // The plain unit scores 1.4; a privileged port adds CAP_NET_BIND_SERVICE (mesh scenario).
+      assertThat(Double.parseDouble(m.group(1))).as("%s:\n%s", f, s.output()).isLessThanOrEqualTo(2.0);
+    }
+  }
+
+  /** nix/package.nix builds its Maven repository from exactly the lock, one fetchurl per file. */
+  @Test
+  void packageFetchesExactlyTheLock() throws Exception {
+    JsonNode pkg = nixEval(List.of(ROOT.resolve("nix/tests/eval-package.nix").toString()));
+    JsonNode lock = new ObjectMapper().readTree(ROOT.resolve("nix/maven-deps.json").toFile());
+    JsonNode repo = pkg.get("repository");
+    assertThat(repo.size()).isEqualTo(lock.get("artifacts").size()).isGreaterThan(100);
+    for (int i = 0; i < repo.size(); i++) {
+      JsonNode a = lock.get("artifacts").get(i);
+      assertThat(repo.get(i).get("path")).isEqualTo(a.get("path"));
+      assertThat(repo.get(i).get("sha256")).isEqualTo(a.get("sha256"));
+      assertThat(repo.get(i).get("url").asText()).isEqualTo("https://repo.maven.apache.org/maven2/" + a.get("path").asText());
+    }
+    assertThat(pkg.get("buildPhase").asText()).contains("mvn --offline", "-Dmaven.repo.local=", "-Dmaven.test.skip=true");
+    assertThat(pkg.get("meta").get("license").asText()).isEqualTo("Apache-2.0");
+    assertThat(pkg.get("meta").get("homepage").asText()).startsWith("https://");
+    assertThat(pkg.get("meta").get("changelog").asText()).contains("v" + pkg.get("version").asText());
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private static List<String> directive(String unit, String key) {
+    return unit.lines().filter(l -> l.startsWith(key + "=")).map(l -> l.substring(key.length() + 1)).toList();
+  }
+
+  private static List<String> texts(JsonNode array) {
+    List<String> out = new ArrayList<>();
+    array.forEach(n -> out.add(n.asText()));
+    return out;
+  }
+
+  private static final Map<String, JsonNode> CACHE = new java.util.concurrent.ConcurrentHashMap<>();
+
+  static JsonNode eval(String scenario) throws Exception {
+    JsonNode cached = CACHE.get(scenario);
+    if (cached != null) {
+      return cached;
+    }
+    JsonNode r = nixEval(List.of(ROOT.resolve("nix/tests/eval-module.nix").toString(), "--argstr", "scenario", scenario));
+    CACHE.put(scenario, r);
+    return r;
+  }
+
+  private static JsonNode nixEval(List<String> args) throws Exception {
+    String nix = tool("nix-instantiate").orElseThrow(() -> new AssertionError(
+        "nix-instantiate not found: install Debian's nix-bin (bin/test does)"));
+    Path lib = Path.of(System.getenv().getOrDefault("NCRO_NIXPKGS_LIB", "/work/shared/nixpkgs-lib/lib"));
+    assumeTrue(Files.isRegularFile(lib.resolve("default.nix")),
+        "nixpkgs' lib not found at " + lib + " (set NCRO_NIXPKGS_LIB to a nixpkgs checkout's lib/)");
+    List<String> cmd = new ArrayList<>(List.of(nix, "--eval", "--strict", "--json", "--readonly-mode"));
+    cmd.addAll(args);
+    cmd.addAll(List.of("--arg", "lib", "import " + lib));
+    Result r = run(cmd);
+    assertThat(r.exit()).as("%s:\n%s", String.join(" ", cmd), r.output()).isZero();
+    List<String> lines = r.output().lines().toList(); // warnings (e.g. no nixbld group) come first
+    return new ObjectMapper().readTree(lines.get(lines.size() - 1));
+  }
+
+  private record Result(int exit, String output) {}
+
+  private static Result run(List<String> cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    byte[] out = p.getInputStream().readAllBytes();
+    assertThat(p.waitFor(120, TimeUnit.SECONDS)).as(String.join(" ", cmd)).isTrue();
+    return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+  }
+
+  private static Optional<String> tool(String name) {
+    List<String> dirs = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)));
+    dirs.addAll(List.of("/usr/bin", "/bin", "/usr/sbin", "/sbin"));
+    return dirs.stream().filter(d -> !d.isEmpty()).map(d -> Path.of(d, name))
+        .filter(Files::isExecutable).map(Path::toString).findFirst();
+  }
+
+}
