@@ -1,6 +1,6 @@
 package dev.ncro.mesh;
 
-import dev.ncro.narinfo.Ed25519PublicKey;
+import dev.ncro.crypto.Ed25519PublicKey;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.FileAlreadyExistsException;
