@@ -3,6 +3,7 @@ package dev.ncro.mesh;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -69,25 +70,63 @@ final class NodeKeyFile {
     return Files.readAllBytes(keyFile);
   }
 
-  /** Writes {@code content} to a new {@code keyFile}; false when the file appeared meanwhile. */
+  /**
+   * Writes {@code content} to a new {@code keyFile}; false when the file appeared meanwhile. The key
+   * is written and synced to a private temporary file first and then hard-linked into place, which
+   * fails rather than overwrites when the name exists: a concurrent reader sees no file or the whole
+   * key, never an empty or half-written one (creating the file in place and then writing it made a
+   * second process starting at the same moment fail with "0 bytes, expected 64").
+   */
   private static boolean create(Path keyFile, byte[] content) throws IOException {
     Path parent = keyFile.toAbsolutePath().getParent();
-    if (parent != null) {
-      Files.createDirectories(parent);
+    if (parent == null) { // the file system's root, not a file: let createFile say so
+      return createInPlace(keyFile, content);
     }
+    Files.createDirectories(parent);
+    Path temp =
+        parent.resolve(
+            "." + keyFile.getFileName() + "." + ProcessHandle.current().pid() + "."
+                + Thread.currentThread().threadId() + ".tmp");
+    try {
+      Files.deleteIfExists(temp); // left by a crash of this very pid and thread: ours to remove
+      createOwnerOnly(temp);
+      write(temp, content, keyFile);
+      try {
+        Files.createLink(keyFile, temp);
+        return true;
+      } catch (FileAlreadyExistsException raced) {
+        return false;
+      } catch (UnsupportedOperationException | FileSystemException noHardLinks) {
+        return createInPlace(keyFile, content);
+      }
+    } finally {
+      Files.deleteIfExists(temp);
+    }
+  }
+
+  /** Without hard links: create the name first (0600), then write; a reader may see it empty. */
+  private static boolean createInPlace(Path keyFile, byte[] content) throws IOException {
     try {
       createOwnerOnly(keyFile);
     } catch (FileAlreadyExistsException raced) {
       return false;
     }
-    try (OutputStream out =
-        Files.newOutputStream(keyFile, StandardOpenOption.WRITE, StandardOpenOption.SYNC)) {
-      out.write(content);
+    try {
+      write(keyFile, content, keyFile);
     } catch (IOException e) {
       Files.deleteIfExists(keyFile); // never leave a truncated key behind
-      throw new IOException("mesh key file " + keyFile + ": cannot write: " + e.getMessage(), e);
+      throw e;
     }
     return true;
+  }
+
+  private static void write(Path file, byte[] content, Path keyFile) throws IOException {
+    try (OutputStream out =
+        Files.newOutputStream(file, StandardOpenOption.WRITE, StandardOpenOption.SYNC)) {
+      out.write(content);
+    } catch (IOException e) {
+      throw new IOException("mesh key file " + keyFile + ": cannot write: " + e.getMessage(), e);
+    }
   }
 
   /** Creates an empty file that only its owner may read and write (0600), atomically. */
