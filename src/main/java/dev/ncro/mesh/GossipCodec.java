@@ -1,44 +1,28 @@
 package dev.ncro.mesh;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
-import java.time.DateTimeException;
-import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
-import org.msgpack.core.ExtensionTypeHeader;
-import org.msgpack.core.MessageBufferPacker;
-import org.msgpack.core.MessageFormat;
-import org.msgpack.core.MessageInsufficientBufferException;
-import org.msgpack.core.MessageIntegerOverflowException;
-import org.msgpack.core.MessagePack;
-import org.msgpack.core.MessagePackException;
-import org.msgpack.core.MessagePacker;
-import org.msgpack.core.MessageUnpacker;
-import org.msgpack.value.ValueType;
 
 /**
  * The mesh wire format of the original Go ncro (DESIGN.md section 5), so that ncro nodes and
  * original nodes can gossip with each other: a UDP datagram of at most {@value #MAX_PACKET_BYTES}
  * bytes, {@code [32-byte sender ed25519 public key][64-byte signature of the body][msgpack body]}.
  *
- * <p>The body is what Go's {@code vmihailenco/msgpack/v5} makes of the original's structs: a map
- * keyed by field name, {@code Type} (uint8, 1 = announce), {@code NodeID} (string),
- * {@code Timestamp} (int64 unix nanoseconds), {@code Routes} (array of route maps, or nil when
- * empty). A route map has {@code StorePath}, {@code UpstreamURL} (strings), {@code LatencyMs},
- * {@code LatencyEMA} (float64), {@code LastVerified} (timestamp), {@code QueryCount},
- * {@code FailureCount} (uint32), {@code TTL} (timestamp: the absolute expiry), {@code NarHash}
- * (string), {@code NarSize} (uint64), {@code NarURL} (string). Times are the msgpack timestamp
- * extension (type -1). The encoder uses Go's fixed-width integer formats ({@code cc}, {@code ce},
- * {@code cf}, {@code d3}), so the original's packets are reproduced byte for byte.
+ * <p>This is the format's one public entry, and it opens packets itself, since opening is the
+ * trust boundary and reads best in one place. The rest lives by concern: the facts of the format in
+ * {@link GossipWire}, bodies written byte for byte as Go writes them by {@link GossipBodyWriter},
+ * read from hostile bytes by {@link GossipBodyReader} (over {@link BoundedUnpacker}), an announce
+ * split into datagrams by {@link AnnouncePacker}, and signed by {@link PacketSealer}. None of them
+ * depends on this class.
+ *
+ * <p>The body is a map keyed by the original's Go field names: {@code Type} (uint8, 1 = announce),
+ * {@code NodeID} (string), {@code Timestamp} (int64 unix nanoseconds), {@code Routes} (array of
+ * route maps, or nil when empty). A route map has {@code StorePath}, {@code UpstreamURL} (strings),
+ * {@code LatencyMs}, {@code LatencyEMA} (float64), {@code LastVerified} (timestamp),
+ * {@code QueryCount}, {@code FailureCount} (uint32), {@code TTL} (timestamp: the absolute expiry),
+ * {@code NarHash} (string), {@code NarSize} (uint64), {@code NarURL} (string).
  *
  * <p>Decoding is written for hostile input: only {@link PacketException} comes out, every length
  * field is checked against the bytes actually left before anything is allocated or skipped, and no
@@ -48,47 +32,11 @@ import org.msgpack.value.ValueType;
  */
 public final class GossipCodec {
   /** Longest datagram accepted; a longer one is dropped as {@link DropReason#OVERSIZE}. */
-  public static final int MAX_PACKET_BYTES = 65_536;
+  public static final int MAX_PACKET_BYTES = GossipWire.MAX_PACKET_BYTES;
   /** Public key and signature in front of the body. */
-  public static final int HEADER_BYTES = NodeIdentity.PUBLIC_KEY_BYTES + NodeIdentity.SIGNATURE_BYTES;
+  public static final int HEADER_BYTES = GossipWire.HEADER_BYTES;
 
-  /** Largest value of the original's uint32 counters. */
-  static final long UINT32_MAX = 0xFFFF_FFFFL;
-
-  static final int TIMESTAMP_EXT_TYPE = -1;
-  static final HexFormat HEX = HexFormat.of();
-
-  // Field names, exactly the original's Go struct field names, in its order.
-  static final String TYPE = "Type";
-  static final String NODE_ID = "NodeID";
-  static final String TIMESTAMP = "Timestamp";
-  static final String ROUTES = "Routes";
-  static final String STORE_PATH = "StorePath";
-  static final String UPSTREAM_URL = "UpstreamURL";
-  static final String LATENCY_MS = "LatencyMs";
-  static final String LATENCY_EMA = "LatencyEMA";
-  static final String LAST_VERIFIED = "LastVerified";
-  static final String QUERY_COUNT = "QueryCount";
-  static final String FAILURE_COUNT = "FailureCount";
-  static final String TTL = "TTL";
-  static final String NAR_HASH = "NarHash";
-  static final String NAR_SIZE = "NarSize";
-  static final String NAR_URL = "NarURL";
-
-  static final List<String> MESSAGE_KEYS = List.of(TYPE, NODE_ID, TIMESTAMP, ROUTES);
-  static final List<String> ROUTE_KEYS =
-      List.of(
-          STORE_PATH,
-          UPSTREAM_URL,
-          LATENCY_MS,
-          LATENCY_EMA,
-          LAST_VERIFIED,
-          QUERY_COUNT,
-          FAILURE_COUNT,
-          TTL,
-          NAR_HASH,
-          NAR_SIZE,
-          NAR_URL);
+  private static final HexFormat HEX = HexFormat.of();
 
   private GossipCodec() {}
 
@@ -118,17 +66,7 @@ public final class GossipCodec {
    *     into that range rather than refused.
    */
   public static byte[] encodeBody(GossipMessage m) {
-    Objects.requireNonNull(m, "message");
-    MessageBufferPacker out = MessagePack.newDefaultBufferPacker();
-    try {
-      writeMessageHead(out, m.type(), m.nodeId(), m.timestampNanos(), m.routes().size());
-      for (GossipRoute route : m.routes()) {
-        writeRoute(out, route);
-      }
-      return out.toByteArray();
-    } catch (IOException e) {
-      throw new UncheckedIOException("in-memory msgpack packer failed", e);
-    }
+    return GossipBodyWriter.encode(m);
   }
 
   /**
@@ -139,22 +77,7 @@ public final class GossipCodec {
    *     {@link #sealAnnounce}), or for the reasons of {@link #encodeBody}
    */
   public static byte[] seal(NodeIdentity id, GossipMessage m) {
-    Objects.requireNonNull(id, "id");
-    Objects.requireNonNull(m, "message");
-    if (!id.nodeId().equals(m.nodeId())) {
-      throw new IllegalArgumentException(
-          "message NodeID " + m.nodeId() + " is not the signer's node ID " + id.nodeId());
-    }
-    byte[] packet = assemble(id, encodeBody(m));
-    if (packet.length > MAX_PACKET_BYTES) {
-      throw new IllegalArgumentException(
-          "packet of "
-              + packet.length
-              + " bytes exceeds "
-              + MAX_PACKET_BYTES
-              + "; split the routes with sealAnnounce");
-    }
-    return packet;
+    return PacketSealer.seal(id, m);
   }
 
   /**
@@ -173,218 +96,19 @@ public final class GossipCodec {
    *
    * <p>Each route is encoded once; packing is a single pass, so the cost is linear in the routes.
    *
-   * @param maxDatagramBytes the node uses 65 000; at most {@value #MAX_PACKET_BYTES}, and at least
+   * @param maxDatagramBytes the node uses 16 384; at most {@value #MAX_PACKET_BYTES}, and at least
    *     enough for an empty announce (about 160 bytes)
    * @throws IllegalArgumentException for a bad {@code maxDatagramBytes}, for timestamps that would
    *     overflow, or for a route value {@link #encodeBody} refuses
    */
   public static List<byte[]> sealAnnounce(
       NodeIdentity id, long firstTimestampNanos, List<GossipRoute> newestFirst, int maxDatagramBytes) {
-    Objects.requireNonNull(id, "id");
-    Objects.requireNonNull(newestFirst, "newestFirst");
-    if (maxDatagramBytes > MAX_PACKET_BYTES) {
-      throw new IllegalArgumentException(
-          "maxDatagramBytes " + maxDatagramBytes + " exceeds " + MAX_PACKET_BYTES);
-    }
-    int headSize = messageHeadSize(id.nodeId());
-    int emptyAnnounce = HEADER_BYTES + headSize + arrayHeaderSize(0);
-    if (maxDatagramBytes < emptyAnnounce) {
-      throw new IllegalArgumentException(
-          "maxDatagramBytes " + maxDatagramBytes + " is below an empty announce (" + emptyAnnounce + ")");
-    }
-
-    // Encode each route once.
-    List<byte[]> encoded = new ArrayList<>(newestFirst.size());
-    MessageBufferPacker routePacker = MessagePack.newDefaultBufferPacker();
-    try {
-      for (GossipRoute route : newestFirst) {
-        routePacker.clear();
-        writeRoute(routePacker, route);
-        encoded.add(routePacker.toByteArray());
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("in-memory msgpack packer failed", e);
-    }
-
-    // Greedy in order: fill each datagram as far as it goes. With contiguous groups in a fixed
-    // order, filling greedily gives the fewest groups.
-    List<List<byte[]>> groups = new ArrayList<>();
-    List<byte[]> current = new ArrayList<>();
-    long currentRouteBytes = 0;
-    for (byte[] route : encoded) {
-      if (HEADER_BYTES + headSize + arrayHeaderSize(1) + route.length > maxDatagramBytes) {
-        continue; // cannot fit even alone: skipped, see Javadoc
-      }
-      long withIt =
-          HEADER_BYTES
-              + headSize
-              + arrayHeaderSize(current.size() + 1)
-              + currentRouteBytes
-              + route.length;
-      if (!current.isEmpty() && withIt > maxDatagramBytes) {
-        groups.add(current);
-        current = new ArrayList<>();
-        currentRouteBytes = 0;
-      }
-      current.add(route);
-      currentRouteBytes += route.length;
-    }
-    if (!current.isEmpty() || groups.isEmpty()) {
-      groups.add(current);
-    }
-    if (firstTimestampNanos > Long.MAX_VALUE - (groups.size() - 1)) {
-      throw new IllegalArgumentException(
-          "timestamps " + firstTimestampNanos + " + " + (groups.size() - 1) + " overflow");
-    }
-
-    List<byte[]> packets = new ArrayList<>(groups.size());
-    MessageBufferPacker body = MessagePack.newDefaultBufferPacker();
-    try {
-      for (int i = 0; i < groups.size(); i++) {
-        List<byte[]> group = groups.get(i);
-        body.clear();
-        writeMessageHead(
-            body, GossipMessage.ANNOUNCE, id.nodeId(), firstTimestampNanos + i, group.size());
-        for (byte[] route : group) {
-          body.writePayload(route);
-        }
-        byte[] packet = assemble(id, body.toByteArray());
-        if (packet.length > maxDatagramBytes) { // the size arithmetic above is wrong: a bug
-          throw new IllegalStateException(
-              "announce datagram of " + packet.length + " bytes exceeds " + maxDatagramBytes);
-        }
-        packets.add(packet);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("in-memory msgpack packer failed", e);
-    }
-    return packets;
+    return PacketSealer.sealAnnounce(id, firstTimestampNanos, newestFirst, maxDatagramBytes);
   }
 
   /** Bytes {@code route} takes in a body (what {@link #sealAnnounce} packs). */
   public static int encodedRouteSize(GossipRoute route) {
-    MessageBufferPacker out = MessagePack.newDefaultBufferPacker();
-    try {
-      writeRoute(out, route);
-      return Math.toIntExact(out.getTotalWrittenBytes());
-    } catch (IOException e) {
-      throw new UncheckedIOException("in-memory msgpack packer failed", e);
-    }
-  }
-
-  private static byte[] assemble(NodeIdentity id, byte[] body) {
-    byte[] packet = new byte[HEADER_BYTES + body.length];
-    System.arraycopy(id.publicKey(), 0, packet, 0, NodeIdentity.PUBLIC_KEY_BYTES);
-    System.arraycopy(id.sign(body), 0, packet, NodeIdentity.PUBLIC_KEY_BYTES, NodeIdentity.SIGNATURE_BYTES);
-    System.arraycopy(body, 0, packet, HEADER_BYTES, body.length);
-    return packet;
-  }
-
-  /** Everything of the body up to and including the Routes array header (or nil). */
-  private static void writeMessageHead(
-      MessagePacker out, int type, String nodeId, long timestampNanos, int routeCount)
-      throws IOException {
-    if (type < 0 || type > 0xFF) {
-      throw new IllegalArgumentException("Type " + type + " does not fit the original's uint8");
-    }
-    out.packMapHeader(MESSAGE_KEYS.size());
-    writeString(out, TYPE, TYPE);
-    out.writePayload(new byte[] {(byte) 0xcc, (byte) type}); // uint8, as Go writes a uint8
-    writeString(out, NODE_ID, NODE_ID);
-    writeString(out, nodeId, NODE_ID);
-    writeString(out, TIMESTAMP, TIMESTAMP);
-    writeFixed(out, (byte) 0xd3, timestampNanos, 8); // int64
-    writeString(out, ROUTES, ROUTES);
-    if (routeCount == 0) {
-      out.packNil(); // Go encodes an empty (nil) slice as nil
-    } else {
-      out.packArrayHeader(routeCount);
-    }
-  }
-
-  private static void writeRoute(MessagePacker out, GossipRoute r) throws IOException {
-    Objects.requireNonNull(r, "route");
-    if (r.narSize() < 0) {
-      throw new IllegalArgumentException("NarSize " + r.narSize() + " is negative");
-    }
-    out.packMapHeader(ROUTE_KEYS.size());
-    writeString(out, STORE_PATH, STORE_PATH);
-    writeString(out, r.storePath(), STORE_PATH);
-    writeString(out, UPSTREAM_URL, UPSTREAM_URL);
-    writeString(out, r.upstreamUrl(), UPSTREAM_URL);
-    writeString(out, LATENCY_MS, LATENCY_MS);
-    out.packDouble(r.latencyMs()); // always float64 (cb), as Go writes a float64
-    writeString(out, LATENCY_EMA, LATENCY_EMA);
-    out.packDouble(r.latencyEma());
-    writeString(out, LAST_VERIFIED, LAST_VERIFIED);
-    out.packTimestamp(Objects.requireNonNull(r.lastVerified(), LAST_VERIFIED));
-    writeString(out, QUERY_COUNT, QUERY_COUNT);
-    writeFixed(out, (byte) 0xce, clampUint32(r.queryCount()), 4);
-    writeString(out, FAILURE_COUNT, FAILURE_COUNT);
-    writeFixed(out, (byte) 0xce, clampUint32(r.failureCount()), 4);
-    writeString(out, TTL, TTL);
-    out.packTimestamp(Objects.requireNonNull(r.expiresAt(), TTL));
-    writeString(out, NAR_HASH, NAR_HASH);
-    writeString(out, r.narHash(), NAR_HASH);
-    writeString(out, NAR_SIZE, NAR_SIZE);
-    writeFixed(out, (byte) 0xcf, r.narSize(), 8); // uint64
-    writeString(out, NAR_URL, NAR_URL);
-    writeString(out, r.narUrl(), NAR_URL);
-  }
-
-  private static long clampUint32(long v) {
-    return Math.max(0, Math.min(UINT32_MAX, v));
-  }
-
-  /** A format byte followed by {@code width} big-endian bytes of {@code value}. */
-  private static void writeFixed(MessagePacker out, byte format, long value, int width)
-      throws IOException {
-    byte[] b = new byte[1 + width];
-    b[0] = format;
-    for (int i = 0; i < width; i++) {
-      b[width - i] = (byte) (value >>> (8 * i));
-    }
-    out.writePayload(b);
-  }
-
-  /** A string with the smallest header (fixstr, str8, str16, str32), as Go writes it. */
-  private static void writeString(MessagePacker out, String s, String field) throws IOException {
-    if (s == null) {
-      throw new IllegalArgumentException(field + " is null");
-    }
-    byte[] utf8;
-    try {
-      ByteBuffer encoded =
-          StandardCharsets.UTF_8
-              .newEncoder()
-              .onMalformedInput(CodingErrorAction.REPORT)
-              .onUnmappableCharacter(CodingErrorAction.REPORT)
-              .encode(CharBuffer.wrap(s));
-      utf8 = Arrays.copyOfRange(encoded.array(), encoded.arrayOffset(), encoded.arrayOffset() + encoded.limit());
-    } catch (CharacterCodingException e) {
-      throw new IllegalArgumentException(field + " is not valid Unicode (unpaired surrogate)", e);
-    }
-    out.packRawStringHeader(utf8.length);
-    out.writePayload(utf8);
-  }
-
-  private static int messageHeadSize(String nodeId) {
-    MessageBufferPacker out = MessagePack.newDefaultBufferPacker();
-    try {
-      writeMessageHead(out, GossipMessage.ANNOUNCE, nodeId, 0, 0);
-      // minus the nil written for zero routes: arrayHeaderSize accounts for it
-      return Math.toIntExact(out.getTotalWrittenBytes()) - 1;
-    } catch (IOException e) {
-      throw new UncheckedIOException("in-memory msgpack packer failed", e);
-    }
-  }
-
-  /** Bytes of the Routes header for {@code n} routes: nil, fixarray, array16 or array32. */
-  private static int arrayHeaderSize(int n) {
-    if (n < 16) {
-      return 1;
-    }
-    return n < 65536 ? 3 : 5;
+    return GossipBodyWriter.encodeRoutes(List.of(route)).get(0).length;
   }
 
   // ---------------------------------------------------------------------------------- decoding
@@ -435,8 +159,8 @@ public final class GossipCodec {
    * The claimed sender key of a datagram (a copy of its first 32 bytes), after the same size
    * checks as {@link #open} and nothing else: the signature is <em>not</em> verified. It lets a node
    * whose peers all have keys drop {@link DropReason#UNKNOWN_SENDER} before paying for a signature
-   * verification (the JDK's Ed25519 takes about 0.7 ms per verification, so verifying first would
-   * let anyone burn the node's CPU with junk datagrams).
+   * verification (about 75 µs each with BouncyCastle, 600 µs with the JDK), so that junk datagrams
+   * from strangers cost the node next to nothing.
    *
    * @throws PacketException {@link DropReason#OVERSIZE} above {@value #MAX_PACKET_BYTES} bytes,
    *     {@link DropReason#MALFORMED} below {@value #HEADER_BYTES}
@@ -471,8 +195,8 @@ public final class GossipCodec {
    * (including nil anywhere but {@code Routes}), a {@code Type} other than 1, integers out of the
    * original's range ({@code QueryCount}/{@code FailureCount} 0..2<sup>32</sup>-1,
    * {@code NarSize} 0..2<sup>63</sup>-1), a timestamp with more than 999 999 999 nanoseconds or
-   * beyond {@link Instant}'s range, strings that are not valid UTF-8, truncated input, and trailing
-   * bytes after the map.
+   * beyond {@link java.time.Instant}'s range, strings that are not valid UTF-8, truncated input,
+   * and trailing bytes after the map.
    *
    * <p>Values are not judged (NaN latencies, an {@code UpstreamURL} that is not configured locally,
    * a {@code StorePath} that is not a store path hash): that is the merge's business.
@@ -480,35 +204,11 @@ public final class GossipCodec {
    * @throws PacketException always with {@link DropReason#MALFORMED}; nothing else escapes
    */
   public static GossipMessage decodeBody(byte[] body) throws PacketException {
-    if (body == null) {
-      throw new PacketException(DropReason.MALFORMED, "no body");
-    }
-    try (MessageUnpacker in = MessagePack.newDefaultUnpacker(body)) {
-      GossipBodyReader reader = new GossipBodyReader(in, body.length);
-      GossipMessage message = reader.message();
-      if (reader.remaining() != 0) {
-        throw malformed(reader.remaining() + " trailing bytes after the message");
-      }
-      return message;
-    } catch (PacketException e) {
-      throw e;
-    } catch (MessageInsufficientBufferException e) {
-      throw new PacketException(DropReason.MALFORMED, "truncated body", e);
-    } catch (MessagePackException | IOException e) {
-      throw new PacketException(DropReason.MALFORMED, "not a gossip message body: " + e.getMessage(), e);
-    } catch (RuntimeException e) {
-      // Backstop so that a receive loop never dies on a packet; the cause's type tells a decoder
-      // bug (the fuzz test fails on it) from msgpack-core reporting bad input.
-      throw new PacketException(DropReason.MALFORMED, "unexpected decoder failure: " + e, e);
-    }
+    return GossipBodyReader.decode(body);
   }
 
   /** Peer-controlled text in a log message: at most 40 characters. */
-  static String abbreviate(String s) {
+  private static String abbreviate(String s) {
     return s.length() <= 40 ? s : s.substring(0, 40) + "...";
-  }
-
-  static PacketException malformed(String message) {
-    return new PacketException(DropReason.MALFORMED, message);
   }
 }

@@ -1,5 +1,6 @@
 package dev.ncro.narinfo;
 
+import dev.ncro.crypto.Ed25519PublicKey;
 import java.util.Base64;
 
 /**

@@ -1,6 +1,6 @@
 package dev.ncro.bench;
 
-import dev.ncro.narinfo.Ed25519PublicKey;
+import dev.ncro.crypto.Ed25519PublicKey;
 import dev.ncro.support.TestKey;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyPair;

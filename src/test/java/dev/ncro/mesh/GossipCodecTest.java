@@ -75,7 +75,7 @@ class GossipCodecTest {
       "", "a", "x".repeat(31), "x".repeat(32), "x".repeat(255), "x".repeat(256), "x".repeat(70_000),
       "https://例え.jp/キャッシュ", "https://cache.example/\uD83D\uDE00", "nul\0byte", "é"
     };
-    long[] counts = {0, 1, 127, 128, 255, 256, 65_535, 65_536, GossipCodec.UINT32_MAX};
+    long[] counts = {0, 1, 127, 128, 255, 256, 65_535, 65_536, GossipWire.UINT32_MAX};
     long[] sizes = {0, 1, 127, 0xFFFF_FFFFL, 0x1_0000_0000L, Long.MAX_VALUE};
     for (int i = 0; i < 40; i++) {
       routes.add(
@@ -124,7 +124,7 @@ class GossipCodecTest {
     GossipRoute r = route(new Random(1), 0).withCounts(-5, 1L << 40).route();
     GossipMessage decoded = GossipCodec.decodeBody(GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(r))));
     assertThat(decoded.routes().get(0).queryCount()).isZero();
-    assertThat(decoded.routes().get(0).failureCount()).isEqualTo(GossipCodec.UINT32_MAX);
+    assertThat(decoded.routes().get(0).failureCount()).isEqualTo(GossipWire.UINT32_MAX);
 
     GossipRoute negative = withNarSize(route(new Random(1), 0).route(), -1);
     assertThatThrownBy(() -> GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(negative))))
@@ -859,8 +859,8 @@ class GossipCodecTest {
             randomDouble(random),
             randomDouble(random),
             randomInstant(random),
-            random.nextLong(GossipCodec.UINT32_MAX + 1),
-            i % 7 == 0 ? GossipCodec.UINT32_MAX : random.nextInt(5),
+            random.nextLong(GossipWire.UINT32_MAX + 1),
+            i % 7 == 0 ? GossipWire.UINT32_MAX : random.nextInt(5),
             randomInstant(random),
             randomString(random),
             i % 5 == 0 ? Long.MAX_VALUE : random.nextLong(Long.MAX_VALUE),

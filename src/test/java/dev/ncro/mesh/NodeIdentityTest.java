@@ -8,6 +8,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.security.KeyFactory;
+import java.security.PrivateKey;
+import java.security.Signature;
+import java.security.spec.EdECPrivateKeySpec;
+import java.security.spec.NamedParameterSpec;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.HexFormat;
@@ -123,6 +128,22 @@ class NodeIdentityTest {
       byte[] key = new byte[32];
       Arrays.fill(key, (byte) b);
       assertThat(NodeIdentity.verify(key, MESSAGE, signature)).isFalse();
+    }
+  }
+
+  @Test
+  void signsExactlyAsTheJdkDoesWithTheKeyFilesSeed() throws Exception {
+    // Ed25519 is deterministic: the JDK, given the same seed, must produce the same bytes.
+    MeshVectors.Vector v = MeshVectors.named("announce-two-routes");
+    NodeIdentity id = NodeIdentity.fromPrivateKey(v.privateKeyFile());
+    PrivateKey jdkKey =
+        KeyFactory.getInstance("Ed25519")
+            .generatePrivate(new EdECPrivateKeySpec(NamedParameterSpec.ED25519, v.seed()));
+    for (byte[] message : new byte[][] {MESSAGE, v.body(), new byte[0]}) {
+      Signature jdk = Signature.getInstance("Ed25519");
+      jdk.initSign(jdkKey);
+      jdk.update(message);
+      assertThat(id.sign(message)).isEqualTo(jdk.sign());
     }
   }
 

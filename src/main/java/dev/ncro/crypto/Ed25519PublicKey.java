@@ -1,4 +1,4 @@
-package dev.ncro.narinfo;
+package dev.ncro.crypto;
 
 import java.util.Arrays;
 import org.bouncycastle.math.ec.rfc8032.Ed25519;
