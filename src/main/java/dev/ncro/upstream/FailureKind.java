@@ -12,7 +12,11 @@ public enum FailureKind {
   TRUNCATED,
   /** A narinfo whose signature did not verify against the upstream's keys, or did not parse. */
   BAD_SIGNATURE,
-  /** Anything else (protocol error, oversized answer). */
+  /** The upstream refused our credentials (401, or 401/403 to the {@code /nix-cache-info} probe). */
+  AUTH,
+  /** The upstream's TLS certificate did not verify (unknown issuer, expired, wrong host name). */
+  TLS,
+  /** Anything else (protocol error, oversized answer, a bad redirect). */
   PROTOCOL;
 
   public String label() {

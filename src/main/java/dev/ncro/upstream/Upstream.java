@@ -15,9 +15,16 @@ public final class Upstream {
   private final List<NixPublicKey> keys;
   private final UpstreamStats stats;
   private final String host;
+  private final RequestAuth auth;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
+    this(config, latencyAlpha, RequestAuth.NONE);
+  }
+
+  /** {@code auth} authorizes every request to this upstream's own origin (never a redirect target elsewhere). */
+  public Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
     this.config = config;
+    this.auth = auth;
     this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
     this.stats = new UpstreamStats(latencyAlpha);
     this.host = config.url().getHost();
@@ -38,6 +45,16 @@ public final class Upstream {
     return port < 0 ? host : host + ":" + port;
   }
 
+  /** The request-authorization hook (see {@link RequestAuth}); {@link RequestAuth#NONE} without credentials. */
+  public RequestAuth auth() {
+    return auth;
+  }
+
+  /** Scheme, host and port (always explicit): where its credentials may be sent, and nowhere else. */
+  public String origin() {
+    return Origin.of(config.url());
+  }
+
   public int priority() {
     return config.priority();
   }
@@ -50,9 +67,12 @@ public final class Upstream {
     return stats;
   }
 
-  /** Not DOWN: its stored routes still answer, and it counts for {@code /health}. */
+  /**
+   * Not DOWN and not refusing us (unauthorized, certificate problem): its stored routes still
+   * answer, and it counts for {@code /health}.
+   */
   public boolean usable() {
-    return stats.health() != Health.DOWN;
+    return stats.health() != Health.DOWN && !stats.blocked();
   }
 
   /** Worth a request now: usable and not suspended after a timeout or refused connection. */
