@@ -19,6 +19,7 @@ import dev.ncro.server.HttpServer;
 import dev.ncro.server.StatusReport;
 import dev.ncro.transport.Transport;
 import dev.ncro.upstream.Prober;
+import dev.ncro.upstream.TlsTrust;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
 import java.io.IOException;
@@ -82,7 +83,8 @@ public final class Ncro {
     Transport transport = Transport.create(Transport.defaultThreads());
     ExecutorService blocking = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory());
     UpstreamRegistry registry = UpstreamRegistry.fromConfig(config);
-    UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version());
+    TlsTrust trust = TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
+    UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust);
     NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);
     Metrics metrics = new Metrics(registry, store::count);
     RecentRaces recent = new RecentRaces(RECENT_RACES);
@@ -132,7 +134,9 @@ public final class Ncro {
     }, 10, 10, TimeUnit.SECONDS);
     log.atInfo().setMessage("ncro listening").addKeyValue("version", Cli.version())
         .addKeyValue("address", bound).addKeyValue("transport", transport.name())
-        .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath()).log();
+        .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath())
+        .addKeyValue("tls_engine", trust.provider())
+        .addKeyValue("ca_bundle", trust.bundle().map(Object::toString).orElse("none (JDK trust store only)")).log();
     return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh);
   }
 
