@@ -17,6 +17,7 @@ public final class Upstream {
   private final UpstreamStats stats;
   private final String host;
   private final RequestAuth auth;
+  private final String origin;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
     this(config, latencyAlpha, authFor(config.credentials()));
@@ -35,6 +36,7 @@ public final class Upstream {
   public Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
     this.config = config;
     this.auth = auth;
+    this.origin = Origin.of(config.url());
     this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
     this.stats = new UpstreamStats(latencyAlpha);
     this.host = config.url().getHost();
@@ -72,7 +74,7 @@ public final class Upstream {
 
   /** Scheme, host and port (always explicit): where its credentials may be sent, and nowhere else. */
   public String origin() {
-    return Origin.of(config.url());
+    return origin;
   }
 
   public int priority() {

@@ -294,6 +294,25 @@ class PrivateCacheIT {
   }
 
   @Test
+  void theDefaultTlsEngineIsBoringSslAndTheJdkEngineVerifiesTheSameWay() throws Exception {
+    Nginx n = nginx("if ($ssl_server_name != \"localhost\") { return 421; }\n      " + serveCache());
+    TestCa.ServerCert wrongHost = ca.issue(List.of("wrong.example"), List.of());
+    Nginx misnamed = Nginx.tls(wrongHost, serveCache());
+    open.add(misnamed);
+    System.setProperty("ncro.tls.provider", "jdk");
+    try {
+      start(upstream(n.httpsUri("localhost"), caFile()) + upstream(misnamed.httpsUri("localhost"), caFile()), "");
+    } finally {
+      System.clearProperty("ncro.tls.provider");
+    }
+    assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("ncro listening").contains("tls_engine=jdk"));
+    awaitState(0, "active");
+    awaitState(1, "certificate_error");
+    assertServesTheCache();
+    assertThat(upstreamStatus(1).get("state_reason").asText()).contains("certificate: ");
+  }
+
+  @Test
   void certificateProblemsAreAVisibleStateWithTheReason() throws Exception {
     Nginx n = nginx(serveCache());
     TestCa.ServerCert wrongHost = ca.issue(List.of("wrong.example"), List.of());
@@ -301,6 +320,8 @@ class PrivateCacheIT {
     open.add(misnamed);
     // No ca_file: the test CA is not in the system trust. And a certificate for another host name.
     start(upstream(n.httpsUri("localhost"), "") + upstream(misnamed.httpsUri("localhost"), caFile()), "");
+    assertThat(logs.lines()).as("the default engine, which every other test here uses")
+        .anySatisfy(l -> assertThat(l).contains("ncro listening").contains("tls_engine=openssl"));
     awaitState(0, "certificate_error");
     awaitState(1, "certificate_error");
     assertThat(upstreamStatus(0).get("state_reason").asText()).startsWith("probe: certificate: ")
