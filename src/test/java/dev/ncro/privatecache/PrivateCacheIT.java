@@ -357,6 +357,33 @@ class PrivateCacheIT {
   }
 
   @Test
+  void aRefusedObjectIsUnavailableNotAbsentAndA403StaysAbsent() throws Exception {
+    // nix-cache-info is public (the probe succeeds), every object needs credentials ncro lacks.
+    Nginx n = nginx("location = /nix-cache-info { root " + cache + "; }\n"
+        + "      location / { " + basicAuth() + "root " + cache + "; }");
+    Nginx s3 = nginx("location = /nix-cache-info { root " + cache + "; }\n      location / { return 403; }");
+    start(upstream(n.httpsUri("localhost"), caFile()) + upstream(s3.httpsUri("127.0.0.1"), caFile()), "");
+    awaitState(0, "active");
+    for (int round = 0; round < 3; round++) {
+      for (String h : hashes) {
+        assertThat(get("/" + h + ".narinfo").statusCode()).as("401 from the only holder: unknown, not absent").isEqualTo(503);
+      }
+    }
+    String a = n.httpsUri("localhost").toString();
+    assertThat(linesAbout(a)).as("one warning for %d refusals", 3 * hashes.size()).singleElement().asString()
+        .contains("WARN").contains("refused a request").contains("status=401");
+    assertThat(metric("ncro_upstream_errors_total{kind=\"auth\",upstream=\"" + a + "\"}")).isEqualTo(3L * hashes.size());
+    assertThat(upstreamStatus(0).get("state").asText()).isEqualTo("active");
+
+    // Without the refusing upstream, the 403 everywhere is "absent": S3 without list permission.
+    ncro.stop();
+    logs.close();
+    start(upstream(s3.httpsUri("127.0.0.1"), caFile()), "");
+    awaitState(0, "active");
+    assertThat(get("/" + hashes.get(0) + ".narinfo").statusCode()).isEqualTo(404);
+  }
+
+  @Test
   void aWarmRaceMakesNoNewTlsHandshakes() throws Exception {
     Nginx n = nginx(basicAuth() + serveCache());
     Path pw = secretFile("password", PASSWORD);
