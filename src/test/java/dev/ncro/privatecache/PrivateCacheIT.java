@@ -363,7 +363,14 @@ class PrivateCacheIT {
         + "      location / { " + basicAuth() + "root " + cache + "; }");
     Nginx s3 = nginx("location = /nix-cache-info { root " + cache + "; }\n      location / { return 403; }");
     start(upstream(n.httpsUri("localhost"), caFile()) + upstream(s3.httpsUri("127.0.0.1"), caFile()), "");
-    awaitState(0, "active");
+    // The start-up probe's success is an answer that re-arms the warning: wait for it to be in.
+    Await.until("start-up probe of the refusing upstream", () -> {
+      try {
+        return upstreamStatus(0).get("ema_latency_ms").isNumber();
+      } catch (Exception e) {
+        return false;
+      }
+    });
     for (int round = 0; round < 3; round++) {
       for (String h : hashes) {
         assertThat(get("/" + h + ".narinfo").statusCode()).as("401 from the only holder: unknown, not absent").isEqualTo(503);
