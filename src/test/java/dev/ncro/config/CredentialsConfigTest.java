@@ -95,6 +95,12 @@ class CredentialsConfigTest {
   }
 
   @Test
+  void aPasswordThatIsNotAStringIsNotEchoed() {
+    assertThat(problems(upstream("    username: a\n    password: 9812734\n")))
+        .containsExactly("upstreams[0].password: expected a string (quote it: password: \"...\")");
+  }
+
+  @Test
   void aUrlWithUserInfoIsRefusedWithoutEchoingThePassword() {
     assertThat(problems("upstreams:\n  - url: \"https://bob:" + SECRET + "@cache.example.com\"\n"))
         .singleElement().asString()
