@@ -24,6 +24,7 @@ import dev.ncro.systemd.Systemd;
 import dev.ncro.systemd.Watchdog;
 import dev.ncro.transport.Transport;
 import dev.ncro.upstream.Prober;
+import dev.ncro.upstream.TlsTrust;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
 import java.io.IOException;
@@ -104,7 +105,8 @@ public final class Ncro {
     Transport transport = Transport.create(Transport.defaultThreads());
     ExecutorService blocking = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory());
     UpstreamRegistry registry = UpstreamRegistry.fromConfig(config);
-    UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version());
+    TlsTrust trust = TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
+    UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust);
     NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);
     Metrics metrics = new Metrics(registry, store::count);
     RecentRaces recent = new RecentRaces(RECENT_RACES);
@@ -162,7 +164,9 @@ public final class Ncro {
         .addKeyValue("addresses", String.join(",", server.addresses().stream().map(io.netty.util.NetUtil::toSocketAddressString).toList()))
         .addKeyValue("transport", transport.name())
         .addKeyValue("socket_activated", !systemd.listenFds().isEmpty())
-        .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath()).log();
+        .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath())
+        .addKeyValue("tls_engine", trust.provider())
+        .addKeyValue("ca_bundle", trust.bundle().map(Object::toString).orElse("none (JDK trust store only)")).log();
     // Everything is up by now: the listener accepts, the store is open, the mesh socket is bound.
     notifier.ready("serving on " + bound);
     Watchdog watchdog = Watchdog.start(notifier, systemd.watchdogPing(), transport.group());

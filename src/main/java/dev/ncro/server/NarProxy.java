@@ -174,6 +174,11 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       failedSome = true;
       return;
     }
+    if (s == 401) { // credentials refused: the NAR may exist there, so not a 404 if no one else has it
+      registry.objectUnauthorized(current, "NAR " + narUrl, s);
+      failedSome = true;
+      return;
+    }
     passing = true;
     started = true;
     promised = HttpUtil.getContentLength(r, -1L);

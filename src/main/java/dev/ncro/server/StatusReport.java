@@ -110,7 +110,11 @@ public final class StatusReport {
     g.writeStartObject();
     g.writeStringField("url", u.name());
     g.writeStringField("host", u.host());
-    g.writeStringField("state", s.health().name().toLowerCase(Locale.ROOT));
+    g.writeStringField("state", s.state().label());
+    g.writeStringField("state_reason", s.stateReason());
+    g.writeStringField("auth", u.auth().scheme());
+    g.writeStringField("credentials_from", u.credentialSource());
+    g.writeNumberField("tls_handshakes", s.tlsHandshakes());
     g.writeNumberField("priority", u.priority());
     number(g, "ema_latency_ms", s.emaMillis());
     g.writeNumberField("consecutive_failures", s.consecutiveFailures());

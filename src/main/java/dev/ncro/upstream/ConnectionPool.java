@@ -13,6 +13,9 @@ import io.netty.handler.ssl.SslHandler;
 import java.net.URI;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import io.netty.util.NetUtil;
+import java.util.List;
+import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 
@@ -27,7 +30,8 @@ final class ConnectionPool {
   private final Bootstrap bootstrap;
   private final ConcurrentLinkedDeque<Channel> idle = new ConcurrentLinkedDeque<>();
 
-  ConnectionPool(Transport transport, URI url, SslContext ssl, Duration connectTimeout) {
+  /** {@code onHandshake} runs after each completed TLS handshake (a count proves reuse). */
+  ConnectionPool(Transport transport, URI url, SslContext ssl, Duration connectTimeout, Runnable onHandshake) {
     String host = url.getHost();
     boolean https = "https".equals(url.getScheme());
     int port = url.getPort() > 0 ? url.getPort() : (https ? 443 : 80);
@@ -49,8 +53,18 @@ final class ConnectionPool {
               SSLEngine engine = tls.engine();
               SSLParameters params = engine.getSSLParameters();
               params.setEndpointIdentificationAlgorithm("HTTPS");
+              if (!NetUtil.isValidIpV4Address(host) && !NetUtil.isValidIpV6Address(host)) {
+                // Explicitly: the JDK leaves SNI out for a name without a dot ("localhost", an
+                // intranet "cache"), and a server with several certificates then picks the wrong one.
+                params.setServerNames(List.of(new SNIHostName(host)));
+              }
               engine.setSSLParameters(params);
               ch.pipeline().addLast("tls", tls);
+              tls.handshakeFuture().addListener(h -> {
+                if (h.isSuccess()) {
+                  onHandshake.run();
+                }
+              });
             }
             // Large chunks: the decoder slices what the socket delivered instead of copying.
             ch.pipeline().addLast("codec", new HttpClientCodec(8192, 32768, 1 << 20));

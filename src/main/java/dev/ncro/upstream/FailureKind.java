@@ -14,7 +14,11 @@ public enum FailureKind {
   BAD_SIGNATURE,
   /** A narinfo that did not parse, or that describes another store path than the one asked for. */
   BAD_NARINFO,
-  /** Anything else (protocol error, oversized answer). */
+  /** The upstream refused our credentials (401, or 401/403 to the {@code /nix-cache-info} probe). */
+  AUTH,
+  /** The upstream's TLS certificate did not verify (unknown issuer, expired, wrong host name). */
+  TLS,
+  /** Anything else (protocol error, oversized answer, a bad redirect). */
   PROTOCOL;
 
   public String label() {

@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
  * Background health and latency probes: {@code HEAD /nix-cache-info} on every upstream, every
  * {@code cache.probe_interval}, the first round at start-up. An upstream that refuses HEAD
  * (405/501, or 404 as old harmonia does) is probed with GET from then on. DOWN upstreams are
- * probed too: a probe is how they come back.
+ * probed too: a probe is how they come back. A 401 or 403 makes the upstream UNAUTHORIZED, and
+ * only a successful probe ends that state or CERTIFICATE_ERROR.
  */
 public final class Prober implements AutoCloseable {
   private static final int MAX_BODY = 64 * 1024;
@@ -58,8 +59,10 @@ public final class Prober implements AutoCloseable {
       if (method == HttpMethod.HEAD && (s == 405 || s == 501 || s == 404 || s == 400)) {
         headRefused.add(u);
         probe(u, HttpMethod.GET);
+      } else if (s == 401 || s == 403) {
+        registry.unauthorized(u, "probe: /nix-cache-info answered " + s);
       } else if (s >= 200 && s < 300) {
-        registry.success(u, r.elapsedMillis());
+        registry.probeSucceeded(u, r.elapsedMillis());
       } else if (s >= 500) {
         registry.failure(u, FailureKind.STATUS_5XX, "probe: status " + s, sent);
       } else {

@@ -1,6 +1,7 @@
 package dev.ncro.upstream;
 
 import dev.ncro.config.UpstreamConfig;
+import dev.ncro.config.UpstreamCredentials;
 import dev.ncro.narinfo.NixPublicKey;
 import java.net.URI;
 import java.util.List;
@@ -15,9 +16,27 @@ public final class Upstream {
   private final List<NixPublicKey> keys;
   private final UpstreamStats stats;
   private final String host;
+  private final RequestAuth auth;
+  private final String origin;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
+    this(config, latencyAlpha, authFor(config.credentials()));
+  }
+
+  /** The hook for configured Basic or Bearer credentials. */
+  static RequestAuth authFor(UpstreamCredentials c) {
+    return switch (c) {
+      case UpstreamCredentials.None n -> RequestAuth.NONE;
+      case UpstreamCredentials.Basic b -> RequestAuth.basic(b.username(), b.password());
+      case UpstreamCredentials.Bearer b -> RequestAuth.bearer(b.token());
+    };
+  }
+
+  /** {@code auth} authorizes every request to this upstream's own origin (never a redirect target elsewhere). */
+  public Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
     this.config = config;
+    this.auth = auth;
+    this.origin = Origin.of(config.url());
     this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
     this.stats = new UpstreamStats(latencyAlpha);
     this.host = config.url().getHost();
@@ -38,6 +57,26 @@ public final class Upstream {
     return port < 0 ? host : host + ":" + port;
   }
 
+  /** The request-authorization hook (see {@link RequestAuth}); {@link RequestAuth#NONE} without credentials. */
+  public RequestAuth auth() {
+    return auth;
+  }
+
+  /** Extra PEM certificates trusted for this upstream, or null for system trust only. */
+  public java.nio.file.Path caFile() {
+    return config.caFile();
+  }
+
+  /** Where its credentials came from ("none", "password_file", "netrc_file line 3"...); never the secret. */
+  public String credentialSource() {
+    return config.credentials().source();
+  }
+
+  /** Scheme, host and port (always explicit): where its credentials may be sent, and nowhere else. */
+  public String origin() {
+    return origin;
+  }
+
   public int priority() {
     return config.priority();
   }
@@ -50,9 +89,12 @@ public final class Upstream {
     return stats;
   }
 
-  /** Not DOWN: its stored routes still answer, and it counts for {@code /health}. */
+  /**
+   * Not DOWN and not refusing us (unauthorized, certificate problem): its stored routes still
+   * answer, and it counts for {@code /health}.
+   */
   public boolean usable() {
-    return stats.health() != Health.DOWN;
+    return stats.health() != Health.DOWN && !stats.blocked();
   }
 
   /** Worth a request now: usable and not suspended after a timeout or refused connection. */

@@ -12,11 +12,9 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
+import java.net.URI;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import javax.net.ssl.SSLException;
 
 /**
  * HTTP/1.1 client for upstream caches, on the same Netty event loops as the server. Bodies are
@@ -28,47 +26,81 @@ import javax.net.ssl.SSLException;
 public final class UpstreamClient implements AutoCloseable {
   private final Transport transport;
   private final TimeoutsConfig timeouts;
-  private final SslContext ssl;
+  private final TlsTrust trust;
   private final String userAgent;
-  private final ConcurrentHashMap<String, ConnectionPool> pools = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<PoolKey, ConnectionPool> pools = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
   public UpstreamClient(Transport transport, TimeoutsConfig timeouts, String userAgent) {
+    this(transport, timeouts, userAgent, TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", "")));
+  }
+
+  public UpstreamClient(Transport transport, TimeoutsConfig timeouts, String userAgent, TlsTrust trust) {
     this.transport = transport;
     this.timeouts = timeouts;
     this.userAgent = userAgent;
-    try {
-      this.ssl = SslContextBuilder.forClient().build();
-    } catch (SSLException e) {
-      throw new IllegalStateException("cannot initialise TLS", e);
-    }
+    this.trust = trust;
   }
 
   /**
    * Sends {@code method path} to the upstream; the listener gets the response as it streams.
-   * {@code extra} headers (e.g. Range) are added to the request.
+   * {@code extra} headers (e.g. Range) are added to the request, and to every redirected one.
+   * Redirects are followed here ({@link Redirects}); the listener sees only the final answer.
    */
   public void send(Upstream upstream, HttpMethod method, String path, HttpHeaders extra, ResponseListener listener) {
-    ConnectionPool pool = pools.computeIfAbsent(upstream.name(),
-        k -> new ConnectionPool(transport, upstream.url(), ssl, timeouts.connect()));
-    Channel idle = pool.pollIdle();
-    if (idle != null) {
-      dispatch(idle, true, pool, upstream, method, path, extra, listener);
-      return;
-    }
-    sendFresh(pool, upstream, method, path, extra, listener);
+    String target = upstream.resolve(path);
+    Redirects follower = new Redirects(() -> firstUrl(upstream, target), listener,
+        (next, l) -> sendTo(upstream, method, next, Origin.of(next), hostHeader(next), requestTarget(next), extra, l));
+    sendTo(upstream, method, upstream.url(), upstream.origin(), upstream.host(), target, extra, follower);
   }
 
-  private void dispatch(
-      Channel ch, boolean reused, ConnectionPool pool, Upstream upstream, HttpMethod method,
-      String path, HttpHeaders extra, ResponseListener listener) {
-    Runnable retry = reused ? () -> sendFresh(pool, upstream, method, path, extra, listener) : null;
+  /** Connections are pooled per upstream and origin: a redirect target gets the upstream's trust. */
+  private record PoolKey(String upstream, String origin) {}
+
+  /** The absolute URL of the first request, for resolving a relative Location against. */
+  private static URI firstUrl(Upstream upstream, String target) {
+    try {
+      return URI.create(upstream.origin() + target);
+    } catch (IllegalArgumentException e) { // a path URI rejects: resolve Locations against the origin
+      return URI.create(upstream.origin() + "/");
+    }
+  }
+
+  private static String requestTarget(URI u) {
+    String p = u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath();
+    return u.getRawQuery() == null ? p : p + "?" + u.getRawQuery();
+  }
+
+  /** One request to {@code url} (the upstream itself or a host it redirected to). */
+  private void sendTo(Upstream upstream, HttpMethod method, URI url, String origin, String host, String target,
+      HttpHeaders extra, ResponseListener listener) {
+    ConnectionPool pool = pools.computeIfAbsent(new PoolKey(upstream.name(), origin),
+        k -> new ConnectionPool(transport, url, trust.context(upstream.caFile()), timeouts.connect(), upstream.stats()::countTlsHandshake));
+    Req req = new Req(upstream, method, host, target, extra, origin.equals(upstream.origin()));
+    Channel idle = pool.pollIdle();
+    if (idle != null) {
+      dispatch(idle, true, pool, req, listener);
+      return;
+    }
+    sendFresh(pool, req, listener);
+  }
+
+  private static String hostHeader(URI u) {
+    return u.getPort() < 0 || u.getPort() == Origin.defaultPort(u.getScheme().toLowerCase(java.util.Locale.ROOT))
+        ? u.getHost() : u.getHost() + ":" + u.getPort();
+  }
+
+  /** A request to send; {@code authorize}: it goes to the upstream's own origin, so credentials may go with it. */
+  private record Req(Upstream upstream, HttpMethod method, String host, String target, HttpHeaders extra, boolean authorize) {}
+
+  private void dispatch(Channel ch, boolean reused, ConnectionPool pool, Req req, ResponseListener listener) {
+    Runnable retry = reused ? () -> sendFresh(pool, req, listener) : null;
     Exchange exchange = new Exchange(ch, pool, listener, timeouts.firstByte(), timeouts.stall(), reused,
-        !HttpMethod.HEAD.equals(method), retry);
+        !HttpMethod.HEAD.equals(req.method()), retry);
     ch.eventLoop().execute(() -> {
       ClientConnectionHandler.attach(ch, exchange);
       exchange.start();
-      ch.writeAndFlush(request(upstream, method, path, extra)).addListener(w -> {
+      ch.writeAndFlush(request(req)).addListener(w -> {
         if (!w.isSuccess()) {
           exchange.onConnectionLost(w.cause());
         }
@@ -76,7 +108,7 @@ public final class UpstreamClient implements AutoCloseable {
     });
   }
 
-  private void sendFresh(ConnectionPool pool, Upstream upstream, HttpMethod method, String path, HttpHeaders extra, ResponseListener listener) {
+  private void sendFresh(ConnectionPool pool, Req req, ResponseListener listener) {
     if (closed) { // shutting down: the event loops may already refuse new channels
       // Not CONNECT: that would suspend the upstream and ask the (stopped) prober to check it.
       listener.onError(new UpstreamException(FailureKind.PROTOCOL, "ncro is shutting down"), false);
@@ -84,22 +116,25 @@ public final class UpstreamClient implements AutoCloseable {
     }
     pool.connect().addListener(f -> {
       if (f.isSuccess()) {
-        dispatch(((io.netty.channel.ChannelFuture) f).channel(), false, pool, upstream, method, path, extra, listener);
+        dispatch(((io.netty.channel.ChannelFuture) f).channel(), false, pool, req, listener);
       } else {
         listener.onError(UpstreamException.of(f.cause()), false);
       }
     });
   }
 
-  private FullHttpRequest request(Upstream upstream, HttpMethod method, String path, HttpHeaders extra) {
-    FullHttpRequest req = new DefaultFullHttpRequest(
-        HttpVersion.HTTP_1_1, method, upstream.resolve(path), Unpooled.EMPTY_BUFFER);
+  private FullHttpRequest request(Req r) {
+    FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, r.method(), r.target(), Unpooled.EMPTY_BUFFER);
     HttpHeaders h = req.headers();
-    h.set(HttpHeaderNames.HOST, upstream.host());
+    h.set(HttpHeaderNames.HOST, r.host());
     h.set(HttpHeaderNames.USER_AGENT, userAgent);
     h.set(HttpHeaderNames.ACCEPT, "*/*");
-    if (extra != null) {
-      h.add(extra);
+    if (r.extra() != null) {
+      h.add(r.extra());
+      h.remove(HttpHeaderNames.AUTHORIZATION); // only the upstream's own hook may set it
+    }
+    if (r.authorize()) {
+      r.upstream().auth().authorize(r.method(), r.host(), r.target(), h); // last: a signature covers the rest
     }
     return req;
   }

@@ -83,6 +83,44 @@ public final class UpstreamRegistry {
     return all.stream().anyMatch(Upstream::usable);
   }
 
+  /**
+   * A probe of {@code /nix-cache-info} succeeded: the one thing that ends an UNAUTHORIZED or
+   * CERTIFICATE_ERROR state (live traffic does not ask such an upstream, so could not end it).
+   */
+  public void probeSucceeded(Upstream u, double millis) {
+    Health before = u.stats().unblock();
+    u.stats().recordSuccess(millis);
+    logTransition(u, before, "probe succeeded");
+  }
+
+  /**
+   * The upstream refused ncro as a whole: its {@code /nix-cache-info} answered 401 or 403.
+   * Counted as an {@code auth} error; the upstream is UNAUTHORIZED (out of races) until a probe
+   * succeeds. Logged once per state change, however many probes repeat it.
+   */
+  public void unauthorized(Upstream u, String reason) {
+    u.stats().countError(FailureKind.AUTH);
+    Health before = u.stats().block(Health.UNAUTHORIZED, reason);
+    u.stats().recordAlive(); // it answered: not a sign of being down
+    logTransition(u, before, reason);
+  }
+
+  /**
+   * One object (narinfo, NAR) answered 401: counted as an {@code auth} error, the lookup is
+   * unavailable rather than absent. One WARN until the upstream next answers normally, not one
+   * per request: a closure of hundreds of paths would otherwise flood the log.
+   */
+  public void objectUnauthorized(Upstream u, String what, int status) {
+    u.stats().countError(FailureKind.AUTH);
+    if (u.stats().firstRefusal()) {
+      log.atWarn().setMessage("upstream refused a request: check its credentials (further refusals are logged at debug)")
+          .addKeyValue("upstream", u.name()).addKeyValue("request", what).addKeyValue("status", status).log();
+    } else if (log.isDebugEnabled()) {
+      log.atDebug().setMessage("upstream refused a request").addKeyValue("upstream", u.name())
+          .addKeyValue("request", what).addKeyValue("status", status).log();
+    }
+  }
+
   /** A successful exchange with a latency sample. */
   public void success(Upstream u, double millis) {
     logTransition(u, u.stats().recordSuccess(millis), "success");
@@ -104,6 +142,13 @@ public final class UpstreamRegistry {
    */
   public void failure(Upstream u, FailureKind kind, String reason, long startedNanos) {
     u.stats().countError(kind);
+    if (kind == FailureKind.TLS) {
+      // A certificate that does not verify will not verify on the next request either.
+      Health before = u.stats().block(Health.CERTIFICATE_ERROR, reason);
+      u.stats().recordFailure();
+      logTransition(u, before, reason); // the periodic probe tries again
+      return;
+    }
     if ((kind == FailureKind.TIMEOUT || kind == FailureKind.CONNECT) && !u.stats().suspended()
         && !u.stats().answeredSince(startedNanos)) {
       u.stats().suspend();
@@ -136,12 +181,13 @@ public final class UpstreamRegistry {
   }
 
   private void logTransition(Upstream u, Health before, String cause) {
-    Health after = u.stats().health();
+    Health after = u.stats().state();
     if (before != after) {
-      log.atInfo().setMessage("upstream state changed")
+      boolean refused = after == Health.UNAUTHORIZED || after == Health.CERTIFICATE_ERROR;
+      (refused ? log.atWarn() : log.atInfo()).setMessage("upstream state changed")
           .addKeyValue("upstream", u.name())
-          .addKeyValue("from", before)
-          .addKeyValue("to", after)
+          .addKeyValue("from", before.label())
+          .addKeyValue("to", after.label())
           .addKeyValue("cause", cause)
           .addKeyValue("consecutive_failures", u.stats().consecutiveFailures()).log();
     }
