@@ -63,7 +63,8 @@ let
           preferLocalBuild = true;
         }
         ''
-          ncro --config ${file} --check
+          # Credential files arrive through LoadCredential at start, not in this sandbox.
+          ncro --config ${file} --check --skip-secret-files
           cp ${file} $out
         ''
     else

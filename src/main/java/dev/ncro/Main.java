@@ -49,9 +49,14 @@ public final class Main {
         return 1;
       }
     }
+    if (cli.skipSecretFiles() && !cli.check()) {
+      err.println("ncro: --skip-secret-files is only for --check: a serving ncro needs its credentials");
+      return 2;
+    }
     Config config;
     try {
-      config = ConfigLoader.load(cli.config(), env);
+      config = ConfigLoader.load(cli.config(), env,
+          cli.skipSecretFiles() ? ConfigLoader.SecretFiles.SKIP : ConfigLoader.SecretFiles.READ);
     } catch (ConfigException e) {
       e.problems().forEach(p -> err.println("ncro: config: " + p));
       return 1;

@@ -67,6 +67,37 @@ class MainTest {
     assertThat(r.err()).doesNotContain("hunter2-secret");
   }
 
+  /**
+   * The NixOS module checks its rendered config at build time, where the files systemd delivers at
+   * start ({@code LoadCredential}) do not exist: {@code --skip-secret-files} checks everything else.
+   */
+  @Test
+  void checkCanSkipCredentialFilesButNothingElse() throws Exception {
+    String creds = "/run/credentials/ncro.service/";
+    Path file = dir.resolve("module.yaml");
+    Files.writeString(file, "netrc_file: \"" + creds + "netrc\"\n"
+        + "server:\n  clients:\n    - bearer_token_file: \"" + creds + "robot\"\n"
+        + "upstreams:\n  - url: \"https://a.example\"\n    username: u\n    password_file: \"" + creds + "a\"\n"
+        + "    ca_file: \"" + creds + "ca.pem\"\n"
+        + "  - url: \"https://b.example\"\n    bearer_token_file: \"" + creds + "b\"\n");
+    Run reads = run(Map.of(), "--config", file.toString(), "--check");
+    assertThat(reads.code()).isEqualTo(1);
+    assertThat(reads.err().lines()).hasSize(5).allSatisfy(l -> assertThat(l).endsWith(": no such file"));
+
+    Run skips = run(Map.of(), "--config", file.toString(), "--check", "--skip-secret-files");
+    assertThat(skips.code()).as(skips.err()).isZero();
+    assertThat(skips.out()).startsWith("config ok").contains("1 client credential(s)");
+
+    Files.writeString(file, Files.readString(file) + "cache:\n  ttl: soon\n");
+    Run stillChecked = run(Map.of(), "--config", file.toString(), "--check", "--skip-secret-files");
+    assertThat(stillChecked.code()).isEqualTo(1);
+    assertThat(stillChecked.err().lines()).singleElement().asString().startsWith("ncro: config: cache.ttl: ");
+
+    Run serving = run(Map.of(), "--config", file.toString(), "--skip-secret-files");
+    assertThat(serving.code()).isEqualTo(2);
+    assertThat(serving.err()).contains("--skip-secret-files is only for --check");
+  }
+
   @Test
   void checkPrintsOneLinePerProblemAndFails() throws Exception {
     Path file = dir.resolve("bad.yaml");

@@ -26,6 +26,11 @@ public final class Cli {
   @Option(names = "--check", description = "Validate the configuration, print problems one per line, and exit.")
   boolean check;
 
+  @Option(names = "--skip-secret-files",
+      description = "With --check: do not read the credential files the config names (password_file, "
+          + "bearer_token_file, netrc_file, ca_file), which systemd delivers only at start; check everything else.")
+  boolean skipSecretFiles;
+
   @Option(names = "--generate-mesh-key", paramLabel = "PATH",
       description = "Create (or read) the mesh key file at PATH, print its public key in hex, and exit.")
   Path generateMeshKey;
@@ -40,6 +45,10 @@ public final class Cli {
 
   public boolean check() {
     return check;
+  }
+
+  public boolean skipSecretFiles() {
+    return skipSecretFiles;
   }
 
   /** The version baked in at build time. */

@@ -36,13 +36,26 @@ final class ConfigBinder {
   private static final Set<String> FORMATS = Set.of("json", "text");
   private static final int DEFAULT_PRIORITY = 10;
 
+  /** What a credential stands for when its file is not read (a build-time check only: never served). */
+  private static final String UNREAD = "(credential file not read: --skip-secret-files)";
+
   private final YamlFields f;
   private final Map<String, String> env;
+  private final boolean readSecretFiles;
 
-  /** {@code env}: where defaults that depend on the user come from ({@link DefaultPaths}). */
-  ConfigBinder(YamlFields fields, Map<String, String> env) {
+  /**
+   * {@code env}: where defaults that depend on the user come from ({@link DefaultPaths}).
+   * {@code readSecretFiles}: false only for a build-time check ({@link ConfigLoader.SecretFiles}).
+   */
+  ConfigBinder(YamlFields fields, Map<String, String> env, boolean readSecretFiles) {
     this.f = fields;
     this.env = env;
+    this.readSecretFiles = readSecretFiles;
+  }
+
+  /** The one-line secret in {@code file}; without reading files, only the path is checked. */
+  private String readSecret(Path file) throws CredentialFiles.FileProblem {
+    return readSecretFiles ? CredentialFiles.secret(file) : UNREAD;
   }
 
   Config bind(Map<String, Object> tree) throws ConfigException {
@@ -138,7 +151,7 @@ final class ConfigBinder {
       return null; // already reported as missing or ill-typed
     }
     try {
-      return CredentialFiles.secret(Path.of(file));
+      return readSecret(Path.of(file));
     } catch (InvalidPathException e) {
       f.problem(path, "not a valid path: " + e.getReason());
       return null;
@@ -153,6 +166,9 @@ final class ConfigBinder {
     Path p = path(top, "netrc_file", "netrc_file");
     if (p == null) {
       return null;
+    }
+    if (!readSecretFiles) {
+      return null; // not read: upstreams get no netrc credentials in this check
     }
     try {
       return CredentialFiles.netrc(p);
@@ -216,10 +232,10 @@ final class ConfigBinder {
     }
     try {
       if (tokenFile != null) {
-        return new UpstreamCredentials.Bearer(CredentialFiles.secret(tokenFile), "bearer_token_file");
+        return new UpstreamCredentials.Bearer(readSecret(tokenFile), "bearer_token_file");
       }
       if (passwordFile != null) {
-        return new UpstreamCredentials.Basic(username, CredentialFiles.secret(passwordFile), "password_file");
+        return new UpstreamCredentials.Basic(username, readSecret(passwordFile), "password_file");
       }
     } catch (CredentialFiles.FileProblem e) {
       f.problem(path + (tokenFile != null ? ".bearer_token_file" : ".password_file"), e.getMessage());
@@ -238,7 +254,7 @@ final class ConfigBinder {
 
   private Path caFile(Map<String, Object> m, String path) {
     Path ca = path(m, "ca_file", path + ".ca_file");
-    if (ca != null) {
+    if (ca != null && readSecretFiles) {
       try {
         CredentialFiles.certificates(ca);
       } catch (CredentialFiles.FileProblem e) {

@@ -43,8 +43,22 @@ public final class ConfigLoader {
 
   private ConfigLoader() {}
 
+  /**
+   * Whether the credential files a config names ({@code password_file}, {@code bearer_token_file},
+   * {@code netrc_file}, {@code ca_file}, client credentials) are read. Serving always reads them.
+   * A build-time check ({@code ncro --check --skip-secret-files}, the NixOS module's) skips them:
+   * systemd delivers them only when the service starts ({@code LoadCredential}), so in a build
+   * sandbox they do not exist yet; every other field is still checked.
+   */
+  public enum SecretFiles { READ, SKIP }
+
   /** Loads the default, then {@code file} when not null, then {@code env}. */
   public static Config load(Path file, Map<String, String> env) throws ConfigException {
+    return load(file, env, SecretFiles.READ);
+  }
+
+  /** As {@link #load(Path, Map)}, reading or skipping the credential files it names. */
+  public static Config load(Path file, Map<String, String> env, SecretFiles secretFiles) throws ConfigException {
     String fileText = null;
     if (file != null) {
       byte[] bytes;
@@ -60,11 +74,16 @@ public final class ConfigLoader {
       }
       fileText = new String(bytes, StandardCharsets.UTF_8);
     }
-    return load(fileText, file == null ? null : file.toString(), env);
+    return load(fileText, file == null ? null : file.toString(), env, secretFiles);
   }
 
   /** As {@link #load(Path, Map)}, with the file's text given directly (null for none). */
   public static Config load(String fileText, String label, Map<String, String> env) throws ConfigException {
+    return load(fileText, label, env, SecretFiles.READ);
+  }
+
+  private static Config load(String fileText, String label, Map<String, String> env, SecretFiles secretFiles)
+      throws ConfigException {
     Map<String, Object> tree = parse(defaultYaml(), "embedded default config");
     if (fileText != null) {
       Map<String, Object> overrides = parse(fileText, label);
@@ -78,7 +97,7 @@ public final class ConfigLoader {
         sources.put(String.join(".", e.getValue()), e.getKey());
       }
     }
-    return new ConfigBinder(new YamlFields(sources), env).bind(tree);
+    return new ConfigBinder(new YamlFields(sources), env, secretFiles == SecretFiles.READ).bind(tree);
   }
 
   static String defaultYaml() {
