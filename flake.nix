@@ -89,7 +89,7 @@
           # The NixOS VM test: upstream cache → ncro → client.
           e2e = pkgs.testers.runNixOSTest ./nix/tests/e2e.nix;
 
-          # The module renders the data of the YAML fixtures the JUnit PackagingTest loads into
+          # The module renders the data of the YAML fixtures the JUnit PackagingIT loads into
           # ncro's config loader (compared parsed, not byte for byte), and `ncro --check` accepts
           # them (services.ncro.checkConfig).
           rendered-config =
@@ -109,7 +109,7 @@
               touch $out
             '';
 
-          # The set-ups ModuleEvalTest evaluates with stubbed NixOS options, evaluated here in a
+          # The set-ups ModuleEvalIT evaluates with stubbed NixOS options, evaluated here in a
           # real NixOS configuration: each instance's rendered settings are the fixture's.
           module-scenarios =
             let

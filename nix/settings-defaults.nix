@@ -1,6 +1,6 @@
 # The defaults of the typed `services.ncro.settings` options (nix/module.nix reads them from here).
 # With no `settings` at all, the module renders exactly this value to YAML, which the JUnit test
-# src/test/java/dev/ncro/packaging/PackagingTest.java checks against
+# src/test/java/dev/ncro/packaging/PackagingIT.java checks against
 # src/test/resources/packaging/module-defaults-rendered.yaml and loads with ncro's config loader.
 # Plain Nix, no nixpkgs: `nix-instantiate --eval --strict --json nix/settings-defaults.nix`.
 #

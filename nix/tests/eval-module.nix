@@ -9,7 +9,7 @@
 #   nix-instantiate --eval --strict --json nix/tests/eval-module.nix \
 #     --arg lib 'import /path/to/nixpkgs/lib' --argstr scenario instances
 #
-# PackagingTest compares each scenario with src/test/resources/packaging/eval/<scenario>.json and
+# PackagingIT compares each scenario with src/test/resources/packaging/eval/<scenario>.json and
 # runs `systemd-analyze verify` / `security` on the unit files.
 {
   lib,

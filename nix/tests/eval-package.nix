@@ -1,6 +1,6 @@
 # Evaluates nix/package.nix with stand-ins for the nixpkgs functions it calls, without nixpkgs:
 # what it hands to fetchurl and linkFarm (the local Maven repository built from the lock), its
-# build command and its meta. PackagingTest checks the result against nix/maven-deps.json.
+# build command and its meta. PackagingIT checks the result against nix/maven-deps.json.
 #
 #   nix-instantiate --eval --strict --json nix/tests/eval-package.nix --arg lib 'import .../lib'
 { lib }:

@@ -1,6 +1,6 @@
 # A sample `services.ncro.settings` value. It sets every typed option of nix/module.nix (and every
 # upstream's priority) explicitly, so the module renders exactly this value: its YAML rendering is
-# src/test/resources/packaging/module-rendered.yaml (the JUnit PackagingTest compares the two
+# src/test/resources/packaging/module-rendered.yaml (the JUnit PackagingIT compares the two
 # structurally and loads the YAML with ncro's config loader; the flake check `rendered-config`
 # compares the module's real output with it byte for byte). Plain Nix, no nixpkgs.
 {

@@ -37,7 +37,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * {@code systemd-analyze verify} and stay hardened; the settings load in ncro. Also
  * nix/package.nix, evaluated with stand-ins: its Maven repository is exactly the lock.
  */
-class ModuleEvalTest {
+class ModuleEvalIT {
   private static final Path ROOT = Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
   private static final String FAKE_JAVA = "/nix/store/00000000000000000000000000000000-openjdk-headless-21/bin/java";
   /**

@@ -43,7 +43,7 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
 
 /**
  * The Nix and systemd packaging (flake.nix, nix/, contrib/), checked as far as a machine without
- * nixpkgs allows. The module under nixpkgs' module system is {@link ModuleEvalTest}; what needs
+ * nixpkgs allows. The module under nixpkgs' module system is {@link ModuleEvalIT}; what needs
  * nixpkgs itself (building the package, a real NixOS evaluation, the VM test) is the flake's
  * {@code checks}; see docs/install.md.
  *
@@ -61,7 +61,7 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
  *       JVM.
  * </ul>
  */
-class PackagingTest {
+class PackagingIT {
   private static final Path ROOT = repoRoot();
   private static final Path SAMPLE_YAML = ROOT.resolve("src/test/resources/packaging/module-rendered.yaml");
   private static final Path DEFAULTS_YAML = ROOT.resolve("src/test/resources/packaging/module-defaults-rendered.yaml");
@@ -365,7 +365,7 @@ class PackagingTest {
   }
 
   /**
-   * The module's rendered socket-activation units (ModuleEvalTest's {@code socket} set-up) under
+   * The module's rendered socket-activation units (ModuleEvalIT's {@code socket} set-up) under
    * the same real systemd: ncro.socket binds a port, the first request starts the hardened
    * {@code Type=notify} ncro.service, which serves the handed socket, reports READY=1 with its
    * status, and reads a mesh key delivered by LoadCredential as its dynamic user. The drop-in
@@ -412,7 +412,7 @@ class PackagingTest {
             bind_addr: "127.0.0.1:%d"
             private_key: "/run/credentials/ncro.service/mesh-key"
           """.formatted(up.uri(), meshPort));
-      JsonNode units = ModuleEvalTest.eval("socket").get("units");
+      JsonNode units = ModuleEvalIT.eval("socket").get("units");
       Path dir = Files.createDirectories(stage.resolve("units/ncro.service.d"));
       Files.writeString(stage.resolve("units/ncro.service"), units.get("ncro.service").asText());
       Files.writeString(stage.resolve("units/ncro.socket"), units.get("ncro.socket").asText()
