@@ -6,8 +6,6 @@ import dev.ncro.access.Cidr;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -15,24 +13,11 @@ import org.junit.jupiter.api.io.TempDir;
 class AccessConfigTest {
   @TempDir Path dir;
 
-  private static Config load(String yaml) throws ConfigException {
-    return ConfigLoader.load(yaml, "test.yaml", Map.of("HOME", "/home/u"));
-  }
-
-  private static List<String> problems(String yaml) {
-    try {
-      load(yaml);
-    } catch (ConfigException e) {
-      return e.problems();
-    }
-    throw new AssertionError("expected a config error for:\n" + yaml);
-  }
-
   @Test
   void theIssuesExampleLoads() throws Exception {
     Path ci = Files.writeString(dir.resolve("ci"), "s3cret\n");
     Path robot = Files.writeString(dir.resolve("robot"), "tok-123");
-    Config c = load("""
+    Config c = YamlConfigs.load("""
         server:
           allow: ["127.0.0.0/8", "::1/128", "10.20.0.0/16"]
           clients:
@@ -52,51 +37,51 @@ class AccessConfigTest {
 
   @Test
   void badNetworksAreErrorsNamingTheEntry() {
-    assertThat(problems("server:\n  allow: ['10.0.0.0/33']\n")).singleElement().asString()
+    assertThat(YamlConfigs.problems("server:\n  allow: ['10.0.0.0/33']\n")).singleElement().asString()
         .startsWith("server.allow[0]: ").contains("prefix length 33");
-    assertThat(problems("server:\n  admin_allow: ['127.0.0.1', 'localhost']\n")).singleElement().asString()
+    assertThat(YamlConfigs.problems("server:\n  admin_allow: ['127.0.0.1', 'localhost']\n")).singleElement().asString()
         .startsWith("server.admin_allow[1]: ").contains("not an IP network");
-    assertThat(problems("server:\n  trusted_proxies: ['10.1.2.3/8']\n")).singleElement().asString()
+    assertThat(YamlConfigs.problems("server:\n  trusted_proxies: ['10.1.2.3/8']\n")).singleElement().asString()
         .startsWith("server.trusted_proxies[0]: ").contains("host bits set", "10.0.0.0/8");
-    assertThat(problems("server:\n  allow: [12]\n")).singleElement().asString().startsWith("server.allow[0]: expected a network");
-    assertThat(problems("server:\n  allow: '10.0.0.0/8'\n")).singleElement().asString().startsWith("server.allow: expected a list");
+    assertThat(YamlConfigs.problems("server:\n  allow: [12]\n")).singleElement().asString().startsWith("server.allow[0]: expected a network");
+    assertThat(YamlConfigs.problems("server:\n  allow: '10.0.0.0/8'\n")).singleElement().asString().startsWith("server.allow: expected a list");
   }
 
   @Test
   void clientEntriesNeedExactlyOneCredential() throws Exception {
     Path pw = Files.writeString(dir.resolve("pw"), "x\n");
-    assertThat(problems("server:\n  clients:\n    - {}\n")).singleElement().asString()
+    assertThat(YamlConfigs.problems("server:\n  clients:\n    - {}\n")).singleElement().asString()
         .isEqualTo("server.clients[0]: needs username and password_file, or bearer_token_file");
-    assertThat(problems("server:\n  clients:\n    - username: ci\n")).singleElement().asString()
+    assertThat(YamlConfigs.problems("server:\n  clients:\n    - username: ci\n")).singleElement().asString()
         .isEqualTo("server.clients[0].password_file: missing");
-    assertThat(problems("server:\n  clients:\n    - password_file: " + pw + "\n")).singleElement().asString()
+    assertThat(YamlConfigs.problems("server:\n  clients:\n    - password_file: " + pw + "\n")).singleElement().asString()
         .isEqualTo("server.clients[0].username: missing");
-    assertThat(problems("server:\n  clients:\n    - username: ci\n      password_file: " + pw + "\n      bearer_token_file: " + pw + "\n"))
+    assertThat(YamlConfigs.problems("server:\n  clients:\n    - username: ci\n      password_file: " + pw + "\n      bearer_token_file: " + pw + "\n"))
         .singleElement().asString().startsWith("server.clients[0]: has both");
-    assertThat(problems("server:\n  clients:\n    - username: 'a:b'\n      password_file: " + pw + "\n"))
+    assertThat(YamlConfigs.problems("server:\n  clients:\n    - username: 'a:b'\n      password_file: " + pw + "\n"))
         .singleElement().asString().startsWith("server.clients[0].username: must not contain ':'");
-    assertThat(problems("server:\n  clients:\n    - token_file: " + pw + "\n")).first().asString()
+    assertThat(YamlConfigs.problems("server:\n  clients:\n    - token_file: " + pw + "\n")).first().asString()
         .startsWith("server.clients[0].token_file: unknown key");
   }
 
   @Test
   void unreadableOrEmptyCredentialFilesAreErrorsThatNeverShowTheSecret() throws Exception {
-    assertThat(problems("server:\n  clients:\n    - bearer_token_file: " + dir.resolve("none") + "\n"))
+    assertThat(YamlConfigs.problems("server:\n  clients:\n    - bearer_token_file: " + dir.resolve("none") + "\n"))
         .singleElement().asString().isEqualTo("server.clients[0].bearer_token_file: " + dir.resolve("none") + ": no such file");
     Path empty = Files.writeString(dir.resolve("empty"), "\n");
-    assertThat(problems("server:\n  clients:\n    - username: ci\n      password_file: " + empty + "\n"))
+    assertThat(YamlConfigs.problems("server:\n  clients:\n    - username: ci\n      password_file: " + empty + "\n"))
         .singleElement().asString().isEqualTo("server.clients[0].password_file: " + empty + ": empty");
-    assertThat(problems("server:\n  clients:\n    - bearer_token_file: " + dir + "\n"))
+    assertThat(YamlConfigs.problems("server:\n  clients:\n    - bearer_token_file: " + dir + "\n"))
         .singleElement().asString().isEqualTo("server.clients[0].bearer_token_file: " + dir + ": not a regular file");
-    assertThat(problems("server:\n  clients:\n    - bearer_token_file: /dev/zero\n"))
+    assertThat(YamlConfigs.problems("server:\n  clients:\n    - bearer_token_file: /dev/zero\n"))
         .singleElement().asString().isEqualTo("server.clients[0].bearer_token_file: /dev/zero: not a regular file");
     Path big = Files.writeString(dir.resolve("big"), "TOPSECRET".repeat(200_000));
-    assertThat(problems("server:\n  clients:\n    - bearer_token_file: " + big + "\n"))
+    assertThat(YamlConfigs.problems("server:\n  clients:\n    - bearer_token_file: " + big + "\n"))
         .singleElement().asString().contains("larger than").doesNotContain("TOPSECRET");
     if (!System.getProperty("user.name").equals("root")) {
       Path locked = Files.writeString(dir.resolve("locked"), "TOPSECRET");
       Files.setPosixFilePermissions(locked, PosixFilePermissions.fromString("---------"));
-      assertThat(problems("server:\n  clients:\n    - bearer_token_file: " + locked + "\n"))
+      assertThat(YamlConfigs.problems("server:\n  clients:\n    - bearer_token_file: " + locked + "\n"))
           .singleElement().asString().contains("permission denied");
     }
   }

@@ -17,20 +17,6 @@ import org.junit.jupiter.params.provider.CsvSource;
 class ConfigLoaderTest {
   private static final String KEY = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
 
-  private static Config load(String yaml) throws ConfigException {
-    return ConfigLoader.load(yaml, "test.yaml", Map.of());
-  }
-
-  /** The problems a YAML text causes (fails the test when it loads). */
-  private static List<String> problems(String yaml) {
-    try {
-      load(yaml);
-    } catch (ConfigException e) {
-      return e.problems();
-    }
-    throw new AssertionError("expected a config error for:\n" + yaml);
-  }
-
   @Test
   void embeddedDefaultIsTheSpecs() throws Exception {
     Config c = ConfigLoader.load((Path) null, Map.of());
@@ -56,7 +42,7 @@ class ConfigLoaderTest {
 
   @Test
   void fileOverridesFieldByFieldAndListsReplace() throws Exception {
-    Config c = load("""
+    Config c = YamlConfigs.load("""
         server:
           listen: "127.0.0.1:9090"
         upstreams:
@@ -105,9 +91,9 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> ConfigLoader.load(dir.resolve("none.yaml"), Map.of()))
         .isInstanceOfSatisfying(ConfigException.class, e ->
             assertThat(e.problems()).singleElement().asString().endsWith("none.yaml: no such file"));
-    assertThat(problems("server: [unclosed")).singleElement().asString().startsWith("test.yaml: invalid YAML");
-    assertThat(problems("- just\n- a list\n")).singleElement().asString().contains("expected a mapping at the top level");
-    assertThat(problems("cache:\n  ttl: 1h\ncache:\n  ttl: 2h\n")).singleElement().asString().contains("invalid YAML");
+    assertThat(YamlConfigs.problems("server: [unclosed")).singleElement().asString().startsWith("test.yaml: invalid YAML");
+    assertThat(YamlConfigs.problems("- just\n- a list\n")).singleElement().asString().contains("expected a mapping at the top level");
+    assertThat(YamlConfigs.problems("cache:\n  ttl: 1h\ncache:\n  ttl: 2h\n")).singleElement().asString().contains("invalid YAML");
   }
 
   @ParameterizedTest(name = "{0}")
@@ -145,12 +131,12 @@ class ConfigLoaderTest {
       "section not a map        | cache: 5                                          | cache: expected a mapping",
   })
   void everyProblemNamesItsField(String name, String yaml, String expected) {
-    assertThat(problems(yaml.replace("\\n", "\n"))).anySatisfy(p -> assertThat(p).startsWith(expected));
+    assertThat(YamlConfigs.problems(yaml.replace("\\n", "\n"))).anySatisfy(p -> assertThat(p).startsWith(expected));
   }
 
   @Test
   void allProblemsAreReportedAtOnce() {
-    List<String> p = problems("""
+    List<String> p = YamlConfigs.problems("""
         server:
           listen: "x"
         cache:
@@ -190,17 +176,17 @@ class ConfigLoaderTest {
   void anAliasBombAsAKeyIsRefusedBeforeItIsHashedOrPrinted() {
     // Before: a duplicate-key message printed the key, expanding it (OutOfMemoryError); as a
     // !!set element likewise; as a plain key, a ClassCastException.
-    assertThat(problems(aliasBomb() + "x:\n  ? *a16\n  : 1\n  ? *a16\n  : 2\n")).singleElement().asString()
+    assertThat(YamlConfigs.problems(aliasBomb() + "x:\n  ? *a16\n  : 1\n  ? *a16\n  : 2\n")).singleElement().asString()
         .startsWith("test.yaml (line ").contains("a mapping key must be a plain value, not an alias");
-    assertThat(problems(aliasBomb() + "cache:\n  ttl: !!set {? *a16}\n")).singleElement().asString()
+    assertThat(YamlConfigs.problems(aliasBomb() + "cache:\n  ttl: !!set {? *a16}\n")).singleElement().asString()
         .contains("not an alias");
-    assertThat(problems("? [a, b]\n: c\n")).singleElement().asString().contains("not a list");
-    assertThat(problems("? {a: b}\n: c\n")).singleElement().asString().contains("not a mapping");
+    assertThat(YamlConfigs.problems("? [a, b]\n: c\n")).singleElement().asString().contains("not a list");
+    assertThat(YamlConfigs.problems("? {a: b}\n: c\n")).singleElement().asString().contains("not a mapping");
   }
 
   @Test
   void anAliasBombAsAValueIsNeverExpanded() {
-    assertThat(problems(aliasBomb() + "upstreams: *a16\nserver: {listen: *a16}\n"))
+    assertThat(YamlConfigs.problems(aliasBomb() + "upstreams: *a16\nserver: {listen: *a16}\n"))
         .contains("server.listen: expected a string, got a list")
         .allSatisfy(p -> assertThat(p).hasSizeLessThan(200));
   }
@@ -211,40 +197,40 @@ class ConfigLoaderTest {
     for (int i = 0; i < ConfigLoader.MAX_ALIASES + 1; i++) {
       y.append("*a, ");
     }
-    assertThat(problems(y.append("x]\n").toString())).singleElement().asString().contains("invalid YAML");
+    assertThat(YamlConfigs.problems(y.append("x]\n").toString())).singleElement().asString().contains("invalid YAML");
   }
 
   @Test
   void deepNestingIsAProblemNotAStackOverflow() {
     // SnakeYAML's composer recurses: 100 000 brackets used to end in a StackOverflowError.
-    assertThat(problems("x: " + "[".repeat(100_000))).singleElement().asString()
+    assertThat(YamlConfigs.problems("x: " + "[".repeat(100_000))).singleElement().asString()
         .isEqualTo("test.yaml (line 1, column 35): nested deeper than 32 levels");
     StringBuilder block = new StringBuilder();
     for (int i = 0; i < 40; i++) {
       block.append("  ".repeat(i)).append("k").append(i).append(":\n");
     }
-    assertThat(problems(block.toString())).singleElement().asString().contains("nested deeper than 32 levels");
+    assertThat(YamlConfigs.problems(block.toString())).singleElement().asString().contains("nested deeper than 32 levels");
   }
 
   @Test
   void keysThatAreNotStringsAreUnknownKeysNotACrash() {
     // Before: a ClassCastException while merging over the default.
-    assertThat(problems("1: x\ntrue: y\n")).contains(
+    assertThat(YamlConfigs.problems("1: x\ntrue: y\n")).contains(
         "1: unknown key (known: cache, logging, mesh, netrc_file, server, timeouts, upstreams)",
         "true: unknown key (known: cache, logging, mesh, netrc_file, server, timeouts, upstreams)");
-    assertThat(problems("cache: {1.5: x}\n")).singleElement().asString().startsWith("cache.1.5: unknown key");
+    assertThat(YamlConfigs.problems("cache: {1.5: x}\n")).singleElement().asString().startsWith("cache.1.5: unknown key");
   }
 
   @Test
   void aNulInDbPathIsAProblemNamingTheField() {
     // Before: InvalidPathException from Path.of.
-    assertThat(problems("cache:\n  db_path: \"/var/lib/ncro\\0/routes.db\"\n")).singleElement().asString()
+    assertThat(YamlConfigs.problems("cache:\n  db_path: \"/var/lib/ncro\\0/routes.db\"\n")).singleElement().asString()
         .startsWith("cache.db_path: not a valid path");
   }
 
   @Test
   void binaryValuesAreDescribedNotPrintedAsArrays() {
-    assertThat(problems("cache:\n  ttl: !!binary AAAA\n")).singleElement().asString()
+    assertThat(YamlConfigs.problems("cache:\n  ttl: !!binary AAAA\n")).singleElement().asString()
         .isEqualTo("cache.ttl: expected a duration such as \"30s\", got binary data");
   }
 
