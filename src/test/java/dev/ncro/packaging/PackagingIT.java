@@ -268,17 +268,24 @@ class PackagingIT {
    * syscall filter is proven, not just survived. ncro must serve a race through it; then
    * MemoryDenyWriteExecute=yes must kill the JVM at start.
    */
-  @Test
-  void plainUnitRunsNcroUnderRealSystemd() throws Exception {
-    Path systemd = Path.of("/lib/systemd/systemd");
+  /** Skips unless systemd can boot in a namespace here; returns the JDK's real home. */
+  private static Path assumeSystemdCanBoot(Path systemd, Optional<String> unshare, Optional<String> nsenter)
+      throws IOException {
     assumeTrue(Files.isExecutable(systemd), "no /lib/systemd/systemd (Debian package systemd)");
-    Optional<String> unshare = tool("unshare");
-    Optional<String> nsenter = tool("nsenter");
     assumeTrue(unshare.isPresent() && nsenter.isPresent(), "util-linux's unshare and nsenter are needed");
     assumeTrue("root".equals(System.getProperty("user.name")), "needs root to boot systemd in a namespace");
     Path javaHome = Path.of(System.getProperty("java.home")).toRealPath();
     assumeTrue(!javaHome.startsWith("/root") && !javaHome.startsWith("/home"),
         "the JDK is under a home directory, hidden by ProtectHome=yes");
+    return javaHome;
+  }
+
+  @Test
+  void plainUnitRunsNcroUnderRealSystemd() throws Exception {
+    Path systemd = Path.of("/lib/systemd/systemd");
+    Optional<String> unshare = tool("unshare");
+    Optional<String> nsenter = tool("nsenter");
+    Path javaHome = assumeSystemdCanBoot(systemd, unshare, nsenter);
 
     Path stage = Files.createTempDirectory("ncro-systemd-");
     Process boot = null;
@@ -375,14 +382,9 @@ class PackagingIT {
   @Test
   void moduleSocketUnitsRunNcroUnderRealSystemd() throws Exception {
     Path systemd = Path.of("/lib/systemd/systemd");
-    assumeTrue(Files.isExecutable(systemd), "no /lib/systemd/systemd (Debian package systemd)");
     Optional<String> unshare = tool("unshare");
     Optional<String> nsenter = tool("nsenter");
-    assumeTrue(unshare.isPresent() && nsenter.isPresent(), "util-linux's unshare and nsenter are needed");
-    assumeTrue("root".equals(System.getProperty("user.name")), "needs root to boot systemd in a namespace");
-    Path javaHome = Path.of(System.getProperty("java.home")).toRealPath();
-    assumeTrue(!javaHome.startsWith("/root") && !javaHome.startsWith("/home"),
-        "the JDK is under a home directory, hidden by ProtectHome=yes");
+    Path javaHome = assumeSystemdCanBoot(systemd, unshare, nsenter);
 
     Path stage = Files.createTempDirectory("ncro-systemd-module-");
     Process boot = null;
