@@ -4,11 +4,13 @@ import dev.ncro.cli.Cli;
 import dev.ncro.config.Config;
 import dev.ncro.mesh.LearnedRoutes;
 import dev.ncro.mesh.LocalRoutes;
+import dev.ncro.mesh.MeshMetrics;
 import dev.ncro.mesh.MeshNode;
 import dev.ncro.mesh.MeshStats;
 import dev.ncro.mesh.NodeIdentity;
 import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
+import dev.ncro.route.RouteHints;
 import dev.ncro.route.RouteStore;
 import dev.ncro.route.RouteStoreException;
 import dev.ncro.router.CacheFileRouter;
@@ -16,7 +18,6 @@ import dev.ncro.router.FileRoutes;
 import dev.ncro.router.NarRouter;
 import dev.ncro.router.NarinfoRouter;
 import dev.ncro.router.RecentRaces;
-import dev.ncro.router.RouteHints;
 import dev.ncro.server.HttpServer;
 import dev.ncro.server.StatusReport;
 import dev.ncro.systemd.Notifier;
@@ -126,7 +127,7 @@ public final class Ncro {
       if (config.mesh().enabled()) {
         learned = new LearnedRoutes(LEARNED_ROUTES, clock);
         MeshStats meshStats = new MeshStats(clock);
-        metrics.registerMesh(meshStats, learned::size);
+        MeshMetrics.register(metrics.registry(), meshStats, learned::size);
         mesh = track(opened, MeshNode.start(config.mesh(), meshIdentity(config),
             new LocalRoutes(store, registry, ANNOUNCED_ROUTES)::newestFirst, learned, meshStats, clock));
       }
