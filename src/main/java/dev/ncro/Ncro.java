@@ -4,11 +4,13 @@ import dev.ncro.cli.Cli;
 import dev.ncro.config.Config;
 import dev.ncro.mesh.LearnedRoutes;
 import dev.ncro.mesh.LocalRoutes;
+import dev.ncro.mesh.MeshMetrics;
 import dev.ncro.mesh.MeshNode;
 import dev.ncro.mesh.MeshStats;
 import dev.ncro.mesh.NodeIdentity;
 import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
+import dev.ncro.route.RouteHints;
 import dev.ncro.route.RouteStore;
 import dev.ncro.route.RouteStoreException;
 import dev.ncro.router.CacheFileRouter;
@@ -16,7 +18,6 @@ import dev.ncro.router.FileRoutes;
 import dev.ncro.router.NarRouter;
 import dev.ncro.router.NarinfoRouter;
 import dev.ncro.router.RecentRaces;
-import dev.ncro.router.RouteHints;
 import dev.ncro.server.HttpServer;
 import dev.ncro.server.StatusReport;
 import dev.ncro.systemd.Notifier;
@@ -27,11 +28,14 @@ import dev.ncro.upstream.Prober;
 import dev.ncro.upstream.TlsTrust;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
+import io.netty.util.NetUtil;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -97,81 +101,93 @@ public final class Ncro {
    */
   public static Ncro start(Config config, Systemd systemd)
       throws RouteStoreException, IOException, InterruptedException {
-    // First: without a way to report readiness, systemd would wait for it in vain.
-    Notifier notifier = Notifier.open(systemd.notifySocket());
-    Clock clock = Clock.systemUTC();
-    RouteStore store = RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(),
-        Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock);
-    Transport transport = Transport.create(Transport.defaultThreads());
-    ExecutorService blocking = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory());
-    UpstreamRegistry registry = UpstreamRegistry.fromConfig(config);
-    TlsTrust trust = TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
-    UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust);
-    NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);
-    Metrics metrics = new Metrics(registry, store::count);
-    RecentRaces recent = new RecentRaces(RECENT_RACES);
-    LearnedRoutes learned = null;
-    MeshNode mesh = null;
-    if (config.mesh().enabled()) {
-      learned = new LearnedRoutes(LEARNED_ROUTES, clock);
-      MeshStats meshStats = new MeshStats(clock);
-      metrics.registerMesh(meshStats, learned::size);
-      try {
-        mesh = MeshNode.start(config.mesh(), meshIdentity(config), new LocalRoutes(store, registry, ANNOUNCED_ROUTES)::newestFirst,
-            learned, meshStats, clock);
-      } catch (IOException e) {
-        transport.shutdown();
-        store.close();
-        throw e;
-      }
-    }
-    NarinfoRouter narinfo = new NarinfoRouter(registry, client, store, negative, config.cache().ttl(), clock,
-        blocking, metrics, recent, learned == null ? RouteHints.NONE : learned);
-    StatusReport status = new StatusReport(Cli.version(), clock, registry, metrics, store, negative, recent,
-        mesh == null ? null : mesh::status);
-    NarRouter nars = new NarRouter(registry, store);
-    CacheFileRouter files = new CacheFileRouter(registry, store,
-        new FileRoutes(FILE_ROUTES, config.cache().ttl(), clock),
-        new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock));
-    HttpServer server = new HttpServer(transport, config.server(), narinfo, nars, files, client, registry, metrics,
-        status, blocking);
-    Prober prober = new Prober(registry, client, config.cache().probeInterval());
-    registry.onSuspend(prober::probeNow);
-    ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
-        Thread.ofPlatform().name("ncro-housekeeping").daemon(true).factory());
-    InetSocketAddress bound;
+    // Everything opened so far, closed in reverse if a later step fails: a failed start (the port
+    // in use, say) must not leave threads, sockets or the database open in a process that goes on,
+    // as a test JVM or an embedding program does.
+    List<AutoCloseable> opened = new ArrayList<>();
     try {
-      bound = server.start(systemd.listenFds());
-    } catch (Exception e) {
-      notifier.close();
-      if (mesh != null) {
-        mesh.close();
+      // First: without a way to report readiness, systemd would wait for it in vain.
+      Notifier notifier = track(opened, Notifier.open(systemd.notifySocket()));
+      Clock clock = Clock.systemUTC();
+      RouteStore store = track(opened, RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(),
+          Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock));
+      Transport transport = Transport.create(Transport.defaultThreads());
+      opened.add(transport::shutdown);
+      ExecutorService blocking = track(opened,
+          Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory()));
+      UpstreamRegistry registry = UpstreamRegistry.fromConfig(config);
+      TlsTrust trust = TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
+      UpstreamClient client = track(opened,
+          new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust));
+      NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);
+      Metrics metrics = new Metrics(registry, store::count);
+      RecentRaces recent = new RecentRaces(RECENT_RACES);
+      LearnedRoutes learned = null;
+      MeshNode mesh = null;
+      if (config.mesh().enabled()) {
+        learned = new LearnedRoutes(LEARNED_ROUTES, clock);
+        MeshStats meshStats = new MeshStats(clock);
+        MeshMetrics.register(metrics.registry(), meshStats, learned::size);
+        mesh = track(opened, MeshNode.start(config.mesh(), meshIdentity(config),
+            new LocalRoutes(store, registry, ANNOUNCED_ROUTES)::newestFirst, learned, meshStats, clock));
       }
-      transport.shutdown();
-      store.close();
+      NarinfoRouter narinfo = new NarinfoRouter(registry, client, store, negative, config.cache().ttl(), clock,
+          blocking, metrics, recent, learned == null ? RouteHints.NONE : learned);
+      StatusReport status = new StatusReport(Cli.version(), clock, registry, metrics, store, negative, recent,
+          mesh == null ? null : mesh::status);
+      NarRouter nars = new NarRouter(registry, store);
+      CacheFileRouter files = new CacheFileRouter(registry, store,
+          new FileRoutes(FILE_ROUTES, config.cache().ttl(), clock),
+          new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock));
+      HttpServer server = track(opened, new HttpServer(transport, config.server(), narinfo, nars, files, client,
+          registry, metrics, status, blocking));
+      Prober prober = track(opened, new Prober(registry, client, config.cache().probeInterval()));
+      registry.onSuspend(prober::probeNow);
+      ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().name("ncro-housekeeping").daemon(true).factory());
+      opened.add(housekeeping::shutdownNow);
+      InetSocketAddress bound = server.start(systemd.listenFds());
+      prober.start();
+      housekeeping.scheduleWithFixedDelay(() -> {
+        try {
+          store.flushRecency();
+        } catch (RuntimeException e) {
+          log.atWarn().setMessage("could not record route recency").addKeyValue("error", e.getMessage()).log();
+        }
+      }, 10, 10, TimeUnit.SECONDS);
+      log.atInfo().setMessage("ncro listening").addKeyValue("version", Cli.version())
+          .addKeyValue("address", bound)
+          .addKeyValue("addresses", String.join(",", server.addresses().stream().map(NetUtil::toSocketAddressString).toList()))
+          .addKeyValue("transport", transport.name())
+          .addKeyValue("socket_activated", !systemd.listenFds().isEmpty())
+          .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath())
+          .addKeyValue("tls_engine", trust.provider())
+          .addKeyValue("ca_bundle", trust.bundle().map(Object::toString).orElse("none (JDK trust store only)")).log();
+      // Everything is up by now: the listener accepts, the store is open, the mesh socket is bound.
+      notifier.ready("serving on " + bound);
+      Watchdog watchdog = Watchdog.start(notifier, systemd.watchdogPing(), transport.group());
+      return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh,
+          notifier, watchdog);
+    } catch (Throwable e) {
+      closeInReverse(opened, e);
       throw e;
     }
-    prober.start();
-    housekeeping.scheduleWithFixedDelay(() -> {
+  }
+
+  private static <T extends AutoCloseable> T track(List<AutoCloseable> opened, T resource) {
+    opened.add(resource);
+    return resource;
+  }
+
+  /** Closes what a failed start opened, newest first; a close that fails too is kept as suppressed. */
+  private static void closeInReverse(List<AutoCloseable> opened, Throwable cause) {
+    for (int i = opened.size() - 1; i >= 0; i--) {
       try {
-        store.flushRecency();
-      } catch (RuntimeException e) {
-        log.atWarn().setMessage("could not record route recency").addKeyValue("error", e.getMessage()).log();
+        opened.get(i).close();
+      } catch (Exception e) {
+        cause.addSuppressed(e);
       }
-    }, 10, 10, TimeUnit.SECONDS);
-    log.atInfo().setMessage("ncro listening").addKeyValue("version", Cli.version())
-        .addKeyValue("address", bound)
-        .addKeyValue("addresses", String.join(",", server.addresses().stream().map(io.netty.util.NetUtil::toSocketAddressString).toList()))
-        .addKeyValue("transport", transport.name())
-        .addKeyValue("socket_activated", !systemd.listenFds().isEmpty())
-        .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath())
-        .addKeyValue("tls_engine", trust.provider())
-        .addKeyValue("ca_bundle", trust.bundle().map(Object::toString).orElse("none (JDK trust store only)")).log();
-    // Everything is up by now: the listener accepts, the store is open, the mesh socket is bound.
-    notifier.ready("serving on " + bound);
-    Watchdog watchdog = Watchdog.start(notifier, systemd.watchdogPing(), transport.group());
-    return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh,
-        notifier, watchdog);
+    }
   }
 
   /** The key file named by {@code mesh.private_key}, or an ephemeral identity when it is empty. */

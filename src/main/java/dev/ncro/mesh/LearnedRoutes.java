@@ -1,7 +1,7 @@
 package dev.ncro.mesh;
 
 import dev.ncro.narinfo.StorePathHash;
-import dev.ncro.router.RouteHints;
+import dev.ncro.route.RouteHints;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Comparator;

@@ -1,8 +1,7 @@
 package dev.ncro.metrics;
 
 import dev.ncro.access.Rejection;
-import dev.ncro.mesh.DropReason;
-import dev.ncro.mesh.MeshStats;
+import dev.ncro.narinfo.CacheFileKind;
 import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.Health;
 import dev.ncro.upstream.Upstream;
@@ -71,7 +70,7 @@ public final class Metrics {
     fileRequests = Counter.builder().name("ncro_requests_total")
         .help("Requests for the cache files beside narinfos and NARs, by kind (log, realisation, listing, debuginfo)")
         .labelNames("kind").register(registry);
-    for (String kind : dev.ncro.router.CacheFileKind.labels()) {
+    for (String kind : CacheFileKind.labels()) {
       fileRequests.initLabelValues(kind);
     }
     narStreams = Gauge.builder().name("ncro_nar_streams_in_flight")
@@ -134,30 +133,9 @@ public final class Metrics {
         .register(registry);
   }
 
-  /** Adds the mesh series (mesh mode only): every drop reason exists at zero from start-up. */
-  public void registerMesh(MeshStats mesh, IntSupplier learnedRoutes) {
-    CounterWithCallback.builder().name("ncro_mesh_packets_dropped_total")
-        .help("Gossip packets dropped, by reason").labelNames("reason")
-        .callback(cb -> {
-          for (DropReason r : DropReason.values()) {
-            cb.call(mesh.dropped(r), r.label());
-          }
-        })
-        .register(registry);
-    CounterWithCallback.builder().name("ncro_mesh_packets_accepted_total")
-        .help("Gossip packets accepted (well-formed, signed, fresh, from an allowed sender)")
-        .callback(cb -> cb.call(mesh.accepted())).register(registry);
-    CounterWithCallback.builder().name("ncro_mesh_routes_received_total")
-        .help("Routes in accepted gossip packets").callback(cb -> cb.call(mesh.routesReceived())).register(registry);
-    CounterWithCallback.builder().name("ncro_mesh_routes_merged_total")
-        .help("Received routes that were new or better than the one known (merge rule)")
-        .callback(cb -> cb.call(mesh.routesMerged())).register(registry);
-    CounterWithCallback.builder().name("ncro_mesh_packets_sent_total")
-        .help("Gossip datagrams sent").callback(cb -> cb.call(mesh.sent())).register(registry);
-    CounterWithCallback.builder().name("ncro_mesh_sent_bytes_total")
-        .help("Gossip bytes sent").callback(cb -> cb.call(mesh.bytesSent())).register(registry);
-    GaugeWithCallback.builder().name("ncro_mesh_routes_learned")
-        .help("Live routes learned from peers").callback(cb -> cb.call(learnedRoutes.getAsInt())).register(registry);
+  /** The registry the series live in, for a component that adds its own (the mesh). */
+  public PrometheusRegistry registry() {
+    return registry;
   }
 
   public void cacheHit() {
@@ -189,7 +167,7 @@ public final class Metrics {
     raceLatency.labelValues(u.name()).observe(millis / 1000.0);
   }
 
-  /** A request for a cache file of {@code kind} (a {@link dev.ncro.router.CacheFileKind} label). */
+  /** A request for a cache file of {@code kind} (a {@link CacheFileKind} label). */
   public void cacheFileRequested(String kind) {
     fileRequests.labelValues(kind).inc();
   }
@@ -197,7 +175,7 @@ public final class Metrics {
   /** Requests so far per cache file kind, for {@code /status}. */
   public java.util.Map<String, Long> cacheFileRequests() {
     java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
-    for (String kind : dev.ncro.router.CacheFileKind.labels()) {
+    for (String kind : CacheFileKind.labels()) {
       out.put(kind, (long) fileRequests.labelValues(kind).get());
     }
     return out;

@@ -1,5 +1,6 @@
 package dev.ncro.router;
 
+import dev.ncro.narinfo.CacheFileKind;
 import dev.ncro.route.NegativeCache;
 import dev.ncro.route.Route;
 import dev.ncro.route.RouteStore;

@@ -3,6 +3,7 @@ package dev.ncro.router;
 import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
 import dev.ncro.route.Route;
+import dev.ncro.route.RouteHints;
 import dev.ncro.route.RouteStore;
 import dev.ncro.route.RouteStoreException;
 import dev.ncro.upstream.Upstream;

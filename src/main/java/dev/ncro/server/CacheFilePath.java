@@ -1,7 +1,7 @@
 package dev.ncro.server;
 
+import dev.ncro.narinfo.CacheFileKind;
 import dev.ncro.narinfo.StorePathHash;
-import dev.ncro.router.CacheFileKind;
 
 /**
  * Parses the request paths of the cache files beside narinfos and NARs (see {@link CacheFileKind}).

@@ -1,8 +1,8 @@
 package dev.ncro.server;
 
+import dev.ncro.narinfo.CacheFileKind;
 import dev.ncro.narinfo.NarInfoException;
 import dev.ncro.narinfo.Realisation;
-import dev.ncro.router.CacheFileKind;
 import dev.ncro.router.CacheFileRouter;
 import dev.ncro.router.FilePlan;
 import dev.ncro.upstream.Exchange;

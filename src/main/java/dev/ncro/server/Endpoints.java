@@ -1,13 +1,13 @@
 package dev.ncro.server;
 
 import dev.ncro.metrics.Metrics;
-import dev.ncro.router.CacheFileKind;
+import dev.ncro.narinfo.CacheFileKind;
 import dev.ncro.router.CacheFileRouter;
 import dev.ncro.router.FilePlan;
 import dev.ncro.router.NarRouter;
-import dev.ncro.router.ResumeFinder;
 import dev.ncro.router.NarinfoResult;
 import dev.ncro.router.NarinfoRouter;
+import dev.ncro.router.ResumeFinder;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
 import io.netty.handler.codec.http.FullHttpResponse;

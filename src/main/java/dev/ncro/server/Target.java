@@ -1,5 +1,7 @@
 package dev.ncro.server;
 
+import dev.ncro.narinfo.CacheFileKind;
+
 /** What a request asks for, decided before anything else happens (see {@link RequestPath}). */
 sealed interface Target {
   record NixCacheInfo() implements Target {}
@@ -24,7 +26,7 @@ sealed interface Target {
    * query) as sent upstream, in canonical escaping; {@code key} is a listing's store path hash, a
    * realisation's id, a build trace's {@code <drv>^<output>}, or null.
    */
-  record CacheFile(dev.ncro.router.CacheFileKind kind, String upstreamPath, String key) implements Target {}
+  record CacheFile(CacheFileKind kind, String upstreamPath, String key) implements Target {}
 
   record NotFound() implements Target {}
 

@@ -2,10 +2,10 @@ package dev.ncro.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ncro.narinfo.CacheFileKind;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
-import dev.ncro.router.CacheFileKind;
 
 class RequestPathTest {
   private static final String HASH = "0123456789abcdfghijklmnpqrsvwxyz";

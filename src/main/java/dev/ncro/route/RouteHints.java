@@ -1,4 +1,4 @@
-package dev.ncro.router;
+package dev.ncro.route;
 
 import java.util.Optional;
 

@@ -1,9 +1,11 @@
-package dev.ncro.router;
+package dev.ncro.narinfo;
 
 /**
  * The files a binary cache serves besides narinfos and NARs, each with the {@code kind} label of
  * {@code ncro_requests_total}. Realisations under both names (Nix 2.8's {@code realisations/} and
- * Nix 2.35's {@code build-trace-v2/}) count as {@code realisation}.
+ * Nix 2.35's {@code build-trace-v2/}) count as {@code realisation}. Part of the binary cache's
+ * vocabulary, beside the narinfo, so that {@code server}, {@code router} and {@code metrics} all
+ * name it without depending on one another.
  */
 public enum CacheFileKind {
   /** {@code log/<drv>}: a build log, often large, sometimes stored compressed (Content-Encoding). */
