@@ -40,12 +40,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ModuleEvalIT {
   private static final Path ROOT = Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
   private static final String FAKE_JAVA = "/nix/store/00000000000000000000000000000000-openjdk-headless-21/bin/java";
-  /**
-   * Scenarios whose settings use fields of other branches (issues 12, 13, 19: *_file credentials,
-   * netrc_file, server.allow/clients, s3:// upstreams) that this branch's config loader does not
-   * know yet: kept out of {@link #renderedSettingsLoadInNcro} until those are merged.
-   */
-  private static final Set<String> NEEDS_OTHER_BRANCHES = Set.of("instances", "credentials");
 
   @ParameterizedTest
   @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "invalid"})
@@ -125,15 +119,25 @@ class ModuleEvalIT {
         .containsExactly("\"AWS_SHARED_CREDENTIALS_FILE=/run/credentials/ncro.service/aws-credentials\"");
   }
 
-  /** What the existing loader knows: the rendered settings load, with what the module promised. */
+  /**
+   * The rendered settings load in ncro's real loader, with what the module promised. Credential
+   * files are not read (they exist only once systemd starts the unit), exactly as the module's
+   * build-time {@code ncro --check --skip-secret-files} does; every other field is checked.
+   */
   @ParameterizedTest
-  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh"})
+  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials"})
   void renderedSettingsLoadInNcro(String scenario, @TempDir Path dir) throws Exception {
-    assertThat(NEEDS_OTHER_BRANCHES).doesNotContain(scenario);
-    JsonNode settings = eval(scenario).get("settings").get("ncro");
+    JsonNode all = eval(scenario).get("settings");
+    for (Iterator<Map.Entry<String, JsonNode>> it = all.fields(); it.hasNext(); ) {
+      var instance = it.next();
+      Path yaml = dir.resolve(instance.getKey() + ".yaml");
+      Files.writeString(yaml, instance.getValue().toString()); // JSON is YAML
+      Config c = ConfigLoader.load(yaml, Map.of(), ConfigLoader.SecretFiles.SKIP);
+      assertThat(c.cache().dbPath()).as(instance.getKey())
+          .isEqualTo(Path.of("/var/lib/" + instance.getKey() + "/routes.db"));
+    }
     Path yaml = dir.resolve("ncro.yaml");
-    Files.writeString(yaml, settings.toString()); // JSON is YAML
-    Config c = ConfigLoader.load(yaml, Map.of());
+    Config c = ConfigLoader.load(yaml, Map.of(), ConfigLoader.SecretFiles.SKIP);
     assertThat(c.cache().dbPath()).isEqualTo(Path.of("/var/lib/ncro/routes.db"));
     switch (scenario) {
       case "socket" -> assertThat(c.server().listen()).isNull();
@@ -142,6 +146,17 @@ class ModuleEvalIT {
         assertThat(c.mesh().privateKey()).isEqualTo("/run/credentials/ncro.service/mesh-key");
       }
       case "exclusive" -> assertThat(c.upstreams()).hasSize(2);
+      case "instances" -> {
+        Config priv = ConfigLoader.load(dir.resolve("ncro-private.yaml"), Map.of(), ConfigLoader.SecretFiles.SKIP);
+        assertThat(priv.server().listen()).isEqualTo(new ListenAddress("127.0.0.1", 8081));
+        assertThat(priv.upstreams()).hasSize(2);
+        assertThat(ConfigLoader.load(dir.resolve("ncro-staging.yaml"), Map.of(), ConfigLoader.SecretFiles.SKIP)
+            .server().listen()).as("socket-activated instance").isNull();
+      }
+      case "credentials" -> {
+        assertThat(c.server().access().allow()).hasSize(2);
+        assertThat(c.server().access().clients()).hasSize(2);
+      }
       default -> assertThat(c.server().listen()).isEqualTo(new ListenAddress(null, 8080));
     }
   }
