@@ -15,6 +15,7 @@ import dev.ncro.router.NarRouter;
 import dev.ncro.router.NarinfoRouter;
 import dev.ncro.router.RecentRaces;
 import dev.ncro.router.RouteHints;
+import dev.ncro.s3.S3Auth;
 import dev.ncro.server.HttpServer;
 import dev.ncro.server.StatusReport;
 import dev.ncro.transport.Transport;
@@ -57,13 +58,15 @@ public final class Ncro {
   private final UpstreamRegistry registry;
   private final InetSocketAddress address;
   private final MeshNode mesh;
+  private final S3Auth s3;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final AtomicBoolean stopping = new AtomicBoolean();
 
   private Ncro(Transport transport, UpstreamClient client, RouteStore store, Prober prober, HttpServer server,
       ExecutorService blocking, ScheduledExecutorService housekeeping, UpstreamRegistry registry,
-      InetSocketAddress address, MeshNode mesh) {
+      InetSocketAddress address, MeshNode mesh, S3Auth s3) {
     this.mesh = mesh;
+    this.s3 = s3;
     this.transport = transport;
     this.client = client;
     this.store = store;
@@ -81,7 +84,8 @@ public final class Ncro {
         Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock);
     Transport transport = Transport.create(Transport.defaultThreads());
     ExecutorService blocking = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory());
-    UpstreamRegistry registry = UpstreamRegistry.fromConfig(config);
+    S3Auth s3 = S3Auth.start(config.upstreams(), System.getenv());
+    UpstreamRegistry registry = s3 == null ? UpstreamRegistry.fromConfig(config) : UpstreamRegistry.fromConfig(config, s3::authorizer);
     UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version());
     NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);
     Metrics metrics = new Metrics(registry, store::count);
@@ -96,6 +100,9 @@ public final class Ncro {
         mesh = MeshNode.start(config.mesh(), meshIdentity(config), new LocalRoutes(store, registry, ANNOUNCED_ROUTES)::newestFirst,
             learned, meshStats, clock);
       } catch (IOException e) {
+        if (s3 != null) {
+          s3.close();
+        }
         transport.shutdown();
         store.close();
         throw e;
@@ -118,6 +125,9 @@ public final class Ncro {
       if (mesh != null) {
         mesh.close();
       }
+      if (s3 != null) {
+        s3.close();
+      }
       transport.shutdown();
       store.close();
       throw e;
@@ -133,7 +143,7 @@ public final class Ncro {
     log.atInfo().setMessage("ncro listening").addKeyValue("version", Cli.version())
         .addKeyValue("address", bound).addKeyValue("transport", transport.name())
         .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath()).log();
-    return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh);
+    return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh, s3);
   }
 
   /** The key file named by {@code mesh.private_key}, or an ephemeral identity when it is empty. */
@@ -178,6 +188,9 @@ public final class Ncro {
       mesh.close();
     }
     prober.close();
+    if (s3 != null) {
+      s3.close();
+    }
     housekeeping.shutdownNow();
     client.close();
     transport.shutdown();

@@ -1,6 +1,7 @@
 package dev.ncro.config;
 
 import dev.ncro.narinfo.NixPublicKey;
+import dev.ncro.s3.S3Location;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.InvalidPathException;
@@ -68,7 +69,9 @@ final class ConfigBinder {
     for (int i = 0; i < list.size(); i++) {
       String path = "upstreams[" + i + "]";
       Map<String, Object> m = f.section(list.get(i), path, UPSTREAM);
-      URI url = upstreamUrl(f.string(m, "url", path + ".url"), path + ".url");
+      String urlText = f.string(m, "url", path + ".url");
+      S3Location s3 = S3Location.isS3(urlText) ? s3Url(urlText, path + ".url") : null;
+      URI url = s3 != null ? s3.canonical() : S3Location.isS3(urlText) ? null : upstreamUrl(urlText, path + ".url");
       int priority = m.containsKey("priority")
           ? f.integer(m, "priority", path + ".priority", 0, Integer.MAX_VALUE)
           : DEFAULT_PRIORITY;
@@ -95,10 +98,23 @@ final class ConfigBinder {
         if (!seen.add(url.toString())) {
           f.problem(path + ".url", "duplicate upstream " + url);
         }
-        out.add(new UpstreamConfig(url, priority, keys));
+        out.add(s3 != null ? UpstreamConfig.s3(s3, priority, keys) : new UpstreamConfig(url, priority, keys));
       }
     }
     return out;
+  }
+
+  /** An {@code s3://} URL in Nix's syntax; a problem names the parameter at fault. */
+  private S3Location s3Url(String text, String path) {
+    try {
+      return S3Location.parse(text);
+    } catch (S3Location.Malformed e) {
+      // Never echo what looks like user info: it would be a secret written in the wrong place.
+      String shown = text.replaceFirst("^(?i)(s3://)[^/?#]*@", "$1***@");
+      f.problem(path, "S3 upstream \"" + shown + "\", " + e.parameter() + ": "
+          + (shown.equals(text) ? e.getMessage() : "credentials do not go in an s3:// URL"));
+      return null;
+    }
   }
 
   /** An absolute http(s) URL with a host; the trailing slash is dropped, a base path kept. */
@@ -115,7 +131,7 @@ final class ConfigBinder {
     }
     String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.equals("http") && !scheme.equals("https")) {
-      f.problem(path, "\"" + text + "\" must be an http:// or https:// URL");
+      f.problem(path, "\"" + text + "\" must be an http://, https:// or s3:// URL");
       return null;
     }
     if (u.getHost() == null || u.getHost().isEmpty()) {

@@ -1,23 +1,39 @@
 package dev.ncro.config;
 
+import dev.ncro.s3.S3Location;
 import java.net.URI;
 import java.util.List;
 
 /**
  * One binary cache ncro routes to. {@code url} has no trailing slash; {@code publicKeys} are Nix
  * keys ({@code name:base64}) — when non-empty, a narinfo from this upstream counts only if one of
- * its signatures verifies against one of them.
+ * its signatures verifies against one of them. {@code s3} is set for an {@code s3://} upstream
+ * (then {@code url} is its canonical name, {@link S3Location#canonical()}), null for HTTP(S).
  */
-public record UpstreamConfig(URI url, int priority, List<String> publicKeys) {
+public record UpstreamConfig(URI url, int priority, List<String> publicKeys, S3Location s3) {
   public UpstreamConfig {
     publicKeys = List.copyOf(publicKeys);
   }
 
+  /** An HTTP(S) upstream. */
+  public UpstreamConfig(URI url, int priority, List<String> publicKeys) {
+    this(url, priority, publicKeys, null);
+  }
+
+  /** An S3 upstream, named by its canonical URL. */
+  public static UpstreamConfig s3(S3Location s3, int priority, List<String> publicKeys) {
+    return new UpstreamConfig(s3.canonical(), priority, publicKeys, s3);
+  }
+
   /**
    * The canonical form upstreams are compared in (duplicates in the config, names in gossip):
-   * lower-case scheme and host, explicit port only when given, no trailing slash.
+   * lower-case scheme and host, explicit port only when given, no trailing slash. An {@code s3://}
+   * URL is compared in its own canonical form ({@link S3Location#canonical()}).
    */
   public static URI normalize(URI u) {
+    if (S3Location.isS3(u.toString())) {
+      return S3Location.parse(u.toString()).canonical();
+    }
     String p = u.getRawPath() == null ? "" : u.getRawPath().replaceAll("/+$", "");
     String port = u.getPort() < 0 ? "" : ":" + u.getPort();
     return URI.create(u.getScheme().toLowerCase(java.util.Locale.ROOT) + "://"

@@ -96,6 +96,13 @@ final class Race {
       return;
     }
     int status = r.status();
+    String refused = u.auth().mayRefuse(status) ? u.auth().refusal(status, r.body()) : null;
+    if (refused != null) {
+      registry.unauthorized(u, "narinfo: " + refused);
+      countUnavailable(); // not known to lack it: the answer becomes a 503, never a cached 404
+      answered();
+      return;
+    }
     if (status == 200 || status == 404 || status == 403 || status == 410) {
       metrics.raceAnswer(u, r.elapsedMillis());
     }
@@ -173,7 +180,7 @@ final class Race {
 
   /** The won race's answer, or null when the body is not a valid narinfo for this hash from this upstream. */
   private RaceOutcome.Won accept(Upstream u, SmallResponse r) {
-    byte[] body = NarInfoRewriter.relativizeUrl(r.body(), u.url());
+    byte[] body = NarInfoRewriter.relativizeUrl(r.body(), u.endpoint());
     NarInfo info;
     try {
       info = NarInfo.parse(body);

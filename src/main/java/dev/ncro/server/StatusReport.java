@@ -104,6 +104,7 @@ public final class StatusReport {
     UpstreamStats s = u.stats();
     g.writeStartObject();
     g.writeStringField("url", u.name());
+    g.writeStringField("display", u.display());
     g.writeStringField("host", u.host());
     g.writeStringField("state", s.health().name().toLowerCase(Locale.ROOT));
     g.writeNumberField("priority", u.priority());

@@ -12,6 +12,8 @@ public enum FailureKind {
   TRUNCATED,
   /** A narinfo whose signature did not verify against the upstream's keys, or did not parse. */
   BAD_SIGNATURE,
+  /** The upstream refused ncro's credentials (e.g. an S3 SignatureDoesNotMatch). */
+  AUTH,
   /** Anything else (protocol error, oversized answer). */
   PROTOCOL;
 

@@ -35,14 +35,18 @@ public final class Prober implements AutoCloseable {
 
   /** Probes one upstream now, asynchronously (e.g. just after it was suspended). */
   public void probeNow(Upstream u) {
-    timer.execute(() -> probe(u, headRefused.contains(u) ? HttpMethod.GET : HttpMethod.HEAD));
+    timer.execute(() -> probe(u, method(u)));
   }
 
   /** Probes every upstream once, asynchronously. */
   public void probeAll() {
     for (Upstream u : registry.all()) {
-      probe(u, headRefused.contains(u) ? HttpMethod.GET : HttpMethod.HEAD);
+      probe(u, method(u));
     }
+  }
+
+  private HttpMethod method(Upstream u) {
+    return headRefused.contains(u) || !u.auth().probeWithHead() ? HttpMethod.GET : HttpMethod.HEAD;
   }
 
   private void probe(Upstream u, HttpMethod method) {
@@ -55,7 +59,10 @@ public final class Prober implements AutoCloseable {
         return;
       }
       int s = r.status();
-      if (method == HttpMethod.HEAD && (s == 405 || s == 501 || s == 404 || s == 400)) {
+      String refused = u.auth().mayRefuse(s) ? u.auth().refusal(s, r.body()) : null;
+      if (refused != null) {
+        registry.unauthorized(u, "probe: " + refused);
+      } else if (method == HttpMethod.HEAD && (s == 405 || s == 501 || s == 404 || s == 400)) {
         headRefused.add(u);
         probe(u, HttpMethod.GET);
       } else if (s >= 200 && s < 300) {

@@ -9,22 +9,43 @@ import java.util.Optional;
 /**
  * One configured binary cache together with its live measurements. The configuration part is
  * immutable; latency and health live in a {@link UpstreamStats} that many threads update.
+ *
+ * <p>Its name is the configured URL; the requests go to {@link #endpoint()}, which for an HTTP(S)
+ * cache is that same URL and for an {@code s3://} bucket the plain HTTP(S) URL of its keys, signed
+ * by its {@link RequestAuthorizer}. Everything past the request line (pooling, streaming,
+ * timeouts, metrics) is one code path for both.
  */
 public final class Upstream {
   private final UpstreamConfig config;
   private final List<NixPublicKey> keys;
   private final UpstreamStats stats;
-  private final String host;
+  private final URI endpoint;
+  private final RequestAuthorizer auth;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
+    this(config, latencyAlpha, RequestAuthorizer.NONE);
+  }
+
+  public Upstream(UpstreamConfig config, double latencyAlpha, RequestAuthorizer auth) {
     this.config = config;
     this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
     this.stats = new UpstreamStats(latencyAlpha);
-    this.host = config.url().getHost();
+    this.endpoint = config.s3() == null ? config.url() : config.s3().httpBase();
+    this.auth = auth;
   }
 
+  /** The configured URL (canonical form): the upstream's identity. */
   public URI url() {
     return config.url();
+  }
+
+  /** The HTTP(S) URL requests are sent to (for S3: the bucket's, path- or virtual-hosted style). */
+  public URI endpoint() {
+    return endpoint;
+  }
+
+  public RequestAuthorizer auth() {
+    return auth;
   }
 
   /** The canonical name used in the route store, logs and metric labels: the URL text. */
@@ -32,10 +53,15 @@ public final class Upstream {
     return config.url().toString();
   }
 
-  /** Host (with port when not default), for the {@code X-Ncro-Upstream} header. */
+  /** How the status page shows it: the URL, or for S3 {@code s3://bucket} and its endpoint. */
+  public String display() {
+    return config.s3() == null ? name() : config.s3().display();
+  }
+
+  /** Host (with port when not default), for the {@code Host} and {@code X-Ncro-Upstream} headers. */
   public String host() {
-    int port = config.url().getPort();
-    return port < 0 ? host : host + ":" + port;
+    int port = endpoint.getPort();
+    return port < 0 ? endpoint.getHost() : endpoint.getHost() + ":" + port;
   }
 
   public int priority() {
@@ -50,9 +76,10 @@ public final class Upstream {
     return stats;
   }
 
-  /** Not DOWN: its stored routes still answer, and it counts for {@code /health}. */
+  /** Neither DOWN nor UNAUTHORIZED: its stored routes still answer, and it counts for {@code /health}. */
   public boolean usable() {
-    return stats.health() != Health.DOWN;
+    Health h = stats.health();
+    return h != Health.DOWN && h != Health.UNAUTHORIZED;
   }
 
   /** Worth a request now: usable and not suspended after a timeout or refused connection. */
@@ -62,7 +89,7 @@ public final class Upstream {
 
   /** The upstream URL for a request path that starts with '/', keeping any base path. */
   public String resolve(String path) {
-    String base = config.url().getRawPath();
+    String base = endpoint.getRawPath();
     return (base == null ? "" : base) + path;
   }
 

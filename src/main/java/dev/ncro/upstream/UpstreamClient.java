@@ -14,6 +14,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import java.net.URI;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLException;
@@ -50,7 +51,7 @@ public final class UpstreamClient implements AutoCloseable {
    */
   public void send(Upstream upstream, HttpMethod method, String path, HttpHeaders extra, ResponseListener listener) {
     ConnectionPool pool = pools.computeIfAbsent(upstream.name(),
-        k -> new ConnectionPool(transport, upstream.url(), ssl, timeouts.connect()));
+        k -> new ConnectionPool(transport, upstream.endpoint(), ssl, timeouts.connect()));
     Channel idle = pool.pollIdle();
     if (idle != null) {
       dispatch(idle, true, pool, upstream, method, path, extra, listener);
@@ -92,8 +93,8 @@ public final class UpstreamClient implements AutoCloseable {
   }
 
   private FullHttpRequest request(Upstream upstream, HttpMethod method, String path, HttpHeaders extra) {
-    FullHttpRequest req = new DefaultFullHttpRequest(
-        HttpVersion.HTTP_1_1, method, upstream.resolve(path), Unpooled.EMPTY_BUFFER);
+    String target = upstream.resolve(path);
+    FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, target, Unpooled.EMPTY_BUFFER);
     HttpHeaders h = req.headers();
     h.set(HttpHeaderNames.HOST, upstream.host());
     h.set(HttpHeaderNames.USER_AGENT, userAgent);
@@ -101,6 +102,8 @@ public final class UpstreamClient implements AutoCloseable {
     if (extra != null) {
       h.add(extra);
     }
+    URI endpoint = upstream.endpoint();
+    upstream.auth().authorize(method, URI.create(endpoint.getScheme() + "://" + upstream.host() + target), h);
     return req;
   }
 

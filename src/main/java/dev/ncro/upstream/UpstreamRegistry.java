@@ -2,12 +2,14 @@ package dev.ncro.upstream;
 
 import dev.ncro.config.Config;
 import dev.ncro.config.UpstreamConfig;
+import dev.ncro.s3.S3Location;
 import java.net.URI;
 import java.time.Duration;
 import java.net.URISyntaxException;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,10 +30,15 @@ public final class UpstreamRegistry {
   }
 
   public static UpstreamRegistry fromConfig(Config config) {
+    return fromConfig(config, u -> RequestAuthorizer.NONE);
+  }
+
+  /** As {@link #fromConfig(Config)}, each upstream with the authorizer {@code auth} gives it. */
+  public static UpstreamRegistry fromConfig(Config config, Function<UpstreamConfig, RequestAuthorizer> auth) {
     Duration twoProbes = config.cache().probeInterval().multipliedBy(2);
     return new UpstreamRegistry(
         config.upstreams().stream()
-            .map(u -> new Upstream(u, config.cache().latencyAlpha()))
+            .map(u -> new Upstream(u, config.cache().latencyAlpha(), auth.apply(u)))
             .toList(),
         twoProbes.compareTo(Duration.ofMinutes(1)) > 0 ? twoProbes : Duration.ofMinutes(1));
   }
@@ -68,6 +75,13 @@ public final class UpstreamRegistry {
    * form; empty for anything unparsable or not configured here.
    */
   public Optional<Upstream> byUrl(String url) {
+    if (S3Location.isS3(url)) {
+      try {
+        return byName(S3Location.parse(url).canonical().toString());
+      } catch (S3Location.Malformed e) {
+        return Optional.empty();
+      }
+    }
     try {
       URI u = new URI(url);
       if (u.getScheme() == null || u.getHost() == null) {
@@ -128,6 +142,16 @@ public final class UpstreamRegistry {
   public void badAnswer(Upstream u, FailureKind kind) {
     u.stats().countError(kind);
     alive(u);
+  }
+
+  /**
+   * The upstream refused ncro's credentials ({@code reason} says how, without a secret): counted
+   * as an {@code auth} error; the upstream is UNAUTHORIZED, left out of races and NAR attempts
+   * until an answer (a probe's, typically) accepts them. Logged once per state change.
+   */
+  public void unauthorized(Upstream u, String reason) {
+    u.stats().countError(FailureKind.AUTH);
+    logTransition(u, u.stats().recordUnauthorized(), reason);
   }
 
   /** {@code u} won a narinfo race. */

@@ -24,6 +24,8 @@ public final class UpstreamStats {
   private long lastAnswerNanos;
   private boolean answered;
   private long downSinceNanos;
+  /** The latest answer refused ncro's credentials; cleared by any answer that accepted them. */
+  private boolean unauthorized;
 
   UpstreamStats(double alpha) {
     this.alpha = alpha;
@@ -61,24 +63,37 @@ public final class UpstreamStats {
   public synchronized Health recordSuccess(double millis) {
     emaMillis = Double.isNaN(emaMillis) ? millis : alpha * millis + (1 - alpha) * emaMillis;
     answeredNow();
-    Health before = health;
+    Health before = health();
     consecutiveFailures = 0;
     health = Health.ACTIVE;
+    unauthorized = false;
     return before;
   }
 
   /** Records a success without a meaningful latency sample (e.g. a 404 that proves liveness). */
   public synchronized Health recordAlive() {
     answeredNow();
-    Health before = health;
+    Health before = health();
     consecutiveFailures = 0;
     health = Health.ACTIVE;
+    unauthorized = false;
+    return before;
+  }
+
+  /**
+   * Records an answer refusing ncro's credentials: the upstream is alive (no suspension, no
+   * failure count) but UNAUTHORIZED until an answer accepts them. Returns the old health.
+   */
+  public synchronized Health recordUnauthorized() {
+    answeredNow();
+    Health before = health();
+    unauthorized = true;
     return before;
   }
 
   /** Records a failure (refused, timeout, 5xx); returns the old health. */
   public synchronized Health recordFailure() {
-    Health before = health;
+    Health before = health();
     consecutiveFailures++;
     health = Health.forConsecutiveFailures(consecutiveFailures);
     if (health == Health.DOWN && before != Health.DOWN) {
@@ -89,7 +104,7 @@ public final class UpstreamStats {
 
   /** How long it has been DOWN without a single success, in nanoseconds; 0 when not DOWN. */
   public synchronized long downForNanos() {
-    return health == Health.DOWN ? System.nanoTime() - downSinceNanos : 0;
+    return health == Health.DOWN && !unauthorized ? System.nanoTime() - downSinceNanos : 0;
   }
 
   private void answeredNow() {
@@ -130,6 +145,6 @@ public final class UpstreamStats {
   }
 
   public synchronized Health health() {
-    return health;
+    return unauthorized ? Health.UNAUTHORIZED : health;
   }
 }

@@ -121,7 +121,7 @@ class ConfigLoaderTest {
       "max_entries zero         | cache:\\n  max_entries: 0                         | cache.max_entries: 0 is out of range",
       "empty db path            | cache:\\n  db_path: ''                            | cache.db_path: must not be empty",
       "no upstreams             | upstreams: []                                     | upstreams: at least one upstream is required",
-      "ftp upstream             | upstreams:\\n  - url: ftp://x                     | upstreams[0].url: \"ftp://x\" must be an http:// or https:// URL",
+      "ftp upstream             | upstreams:\\n  - url: ftp://x                     | upstreams[0].url: \"ftp://x\" must be an http://, https:// or s3:// URL",
       "relative upstream        | upstreams:\\n  - url: cache.nixos.org             | upstreams[0].url: \"cache.nixos.org\" must be an http",
       "upstream without host    | upstreams:\\n  - url: 'http:///x'                 | upstreams[0].url: \"http:///x\" has no host",
       "upstream with query      | upstreams:\\n  - url: 'http://x/?a=b'             | upstreams[0].url: \"http://x/?a=b\" must not have a query",
