@@ -86,17 +86,22 @@ public final class Metrics {
           }
         }))
         .register(registry);
+    CounterWithCallback.builder().name("ncro_upstream_tls_handshakes_total")
+        .help("TLS handshakes with each upstream (and hosts it redirected to); flat while connections are reused")
+        .labelNames("upstream")
+        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().tlsHandshakes(), u.name())))
+        .register(registry);
     CounterWithCallback.builder().name("ncro_nar_bytes_total")
         .help("NAR body bytes streamed to clients, per upstream").labelNames("upstream")
         .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().narBytes(), u.name())))
         .register(registry);
     GaugeWithCallback.builder().name("ncro_upstream_state")
-        .help("Upstream health: 1 for the current state (active, degraded, down), 0 for the others")
+        .help("Upstream state: 1 for the current one (active, degraded, down, unauthorized, certificate_error), 0 for the others")
         .labelNames("upstream", "state")
         .callback(cb -> upstreams.all().forEach(u -> {
-          Health now = u.stats().health();
+          Health now = u.stats().state();
           for (Health h : Health.values()) {
-            cb.call(h == now ? 1 : 0, u.name(), h.name().toLowerCase(java.util.Locale.ROOT));
+            cb.call(h == now ? 1 : 0, u.name(), h.label());
           }
         }))
         .register(registry);

@@ -126,8 +126,16 @@ public final class NarinfoRouter {
   private CompletableFuture<NarinfoResult> fullRace(String hash) {
     List<Upstream> available = registry.availableOrdered();
     // Every upstream DOWN or suspended: ask them all anyway, so live traffic can notice a recovery
-    // before the next probe does.
-    List<Upstream> candidates = available.isEmpty() ? registry.all() : available;
+    // before the next probe does. Not the UNAUTHORIZED or CERTIFICATE_ERROR ones: they would only
+    // refuse again; a probe brings them back.
+    List<Upstream> candidates = available.isEmpty()
+        ? registry.all().stream().filter(u -> !u.stats().blocked()).toList()
+        : available;
+    if (candidates.isEmpty()) {
+      recent.add(new RecentRaces.Entry(clock.millis(), hash, "unavailable", null, Double.NaN));
+      return CompletableFuture.completedFuture(new NarinfoResult.Unavailable(
+          "every upstream is unauthorized or has a certificate error (see /status)"));
+    }
     // An upstream not asked (suspended, or DOWN but not yet gone) is not known to lack the path.
     long suspended = registry.all().stream().filter(u -> !candidates.contains(u) && !registry.gone(u)).count();
     return new Race(hash, candidates, client, registry, metrics, blocking).run().thenApply(outcome -> switch (outcome) {
@@ -142,6 +150,10 @@ public final class NarinfoRouter {
         recent.add(new RecentRaces.Entry(clock.millis(), hash, "absent", null, Double.NaN));
         log.atDebug().setMessage("absent from every upstream").addKeyValue("hash", hash).log();
         yield new NarinfoResult.Absent(false);
+      }
+      case RaceOutcome.Unavailable u when u.refusedOnly() -> {
+        recent.add(new RecentRaces.Entry(clock.millis(), hash, "unavailable", null, Double.NaN));
+        yield new NarinfoResult.Unavailable(u.reason());
       }
       case RaceOutcome.Unavailable u -> {
         recent.add(new RecentRaces.Entry(clock.millis(), hash, "unavailable", null, Double.NaN));

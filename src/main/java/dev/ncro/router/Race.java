@@ -56,6 +56,8 @@ final class Race {
   private final ArrayDeque<Candidate> arrived = new ArrayDeque<>();
   private int pending;
   private int unavailable;
+  /** Of {@code unavailable}: the answers that were 401 (credentials refused). */
+  private int refused;
   /** When the race's requests go out (construction immediately precedes {@link #run()}). */
   private final long startedNanos = System.nanoTime();
 
@@ -96,10 +98,14 @@ final class Race {
       return;
     }
     int status = r.status();
-    String refused = u.auth().mayRefuse(status) ? u.auth().refusal(status, r.body()) : null;
-    if (refused != null) {
-      registry.unauthorized(u, "narinfo: " + refused);
-      countUnavailable(); // not known to lack it: the answer becomes a 503, never a cached 404
+    String refusal = u.auth().mayRefuse(status) ? u.auth().refusal(status, r.body()) : null;
+    if (refusal != null) {
+      // S3's signature and credential errors: the whole upstream is refusing us, not this path.
+      registry.unauthorized(u, "narinfo: " + refusal);
+      synchronized (this) {
+        refused++;
+      }
+      countUnavailable(); // not known to lack it: a 503, never a 404 Nix would remember
       answered();
       return;
     }
@@ -123,7 +129,16 @@ final class Race {
       return;
     }
     if (status == 404 || status == 403 || status == 410) {
+      // 403 stays "absent": S3 buckets without list permission answer 403 for a missing key.
       registry.alive(u);
+    } else if (status == 401) {
+      // Not absent: the path may well be there, we may not see it. A 404 would make Nix record
+      // a false miss for an hour; "unavailable" gives the client a 503.
+      registry.objectUnauthorized(u, "narinfo " + hash, status);
+      synchronized (this) {
+        refused++;
+      }
+      countUnavailable();
     } else if (status >= 500) {
       registry.failure(u, FailureKind.STATUS_5XX, "narinfo: status " + status, startedNanos);
       countUnavailable();
@@ -218,14 +233,17 @@ final class Race {
   private void answered() {
     boolean last;
     int down;
+    int refusals;
     synchronized (this) {
       last = --pending == 0;
       down = unavailable;
+      refusals = refused;
     }
     if (last && !result.isDone()) {
       result.complete(down == 0
           ? new RaceOutcome.AbsentEverywhere()
-          : new RaceOutcome.Unavailable(down + " of " + candidates.size() + " upstreams could not answer"));
+          : new RaceOutcome.Unavailable(down + " of " + candidates.size() + " upstreams could not answer"
+              + (refusals > 0 ? " (" + refusals + " refused our credentials)" : ""), refusals == down));
     }
   }
 }

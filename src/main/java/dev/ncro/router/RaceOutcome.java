@@ -10,5 +10,13 @@ sealed interface RaceOutcome {
 
   record AbsentEverywhere() implements RaceOutcome {}
 
-  record Unavailable(String reason) implements RaceOutcome {}
+  /**
+   * Some upstream could not answer; {@code refusedOnly} when each of those refused our credentials
+   * (401): the registry has already logged that once, so it is not worth a WARN per path.
+   */
+  record Unavailable(String reason, boolean refusedOnly) implements RaceOutcome {
+    Unavailable(String reason) {
+      this(reason, false);
+    }
+  }
 }

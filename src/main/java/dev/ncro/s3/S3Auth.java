@@ -1,7 +1,7 @@
 package dev.ncro.s3;
 
 import dev.ncro.config.UpstreamConfig;
-import dev.ncro.upstream.RequestAuthorizer;
+import dev.ncro.upstream.RequestAuth;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,9 +42,9 @@ public final class S3Auth implements AutoCloseable {
   }
 
   /** The authorizer of {@code u}: SigV4 for an S3 upstream, none otherwise. */
-  public RequestAuthorizer authorizer(UpstreamConfig u) {
+  public RequestAuth authorizer(UpstreamConfig u) {
     if (u.s3() == null) {
-      return RequestAuthorizer.NONE;
+      return RequestAuth.NONE;
     }
     return new S3Signer(u.s3(), byProfile.get(S3Credentials.profileName(u.s3().profile(), env)));
   }

@@ -1,7 +1,6 @@
 package dev.ncro.s3;
 
-import dev.ncro.upstream.RequestAuthorizer;
-import io.netty.handler.codec.http.HttpHeaderNames;
+import dev.ncro.upstream.RequestAuth;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import java.net.URI;
@@ -26,7 +25,7 @@ import software.amazon.awssdk.identity.spi.AwsCredentialsIdentity;
  * the upstream unauthorized; {@code AccessDenied} is a missing key, unless ncro had no credentials
  * at all, in which case it is the refusal.
  */
-public final class S3Signer implements RequestAuthorizer {
+public final class S3Signer implements RequestAuth {
   /** Error codes that mean "your credentials are wrong", not "no such key". */
   static final Set<String> AUTH_CODES = Set.of(
       "SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken", "InvalidToken", "TokenRefreshRequired",
@@ -44,15 +43,16 @@ public final class S3Signer implements RequestAuthorizer {
   }
 
   @Override
-  public void authorize(HttpMethod method, URI target, HttpHeaders headers) {
+  public void authorize(HttpMethod method, String host, String pathAndQuery, HttpHeaders headers) {
     AwsCredentialsIdentity c = credentials.current();
     if (c == null) {
       return; // anonymous: a public bucket answers, a private one refuses (see refusal)
     }
+    // The scheme is not part of a SigV4 signature; the Host header is, exactly as sent.
     SdkHttpRequest request = SdkHttpRequest.builder()
         .method(SdkHttpMethod.fromValue(method.name()))
-        .uri(target)
-        .putHeader("Host", headers.get(HttpHeaderNames.HOST))
+        .uri(URI.create(location.scheme() + "://" + host + pathAndQuery))
+        .putHeader("Host", host)
         .build();
     SdkHttpRequest signed = SIGNER.sign(r -> r.identity(c).request(request)
         .putProperty(AwsV4HttpSigner.REGION_NAME, location.region())
@@ -65,6 +65,16 @@ public final class S3Signer implements RequestAuthorizer {
         headers.set(name, values);
       }
     });
+  }
+
+  @Override
+  public String scheme() {
+    return "aws-sigv4";
+  }
+
+  @Override
+  public String toString() {
+    return "RequestAuth[aws-sigv4, redacted]";
   }
 
   @Override

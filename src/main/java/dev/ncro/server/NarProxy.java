@@ -5,7 +5,7 @@ import dev.ncro.router.NarRouter;
 import dev.ncro.router.ResumeFinder;
 import dev.ncro.upstream.Exchange;
 import dev.ncro.upstream.FailureKind;
-import dev.ncro.upstream.RequestAuthorizer;
+import dev.ncro.upstream.RequestAuth;
 import dev.ncro.upstream.ResponseListener;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
@@ -77,7 +77,7 @@ final class NarProxy implements ResponseListener {
   private boolean failedSome;
   /** Some upstream refused ncro's credentials: without the NAR elsewhere, the answer is 503. */
   private boolean refusedSome;
-  /** The error body of an answer that may be a refusal ({@link RequestAuthorizer#mayRefuse}), else null. */
+  /** The error body of an answer that may be a refusal ({@link RequestAuth#mayRefuse}), else null. */
   private ByteBuf refusalBody;
   private int refusalStatus;
   /** While resuming: the body offset the resumed response must start at. -1 otherwise. */
@@ -184,6 +184,11 @@ final class NarProxy implements ResponseListener {
     }
     if (s >= 500) {
       registry.failure(current, FailureKind.STATUS_5XX, "NAR status " + s, sentNanos);
+      failedSome = true;
+      return;
+    }
+    if (s == 401) { // credentials refused: the NAR may exist there, so not a 404 if no one else has it
+      registry.objectUnauthorized(current, "NAR " + narUrl, s);
       failedSome = true;
       return;
     }
@@ -299,7 +304,6 @@ final class NarProxy implements ResponseListener {
   private void refusalSettled() {
     byte[] body = new byte[refusalBody.readableBytes()];
     refusalBody.readBytes(body);
-    refusalBody.release();
     refusalBody = null;
     String refused = current.auth().refusal(refusalStatus, body);
     if (refused != null) {
@@ -318,10 +322,7 @@ final class NarProxy implements ResponseListener {
 
   @Override
   public void onError(UpstreamException error, boolean headersSeen) {
-    if (refusalBody != null) {
-      refusalBody.release();
-      refusalBody = null;
-    }
+    refusalBody = null;
     if (closed) {
       return;
     }

@@ -106,7 +106,10 @@ public final class StatusReport {
     g.writeStringField("url", u.name());
     g.writeStringField("display", u.display());
     g.writeStringField("host", u.host());
-    g.writeStringField("state", s.health().name().toLowerCase(Locale.ROOT));
+    g.writeStringField("state", s.state().label());
+    g.writeStringField("state_reason", s.stateReason());
+    g.writeStringField("auth", u.auth().scheme());
+    g.writeNumberField("tls_handshakes", s.tlsHandshakes());
     g.writeNumberField("priority", u.priority());
     number(g, "ema_latency_ms", s.emaMillis());
     g.writeNumberField("consecutive_failures", s.consecutiveFailures());

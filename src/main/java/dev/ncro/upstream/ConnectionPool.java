@@ -27,7 +27,8 @@ final class ConnectionPool {
   private final Bootstrap bootstrap;
   private final ConcurrentLinkedDeque<Channel> idle = new ConcurrentLinkedDeque<>();
 
-  ConnectionPool(Transport transport, URI url, SslContext ssl, Duration connectTimeout) {
+  /** {@code onHandshake} runs after each completed TLS handshake (a count proves reuse). */
+  ConnectionPool(Transport transport, URI url, SslContext ssl, Duration connectTimeout, Runnable onHandshake) {
     String host = url.getHost();
     boolean https = "https".equals(url.getScheme());
     int port = url.getPort() > 0 ? url.getPort() : (https ? 443 : 80);
@@ -51,6 +52,11 @@ final class ConnectionPool {
               params.setEndpointIdentificationAlgorithm("HTTPS");
               engine.setSSLParameters(params);
               ch.pipeline().addLast("tls", tls);
+              tls.handshakeFuture().addListener(h -> {
+                if (h.isSuccess()) {
+                  onHandshake.run();
+                }
+              });
             }
             // Large chunks: the decoder slices what the socket delivered instead of copying.
             ch.pipeline().addLast("codec", new HttpClientCodec(8192, 32768, 1 << 20));

@@ -176,6 +176,11 @@ public final class Exchange {
     if (cause instanceof UpstreamException u) {
       kind = u.kind();
     }
+    String certificate = UpstreamException.certificateProblem(cause);
+    if (certificate != null) {
+      failAndClose(new UpstreamException(FailureKind.TLS, certificate, cause));
+      return;
+    }
     failAndClose(new UpstreamException(kind, response == null
         ? "connection closed before a response" + (cause == null ? "" : ": " + cause.getMessage())
         : "connection closed mid-body" + (cause == null ? "" : ": " + cause.getMessage()), cause));

@@ -12,9 +12,14 @@ public enum FailureKind {
   TRUNCATED,
   /** A narinfo whose signature did not verify against the upstream's keys, or did not parse. */
   BAD_SIGNATURE,
-  /** The upstream refused ncro's credentials (e.g. an S3 SignatureDoesNotMatch). */
+  /**
+   * The upstream refused our credentials (401, or 401/403 to the {@code /nix-cache-info} probe, or
+   * an S3 signature or credential error).
+   */
   AUTH,
-  /** Anything else (protocol error, oversized answer). */
+  /** The upstream's TLS certificate did not verify (unknown issuer, expired, wrong host name). */
+  TLS,
+  /** Anything else (protocol error, oversized answer, a bad redirect). */
   PROTOCOL;
 
   public String label() {

@@ -1,17 +1,21 @@
 package dev.ncro.upstream;
 
+import java.util.Locale;
+
 /**
- * An upstream's state, as in the original ncro: {@link #DEGRADED} after 3 consecutive failures,
- * {@link #DOWN} after 10, and one success makes it {@link #ACTIVE} again. DOWN upstreams are left
- * out of races and NAR attempts; only the prober keeps talking to them. {@link #UNAUTHORIZED}: the
- * upstream refused ncro's credentials; it is left out the same way until an answer proves them
- * accepted again.
+ * An upstream's state. {@link #ACTIVE}, {@link #DEGRADED} and {@link #DOWN} follow failures, as in
+ * the original ncro: DEGRADED after 3 consecutive failures, DOWN after 10, and one success makes it
+ * ACTIVE again. {@link #UNAUTHORIZED} and {@link #CERTIFICATE_ERROR} say the upstream refuses us
+ * rather than fails: its {@code /nix-cache-info} answered 401/403, or its TLS certificate did not
+ * verify. Retrying those on every request would only repeat the refusal, so, like DOWN, they are
+ * left out of races and NAR attempts until a probe succeeds.
  */
 public enum Health {
   ACTIVE,
   DEGRADED,
   DOWN,
-  UNAUTHORIZED;
+  UNAUTHORIZED,
+  CERTIFICATE_ERROR;
 
   static final int DEGRADED_AFTER = 3;
   static final int DOWN_AFTER = 10;
@@ -21,5 +25,10 @@ public enum Health {
       return DOWN;
     }
     return failures >= DEGRADED_AFTER ? DEGRADED : ACTIVE;
+  }
+
+  /** The name in {@code /status}, metric labels and logs: lower case. */
+  public String label() {
+    return name().toLowerCase(Locale.ROOT);
   }
 }

@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
  * Background health and latency probes: {@code HEAD /nix-cache-info} on every upstream, every
  * {@code cache.probe_interval}, the first round at start-up. An upstream that refuses HEAD
  * (405/501, or 404 as old harmonia does) is probed with GET from then on. DOWN upstreams are
- * probed too: a probe is how they come back.
+ * probed too: a probe is how they come back. A 401 or 403 makes the upstream UNAUTHORIZED, and
+ * only a successful probe ends that state or CERTIFICATE_ERROR.
  */
 public final class Prober implements AutoCloseable {
   private static final int MAX_BODY = 64 * 1024;
@@ -45,6 +46,7 @@ public final class Prober implements AutoCloseable {
     }
   }
 
+  /** HEAD, unless the upstream refused it or its refusals can only be told by their body (S3). */
   private HttpMethod method(Upstream u) {
     return headRefused.contains(u) || !u.auth().probeWithHead() ? HttpMethod.GET : HttpMethod.HEAD;
   }
@@ -59,14 +61,17 @@ public final class Prober implements AutoCloseable {
         return;
       }
       int s = r.status();
-      String refused = u.auth().mayRefuse(s) ? u.auth().refusal(s, r.body()) : null;
-      if (refused != null) {
-        registry.unauthorized(u, "probe: " + refused);
-      } else if (method == HttpMethod.HEAD && (s == 405 || s == 501 || s == 404 || s == 400)) {
+      boolean judged = u.auth().mayRefuse(s); // the body tells (S3): a 403 may be a missing key
+      String refused = judged ? u.auth().refusal(s, r.body()) : null;
+      if (method == HttpMethod.HEAD && (s == 405 || s == 501 || s == 404 || s == 400)) {
         headRefused.add(u);
         probe(u, HttpMethod.GET);
+      } else if (refused != null) {
+        registry.unauthorized(u, "probe: " + refused);
+      } else if (!judged && (s == 401 || s == 403)) {
+        registry.unauthorized(u, "probe: /nix-cache-info answered " + s);
       } else if (s >= 200 && s < 300) {
-        registry.success(u, r.elapsedMillis());
+        registry.probeSucceeded(u, r.elapsedMillis());
       } else if (s >= 500) {
         registry.failure(u, FailureKind.STATUS_5XX, "probe: status " + s, sent);
       } else {

@@ -11,27 +11,28 @@ import java.util.Optional;
  * immutable; latency and health live in a {@link UpstreamStats} that many threads update.
  *
  * <p>Its name is the configured URL; the requests go to {@link #endpoint()}, which for an HTTP(S)
- * cache is that same URL and for an {@code s3://} bucket the plain HTTP(S) URL of its keys, signed
- * by its {@link RequestAuthorizer}. Everything past the request line (pooling, streaming,
- * timeouts, metrics) is one code path for both.
+ * cache is that same URL and for an {@code s3://} bucket the plain HTTP(S) URL of its keys, each
+ * request signed by its {@link RequestAuth}. Everything past the request line (pooling, redirects,
+ * streaming, timeouts, metrics) is one code path for both.
  */
 public final class Upstream {
   private final UpstreamConfig config;
   private final List<NixPublicKey> keys;
   private final UpstreamStats stats;
   private final URI endpoint;
-  private final RequestAuthorizer auth;
+  private final RequestAuth auth;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
-    this(config, latencyAlpha, RequestAuthorizer.NONE);
+    this(config, latencyAlpha, RequestAuth.NONE);
   }
 
-  public Upstream(UpstreamConfig config, double latencyAlpha, RequestAuthorizer auth) {
+  /** {@code auth} authorizes every request to this upstream's own origin (never a redirect target elsewhere). */
+  public Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
     this.config = config;
+    this.auth = auth;
     this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
     this.stats = new UpstreamStats(latencyAlpha);
     this.endpoint = config.s3() == null ? config.url() : config.s3().httpBase();
-    this.auth = auth;
   }
 
   /** The configured URL (canonical form): the upstream's identity. */
@@ -44,8 +45,9 @@ public final class Upstream {
     return endpoint;
   }
 
-  public RequestAuthorizer auth() {
-    return auth;
+  /** How the status page shows it: the URL, or for S3 {@code s3://bucket} and its endpoint. */
+  public String display() {
+    return config.s3() == null ? name() : config.s3().display();
   }
 
   /** The canonical name used in the route store, logs and metric labels: the URL text. */
@@ -53,15 +55,20 @@ public final class Upstream {
     return config.url().toString();
   }
 
-  /** How the status page shows it: the URL, or for S3 {@code s3://bucket} and its endpoint. */
-  public String display() {
-    return config.s3() == null ? name() : config.s3().display();
-  }
-
-  /** Host (with port when not default), for the {@code Host} and {@code X-Ncro-Upstream} headers. */
+  /** Host (with port when not default), for the {@code X-Ncro-Upstream} header. */
   public String host() {
     int port = endpoint.getPort();
     return port < 0 ? endpoint.getHost() : endpoint.getHost() + ":" + port;
+  }
+
+  /** The request-authorization hook (see {@link RequestAuth}); {@link RequestAuth#NONE} without credentials. */
+  public RequestAuth auth() {
+    return auth;
+  }
+
+  /** Scheme, host and port (always explicit): where its credentials may be sent, and nowhere else. */
+  public String origin() {
+    return Origin.of(endpoint);
   }
 
   public int priority() {
@@ -76,10 +83,12 @@ public final class Upstream {
     return stats;
   }
 
-  /** Neither DOWN nor UNAUTHORIZED: its stored routes still answer, and it counts for {@code /health}. */
+  /**
+   * Not DOWN and not refusing us (unauthorized, certificate problem): its stored routes still
+   * answer, and it counts for {@code /health}.
+   */
   public boolean usable() {
-    Health h = stats.health();
-    return h != Health.DOWN && h != Health.UNAUTHORIZED;
+    return stats.health() != Health.DOWN && !stats.blocked();
   }
 
   /** Worth a request now: usable and not suspended after a timeout or refused connection. */

@@ -47,29 +47,61 @@ public final class UpstreamClient implements AutoCloseable {
 
   /**
    * Sends {@code method path} to the upstream; the listener gets the response as it streams.
-   * {@code extra} headers (e.g. Range) are added to the request.
+   * {@code extra} headers (e.g. Range) are added to the request, and to every redirected one.
+   * Redirects are followed here ({@link Redirects}); the listener sees only the final answer.
    */
   public void send(Upstream upstream, HttpMethod method, String path, HttpHeaders extra, ResponseListener listener) {
-    ConnectionPool pool = pools.computeIfAbsent(upstream.name(),
-        k -> new ConnectionPool(transport, upstream.endpoint(), ssl, timeouts.connect()));
-    Channel idle = pool.pollIdle();
-    if (idle != null) {
-      dispatch(idle, true, pool, upstream, method, path, extra, listener);
-      return;
-    }
-    sendFresh(pool, upstream, method, path, extra, listener);
+    String target = upstream.resolve(path);
+    URI first = firstUrl(upstream, target);
+    Redirects follower = new Redirects(first, listener,
+        (next, l) -> sendTo(upstream, method, next, requestTarget(next), extra, l));
+    sendTo(upstream, method, first, target, extra, follower);
   }
 
-  private void dispatch(
-      Channel ch, boolean reused, ConnectionPool pool, Upstream upstream, HttpMethod method,
-      String path, HttpHeaders extra, ResponseListener listener) {
-    Runnable retry = reused ? () -> sendFresh(pool, upstream, method, path, extra, listener) : null;
+  /** The absolute URL of the first request, for resolving a relative Location against. */
+  private static URI firstUrl(Upstream upstream, String target) {
+    try {
+      return URI.create(upstream.origin() + target);
+    } catch (IllegalArgumentException e) { // a path URI rejects: resolve Locations against the origin
+      return URI.create(upstream.origin() + "/");
+    }
+  }
+
+  private static String requestTarget(URI u) {
+    String p = u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath();
+    return u.getRawQuery() == null ? p : p + "?" + u.getRawQuery();
+  }
+
+  /** One request to {@code url} (the upstream itself or a host it redirected to). */
+  private void sendTo(Upstream upstream, HttpMethod method, URI url, String target, HttpHeaders extra, ResponseListener listener) {
+    String origin = Origin.of(url);
+    ConnectionPool pool = pools.computeIfAbsent(upstream.name() + " " + origin,
+        k -> new ConnectionPool(transport, url, ssl, timeouts.connect(), upstream.stats()::countTlsHandshake));
+    Req req = new Req(upstream, method, hostHeader(url), target, extra, origin.equals(upstream.origin()));
+    Channel idle = pool.pollIdle();
+    if (idle != null) {
+      dispatch(idle, true, pool, req, listener);
+      return;
+    }
+    sendFresh(pool, req, listener);
+  }
+
+  private static String hostHeader(URI u) {
+    return u.getPort() < 0 || u.getPort() == Origin.defaultPort(u.getScheme().toLowerCase(java.util.Locale.ROOT))
+        ? u.getHost() : u.getHost() + ":" + u.getPort();
+  }
+
+  /** A request to send; {@code authorize}: it goes to the upstream's own origin, so credentials may go with it. */
+  private record Req(Upstream upstream, HttpMethod method, String host, String target, HttpHeaders extra, boolean authorize) {}
+
+  private void dispatch(Channel ch, boolean reused, ConnectionPool pool, Req req, ResponseListener listener) {
+    Runnable retry = reused ? () -> sendFresh(pool, req, listener) : null;
     Exchange exchange = new Exchange(ch, pool, listener, timeouts.firstByte(), timeouts.stall(), reused,
-        !HttpMethod.HEAD.equals(method), retry);
+        !HttpMethod.HEAD.equals(req.method()), retry);
     ch.eventLoop().execute(() -> {
       ClientConnectionHandler.attach(ch, exchange);
       exchange.start();
-      ch.writeAndFlush(request(upstream, method, path, extra)).addListener(w -> {
+      ch.writeAndFlush(request(req)).addListener(w -> {
         if (!w.isSuccess()) {
           exchange.onConnectionLost(w.cause());
         }
@@ -77,7 +109,7 @@ public final class UpstreamClient implements AutoCloseable {
     });
   }
 
-  private void sendFresh(ConnectionPool pool, Upstream upstream, HttpMethod method, String path, HttpHeaders extra, ResponseListener listener) {
+  private void sendFresh(ConnectionPool pool, Req req, ResponseListener listener) {
     if (closed) { // shutting down: the event loops may already refuse new channels
       // Not CONNECT: that would suspend the upstream and ask the (stopped) prober to check it.
       listener.onError(new UpstreamException(FailureKind.PROTOCOL, "ncro is shutting down"), false);
@@ -85,25 +117,26 @@ public final class UpstreamClient implements AutoCloseable {
     }
     pool.connect().addListener(f -> {
       if (f.isSuccess()) {
-        dispatch(((io.netty.channel.ChannelFuture) f).channel(), false, pool, upstream, method, path, extra, listener);
+        dispatch(((io.netty.channel.ChannelFuture) f).channel(), false, pool, req, listener);
       } else {
         listener.onError(UpstreamException.of(f.cause()), false);
       }
     });
   }
 
-  private FullHttpRequest request(Upstream upstream, HttpMethod method, String path, HttpHeaders extra) {
-    String target = upstream.resolve(path);
-    FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, target, Unpooled.EMPTY_BUFFER);
+  private FullHttpRequest request(Req r) {
+    FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, r.method(), r.target(), Unpooled.EMPTY_BUFFER);
     HttpHeaders h = req.headers();
-    h.set(HttpHeaderNames.HOST, upstream.host());
+    h.set(HttpHeaderNames.HOST, r.host());
     h.set(HttpHeaderNames.USER_AGENT, userAgent);
     h.set(HttpHeaderNames.ACCEPT, "*/*");
-    if (extra != null) {
-      h.add(extra);
+    if (r.extra() != null) {
+      h.add(r.extra());
+      h.remove(HttpHeaderNames.AUTHORIZATION); // only the upstream's own hook may set it
     }
-    URI endpoint = upstream.endpoint();
-    upstream.auth().authorize(method, URI.create(endpoint.getScheme() + "://" + upstream.host() + target), h);
+    if (r.authorize()) {
+      r.upstream().auth().authorize(r.method(), r.host(), r.target(), h); // last: a signature covers the rest
+    }
     return req;
   }
 

@@ -29,11 +29,37 @@ public final class UpstreamException extends IOException {
     if (c instanceof UpstreamException u) {
       return u;
     }
+    String certificate = certificateProblem(c);
+    if (certificate != null) {
+      return new UpstreamException(FailureKind.TLS, certificate, c);
+    }
     if (c instanceof java.net.ConnectException
         || c instanceof io.netty.channel.ConnectTimeoutException
         || c instanceof javax.net.ssl.SSLException) {
       return new UpstreamException(FailureKind.CONNECT, String.valueOf(c.getMessage()), c);
     }
     return new UpstreamException(FailureKind.PROTOCOL, String.valueOf(c), c);
+  }
+
+  /**
+   * The reason, when {@code t} is a TLS handshake that failed on the server's certificate (unknown
+   * issuer, expired, wrong host name): "certificate: " and the innermost message. Null otherwise
+   * (a timeout, a reset, a protocol mismatch: connection problems, not certificate ones).
+   */
+  static String certificateProblem(Throwable t) {
+    boolean tls = false;
+    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      tls |= c instanceof javax.net.ssl.SSLException;
+      if (tls && (c instanceof java.security.cert.CertificateException
+          || c instanceof java.security.cert.CertPathValidatorException
+          || c instanceof java.security.cert.CertPathBuilderException)) {
+        Throwable root = c;
+        while (root.getCause() != null && root.getCause() != root) {
+          root = root.getCause();
+        }
+        return "certificate: " + root.getMessage();
+      }
+    }
+    return null;
   }
 }

@@ -30,11 +30,11 @@ public final class UpstreamRegistry {
   }
 
   public static UpstreamRegistry fromConfig(Config config) {
-    return fromConfig(config, u -> RequestAuthorizer.NONE);
+    return fromConfig(config, u -> RequestAuth.NONE);
   }
 
-  /** As {@link #fromConfig(Config)}, each upstream with the authorizer {@code auth} gives it. */
-  public static UpstreamRegistry fromConfig(Config config, Function<UpstreamConfig, RequestAuthorizer> auth) {
+  /** As {@link #fromConfig(Config)}, each upstream with the {@link RequestAuth} {@code auth} gives it. */
+  public static UpstreamRegistry fromConfig(Config config, Function<UpstreamConfig, RequestAuth> auth) {
     Duration twoProbes = config.cache().probeInterval().multipliedBy(2);
     return new UpstreamRegistry(
         config.upstreams().stream()
@@ -97,6 +97,44 @@ public final class UpstreamRegistry {
     return all.stream().anyMatch(Upstream::usable);
   }
 
+  /**
+   * A probe of {@code /nix-cache-info} succeeded: the one thing that ends an UNAUTHORIZED or
+   * CERTIFICATE_ERROR state (live traffic does not ask such an upstream, so could not end it).
+   */
+  public void probeSucceeded(Upstream u, double millis) {
+    Health before = u.stats().unblock();
+    u.stats().recordSuccess(millis);
+    logTransition(u, before, "probe succeeded");
+  }
+
+  /**
+   * The upstream refused ncro as a whole: its {@code /nix-cache-info} answered 401 or 403.
+   * Counted as an {@code auth} error; the upstream is UNAUTHORIZED (out of races) until a probe
+   * succeeds. Logged once per state change, however many probes repeat it.
+   */
+  public void unauthorized(Upstream u, String reason) {
+    u.stats().countError(FailureKind.AUTH);
+    Health before = u.stats().block(Health.UNAUTHORIZED, reason);
+    u.stats().recordAlive(); // it answered: not a sign of being down
+    logTransition(u, before, reason);
+  }
+
+  /**
+   * One object (narinfo, NAR) answered 401: counted as an {@code auth} error, the lookup is
+   * unavailable rather than absent. One WARN until the upstream next answers normally, not one
+   * per request: a closure of hundreds of paths would otherwise flood the log.
+   */
+  public void objectUnauthorized(Upstream u, String what, int status) {
+    u.stats().countError(FailureKind.AUTH);
+    if (u.stats().firstRefusal()) {
+      log.atWarn().setMessage("upstream refused a request: check its credentials (further refusals are logged at debug)")
+          .addKeyValue("upstream", u.name()).addKeyValue("request", what).addKeyValue("status", status).log();
+    } else if (log.isDebugEnabled()) {
+      log.atDebug().setMessage("upstream refused a request").addKeyValue("upstream", u.name())
+          .addKeyValue("request", what).addKeyValue("status", status).log();
+    }
+  }
+
   /** A successful exchange with a latency sample. */
   public void success(Upstream u, double millis) {
     logTransition(u, u.stats().recordSuccess(millis), "success");
@@ -118,6 +156,13 @@ public final class UpstreamRegistry {
    */
   public void failure(Upstream u, FailureKind kind, String reason, long startedNanos) {
     u.stats().countError(kind);
+    if (kind == FailureKind.TLS) {
+      // A certificate that does not verify will not verify on the next request either.
+      Health before = u.stats().block(Health.CERTIFICATE_ERROR, reason);
+      u.stats().recordFailure();
+      logTransition(u, before, reason); // the periodic probe tries again
+      return;
+    }
     if ((kind == FailureKind.TIMEOUT || kind == FailureKind.CONNECT) && !u.stats().suspended()
         && !u.stats().answeredSince(startedNanos)) {
       u.stats().suspend();
@@ -144,28 +189,19 @@ public final class UpstreamRegistry {
     alive(u);
   }
 
-  /**
-   * The upstream refused ncro's credentials ({@code reason} says how, without a secret): counted
-   * as an {@code auth} error; the upstream is UNAUTHORIZED, left out of races and NAR attempts
-   * until an answer (a probe's, typically) accepts them. Logged once per state change.
-   */
-  public void unauthorized(Upstream u, String reason) {
-    u.stats().countError(FailureKind.AUTH);
-    logTransition(u, u.stats().recordUnauthorized(), reason);
-  }
-
   /** {@code u} won a narinfo race. */
   public void raceWon(Upstream u) {
     u.stats().countRaceWin();
   }
 
   private void logTransition(Upstream u, Health before, String cause) {
-    Health after = u.stats().health();
+    Health after = u.stats().state();
     if (before != after) {
-      log.atInfo().setMessage("upstream state changed")
+      boolean refused = after == Health.UNAUTHORIZED || after == Health.CERTIFICATE_ERROR;
+      (refused ? log.atWarn() : log.atInfo()).setMessage("upstream state changed")
           .addKeyValue("upstream", u.name())
-          .addKeyValue("from", before)
-          .addKeyValue("to", after)
+          .addKeyValue("from", before.label())
+          .addKeyValue("to", after.label())
           .addKeyValue("cause", cause)
           .addKeyValue("consecutive_failures", u.stats().consecutiveFailures()).log();
     }

@@ -18,14 +18,18 @@ public final class UpstreamStats {
   private double emaMillis = Double.NaN;
   private int consecutiveFailures;
   private Health health = Health.ACTIVE;
+  /** UNAUTHORIZED or CERTIFICATE_ERROR until a probe succeeds; null otherwise. Overrides {@code health}. */
+  private Health blocked;
+  private String blockedReason = "";
+  /** A refused single object has been logged at WARN; reset by the next successful answer. */
+  private boolean refusalWarned;
+  private final LongAdder tlsHandshakes = new LongAdder();
   private long lastProbeNanos;
   private boolean suspended;
   /** System.nanoTime() of the latest answer (success or alive); valid when {@code answered}. */
   private long lastAnswerNanos;
   private boolean answered;
   private long downSinceNanos;
-  /** The latest answer refused ncro's credentials; cleared by any answer that accepted them. */
-  private boolean unauthorized;
 
   UpstreamStats(double alpha) {
     this.alpha = alpha;
@@ -59,41 +63,37 @@ public final class UpstreamStats {
     return narBytes.sum();
   }
 
-  /** Records a successful exchange that took {@code millis}; restores ACTIVE. Returns the old health. */
+  /** Counts a completed TLS handshake with this upstream (or a host it redirected to). */
+  void countTlsHandshake() {
+    tlsHandshakes.increment();
+  }
+
+  /** TLS handshakes so far: a warm pool makes none, so this stays flat under steady load. */
+  public long tlsHandshakes() {
+    return tlsHandshakes.sum();
+  }
+
+  /**
+   * Records a successful exchange that took {@code millis}; restores ACTIVE (an UNAUTHORIZED or
+   * CERTIFICATE_ERROR state stays until {@link #unblock}). Returns the old state.
+   */
   public synchronized Health recordSuccess(double millis) {
     emaMillis = Double.isNaN(emaMillis) ? millis : alpha * millis + (1 - alpha) * emaMillis;
-    answeredNow();
-    Health before = health();
-    consecutiveFailures = 0;
-    health = Health.ACTIVE;
-    unauthorized = false;
-    return before;
+    return recordAlive();
   }
 
   /** Records a success without a meaningful latency sample (e.g. a 404 that proves liveness). */
   public synchronized Health recordAlive() {
     answeredNow();
-    Health before = health();
+    Health before = state();
     consecutiveFailures = 0;
     health = Health.ACTIVE;
-    unauthorized = false;
     return before;
   }
 
-  /**
-   * Records an answer refusing ncro's credentials: the upstream is alive (no suspension, no
-   * failure count) but UNAUTHORIZED until an answer accepts them. Returns the old health.
-   */
-  public synchronized Health recordUnauthorized() {
-    answeredNow();
-    Health before = health();
-    unauthorized = true;
-    return before;
-  }
-
-  /** Records a failure (refused, timeout, 5xx); returns the old health. */
+  /** Records a failure (refused, timeout, 5xx); returns the old state. */
   public synchronized Health recordFailure() {
-    Health before = health();
+    Health before = state();
     consecutiveFailures++;
     health = Health.forConsecutiveFailures(consecutiveFailures);
     if (health == Health.DOWN && before != Health.DOWN) {
@@ -104,11 +104,12 @@ public final class UpstreamStats {
 
   /** How long it has been DOWN without a single success, in nanoseconds; 0 when not DOWN. */
   public synchronized long downForNanos() {
-    return health == Health.DOWN && !unauthorized ? System.nanoTime() - downSinceNanos : 0;
+    return health == Health.DOWN ? System.nanoTime() - downSinceNanos : 0;
   }
 
   private void answeredNow() {
     suspended = false;
+    refusalWarned = false;
     lastAnswerNanos = System.nanoTime();
     answered = true;
   }
@@ -144,7 +145,48 @@ public final class UpstreamStats {
     return consecutiveFailures;
   }
 
+  /** ACTIVE, DEGRADED or DOWN, from the failure count alone; see {@link #state()}. */
   public synchronized Health health() {
-    return unauthorized ? Health.UNAUTHORIZED : health;
+    return health;
+  }
+
+  /** What {@code /status} shows: UNAUTHORIZED or CERTIFICATE_ERROR while blocked, else {@link #health()}. */
+  public synchronized Health state() {
+    return blocked != null ? blocked : health;
+  }
+
+  /** The reason for an UNAUTHORIZED or CERTIFICATE_ERROR state (never a secret); empty otherwise. */
+  public synchronized String stateReason() {
+    return blocked != null ? blockedReason : "";
+  }
+
+  /** True while UNAUTHORIZED or CERTIFICATE_ERROR. */
+  public synchronized boolean blocked() {
+    return blocked != null;
+  }
+
+  /** Enters {@code state} (UNAUTHORIZED or CERTIFICATE_ERROR) with {@code reason}; returns the old state. */
+  synchronized Health block(Health state, String reason) {
+    Health before = state();
+    blocked = state;
+    blockedReason = reason;
+    return before;
+  }
+
+  /** Leaves an UNAUTHORIZED or CERTIFICATE_ERROR state (a probe succeeded); returns the old state. */
+  synchronized Health unblock() {
+    Health before = state();
+    blocked = null;
+    blockedReason = "";
+    return before;
+  }
+
+  /** True the first time since the last success: a refused object is worth one WARN, not one per request. */
+  synchronized boolean firstRefusal() {
+    if (refusalWarned) {
+      return false;
+    }
+    refusalWarned = true;
+    return true;
   }
 }
