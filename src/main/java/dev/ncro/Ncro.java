@@ -79,12 +79,21 @@ public final class Ncro {
   }
 
   public static Ncro start(Config config) throws RouteStoreException, IOException, InterruptedException {
+    return start(config, System.getenv());
+  }
+
+  /**
+   * As {@link #start(Config)}, with {@code env} as the process environment S3 upstreams take their
+   * AWS credentials from (tests give each instance its own).
+   */
+  public static Ncro start(Config config, java.util.Map<String, String> env)
+      throws RouteStoreException, IOException, InterruptedException {
     Clock clock = Clock.systemUTC();
     RouteStore store = RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(),
         Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock);
     Transport transport = Transport.create(Transport.defaultThreads());
     ExecutorService blocking = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory());
-    S3Auth s3 = S3Auth.start(config.upstreams(), System.getenv());
+    S3Auth s3 = S3Auth.start(config.upstreams(), env);
     UpstreamRegistry registry = s3 == null ? UpstreamRegistry.fromConfig(config) : UpstreamRegistry.fromConfig(config, s3::authorizer);
     UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version());
     NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);

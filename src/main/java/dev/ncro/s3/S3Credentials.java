@@ -36,8 +36,8 @@ import software.amazon.awssdk.profiles.ProfileFileSupplier;
  * instance-metadata or {@code credential_process} refresh can take seconds), so the current
  * credentials live in a volatile field and are re-resolved in the background: before temporary
  * credentials expire (at half their remaining lifetime, so the SDK's own refresh, which starts
- * minutes before expiry, is picked up in time), and every few minutes otherwise (a rotated
- * credentials file is re-read when modified). An {@code ExpiredToken} refusal asks at once.
+ * minutes before expiry, is picked up in time), and every few minutes otherwise (the SDK re-reads a
+ * shared file whose modification time changed, so a rotated key is picked up). An {@code ExpiredToken} refusal asks at once.
  */
 public final class S3Credentials {
   private static final Logger log = LoggerFactory.getLogger(S3Credentials.class);
