@@ -89,11 +89,26 @@ public final class Ncro {
   public static Ncro start(Config config, java.util.Map<String, String> env)
       throws RouteStoreException, IOException, InterruptedException {
     Clock clock = Clock.systemUTC();
-    RouteStore store = RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(),
-        Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock);
+    // S3 credentials: the AWS SDK's classes take most of a second to load (docs/decisions.md), so
+    // they resolve while the route store opens; null without an S3 upstream.
+    java.util.concurrent.CompletableFuture<S3Auth> s3Start =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> S3Auth.start(config.upstreams(), env),
+            r -> Thread.ofPlatform().name("ncro-s3-start").daemon(true).start(r));
+    RouteStore store;
+    try {
+      store = RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(),
+          Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock);
+    } catch (RouteStoreException | RuntimeException e) {
+      s3Start.thenAccept(a -> {
+        if (a != null) {
+          a.close();
+        }
+      });
+      throw e;
+    }
     Transport transport = Transport.create(Transport.defaultThreads());
     ExecutorService blocking = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory());
-    S3Auth s3 = S3Auth.start(config.upstreams(), env);
+    S3Auth s3 = s3Start.join();
     UpstreamRegistry registry = s3 == null ? UpstreamRegistry.fromConfig(config) : UpstreamRegistry.fromConfig(config, s3::authorizer);
     UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version());
     NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);

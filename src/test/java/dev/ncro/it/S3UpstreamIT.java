@@ -50,11 +50,14 @@ class S3UpstreamIT {
   private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
   private final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
   private S3Proxy s3;
+  private ch.qos.logback.classic.Level rootLevel;
 
   @BeforeEach
   void start() throws Exception {
     logged.start();
     root.addAppender(logged);
+    rootLevel = root.getLevel();
+    root.setLevel(ch.qos.logback.classic.Level.INFO); // another test in this JVM may have set it (LogSetup)
     s3 = open.add(S3Proxy.start(dir.resolve("s3proxy")));
   }
 
@@ -62,6 +65,7 @@ class S3UpstreamIT {
   void closeAll() throws Exception {
     open.close();
     root.detachAppender(logged);
+    root.setLevel(rootLevel);
   }
 
   private static byte[] bytes(int n, long seed) {
