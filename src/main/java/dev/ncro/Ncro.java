@@ -20,6 +20,7 @@ import dev.ncro.server.HttpServer;
 import dev.ncro.server.StatusReport;
 import dev.ncro.transport.Transport;
 import dev.ncro.upstream.Prober;
+import dev.ncro.upstream.TlsTrust;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
 import java.io.IOException;
@@ -110,7 +111,8 @@ public final class Ncro {
     ExecutorService blocking = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory());
     S3Auth s3 = s3Start.join();
     UpstreamRegistry registry = s3 == null ? UpstreamRegistry.fromConfig(config) : UpstreamRegistry.fromConfig(config, s3::authorizer);
-    UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version());
+    TlsTrust trust = TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
+    UpstreamClient client = new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust);
     NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);
     Metrics metrics = new Metrics(registry, store::count);
     RecentRaces recent = new RecentRaces(RECENT_RACES);
@@ -166,7 +168,9 @@ public final class Ncro {
     }, 10, 10, TimeUnit.SECONDS);
     log.atInfo().setMessage("ncro listening").addKeyValue("version", Cli.version())
         .addKeyValue("address", bound).addKeyValue("transport", transport.name())
-        .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath()).log();
+        .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath())
+        .addKeyValue("tls_engine", trust.provider())
+        .addKeyValue("ca_bundle", trust.bundle().map(Object::toString).orElse("none (JDK trust store only)")).log();
     return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh, s3);
   }
 

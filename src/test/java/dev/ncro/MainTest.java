@@ -49,6 +49,25 @@ class MainTest {
   }
 
   @Test
+  void checkReportsBadCredentialSettings() throws Exception {
+    Path pw = dir.resolve("pw");
+    Files.writeString(pw, "hunter2-secret\n");
+    Path netrc = dir.resolve("netrc");
+    Files.writeString(netrc, "machine a.example\n  passwd x\n");
+    Path file = dir.resolve("creds.yaml");
+    Files.writeString(file, "netrc_file: \"" + netrc + "\"\nupstreams:\n  - url: \"https://a.example\"\n"
+        + "    username: u\n    password: hunter2-secret\n    password_file: \"" + pw + "\"\n"
+        + "  - url: \"https://b.example\"\n    bearer_token_file: \"" + dir.resolve("missing") + "\"\n");
+    Run r = run(Map.of(), "--config", file.toString(), "--check");
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err().lines()).hasSize(3)
+        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: netrc_file: " + netrc + ": line 2: "))
+        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: upstreams[0].password: password and password_file are mutually exclusive"))
+        .anySatisfy(l -> assertThat(l).isEqualTo("ncro: config: upstreams[1].bearer_token_file: " + dir.resolve("missing") + ": no such file"));
+    assertThat(r.err()).doesNotContain("hunter2-secret");
+  }
+
+  @Test
   void checkPrintsOneLinePerProblemAndFails() throws Exception {
     Path file = dir.resolve("bad.yaml");
     Files.writeString(file, "server:\n  listen: nowhere\ncache:\n  latency_alpha: 7\n");

@@ -18,9 +18,10 @@ import java.util.Set;
  * every problem ({@link YamlFields}) before failing with one {@link ConfigException}.
  */
 final class ConfigBinder {
-  private static final Set<String> TOP = Set.of("server", "upstreams", "cache", "timeouts", "logging", "mesh");
+  private static final Set<String> TOP = Set.of("server", "upstreams", "cache", "timeouts", "logging", "mesh", "netrc_file");
   private static final Set<String> SERVER = Set.of("listen", "read_timeout", "write_timeout", "cache_priority");
-  private static final Set<String> UPSTREAM = Set.of("url", "priority", "public_key", "public_keys");
+  private static final Set<String> UPSTREAM = Set.of("url", "priority", "public_key", "public_keys",
+      "ca_file", "username", "password", "password_file", "bearer_token_file");
   private static final Set<String> CACHE =
       Set.of("db_path", "max_entries", "ttl", "negative_ttl", "latency_alpha", "probe_interval");
   private static final Set<String> TIMEOUTS = Set.of("connect", "first_byte", "stall");
@@ -41,7 +42,7 @@ final class ConfigBinder {
     Map<String, Object> top = f.section(tree, "", TOP);
     Config c = new Config(
         server(f.section(top.get("server"), "server", SERVER)),
-        upstreams(f.list(top, "upstreams", "upstreams")),
+        upstreams(f.list(top, "upstreams", "upstreams"), netrc(top)),
         cache(f.section(top.get("cache"), "cache", CACHE)),
         timeouts(f.section(top.get("timeouts"), "timeouts", TIMEOUTS)),
         logging(f.section(top.get("logging"), "logging", LOGGING)),
@@ -60,7 +61,101 @@ final class ConfigBinder {
         f.integer(m, "cache_priority", "server.cache_priority", 0, Integer.MAX_VALUE));
   }
 
-  private List<UpstreamConfig> upstreams(List<?> list) {
+  /** The top-level {@code netrc_file}, read now; null when not set or unreadable (a problem is recorded). */
+  private Netrc netrc(Map<String, Object> top) {
+    Path p = path(top, "netrc_file", "netrc_file");
+    if (p == null) {
+      return null;
+    }
+    try {
+      return CredentialFiles.netrc(p);
+    } catch (CredentialFiles.FileProblem e) {
+      f.problem("netrc_file", e.getMessage());
+      return null;
+    }
+  }
+
+  /** An optional path field: null when absent or empty. */
+  private Path path(Map<String, Object> m, String key, String path) {
+    if (m.get(key) == null) {
+      return null;
+    }
+    String text = f.string(m, key, path);
+    if (text.isEmpty()) {
+      return null;
+    }
+    try {
+      return Path.of(text);
+    } catch (InvalidPathException e) {
+      f.problem(path, "not a valid path: " + e.getReason());
+      return null;
+    }
+  }
+
+  /**
+   * Credentials for one upstream: explicit ones ({@code username} + {@code password} or
+   * {@code password_file}, or {@code bearer_token_file}) win; otherwise its host's netrc entry.
+   * Every file is read now, so a bad one stops start-up (and {@code --check}) with its field.
+   */
+  private UpstreamCredentials credentials(Map<String, Object> m, String path, URI url, Netrc netrc) {
+    String username = m.get("username") == null ? null : f.string(m, "username", path + ".username");
+    String password = m.get("password") == null ? null : f.string(m, "password", path + ".password");
+    Path passwordFile = path(m, "password_file", path + ".password_file");
+    Path tokenFile = path(m, "bearer_token_file", path + ".bearer_token_file");
+    boolean hasPassword = password != null || passwordFile != null;
+    if (password != null && passwordFile != null) {
+      f.problem(path + ".password", "password and password_file are mutually exclusive (keep password_file: "
+          + "a file can be kept out of the config and the Nix store)");
+      return UpstreamCredentials.NONE;
+    }
+    if (tokenFile != null && (username != null || hasPassword)) {
+      f.problem(path + ".bearer_token_file", "cannot be combined with username/password: choose Basic or Bearer");
+      return UpstreamCredentials.NONE;
+    }
+    if (hasPassword && username == null) {
+      f.problem(path + ".username", "required with " + (password != null ? "password" : "password_file")
+          + " (Basic auth; use \"\" for a token-only cache)");
+      return UpstreamCredentials.NONE;
+    }
+    if (username != null && !hasPassword) {
+      f.problem(path + ".username", "needs password_file (or password)");
+      return UpstreamCredentials.NONE;
+    }
+    try {
+      if (tokenFile != null) {
+        return new UpstreamCredentials.Bearer(CredentialFiles.secret(tokenFile), "bearer_token_file");
+      }
+      if (passwordFile != null) {
+        return new UpstreamCredentials.Basic(username, CredentialFiles.secret(passwordFile), "password_file");
+      }
+    } catch (CredentialFiles.FileProblem e) {
+      f.problem(path + (tokenFile != null ? ".bearer_token_file" : ".password_file"), e.getMessage());
+      return UpstreamCredentials.NONE;
+    }
+    if (password != null) {
+      return new UpstreamCredentials.Basic(username, password, "password");
+    }
+    if (netrc != null && url != null) {
+      return netrc.forHost(url.getHost())
+          .<UpstreamCredentials>map(e -> new UpstreamCredentials.Basic(e.login(), e.password(), "netrc_file line " + e.line()))
+          .orElse(UpstreamCredentials.NONE);
+    }
+    return UpstreamCredentials.NONE;
+  }
+
+  private Path caFile(Map<String, Object> m, String path) {
+    Path ca = path(m, "ca_file", path + ".ca_file");
+    if (ca != null) {
+      try {
+        CredentialFiles.certificates(ca);
+      } catch (CredentialFiles.FileProblem e) {
+        f.problem(path + ".ca_file", e.getMessage());
+      }
+    }
+    return ca;
+  }
+
+  private List<UpstreamConfig> upstreams(List<?> list, Netrc netrc) {
     if (list.isEmpty()) {
       f.problem("upstreams", "at least one upstream is required");
     }
@@ -94,14 +189,27 @@ final class ConfigBinder {
           f.problem(path + ".public_key", e.getMessage());
         }
       }
+      Path ca = caFile(m, path);
+      UpstreamCredentials credentials = S3Location.isS3(urlText) ? noHttpCredentials(m, path) : credentials(m, path, url, netrc);
       if (url != null) {
         if (!seen.add(url.toString())) {
           f.problem(path + ".url", "duplicate upstream " + url);
         }
-        out.add(s3 != null ? UpstreamConfig.s3(s3, priority, keys) : new UpstreamConfig(url, priority, keys));
+        out.add(new UpstreamConfig(url, priority, keys, ca, credentials, s3));
       }
     }
     return out;
+  }
+
+  /** An S3 upstream signs with AWS credentials; HTTP ones given for it are a mistake worth naming. */
+  private UpstreamCredentials noHttpCredentials(Map<String, Object> m, String path) {
+    for (String k : List.of("username", "password", "password_file", "bearer_token_file")) {
+      if (m.containsKey(k)) {
+        f.problem(path + "." + k, "does not apply to an s3:// upstream, which signs with AWS credentials"
+            + " (environment, shared credentials file, profile=)");
+      }
+    }
+    return UpstreamCredentials.NONE;
   }
 
   /** An {@code s3://} URL in Nix's syntax; a problem names the parameter at fault. */
@@ -118,13 +226,20 @@ final class ConfigBinder {
   }
 
   /** An absolute http(s) URL with a host; the trailing slash is dropped, a base path kept. */
-  private URI upstreamUrl(String text, String path) {
-    if (text.isEmpty()) {
+  private URI upstreamUrl(String raw, String path) {
+    if (raw.isEmpty()) {
+      return null;
+    }
+    // Messages quote the URL without any user info: it would be a password on a terminal or in a log.
+    String text = raw.replaceFirst("^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", "$1<redacted>@");
+    if (!text.equals(raw)) {
+      f.problem(path, "\"" + text + "\" has user info: ncro refuses credentials in URLs (they would show in "
+          + "logs, /status and metric labels); give username and password_file (or bearer_token_file) instead");
       return null;
     }
     URI u;
     try {
-      u = new URI(text);
+      u = new URI(raw);
     } catch (URISyntaxException e) {
       f.problem(path, "not a valid URL: " + e.getMessage());
       return null;
@@ -139,7 +254,7 @@ final class ConfigBinder {
       return null;
     }
     if (u.getRawQuery() != null || u.getRawFragment() != null || u.getRawUserInfo() != null) {
-      f.problem(path, "\"" + text + "\" must not have a query, fragment or user info");
+      f.problem(path, "\"" + text + "\" must not have a query, fragment or user info (credentials: password_file)");
       return null;
     }
     return UpstreamConfig.normalize(u);

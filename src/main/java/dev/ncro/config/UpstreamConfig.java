@@ -2,27 +2,38 @@ package dev.ncro.config;
 
 import dev.ncro.s3.S3Location;
 import java.net.URI;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
  * One binary cache ncro routes to. {@code url} has no trailing slash; {@code publicKeys} are Nix
  * keys ({@code name:base64}) — when non-empty, a narinfo from this upstream counts only if one of
- * its signatures verifies against one of them. {@code s3} is set for an {@code s3://} upstream
- * (then {@code url} is its canonical name, {@link S3Location#canonical()}), null for HTTP(S).
+ * its signatures verifies against one of them. {@code caFile} (null for none) holds PEM
+ * certificates trusted for this upstream in addition to the system's; {@code credentials} were read
+ * from their files at start-up (see {@link UpstreamCredentials}). {@code s3} is set for an
+ * {@code s3://} upstream (then {@code url} is its canonical name, {@link S3Location#canonical()},
+ * and its credentials come from the AWS chain, not {@code credentials}), null for HTTP(S).
  */
-public record UpstreamConfig(URI url, int priority, List<String> publicKeys, S3Location s3) {
+public record UpstreamConfig(
+    URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3) {
   public UpstreamConfig {
     publicKeys = List.copyOf(publicKeys);
+    credentials = credentials == null ? UpstreamCredentials.NONE : credentials;
   }
 
   /** An HTTP(S) upstream. */
+  public UpstreamConfig(URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials) {
+    this(url, priority, publicKeys, caFile, credentials, null);
+  }
+
+  /** A public cache trusted through the system's certificates only. */
   public UpstreamConfig(URI url, int priority, List<String> publicKeys) {
-    this(url, priority, publicKeys, null);
+    this(url, priority, publicKeys, null, UpstreamCredentials.NONE);
   }
 
   /** An S3 upstream, named by its canonical URL. */
   public static UpstreamConfig s3(S3Location s3, int priority, List<String> publicKeys) {
-    return new UpstreamConfig(s3.canonical(), priority, publicKeys, s3);
+    return new UpstreamConfig(s3.canonical(), priority, publicKeys, null, UpstreamCredentials.NONE, s3);
   }
 
   /**

@@ -109,6 +109,7 @@ public final class StatusReport {
     g.writeStringField("state", s.state().label());
     g.writeStringField("state_reason", s.stateReason());
     g.writeStringField("auth", u.auth().scheme());
+    g.writeStringField("credentials_from", u.credentialSource());
     g.writeNumberField("tls_handshakes", s.tlsHandshakes());
     g.writeNumberField("priority", u.priority());
     number(g, "ema_latency_ms", s.emaMillis());

@@ -13,6 +13,9 @@ import io.netty.handler.ssl.SslHandler;
 import java.net.URI;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import io.netty.util.NetUtil;
+import java.util.List;
+import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 
@@ -50,6 +53,11 @@ final class ConnectionPool {
               SSLEngine engine = tls.engine();
               SSLParameters params = engine.getSSLParameters();
               params.setEndpointIdentificationAlgorithm("HTTPS");
+              if (!NetUtil.isValidIpV4Address(host) && !NetUtil.isValidIpV6Address(host)) {
+                // Explicitly: the JDK leaves SNI out for a name without a dot ("localhost", an
+                // intranet "cache"), and a server with several certificates then picks the wrong one.
+                params.setServerNames(List.of(new SNIHostName(host)));
+              }
               engine.setSSLParameters(params);
               ch.pipeline().addLast("tls", tls);
               tls.handshakeFuture().addListener(h -> {

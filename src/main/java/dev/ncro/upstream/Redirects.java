@@ -34,6 +34,8 @@ final class Redirects implements ResponseListener {
   private int hops;
   /** The answer being read is a redirect to {@code next}: its body is dropped. */
   private URI next;
+  /** A bad redirect was reported: the rest of that answer (already on its way) is dropped. */
+  private boolean failed;
 
   Redirects(URI first, ResponseListener delegate, Hop hop) {
     this.current = first;
@@ -47,6 +49,9 @@ final class Redirects implements ResponseListener {
 
   @Override
   public void onHeaders(HttpResponse response, Exchange exchange) {
+    if (failed) {
+      return;
+    }
     int status = response.status().code();
     if (!isRedirect(status)) {
       delegate.onHeaders(response, exchange);
@@ -68,7 +73,8 @@ final class Redirects implements ResponseListener {
       }
     }
     if (problem != null) {
-      exchange.abort();
+      failed = true;
+      exchange.abort(); // takes effect after this read: the parts already decoded still arrive
       delegate.onError(new UpstreamException(FailureKind.PROTOCOL, problem), false);
       return;
     }
@@ -108,7 +114,7 @@ final class Redirects implements ResponseListener {
 
   @Override
   public void onContent(ByteBuf content) {
-    if (next != null) {
+    if (next != null || failed) {
       content.release();
       return;
     }
@@ -117,13 +123,16 @@ final class Redirects implements ResponseListener {
 
   @Override
   public void onReadBatchEnd() {
-    if (next == null) {
+    if (next == null && !failed) {
       delegate.onReadBatchEnd();
     }
   }
 
   @Override
   public void onComplete() {
+    if (failed) {
+      return;
+    }
     if (next == null) {
       delegate.onComplete();
       return;
@@ -136,6 +145,9 @@ final class Redirects implements ResponseListener {
 
   @Override
   public void onError(UpstreamException error, boolean headersSeen) {
+    if (failed) {
+      return;
+    }
     boolean redirecting = next != null;
     next = null;
     delegate.onError(error, headersSeen && !redirecting);

@@ -1,6 +1,7 @@
 package dev.ncro.upstream;
 
 import dev.ncro.config.UpstreamConfig;
+import dev.ncro.config.UpstreamCredentials;
 import dev.ncro.narinfo.NixPublicKey;
 import java.net.URI;
 import java.util.List;
@@ -23,7 +24,16 @@ public final class Upstream {
   private final RequestAuth auth;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
-    this(config, latencyAlpha, RequestAuth.NONE);
+    this(config, latencyAlpha, authFor(config.credentials()));
+  }
+
+  /** The hook for configured Basic or Bearer credentials. */
+  static RequestAuth authFor(UpstreamCredentials c) {
+    return switch (c) {
+      case UpstreamCredentials.None n -> RequestAuth.NONE;
+      case UpstreamCredentials.Basic b -> RequestAuth.basic(b.username(), b.password());
+      case UpstreamCredentials.Bearer b -> RequestAuth.bearer(b.token());
+    };
   }
 
   /** {@code auth} authorizes every request to this upstream's own origin (never a redirect target elsewhere). */
@@ -64,6 +74,16 @@ public final class Upstream {
   /** The request-authorization hook (see {@link RequestAuth}); {@link RequestAuth#NONE} without credentials. */
   public RequestAuth auth() {
     return auth;
+  }
+
+  /** Extra PEM certificates trusted for this upstream, or null for system trust only. */
+  public java.nio.file.Path caFile() {
+    return config.caFile();
+  }
+
+  /** Where its credentials came from ("none", "password_file", "netrc_file line 3"...); never the secret. */
+  public String credentialSource() {
+    return config.credentials().source();
   }
 
   /** Scheme, host and port (always explicit): where its credentials may be sent, and nowhere else. */

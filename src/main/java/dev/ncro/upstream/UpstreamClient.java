@@ -12,12 +12,9 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import java.net.URI;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import javax.net.ssl.SSLException;
 
 /**
  * HTTP/1.1 client for upstream caches, on the same Netty event loops as the server. Bodies are
@@ -29,20 +26,20 @@ import javax.net.ssl.SSLException;
 public final class UpstreamClient implements AutoCloseable {
   private final Transport transport;
   private final TimeoutsConfig timeouts;
-  private final SslContext ssl;
+  private final TlsTrust trust;
   private final String userAgent;
   private final ConcurrentHashMap<String, ConnectionPool> pools = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
   public UpstreamClient(Transport transport, TimeoutsConfig timeouts, String userAgent) {
+    this(transport, timeouts, userAgent, TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", "")));
+  }
+
+  public UpstreamClient(Transport transport, TimeoutsConfig timeouts, String userAgent, TlsTrust trust) {
     this.transport = transport;
     this.timeouts = timeouts;
     this.userAgent = userAgent;
-    try {
-      this.ssl = SslContextBuilder.forClient().build();
-    } catch (SSLException e) {
-      throw new IllegalStateException("cannot initialise TLS", e);
-    }
+    this.trust = trust;
   }
 
   /**
@@ -76,7 +73,7 @@ public final class UpstreamClient implements AutoCloseable {
   private void sendTo(Upstream upstream, HttpMethod method, URI url, String target, HttpHeaders extra, ResponseListener listener) {
     String origin = Origin.of(url);
     ConnectionPool pool = pools.computeIfAbsent(upstream.name() + " " + origin,
-        k -> new ConnectionPool(transport, url, ssl, timeouts.connect(), upstream.stats()::countTlsHandshake));
+        k -> new ConnectionPool(transport, url, trust.context(upstream.caFile()), timeouts.connect(), upstream.stats()::countTlsHandshake));
     Req req = new Req(upstream, method, hostHeader(url), target, extra, origin.equals(upstream.origin()));
     Channel idle = pool.pollIdle();
     if (idle != null) {

@@ -33,12 +33,17 @@ public final class UpstreamRegistry {
     return fromConfig(config, u -> RequestAuth.NONE);
   }
 
-  /** As {@link #fromConfig(Config)}, each upstream with the {@link RequestAuth} {@code auth} gives it. */
-  public static UpstreamRegistry fromConfig(Config config, Function<UpstreamConfig, RequestAuth> auth) {
+  /**
+   * As {@link #fromConfig(Config)}; each S3 upstream with the {@link RequestAuth} {@code s3Auth}
+   * gives it (SigV4), the others with their configured credentials.
+   */
+  public static UpstreamRegistry fromConfig(Config config, Function<UpstreamConfig, RequestAuth> s3Auth) {
     Duration twoProbes = config.cache().probeInterval().multipliedBy(2);
     return new UpstreamRegistry(
         config.upstreams().stream()
-            .map(u -> new Upstream(u, config.cache().latencyAlpha(), auth.apply(u)))
+            .map(u -> u.s3() != null
+                ? new Upstream(u, config.cache().latencyAlpha(), s3Auth.apply(u))
+                : new Upstream(u, config.cache().latencyAlpha()))
             .toList(),
         twoProbes.compareTo(Duration.ofMinutes(1)) > 0 ? twoProbes : Duration.ofMinutes(1));
   }

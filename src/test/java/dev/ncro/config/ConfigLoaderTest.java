@@ -245,8 +245,8 @@ class ConfigLoaderTest {
   void keysThatAreNotStringsAreUnknownKeysNotACrash() {
     // Before: a ClassCastException while merging over the default.
     assertThat(problems("1: x\ntrue: y\n")).contains(
-        "1: unknown key (known: cache, logging, mesh, server, timeouts, upstreams)",
-        "true: unknown key (known: cache, logging, mesh, server, timeouts, upstreams)");
+        "1: unknown key (known: cache, logging, mesh, netrc_file, server, timeouts, upstreams)",
+        "true: unknown key (known: cache, logging, mesh, netrc_file, server, timeouts, upstreams)");
     assertThat(problems("cache: {1.5: x}\n")).singleElement().asString().startsWith("cache.1.5: unknown key");
   }
 

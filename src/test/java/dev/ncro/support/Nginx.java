@@ -67,7 +67,25 @@ public final class Nginx implements AutoCloseable {
         + "      location / { return " + status + " \"failing on purpose\\n\"; }");
   }
 
+  /**
+   * HTTPS with {@code cert} on the port, and {@code server} as the rest of the server block
+   * ({@code {prefix}} in it is replaced by the instance's private directory). For private, HTTPS and
+   * redirecting caches (auth_basic, Bearer checks, returns with a Location).
+   */
+  public static Nginx tls(TestCa.ServerCert cert, String server) throws IOException, InterruptedException {
+    return start(" ssl", "ssl_certificate " + cert.cert() + ";\n      ssl_certificate_key " + cert.key() + ";\n      " + server);
+  }
+
+  /** Plain HTTP with a custom server block, as {@link #tls}. */
+  public static Nginx custom(String server) throws IOException, InterruptedException {
+    return start("", server);
+  }
+
   private static Nginx start(String server) throws IOException, InterruptedException {
+    return start("", server);
+  }
+
+  private static Nginx start(String listenOptions, String server) throws IOException, InterruptedException {
     if (!Files.isExecutable(BINARY)) {
       throw new IllegalStateException(BINARY + " not found: install the Debian package nginx (apt-get install -y nginx)");
     }
@@ -76,7 +94,8 @@ public final class Nginx implements AutoCloseable {
     IOException last = null;
     for (int attempt = 0; attempt < 5; attempt++) {
       int port = freePort();
-      Files.writeString(prefix.resolve("nginx.conf"), config(prefix, port, server));
+      Files.writeString(prefix.resolve("nginx.conf"), config(prefix, port, listenOptions,
+          server.replace("{prefix}", prefix.toString())));
       Files.deleteIfExists(prefix.resolve("error.log"));
       Process p = new ProcessBuilder(BINARY.toString(), "-p", prefix + "/", "-c", prefix.resolve("nginx.conf").toString(),
           "-e", prefix.resolve("error.log").toString())
@@ -96,7 +115,7 @@ public final class Nginx implements AutoCloseable {
     throw last;
   }
 
-  private static String config(Path prefix, int port, String server) {
+  private static String config(Path prefix, int port, String listenOptions, String server) {
     String tmp = prefix.resolve("tmp").toString();
     return """
         daemon off;
@@ -110,6 +129,11 @@ public final class Nginx implements AutoCloseable {
           default_type application/octet-stream;
           log_format ncro '$request_method $uri $status $body_bytes_sent "$http_range" $msec $connection $connection_requests';
           access_log %1$s/access.log ncro;
+          # Whether each request carried credentials (and which scheme), never the secret itself:
+          # tests check that a redirect target never receives them.
+          map $http_authorization $ncro_auth_scheme { "" "none"; "~^(?<s>\\S+)" $s; }
+          log_format ncro_auth '$uri $ncro_auth_scheme "$http_range"';
+          access_log %1$s/auth.log ncro_auth;
           client_body_temp_path %2$s/body;
           proxy_temp_path %2$s/proxy;
           fastcgi_temp_path %2$s/fastcgi;
@@ -119,11 +143,11 @@ public final class Nginx implements AutoCloseable {
           keepalive_timeout 65;
           keepalive_requests 100000;
           server {
-            listen 127.0.0.1:%3$d;
+            listen 127.0.0.1:%3$d%5$s;
             %4$s
           }
         }
-        """.formatted(prefix, tmp, port, server);
+        """.formatted(prefix, tmp, port, server, listenOptions);
   }
 
   private static int freePort() throws IOException {
@@ -158,6 +182,22 @@ public final class Nginx implements AutoCloseable {
 
   public URI uri() {
     return URI.create("http://127.0.0.1:" + port);
+  }
+
+  /** {@code https://host:port}: {@code host} must be a name the certificate holds (localhost, 127.0.0.1). */
+  public URI httpsUri(String host) {
+    return URI.create("https://" + host + ":" + port);
+  }
+
+  /** Per request: {@code URI SCHEME "RANGE"}, SCHEME the Authorization scheme or {@code none}. */
+  public List<String> authorizationLog() throws IOException {
+    Path log = prefix.resolve("auth.log");
+    return Files.exists(log) ? Files.readAllLines(log) : List.of();
+  }
+
+  /** The directory nginx runs in (config, logs; files a test puts there, e.g. an htpasswd). */
+  public Path prefix() {
+    return prefix;
   }
 
   /** The access log so far, one line per request (see the class comment). */

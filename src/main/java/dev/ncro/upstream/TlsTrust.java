@@ -1,0 +1,155 @@
+package dev.ncro.upstream;
+
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What ncro trusts for HTTPS upstreams, and the TLS client contexts built from it.
+ *
+ * <p>System trust is the JDK's own store plus the bundle Nix itself uses, the first of
+ * {@code $NIX_SSL_CERT_FILE}, {@code $SSL_CERT_FILE} and {@code /etc/ssl/certs/ca-certificates.crt}
+ * that exists: on NixOS the JDK's store is built with the JDK and need not match the CAs the admin
+ * configured ({@code security.pki.certificateFiles}), which land in that bundle. An upstream's
+ * {@code ca_file} adds its certificates for that upstream only (a company CA for one cache does
+ * not become trusted for cache.nixos.org). Hostname verification and SNI are always on (see
+ * {@link ConnectionPool}); there is no switch to turn verification off.
+ *
+ * <p>One context per distinct {@code ca_file}: contexts hold session caches, so sharing them keeps
+ * TLS session resumption working across pools.
+ */
+public final class TlsTrust {
+  private static final Logger log = LoggerFactory.getLogger(TlsTrust.class);
+  static final Path DEBIAN_BUNDLE = Path.of("/etc/ssl/certs/ca-certificates.crt");
+  private final List<X509Certificate> system;
+  private final Optional<Path> bundle;
+  private final SslProvider provider;
+  private final ConcurrentHashMap<Optional<Path>, SslContext> contexts = new ConcurrentHashMap<>();
+
+  private TlsTrust(List<X509Certificate> system, Optional<Path> bundle, SslProvider provider) {
+    this.system = system;
+    this.bundle = bundle;
+    this.provider = provider;
+  }
+
+  /**
+   * System trust from {@code env} (the process environment in production). {@code providerName}:
+   * "jdk" or "openssl" (netty-tcnative, when on the class path), or "" for the default, the JDK's
+   * engine (docs/decisions.md: chosen by measurement).
+   */
+  public static TlsTrust system(Map<String, String> env, String providerName) {
+    List<X509Certificate> certs = new ArrayList<>(jdkDefault());
+    Optional<Path> bundle = osBundle(env);
+    bundle.ifPresent(b -> {
+      try {
+        certs.addAll(read(b));
+      } catch (IOException | GeneralSecurityException e) {
+        log.atWarn().setMessage("cannot read the system CA bundle; using the JDK's trust store alone")
+            .addKeyValue("path", b).addKeyValue("error", e.getMessage()).log();
+      }
+    });
+    SslProvider provider = SslProvider.JDK;
+    if ("openssl".equals(providerName)) {
+      if (OpenSsl.isAvailable()) {
+        provider = SslProvider.OPENSSL;
+      } else {
+        log.atWarn().setMessage("OpenSSL TLS engine requested but not available; using the JDK's")
+            .addKeyValue("cause", String.valueOf(OpenSsl.unavailabilityCause())).log();
+      }
+    }
+    return new TlsTrust(List.copyOf(certs), bundle, provider);
+  }
+
+  /** The bundle Nix would use: NIX_SSL_CERT_FILE, then SSL_CERT_FILE, then the Debian/NixOS path. */
+  static Optional<Path> osBundle(Map<String, String> env) {
+    for (String var : List.of("NIX_SSL_CERT_FILE", "SSL_CERT_FILE")) {
+      String v = env.get(var);
+      if (v != null && !v.isBlank() && Files.isReadable(Path.of(v))) {
+        return Optional.of(Path.of(v));
+      }
+    }
+    return Files.isReadable(DEBIAN_BUNDLE) ? Optional.of(DEBIAN_BUNDLE) : Optional.empty();
+  }
+
+  /** The OS bundle in use, if any (for the start-up log). */
+  public Optional<Path> bundle() {
+    return bundle;
+  }
+
+  public String provider() {
+    return provider.name().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  /** The client context for an upstream with {@code caFile} (null: system trust only). */
+  public SslContext context(Path caFile) {
+    return contexts.computeIfAbsent(Optional.ofNullable(caFile), this::build);
+  }
+
+  private SslContext build(Optional<Path> caFile) {
+    try {
+      KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
+      ks.load(null, null);
+      int i = 0;
+      for (X509Certificate c : system) {
+        ks.setCertificateEntry("system-" + i++, c);
+      }
+      if (caFile.isPresent()) {
+        for (X509Certificate c : read(caFile.get())) {
+          ks.setCertificateEntry("ca-file-" + i++, c);
+        }
+      }
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(ks);
+      return SslContextBuilder.forClient().sslProvider(provider).trustManager(tmf).build();
+    } catch (IOException | GeneralSecurityException e) {
+      // ca_file was checked at start-up; it changed or vanished since.
+      throw new IllegalStateException("cannot build TLS trust" + caFile.map(p -> " with " + p).orElse("") + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  private static List<X509Certificate> jdkDefault() {
+    try {
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init((KeyStore) null);
+      List<X509Certificate> out = new ArrayList<>();
+      for (var tm : tmf.getTrustManagers()) {
+        if (tm instanceof X509TrustManager x) {
+          out.addAll(List.of(x.getAcceptedIssuers()));
+        }
+      }
+      return out;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot read the JDK's trust store", e);
+    }
+  }
+
+  static List<X509Certificate> read(Path pem) throws IOException, GeneralSecurityException {
+    try (InputStream in = Files.newInputStream(pem)) {
+      List<X509Certificate> out = new ArrayList<>();
+      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+        out.add((X509Certificate) c);
+      }
+      return out;
+    }
+  }
+}

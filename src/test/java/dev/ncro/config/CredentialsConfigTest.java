@@ -1,0 +1,105 @@
+package dev.ncro.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Upstream credentials and trust in the config: every bad setting names its field, path and line. */
+class CredentialsConfigTest {
+  private static final String SECRET = "s3cr3t-value";
+  @TempDir Path dir;
+
+  private static Config load(String yaml) throws ConfigException {
+    return ConfigLoader.load(yaml, "test.yaml", Map.of());
+  }
+
+  private static List<String> problems(String yaml) {
+    try {
+      load(yaml);
+    } catch (ConfigException e) {
+      return e.problems();
+    }
+    throw new AssertionError("expected the config to be refused:\n" + yaml);
+  }
+
+  private Path file(String name, String content) throws Exception {
+    Path p = dir.resolve(name);
+    Files.writeString(p, content);
+    return p;
+  }
+
+  private static String upstream(String extra) {
+    return "upstreams:\n  - url: \"https://cache.example.com\"\n" + extra;
+  }
+
+  @Test
+  void passwordFileAndBearerTokenFileAreReadWithOneTrailingNewlineRemoved() throws Exception {
+    Path pw = file("pw", SECRET + "\n");
+    Config c = load(upstream("    username: alice\n    password_file: \"" + pw + "\"\n"));
+    assertThat(c.upstreams().get(0).credentials()).isEqualTo(new UpstreamCredentials.Basic("alice", SECRET, "password_file"));
+    assertThat(c.upstreams().get(0).toString()).doesNotContain(SECRET);
+    Path tok = file("tok", SECRET + "\r\n");
+    c = load(upstream("    bearer_token_file: \"" + tok + "\"\n"));
+    assertThat(c.upstreams().get(0).credentials()).isEqualTo(new UpstreamCredentials.Bearer(SECRET, "bearer_token_file"));
+    assertThat(c.toString()).doesNotContain(SECRET);
+  }
+
+  @Test
+  void badCredentialSettingsNameTheField() throws Exception {
+    Path pw = file("pw", SECRET);
+    assertThat(problems(upstream("    username: a\n    password: x\n    password_file: \"" + pw + "\"\n")))
+        .singleElement().asString().startsWith("upstreams[0].password: password and password_file are mutually exclusive");
+    assertThat(problems(upstream("    password_file: \"" + pw + "\"\n")))
+        .singleElement().asString().startsWith("upstreams[0].username: required with password_file");
+    assertThat(problems(upstream("    username: a\n")))
+        .singleElement().asString().startsWith("upstreams[0].username: needs password_file");
+    assertThat(problems(upstream("    username: a\n    password_file: \"" + pw + "\"\n    bearer_token_file: \"" + pw + "\"\n")))
+        .singleElement().asString().startsWith("upstreams[0].bearer_token_file: cannot be combined");
+  }
+
+  @Test
+  void unreadableOrMalformedFilesNameFieldPathAndLine() throws Exception {
+    Path missing = dir.resolve("nope");
+    assertThat(problems(upstream("    username: a\n    password_file: \"" + missing + "\"\n")))
+        .containsExactly("upstreams[0].password_file: " + missing + ": no such file");
+    Path twoLines = file("two", SECRET + "\nsecond\n");
+    assertThat(problems(upstream("    bearer_token_file: \"" + twoLines + "\"\n")))
+        .containsExactly("upstreams[0].bearer_token_file: " + twoLines + ": line 2: more than one line (only one trailing newline is removed)");
+    Path empty = file("empty", "\n");
+    assertThat(problems(upstream("    bearer_token_file: \"" + empty + "\"\n")))
+        .containsExactly("upstreams[0].bearer_token_file: " + empty + ": empty");
+    Path netrc = file("netrc", "machine cache.example.com\n  password " + SECRET + " oops\n");
+    List<String> p = problems("netrc_file: \"" + netrc + "\"\n" + upstream(""));
+    assertThat(p).singleElement().asString().startsWith("netrc_file: " + netrc + ": line 2: ").doesNotContain(SECRET);
+    Path notPem = file("ca.pem", "not a certificate\n");
+    assertThat(problems(upstream("    ca_file: \"" + notPem + "\"\n")))
+        .singleElement().asString().startsWith("upstreams[0].ca_file: " + notPem + ": ");
+  }
+
+  @Test
+  void netrcAppliesByHostAndExplicitCredentialsWin() throws Exception {
+    Path netrc = file("netrc", "machine cache.example.com password " + SECRET + "\ndefault login d password dpw\n");
+    Path pw = file("pw", "explicit\n");
+    Config c = load("netrc_file: \"" + netrc + "\"\nupstreams:\n"
+        + "  - url: \"https://cache.example.com\"\n"
+        + "  - url: \"https://other.example.com\"\n"
+        + "  - url: \"https://third.example.com\"\n    username: u\n    password_file: \"" + pw + "\"\n");
+    assertThat(c.upstreams().get(0).credentials()).isEqualTo(new UpstreamCredentials.Basic("", SECRET, "netrc_file line 1"));
+    assertThat(c.upstreams().get(1).credentials()).isEqualTo(new UpstreamCredentials.Basic("d", "dpw", "netrc_file line 2"));
+    assertThat(c.upstreams().get(2).credentials()).isEqualTo(new UpstreamCredentials.Basic("u", "explicit", "password_file"));
+  }
+
+  @Test
+  void aUrlWithUserInfoIsRefusedWithoutEchoingThePassword() {
+    assertThat(problems("upstreams:\n  - url: \"https://bob:" + SECRET + "@cache.example.com\"\n"))
+        .singleElement().asString()
+        .startsWith("upstreams[0].url: \"https://<redacted>@cache.example.com\" has user info")
+        .contains("password_file")
+        .doesNotContain(SECRET);
+  }
+}
