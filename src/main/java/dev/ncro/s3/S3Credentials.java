@@ -73,7 +73,11 @@ public final class S3Credentials {
 
   /** Re-resolves soon, on the background thread (after the upstream said the token expired). */
   void refreshSoon() {
-    timer.execute(this::refresh);
+    try {
+      timer.execute(this::refresh);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // shutting down: nothing to refresh for
+    }
   }
 
   /** Resolves once and schedules the next resolution. Logs only when credentials appear or vanish. */
