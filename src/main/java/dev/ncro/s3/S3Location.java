@@ -164,14 +164,19 @@ public record S3Location(
     for (String pair : query.split("&", -1)) {
       int eq = pair.indexOf('=');
       String name = eq < 0 ? pair : pair.substring(0, eq);
+      if (name.isEmpty()) {
+        throw new Malformed("url", "the query has an empty parameter (\"&&\", \"?=\" or a trailing \"&\")");
+      }
       String value;
       try {
         value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
       } catch (IllegalArgumentException e) {
-        throw new Malformed(name, "the value of " + name + " is not valid percent-encoding");
+        throw new Malformed(PARAMETERS.contains(name) ? name : "url", "a parameter value is not valid percent-encoding");
       }
       if (!PARAMETERS.contains(name)) {
-        throw new Malformed(name, "unknown parameter \"" + name + "\" (known: " + String.join(", ", PARAMETERS) + ")");
+        boolean printable = name.matches("[A-Za-z0-9_.-]{1,64}");
+        throw new Malformed(printable ? name : "url", (printable ? "unknown parameter \"" + name + "\"" : "a parameter name that is no word")
+            + " (known: " + String.join(", ", PARAMETERS) + ")");
       }
       if (eq < 0 || value.isEmpty()) {
         throw new Malformed(name, "parameter " + name + " has no value");
@@ -201,7 +206,12 @@ public record S3Location(
     if (!addressingStyle.isEmpty()) {
       q.add("addressing_style=" + addressingStyle);
     }
-    return URI.create("s3://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix) + (q.isEmpty() ? "" : "?" + String.join("&", q)));
+    try {
+      // The quoting constructor: an IPv6 endpoint's brackets are not legal in a query as they are.
+      return new URI("s3", bucket, prefix.isEmpty() ? "" : "/" + prefix, q.isEmpty() ? null : String.join("&", q), null);
+    } catch (java.net.URISyntaxException e) {
+      throw new Malformed("url", "cannot form a URL: " + e.getMessage());
+    }
   }
 
   /** How people see it (status page): {@code s3://bucket} plus the endpoint when not AWS. */

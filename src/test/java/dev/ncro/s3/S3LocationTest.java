@@ -60,6 +60,13 @@ class S3LocationTest {
   }
 
   @Test
+  void anIpv6EndpointWorksAndItsNameParsesBack() {
+    S3Location s = S3Location.parse("s3://cache?endpoint=[::1]:9000&scheme=http");
+    assertThat(s.httpBase()).isEqualTo(URI.create("http://[::1]:9000/cache"));
+    assertThat(S3Location.parse(s.canonical().toString())).isEqualTo(s);
+  }
+
+  @Test
   void trailingSlashesAndDoubleSlashesInThePrefixAreDropped() {
     assertThat(S3Location.parse("s3://cache//a//b/").prefix()).isEqualTo("a/b");
     assertThat(S3Location.parse("s3://cache/").prefix()).isEmpty();
