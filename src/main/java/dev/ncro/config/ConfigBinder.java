@@ -99,7 +99,13 @@ final class ConfigBinder {
    */
   private UpstreamCredentials credentials(Map<String, Object> m, String path, URI url, Netrc netrc) {
     String username = m.get("username") == null ? null : f.string(m, "username", path + ".username");
-    String password = m.get("password") == null ? null : f.string(m, "password", path + ".password");
+    String password = null;
+    if (m.get("password") instanceof String p) {
+      password = p;
+    } else if (m.get("password") != null) { // never describe the value: it is the password
+      f.problem(path + ".password", "expected a string (quote it: password: \"...\")");
+      return UpstreamCredentials.NONE;
+    }
     Path passwordFile = path(m, "password_file", path + ".password_file");
     Path tokenFile = path(m, "bearer_token_file", path + ".bearer_token_file");
     boolean hasPassword = password != null || passwordFile != null;

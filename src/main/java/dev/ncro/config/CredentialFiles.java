@@ -33,6 +33,10 @@ final class CredentialFiles {
   private CredentialFiles() {}
 
   static String text(Path path) throws FileProblem {
+    if (Files.exists(path) && !Files.isRegularFile(path)) {
+      // A FIFO or a device would block or never end: start-up must not hang on a wrong path.
+      throw new FileProblem(path + ": not a regular file");
+    }
     byte[] bytes;
     try (InputStream in = Files.newInputStream(path)) {
       bytes = in.readNBytes(MAX_BYTES + 1);
@@ -94,6 +98,9 @@ final class CredentialFiles {
   static int certificates(Path path) throws FileProblem {
     if (!Files.exists(path)) {
       throw new FileProblem(path + ": no such file");
+    }
+    if (!Files.isRegularFile(path)) {
+      throw new FileProblem(path + ": not a regular file");
     }
     try (InputStream in = Files.newInputStream(path)) {
       Collection<? extends java.security.cert.Certificate> certs =

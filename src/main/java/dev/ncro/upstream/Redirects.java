@@ -30,15 +30,17 @@ final class Redirects implements ResponseListener {
 
   private final ResponseListener delegate;
   private final Hop hop;
+  /** The URL of the request in flight; parsed from {@code first} only when a redirect needs it. */
   private URI current;
+  private final java.util.function.Supplier<URI> first;
   private int hops;
   /** The answer being read is a redirect to {@code next}: its body is dropped. */
   private URI next;
   /** A bad redirect was reported: the rest of that answer (already on its way) is dropped. */
   private boolean failed;
 
-  Redirects(URI first, ResponseListener delegate, Hop hop) {
-    this.current = first;
+  Redirects(java.util.function.Supplier<URI> first, ResponseListener delegate, Hop hop) {
+    this.first = first;
     this.delegate = delegate;
     this.hop = hop;
   }
@@ -66,6 +68,9 @@ final class Redirects implements ResponseListener {
       problem = "more than " + MAX_HOPS + " redirects (a loop?), last to " + redact(location);
     } else {
       try {
+        if (current == null) {
+          current = first.get();
+        }
         target = current.resolve(new URI(location.strip()));
         problem = check(target);
       } catch (URISyntaxException | IllegalArgumentException e) {

@@ -22,6 +22,7 @@ public final class Upstream {
   private final UpstreamStats stats;
   private final URI endpoint;
   private final RequestAuth auth;
+  private final String origin;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
     this(config, latencyAlpha, authFor(config.credentials()));
@@ -43,6 +44,7 @@ public final class Upstream {
     this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
     this.stats = new UpstreamStats(latencyAlpha);
     this.endpoint = config.s3() == null ? config.url() : config.s3().httpBase();
+    this.origin = Origin.of(endpoint);
   }
 
   /** The configured URL (canonical form): the upstream's identity. */
@@ -88,7 +90,7 @@ public final class Upstream {
 
   /** Scheme, host and port (always explicit): where its credentials may be sent, and nowhere else. */
   public String origin() {
-    return Origin.of(endpoint);
+    return origin;
   }
 
   public int priority() {

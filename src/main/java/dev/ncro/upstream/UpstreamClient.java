@@ -28,7 +28,7 @@ public final class UpstreamClient implements AutoCloseable {
   private final TimeoutsConfig timeouts;
   private final TlsTrust trust;
   private final String userAgent;
-  private final ConcurrentHashMap<String, ConnectionPool> pools = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<PoolKey, ConnectionPool> pools = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
   public UpstreamClient(Transport transport, TimeoutsConfig timeouts, String userAgent) {
@@ -49,11 +49,13 @@ public final class UpstreamClient implements AutoCloseable {
    */
   public void send(Upstream upstream, HttpMethod method, String path, HttpHeaders extra, ResponseListener listener) {
     String target = upstream.resolve(path);
-    URI first = firstUrl(upstream, target);
-    Redirects follower = new Redirects(first, listener,
-        (next, l) -> sendTo(upstream, method, next, requestTarget(next), extra, l));
-    sendTo(upstream, method, first, target, extra, follower);
+    Redirects follower = new Redirects(() -> firstUrl(upstream, target), listener,
+        (next, l) -> sendTo(upstream, method, next, Origin.of(next), hostHeader(next), requestTarget(next), extra, l));
+    sendTo(upstream, method, upstream.url(), upstream.origin(), upstream.host(), target, extra, follower);
   }
+
+  /** Connections are pooled per upstream and origin: a redirect target gets the upstream's trust. */
+  private record PoolKey(String upstream, String origin) {}
 
   /** The absolute URL of the first request, for resolving a relative Location against. */
   private static URI firstUrl(Upstream upstream, String target) {
@@ -70,11 +72,11 @@ public final class UpstreamClient implements AutoCloseable {
   }
 
   /** One request to {@code url} (the upstream itself or a host it redirected to). */
-  private void sendTo(Upstream upstream, HttpMethod method, URI url, String target, HttpHeaders extra, ResponseListener listener) {
-    String origin = Origin.of(url);
-    ConnectionPool pool = pools.computeIfAbsent(upstream.name() + " " + origin,
+  private void sendTo(Upstream upstream, HttpMethod method, URI url, String origin, String host, String target,
+      HttpHeaders extra, ResponseListener listener) {
+    ConnectionPool pool = pools.computeIfAbsent(new PoolKey(upstream.name(), origin),
         k -> new ConnectionPool(transport, url, trust.context(upstream.caFile()), timeouts.connect(), upstream.stats()::countTlsHandshake));
-    Req req = new Req(upstream, method, hostHeader(url), target, extra, origin.equals(upstream.origin()));
+    Req req = new Req(upstream, method, host, target, extra, origin.equals(upstream.origin()));
     Channel idle = pool.pollIdle();
     if (idle != null) {
       dispatch(idle, true, pool, req, listener);

@@ -76,6 +76,8 @@ class CredentialsConfigTest {
     Path netrc = file("netrc", "machine cache.example.com\n  password " + SECRET + " oops\n");
     List<String> p = problems("netrc_file: \"" + netrc + "\"\n" + upstream(""));
     assertThat(p).singleElement().asString().startsWith("netrc_file: " + netrc + ": line 2: ").doesNotContain(SECRET);
+    assertThat(problems(upstream("    bearer_token_file: \"" + dir + "\"\n")))
+        .containsExactly("upstreams[0].bearer_token_file: " + dir + ": not a regular file");
     Path notPem = file("ca.pem", "not a certificate\n");
     assertThat(problems(upstream("    ca_file: \"" + notPem + "\"\n")))
         .singleElement().asString().startsWith("upstreams[0].ca_file: " + notPem + ": ");
@@ -92,6 +94,12 @@ class CredentialsConfigTest {
     assertThat(c.upstreams().get(0).credentials()).isEqualTo(new UpstreamCredentials.Basic("", SECRET, "netrc_file line 1"));
     assertThat(c.upstreams().get(1).credentials()).isEqualTo(new UpstreamCredentials.Basic("d", "dpw", "netrc_file line 2"));
     assertThat(c.upstreams().get(2).credentials()).isEqualTo(new UpstreamCredentials.Basic("u", "explicit", "password_file"));
+  }
+
+  @Test
+  void aPasswordThatIsNotAStringIsNotEchoed() {
+    assertThat(problems(upstream("    username: a\n    password: 9812734\n")))
+        .containsExactly("upstreams[0].password: expected a string (quote it: password: \"...\")");
   }
 
   @Test

@@ -294,6 +294,25 @@ class PrivateCacheIT {
   }
 
   @Test
+  void theDefaultTlsEngineIsBoringSslAndTheJdkEngineVerifiesTheSameWay() throws Exception {
+    Nginx n = nginx("if ($ssl_server_name != \"localhost\") { return 421; }\n      " + serveCache());
+    TestCa.ServerCert wrongHost = ca.issue(List.of("wrong.example"), List.of());
+    Nginx misnamed = Nginx.tls(wrongHost, serveCache());
+    open.add(misnamed);
+    System.setProperty("ncro.tls.provider", "jdk");
+    try {
+      start(upstream(n.httpsUri("localhost"), caFile()) + upstream(misnamed.httpsUri("localhost"), caFile()), "");
+    } finally {
+      System.clearProperty("ncro.tls.provider");
+    }
+    assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("ncro listening").contains("tls_engine=jdk"));
+    awaitState(0, "active");
+    awaitState(1, "certificate_error");
+    assertServesTheCache();
+    assertThat(upstreamStatus(1).get("state_reason").asText()).contains("certificate: ");
+  }
+
+  @Test
   void certificateProblemsAreAVisibleStateWithTheReason() throws Exception {
     Nginx n = nginx(serveCache());
     TestCa.ServerCert wrongHost = ca.issue(List.of("wrong.example"), List.of());
@@ -301,6 +320,8 @@ class PrivateCacheIT {
     open.add(misnamed);
     // No ca_file: the test CA is not in the system trust. And a certificate for another host name.
     start(upstream(n.httpsUri("localhost"), "") + upstream(misnamed.httpsUri("localhost"), caFile()), "");
+    assertThat(logs.lines()).as("the default engine, which every other test here uses")
+        .anySatisfy(l -> assertThat(l).contains("ncro listening").contains("tls_engine=openssl"));
     awaitState(0, "certificate_error");
     awaitState(1, "certificate_error");
     assertThat(upstreamStatus(0).get("state_reason").asText()).startsWith("probe: certificate: ")
@@ -333,6 +354,40 @@ class PrivateCacheIT {
     assertThat(metric("ncro_upstream_state{state=\"unauthorized\",upstream=\"" + a + "\"}")).isEqualTo(1);
     // Races left them out: nginx saw no narinfo request after the state was set.
     assertThat(wrong.accessLog()).noneMatch(l -> l.contains(".narinfo"));
+  }
+
+  @Test
+  void aRefusedObjectIsUnavailableNotAbsentAndA403StaysAbsent() throws Exception {
+    // nix-cache-info is public (the probe succeeds), every object needs credentials ncro lacks.
+    Nginx n = nginx("location = /nix-cache-info { root " + cache + "; }\n"
+        + "      location / { " + basicAuth() + "root " + cache + "; }");
+    Nginx s3 = nginx("location = /nix-cache-info { root " + cache + "; }\n      location / { return 403; }");
+    start(upstream(n.httpsUri("localhost"), caFile()) + upstream(s3.httpsUri("127.0.0.1"), caFile()), "");
+    // The start-up probe's success is an answer that re-arms the warning: wait for it to be in.
+    Await.until("start-up probe of the refusing upstream", () -> {
+      try {
+        return upstreamStatus(0).get("ema_latency_ms").isNumber();
+      } catch (Exception e) {
+        return false;
+      }
+    });
+    for (int round = 0; round < 3; round++) {
+      for (String h : hashes) {
+        assertThat(get("/" + h + ".narinfo").statusCode()).as("401 from the only holder: unknown, not absent").isEqualTo(503);
+      }
+    }
+    String a = n.httpsUri("localhost").toString();
+    assertThat(linesAbout(a)).as("one warning for %d refusals", 3 * hashes.size()).singleElement().asString()
+        .contains("WARN").contains("refused a request").contains("status=401");
+    assertThat(metric("ncro_upstream_errors_total{kind=\"auth\",upstream=\"" + a + "\"}")).isEqualTo(3L * hashes.size());
+    assertThat(upstreamStatus(0).get("state").asText()).isEqualTo("active");
+
+    // Without the refusing upstream, the 403 everywhere is "absent": S3 without list permission.
+    ncro.stop();
+    logs.close();
+    start(upstream(s3.httpsUri("127.0.0.1"), caFile()), "");
+    awaitState(0, "active");
+    assertThat(get("/" + hashes.get(0) + ".narinfo").statusCode()).isEqualTo(404);
   }
 
   @Test
