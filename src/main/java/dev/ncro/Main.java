@@ -72,7 +72,7 @@ public final class Main {
     LogSetup.apply(config.logging());
     Ncro ncro;
     try {
-      ncro = Ncro.start(config, Systemd.fromEnvironment(env, ProcessHandle.current().pid()));
+      ncro = Ncro.start(config, Systemd.fromEnvironment(env, ProcessHandle.current().pid()), env);
     } catch (RouteStoreException e) {
       err.println("ncro: cache.db_path: " + e.getMessage());
       return 1;

@@ -18,6 +18,7 @@ import dev.ncro.router.FileRoutes;
 import dev.ncro.router.NarRouter;
 import dev.ncro.router.NarinfoRouter;
 import dev.ncro.router.RecentRaces;
+import dev.ncro.s3.S3Auth;
 import dev.ncro.server.HttpServer;
 import dev.ncro.server.StatusReport;
 import dev.ncro.systemd.Notifier;
@@ -36,6 +37,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -70,13 +73,15 @@ public final class Ncro {
   private final MeshNode mesh;
   private final Notifier notifier;
   private final Watchdog watchdog;
+  private final S3Auth s3;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final AtomicBoolean stopping = new AtomicBoolean();
 
   private Ncro(Transport transport, UpstreamClient client, RouteStore store, Prober prober, HttpServer server,
       ExecutorService blocking, ScheduledExecutorService housekeeping, UpstreamRegistry registry,
-      InetSocketAddress address, MeshNode mesh, Notifier notifier, Watchdog watchdog) {
+      InetSocketAddress address, MeshNode mesh, Notifier notifier, Watchdog watchdog, S3Auth s3) {
     this.mesh = mesh;
+    this.s3 = s3;
     this.notifier = notifier;
     this.watchdog = watchdog;
     this.transport = transport;
@@ -91,7 +96,16 @@ public final class Ncro {
   }
 
   public static Ncro start(Config config) throws RouteStoreException, IOException, InterruptedException {
-    return start(config, Systemd.NONE);
+    return start(config, Systemd.NONE, System.getenv());
+  }
+
+  /**
+   * As {@link #start(Config)}, with {@code env} as the process environment S3 upstreams take their
+   * AWS credentials from (tests give each instance its own).
+   */
+  public static Ncro start(Config config, Map<String, String> env)
+      throws RouteStoreException, IOException, InterruptedException {
+    return start(config, Systemd.NONE, env);
   }
 
   /**
@@ -99,7 +113,7 @@ public final class Ncro {
    * {@code READY=1} once the listener, the route store and the mesh socket are all up, and pings
    * its watchdog while the event loops answer.
    */
-  public static Ncro start(Config config, Systemd systemd)
+  public static Ncro start(Config config, Systemd systemd, Map<String, String> env)
       throws RouteStoreException, IOException, InterruptedException {
     // Everything opened so far, closed in reverse if a later step fails: a failed start (the port
     // in use, say) must not leave threads, sockets or the database open in a process that goes on,
@@ -109,13 +123,23 @@ public final class Ncro {
       // First: without a way to report readiness, systemd would wait for it in vain.
       Notifier notifier = track(opened, Notifier.open(systemd.notifySocket()));
       Clock clock = Clock.systemUTC();
+      // S3 credentials: the AWS SDK's classes take most of a second to load (docs/decisions.md), so
+      // they resolve while the route store opens; null without an S3 upstream.
+      CompletableFuture<S3Auth> s3Start = CompletableFuture.supplyAsync(() -> S3Auth.start(config.upstreams(), env),
+          r -> Thread.ofPlatform().name("ncro-s3-start").daemon(true).start(r));
+      opened.add(() -> s3Start.thenAccept(a -> {
+        if (a != null) {
+          a.close();
+        }
+      }));
       RouteStore store = track(opened, RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(),
           Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock));
       Transport transport = Transport.create(Transport.defaultThreads());
       opened.add(transport::shutdown);
       ExecutorService blocking = track(opened,
           Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory()));
-      UpstreamRegistry registry = UpstreamRegistry.fromConfig(config);
+      S3Auth s3 = s3Start.join();
+      UpstreamRegistry registry = s3 == null ? UpstreamRegistry.fromConfig(config) : UpstreamRegistry.fromConfig(config, s3::authorizer);
       TlsTrust trust = TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
       UpstreamClient client = track(opened,
           new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust));
@@ -167,7 +191,7 @@ public final class Ncro {
       notifier.ready("serving on " + bound);
       Watchdog watchdog = Watchdog.start(notifier, systemd.watchdogPing(), transport.group());
       return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh,
-          notifier, watchdog);
+          notifier, watchdog, s3);
     } catch (Throwable e) {
       closeInReverse(opened, e);
       throw e;
@@ -234,6 +258,9 @@ public final class Ncro {
       mesh.close();
     }
     prober.close();
+    if (s3 != null) {
+      s3.close();
+    }
     housekeeping.shutdownNow();
     client.close();
     transport.shutdown();

@@ -273,7 +273,9 @@ final class ConfigBinder {
     for (int i = 0; i < list.size(); i++) {
       String path = "upstreams[" + i + "]";
       Map<String, Object> m = f.section(list.get(i), path, UPSTREAM);
-      URI url = upstreamUrl(f.string(m, "url", path + ".url"), path + ".url");
+      String urlText = f.string(m, "url", path + ".url");
+      S3Location s3 = S3Location.isS3(urlText) ? s3Url(urlText, path + ".url") : null;
+      URI url = s3 != null ? s3.canonical() : S3Location.isS3(urlText) ? null : upstreamUrl(urlText, path + ".url");
       int priority = m.containsKey("priority")
           ? f.integer(m, "priority", path + ".priority", 0, Integer.MAX_VALUE)
           : DEFAULT_PRIORITY;
@@ -297,15 +299,39 @@ final class ConfigBinder {
         }
       }
       Path ca = caFile(m, path);
-      UpstreamCredentials credentials = credentials(m, path, url, netrc);
+      UpstreamCredentials credentials = S3Location.isS3(urlText) ? noHttpCredentials(m, path) : credentials(m, path, url, netrc);
       if (url != null) {
         if (!seen.add(url.toString())) {
           f.problem(path + ".url", "duplicate upstream " + url);
         }
-        out.add(new UpstreamConfig(url, priority, keys, ca, credentials));
+        out.add(new UpstreamConfig(url, priority, keys, ca, credentials, s3));
       }
     }
     return out;
+  }
+
+  /** An S3 upstream signs with AWS credentials; HTTP ones given for it are a mistake worth naming. */
+  private UpstreamCredentials noHttpCredentials(Map<String, Object> m, String path) {
+    for (String k : List.of("username", "password", "password_file", "bearer_token_file")) {
+      if (m.containsKey(k)) {
+        f.problem(path + "." + k, "does not apply to an s3:// upstream, which signs with AWS credentials"
+            + " (environment, shared credentials file, profile=)");
+      }
+    }
+    return UpstreamCredentials.NONE;
+  }
+
+  /** An {@code s3://} URL in Nix's syntax; a problem names the parameter at fault. */
+  private S3Location s3Url(String text, String path) {
+    try {
+      return S3Location.parse(text);
+    } catch (S3Location.Malformed e) {
+      // Never echo what looks like user info: it would be a secret written in the wrong place.
+      String shown = text.replaceFirst("^(?i)(s3://)[^/?#]*@", "$1***@");
+      f.problem(path, "S3 upstream \"" + shown + "\", " + e.parameter() + ": "
+          + (shown.equals(text) ? e.getMessage() : "credentials do not go in an s3:// URL"));
+      return null;
+    }
   }
 
   /** An absolute http(s) URL with a host; the trailing slash is dropped, a base path kept. */
@@ -329,7 +355,7 @@ final class ConfigBinder {
     }
     String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.equals("http") && !scheme.equals("https")) {
-      f.problem(path, "\"" + text + "\" must be an http:// or https:// URL");
+      f.problem(path, "\"" + text + "\" must be an http://, https:// or s3:// URL");
       return null;
     }
     if (u.getHost() == null || u.getHost().isEmpty()) {

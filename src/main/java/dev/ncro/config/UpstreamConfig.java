@@ -9,12 +9,20 @@ import java.util.List;
  * keys ({@code name:base64}) — when non-empty, a narinfo from this upstream counts only if one of
  * its signatures verifies against one of them. {@code caFile} (null for none) holds PEM
  * certificates trusted for this upstream in addition to the system's; {@code credentials} were read
- * from their files at start-up (see {@link UpstreamCredentials}).
+ * from their files at start-up (see {@link UpstreamCredentials}). {@code s3} is set for an
+ * {@code s3://} upstream (then {@code url} is its canonical name, {@link S3Location#canonical()},
+ * and its credentials come from the AWS chain, not {@code credentials}), null for HTTP(S).
  */
-public record UpstreamConfig(URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials) {
+public record UpstreamConfig(
+    URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3) {
   public UpstreamConfig {
     publicKeys = List.copyOf(publicKeys);
     credentials = credentials == null ? UpstreamCredentials.NONE : credentials;
+  }
+
+  /** An HTTP(S) upstream. */
+  public UpstreamConfig(URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials) {
+    this(url, priority, publicKeys, caFile, credentials, null);
   }
 
   /** A public cache trusted through the system's certificates only. */
@@ -22,11 +30,20 @@ public record UpstreamConfig(URI url, int priority, List<String> publicKeys, Pat
     this(url, priority, publicKeys, null, UpstreamCredentials.NONE);
   }
 
+  /** An S3 upstream, named by its canonical URL. */
+  public static UpstreamConfig s3(S3Location s3, int priority, List<String> publicKeys) {
+    return new UpstreamConfig(s3.canonical(), priority, publicKeys, null, UpstreamCredentials.NONE, s3);
+  }
+
   /**
    * The canonical form upstreams are compared in (duplicates in the config, names in gossip):
-   * lower-case scheme and host, explicit port only when given, no trailing slash.
+   * lower-case scheme and host, explicit port only when given, no trailing slash. An {@code s3://}
+   * URL is compared in its own canonical form ({@link S3Location#canonical()}).
    */
   public static URI normalize(URI u) {
+    if (S3Location.isS3(u.toString())) {
+      return S3Location.parse(u.toString()).canonical();
+    }
     String p = u.getRawPath() == null ? "" : u.getRawPath().replaceAll("/+$", "");
     String port = u.getPort() < 0 ? "" : ":" + u.getPort();
     return URI.create(u.getScheme().toLowerCase(java.util.Locale.ROOT) + "://"

@@ -98,6 +98,17 @@ final class Race {
       return;
     }
     int status = r.status();
+    String refusal = u.auth().mayRefuse(status) ? u.auth().refusal(status, r.body()) : null;
+    if (refusal != null) {
+      // S3's signature and credential errors: the whole upstream is refusing us, not this path.
+      registry.unauthorized(u, "narinfo: " + refusal);
+      synchronized (this) {
+        refused++;
+      }
+      countUnavailable(); // not known to lack it: a 503, never a 404 Nix would remember
+      answered();
+      return;
+    }
     if (status == 200 || status == 404 || status == 403 || status == 410) {
       metrics.raceAnswer(u, r.elapsedMillis());
     }
@@ -184,7 +195,7 @@ final class Race {
 
   /** The won race's answer, or null when the body is not a valid narinfo for this hash from this upstream. */
   private RaceOutcome.Won accept(Upstream u, SmallResponse r) {
-    byte[] body = NarInfoRewriter.relativizeUrl(r.body(), u.url());
+    byte[] body = NarInfoRewriter.relativizeUrl(r.body(), u.endpoint());
     NarInfo info;
     try {
       info = NarInfo.parse(body);

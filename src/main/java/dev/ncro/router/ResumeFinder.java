@@ -55,7 +55,7 @@ public final class ResumeFinder {
       return Optional.empty();
     }
     try {
-      NarInfo info = NarInfo.parse(NarInfoRewriter.relativizeUrl(r.body(), u.url()));
+      NarInfo info = NarInfo.parse(NarInfoRewriter.relativizeUrl(r.body(), u.endpoint()));
       if (!info.hashPart().equals(hash) || !fileHash.equals(info.fileHash()) || !SAFE_URL.matcher(info.url()).matches()) {
         return Optional.empty();
       }

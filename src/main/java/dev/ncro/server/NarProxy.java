@@ -5,12 +5,14 @@ import dev.ncro.router.NarRouter;
 import dev.ncro.router.ResumeFinder;
 import dev.ncro.upstream.Exchange;
 import dev.ncro.upstream.FailureKind;
+import dev.ncro.upstream.RequestAuth;
 import dev.ncro.upstream.ResponseListener;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamException;
 import dev.ncro.upstream.UpstreamRegistry;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -50,6 +52,7 @@ import org.slf4j.LoggerFactory;
  */
 final class NarProxy implements ResponseListener, StreamedResponse {
   private static final Logger log = LoggerFactory.getLogger(NarProxy.class);
+  private static final int MAX_ERROR_BODY = 16 * 1024;
   private final Channel client;
   private final HttpMethod method;
   private final String narUrl;
@@ -72,6 +75,11 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   private boolean passing;
   private boolean started;
   private boolean failedSome;
+  /** Some upstream refused ncro's credentials: without the NAR elsewhere, the answer is 503. */
+  private boolean refusedSome;
+  /** The error body of an answer that may be a refusal ({@link RequestAuth#mayRefuse}), else null. */
+  private ByteBuf refusalBody;
+  private int refusalStatus;
   /** While resuming: the body offset the resumed response must start at. -1 otherwise. */
   private long resumeAt = -1;
   /** Body written to the client since the last flush (event-loop confined, like the rest). */
@@ -138,8 +146,9 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       return;
     }
     if (++index >= order.size()) {
-      int status = failedSome ? 502 : 404;
-      String msg = failedSome ? "no upstream could serve " + narUrl : "no upstream has " + narUrl;
+      int status = refusedSome ? 503 : failedSome ? 502 : 404;
+      String msg = refusedSome ? "an upstream that may have " + narUrl + " refused ncro's credentials"
+          : failedSome ? "no upstream could serve " + narUrl : "no upstream has " + narUrl;
       client.writeAndFlush(Responses.text(status, msg, method.equals(HttpMethod.HEAD)));
       finished();
       return;
@@ -162,6 +171,11 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       return;
     }
     int s = r.status().code();
+    if (current.auth().mayRefuse(s)) {
+      refusalStatus = s;
+      refusalBody = Unpooled.buffer(512); // heap, unpooled: nothing leaks if the exchange is dropped
+      return; // read the small error body: it tells a refusal from an absent key (onComplete)
+    }
     if (s == 404 || s == 410 || s == 403) {
       registry.alive(current);
       if (current == plan.routed()) {
@@ -232,6 +246,9 @@ final class NarProxy implements ResponseListener, StreamedResponse {
 
   @Override
   public void onContent(ByteBuf content) {
+    if (refusalBody != null && !closed && refusalBody.readableBytes() < MAX_ERROR_BODY) {
+      refusalBody.writeBytes(content, Math.min(content.readableBytes(), MAX_ERROR_BODY - refusalBody.readableBytes()));
+    }
     if (!passing || closed) {
       content.release();
       return;
@@ -269,6 +286,9 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     if (closed) {
       return;
     }
+    if (refusalBody != null) {
+      refusalSettled();
+    }
     if (!passing) {
       next();
       return;
@@ -281,8 +301,29 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     finished();
   }
 
+  /** A possible refusal's body is complete: unauthorized, absent (403/404/410) or a failure. */
+  private void refusalSettled() {
+    byte[] body = new byte[refusalBody.readableBytes()];
+    refusalBody.readBytes(body);
+    refusalBody = null;
+    String refused = current.auth().refusal(refusalStatus, body);
+    if (refused != null) {
+      registry.unauthorized(current, "NAR: " + refused);
+      refusedSome = true;
+    } else if (refusalStatus == 403 || refusalStatus == 404 || refusalStatus == 410) {
+      registry.alive(current);
+      if (current == plan.routed()) {
+        routedLost.run();
+      }
+    } else {
+      registry.badAnswer(current, FailureKind.PROTOCOL);
+      failedSome = true;
+    }
+  }
+
   @Override
   public void onError(UpstreamException error, boolean headersSeen) {
+    refusalBody = null;
     if (closed) {
       return;
     }

@@ -109,6 +109,7 @@ public final class StatusReport {
     UpstreamStats s = u.stats();
     g.writeStartObject();
     g.writeStringField("url", u.name());
+    g.writeStringField("display", u.display());
     g.writeStringField("host", u.host());
     g.writeStringField("state", s.state().label());
     g.writeStringField("state_reason", s.stateReason());

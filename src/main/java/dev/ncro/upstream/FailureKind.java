@@ -14,7 +14,10 @@ public enum FailureKind {
   BAD_SIGNATURE,
   /** A narinfo that did not parse, or that describes another store path than the one asked for. */
   BAD_NARINFO,
-  /** The upstream refused our credentials (401, or 401/403 to the {@code /nix-cache-info} probe). */
+  /**
+   * The upstream refused our credentials (401, or 401/403 to the {@code /nix-cache-info} probe, or
+   * an S3 signature or credential error).
+   */
   AUTH,
   /** The upstream's TLS certificate did not verify (unknown issuer, expired, wrong host name). */
   TLS,

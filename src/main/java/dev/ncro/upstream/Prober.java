@@ -36,14 +36,19 @@ public final class Prober implements AutoCloseable {
 
   /** Probes one upstream now, asynchronously (e.g. just after it was suspended). */
   public void probeNow(Upstream u) {
-    timer.execute(() -> probe(u, headRefused.contains(u) ? HttpMethod.GET : HttpMethod.HEAD));
+    timer.execute(() -> probe(u, method(u)));
   }
 
   /** Probes every upstream once, asynchronously. */
   public void probeAll() {
     for (Upstream u : registry.all()) {
-      probe(u, headRefused.contains(u) ? HttpMethod.GET : HttpMethod.HEAD);
+      probe(u, method(u));
     }
+  }
+
+  /** HEAD, unless the upstream refused it or its refusals can only be told by their body (S3). */
+  private HttpMethod method(Upstream u) {
+    return headRefused.contains(u) || !u.auth().probeWithHead() ? HttpMethod.GET : HttpMethod.HEAD;
   }
 
   private void probe(Upstream u, HttpMethod method) {
@@ -56,10 +61,14 @@ public final class Prober implements AutoCloseable {
         return;
       }
       int s = r.status();
+      boolean judged = u.auth().mayRefuse(s); // the body tells (S3): a 403 may be a missing key
+      String refused = judged ? u.auth().refusal(s, r.body()) : null;
       if (method == HttpMethod.HEAD && (s == 405 || s == 501 || s == 404 || s == 400)) {
         headRefused.add(u);
         probe(u, HttpMethod.GET);
-      } else if (s == 401 || s == 403) {
+      } else if (refused != null) {
+        registry.unauthorized(u, "probe: " + refused);
+      } else if (!judged && (s == 401 || s == 403)) {
         registry.unauthorized(u, "probe: /nix-cache-info answered " + s);
       } else if (s >= 200 && s < 300) {
         registry.probeSucceeded(u, r.elapsedMillis());

@@ -27,6 +27,29 @@ public interface RequestAuth {
   /** A name for the scheme, safe to show ("none", "basic", "bearer", ...): never the secret. */
   String scheme();
 
+  /**
+   * True when an answer with this status may be a refusal of the credentials that only its body
+   * tells apart: S3 answers 403 both for a bad signature and for a missing key (without list
+   * permission), and only the XML error {@code Code} says which. Such an answer is read whole and
+   * judged by {@link #refusal}.
+   */
+  default boolean mayRefuse(int status) {
+    return false;
+  }
+
+  /**
+   * Why the upstream refused ncro's credentials, or null when {@code status} and {@code body} (of
+   * an answer for which {@link #mayRefuse} held) mean something else. Never holds a secret.
+   */
+  default String refusal(int status, byte[] body) {
+    return null;
+  }
+
+  /** False when probes must GET: a HEAD answer has no body to tell a refusal by. */
+  default boolean probeWithHead() {
+    return true;
+  }
+
   /** No credentials: requests go out as they are. */
   RequestAuth NONE = new RequestAuth() {
     @Override

@@ -10,12 +10,17 @@ import java.util.Optional;
 /**
  * One configured binary cache together with its live measurements. The configuration part is
  * immutable; latency and health live in a {@link UpstreamStats} that many threads update.
+ *
+ * <p>Its name is the configured URL; the requests go to {@link #endpoint()}, which for an HTTP(S)
+ * cache is that same URL and for an {@code s3://} bucket the plain HTTP(S) URL of its keys, each
+ * request signed by its {@link RequestAuth}. Everything past the request line (pooling, redirects,
+ * streaming, timeouts, metrics) is one code path for both.
  */
 public final class Upstream {
   private final UpstreamConfig config;
   private final List<NixPublicKey> keys;
   private final UpstreamStats stats;
-  private final String host;
+  private final URI endpoint;
   private final RequestAuth auth;
   private final String origin;
 
@@ -36,14 +41,25 @@ public final class Upstream {
   public Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
     this.config = config;
     this.auth = auth;
-    this.origin = Origin.of(config.url());
     this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
     this.stats = new UpstreamStats(latencyAlpha);
-    this.host = config.url().getHost();
+    this.endpoint = config.s3() == null ? config.url() : config.s3().httpBase();
+    this.origin = Origin.of(endpoint);
   }
 
+  /** The configured URL (canonical form): the upstream's identity. */
   public URI url() {
     return config.url();
+  }
+
+  /** The HTTP(S) URL requests are sent to (for S3: the bucket's, path- or virtual-hosted style). */
+  public URI endpoint() {
+    return endpoint;
+  }
+
+  /** How the status page shows it: the URL, or for S3 {@code s3://bucket} and its endpoint. */
+  public String display() {
+    return config.s3() == null ? name() : config.s3().display();
   }
 
   /** The canonical name used in the route store, logs and metric labels: the URL text. */
@@ -53,8 +69,8 @@ public final class Upstream {
 
   /** Host (with port when not default), for the {@code X-Ncro-Upstream} header. */
   public String host() {
-    int port = config.url().getPort();
-    return port < 0 ? host : host + ":" + port;
+    int port = endpoint.getPort();
+    return port < 0 ? endpoint.getHost() : endpoint.getHost() + ":" + port;
   }
 
   /** The request-authorization hook (see {@link RequestAuth}); {@link RequestAuth#NONE} without credentials. */
@@ -104,7 +120,7 @@ public final class Upstream {
 
   /** The upstream URL for a request path that starts with '/', keeping any base path. */
   public String resolve(String path) {
-    String base = config.url().getRawPath();
+    String base = endpoint.getRawPath();
     return (base == null ? "" : base) + path;
   }
 

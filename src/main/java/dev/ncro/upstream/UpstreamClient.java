@@ -51,7 +51,7 @@ public final class UpstreamClient implements AutoCloseable {
     String target = upstream.resolve(path);
     Redirects follower = new Redirects(() -> firstUrl(upstream, target), listener,
         (next, l) -> sendTo(upstream, method, next, Origin.of(next), hostHeader(next), requestTarget(next), extra, l));
-    sendTo(upstream, method, upstream.url(), upstream.origin(), upstream.host(), target, extra, follower);
+    sendTo(upstream, method, upstream.endpoint(), upstream.origin(), upstream.host(), target, extra, follower);
   }
 
   /** Connections are pooled per upstream and origin: a redirect target gets the upstream's trust. */

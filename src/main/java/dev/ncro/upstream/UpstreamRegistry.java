@@ -2,12 +2,14 @@ package dev.ncro.upstream;
 
 import dev.ncro.config.Config;
 import dev.ncro.config.UpstreamConfig;
+import dev.ncro.config.S3Location;
 import java.net.URI;
 import java.time.Duration;
 import java.net.URISyntaxException;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,10 +30,20 @@ public final class UpstreamRegistry {
   }
 
   public static UpstreamRegistry fromConfig(Config config) {
+    return fromConfig(config, u -> RequestAuth.NONE);
+  }
+
+  /**
+   * As {@link #fromConfig(Config)}; each S3 upstream with the {@link RequestAuth} {@code s3Auth}
+   * gives it (SigV4), the others with their configured credentials.
+   */
+  public static UpstreamRegistry fromConfig(Config config, Function<UpstreamConfig, RequestAuth> s3Auth) {
     Duration twoProbes = config.cache().probeInterval().multipliedBy(2);
     return new UpstreamRegistry(
         config.upstreams().stream()
-            .map(u -> new Upstream(u, config.cache().latencyAlpha()))
+            .map(u -> u.s3() != null
+                ? new Upstream(u, config.cache().latencyAlpha(), s3Auth.apply(u))
+                : new Upstream(u, config.cache().latencyAlpha()))
             .toList(),
         twoProbes.compareTo(Duration.ofMinutes(1)) > 0 ? twoProbes : Duration.ofMinutes(1));
   }
@@ -68,6 +80,13 @@ public final class UpstreamRegistry {
    * form; empty for anything unparsable or not configured here.
    */
   public Optional<Upstream> byUrl(String url) {
+    if (S3Location.isS3(url)) {
+      try {
+        return byName(S3Location.parse(url).canonical().toString());
+      } catch (S3Location.Malformed e) {
+        return Optional.empty();
+      }
+    }
     try {
       URI u = new URI(url);
       if (u.getScheme() == null || u.getHost() == null) {

@@ -48,8 +48,13 @@ class ConfigLoaderFuzzTest {
       return;
     }
     assertThat(config.upstreams()).isNotEmpty().allSatisfy(u -> {
-      assertThat(u.url().getScheme()).isIn("http", "https");
-      assertThat(u.url().getHost()).isNotEmpty();
+      assertThat(u.url().getScheme()).isIn("http", "https", "s3");
+      if (u.s3() == null) {
+        assertThat(u.url().getHost()).isNotEmpty();
+      } else {
+        assertThat(u.s3().canonical()).isEqualTo(u.url());
+        assertThat(u.s3().httpBase().getScheme()).isIn("http", "https");
+      }
       assertThat(u.priority()).isNotNegative();
     });
     assertThat(config.cache().maxEntries()).isPositive();

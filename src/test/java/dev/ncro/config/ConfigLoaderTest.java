@@ -112,11 +112,16 @@ class ConfigLoaderTest {
       "max_entries zero         | cache:\\n  max_entries: 0                         | cache.max_entries: 0 is out of range",
       "empty db path            | cache:\\n  db_path: ''                            | cache.db_path: must not be empty",
       "no upstreams             | upstreams: []                                     | upstreams: at least one upstream is required",
-      "ftp upstream             | upstreams:\\n  - url: ftp://x                     | upstreams[0].url: \"ftp://x\" must be an http:// or https:// URL",
+      "ftp upstream             | upstreams:\\n  - url: ftp://x                     | upstreams[0].url: \"ftp://x\" must be an http://, https:// or s3:// URL",
       "relative upstream        | upstreams:\\n  - url: cache.nixos.org             | upstreams[0].url: \"cache.nixos.org\" must be an http",
       "upstream without host    | upstreams:\\n  - url: 'http:///x'                 | upstreams[0].url: \"http:///x\" has no host",
       "upstream with query      | upstreams:\\n  - url: 'http://x/?a=b'             | upstreams[0].url: \"http://x/?a=b\" must not have a query",
       "upstream without url     | upstreams:\\n  - priority: 1                      | upstreams[0].url: missing",
+      "s3 bad region            | upstreams:\\n  - url: 's3://cache?region=EU'     | upstreams[0].url: S3 upstream \"s3://cache?region=EU\", region: \"EU\" is not a region name",
+      "s3 bad scheme            | upstreams:\\n  - url: 's3://cache?scheme=ftp'    | upstreams[0].url: S3 upstream \"s3://cache?scheme=ftp\", scheme: \"ftp\" is not http or https",
+      "s3 unknown parameter     | upstreams:\\n  - url: 's3://cache?trusted=1'     | upstreams[0].url: S3 upstream \"s3://cache?trusted=1\", trusted: unknown parameter",
+      "s3 secret in the url     | upstreams:\\n  - url: 's3://AKIA:hunter2@cache'  | upstreams[0].url: S3 upstream \"s3://***@cache\", bucket: credentials do not go in an s3:// URL",
+      "s3 duplicate             | upstreams:\\n  - url: 's3://cache'\\n  - url: 's3://cache?region=us-east-1&profile=x' | upstreams[1].url: duplicate upstream s3://cache",
       "negative priority        | upstreams:\\n  - url: http://x\\n    priority: -1  | upstreams[0].priority: -1 is out of range",
       "duplicate upstreams      | upstreams:\\n  - url: http://x\\n  - url: http://X/ | upstreams[1].url: duplicate upstream http://x",
       "bad public key           | upstreams:\\n  - url: http://x\\n    public_key: k | upstreams[0].public_key: expected name:base64",
@@ -132,6 +137,21 @@ class ConfigLoaderTest {
   })
   void everyProblemNamesItsField(String name, String yaml, String expected) {
     assertThat(YamlConfigs.problems(yaml.replace("\\n", "\n"))).anySatisfy(p -> assertThat(p).startsWith(expected));
+  }
+
+  @Test
+  void anS3UrlWithCredentialsInItIsRefusedWithoutEchoingThem() {
+    assertThat(YamlConfigs.problems("upstreams:\n  - url: 's3://AKIAEXAMPLE:hunter2@cache?region=eu-west-1'\n"))
+        .isNotEmpty().allSatisfy(p -> assertThat(p).doesNotContain("hunter2").doesNotContain("AKIAEXAMPLE"));
+  }
+
+  @Test
+  void anS3UpstreamBindsWithNixsDefaults() throws Exception {
+    Config c = ConfigLoader.load("upstreams:\n  - url: 's3://cache/prefix?endpoint=minio:9000&profile=ci'\n", "test.yaml", Map.of());
+    UpstreamConfig u = c.upstreams().get(0);
+    assertThat(u.url()).hasToString("s3://cache/prefix?endpoint=minio:9000");
+    assertThat(u.s3().profile()).isEqualTo("ci");
+    assertThat(u.s3().httpBase()).hasToString("https://minio:9000/cache/prefix");
   }
 
   @Test

@@ -55,6 +55,11 @@ public final class NcroHarness implements AutoCloseable {
     return new NcroHarness(Ncro.start(config));
   }
 
+  /** As {@link #start(Config)}, with {@code env} as the environment S3 credentials come from. */
+  public static NcroHarness start(Config config, java.util.Map<String, String> env) throws Exception {
+    return new NcroHarness(Ncro.start(config, env));
+  }
+
   public Ncro ncro() {
     return ncro;
   }
