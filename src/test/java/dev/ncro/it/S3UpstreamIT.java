@@ -2,14 +2,11 @@ package dev.ncro.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.classic.spi.IThrowableProxy;
-import ch.qos.logback.core.read.ListAppender;
 import dev.ncro.config.UpstreamConfig;
 import dev.ncro.config.S3Location;
 import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
+import dev.ncro.support.LogCapture;
 import dev.ncro.support.CuttingRelay;
 import dev.ncro.support.DelayRelay;
 import dev.ncro.support.NcroHarness;
@@ -26,7 +23,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -35,7 +31,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 /**
  * S3 buckets as upstreams, against a real S3 server (S3Proxy, signatures checked): the same
@@ -47,25 +42,18 @@ class S3UpstreamIT {
 
   @TempDir Path dir;
   private final Closer open = new Closer();
-  private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
-  private final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+  private LogCapture logs;
   private S3Proxy s3;
-  private ch.qos.logback.classic.Level rootLevel;
 
   @BeforeEach
   void start() throws Exception {
-    logged.start();
-    root.addAppender(logged);
-    rootLevel = root.getLevel();
-    root.setLevel(ch.qos.logback.classic.Level.INFO); // another test in this JVM may have set it (LogSetup)
+    logs = open.add(new LogCapture());
     s3 = open.add(S3Proxy.start(dir.resolve("s3proxy")));
   }
 
   @AfterEach
   void closeAll() throws Exception {
     open.close();
-    root.detachAppender(logged);
-    root.setLevel(rootLevel);
   }
 
   private static byte[] bytes(int n, long seed) {
@@ -159,7 +147,7 @@ class S3UpstreamIT {
     assertThat(body(n.get("/status"))).contains("\"state\":\"unauthorized\"");
     assertThat(body(n.get("/metrics")))
         .containsPattern("ncro_upstream_errors_total\\{kind=\"auth\",upstream=\"s3://private[^\"]*\"} [1-9]");
-    List<String> stateChanges = lines().stream().filter(l -> l.contains("upstream state changed")).toList();
+    List<String> stateChanges = logs.lines().stream().filter(l -> l.contains("upstream state changed")).toList();
     assertThat(stateChanges).as("one log line per state change").hasSize(1);
     assertThat(stateChanges.get(0)).contains("unauthorized");
     assertNoSecret(n, wrong);
@@ -196,7 +184,7 @@ class S3UpstreamIT {
     assertThat(n.get("/" + nowhere + ".narinfo").statusCode()).as("absent everywhere").isEqualTo(404);
     assertThat(n.get("/nar/nowhere.nar").statusCode()).isEqualTo(404);
     assertThat(n.ncro().registry().all().get(0).stats().state()).isEqualTo(Health.ACTIVE);
-    assertThat(lines()).noneMatch(l -> l.contains("unauthorized"));
+    assertThat(logs.lines()).noneMatch(l -> l.contains("unauthorized"));
   }
 
   @Test
@@ -218,27 +206,12 @@ class S3UpstreamIT {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("Content-Length")).hasValue("3000000");
     assertThat(r.body()).as("one seamless body, the rest from the far bucket by a signed Range request").isEqualTo(nar);
-    assertThat(lines()).anyMatch(l -> l.contains("NAR resumed from another upstream") && l.contains("s3://far"));
+    assertThat(logs.lines()).anyMatch(l -> l.contains("NAR resumed from another upstream") && l.contains("s3://far"));
   }
 
   /** Every log line of this test, with its key-value pairs and any exception text. */
-  private List<String> lines() {
-    List<String> out = new ArrayList<>();
-    for (ILoggingEvent e : logged.list) {
-      StringBuilder sb = new StringBuilder(e.getFormattedMessage());
-      if (e.getKeyValuePairs() != null) {
-        e.getKeyValuePairs().forEach(kv -> sb.append(' ').append(kv.key).append('=').append(kv.value));
-      }
-      for (IThrowableProxy t = e.getThrowableProxy(); t != null; t = t.getCause()) {
-        sb.append(' ').append(t.getClassName()).append(": ").append(t.getMessage());
-      }
-      out.add(sb.toString());
-    }
-    return out;
-  }
-
   private void assertNoSecret(NcroHarness n, String secret) throws Exception {
-    assertThat(lines().stream().collect(Collectors.joining("\n"))).as("log").doesNotContain(secret);
+    assertThat(logs.lines().stream().collect(Collectors.joining("\n"))).as("log").doesNotContain(secret);
     assertThat(body(n.get("/status"))).as("/status").doesNotContain(secret);
     assertThat(body(n.get("/metrics"))).as("/metrics").doesNotContain(secret);
     HttpResponse<byte[]> page = n.get("/");
