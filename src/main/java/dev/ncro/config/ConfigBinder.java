@@ -274,6 +274,9 @@ final class ConfigBinder {
       String path = "upstreams[" + i + "]";
       Map<String, Object> m = f.section(list.get(i), path, UPSTREAM);
       String urlText = f.string(m, "url", path + ".url");
+      if (urlText.isEmpty() && m.get("url") instanceof String) {
+        f.problem(path + ".url", "must not be empty");
+      }
       S3Location s3 = S3Location.isS3(urlText) ? s3Url(urlText, path + ".url") : null;
       URI url = s3 != null ? s3.canonical() : S3Location.isS3(urlText) ? null : upstreamUrl(urlText, path + ".url");
       int priority = m.containsKey("priority")
@@ -337,7 +340,7 @@ final class ConfigBinder {
   /** An absolute http(s) URL with a host; the trailing slash is dropped, a base path kept. */
   private URI upstreamUrl(String raw, String path) {
     if (raw.isEmpty()) {
-      return null;
+      return null; // missing or not a string: already reported by YamlFields.string
     }
     // Messages quote the URL without any user info: it would be a password on a terminal or in a log.
     String text = raw.replaceFirst("^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", "$1<redacted>@");
@@ -372,11 +375,17 @@ final class ConfigBinder {
   private CacheConfig cache(Map<String, Object> m) {
     String db;
     if (m.get("db_path") == null) {
-      Path dflt = DefaultPaths.routeDb(env);
-      db = dflt == null ? "" : dflt.toString();
-      if (dflt == null) {
-        f.problem("cache.db_path", "not set, and no default: none of STATE_DIRECTORY, XDG_STATE_HOME, HOME is set");
+      Path dflt = null;
+      try {
+        dflt = DefaultPaths.routeDb(env);
+        if (dflt == null) {
+          f.problem("cache.db_path", "not set, and no default: none of STATE_DIRECTORY, XDG_STATE_HOME, HOME is set");
+        }
+      } catch (InvalidPathException e) {
+        f.problem("cache.db_path", "not set, and the default from STATE_DIRECTORY, XDG_STATE_HOME or HOME is not a"
+            + " valid path: " + e.getReason());
       }
+      db = dflt == null ? "" : dflt.toString();
     } else {
       db = f.string(m, "db_path", "cache.db_path");
       if (db.isEmpty()) {

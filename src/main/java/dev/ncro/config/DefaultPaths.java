@@ -16,7 +16,10 @@ import java.util.Map;
 public final class DefaultPaths {
   private DefaultPaths() {}
 
-  /** The default route database for this environment, or null when none can be derived. */
+  /**
+   * The default route database for this environment, or null when none can be derived; throws
+   * {@link java.nio.file.InvalidPathException} when the variable it comes from is not a path.
+   */
   public static Path routeDb(Map<String, String> env) {
     String state = env.get("STATE_DIRECTORY");
     if (state != null && !state.isEmpty()) {
@@ -41,9 +44,14 @@ public final class DefaultPaths {
 
   /** One line for {@code --help}: the default and where it came from. */
   public static String describeRouteDb(Map<String, String> env) {
-    Path p = routeDb(env);
-    return "Route database (cache.db_path) when not set in the config or NCRO_DB_PATH: "
-        + (p == null ? "none (no STATE_DIRECTORY, XDG_STATE_HOME or HOME)" : p.toString())
+    String p;
+    try {
+      Path db = routeDb(env);
+      p = db == null ? "none (no STATE_DIRECTORY, XDG_STATE_HOME or HOME)" : db.toString();
+    } catch (java.nio.file.InvalidPathException e) {
+      p = "none (STATE_DIRECTORY, XDG_STATE_HOME or HOME is not a valid path)";
+    }
+    return "Route database (cache.db_path) when not set in the config or NCRO_DB_PATH: " + p
         + "  [$STATE_DIRECTORY/routes.db, else $XDG_STATE_HOME/ncro/routes.db, else ~/.local/state/ncro/routes.db]";
   }
 }

@@ -263,4 +263,20 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> ConfigLoader.load(big, Map.of())).isInstanceOf(ConfigException.class)
         .hasMessageContaining("larger than");
   }
+
+  /** Found by ConfigLoaderFuzzTest: an empty url used to drop the upstream silently (and could leave none). */
+  @Test
+  void anEmptyUpstreamUrlIsAnErrorNotADroppedUpstream() {
+    assertThat(YamlConfigs.problems("upstreams:\n  - url: \"\"\n    priority: 20\n"))
+        .containsExactly("upstreams[0].url: must not be empty");
+  }
+
+  /** Found by ConfigLoaderFuzzTest: a NUL in the variable the default database path comes from. */
+  @Test
+  void anInvalidDefaultDatabasePathFromTheEnvironmentIsAProblemNotACrash() {
+    assertThatThrownBy(() -> ConfigLoader.load("", "test.yaml", Map.of("STATE_DIRECTORY", "/var/lib/a\0b")))
+        .isInstanceOf(ConfigException.class)
+        .satisfies(e -> assertThat(((ConfigException) e).problems()).singleElement().asString()
+            .startsWith("cache.db_path: not set, and the default from STATE_DIRECTORY"));
+  }
 }
