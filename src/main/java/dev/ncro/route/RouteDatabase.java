@@ -19,8 +19,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Opens the route database file for {@link RouteStore}, deciding what to do with a file that is
- * not usable (see {@link RouteStore} for the policy): refuse, with a message naming the path, or
+ * Opens the route database file for {@link SqliteRouteBackend}, deciding what to do with a file that is
+ * not usable (see {@link SqliteRouteBackend} for the policy): refuse, with a message naming the path, or
  * move it aside and start with an empty one.
  */
 final class RouteDatabase {

@@ -12,8 +12,6 @@ import java.util.Map;
  * operation is a few hash-map steps.
  */
 final class RouteMemoryCache {
-  record Touch(String hash, long atMillis) {}
-
   private final int capacity;
   private final java.time.Clock clock;
   private final LinkedHashMap<String, Route> byHash;
@@ -66,9 +64,9 @@ final class RouteMemoryCache {
     touched.remove(hash);
   }
 
-  synchronized List<Touch> drainTouched() {
-    List<Touch> out = new ArrayList<>(touched.size());
-    touched.forEach((h, t) -> out.add(new Touch(h, t)));
+  synchronized List<RouteBackend.Touch> drainTouched() {
+    List<RouteBackend.Touch> out = new ArrayList<>(touched.size());
+    touched.forEach((h, t) -> out.add(new RouteBackend.Touch(h, t)));
     touched = new HashMap<>();
     return out;
   }

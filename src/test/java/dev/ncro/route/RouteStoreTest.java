@@ -103,6 +103,40 @@ class RouteStoreTest {
   }
 
   @Test
+  void aWriteQueuedBeforeAnInvalidationDoesNotBringTheRouteBack() throws Exception {
+    MutableClock clock = new MutableClock();
+    try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 10, 10, clock)) {
+      Route r = route(hash(1), clock.millis(), 60_000);
+      s.cache(r); // the narinfo answer: visible at once, written later off the request path
+      clock.advance(5);
+      s.invalidate(hash(1)); // the NAR 404 arrives before the queued write ran
+      s.put(r); // the queued write
+      assertThat(s.get(hash(1))).isEmpty();
+      assertThat(s.count()).isZero();
+      s.cache(r); // a late cache() of the same answer is dropped as well
+      assertThat(s.getCached(hash(1))).isNull();
+      clock.advance(5);
+      Route fresh = route(hash(1), clock.millis(), 60_000); // a new race after the invalidation
+      s.cache(fresh);
+      s.put(fresh);
+      assertThat(s.get(hash(1))).contains(fresh);
+      assertThat(s.count()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void tombstonesExpire() throws Exception {
+    MutableClock clock = new MutableClock();
+    try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 10, 10, clock)) {
+      Route r = route(hash(1), clock.millis(), 60_000_000);
+      s.invalidate(hash(1));
+      clock.advance(RouteStore.TOMBSTONE_TTL.toMillis() + 1);
+      s.put(r); // verified before the invalidation, but the tombstone is long gone
+      assertThat(s.get(hash(1))).isPresent();
+    }
+  }
+
+  @Test
   void unusablePathIsAClearError() throws Exception {
     Path file = dir.resolve("plain-file");
     Files.writeString(file, "x");
