@@ -110,12 +110,12 @@ public final class Upstream {
    * answer, and it counts for {@code /health}.
    */
   public boolean usable() {
-    return stats.health() != Health.DOWN && !stats.blocked();
+    return stats.usable();
   }
 
   /** Worth a request now: usable and not suspended after a timeout or refused connection. */
   public boolean available() {
-    return usable() && !stats.suspended();
+    return stats.available();
   }
 
   /** The upstream URL for a request path that starts with '/', keeping any base path. */
