@@ -88,6 +88,7 @@ in
       if icfg.netrcFile != null then icfg.netrcFile else s.netrc_file or null
     );
     awsCredentials = fileSetting true "aws-credentials" "awsCredentialsFile" icfg.awsCredentialsFile;
+    awsConfig = fileSetting true "aws-config" "awsConfigFile" icfg.awsConfigFile;
 
     # A mesh key outside the state directory cannot be created by the dynamic user, nor read
     # safely in place: it is delivered as a credential (and must exist).
@@ -115,6 +116,7 @@ in
       ++ [
         netrc
         awsCredentials
+        awsConfig
         meshKey
       ]
       ++ extraCredentials;
@@ -157,7 +159,12 @@ in
     unit = unitName name;
     loadCredential = lib.concatMap (f: f.load) allFiles;
     credentialWarnings = lib.concatMap (f: f.warn) allFiles;
-    awsCredentialsPath = awsCredentials.value;
+    awsEnvironment =
+      lib.optionalAttrs (awsCredentials.value != null) {
+        AWS_SHARED_CREDENTIALS_FILE = awsCredentials.value;
+      }
+      // lib.optionalAttrs (awsConfig.value != null) { AWS_CONFIG_FILE = awsConfig.value; }
+      // lib.optionalAttrs (icfg.awsProfile != null) { AWS_PROFILE = icfg.awsProfile; };
     # Only what ncro itself binds needs the capability: a socket unit binds as root.
     privileged = (!socketActivated && listenPort < 1024) || (s.mesh.enabled && meshPort < 1024);
     keys = lib.unique (

@@ -239,6 +239,28 @@ in
       '';
     };
 
+    awsConfigFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/run/secrets/ncro-aws-config";
+      description = ''
+        An AWS config file (profiles with `region`, `role_arn`, `credential_process`...) for
+        `s3://` upstreams. Delivered with `LoadCredential`, like the credentials file (a profile
+        may name a command or a role it is not for the world to read); the service gets
+        `AWS_CONFIG_FILE` pointing at it.
+      '';
+    };
+
+    awsProfile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "nix-cache";
+      description = ''
+        The AWS profile used by `s3://` upstreams that name none with `profile=` in their URL
+        (the service gets `AWS_PROFILE`). A `profile=` parameter still wins, as in Nix.
+      '';
+    };
+
     environmentFile = mkOption {
       type = types.nullOr types.str;
       default = null;

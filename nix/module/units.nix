@@ -18,9 +18,7 @@ in
     after = [ "network-online.target" ] ++ lib.optional inst.socketActivated "${inst.unit}.socket";
     requires = lib.optional inst.socketActivated "${inst.unit}.socket";
 
-    environment = lib.optionalAttrs (inst.awsCredentialsPath != null) {
-      AWS_SHARED_CREDENTIALS_FILE = inst.awsCredentialsPath;
-    };
+    environment = inst.awsEnvironment;
 
     serviceConfig = {
       # READY=1 once the listener, the route store and the mesh socket are up; WATCHDOG=1 every

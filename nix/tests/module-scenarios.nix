@@ -124,6 +124,8 @@ in
       ];
       settings.upstreams = [ { url = "s3://nix-cache?region=eu-west-1"; } ];
       awsCredentialsFile = "/run/secrets/aws-credentials";
+      awsConfigFile = "/run/secrets/aws-config";
+      awsProfile = "nix-cache";
       environmentFile = "/run/secrets/ncro.env";
     };
   };

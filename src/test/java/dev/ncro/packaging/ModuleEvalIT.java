@@ -116,7 +116,10 @@ class ModuleEvalIT {
     String unit = eval("credentials").get("units").get("ncro.service").asText();
     assertThat(directive(unit, "EnvironmentFile")).containsExactly("/run/secrets/ncro.env");
     assertThat(directive(unit, "Environment"))
-        .containsExactly("\"AWS_SHARED_CREDENTIALS_FILE=/run/credentials/ncro.service/aws-credentials\"");
+        .containsExactlyInAnyOrder(
+            "\"AWS_SHARED_CREDENTIALS_FILE=/run/credentials/ncro.service/aws-credentials\"",
+            "\"AWS_CONFIG_FILE=/run/credentials/ncro.service/aws-config\"",
+            "\"AWS_PROFILE=nix-cache\"");
   }
 
   /**
