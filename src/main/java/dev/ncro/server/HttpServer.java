@@ -52,11 +52,11 @@ public final class HttpServer implements AutoCloseable {
 
   public HttpServer(Transport transport, ServerConfig config, NarinfoRouter narinfo, NarRouter nars,
       CacheFileRouter files, UpstreamClient client, UpstreamRegistry registry, Metrics metrics, StatusReport status,
-      Executor blocking) {
+      Executor blocking, NarHedging hedging) {
     this.transport = transport;
     this.config = config;
     this.endpoints = new Endpoints(narinfo, nars, files, client, registry, metrics, status, blocking,
-        config.cachePriority());
+        config.cachePriority(), hedging);
     this.gate = new ClientGate(config.access(), metrics);
   }
 

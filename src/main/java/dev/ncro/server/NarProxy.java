@@ -82,11 +82,19 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   private final ResumeFinder resumes;
   private final Runnable onDone;
   private final Runnable routedLost;
+  private final NarHedging hedging;
   /** The client's {@code Range: bytes=N-} start, -1 without one. */
   private final long requestedFrom;
   private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.TRYING);
-  /** Upstreams whose body broke, or that failed a resume, for this download. */
+  /**
+   * Upstreams never asked to resume this download: their body broke, they failed a resume, or they
+   * lost a hedge without sending headers (see {@link NarHedge}).
+   */
   private final Set<Upstream> broken = new HashSet<>();
+  /** The hedged first attempt, while it may have requests in flight; null without hedging. */
+  private volatile NarHedge hedge;
+  /** The current upstream answered a hedge: its response is labelled {@code nar-hedge}. */
+  private boolean hedged;
   private int index = -1;
   private Upstream current;
   private volatile Exchange exchange;
@@ -105,8 +113,9 @@ final class NarProxy implements ResponseListener, StreamedResponse {
 
   NarProxy(Channel client, HttpMethod method, String narUrl, HttpHeaders requestHeaders,
       NarRouter.NarPlan plan, UpstreamClient upstreams, UpstreamRegistry registry, Metrics metrics,
-      ResumeFinder resumes, Runnable routedLost, Runnable onDone) {
+      ResumeFinder resumes, NarHedging hedging, Runnable routedLost, Runnable onDone) {
     this.client = client;
+    this.hedging = hedging;
     this.method = method;
     this.narUrl = narUrl;
     this.plan = plan;
@@ -174,7 +183,68 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     current = order.get(index);
     moveTo(Phase.TRYING);
     sentNanos = System.nanoTime();
+    if (index == 0 && hedging.enabled()) {
+      List<Upstream> others = new ArrayList<>();
+      for (Upstream u : order) {
+        if (u != current && u.available()) {
+          others.add(u);
+        }
+      }
+      NarHedge h = new NarHedge(this, hedging, upstreams, resumes, metrics, client.eventLoop(), method, forward,
+          narUrl, plan.routeHash(), plan.fileHash(), others);
+      hedge = h;
+      h.start(current, "/" + narUrl);
+      return;
+    }
     upstreams.send(current, method, "/" + narUrl, forward, this);
+  }
+
+  /**
+   * A hedged attempt won the first step (or was the last one left): it is the current exchange
+   * from now on. {@code slow}: the attempts cancelled for it, never asked to resume.
+   */
+  void adopt(Upstream u, long sent, boolean isHedge, Set<Upstream> slow) {
+    current = u;
+    sentNanos = sent;
+    hedged = isHedge;
+    broken.addAll(slow);
+  }
+
+  /**
+   * A hedged attempt answered an error while another was still in flight: recorded as
+   * {@link #firstHeaders} would, without reading the body. An answer that may be a credential
+   * refusal ({@link RequestAuth#mayRefuse}) cannot be told from an absent file without its body, so
+   * it counts as a failure, never as "the routed upstream lost the NAR".
+   */
+  void steppedAside(Upstream u, int status, long sent) {
+    if (u.auth().mayRefuse(status)) {
+      failedSome = true;
+    } else if (status == 404 || status == 410 || status == 403) {
+      registry.alive(u);
+      if (u == plan.routed()) {
+        routedLost.run();
+      }
+    } else if (status >= 500) {
+      registry.failure(u, FailureKind.STATUS_5XX, "NAR status " + status, sent);
+      failedSome = true;
+    } else if (status == 401) {
+      registry.objectUnauthorized(u, "NAR " + narUrl, status);
+      failedSome = true;
+    }
+  }
+
+  /** A hedged attempt failed while another was still in flight. */
+  void failedAside(Upstream u, UpstreamException error, long sent) {
+    registry.failure(u, error.kind(), "NAR " + error.kind().label() + ": " + error.getMessage(), sent);
+    failedSome = true;
+  }
+
+  @Override
+  public void onSent(Exchange ex) {
+    exchange = ex;
+    if (over()) {
+      ex.abort(); // the client left before the upstream answered
+    }
   }
 
   @Override
@@ -222,7 +292,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     }
     window = ByteWindow.open(s, HttpUtil.getContentLength(r, -1L),
         ContentRange.parse(r.headers().get(HttpHeaderNames.CONTENT_RANGE)), requestedFrom);
-    String route = current == plan.routed() ? "nar-route" : "fallback";
+    String route = hedged ? "nar-hedge" : current == plan.routed() ? "nar-route" : "fallback";
     client.writeAndFlush(NarHeaders.forClient(r, window, head(), current.host(), route));
     registry.success(current, ex.elapsedNanos() / 1e6);
   }
@@ -393,6 +463,10 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   @Override
   public void clientClosed() {
     moveTo(Phase.CLOSED);
+    NarHedge h = hedge;
+    if (h != null) {
+      h.clientClosed();
+    }
     Exchange ex = exchange;
     if (ex != null) {
       ex.abort();
