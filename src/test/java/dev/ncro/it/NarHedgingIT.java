@@ -47,10 +47,14 @@ class NarHedgingIT {
   }
 
   private NcroHarness ncro(List<URI> upstreams, Duration firstByte, Duration hedgeDelay) throws Exception {
+    return ncro(upstreams, firstByte, hedgeDelay, 2);
+  }
+
+  private NcroHarness ncro(List<URI> upstreams, Duration firstByte, Duration hedgeDelay, int hedgeMax) throws Exception {
     Config base = NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null));
     CacheConfig c = base.cache();
     Config config = new Config(base.server(), base.upstreams(),
-        new CacheConfig(c.dbPath(), c.maxEntries(), c.ttl(), c.negativeTtl(), c.latencyAlpha(), c.probeInterval(), hedgeDelay, 2),
+        new CacheConfig(c.dbPath(), c.maxEntries(), c.ttl(), c.negativeTtl(), c.latencyAlpha(), c.probeInterval(), hedgeDelay, hedgeMax),
         new TimeoutsConfig(Duration.ofSeconds(2), firstByte, Duration.ofSeconds(2)), base.logging(), base.mesh());
     NcroHarness h = NcroHarness.start(config);
     open.add(h);
@@ -75,8 +79,13 @@ class NarHedgingIT {
     NarinfoRoutingIT.awaitStored(n, h);
   }
 
-  private static double hedges(NcroHarness n, String outcome) throws Exception {
-    String m = new String(n.get("/metrics").body(), StandardCharsets.UTF_8);
+  private static double hedges(NcroHarness n, String outcome) {
+    String m;
+    try {
+      m = new String(n.get("/metrics").body(), StandardCharsets.UTF_8);
+    } catch (Exception e) {
+      throw new AssertionError("scraping /metrics", e);
+    }
     String prefix = "ncro_nar_hedges_total{outcome=\"" + outcome + "\"} ";
     return m.lines().filter(l -> l.startsWith(prefix)).mapToDouble(l -> Double.parseDouble(l.substring(prefix.length())))
         .findFirst().orElseThrow(() -> new AssertionError("no series " + prefix));
@@ -217,5 +226,55 @@ class NarHedgingIT {
     assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("nar-route");
     assertThat(holder.requests()).as("not even a narinfo lookup for a hedge").isEmpty();
     assertThat(hedges(n, "won") + hedges(n, "lost") + hedges(n, "failed") + hedges(n, "none_eligible")).isZero();
+  }
+
+  /**
+   * The routed upstream and the first holder found both hang; a second holder would serve. With
+   * {@code nar_hedge_max: 3} a second hedge goes to it one delay later and wins; with 2, the two
+   * requests in flight are the limit: it is never asked while the client waits, and when the client
+   * gives up both hung requests are cancelled.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(ints = {2, 3})
+  void noMoreThanNarHedgeMaxRequestsAreInFlight(int max) throws Exception {
+    TestUpstream routed = upstream();
+    TestUpstream first = upstream();
+    TestUpstream second = upstream();
+    String h = TestNarinfo.hash(106);
+    byte[] nar = bytes(100_000, 8);
+    routed.putNarinfo(h, narinfo(h, "/nar/m.nar.xz", nar.length, "sha256:same"));
+    routed.put("/nar/m.nar.xz", TestUpstream.Response.ok(nar).hanging());
+    first.putNarinfo(h, narinfo(h, "/nar/m1.nar.xz", nar.length, "sha256:same"));
+    first.put("/nar/m1.nar.xz", TestUpstream.Response.ok(nar).hanging());
+    second.putNarinfo(h, narinfo(h, "/nar/m2.nar.xz", nar.length, "sha256:same"));
+    second.putNar("/nar/m2.nar.xz", nar);
+    first.setLatency(Duration.ofMillis(100));
+    second.setLatency(Duration.ofMillis(100));
+    NcroHarness n = ncro(List.of(routed.uri(), first.uri(), second.uri()), Duration.ofSeconds(60), HEDGE_DELAY, max);
+    routeTo(n, h, routed);
+    first.setLatency(Duration.ZERO);
+    // Its narinfo answers after the first holder's: the first hedge goes to `first`.
+    second.setLatency(Duration.ofMillis(100));
+
+    java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+    java.net.http.HttpRequest get = java.net.http.HttpRequest.newBuilder(n.uri("/nar/m.nar.xz")).timeout(Duration.ofSeconds(4)).build();
+    if (max == 3) {
+      HttpResponse<byte[]> r = http.send(get, HttpResponse.BodyHandlers.ofByteArray());
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.body()).isEqualTo(nar);
+      assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(second.uri().getAuthority());
+      assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("nar-hedge");
+      Await.until("both hung requests are cancelled", () -> routed.hangsEndedByPeer() == 1 && first.hangsEndedByPeer() == 1);
+      assertThat(hedges(n, "won")).isEqualTo(1.0);
+      assertThat(hedges(n, "lost")).isEqualTo(1.0);
+    } else {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> http.send(get, HttpResponse.BodyHandlers.ofByteArray()))
+          .isInstanceOf(java.net.http.HttpTimeoutException.class);
+      Await.until("both hung requests are cancelled when the client leaves",
+          () -> routed.hangsEndedByPeer() == 1 && first.hangsEndedByPeer() == 1);
+      assertThat(narRequests(first)).hasSize(1);
+      assertThat(narRequests(second)).as("a third request would exceed nar_hedge_max: 2").isEmpty();
+      Await.until("the cancelled hedge is counted", () -> hedges(n, "lost") == 1.0);
+    }
   }
 }
