@@ -117,19 +117,27 @@ final class NarHedge {
     cancel.forEach(Attempt::cancel);
   }
 
+  /** Runs on the client's loop, once per delay while no attempt has won and a hedge may still be sent. */
   private void onTick() {
+    boolean lookUp;
     synchronized (this) {
       if (closed || exhausted || owner != null) {
         return;
       }
       due++;
-      if (!lookupStarted) {
-        lookupStarted = true;
-        List<CompletableFuture<Optional<ResumeFinder.Source>>> asks = holders.holders(routeHash, fileHash, candidates);
+      lookUp = due == 1;
+    }
+    if (lookUp) {
+      // Every other candidate's narinfo at once; each holder of the identical file queues as it answers.
+      List<CompletableFuture<Optional<ResumeFinder.Source>>> asks = holders.holders(routeHash, fileHash, candidates);
+      synchronized (this) {
         lookupsPending = asks.size();
-        asks.forEach(f -> f.thenAccept(this::onHolder));
+        lookupStarted = true;
       }
-      if (lookupsPending > 0 || !found.isEmpty()) {
+      asks.forEach(f -> f.thenAccept(this::onHolder));
+    }
+    synchronized (this) {
+      if (!closed && owner == null && (lookupsPending > 0 || !found.isEmpty())) {
         tick = timer.schedule(this::onTick, settings.delay().toNanos(), TimeUnit.NANOSECONDS);
       }
     }

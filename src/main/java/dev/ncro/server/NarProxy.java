@@ -183,13 +183,8 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     current = order.get(index);
     moveTo(Phase.TRYING);
     sentNanos = System.nanoTime();
-    if (index == 0 && hedging.enabled()) {
-      List<Upstream> others = new ArrayList<>();
-      for (Upstream u : order) {
-        if (u != current && u.available()) {
-          others.add(u);
-        }
-      }
+    List<Upstream> others = index == 0 ? hedgeCandidates() : List.of();
+    if (!others.isEmpty()) {
       NarHedge h = new NarHedge(this, hedging, upstreams, resumes, metrics, client.eventLoop(), method, forward,
           narUrl, plan.routeHash(), plan.fileHash(), others);
       hedge = h;
@@ -197,6 +192,20 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       return;
     }
     upstreams.send(current, method, "/" + narUrl, forward, this);
+  }
+
+  /** The other usable upstreams a first request may be hedged to; none when hedging is off (or no one else is up). */
+  private List<Upstream> hedgeCandidates() {
+    if (!hedging.enabled()) {
+      return List.of();
+    }
+    List<Upstream> others = new ArrayList<>();
+    for (Upstream u : plan.order()) {
+      if (u != current && u.available()) {
+        others.add(u);
+      }
+    }
+    return others;
   }
 
   /**
