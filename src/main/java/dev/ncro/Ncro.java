@@ -20,6 +20,7 @@ import dev.ncro.router.NarinfoRouter;
 import dev.ncro.router.RecentRaces;
 import dev.ncro.s3.S3Auth;
 import dev.ncro.server.HttpServer;
+import dev.ncro.server.NarHedging;
 import dev.ncro.server.StatusReport;
 import dev.ncro.systemd.Notifier;
 import dev.ncro.systemd.Systemd;
@@ -164,7 +165,7 @@ public final class Ncro {
           new FileRoutes(FILE_ROUTES, config.cache().ttl(), clock),
           new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock));
       HttpServer server = track(opened, new HttpServer(transport, config.server(), narinfo, nars, files, client,
-          registry, metrics, status, blocking));
+          registry, metrics, status, blocking, NarHedging.of(config.cache())));
       Prober prober = track(opened, new Prober(registry, client, config.cache().probeInterval()));
       registry.onSuspend(prober::probeNow);
       ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(

@@ -6,7 +6,9 @@ import java.time.Duration;
 /**
  * Route cache and latency tracking. {@code negativeTtl} is how long "absent from every upstream"
  * is remembered; {@code probeInterval} is the period of the background {@code /nix-cache-info}
- * probes.
+ * probes. {@code narHedgeDelay} is how long the routed upstream may keep a NAR's response headers
+ * before the same file is also asked of another holder (zero: never), and {@code narHedgeMax} how
+ * many such requests for one NAR may be in flight at once, the routed one included.
  */
 public record CacheConfig(
     Path dbPath,
@@ -14,4 +16,20 @@ public record CacheConfig(
     Duration ttl,
     Duration negativeTtl,
     double latencyAlpha,
-    Duration probeInterval) {}
+    Duration probeInterval,
+    Duration narHedgeDelay,
+    int narHedgeMax) {
+  public static final Duration DEFAULT_NAR_HEDGE_DELAY = Duration.ofSeconds(1);
+  public static final int DEFAULT_NAR_HEDGE_MAX = 2;
+
+  /** Without the hedging fields: their defaults. */
+  public CacheConfig(Path dbPath, int maxEntries, Duration ttl, Duration negativeTtl, double latencyAlpha,
+      Duration probeInterval) {
+    this(dbPath, maxEntries, ttl, negativeTtl, latencyAlpha, probeInterval, DEFAULT_NAR_HEDGE_DELAY, DEFAULT_NAR_HEDGE_MAX);
+  }
+
+  /** Whether a slow NAR is ever hedged. */
+  public boolean hedgesNars() {
+    return !narHedgeDelay.isZero();
+  }
+}

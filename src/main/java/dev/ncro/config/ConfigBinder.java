@@ -27,7 +27,8 @@ final class ConfigBinder {
   private static final Set<String> UPSTREAM = Set.of("url", "priority", "public_key", "public_keys",
       "ca_file", "username", "password", "password_file", "bearer_token_file");
   private static final Set<String> CACHE =
-      Set.of("db_path", "max_entries", "ttl", "negative_ttl", "latency_alpha", "probe_interval");
+      Set.of("db_path", "max_entries", "ttl", "negative_ttl", "latency_alpha", "probe_interval",
+          "nar_hedge_delay", "nar_hedge_max");
   private static final Set<String> TIMEOUTS = Set.of("connect", "first_byte", "stall");
   private static final Set<String> LOGGING = Set.of("level", "format");
   private static final Set<String> MESH = Set.of("enabled", "bind_addr", "peers", "private_key", "gossip_interval");
@@ -67,6 +68,10 @@ final class ConfigBinder {
         timeouts(f.section(top.get("timeouts"), "timeouts", TIMEOUTS)),
         logging(f.section(top.get("logging"), "logging", LOGGING)),
         mesh(f.section(top.get("mesh"), "mesh", MESH)));
+    if (c.cache().hedgesNars() && c.cache().narHedgeDelay().compareTo(c.timeouts().firstByte()) >= 0) {
+      f.problem("cache.nar_hedge_delay", "must be shorter than timeouts.first_byte (" + c.timeouts().firstByte().toMillis()
+          + " ms): the routed upstream would time out before any hedge is sent (\"0\" turns hedging off)");
+    }
     if (!f.problems().isEmpty()) {
       throw new ConfigException(f.problems());
     }
@@ -408,7 +413,9 @@ final class ConfigBinder {
         f.duration(m, "ttl", "cache.ttl"),
         f.duration(m, "negative_ttl", "cache.negative_ttl"),
         alpha,
-        f.duration(m, "probe_interval", "cache.probe_interval"));
+        f.duration(m, "probe_interval", "cache.probe_interval"),
+        f.durationOrZero(m, "nar_hedge_delay", "cache.nar_hedge_delay"),
+        f.integer(m, "nar_hedge_max", "cache.nar_hedge_max", 2, 8));
   }
 
   private TimeoutsConfig timeouts(Map<String, Object> m) {

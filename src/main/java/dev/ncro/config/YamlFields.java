@@ -124,6 +124,21 @@ final class YamlFields {
     }
   }
 
+  /** A Go-syntax duration that may be zero ({@code "0"} turns a feature off). */
+  Duration durationOrZero(Map<String, Object> m, String key, String path) {
+    Object v = m.get(key);
+    if (!(v instanceof String s)) {
+      problem(path, v == null ? "missing" : "expected a duration such as \"1s\" (or \"0\"), got " + describe(v));
+      return Duration.ZERO;
+    }
+    try {
+      return GoDuration.parse(s); // never negative: a sign is not Go duration syntax here
+    } catch (IllegalArgumentException e) {
+      problem(path, e.getMessage());
+      return Duration.ZERO;
+    }
+  }
+
   static String describe(Object v) {
     if (v == null) {
       return "nothing";

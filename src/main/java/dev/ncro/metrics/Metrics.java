@@ -45,6 +45,7 @@ public final class Metrics {
   private final Counter meshRouteHits;
   private final Histogram raceLatency;
   private final Gauge narStreams;
+  private final Counter narHedges;
   private final Counter fileRequests;
   private final Counter clientRejected;
 
@@ -75,6 +76,13 @@ public final class Metrics {
     }
     narStreams = Gauge.builder().name("ncro_nar_streams_in_flight")
         .help("NAR responses currently streaming").register(registry);
+    narHedges = Counter.builder().name("ncro_nar_hedges_total")
+        .help("NAR requests sent to a second holder of the identical file because the routed upstream sent no"
+            + " headers within cache.nar_hedge_delay, by outcome (won, lost, failed, none_eligible)")
+        .labelNames("outcome").register(registry);
+    for (NarHedgeOutcome o : NarHedgeOutcome.values()) {
+      narHedges.initLabelValues(o.label());
+    }
     clientRejected = Counter.builder().name("ncro_client_rejected_total")
         .help("Client requests refused before routing (server.allow, admin_allow, clients), by reason")
         .labelNames("reason").register(registry);
@@ -193,6 +201,11 @@ public final class Metrics {
 
   public void narEnded() {
     narStreams.dec();
+  }
+
+  /** One NAR hedge ended (or could not be sent): {@link NarHedgeOutcome}. */
+  public void narHedge(NarHedgeOutcome outcome) {
+    narHedges.labelValues(outcome.label()).inc();
   }
 
   /** Read by {@code /status}. */

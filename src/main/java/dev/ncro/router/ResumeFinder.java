@@ -31,14 +31,7 @@ public final class ResumeFinder {
   }
 
   public CompletableFuture<Optional<Source>> find(String hash, String fileHash, List<Upstream> candidates) {
-    if (hash == null || fileHash == null || candidates.isEmpty()) {
-      return CompletableFuture.completedFuture(Optional.empty());
-    }
-    List<CompletableFuture<Optional<Source>>> asks = new ArrayList<>();
-    for (Upstream u : candidates) {
-      asks.add(client.fetch(u, HttpMethod.GET, "/" + hash + ".narinfo", Race.MAX_NARINFO_BYTES)
-          .handle((r, err) -> err == null ? sameFile(u, r, hash, fileHash) : Optional.<Source>empty()));
-    }
+    List<CompletableFuture<Optional<Source>>> asks = holders(hash, fileHash, candidates);
     return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(x -> {
       for (CompletableFuture<Optional<Source>> a : asks) {
         Optional<Source> s = a.join();
@@ -48,6 +41,24 @@ public final class ResumeFinder {
       }
       return Optional.empty();
     });
+  }
+
+  /**
+   * One answer per candidate, in the given order, each completing (never failing) as that
+   * candidate's narinfo arrives: the source there if it holds the identical file, else empty. For a
+   * caller that wants the first holder to answer rather than the first in order (a NAR hedge, where
+   * the quickest cache is the point). Empty when the file is not identified.
+   */
+  public List<CompletableFuture<Optional<Source>>> holders(String hash, String fileHash, List<Upstream> candidates) {
+    List<CompletableFuture<Optional<Source>>> asks = new ArrayList<>();
+    if (hash == null || fileHash == null) {
+      return asks;
+    }
+    for (Upstream u : candidates) {
+      asks.add(client.fetch(u, HttpMethod.GET, "/" + hash + ".narinfo", Race.MAX_NARINFO_BYTES)
+          .handle((r, err) -> err == null ? sameFile(u, r, hash, fileHash) : Optional.<Source>empty()));
+    }
+    return asks;
   }
 
   private static Optional<Source> sameFile(Upstream u, SmallResponse r, String hash, String fileHash) {

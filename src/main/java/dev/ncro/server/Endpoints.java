@@ -40,9 +40,11 @@ final class Endpoints {
   private final ResumeFinder resumes;
   private final byte[] cacheInfo;
   private final CacheFileRouter files;
+  private final NarHedging hedging;
 
   Endpoints(NarinfoRouter narinfo, NarRouter nars, CacheFileRouter files, UpstreamClient client, UpstreamRegistry registry,
-      Metrics metrics, StatusReport status, Executor blocking, int cachePriority) {
+      Metrics metrics, StatusReport status, Executor blocking, int cachePriority, NarHedging hedging) {
+    this.hedging = hedging;
     this.files = files;
     this.metrics = metrics;
     this.status = status;
@@ -169,7 +171,7 @@ final class Endpoints {
         return;
       }
       NarProxy proxy = new NarProxy(conn.channel(), req.method(), narUrl, req.headers(), plan, client, registry, metrics, resumes,
-          () -> blocking.execute(() -> nars.routedUpstreamLost(plan)), conn::done);
+          hedging, () -> blocking.execute(() -> nars.routedUpstreamLost(plan)), conn::done);
       conn.channel().eventLoop().execute(() -> conn.stream(proxy));
     });
   }

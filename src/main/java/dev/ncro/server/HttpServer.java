@@ -21,7 +21,6 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetAddress;
@@ -37,7 +36,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The client-facing HTTP/1.1 server. Each connection gets a codec with tight limits on request
  * line and header size (Nix sends short requests; anything bigger is refused by the decoder), a
- * write-idle watchdog, and a {@link RequestHandler}.
+ * {@link WriteStallHandler} that cuts a client which stopped reading, and a {@link RequestHandler}.
  */
 public final class HttpServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
@@ -53,11 +52,11 @@ public final class HttpServer implements AutoCloseable {
 
   public HttpServer(Transport transport, ServerConfig config, NarinfoRouter narinfo, NarRouter nars,
       CacheFileRouter files, UpstreamClient client, UpstreamRegistry registry, Metrics metrics, StatusReport status,
-      Executor blocking) {
+      Executor blocking, NarHedging hedging) {
     this.transport = transport;
     this.config = config;
     this.endpoints = new Endpoints(narinfo, nars, files, client, registry, metrics, status, blocking,
-        config.cachePriority());
+        config.cachePriority(), hedging);
     this.gate = new ClientGate(config.access(), metrics);
   }
 
@@ -86,8 +85,8 @@ public final class HttpServer implements AutoCloseable {
             connections.add(ch);
             ch.pipeline()
                 .addLast("codec", new HttpServerCodec(RequestPath.MAX_URI + 64, 16 * 1024, 8192))
-                .addLast("write-idle", new IdleStateHandler(true, 0, writeTimeout, 0, TimeUnit.MILLISECONDS))
-                .addLast("handler", new RequestHandler(endpoints, gate, readTimeout, writeTimeout, inFlight));
+                .addLast("write-stall", new WriteStallHandler(writeTimeout))
+                .addLast("handler", new RequestHandler(endpoints, gate, readTimeout, inFlight));
           }
         });
     if (!inheritedFds.isEmpty()) {

@@ -16,19 +16,17 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
-import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,13 +42,33 @@ import org.slf4j.LoggerFactory;
  * (same {@code FileHash}, see {@link ResumeFinder}) with a {@code Range} request whose 206 must
  * start exactly at the byte reached and describe the same total length; the client sees one
  * seamless response. Otherwise the client connection is aborted, so Nix sees a broken transfer and
- * never a clean end of a short body.
+ * never a clean end of a short body. The steps are the {@link Phase}s (docs/design.md draws them).
  *
  * <p>All callbacks run on the current upstream connection's event loop, one exchange at a time;
- * {@link #clientClosed()} and {@link #clientWritable()} come from the client's loop and only touch
- * volatile state.
+ * {@link #clientClosed()} and {@link #clientWritable()} come from the client's loop and touch only
+ * the atomic phase and the volatile exchange.
  */
 final class NarProxy implements ResponseListener, StreamedResponse {
+  /** Where the download is. DONE and CLOSED are final: no transition leaves them. */
+  enum Phase {
+    /** A request is out to {@code plan.order()[index]}; no answer yet. */
+    TRYING,
+    /** That upstream answered with an error: its short body is read (or dropped), then the next is tried. */
+    DRAINING,
+    /** Response headers went to the client; the current upstream's body follows them. */
+    STREAMING,
+    /** The body broke after the client got headers: another holder of the same file is sought or asked. */
+    RESUMING,
+    /** The client got its whole answer (a body, or an error status when no upstream could serve). */
+    DONE,
+    /** The client connection went away, or was closed by ncro because the body could not be completed. */
+    CLOSED;
+
+    boolean isFinal() {
+      return this == DONE || this == CLOSED;
+    }
+  }
+
   private static final Logger log = LoggerFactory.getLogger(NarProxy.class);
   private static final int MAX_ERROR_BODY = 16 * 1024;
   private final Channel client;
@@ -64,43 +82,40 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   private final ResumeFinder resumes;
   private final Runnable onDone;
   private final Runnable routedLost;
-  private final AtomicBoolean ended = new AtomicBoolean();
+  private final NarHedging hedging;
+  /** The client's {@code Range: bytes=N-} start, -1 without one. */
+  private final long requestedFrom;
+  private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.TRYING);
+  /**
+   * Upstreams never asked to resume this download: their body broke, they failed a resume, or they
+   * lost a hedge without sending headers (see {@link NarHedge}).
+   */
   private final Set<Upstream> broken = new HashSet<>();
+  /** The hedged first attempt, while it may have requests in flight; null without hedging. */
+  private volatile NarHedge hedge;
+  /** The current upstream answered a hedge: its response is labelled {@code nar-hedge}. */
+  private boolean hedged;
   private int index = -1;
   private Upstream current;
   private volatile Exchange exchange;
   /** System.nanoTime() when the current upstream request was sent. */
   private long sentNanos;
-  private volatile boolean closed;
-  private boolean passing;
-  private boolean started;
+  /** The body sent to the client: set with the client's response headers (STREAMING and RESUMING). */
+  private ByteWindow window;
   private boolean failedSome;
   /** Some upstream refused ncro's credentials: without the NAR elsewhere, the answer is 503. */
   private boolean refusedSome;
-  /** The error body of an answer that may be a refusal ({@link RequestAuth#mayRefuse}), else null. */
+  /** While DRAINING an answer that may be a refusal ({@link RequestAuth#mayRefuse}): its error body. */
   private ByteBuf refusalBody;
   private int refusalStatus;
-  /** While resuming: the body offset the resumed response must start at. -1 otherwise. */
-  private long resumeAt = -1;
-  /** Body written to the client since the last flush (event-loop confined, like the rest). */
+  /** Body written to the client since the last flush. */
   private boolean unflushed;
-  /** Offset of the first body byte of the response sent to the client (a client Range start). */
-  private long firstByte;
-  /** Body bytes sent to the client so far. */
-  private long delivered;
-  /** Body length promised to the client (Content-Length), -1 when unknown. */
-  private long promised = -1;
-  /** Length of the whole file, from Content-Length of a 200 or the total of a Content-Range. */
-  private long fileLength = -1;
-  /** The client's {@code Range: bytes=N-} start, -1 without one. */
-  private final long requestedFrom;
-  /** Upstream body bytes still to drop: a 200 answer to a Range request, cut to the range. */
-  private long skip;
 
   NarProxy(Channel client, HttpMethod method, String narUrl, HttpHeaders requestHeaders,
       NarRouter.NarPlan plan, UpstreamClient upstreams, UpstreamRegistry registry, Metrics metrics,
-      ResumeFinder resumes, Runnable routedLost, Runnable onDone) {
+      ResumeFinder resumes, NarHedging hedging, Runnable routedLost, Runnable onDone) {
     this.client = client;
+    this.hedging = hedging;
     this.method = method;
     this.narUrl = narUrl;
     this.plan = plan;
@@ -115,15 +130,11 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     if (range != null) {
       forward.set(HttpHeaderNames.RANGE, range);
     }
-    this.requestedFrom = openRangeStart(range);
+    this.requestedFrom = ByteWindow.requestedFrom(range);
   }
 
-  /** N for {@code bytes=N-} (the form Nix uses to resume), else -1. */
-  private static long openRangeStart(String range) {
-    if (range == null || !range.matches("bytes=\\d{1,18}-")) {
-      return -1;
-    }
-    return Long.parseLong(range.substring(6, range.length() - 1));
+  Phase phase() {
+    return phase.get();
   }
 
   @Override
@@ -132,51 +143,140 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     next();
   }
 
-  /** The exchange with the client is over, whichever way: exactly once. */
-  private void finished() {
-    if (ended.compareAndSet(false, true)) {
+  /** Moves to {@code to} unless the download is already over; false if it was. */
+  private boolean moveTo(Phase to) {
+    Phase now;
+    do {
+      now = phase.get();
+      if (now.isFinal()) {
+        return false;
+      }
+    } while (!phase.compareAndSet(now, to));
+    if (to.isFinal()) {
       metrics.narEnded();
       onDone.run();
     }
+    return true;
+  }
+
+  private boolean over() {
+    return phase.get().isFinal();
+  }
+
+  private boolean head() {
+    return method.equals(HttpMethod.HEAD);
   }
 
   private void next() {
     List<Upstream> order = plan.order();
-    if (closed) {
+    if (over()) {
       return;
     }
     if (++index >= order.size()) {
       int status = refusedSome ? 503 : failedSome ? 502 : 404;
       String msg = refusedSome ? "an upstream that may have " + narUrl + " refused ncro's credentials"
           : failedSome ? "no upstream could serve " + narUrl : "no upstream has " + narUrl;
-      client.writeAndFlush(Responses.text(status, msg, method.equals(HttpMethod.HEAD)));
-      finished();
+      client.writeAndFlush(Responses.text(status, msg, head()));
+      moveTo(Phase.DONE);
       return;
     }
     current = order.get(index);
-    passing = false;
+    moveTo(Phase.TRYING);
     sentNanos = System.nanoTime();
+    List<Upstream> others = index == 0 ? hedgeCandidates() : List.of();
+    if (!others.isEmpty()) {
+      NarHedge h = new NarHedge(this, hedging, upstreams, resumes, metrics, client.eventLoop(), method, forward,
+          narUrl, plan.routeHash(), plan.fileHash(), others);
+      hedge = h;
+      h.start(current, "/" + narUrl);
+      return;
+    }
     upstreams.send(current, method, "/" + narUrl, forward, this);
+  }
+
+  /** The other usable upstreams a first request may be hedged to; none when hedging is off (or no one else is up). */
+  private List<Upstream> hedgeCandidates() {
+    if (!hedging.enabled()) {
+      return List.of();
+    }
+    List<Upstream> others = new ArrayList<>();
+    for (Upstream u : plan.order()) {
+      if (u != current && u.available()) {
+        others.add(u);
+      }
+    }
+    return others;
+  }
+
+  /**
+   * A hedged attempt won the first step (or was the last one left): it is the current exchange
+   * from now on. {@code slow}: the attempts cancelled for it, never asked to resume.
+   */
+  void adopt(Upstream u, long sent, boolean isHedge, Set<Upstream> slow) {
+    current = u;
+    sentNanos = sent;
+    hedged = isHedge;
+    broken.addAll(slow);
+  }
+
+  /**
+   * A hedged attempt answered an error while another was still in flight: recorded as
+   * {@link #firstHeaders} would, without reading the body. An answer that may be a credential
+   * refusal ({@link RequestAuth#mayRefuse}) cannot be told from an absent file without its body, so
+   * it counts as a failure, never as "the routed upstream lost the NAR".
+   */
+  void steppedAside(Upstream u, int status, long sent) {
+    if (u.auth().mayRefuse(status)) {
+      failedSome = true;
+    } else if (status == 404 || status == 410 || status == 403) {
+      registry.alive(u);
+      if (u == plan.routed()) {
+        routedLost.run();
+      }
+    } else if (status >= 500) {
+      registry.failure(u, FailureKind.STATUS_5XX, "NAR status " + status, sent);
+      failedSome = true;
+    } else if (status == 401) {
+      registry.objectUnauthorized(u, "NAR " + narUrl, status);
+      failedSome = true;
+    }
+  }
+
+  /** A hedged attempt failed while another was still in flight. */
+  void failedAside(Upstream u, UpstreamException error, long sent) {
+    registry.failure(u, error.kind(), "NAR " + error.kind().label() + ": " + error.getMessage(), sent);
+    failedSome = true;
+  }
+
+  @Override
+  public void onSent(Exchange ex) {
+    exchange = ex;
+    if (over()) {
+      ex.abort(); // the client left before the upstream answered
+    }
   }
 
   @Override
   public void onHeaders(HttpResponse r, Exchange ex) {
     exchange = ex;
-    if (closed) {
-      ex.abort();
-      return;
+    switch (phase.get()) {
+      case DONE, CLOSED -> ex.abort();
+      case RESUMING -> resumedHeaders(r, ex);
+      default -> firstHeaders(r, ex);
     }
-    if (resumeAt >= 0) {
-      resumedHeaders(r, ex);
-      return;
-    }
+  }
+
+  /** An upstream of the plan answered: an error moves on (after its body), a 2xx goes to the client. */
+  private void firstHeaders(HttpResponse r, Exchange ex) {
     int s = r.status().code();
     if (current.auth().mayRefuse(s)) {
+      moveTo(Phase.DRAINING);
       refusalStatus = s;
       refusalBody = Unpooled.buffer(512); // heap, unpooled: nothing leaks if the exchange is dropped
       return; // read the small error body: it tells a refusal from an absent key (onComplete)
     }
     if (s == 404 || s == 410 || s == 403) {
+      moveTo(Phase.DRAINING);
       registry.alive(current);
       if (current == plan.routed()) {
         routedLost.run();
@@ -184,52 +284,32 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       return; // drain the small error body, then try the next upstream in onComplete
     }
     if (s >= 500) {
+      moveTo(Phase.DRAINING);
       registry.failure(current, FailureKind.STATUS_5XX, "NAR status " + s, sentNanos);
       failedSome = true;
       return;
     }
     if (s == 401) { // credentials refused: the NAR may exist there, so not a 404 if no one else has it
+      moveTo(Phase.DRAINING);
       registry.objectUnauthorized(current, "NAR " + narUrl, s);
       failedSome = true;
       return;
     }
-    passing = true;
-    started = true;
-    promised = HttpUtil.getContentLength(r, -1L);
-    ContentRange range = ContentRange.parse(r.headers().get(HttpHeaderNames.CONTENT_RANGE));
-    if (s == 206 && range != null) {
-      firstByte = range.first();
-      fileLength = range.total();
-    } else if (s == 200) {
-      fileLength = promised;
+    if (!moveTo(Phase.STREAMING)) {
+      ex.abort();
+      return;
     }
-    HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, r.status());
-    copy(r.headers(), out.headers(), HttpHeaderNames.CONTENT_TYPE, HttpHeaderNames.CONTENT_LENGTH,
-        HttpHeaderNames.CONTENT_RANGE, HttpHeaderNames.LOCATION, HttpHeaderNames.LAST_MODIFIED,
-        HttpHeaderNames.ETAG, HttpHeaderNames.ACCEPT_RANGES);
-    if (s == 200 && requestedFrom > 0 && fileLength > requestedFrom) {
-      // The upstream ignored the Range (some do). Nix fails on a 200 to its Range request, so
-      // answer the range it asked for: drop the first bytes of the whole file on the way through.
-      skip = requestedFrom;
-      firstByte = requestedFrom;
-      promised = fileLength - requestedFrom;
-      out.setStatus(io.netty.handler.codec.http.HttpResponseStatus.PARTIAL_CONTENT);
-      out.headers().set(HttpHeaderNames.CONTENT_LENGTH, promised);
-      out.headers().set(HttpHeaderNames.CONTENT_RANGE, "bytes " + requestedFrom + "-" + (fileLength - 1) + "/" + fileLength);
-    }
-    if (promised < 0 && !method.equals(HttpMethod.HEAD)) {
-      HttpUtil.setTransferEncodingChunked(out, true);
-    }
-    out.headers().set(Responses.X_UPSTREAM, current.host());
-    out.headers().set(Responses.X_ROUTE, current == plan.routed() ? "nar-route" : "fallback");
-    client.writeAndFlush(out);
+    window = ByteWindow.open(s, HttpUtil.getContentLength(r, -1L),
+        ContentRange.parse(r.headers().get(HttpHeaderNames.CONTENT_RANGE)), requestedFrom);
+    String route = hedged ? "nar-hedge" : current == plan.routed() ? "nar-route" : "fallback";
+    client.writeAndFlush(NarHeaders.forClient(r, window, head(), current.host(), route));
     registry.success(current, ex.elapsedNanos() / 1e6);
   }
 
   /** A resume source answered: only a 206 starting exactly where we are, for the same file, is spliced. */
   private void resumedHeaders(HttpResponse r, Exchange ex) {
     ContentRange range = ContentRange.parse(r.headers().get(HttpHeaderNames.CONTENT_RANGE));
-    if (r.status().code() != 206 || range == null || range.first() != resumeAt || range.total() != fileLength) {
+    if (r.status().code() != 206 || !window.continuedBy(range)) {
       log.atWarn().setMessage("resume source did not honour the range").addKeyValue("nar_url", narUrl)
           .addKeyValue("upstream", current.name()).addKeyValue("status", r.status().code())
           .addKeyValue("content_range", r.headers().get(HttpHeaderNames.CONTENT_RANGE)).log();
@@ -238,33 +318,33 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       resume(); // try another source, or give up
       return;
     }
-    passing = true;
+    if (!moveTo(Phase.STREAMING)) {
+      ex.abort();
+      return;
+    }
     registry.success(current, ex.elapsedNanos() / 1e6);
     log.atInfo().setMessage("NAR resumed from another upstream").addKeyValue("nar_url", narUrl)
-        .addKeyValue("upstream", current.name()).addKeyValue("offset", resumeAt).log();
+        .addKeyValue("upstream", current.name()).addKeyValue("offset", window.resumeOffset()).log();
   }
 
   @Override
   public void onContent(ByteBuf content) {
-    if (refusalBody != null && !closed && refusalBody.readableBytes() < MAX_ERROR_BODY) {
+    Phase p = phase.get();
+    if (p == Phase.DRAINING && refusalBody != null && refusalBody.readableBytes() < MAX_ERROR_BODY) {
       refusalBody.writeBytes(content, Math.min(content.readableBytes(), MAX_ERROR_BODY - refusalBody.readableBytes()));
     }
-    if (!passing || closed) {
+    if (p != Phase.STREAMING) {
       content.release();
       return;
     }
-    if (skip > 0) {
-      int drop = (int) Math.min(skip, content.readableBytes());
-      content.skipBytes(drop);
-      skip -= drop;
-      if (!content.isReadable()) {
-        content.release();
-        return;
-      }
+    content.skipBytes(window.drop(content.readableBytes()));
+    if (!content.isReadable()) {
+      content.release();
+      return;
     }
     int n = content.readableBytes();
     current.stats().countNarBytes(n);
-    delivered += n;
+    window.delivered(n);
     client.write(new DefaultHttpContent(content));
     unflushed = true;
     if (!client.isWritable()) {
@@ -275,7 +355,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   /** One flush per socket read of the upstream, not per chunk: fewer syscalls and wake-ups. */
   @Override
   public void onReadBatchEnd() {
-    if (unflushed && !closed) {
+    if (unflushed && !over()) {
       unflushed = false;
       client.flush();
     }
@@ -283,22 +363,24 @@ final class NarProxy implements ResponseListener, StreamedResponse {
 
   @Override
   public void onComplete() {
-    if (closed) {
-      return;
+    switch (phase.get()) {
+      case DONE, CLOSED -> { }
+      case STREAMING -> {
+        if (!window.complete() && !head()) {
+          onError(new UpstreamException(FailureKind.TRUNCATED,
+              "body ended after " + window.delivered() + " of " + window.promised() + " bytes"), true);
+          return;
+        }
+        client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+        moveTo(Phase.DONE);
+      }
+      default -> {
+        if (refusalBody != null) {
+          refusalSettled();
+        }
+        next();
+      }
     }
-    if (refusalBody != null) {
-      refusalSettled();
-    }
-    if (!passing) {
-      next();
-      return;
-    }
-    if (promised >= 0 && delivered != promised && !method.equals(HttpMethod.HEAD)) {
-      onError(new UpstreamException(FailureKind.TRUNCATED, "body ended after " + delivered + " of " + promised + " bytes"), true);
-      return;
-    }
-    client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
-    finished();
   }
 
   /** A possible refusal's body is complete: unauthorized, absent (403/404/410) or a failure. */
@@ -324,15 +406,16 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   @Override
   public void onError(UpstreamException error, boolean headersSeen) {
     refusalBody = null;
-    if (closed) {
+    Phase p = phase.get();
+    if (p.isFinal()) {
       return;
     }
     registry.failure(current, error.kind(), "NAR " + error.kind().label() + ": " + error.getMessage(), sentNanos);
-    if (started) {
+    if (p == Phase.STREAMING || p == Phase.RESUMING) {
       broken.add(current);
-      passing = false;
+      moveTo(Phase.RESUMING);
       log.atWarn().setMessage("NAR stream broke after the response started").addKeyValue("nar_url", narUrl)
-          .addKeyValue("upstream", current.name()).addKeyValue("delivered", delivered)
+          .addKeyValue("upstream", current.name()).addKeyValue("delivered", window.delivered())
           .addKeyValue("error", error.getMessage()).log();
       resume();
       return;
@@ -343,17 +426,17 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     next();
   }
 
-  /** Continues the body from another upstream with the same file, or aborts the client connection. */
+  /** RESUMING: continues the body from another upstream with the same file, or closes the client connection. */
   private void resume() {
-    if (method.equals(HttpMethod.HEAD) || fileLength < 0 || promised < 0 || plan.fileHash() == null) {
+    if (head() || !window.resumable() || plan.fileHash() == null) {
       abortClient("nothing to resume from (no known FileHash or length)");
       return;
     }
     List<Upstream> candidates = new ArrayList<>(plan.order());
     candidates.removeAll(broken);
-    long offset = firstByte + delivered;
+    long offset = window.resumeOffset();
     resumes.find(plan.routeHash(), plan.fileHash(), candidates).whenComplete((source, err) -> {
-      if (closed) {
+      if (over()) {
         return;
       }
       if (err != null || source.isEmpty()) {
@@ -361,7 +444,6 @@ final class NarProxy implements ResponseListener, StreamedResponse {
         return;
       }
       current = source.get().upstream();
-      resumeAt = offset;
       HttpHeaders range = new DefaultHttpHeaders().set(HttpHeaderNames.RANGE, "bytes=" + offset + "-");
       sentNanos = System.nanoTime();
       upstreams.send(current, HttpMethod.GET, source.get().narPath(), range, this);
@@ -370,17 +452,18 @@ final class NarProxy implements ResponseListener, StreamedResponse {
 
   private void abortClient(String why) {
     log.atWarn().setMessage("aborting the client's NAR download").addKeyValue("nar_url", narUrl)
-        .addKeyValue("delivered", delivered).addKeyValue("reason", why).log();
-    closed = true;
-    client.close();
-    finished();
+        .addKeyValue("delivered", window == null ? 0 : window.delivered()).addKeyValue("reason", why).log();
+    if (!over()) {
+      client.close(); // before the exchange is declared over: no queued request may start on this connection
+      moveTo(Phase.CLOSED);
+    }
   }
 
   /** The client channel drained below its low-water mark: read from the upstream again. */
   @Override
   public void clientWritable() {
     Exchange ex = exchange;
-    if (ex != null && !closed) {
+    if (ex != null && !over()) {
       ex.resume();
     }
   }
@@ -388,20 +471,14 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   /** The client went away: stop the upstream transfer. */
   @Override
   public void clientClosed() {
-    closed = true;
-    finished();
+    moveTo(Phase.CLOSED);
+    NarHedge h = hedge;
+    if (h != null) {
+      h.clientClosed();
+    }
     Exchange ex = exchange;
     if (ex != null) {
       ex.abort();
-    }
-  }
-
-  private static void copy(HttpHeaders from, HttpHeaders to, CharSequence... names) {
-    for (CharSequence n : names) {
-      String v = from.get(n);
-      if (v != null) {
-        to.set(n, v);
-      }
     }
   }
 }

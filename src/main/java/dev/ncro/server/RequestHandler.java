@@ -7,7 +7,6 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
@@ -17,15 +16,14 @@ import java.util.concurrent.TimeUnit;
  * One client connection: takes decoded requests one at a time (pipelined ones wait in a short
  * queue), classifies them with {@link RequestPath}, and hands them to {@link Endpoints}. Owns the
  * connection-level timeouts: a client must deliver a request's headers within
- * {@code server.read_timeout} of the connection becoming idle, and one that accepts no response
- * bytes for {@code server.write_timeout} is cut.
+ * {@code server.read_timeout} of the connection becoming idle. (A client that accepts no response
+ * bytes for {@code server.write_timeout} is cut earlier in the pipeline, by {@link WriteStallHandler}.)
  */
 final class RequestHandler extends ChannelInboundHandlerAdapter {
   private static final int MAX_PIPELINED = 16;
   private final Endpoints endpoints;
   private final ClientGate gate;
   private final long readTimeoutMillis;
-  private final long writeTimeoutMillis;
   private final java.util.concurrent.atomic.AtomicInteger inFlight;
   private final ArrayDeque<HttpRequest> queued = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
@@ -34,13 +32,12 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   private ScheduledFuture<?> headerDeadline;
   private StreamedResponse nar;
 
-  RequestHandler(Endpoints endpoints, ClientGate gate, long readTimeoutMillis, long writeTimeoutMillis,
+  RequestHandler(Endpoints endpoints, ClientGate gate, long readTimeoutMillis,
       java.util.concurrent.atomic.AtomicInteger inFlight) {
     this.endpoints = endpoints;
     this.gate = gate;
     this.inFlight = inFlight;
     this.readTimeoutMillis = readTimeoutMillis;
-    this.writeTimeoutMillis = writeTimeoutMillis;
   }
 
   @Override
@@ -145,16 +142,6 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
-  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    // Writer idle with bytes still queued and TCP not moving either: the client has stopped reading.
-    if (evt instanceof IdleStateEvent && !ctx.channel().isWritable() && !tcpStillDelivering(ctx.channel())) {
-      ctx.close();
-      return;
-    }
-    ctx.fireUserEventTriggered(evt);
-  }
-
-  @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     StreamedResponse p = nar;
     if (p != null) {
@@ -175,26 +162,6 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     ctx.close();
-  }
-
-  /**
-   * Whether the kernel sent the client new data, and heard an ACK from it, within the write
-   * timeout. Netty notices a slow reader's progress only when the socket's send buffer has drained
-   * enough to wake the writer (a third of a buffer that auto-tunes up to megabytes: at 10 KB/s that
-   * is minutes), so a write-idle event alone does not mean the client stopped; TCP knows better.
-   * A stopped client still ACKs zero-window probes but gets no new data; a vanished one may get
-   * retransmissions but sends no ACK: both are cut. Without epoll (no TCP_INFO) the event decides.
-   */
-  private boolean tcpStillDelivering(io.netty.channel.Channel ch) {
-    if (!(ch instanceof io.netty.channel.epoll.EpollSocketChannel epoll) || !ch.isActive()) {
-      return false;
-    }
-    try {
-      io.netty.channel.epoll.EpollTcpInfo info = epoll.tcpInfo();
-      return info.lastDataSent() < writeTimeoutMillis && info.lastAckRecv() < writeTimeoutMillis;
-    } catch (RuntimeException e) {
-      return false;
-    }
   }
 
   private void armHeaderDeadline() {

@@ -50,6 +50,13 @@ final class Redirects implements ResponseListener {
   }
 
   @Override
+  public void onSent(Exchange exchange) {
+    if (!failed) {
+      delegate.onSent(exchange);
+    }
+  }
+
+  @Override
   public void onHeaders(HttpResponse response, Exchange exchange) {
     if (failed) {
       return;

@@ -5,11 +5,19 @@ import io.netty.handler.codec.http.HttpResponse;
 
 /**
  * Receives one upstream response as it arrives. All calls come from the upstream connection's
- * event loop, in order: {@code onHeaders}, zero or more {@code onContent}, then exactly one of
+ * event loop, in order: {@code onSent}, {@code onHeaders}, zero or more {@code onContent}, then exactly one of
  * {@code onComplete} or {@code onError}. Ownership: {@code onContent} hands over one reference to
  * the buffer; the listener must release it or pass it on (e.g. write it to a client channel).
  */
 public interface ResponseListener {
+  /**
+   * The request is on its way on {@code exchange}, before any answer: a caller that may give up
+   * before the headers arrive (a NAR hedge that lost, a client that went away) can
+   * {@link Exchange#abort} it from here on, instead of holding the connection until the first-byte
+   * timeout. Called again for each redirect hop. Optional.
+   */
+  default void onSent(Exchange exchange) {}
+
   void onHeaders(HttpResponse response, Exchange exchange);
 
   void onContent(ByteBuf content);

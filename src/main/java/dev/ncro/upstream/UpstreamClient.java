@@ -100,6 +100,7 @@ public final class UpstreamClient implements AutoCloseable {
     ch.eventLoop().execute(() -> {
       ClientConnectionHandler.attach(ch, exchange);
       exchange.start();
+      listener.onSent(exchange);
       ch.writeAndFlush(request(req)).addListener(w -> {
         if (!w.isSuccess()) {
           exchange.onConnectionLost(w.cause());

@@ -60,6 +60,7 @@ public final class TestUpstream implements AutoCloseable {
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
   private final Map<String, java.util.concurrent.atomic.AtomicLong> bodyBytes = new ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicInteger bodiesCut = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger hangsEndedByPeer = new java.util.concurrent.atomic.AtomicInteger();
   private volatile Duration latency = Duration.ZERO;
   private volatile Response forAll;
   private volatile boolean refuseHead;
@@ -165,6 +166,11 @@ public final class TestUpstream implements AutoCloseable {
     return n == null ? 0 : n.get();
   }
 
+  /** Hung requests ({@link Response#hanging()}) whose connection the client closed. */
+  public int hangsEndedByPeer() {
+    return hangsEndedByPeer.get();
+  }
+
   /** Responses whose body could not be written whole because the peer closed or reset the connection. */
   public int bodiesCutByPeer() {
     return bodiesCut.get();
@@ -206,7 +212,7 @@ public final class TestUpstream implements AutoCloseable {
           return;
         }
         requests.add(req);
-        if (!answer(req, out)) {
+        if (!answer(req, in, out)) {
           return;
         }
       }
@@ -218,14 +224,18 @@ public final class TestUpstream implements AutoCloseable {
   }
 
   /** Writes the answer; false when the connection must be closed afterwards. */
-  private boolean answer(Request req, OutputStream out) throws IOException, InterruptedException {
+  private boolean answer(Request req, InputStream in, OutputStream out) throws IOException, InterruptedException {
     if (!latency.isZero()) {
       Thread.sleep(latency);
     }
     boolean head = req.method().equals("HEAD");
     Response r = forAll != null ? forAll : routes.getOrDefault(req.path(), Response.status(404));
     if (r.hang()) {
-      closed.await(); // until the test closes this upstream
+      // Until the test closes this upstream (the read then fails) or the client gives up (EOF).
+      while (in.read() >= 0) {
+        // a client does not send more on a connection whose request is unanswered; drop it if it does
+      }
+      hangsEndedByPeer.incrementAndGet();
       return false;
     }
     if (head && refuseHead) {
