@@ -125,7 +125,11 @@ public final class Ncro {
       Clock clock = Clock.systemUTC();
       // S3 credentials: the AWS SDK's classes take most of a second to load (docs/decisions.md), so
       // they resolve while the route store opens; null without an S3 upstream.
-      CompletableFuture<S3Auth> s3Start = CompletableFuture.supplyAsync(() -> S3Auth.start(config.upstreams(), env),
+      List<dev.ncro.config.UpstreamConfig> s3Users = new ArrayList<>(config.upstreams());
+      if (config.fallbackCache().upstream() != null) {
+        s3Users.add(config.fallbackCache().upstream());
+      }
+      CompletableFuture<S3Auth> s3Start = CompletableFuture.supplyAsync(() -> S3Auth.start(s3Users, env),
           r -> Thread.ofPlatform().name("ncro-s3-start").daemon(true).start(r));
       opened.add(() -> s3Start.thenAccept(a -> {
         if (a != null) {

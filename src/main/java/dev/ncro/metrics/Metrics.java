@@ -47,6 +47,10 @@ public final class Metrics {
   private final Gauge narStreams;
   private final Counter fileRequests;
   private final Counter clientRejected;
+  private final Counter filtered;
+  private final Counter fallback;
+  /** How a lookup that reached the fallback cache ended. */
+  static final String[] FALLBACK_OUTCOMES = {"found", "absent", "unavailable"};
 
   public Metrics(UpstreamRegistry upstreams, IntSupplier routeEntries) {
     cacheHits = Counter.builder().name("ncro_narinfo_cache_hits_total")
@@ -80,6 +84,20 @@ public final class Metrics {
         .labelNames("reason").register(registry);
     for (Rejection r : Rejection.values()) {
       clientRejected.initLabelValues(r.label());
+    }
+    filtered = Counter.builder().name("ncro_narinfo_filtered_total")
+        .help("Narinfo answers refused by the upstream's path filters (counted as absent there)")
+        .labelNames("upstream").register(registry);
+    for (Upstream u : upstreams.allWithFallback()) {
+      filtered.initLabelValues(u.name());
+    }
+    fallback = Counter.builder().name("ncro_fallback_lookups_total")
+        .help("Narinfo lookups the fallback cache was asked for (no regular upstream had the path), by outcome")
+        .labelNames("outcome").register(registry);
+    if (upstreams.fallback().isPresent()) {
+      for (String o : FALLBACK_OUTCOMES) {
+        fallback.initLabelValues(o);
+      }
     }
     raceLatency = Histogram.builder().name("ncro_upstream_latency_seconds")
         .help("Race latency per upstream: time to the narinfo answer (present or absent)")
@@ -165,6 +183,16 @@ public final class Metrics {
   /** A race answer (present or absent) from {@code u} after {@code millis}. */
   public void raceAnswer(Upstream u, double millis) {
     raceLatency.labelValues(u.name()).observe(millis / 1000.0);
+  }
+
+  /** {@code u}'s narinfo answer was refused by its path filters. */
+  public void filtered(Upstream u) {
+    filtered.labelValues(u.name()).inc();
+  }
+
+  /** The fallback cache was asked for a narinfo: {@code outcome} is found, absent or unavailable. */
+  public void fallbackLookup(String outcome) {
+    fallback.labelValues(outcome).inc();
   }
 
   /** A request for a cache file of {@code kind} (a {@link CacheFileKind} label). */

@@ -221,7 +221,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       HttpUtil.setTransferEncodingChunked(out, true);
     }
     out.headers().set(Responses.X_UPSTREAM, current.host());
-    out.headers().set(Responses.X_ROUTE, current == plan.routed() ? "nar-route" : "fallback");
+    out.headers().set(Responses.X_ROUTE, plan.routeLabel(current));
     client.writeAndFlush(out);
     registry.success(current, ex.elapsedNanos() / 1e6);
   }
