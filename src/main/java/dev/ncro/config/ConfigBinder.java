@@ -74,7 +74,8 @@ final class ConfigBinder {
         timeouts(f.section(top.get("timeouts"), "timeouts", TIMEOUTS)),
         logging(f.section(top.get("logging"), "logging", LOGGING)),
         mesh(f.section(top.get("mesh"), "mesh", MESH)),
-        fallbackCache(f.section(top.get("fallback_cache"), "fallback_cache", FALLBACK), netrc, upstreams));
+        fallbackCache(top.get("fallback_cache") == null ? Map.of()
+            : f.section(top.get("fallback_cache"), "fallback_cache", FALLBACK), netrc, upstreams));
     if (!f.problems().isEmpty()) {
       throw new ConfigException(f.problems());
     }
