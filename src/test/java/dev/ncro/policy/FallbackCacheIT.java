@@ -197,6 +197,27 @@ class FallbackCacheIT {
   }
 
   @Test
+  void theFallbackSendsItsOwnCredentialsAndTheyNeverShow() throws Exception {
+    String token = "fallback-T0ken-9f2c";
+    TestUpstream secured = open(TestUpstream.start());
+    NcroHarness n = open(NcroHarness.start(NcroHarness.config(dir.resolve("secured.db"),
+            NcroHarness.upstreams(List.of(a.uri()), List.of(key.publicKey())))
+        .withFallbackCache(FallbackCacheConfig.of(new UpstreamConfig(secured.uri(), 10, List.of(key.publicKey()), null,
+            new dev.ncro.config.UpstreamCredentials.Bearer(token, "bearer_token_file"))))));
+    String h = TestNarinfo.hash(800);
+    hold(secured, h);
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Route")).hasValue("fallback");
+    assertThat(secured.requests()).filteredOn(r -> r.path().endsWith(".narinfo"))
+        .singleElement().satisfies(r -> assertThat(r.headers().get("authorization")).isEqualTo("Bearer " + token));
+    assertThat(a.requests()).allSatisfy(r -> assertThat(r.headers()).doesNotContainKey("authorization"));
+    JsonNode f = new ObjectMapper().readTree(n.get("/status").body()).get("fallback_cache");
+    assertThat(f.get("auth").asText()).isEqualTo("bearer");
+    assertThat(f.get("credentials_from").asText()).isEqualTo("bearer_token_file");
+    assertThat(new String(n.get("/status").body(), StandardCharsets.UTF_8) + new String(n.get("/metrics").body(),
+        StandardCharsets.UTF_8)).doesNotContain(token);
+  }
+
+  @Test
   void statusShowsTheFallbackCacheAndItsProbedHealth() throws Exception {
     Await.until("fallback probed", () -> !status().get("fallback_cache").get("last_probe_age_seconds").isNull());
     JsonNode f = new ObjectMapper().readTree(ncro.get("/status").body()).get("fallback_cache");
