@@ -140,9 +140,11 @@ public final class NarinfoRouter {
         ? registry.all().stream().filter(u -> !u.stats().blocked()).toList()
         : available;
     if (candidates.isEmpty()) {
-      recent.add(new RecentRaces.Entry(clock.millis(), hash, RecentRaces.Outcome.UNAVAILABLE, null, Double.NaN));
-      return CompletableFuture.completedFuture(new NarinfoResult.Unavailable(
-          "every upstream is unauthorized or has a certificate error (see /status)"));
+      RaceOutcome.Unavailable refused = new RaceOutcome.Unavailable(
+          "every upstream is unauthorized or has a certificate error (see /status)", true);
+      return registry.fallback().isPresent()
+          ? askFallback(hash, registry.fallback().get(), refused, 0)
+          : CompletableFuture.completedFuture(notFound(hash, refused, 0));
     }
     // An upstream not asked (suspended, or DOWN but not yet gone) is not known to lack the path.
     long suspended = registry.all().stream().filter(u -> !candidates.contains(u) && !registry.gone(u)).count();

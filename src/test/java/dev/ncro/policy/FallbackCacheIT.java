@@ -132,6 +132,22 @@ class FallbackCacheIT {
   }
 
   @Test
+  void whenEveryRegularUpstreamRefusesNcroTheFallbackIsStillAsked() throws Exception {
+    a.status5xxForAll(401);
+    b.status5xxForAll(401);
+    // What the prober records when /nix-cache-info answers 401 (its next round is 30 s away).
+    ncro.ncro().registry().all().forEach(u -> ncro.ncro().registry().unauthorized(u, "probe: /nix-cache-info answered 401"));
+    String h = TestNarinfo.hash(350);
+    hold(fallback, h);
+    HttpResponse<byte[]> r = ncro.get("/" + h + ".narinfo");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("fallback");
+    assertThat(a.requestCount("/" + h + ".narinfo")).as("an unauthorized upstream is not asked").isZero();
+    // And a path the fallback does not have is unknown, not absent: some upstream refused us.
+    assertThat(ncro.get("/" + TestNarinfo.hash(351) + ".narinfo").statusCode()).isEqualTo(503);
+  }
+
+  @Test
   void absentEverywhereIncludingTheFallbackIsA404RememberedAndTheFallbackIsNotAskedAgain() throws Exception {
     String h = TestNarinfo.hash(400);
     assertThat(ncro.get("/" + h + ".narinfo").statusCode()).isEqualTo(404);
