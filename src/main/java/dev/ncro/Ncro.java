@@ -188,7 +188,9 @@ public final class Ncro {
           .addKeyValue("addresses", String.join(",", server.addresses().stream().map(NetUtil::toSocketAddressString).toList()))
           .addKeyValue("transport", transport.name())
           .addKeyValue("socket_activated", !systemd.listenFds().isEmpty())
-          .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath())
+          .addKeyValue("upstreams", registry.all().size())
+          .addKeyValue("fallback_cache", registry.fallback().map(u -> u.name()).orElse("none"))
+          .addKeyValue("db", config.cache().dbPath())
           .addKeyValue("tls_engine", trust.provider())
           .addKeyValue("ca_bundle", trust.bundle().map(Object::toString).orElse("none (JDK trust store only)")).log();
       // Everything is up by now: the listener accepts, the store is open, the mesh socket is bound.

@@ -25,7 +25,8 @@ import java.util.function.IntSupplier;
  * race wins, errors by kind, health, EMA, NAR bytes; the route count), read by callbacks at scrape
  * time. Every label value known at start-up (each upstream, each error kind, each state, the
  * narinfo statuses ncro gives) is a series at zero from the first scrape, so a dashboard never
- * shows "no data" for an upstream that has not won yet.
+ * shows "no data" for an upstream that has not won yet. The fallback cache has the series of its
+ * health, errors and NAR bytes (labelled with its URL), not those of races and their ordering.
  */
 public final class Metrics {
   /** 1 ms to 10 s, roughly ×2.5 per bucket: resolves a LAN cache and a transatlantic one alike. */
@@ -112,7 +113,7 @@ public final class Metrics {
         .register(registry);
     CounterWithCallback.builder().name("ncro_upstream_errors_total")
         .help("Failed or unusable upstream answers, by kind").labelNames("upstream", "kind")
-        .callback(cb -> upstreams.all().forEach(u -> {
+        .callback(cb -> upstreams.allWithFallback().forEach(u -> {
           for (FailureKind k : FailureKind.values()) {
             cb.call(u.stats().errors(k), u.name(), k.label());
           }
@@ -121,16 +122,16 @@ public final class Metrics {
     CounterWithCallback.builder().name("ncro_upstream_tls_handshakes_total")
         .help("TLS handshakes with each upstream (and hosts it redirected to); flat while connections are reused")
         .labelNames("upstream")
-        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().tlsHandshakes(), u.name())))
+        .callback(cb -> upstreams.allWithFallback().forEach(u -> cb.call(u.stats().tlsHandshakes(), u.name())))
         .register(registry);
     CounterWithCallback.builder().name("ncro_nar_bytes_total")
         .help("NAR body bytes streamed to clients, per upstream").labelNames("upstream")
-        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().narBytes(), u.name())))
+        .callback(cb -> upstreams.allWithFallback().forEach(u -> cb.call(u.stats().narBytes(), u.name())))
         .register(registry);
     GaugeWithCallback.builder().name("ncro_upstream_state")
         .help("Upstream state: 1 for the current one (active, degraded, down, unauthorized, certificate_error), 0 for the others")
         .labelNames("upstream", "state")
-        .callback(cb -> upstreams.all().forEach(u -> {
+        .callback(cb -> upstreams.allWithFallback().forEach(u -> {
           Health now = u.stats().state();
           for (Health h : Health.values()) {
             cb.call(h == now ? 1 : 0, u.name(), h.label());
@@ -143,7 +144,7 @@ public final class Metrics {
         .register(registry);
     GaugeWithCallback.builder().name("ncro_upstream_consecutive_failures")
         .help("Failures in a row per upstream (3: degraded, 10: down)").labelNames("upstream")
-        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().consecutiveFailures(), u.name())))
+        .callback(cb -> upstreams.allWithFallback().forEach(u -> cb.call(u.stats().consecutiveFailures(), u.name())))
         .register(registry);
     GaugeWithCallback.builder().name("ncro_route_entries")
         .help("Current route entries in SQLite")

@@ -117,7 +117,10 @@ class FallbackCacheIT {
     assertThat(races.get(0).get("upstream").asText()).isEqualTo(fallback.uri().toString());
     String metrics = new String(ncro.get("/metrics").body(), StandardCharsets.UTF_8);
     assertThat(metrics).contains("ncro_fallback_lookups_total{outcome=\"found\"} 1.0")
-        .doesNotContain("ncro_upstream_latency_seconds_count{upstream=\"" + fallback.uri() + "\"}");
+        .contains("ncro_nar_bytes_total{upstream=\"" + fallback.uri() + "\"} 8.0")
+        .contains("ncro_upstream_state{state=\"active\",upstream=\"" + fallback.uri() + "\"} 1.0")
+        .doesNotContain("ncro_upstream_latency_seconds_count{upstream=\"" + fallback.uri() + "\"}")
+        .doesNotContain("ncro_upstream_race_wins_total{upstream=\"" + fallback.uri() + "\"}");
   }
 
   @Test
