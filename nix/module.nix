@@ -133,7 +133,7 @@ in
       default = top.nixSubstituter.enable;
       defaultText = literalExpression "config.services.ncro.nixSubstituter.enable";
       description = ''
-        Append every enabled instance's upstream `public_key`/`public_keys` to
+        Append every enabled instance's upstream (and fallback cache) `public_key`/`public_keys` to
         {option}`nix.settings.trusted-public-keys`, so this host's Nix accepts the paths ncro
         serves (ncro passes the upstreams' signatures through unchanged). Off unless this host's
         Nix uses ncro: otherwise the keys would be trusted host-wide for nothing.

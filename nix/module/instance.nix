@@ -64,6 +64,31 @@ in
       }
     ) s.upstreams;
 
+    fallback = s.fallback_cache or null;
+    fallbackFiles =
+      if fallback == null then
+        [ ]
+      else
+        [
+          (fileSetting true "fallback-password" "settings.fallback_cache.password_file" (
+            fallback.password_file or null
+          ))
+          (fileSetting true "fallback-token" "settings.fallback_cache.bearer_token_file" (
+            fallback.bearer_token_file or null
+          ))
+          (fileSetting false "fallback-ca" "settings.fallback_cache.ca_file" (fallback.ca_file or null))
+        ];
+    renderedFallback =
+      if fallback == null then
+        null
+      else
+        fallback
+        // {
+          password_file = (lib.elemAt fallbackFiles 0).value;
+          bearer_token_file = (lib.elemAt fallbackFiles 1).value;
+          ca_file = (lib.elemAt fallbackFiles 2).value;
+        };
+
     clients = s.server.clients or [ ];
     clientFiles = lib.imap0 (
       i: c:
@@ -112,6 +137,7 @@ in
 
     allFiles =
       lib.concatMap (u: u.files) upstreamFiles
+      ++ fallbackFiles
       ++ lib.concatMap (c: c.files) clientFiles
       ++ [
         netrc
@@ -138,6 +164,7 @@ in
           // lib.optionalAttrs (icfg.allow != null) { allow = icfg.allow; }
           // lib.optionalAttrs (clients != [ ]) { clients = map (c: c.client) clientFiles; };
         upstreams = map (u: u.upstream) upstreamFiles;
+        fallback_cache = renderedFallback;
         mesh = s.mesh // {
           private_key = meshKey.value;
         };
@@ -170,7 +197,7 @@ in
     keys = lib.unique (
       lib.concatMap (
         u: lib.optional ((u.public_key or null) != null) u.public_key ++ (u.public_keys or [ ])
-      ) s.upstreams
+      ) (s.upstreams ++ lib.optional (fallback != null && (fallback.enabled or true)) fallback)
     );
 
     assertions = [
@@ -193,6 +220,10 @@ in
       {
         assertion = lib.all (u: !(u ? password) && !(u ? bearer_token)) s.upstreams;
         message = "${opt}.settings.upstreams: `password` and `bearer_token` would be written to the world-readable Nix store; use `password_file` / `bearer_token_file` (delivered through LoadCredential).";
+      }
+      {
+        assertion = fallback == null || (!(fallback ? password) && !(fallback ? bearer_token));
+        message = "${opt}.settings.fallback_cache: `password` and `bearer_token` would be written to the world-readable Nix store; use `password_file` / `bearer_token_file` (delivered through LoadCredential).";
       }
       {
         assertion = lib.all (c: !(c ? password) && !(c ? bearer_token)) clients;

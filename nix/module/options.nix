@@ -31,6 +31,43 @@ in
     stateDir = stateDirOf name;
     unit = unitName name;
     opt = optionPath name;
+    filterType = types.submodule {
+      options = {
+        action = mkOption {
+          type = types.enum [
+            "allow"
+            "deny"
+          ];
+          description = "`deny` wins over any `allow`; with any `allow` rule, a path must match one.";
+        };
+        field = mkOption {
+          type = types.enum [
+            "name"
+            "store_path"
+            "reference"
+            "deriver"
+          ];
+          description = ''
+            What the pattern is matched against: `name` (after the hash: `hello-2.12`), the full
+            `store_path`, each full `reference`, or the full `deriver` path.
+          '';
+        };
+        pattern = mkOption {
+          type = types.strMatching "[A-Za-z0-9+._=/*-]+";
+          example = "mycorp-*";
+          description = "A glob whose only wildcard is `*`, matched against the whole value.";
+        };
+      };
+    };
+    filtersOption = mkOption {
+      type = types.nullOr (types.listOf filterType);
+      default = null;
+      example = literalExpression ''[ { action = "allow"; field = "name"; pattern = "mycorp-*"; } ]'';
+      description = ''
+        Path filters: which store paths this cache may serve, judged on the narinfo it returns
+        (see ncro's README, "Path filters"). `null` or `[ ]`: every path.
+      '';
+    };
     upstreamType = types.submodule {
       freeformType = settingsFormat.type;
       options = {
@@ -79,6 +116,46 @@ in
             another path is delivered with `LoadCredential`.
           '';
         };
+        filters = filtersOption;
+      };
+    };
+    fallbackType = types.submodule {
+      freeformType = settingsFormat.type;
+      options = {
+        enabled = mkOption {
+          type = types.bool;
+          default = true;
+          description = "Use the fallback cache (set `false` to keep its settings but not use it).";
+        };
+        url = mkOption {
+          type = types.str;
+          example = "https://archive.example.org";
+          description = "Base URL of the fallback cache (http, https or s3).";
+        };
+        public_key = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = "Its signing key (`name:base64`); several: the freeform `public_keys`.";
+        };
+        password_file = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = ''
+            Password for HTTP basic authentication (with `username`); a path outside the Nix store
+            is delivered with `LoadCredential` (as `fallback-password`).
+          '';
+        };
+        bearer_token_file = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = "A bearer token file; delivered like `password_file` (as `fallback-token`).";
+        };
+        ca_file = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = "PEM certificate(s) to trust for its TLS; delivered like an upstream's `ca_file`.";
+        };
+        filters = filtersOption;
       };
     };
   in
@@ -129,6 +206,23 @@ in
                   public_key = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="; } ]
             '';
             description = "The binary caches ncro races. Setting this replaces the default list.";
+          };
+
+          fallback_cache = mkOption {
+            type = types.nullOr fallbackType;
+            default = null;
+            example = literalExpression ''
+              {
+                url = "https://archive.example.org";
+                public_key = "archive.example.org-1:…";
+                bearer_token_file = "/run/secrets/archive-token";
+              }
+            '';
+            description = ''
+              A cache asked only when no upstream has a path (or some could not answer); never
+              raced. Off (`null`) by default. Secrets as for an upstream: `*_file` outside the
+              store, delivered with `LoadCredential`.
+            '';
           };
 
           cache.db_path = mkOption {

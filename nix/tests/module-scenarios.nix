@@ -130,6 +130,52 @@ in
     };
   };
 
+  # Path filters on an upstream, and a fallback cache whose token file is delivered with
+  # LoadCredential and whose key Nix is told to trust.
+  policy = {
+    services.ncro = {
+      enable = true;
+      nixSubstituter = {
+        enable = true;
+        exclusive = true;
+      };
+      settings.upstreams = [
+        {
+          url = "https://cache.nixos.org";
+          public_key = nixosKey;
+          filters = [
+            {
+              action = "deny";
+              field = "name";
+              pattern = "unfree-*";
+            }
+            {
+              action = "deny";
+              field = "reference";
+              pattern = "/nix/store/*-openssl-1.0*";
+            }
+          ];
+        }
+        {
+          url = "https://cache.corp.example";
+          filters = [
+            {
+              action = "allow";
+              field = "name";
+              pattern = "mycorp-*";
+            }
+          ];
+        }
+      ];
+      settings.fallback_cache = {
+        url = "https://archive.corp.example";
+        public_key = communityKey;
+        bearer_token_file = "/run/secrets/archive-token";
+        ca_file = "/etc/ssl/corp-ca.pem";
+      };
+    };
+  };
+
   # What the module refuses: ports out of range, two instances on one port, an inline password.
   invalid = {
     services.ncro = {
@@ -148,6 +194,11 @@ in
             password = "hunter2";
           }
         ];
+        fallback_cache = {
+          url = "https://archive.example.org";
+          password = "hunter2";
+          username = "ci";
+        };
       };
     };
   };

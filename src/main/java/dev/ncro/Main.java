@@ -66,7 +66,8 @@ public final class Main {
       Object listen = config.server().listen() == null ? "(socket activation only)" : config.server().listen();
       out.println("config ok: listen " + listen + ", " + config.upstreams().size()
           + " upstream(s), db " + config.cache().dbPath() + ", allow "
-          + (access.allow().isEmpty() ? "anyone" : access.allow()) + ", " + access.clients().size() + " client credential(s)");
+          + (access.allow().isEmpty() ? "anyone" : access.allow()) + ", " + access.clients().size() + " client credential(s)"
+          + (config.fallbackCache().enabled() ? ", fallback cache " + config.fallbackCache().upstream().url() : ""));
       return 0;
     }
     LogSetup.apply(config.logging());

@@ -126,7 +126,11 @@ public final class Ncro {
       Clock clock = Clock.systemUTC();
       // S3 credentials: the AWS SDK's classes take most of a second to load (docs/decisions.md), so
       // they resolve while the route store opens; null without an S3 upstream.
-      CompletableFuture<S3Auth> s3Start = CompletableFuture.supplyAsync(() -> S3Auth.start(config.upstreams(), env),
+      List<dev.ncro.config.UpstreamConfig> s3Users = new ArrayList<>(config.upstreams());
+      if (config.fallbackCache().upstream() != null) {
+        s3Users.add(config.fallbackCache().upstream());
+      }
+      CompletableFuture<S3Auth> s3Start = CompletableFuture.supplyAsync(() -> S3Auth.start(s3Users, env),
           r -> Thread.ofPlatform().name("ncro-s3-start").daemon(true).start(r));
       opened.add(() -> s3Start.thenAccept(a -> {
         if (a != null) {
@@ -185,7 +189,9 @@ public final class Ncro {
           .addKeyValue("addresses", String.join(",", server.addresses().stream().map(NetUtil::toSocketAddressString).toList()))
           .addKeyValue("transport", transport.name())
           .addKeyValue("socket_activated", !systemd.listenFds().isEmpty())
-          .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath())
+          .addKeyValue("upstreams", registry.all().size())
+          .addKeyValue("fallback_cache", registry.fallback().map(u -> u.name()).orElse("none"))
+          .addKeyValue("db", config.cache().dbPath())
           .addKeyValue("tls_engine", trust.provider())
           .addKeyValue("ca_bundle", trust.bundle().map(Object::toString).orElse("none (JDK trust store only)")).log();
       // Everything is up by now: the listener accepts, the store is open, the mesh socket is bound.

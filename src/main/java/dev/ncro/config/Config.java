@@ -13,9 +13,22 @@ public record Config(
     CacheConfig cache,
     TimeoutsConfig timeouts,
     LoggingConfig logging,
-    MeshConfig mesh) {
+    MeshConfig mesh,
+    FallbackCacheConfig fallbackCache) {
 
   public Config {
     upstreams = List.copyOf(upstreams);
+    fallbackCache = fallbackCache == null ? FallbackCacheConfig.DISABLED : fallbackCache;
+  }
+
+  /** Without a fallback cache. */
+  public Config(ServerConfig server, List<UpstreamConfig> upstreams, CacheConfig cache, TimeoutsConfig timeouts,
+      LoggingConfig logging, MeshConfig mesh) {
+    this(server, upstreams, cache, timeouts, logging, mesh, FallbackCacheConfig.DISABLED);
+  }
+
+  /** The same configuration with {@code fallback} as its fallback cache. */
+  public Config withFallbackCache(FallbackCacheConfig fallback) {
+    return new Config(server, upstreams, cache, timeouts, logging, mesh, fallback);
   }
 }

@@ -20,12 +20,17 @@ import java.util.Set;
  * every problem ({@link YamlFields}) before failing with one {@link ConfigException}.
  */
 final class ConfigBinder {
-  private static final Set<String> TOP = Set.of("server", "upstreams", "cache", "timeouts", "logging", "mesh", "netrc_file");
+  private static final Set<String> TOP = Set.of("server", "upstreams", "cache", "timeouts", "logging", "mesh", "netrc_file",
+      "fallback_cache");
   private static final Set<String> SERVER = Set.of("listen", "read_timeout", "write_timeout", "cache_priority",
       "allow", "clients", "admin_allow", "trusted_proxies");
   private static final Set<String> CLIENT = Set.of("username", "password_file", "bearer_token_file");
   private static final Set<String> UPSTREAM = Set.of("url", "priority", "public_key", "public_keys",
-      "ca_file", "username", "password", "password_file", "bearer_token_file");
+      "ca_file", "username", "password", "password_file", "bearer_token_file", "filters");
+  /** An upstream's fields, less {@code priority} (it is never ordered against the others), plus {@code enabled}. */
+  private static final Set<String> FALLBACK = Set.of("enabled", "url", "public_key", "public_keys",
+      "ca_file", "username", "password", "password_file", "bearer_token_file", "filters");
+  private static final Set<String> FILTER = Set.of("action", "field", "pattern");
   private static final Set<String> CACHE =
       Set.of("db_path", "max_entries", "ttl", "negative_ttl", "latency_alpha", "probe_interval",
           "nar_hedge_delay", "nar_hedge_max");
@@ -61,13 +66,17 @@ final class ConfigBinder {
 
   Config bind(Map<String, Object> tree) throws ConfigException {
     Map<String, Object> top = f.section(tree, "", TOP);
+    Netrc netrc = netrc(top);
+    List<UpstreamConfig> upstreams = upstreams(f.list(top, "upstreams", "upstreams"), netrc);
     Config c = new Config(
         server(f.section(top.get("server"), "server", SERVER)),
-        upstreams(f.list(top, "upstreams", "upstreams"), netrc(top)),
+        upstreams,
         cache(f.section(top.get("cache"), "cache", CACHE)),
         timeouts(f.section(top.get("timeouts"), "timeouts", TIMEOUTS)),
         logging(f.section(top.get("logging"), "logging", LOGGING)),
-        mesh(f.section(top.get("mesh"), "mesh", MESH)));
+        mesh(f.section(top.get("mesh"), "mesh", MESH)),
+        fallbackCache(top.get("fallback_cache") == null ? Map.of()
+            : f.section(top.get("fallback_cache"), "fallback_cache", FALLBACK), netrc, upstreams));
     if (c.cache().hedgesNars() && c.cache().narHedgeDelay().compareTo(c.timeouts().firstByte()) >= 0) {
       f.problem("cache.nar_hedge_delay", "must be shorter than timeouts.first_byte (" + c.timeouts().firstByte().toMillis()
           + " ms): the routed upstream would time out before any hedge is sent (\"0\" turns hedging off)");
@@ -277,45 +286,127 @@ final class ConfigBinder {
     Set<String> seen = new HashSet<>();
     for (int i = 0; i < list.size(); i++) {
       String path = "upstreams[" + i + "]";
-      Map<String, Object> m = f.section(list.get(i), path, UPSTREAM);
-      String urlText = f.string(m, "url", path + ".url");
-      if (urlText.isEmpty() && m.get("url") instanceof String) {
-        f.problem(path + ".url", "must not be empty");
-      }
-      S3Location s3 = S3Location.isS3(urlText) ? s3Url(urlText, path + ".url") : null;
-      URI url = s3 != null ? s3.canonical() : S3Location.isS3(urlText) ? null : upstreamUrl(urlText, path + ".url");
-      int priority = m.containsKey("priority")
-          ? f.integer(m, "priority", path + ".priority", 0, Integer.MAX_VALUE)
-          : DEFAULT_PRIORITY;
-      List<String> keys = new ArrayList<>();
-      if (m.get("public_key") != null) {
-        keys.add(f.string(m, "public_key", path + ".public_key"));
-      }
-      List<?> more = f.list(m, "public_keys", path + ".public_keys");
-      for (int k = 0; k < more.size(); k++) {
-        if (more.get(k) instanceof String s) {
-          keys.add(s);
-        } else {
-          f.problem(path + ".public_keys[" + k + "]", "expected a string \"name:base64\"");
+      UpstreamConfig u = upstream(f.section(list.get(i), path, UPSTREAM), path, netrc, true);
+      if (u != null) {
+        if (!seen.add(u.url().toString())) {
+          f.problem(path + ".url", "duplicate upstream " + u.url());
         }
-      }
-      for (String key : keys) {
-        try {
-          NixPublicKey.parse(key);
-        } catch (IllegalArgumentException e) {
-          f.problem(path + ".public_key", e.getMessage());
-        }
-      }
-      Path ca = caFile(m, path);
-      UpstreamCredentials credentials = S3Location.isS3(urlText) ? noHttpCredentials(m, path) : credentials(m, path, url, netrc);
-      if (url != null) {
-        if (!seen.add(url.toString())) {
-          f.problem(path + ".url", "duplicate upstream " + url);
-        }
-        out.add(new UpstreamConfig(url, priority, keys, ca, credentials, s3));
+        out.add(u);
       }
     }
     return out;
+  }
+
+  /**
+   * {@code fallback_cache}: bound by the same code as an upstream (URL, keys, TLS, credentials,
+   * filters), so every rule and message is the same. Off unless {@code enabled}; then {@code url}
+   * is required and must not also be a regular upstream (it would then be raced after all).
+   */
+  private FallbackCacheConfig fallbackCache(Map<String, Object> m, Netrc netrc, List<UpstreamConfig> upstreams) {
+    if (m.isEmpty()) {
+      return FallbackCacheConfig.DISABLED;
+    }
+    if (!m.containsKey("enabled")) {
+      // Settings without "enabled" would be silently ignored: more likely a forgotten line than a wish.
+      f.problem("fallback_cache.enabled", "missing (true to use the fallback cache, false to keep it off)");
+      return FallbackCacheConfig.DISABLED;
+    }
+    if (!f.bool(m, "enabled", "fallback_cache.enabled")) {
+      return FallbackCacheConfig.DISABLED;
+    }
+    if (m.get("url") == null) {
+      f.problem("fallback_cache.url", "required when fallback_cache.enabled is true");
+      return FallbackCacheConfig.DISABLED;
+    }
+    UpstreamConfig u = upstream(m, "fallback_cache", netrc, false);
+    if (u == null) {
+      return FallbackCacheConfig.DISABLED;
+    }
+    if (upstreams.stream().anyMatch(x -> x.url().equals(u.url()))) {
+      f.problem("fallback_cache.url", u.url() + " is also a regular upstream: a fallback cache is asked only when"
+          + " the upstreams do not have a path, so list it in one place");
+    }
+    return FallbackCacheConfig.of(u);
+  }
+
+  /** One upstream's fields ({@code m}, already checked for unknown keys); null when its URL is unusable. */
+  private UpstreamConfig upstream(Map<String, Object> m, String path, Netrc netrc, boolean hasPriority) {
+    String urlText = f.string(m, "url", path + ".url");
+    if (urlText.isEmpty() && m.get("url") instanceof String) {
+      f.problem(path + ".url", "must not be empty");
+    }
+    S3Location s3 = S3Location.isS3(urlText) ? s3Url(urlText, path + ".url") : null;
+    URI url = s3 != null ? s3.canonical() : S3Location.isS3(urlText) ? null : upstreamUrl(urlText, path + ".url");
+    int priority = hasPriority && m.containsKey("priority")
+        ? f.integer(m, "priority", path + ".priority", 0, Integer.MAX_VALUE)
+        : DEFAULT_PRIORITY;
+    List<String> keys = new ArrayList<>();
+    if (m.get("public_key") != null) {
+      keys.add(f.string(m, "public_key", path + ".public_key"));
+    }
+    List<?> more = f.list(m, "public_keys", path + ".public_keys");
+    for (int k = 0; k < more.size(); k++) {
+      if (more.get(k) instanceof String s) {
+        keys.add(s);
+      } else {
+        f.problem(path + ".public_keys[" + k + "]", "expected a string \"name:base64\"");
+      }
+    }
+    for (String key : keys) {
+      try {
+        NixPublicKey.parse(key);
+      } catch (IllegalArgumentException e) {
+        f.problem(path + ".public_key", e.getMessage());
+      }
+    }
+    Path ca = caFile(m, path);
+    UpstreamCredentials credentials = S3Location.isS3(urlText) ? noHttpCredentials(m, path) : credentials(m, path, url, netrc);
+    PathFilters filters = filters(f.list(m, "filters", path + ".filters"), path + ".filters");
+    return url == null ? null : new UpstreamConfig(url, priority, keys, ca, credentials, s3, filters);
+  }
+
+  /** {@code filters}: each rule needs {@code action}, {@code field} and a {@code pattern} (see {@link PathFilter}). */
+  private PathFilters filters(List<?> list, String path) {
+    List<PathFilter> out = new ArrayList<>();
+    for (int i = 0; i < list.size(); i++) {
+      String at = path + "[" + i + "]";
+      Map<String, Object> m = f.section(list.get(i), at, FILTER);
+      if (m.isEmpty()) {
+        if (list.get(i) instanceof Map<?, ?>) {
+          f.problem(at, "needs action, field and pattern");
+        }
+        continue;
+      }
+      PathFilter.Action action = choice(m, "action", at, PathFilter.Action.values(), PathFilter.Action::label);
+      PathFilter.Field field = choice(m, "field", at, PathFilter.Field.values(), PathFilter.Field::label);
+      String pattern = f.string(m, "pattern", at + ".pattern");
+      if (!(m.get("pattern") instanceof String) || field == null) {
+        continue; // reported already (missing, ill-typed), or unjudgeable without a valid field
+      }
+      String problem = PathFilter.patternProblem(field, pattern);
+      if (problem != null) {
+        f.problem(at + ".pattern", problem);
+      } else if (action != null) {
+        out.add(new PathFilter(action, field, pattern));
+      }
+    }
+    return new PathFilters(out);
+  }
+
+  /** One of {@code values} by its label; null (and a problem naming the choices) otherwise. */
+  private <E> E choice(Map<String, Object> m, String key, String at, E[] values, java.util.function.Function<E, String> label) {
+    String text = f.string(m, key, at + "." + key);
+    if (!(m.get(key) instanceof String)) {
+      return null; // missing or not a string: reported by YamlFields.string
+    }
+    for (E v : values) {
+      if (label.apply(v).equals(text)) {
+        return v;
+      }
+    }
+    f.problem(at + "." + key, "\"" + text + "\" is not one of "
+        + String.join(", ", java.util.Arrays.stream(values).map(label).toList()));
+    return null;
   }
 
   /** An S3 upstream signs with AWS credentials; HTTP ones given for it are a mistake worth naming. */

@@ -12,12 +12,26 @@ import java.util.List;
  * from their files at start-up (see {@link UpstreamCredentials}). {@code s3} is set for an
  * {@code s3://} upstream (then {@code url} is its canonical name, {@link S3Location#canonical()},
  * and its credentials come from the AWS chain, not {@code credentials}), null for HTTP(S).
+ * {@code filters} decide which store paths this upstream may serve ({@link PathFilters}).
  */
 public record UpstreamConfig(
-    URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3) {
+    URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3,
+    PathFilters filters) {
   public UpstreamConfig {
     publicKeys = List.copyOf(publicKeys);
     credentials = credentials == null ? UpstreamCredentials.NONE : credentials;
+    filters = filters == null ? PathFilters.NONE : filters;
+  }
+
+  /** Without path filters. */
+  public UpstreamConfig(
+      URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3) {
+    this(url, priority, publicKeys, caFile, credentials, s3, PathFilters.NONE);
+  }
+
+  /** The same upstream with {@code filters}. */
+  public UpstreamConfig withFilters(PathFilters filters) {
+    return new UpstreamConfig(url, priority, publicKeys, caFile, credentials, s3, filters);
   }
 
   /** An HTTP(S) upstream. */

@@ -29,8 +29,10 @@ public final class LocalRoutes {
     List<GossipRoute> out = new ArrayList<>();
     for (Route r : store.recentLive(limit)) {
       Upstream u = upstreams.byName(r.upstream()).orElse(null);
-      if (u == null) {
-        continue; // an upstream no longer configured: nothing to tell peers
+      if (u == null || !u.admitsStored(r.narinfo())) {
+        // An upstream no longer configured (or the fallback cache, never announced: a peer must
+        // not race it), or one whose filters now refuse the path: nothing to tell peers.
+        continue;
       }
       double ema = u.stats().emaMillis();
       out.add(new GossipRoute(r.hash(), r.upstream(), r.latencyMs(), Double.isNaN(ema) ? r.latencyMs() : ema,

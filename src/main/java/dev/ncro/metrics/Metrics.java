@@ -25,7 +25,8 @@ import java.util.function.IntSupplier;
  * race wins, errors by kind, health, EMA, NAR bytes; the route count), read by callbacks at scrape
  * time. Every label value known at start-up (each upstream, each error kind, each state, the
  * narinfo statuses ncro gives) is a series at zero from the first scrape, so a dashboard never
- * shows "no data" for an upstream that has not won yet.
+ * shows "no data" for an upstream that has not won yet. The fallback cache has the series of its
+ * health, errors and NAR bytes (labelled with its URL), not those of races and their ordering.
  */
 public final class Metrics {
   /** 1 ms to 10 s, roughly ×2.5 per bucket: resolves a LAN cache and a transatlantic one alike. */
@@ -48,6 +49,10 @@ public final class Metrics {
   private final Counter narHedges;
   private final Counter fileRequests;
   private final Counter clientRejected;
+  private final Counter filtered;
+  private final Counter fallback;
+  /** How a lookup that reached the fallback cache ended. */
+  static final String[] FALLBACK_OUTCOMES = {"found", "absent", "unavailable"};
 
   public Metrics(UpstreamRegistry upstreams, IntSupplier routeEntries) {
     cacheHits = Counter.builder().name("ncro_narinfo_cache_hits_total")
@@ -89,6 +94,20 @@ public final class Metrics {
     for (Rejection r : Rejection.values()) {
       clientRejected.initLabelValues(r.label());
     }
+    filtered = Counter.builder().name("ncro_narinfo_filtered_total")
+        .help("Narinfo answers refused by the upstream's path filters (counted as absent there)")
+        .labelNames("upstream").register(registry);
+    for (Upstream u : upstreams.allWithFallback()) {
+      filtered.initLabelValues(u.name());
+    }
+    fallback = Counter.builder().name("ncro_fallback_lookups_total")
+        .help("Narinfo lookups the fallback cache was asked for (no regular upstream had the path), by outcome")
+        .labelNames("outcome").register(registry);
+    if (upstreams.fallback().isPresent()) {
+      for (String o : FALLBACK_OUTCOMES) {
+        fallback.initLabelValues(o);
+      }
+    }
     raceLatency = Histogram.builder().name("ncro_upstream_latency_seconds")
         .help("Race latency per upstream: time to the narinfo answer (present or absent)")
         .labelNames("upstream").classicOnly().classicUpperBounds(LATENCY_BUCKETS)
@@ -102,7 +121,7 @@ public final class Metrics {
         .register(registry);
     CounterWithCallback.builder().name("ncro_upstream_errors_total")
         .help("Failed or unusable upstream answers, by kind").labelNames("upstream", "kind")
-        .callback(cb -> upstreams.all().forEach(u -> {
+        .callback(cb -> upstreams.allWithFallback().forEach(u -> {
           for (FailureKind k : FailureKind.values()) {
             cb.call(u.stats().errors(k), u.name(), k.label());
           }
@@ -111,16 +130,16 @@ public final class Metrics {
     CounterWithCallback.builder().name("ncro_upstream_tls_handshakes_total")
         .help("TLS handshakes with each upstream (and hosts it redirected to); flat while connections are reused")
         .labelNames("upstream")
-        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().tlsHandshakes(), u.name())))
+        .callback(cb -> upstreams.allWithFallback().forEach(u -> cb.call(u.stats().tlsHandshakes(), u.name())))
         .register(registry);
     CounterWithCallback.builder().name("ncro_nar_bytes_total")
         .help("NAR body bytes streamed to clients, per upstream").labelNames("upstream")
-        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().narBytes(), u.name())))
+        .callback(cb -> upstreams.allWithFallback().forEach(u -> cb.call(u.stats().narBytes(), u.name())))
         .register(registry);
     GaugeWithCallback.builder().name("ncro_upstream_state")
         .help("Upstream state: 1 for the current one (active, degraded, down, unauthorized, certificate_error), 0 for the others")
         .labelNames("upstream", "state")
-        .callback(cb -> upstreams.all().forEach(u -> {
+        .callback(cb -> upstreams.allWithFallback().forEach(u -> {
           Health now = u.stats().state();
           for (Health h : Health.values()) {
             cb.call(h == now ? 1 : 0, u.name(), h.label());
@@ -133,7 +152,7 @@ public final class Metrics {
         .register(registry);
     GaugeWithCallback.builder().name("ncro_upstream_consecutive_failures")
         .help("Failures in a row per upstream (3: degraded, 10: down)").labelNames("upstream")
-        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().consecutiveFailures(), u.name())))
+        .callback(cb -> upstreams.allWithFallback().forEach(u -> cb.call(u.stats().consecutiveFailures(), u.name())))
         .register(registry);
     GaugeWithCallback.builder().name("ncro_route_entries")
         .help("Current route entries in SQLite")
@@ -173,6 +192,16 @@ public final class Metrics {
   /** A race answer (present or absent) from {@code u} after {@code millis}. */
   public void raceAnswer(Upstream u, double millis) {
     raceLatency.labelValues(u.name()).observe(millis / 1000.0);
+  }
+
+  /** {@code u}'s narinfo answer was refused by its path filters. */
+  public void filtered(Upstream u) {
+    filtered.labelValues(u.name()).inc();
+  }
+
+  /** The fallback cache was asked for a narinfo: {@code outcome} is found, absent or unavailable. */
+  public void fallbackLookup(String outcome) {
+    fallback.labelValues(outcome).inc();
   }
 
   /** A request for a cache file of {@code kind} (a {@link CacheFileKind} label). */

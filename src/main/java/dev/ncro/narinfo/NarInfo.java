@@ -12,6 +12,8 @@ import java.util.List;
  * the upstream's bytes.
  *
  * <p>{@code fileSize} is -1 when the narinfo has no {@code FileSize} (allowed, some caches omit it).
+ * {@code deriver} is the {@code Deriver} base name ({@code <hash>-<name>.drv}), null when absent or
+ * {@code unknown-deriver}: path filters ({@code field: deriver}) read it.
  */
 public record NarInfo(
     String storePath,
@@ -22,13 +24,20 @@ public record NarInfo(
     String narHash,
     long narSize,
     List<String> references,
-    List<String> sigs) {
+    List<String> sigs,
+    String deriver) {
 
   private static final int MAX_LINES = 10_000;
 
   public NarInfo {
     references = List.copyOf(references);
     sigs = List.copyOf(sigs);
+  }
+
+  /** Without a deriver. */
+  public NarInfo(String storePath, String url, String compression, String fileHash, long fileSize, String narHash,
+      long narSize, List<String> references, List<String> sigs) {
+    this(storePath, url, compression, fileHash, fileSize, narHash, narSize, references, sigs, null);
   }
 
   public static NarInfo parse(byte[] body) throws NarInfoException {
@@ -48,6 +57,7 @@ public record NarInfo(
     long narSize = -1;
     List<String> refs = List.of();
     List<String> sigs = new ArrayList<>();
+    String deriver = null;
     int start = 0;
     int lines = 0;
     while (start < text.length()) {
@@ -73,7 +83,8 @@ public record NarInfo(
         case "NarSize" -> narSize = number(key, value);
         case "References" -> refs = value.isEmpty() ? List.of() : List.of(value.split(" "));
         case "Sig" -> sigs.add(value);
-        default -> { } // Deriver, System, CA and fields of future Nix versions: not needed here
+        case "Deriver" -> deriver = value.isEmpty() || value.equals("unknown-deriver") ? null : value;
+        default -> { } // System, CA and fields of future Nix versions: not needed here
       }
     }
     if (storePath == null || !validStorePath(storePath)) {
@@ -89,7 +100,17 @@ public record NarInfo(
       throw new NarInfoException("missing NarSize");
     }
     return new NarInfo(storePath, url, compression == null ? "bzip2" : compression, fileHash, fileSize,
-        narHash, narSize, refs, sigs);
+        narHash, narSize, refs, sigs, deriver);
+  }
+
+  /** The directory of the store path ({@code /nix/store}), without a trailing slash. */
+  public String storeDir() {
+    return storePath.substring(0, storePath.lastIndexOf('/'));
+  }
+
+  /** The store path's name: what follows the hash and its dash ({@code hello-2.12}). */
+  public String name() {
+    return storePath.substring(storePath.lastIndexOf('/') + 1 + StorePathHash.LENGTH + 1);
   }
 
   /** The 32-character hash part of the store path. */

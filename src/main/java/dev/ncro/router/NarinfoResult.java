@@ -15,7 +15,9 @@ public sealed interface NarinfoResult {
     /** Won a race among the usable upstreams. */
     RACE("race"),
     /** Fetched from the upstream a mesh peer named, without a race. */
-    MESH("mesh");
+    MESH("mesh"),
+    /** Answered by the fallback cache: every regular upstream said absent or could not answer. */
+    FALLBACK("fallback");
 
     private final String header;
 

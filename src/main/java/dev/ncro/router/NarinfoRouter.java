@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Answers {@code /<hash>.narinfo}: negative cache, then a live route (served from its stored body,
  * no upstream round trip), then a race shared by every concurrent request for the same hash
- * (singleflight). Database work runs on {@code blocking} (virtual threads), never on an event loop.
+ * (singleflight); when no regular upstream has it, the fallback cache, alone. Database work runs on
+ * {@code blocking} (virtual threads), never on an event loop.
  */
 public final class NarinfoRouter {
   private static final Logger log = LoggerFactory.getLogger(NarinfoRouter.class);
@@ -82,10 +83,15 @@ public final class NarinfoRouter {
     }
   }
 
-  /** A live route whose upstream is still configured and usable answers without a round trip. */
+  /**
+   * A live route whose upstream (or the fallback cache) is still configured, usable, and admitted by
+   * its filters answers without a round trip. The filters are checked again because the route may
+   * have been stored before they were configured.
+   */
   private Optional<NarinfoResult> hit(Route r) {
-    return registry.byName(r.upstream())
+    return registry.routeTarget(r.upstream())
         .filter(Upstream::usable)
+        .filter(u -> u.admitsStored(r.narinfo()))
         .map(u -> new NarinfoResult.Found(r, u, NarinfoResult.Source.CACHE_HIT));
   }
 
@@ -134,14 +140,58 @@ public final class NarinfoRouter {
         ? registry.all().stream().filter(u -> !u.stats().blocked()).toList()
         : available;
     if (candidates.isEmpty()) {
-      recent.add(new RecentRaces.Entry(clock.millis(), hash, RecentRaces.Outcome.UNAVAILABLE, null, Double.NaN));
-      return CompletableFuture.completedFuture(new NarinfoResult.Unavailable(
-          "every upstream is unauthorized or has a certificate error (see /status)"));
+      RaceOutcome.Unavailable refused = new RaceOutcome.Unavailable(
+          "every upstream is unauthorized or has a certificate error (see /status)", true);
+      return registry.fallback().isPresent()
+          ? askFallback(hash, registry.fallback().get(), refused, 0)
+          : CompletableFuture.completedFuture(notFound(hash, refused, 0));
     }
     // An upstream not asked (suspended, or DOWN but not yet gone) is not known to lack the path.
     long suspended = registry.all().stream().filter(u -> !candidates.contains(u) && !registry.gone(u)).count();
-    return new Race(hash, candidates, client, registry, metrics, blocking).run().thenApply(outcome -> switch (outcome) {
-      case RaceOutcome.Won w -> won(hash, w, NarinfoResult.Source.RACE);
+    return new Race(hash, candidates, client, registry, metrics, blocking).run().thenCompose(outcome -> {
+      if (outcome instanceof RaceOutcome.Won w) {
+        return CompletableFuture.completedFuture(won(hash, w, NarinfoResult.Source.RACE));
+      }
+      Optional<Upstream> fallback = registry.fallback();
+      return fallback.isEmpty()
+          ? CompletableFuture.completedFuture(notFound(hash, outcome, suspended))
+          : askFallback(hash, fallback.get(), outcome, suspended);
+    });
+  }
+
+  /**
+   * No regular upstream had it: the fallback cache is asked, alone. If it has the path, that is the
+   * answer; if not, the answer is what it would have been without it, except that a fallback that
+   * could not answer (or was not asked: suspended, DOWN but not yet gone) leaves the truth unknown,
+   * so a 404 becomes a 503, as for any silent upstream.
+   */
+  private CompletableFuture<NarinfoResult> askFallback(String hash, Upstream fallback, RaceOutcome regular,
+      long suspended) {
+    if (!fallback.available()) {
+      metrics.fallbackLookup("unavailable");
+      return CompletableFuture.completedFuture(notFound(hash, regular, registry.gone(fallback) ? suspended : suspended + 1));
+    }
+    return new Race(hash, List.of(fallback), client, registry, metrics, blocking).run().thenApply(outcome -> switch (outcome) {
+      case RaceOutcome.Won w -> {
+        metrics.fallbackLookup("found");
+        yield won(hash, w, NarinfoResult.Source.FALLBACK);
+      }
+      case RaceOutcome.AbsentEverywhere a -> {
+        metrics.fallbackLookup("absent");
+        yield notFound(hash, regular, suspended);
+      }
+      case RaceOutcome.Unavailable u -> {
+        metrics.fallbackLookup("unavailable");
+        yield notFound(hash, regular instanceof RaceOutcome.Unavailable ? regular
+            : new RaceOutcome.Unavailable("the fallback cache could not answer: " + u.reason(), u.refusedOnly()), suspended);
+      }
+    });
+  }
+
+  /** Nobody asked had it: 404 (remembered) only when every upstream said so; 503 when some could not. */
+  private NarinfoResult notFound(String hash, RaceOutcome outcome, long suspended) {
+    return switch (outcome) {
+      case RaceOutcome.Won w -> throw new IllegalArgumentException("a won race is found, not absent");
       case RaceOutcome.AbsentEverywhere a when suspended > 0 -> {
         String reason = "absent from the upstreams asked; " + suspended + " silent upstream(s) not asked";
         recent.add(new RecentRaces.Entry(clock.millis(), hash, RecentRaces.Outcome.UNAVAILABLE, null, Double.NaN));
@@ -163,7 +213,7 @@ public final class NarinfoRouter {
             .addKeyValue("hash", hash).addKeyValue("reason", u.reason()).log();
         yield new NarinfoResult.Unavailable(u.reason());
       }
-    });
+    };
   }
 
   private NarinfoResult won(String hash, RaceOutcome.Won w, NarinfoResult.Source source) {
@@ -171,9 +221,17 @@ public final class NarinfoRouter {
     if (source == NarinfoResult.Source.RACE) {
       registry.raceWon(w.upstream());
     }
-    recent.add(new RecentRaces.Entry(clock.millis(), hash, source == NarinfoResult.Source.MESH ? RecentRaces.Outcome.MESH : RecentRaces.Outcome.WON,
-        w.upstream().name(), w.latencyMs()));
-    log.atInfo().setMessage(source == NarinfoResult.Source.MESH ? "mesh route used" : "race won")
+    RecentRaces.Outcome shown = switch (source) {
+      case MESH -> RecentRaces.Outcome.MESH;
+      case FALLBACK -> RecentRaces.Outcome.FALLBACK;
+      default -> RecentRaces.Outcome.WON;
+    };
+    recent.add(new RecentRaces.Entry(clock.millis(), hash, shown, w.upstream().name(), w.latencyMs()));
+    log.atInfo().setMessage(switch (source) {
+          case MESH -> "mesh route used";
+          case FALLBACK -> "answered by the fallback cache";
+          default -> "race won";
+        })
         .addKeyValue("hash", hash).addKeyValue("upstream", w.upstream().name())
         .addKeyValue("latency_ms", Math.round(w.latencyMs())).addKeyValue("route", source.header()).log();
     store.cache(route);

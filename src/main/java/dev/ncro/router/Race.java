@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  * are checked only if it turns out invalid, which is rare: a race with three holders costs one
  * verification, not three.
  *
- * <p>Each upstream's answer is classified as present, absent (404/403/410, or a narinfo that does
- * not verify) or unavailable (transport error, timeout, 5xx, other statuses), and the race as a
+ * <p>Each upstream's answer is classified as present, absent (404/403/410, a narinfo that does
+ * not verify, or one its {@code filters} refuse) or unavailable (transport error, timeout, 5xx, other statuses), and the race as a
  * whole ends in one of {@link RaceOutcome}'s cases.
  */
 final class Race {
@@ -109,8 +109,8 @@ final class Race {
       answered();
       return;
     }
-    if (status == 200 || status == 404 || status == 403 || status == 410) {
-      metrics.raceAnswer(u, r.elapsedMillis());
+    if ((status == 200 || status == 404 || status == 403 || status == 410) && !u.isFallback()) {
+      metrics.raceAnswer(u, r.elapsedMillis()); // the fallback cache is never raced: no race latency
     }
     if (status == 200) {
       if (result.isDone()) {
@@ -220,6 +220,15 @@ final class Race {
       log.atWarn().setMessage("narinfo signature does not verify")
           .addKeyValue("upstream", u.name())
           .addKeyValue("hash", hash).log();
+      return null;
+    }
+    if (!u.filters().admits(info)) {
+      // Not an error: the operator chose that this upstream does not serve this path. It counts
+      // as absent there, so it is never served, stored or announced from this upstream.
+      metrics.filtered(u);
+      log.atDebug().setMessage("narinfo refused by the upstream's filters")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("store_path", info.storePath()).log();
       return null;
     }
     return new RaceOutcome.Won(u, info, body, r.elapsedMillis());

@@ -16,6 +16,8 @@ public final class RecentRaces {
     WON,
     /** A route learned from a mesh peer answered, without a race. */
     MESH,
+    /** No regular upstream had it; the fallback cache did. */
+    FALLBACK,
     /** Every upstream asked said absent, and none was silent. */
     ABSENT,
     /** No upstream had it and some could not answer (or were not asked). */

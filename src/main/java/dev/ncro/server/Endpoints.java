@@ -131,6 +131,7 @@ final class Endpoints {
             metrics.cacheMiss();
             metrics.meshRouteHit();
           }
+          case FALLBACK -> metrics.cacheMiss();
         }
         FullHttpResponse r = Responses.of(200, Responses.NARINFO_TYPE, f.route().narinfo(), head);
         r.headers().set(Responses.X_UPSTREAM, f.upstream().host());

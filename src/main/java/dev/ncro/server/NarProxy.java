@@ -301,7 +301,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     }
     window = ByteWindow.open(s, HttpUtil.getContentLength(r, -1L),
         ContentRange.parse(r.headers().get(HttpHeaderNames.CONTENT_RANGE)), requestedFrom);
-    String route = hedged ? "nar-hedge" : current == plan.routed() ? "nar-route" : "fallback";
+    String route = hedged ? "nar-hedge" : plan.routeLabel(current);
     client.writeAndFlush(NarHeaders.forClient(r, window, head(), current.host(), route));
     registry.success(current, ex.elapsedNanos() / 1e6);
   }

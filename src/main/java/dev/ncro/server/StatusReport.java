@@ -2,6 +2,7 @@ package dev.ncro.server;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import dev.ncro.config.PathFilter;
 import dev.ncro.mesh.MeshNode;
 import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
@@ -84,6 +85,14 @@ public final class StatusReport {
         upstream(g, u, now);
       }
       g.writeEndArray();
+      // The fallback cache apart from the upstreams: it is not raced, so wins and priority mean
+      // nothing for it; null when none is configured.
+      if (upstreams.fallback().isPresent()) {
+        g.writeFieldName("fallback_cache");
+        upstream(g, upstreams.fallback().get(), now);
+      } else {
+        g.writeNullField("fallback_cache");
+      }
       if (mesh != null) {
         mesh(g, mesh.get());
       }
@@ -116,10 +125,23 @@ public final class StatusReport {
     g.writeStringField("auth", u.auth().scheme());
     g.writeStringField("credentials_from", u.credentialSource());
     g.writeNumberField("tls_handshakes", s.tlsHandshakes());
-    g.writeNumberField("priority", u.priority());
+    if (!u.isFallback()) {
+      g.writeNumberField("priority", u.priority());
+    }
+    g.writeArrayFieldStart("filters");
+    for (PathFilter f : u.filters().rules()) {
+      g.writeStartObject();
+      g.writeStringField("action", f.action().label());
+      g.writeStringField("field", f.field().label());
+      g.writeStringField("pattern", f.pattern());
+      g.writeEndObject();
+    }
+    g.writeEndArray();
     number(g, "ema_latency_ms", s.emaMillis());
     g.writeNumberField("consecutive_failures", s.consecutiveFailures());
-    g.writeNumberField("race_wins", s.raceWins());
+    if (!u.isFallback()) {
+      g.writeNumberField("race_wins", s.raceWins());
+    }
     g.writeNumberField("nar_bytes", s.narBytes());
     long probed = s.lastProbeNanos();
     number(g, "last_probe_age_seconds", probed == 0 ? Double.NaN : (nowNanos - probed) / 1e9);

@@ -39,9 +39,9 @@ public final class Prober implements AutoCloseable {
     timer.execute(() -> probe(u, method(u)));
   }
 
-  /** Probes every upstream once, asynchronously. */
+  /** Probes every upstream once, and the fallback cache (only so /status shows its health), asynchronously. */
   public void probeAll() {
-    for (Upstream u : registry.all()) {
+    for (Upstream u : registry.allWithFallback()) {
       probe(u, method(u));
     }
   }

@@ -1,5 +1,6 @@
 package dev.ncro.upstream;
 
+import dev.ncro.config.PathFilters;
 import dev.ncro.config.UpstreamConfig;
 import dev.ncro.config.UpstreamCredentials;
 import dev.ncro.narinfo.NixPublicKey;
@@ -15,6 +16,10 @@ import java.util.Optional;
  * cache is that same URL and for an {@code s3://} bucket the plain HTTP(S) URL of its keys, each
  * request signed by its {@link RequestAuth}. Everything past the request line (pooling, redirects,
  * streaming, timeouts, metrics) is one code path for both.
+ *
+ * <p>The fallback cache ({@code fallback_cache}) is an {@code Upstream} too, marked by
+ * {@link #isFallback()}: the same client, auth, checks and health, but it is never among the
+ * registry's racing upstreams ({@link UpstreamRegistry#all()}).
  */
 public final class Upstream {
   private final UpstreamConfig config;
@@ -23,6 +28,7 @@ public final class Upstream {
   private final URI endpoint;
   private final RequestAuth auth;
   private final String origin;
+  private final boolean fallback;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
     this(config, latencyAlpha, authFor(config.credentials()));
@@ -39,6 +45,16 @@ public final class Upstream {
 
   /** {@code auth} authorizes every request to this upstream's own origin (never a redirect target elsewhere). */
   public Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
+    this(config, latencyAlpha, auth, false);
+  }
+
+  /** The fallback cache: asked only when no regular upstream has a path (see {@link UpstreamRegistry#fallback()}). */
+  public static Upstream fallback(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
+    return new Upstream(config, latencyAlpha, auth, true);
+  }
+
+  private Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth, boolean fallback) {
+    this.fallback = fallback;
     this.config = config;
     this.auth = auth;
     this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
@@ -99,6 +115,35 @@ public final class Upstream {
 
   public List<NixPublicKey> keys() {
     return keys;
+  }
+
+  /** Which store paths it may serve; {@link PathFilters#NONE} for all. */
+  public PathFilters filters() {
+    return config.filters();
+  }
+
+  /**
+   * Whether its filters admit the store path of a stored narinfo {@code body} (one that does not
+   * parse: no). For routes stored before the filters were configured; parsing costs microseconds and
+   * happens only for an upstream that has filters.
+   */
+  public boolean admitsStored(byte[] body) {
+    if (config.filters().isEmpty()) {
+      return true;
+    }
+    if (body == null) {
+      return false;
+    }
+    try {
+      return config.filters().admits(dev.ncro.narinfo.NarInfo.parse(body));
+    } catch (dev.ncro.narinfo.NarInfoException e) {
+      return false;
+    }
+  }
+
+  /** Whether this is the fallback cache rather than a regular (racing) upstream. */
+  public boolean isFallback() {
+    return fallback;
   }
 
   public UpstreamStats stats() {

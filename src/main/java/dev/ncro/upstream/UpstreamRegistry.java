@@ -20,12 +20,19 @@ import org.slf4j.LoggerFactory;
 public final class UpstreamRegistry {
   private static final Logger log = LoggerFactory.getLogger(UpstreamRegistry.class);
   private final List<Upstream> all;
+  private final Optional<Upstream> fallback;
   private final long goneAfterNanos;
   private volatile Consumer<Upstream> onSuspend = u -> { };
 
   /** {@code goneAfter}: how long an upstream must have been DOWN before it counts as gone. */
   public UpstreamRegistry(List<Upstream> all, Duration goneAfter) {
+    this(all, null, goneAfter);
+  }
+
+  /** With {@code fallback} (null for none) as the fallback cache, kept apart from {@code all}. */
+  public UpstreamRegistry(List<Upstream> all, Upstream fallback, Duration goneAfter) {
     this.all = List.copyOf(all);
+    this.fallback = Optional.ofNullable(fallback);
     this.goneAfterNanos = goneAfter.toNanos();
   }
 
@@ -39,12 +46,16 @@ public final class UpstreamRegistry {
    */
   public static UpstreamRegistry fromConfig(Config config, Function<UpstreamConfig, RequestAuth> s3Auth) {
     Duration twoProbes = config.cache().probeInterval().multipliedBy(2);
+    double alpha = config.cache().latencyAlpha();
+    UpstreamConfig fb = config.fallbackCache().upstream();
     return new UpstreamRegistry(
         config.upstreams().stream()
             .map(u -> u.s3() != null
-                ? new Upstream(u, config.cache().latencyAlpha(), s3Auth.apply(u))
-                : new Upstream(u, config.cache().latencyAlpha()))
+                ? new Upstream(u, alpha, s3Auth.apply(u))
+                : new Upstream(u, alpha))
             .toList(),
+        fb == null ? null
+            : Upstream.fallback(fb, alpha, fb.s3() != null ? s3Auth.apply(fb) : Upstream.authFor(fb.credentials())),
         twoProbes.compareTo(Duration.ofMinutes(1)) > 0 ? twoProbes : Duration.ofMinutes(1));
   }
 
@@ -57,8 +68,28 @@ public final class UpstreamRegistry {
     return u.stats().downForNanos() > goneAfterNanos;
   }
 
+  /** The regular upstreams: the ones raced, ordered and announced. Never the fallback cache. */
   public List<Upstream> all() {
     return all;
+  }
+
+  /** The fallback cache, when {@code fallback_cache} is enabled. */
+  public Optional<Upstream> fallback() {
+    return fallback;
+  }
+
+  /** The regular upstreams and then the fallback cache: everything the prober checks. */
+  public List<Upstream> allWithFallback() {
+    return fallback.isEmpty() ? all : java.util.stream.Stream.concat(all.stream(), fallback.stream()).toList();
+  }
+
+  /**
+   * The upstream a stored route names: a regular one, or the fallback cache (routes it answered are
+   * stored like the others, so its NARs and warm narinfos are served through ncro too).
+   */
+  public Optional<Upstream> routeTarget(String name) {
+    Optional<Upstream> u = byName(name);
+    return u.isPresent() ? u : fallback.filter(f -> f.name().equals(name));
   }
 
   /** Available upstreams (not DOWN, not suspended), best first (see {@link UpstreamOrder}). */

@@ -42,7 +42,7 @@ class ModuleEvalIT {
   private static final String FAKE_JAVA = "/nix/store/00000000000000000000000000000000-openjdk-headless-21/bin/java";
 
   @ParameterizedTest
-  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "invalid"})
+  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "invalid"})
   void scenarioRendersWhatTheFixtureSays(String scenario) throws Exception {
     JsonNode got = eval(scenario);
     JsonNode want = new ObjectMapper().readTree(ROOT.resolve("src/test/resources/packaging/eval/" + scenario + ".json").toFile());
@@ -108,7 +108,7 @@ class ModuleEvalIT {
   /** No secret and no host path of one reaches the rendered (store) settings; all go through LoadCredential. */
   @Test
   void secretsStayOutOfTheStore() throws Exception {
-    for (String scenario : List.of("instances", "credentials", "mesh")) {
+    for (String scenario : List.of("instances", "credentials", "mesh", "policy")) {
       JsonNode r = eval(scenario);
       String settings = r.get("settings").toString();
       assertThat(settings).as(scenario).doesNotContain("/run/secrets/", "/etc/ncro/node.key", "hunter2");
@@ -128,7 +128,7 @@ class ModuleEvalIT {
    * build-time {@code ncro --check --skip-secret-files} does; every other field is checked.
    */
   @ParameterizedTest
-  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials"})
+  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy"})
   void renderedSettingsLoadInNcro(String scenario, @TempDir Path dir) throws Exception {
     JsonNode all = eval(scenario).get("settings");
     for (Iterator<Map.Entry<String, JsonNode>> it = all.fields(); it.hasNext(); ) {
@@ -156,6 +156,13 @@ class ModuleEvalIT {
         assertThat(ConfigLoader.load(dir.resolve("ncro-staging.yaml"), Map.of(), ConfigLoader.SecretFiles.SKIP)
             .server().listen()).as("socket-activated instance").isNull();
       }
+      case "policy" -> {
+        assertThat(c.upstreams().get(0).filters().rules()).hasSize(2);
+        assertThat(c.upstreams().get(1).filters().rules()).hasSize(1);
+        assertThat(c.fallbackCache().enabled()).isTrue();
+        assertThat(c.fallbackCache().upstream().url()).hasToString("https://archive.corp.example");
+        assertThat(c.fallbackCache().upstream().caFile()).isEqualTo(Path.of("/run/credentials/ncro.service/fallback-ca"));
+      }
       case "credentials" -> {
         assertThat(c.server().access().allow()).hasSize(2);
         assertThat(c.server().access().clients()).hasSize(2);
@@ -166,7 +173,7 @@ class ModuleEvalIT {
 
   /** Every rendered unit (and socket unit) passes systemd-analyze verify, and each service stays hardened. */
   @ParameterizedTest
-  @ValueSource(strings = {"default", "exclusive", "socket", "mesh", "instances", "credentials"})
+  @ValueSource(strings = {"default", "exclusive", "socket", "mesh", "instances", "credentials", "policy"})
   void renderedUnitsPassSystemdAnalyze(String scenario, @TempDir Path dir) throws Exception {
     String analyze = tool("systemd-analyze").orElse(null);
     assumeTrue(analyze != null, "systemd-analyze not found (Debian package systemd)");
