@@ -22,12 +22,13 @@ import java.util.Set;
 final class ConfigBinder {
   private static final Set<String> TOP = Set.of("server", "upstreams", "cache", "timeouts", "logging", "mesh", "netrc_file");
   private static final Set<String> SERVER = Set.of("listen", "read_timeout", "write_timeout", "cache_priority",
-      "allow", "clients", "admin_allow", "trusted_proxies");
+      "allow", "clients", "admin_allow", "trusted_proxies", "max_hops", "want_mass_query");
   private static final Set<String> CLIENT = Set.of("username", "password_file", "bearer_token_file");
   private static final Set<String> UPSTREAM = Set.of("url", "priority", "public_key", "public_keys",
-      "ca_file", "username", "password", "password_file", "bearer_token_file");
+      "ca_file", "username", "password", "password_file", "bearer_token_file", "max_inflight");
   private static final Set<String> CACHE =
-      Set.of("db_path", "max_entries", "ttl", "negative_ttl", "latency_alpha", "probe_interval");
+      Set.of("db_path", "max_entries", "ttl", "negative_ttl", "latency_alpha", "probe_interval",
+          "max_concurrent_races");
   private static final Set<String> TIMEOUTS = Set.of("connect", "first_byte", "stall");
   private static final Set<String> LOGGING = Set.of("level", "format");
   private static final Set<String> MESH = Set.of("enabled", "bind_addr", "peers", "private_key", "gossip_interval");
@@ -35,6 +36,11 @@ final class ConfigBinder {
   private static final Set<String> LEVELS = Set.of("debug", "info", "warn", "error");
   private static final Set<String> FORMATS = Set.of("json", "text");
   private static final int DEFAULT_PRIORITY = 10;
+  /** Loop safety counts hops; more than this many ncro nodes in a row is a misconfiguration. */
+  static final int MAX_HOPS_LIMIT = 16;
+  /** Bounds that catch a typo (an extra zero of zeros) without limiting a real deployment. */
+  static final int MAX_RACES_LIMIT = 100_000;
+  static final int MAX_INFLIGHT_LIMIT = 10_000;
 
   /** What a credential stands for when its file is not read (a build-time check only: never served). */
   private static final String UNREAD = "(credential file not read: --skip-secret-files)";
@@ -80,7 +86,9 @@ final class ConfigBinder {
         f.duration(m, "write_timeout", "server.write_timeout"),
         f.integer(m, "cache_priority", "server.cache_priority", 0, Integer.MAX_VALUE),
         new AccessPolicy(cidrs(m, "allow", "server.allow"), clients(f.list(m, "clients", "server.clients")),
-            cidrs(m, "admin_allow", "server.admin_allow"), cidrs(m, "trusted_proxies", "server.trusted_proxies")));
+            cidrs(m, "admin_allow", "server.admin_allow"), cidrs(m, "trusted_proxies", "server.trusted_proxies")),
+        f.integer(m, "max_hops", "server.max_hops", 1, MAX_HOPS_LIMIT),
+        f.bool(m, "want_mass_query", "server.want_mass_query"));
   }
 
   /** A list of networks; absent or empty = no restriction (the caller decides what that means). */
@@ -301,13 +309,16 @@ final class ConfigBinder {
           f.problem(path + ".public_key", e.getMessage());
         }
       }
+      int maxInflight = m.containsKey("max_inflight")
+          ? f.integer(m, "max_inflight", path + ".max_inflight", 1, MAX_INFLIGHT_LIMIT)
+          : UpstreamConfig.DEFAULT_MAX_INFLIGHT;
       Path ca = caFile(m, path);
       UpstreamCredentials credentials = S3Location.isS3(urlText) ? noHttpCredentials(m, path) : credentials(m, path, url, netrc);
       if (url != null) {
         if (!seen.add(url.toString())) {
           f.problem(path + ".url", "duplicate upstream " + url);
         }
-        out.add(new UpstreamConfig(url, priority, keys, ca, credentials, s3));
+        out.add(new UpstreamConfig(url, priority, keys, ca, credentials, s3, maxInflight));
       }
     }
     return out;
@@ -408,7 +419,8 @@ final class ConfigBinder {
         f.duration(m, "ttl", "cache.ttl"),
         f.duration(m, "negative_ttl", "cache.negative_ttl"),
         alpha,
-        f.duration(m, "probe_interval", "cache.probe_interval"));
+        f.duration(m, "probe_interval", "cache.probe_interval"),
+        f.integer(m, "max_concurrent_races", "cache.max_concurrent_races", 1, MAX_RACES_LIMIT));
   }
 
   private TimeoutsConfig timeouts(Map<String, Object> m) {

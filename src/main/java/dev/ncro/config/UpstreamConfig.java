@@ -12,12 +12,28 @@ import java.util.List;
  * from their files at start-up (see {@link UpstreamCredentials}). {@code s3} is set for an
  * {@code s3://} upstream (then {@code url} is its canonical name, {@link S3Location#canonical()},
  * and its credentials come from the AWS chain, not {@code credentials}), null for HTTP(S).
+ * {@code maxInflight} bounds the narinfo requests in flight to it (NAR streams and probes do not
+ * count, see README); more wait in a FIFO queue.
  */
 public record UpstreamConfig(
-    URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3) {
+    URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3,
+    int maxInflight) {
+  public static final int DEFAULT_MAX_INFLIGHT = 16;
+
   public UpstreamConfig {
     publicKeys = List.copyOf(publicKeys);
     credentials = credentials == null ? UpstreamCredentials.NONE : credentials;
+  }
+
+  /** The shape before per-upstream limits: {@code max_inflight} 16. */
+  public UpstreamConfig(
+      URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3) {
+    this(url, priority, publicKeys, caFile, credentials, s3, DEFAULT_MAX_INFLIGHT);
+  }
+
+  /** This upstream with another in-flight limit. */
+  public UpstreamConfig withMaxInflight(int n) {
+    return new UpstreamConfig(url, priority, publicKeys, caFile, credentials, s3, n);
   }
 
   /** An HTTP(S) upstream. */
