@@ -10,6 +10,7 @@ import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamException;
 import dev.ncro.upstream.UpstreamRegistry;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -40,6 +41,9 @@ import org.slf4j.LoggerFactory;
  * <p>Each upstream's answer is classified as present, absent (404/403/410, or a narinfo that does
  * not verify) or unavailable (transport error, timeout, 5xx, other statuses), and the race as a
  * whole ends in one of {@link RaceOutcome}'s cases.
+ *
+ * <p>Each request takes a slot of its upstream's {@code max_inflight} first (FIFO); one still
+ * queued when the race is won is never sent: its answer would only have been a latency sample.
  */
 final class Race {
   private static final Logger log = LoggerFactory.getLogger(Race.class);
@@ -51,6 +55,8 @@ final class Race {
   private final UpstreamRegistry registry;
   private final Metrics metrics;
   private final Executor verifier;
+  /** Headers every request of this race carries ({@code X-Ncro-Hop}); null for none. */
+  private final HttpHeaders extra;
   private final CompletableFuture<RaceOutcome> result = new CompletableFuture<>();
   /** 200 answers in arrival order; only the head is being checked. Guarded by this. */
   private final ArrayDeque<Candidate> arrived = new ArrayDeque<>();
@@ -66,6 +72,12 @@ final class Race {
 
   Race(String hash, List<Upstream> candidates, UpstreamClient client, UpstreamRegistry registry, Metrics metrics,
       Executor verifier) {
+    this(hash, candidates, client, registry, metrics, verifier, null);
+  }
+
+  Race(String hash, List<Upstream> candidates, UpstreamClient client, UpstreamRegistry registry, Metrics metrics,
+      Executor verifier, HttpHeaders extra) {
+    this.extra = extra;
     this.hash = hash;
     this.candidates = candidates;
     this.client = client;
@@ -84,7 +96,18 @@ final class Race {
     }
     String path = "/" + hash + ".narinfo";
     for (Upstream u : candidates) {
-      client.fetch(u, HttpMethod.GET, path, MAX_NARINFO_BYTES).whenComplete((r, err) -> onAnswer(u, r, err));
+      long queuedAt = System.nanoTime();
+      u.inflight().submit(() -> {
+        if (result.isDone()) {
+          return null; // won while this request waited for a slot: not sent at all
+        }
+        metrics.queueWaited(Metrics.INFLIGHT_LIMIT, System.nanoTime() - queuedAt);
+        return client.fetch(u, HttpMethod.GET, path, MAX_NARINFO_BYTES, extra);
+      }).whenComplete((r, err) -> {
+        if (r != null || err != null) {
+          onAnswer(u, r, err);
+        }
+      });
     }
     return result;
   }

@@ -133,6 +133,9 @@ public final class UpstreamClient implements AutoCloseable {
       h.add(r.extra());
       h.remove(HttpHeaderNames.AUTHORIZATION); // only the upstream's own hook may set it
     }
+    if (!h.contains(Hops.HEADER)) {
+      h.set(Hops.HEADER, "1"); // on no client's behalf (a probe), or for a plain client: the first hop
+    }
     if (r.authorize()) {
       r.upstream().auth().authorize(r.method(), r.host(), r.target(), h); // last: a signature covers the rest
     }
@@ -145,8 +148,14 @@ public final class UpstreamClient implements AutoCloseable {
    * errors or an oversized body. Cancelling the future aborts the exchange.
    */
   public CompletableFuture<SmallResponse> fetch(Upstream upstream, HttpMethod method, String path, int maxBytes) {
+    return fetch(upstream, method, path, maxBytes, null);
+  }
+
+  /** As {@link #fetch(Upstream, HttpMethod, String, int)}, with {@code extra} request headers (may be null). */
+  public CompletableFuture<SmallResponse> fetch(Upstream upstream, HttpMethod method, String path, int maxBytes,
+      HttpHeaders extra) {
     SmallResponseCollector collector = new SmallResponseCollector(maxBytes);
-    send(upstream, method, path, null, collector);
+    send(upstream, method, path, extra, collector);
     return collector.future();
   }
 
