@@ -57,6 +57,10 @@ public final class TestUpstream implements AutoCloseable {
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private final java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger peakOpen = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger serving = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger peakServing = new java.util.concurrent.atomic.AtomicInteger();
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
   private final Map<String, java.util.concurrent.atomic.AtomicLong> bodyBytes = new ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicInteger bodiesCut = new java.util.concurrent.atomic.AtomicInteger();
@@ -170,6 +174,16 @@ public final class TestUpstream implements AutoCloseable {
     return bodiesCut.get();
   }
 
+  /** The most TCP connections that were open at once. */
+  public int peakOpenConnections() {
+    return peakOpen.get();
+  }
+
+  /** The most requests that were being answered at once (read, answer not yet written). */
+  public int peakConcurrentRequests() {
+    return peakServing.get();
+  }
+
   public int requestCount(String path) {
     return (int) requests.stream().filter(r -> r.path().equals(path)).count();
   }
@@ -188,6 +202,7 @@ public final class TestUpstream implements AutoCloseable {
       try {
         Socket s = server.accept();
         accepted.incrementAndGet();
+        peakOpen.accumulateAndGet(open.incrementAndGet(), Math::max);
         sockets.add(s);
         Thread.ofVirtual().start(() -> serve(s));
       } catch (IOException e) {
@@ -206,14 +221,20 @@ public final class TestUpstream implements AutoCloseable {
           return;
         }
         requests.add(req);
-        if (!answer(req, out)) {
-          return;
+        peakServing.accumulateAndGet(serving.incrementAndGet(), Math::max);
+        try {
+          if (!answer(req, out)) {
+            return;
+          }
+        } finally {
+          serving.decrementAndGet();
         }
       }
     } catch (IOException | InterruptedException e) {
       // client went away or server closed
     } finally {
       sockets.remove(s);
+      open.decrementAndGet();
     }
   }
 
