@@ -101,6 +101,7 @@ public final class UpstreamClient implements AutoCloseable {
       ClientConnectionHandler.attach(ch, exchange);
       exchange.start();
       ch.writeAndFlush(request(req)).addListener(w -> {
+        exchange.requestWritten();
         if (!w.isSuccess()) {
           exchange.onConnectionLost(w.cause());
         }
@@ -221,7 +222,8 @@ public final class UpstreamClient implements AutoCloseable {
         body.release();
         body = null;
       }
-      future.complete(new SmallResponse(response.status().code(), response.headers(), bytes, exchange.elapsedNanos()));
+      future.complete(new SmallResponse(response.status().code(), response.headers(), bytes, exchange.latencyNanos(),
+          exchange.arrivalNanos()));
     }
 
     @Override
