@@ -61,6 +61,8 @@ public final class TestUpstream implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicInteger peakOpen = new java.util.concurrent.atomic.AtomicInteger();
   private final java.util.concurrent.atomic.AtomicInteger serving = new java.util.concurrent.atomic.AtomicInteger();
   private final java.util.concurrent.atomic.AtomicInteger peakServing = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger servingNarinfo = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger peakServingNarinfo = new java.util.concurrent.atomic.AtomicInteger();
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
   private final Map<String, java.util.concurrent.atomic.AtomicLong> bodyBytes = new ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicInteger bodiesCut = new java.util.concurrent.atomic.AtomicInteger();
@@ -184,6 +186,11 @@ public final class TestUpstream implements AutoCloseable {
     return peakServing.get();
   }
 
+  /** As {@link #peakConcurrentRequests()}, counting only {@code .narinfo} requests. */
+  public int peakConcurrentNarinfoRequests() {
+    return peakServingNarinfo.get();
+  }
+
   public int requestCount(String path) {
     return (int) requests.stream().filter(r -> r.path().equals(path)).count();
   }
@@ -222,12 +229,19 @@ public final class TestUpstream implements AutoCloseable {
         }
         requests.add(req);
         peakServing.accumulateAndGet(serving.incrementAndGet(), Math::max);
+        boolean narinfo = req.path().endsWith(".narinfo");
+        if (narinfo) {
+          peakServingNarinfo.accumulateAndGet(servingNarinfo.incrementAndGet(), Math::max);
+        }
         try {
           if (!answer(req, out)) {
             return;
           }
         } finally {
           serving.decrementAndGet();
+          if (narinfo) {
+            servingNarinfo.decrementAndGet();
+          }
         }
       }
     } catch (IOException | InterruptedException e) {
