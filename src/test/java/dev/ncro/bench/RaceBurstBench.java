@@ -2,7 +2,7 @@ package dev.ncro.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.ncro.support.DelayRelay;
+import dev.ncro.support.DelayRelayProcess;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.Nginx;
 import dev.ncro.support.TestKey;
@@ -24,12 +24,15 @@ import java.util.concurrent.Future;
 
 /**
  * Issue 15 goal 3, the race part: races during a burst. Three caches that all hold every path
- * (nginx behind {@link DelayRelay}s at 10, 40 and 80 ms), a fresh ncro (empty store) in a JVM
+ * (nginx behind {@link dev.ncro.support.DelayRelay}s at 10, 40 and 80 ms), a fresh ncro (empty store) in a JVM
  * warmed on another instance first, and bursts of {@code CONCURRENCY} (default 25, what Nix keeps
  * in flight) distinct narinfo misses. For every race: which cache won, and the latency ncro
  * measured for it (from {@code /status}'s recent races), against the winner's RTT. Goals: every
  * route names the 10 ms cache, and each race's latency is within 1.2 x RTT + 2 ms. Run by
  * {@code bench/cold/run}; not a test.
+ *
+ * <p>The relays run in a JVM of their own ({@link DelayRelayProcess}), so ncro's pauses do not
+ * stall the emulated network. The baseline is the same bursts sent straight to the 10 ms cache.
  *
  * <p>Arguments: {@code [CONCURRENCY [BURSTS]]}, default {@code 25 6}. The first burst of a fresh
  * ncro opens its upstream connections (the relay, like a network, charges one RTT for the
@@ -61,15 +64,17 @@ public final class RaceBurstBench {
     HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     List<AutoCloseable> open = new ArrayList<>();
     try {
-      List<URI> ups = new ArrayList<>();
+      // One nginx (its own process, a worker per core), three relays in a JVM of their own: the
+      // emulated network must not stall when ncro's JVM does (GC, a busy core).
+      Nginx nginx = Nginx.serve(cacheDir);
+      open.add(nginx);
+      DelayRelayProcess relays = DelayRelayProcess.start(nginx.address(),
+          java.util.Arrays.stream(RTTS).mapToObj(Duration::ofMillis).toList());
+      open.add(relays);
+      List<URI> ups = relays.uris();
       Map<String, Long> rttOf = new HashMap<>();
-      for (long rtt : RTTS) {
-        Nginx nginx = Nginx.serve(cacheDir);
-        open.add(nginx);
-        DelayRelay relay = DelayRelay.start(nginx.address(), Duration.ofMillis(rtt));
-        open.add(relay);
-        ups.add(relay.uri());
-        rttOf.put(relay.uri().toString(), rtt);
+      for (int i = 0; i < RTTS.length; i++) {
+        rttOf.put(ups.get(i).toString(), RTTS[i]);
       }
       List<String> keys = List.of(key.publicKey(), key.publicKey(), key.publicKey());
       int next = 0;
@@ -84,6 +89,25 @@ public final class RaceBurstBench {
             }
             for (Future<Double> f : fs) {
               f.get();
+            }
+          }
+        }
+      }
+      // Baseline: the same bursts straight to the 10 ms cache, on kept-alive connections (the first
+      // burst opens them and is not counted): what this client, relay and nginx cost without ncro.
+      List<Double> direct = new ArrayList<>();
+      HttpClient directClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      for (int b = 0; b < bursts; b++) {
+        List<Future<Double>> fs = new ArrayList<>();
+        try (ExecutorService pool = Executors.newFixedThreadPool(concurrency)) {
+          for (int i = 0; i < concurrency; i++) {
+            URI u = URI.create(ups.get(0) + "/" + TestNarinfo.hash(i) + ".narinfo");
+            fs.add(pool.submit(() -> get(directClient, u)));
+          }
+          for (Future<Double> f : fs) {
+            double ms = f.get();
+            if (b > 0) {
+              direct.add(ms);
             }
           }
         }
@@ -114,7 +138,7 @@ public final class RaceBurstBench {
           }
         }
       }
-      report(samples, rttOf, concurrency);
+      report(samples, rttOf, concurrency, direct);
     } finally {
       for (int i = open.size() - 1; i >= 0; i--) {
         open.get(i).close();
@@ -126,7 +150,7 @@ public final class RaceBurstBench {
     System.exit(0);
   }
 
-  private static void report(List<Sample> samples, Map<String, Long> rttOf, int concurrency) {
+  private static void report(List<Sample> samples, Map<String, Long> rttOf, int concurrency, List<Double> direct) {
     System.out.printf("%d races in bursts of %d; caches at %s ms RTT, every one holds every path%n",
         samples.size(), concurrency, java.util.Arrays.toString(RTTS));
     if (System.getenv("NCRO_BENCH_PER_REQUEST") != null) {
@@ -147,6 +171,8 @@ public final class RaceBurstBench {
           pct(ms, 50), pct(ms, 90), pct(ms, 100), pct(ms, 50) / RTTS[0]);
       System.out.printf("%-34s %6s %8s %8.1f %8.1f %8.1f%n", name + ", client", "", "", pct(cl, 50), pct(cl, 90), pct(cl, 100));
     }
+    System.out.printf("%-34s %6d %8s %8.1f %8.1f %8.1f%n", "direct to the 10 ms cache, client", direct.size(), "",
+        pct(direct, 50), pct(direct, 90), pct(direct, 100));
     List<Sample> later = samples.stream().filter(s -> s.burst() > 0).toList();
     long wrong = samples.stream().filter(s -> rttOf.get(s.upstream()) != RTTS[0]).count();
     System.out.printf("SUMMARY\t3 burst routes naming the fastest holder (%d in flight)\t%d of %d\tall\t%.2f\t1.00\t%s%n",
