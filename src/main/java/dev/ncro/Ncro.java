@@ -161,9 +161,9 @@ public final class Ncro {
             new LocalRoutes(store, registry, ANNOUNCED_ROUTES)::newestFirst, learned, meshStats, clock));
       }
       NarinfoRouter narinfo = new NarinfoRouter(registry, client, store, negative, config.cache().ttl(), clock,
-          blocking, metrics, recent, learned == null ? RouteHints.NONE : learned);
+          blocking, metrics, recent, learned == null ? RouteHints.NONE : learned, config.cache().maxConcurrentRaces());
       StatusReport status = new StatusReport(Cli.version(), clock, registry, metrics, store, negative, recent,
-          mesh == null ? null : mesh::status);
+          mesh == null ? null : mesh::status, narinfo.races());
       NarRouter nars = new NarRouter(registry, store);
       CacheFileRouter files = new CacheFileRouter(registry, store,
           new FileRoutes(FILE_ROUTES, config.cache().ttl(), clock),

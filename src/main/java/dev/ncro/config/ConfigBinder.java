@@ -23,17 +23,18 @@ final class ConfigBinder {
   private static final Set<String> TOP = Set.of("server", "upstreams", "cache", "timeouts", "logging", "mesh", "netrc_file",
       "fallback_cache");
   private static final Set<String> SERVER = Set.of("listen", "read_timeout", "write_timeout", "cache_priority",
-      "allow", "clients", "admin_allow", "trusted_proxies");
+      "allow", "clients", "admin_allow", "trusted_proxies", "max_hops", "want_mass_query");
   private static final Set<String> CLIENT = Set.of("username", "password_file", "bearer_token_file");
   private static final Set<String> UPSTREAM = Set.of("url", "priority", "public_key", "public_keys",
-      "ca_file", "username", "password", "password_file", "bearer_token_file", "filters");
+      "ca_file", "username", "password", "password_file", "bearer_token_file", "filters",
+      "max_inflight");
   /** An upstream's fields, less {@code priority} (it is never ordered against the others), plus {@code enabled}. */
   private static final Set<String> FALLBACK = Set.of("enabled", "url", "public_key", "public_keys",
       "ca_file", "username", "password", "password_file", "bearer_token_file", "filters");
   private static final Set<String> FILTER = Set.of("action", "field", "pattern");
   private static final Set<String> CACHE =
       Set.of("db_path", "max_entries", "ttl", "negative_ttl", "latency_alpha", "probe_interval",
-          "nar_hedge_delay", "nar_hedge_max");
+          "nar_hedge_delay", "nar_hedge_max", "max_concurrent_races");
   private static final Set<String> TIMEOUTS = Set.of("connect", "first_byte", "stall");
   private static final Set<String> LOGGING = Set.of("level", "format");
   private static final Set<String> MESH = Set.of("enabled", "bind_addr", "peers", "private_key", "gossip_interval");
@@ -41,6 +42,11 @@ final class ConfigBinder {
   private static final Set<String> LEVELS = Set.of("debug", "info", "warn", "error");
   private static final Set<String> FORMATS = Set.of("json", "text");
   private static final int DEFAULT_PRIORITY = 10;
+  /** Loop safety counts hops; more than this many ncro nodes in a row is a misconfiguration. */
+  static final int MAX_HOPS_LIMIT = 16;
+  /** Bounds that catch a typo (an extra zero of zeros) without limiting a real deployment. */
+  static final int MAX_RACES_LIMIT = 100_000;
+  static final int MAX_INFLIGHT_LIMIT = 10_000;
 
   /** What a credential stands for when its file is not read (a build-time check only: never served). */
   private static final String UNREAD = "(credential file not read: --skip-secret-files)";
@@ -94,7 +100,9 @@ final class ConfigBinder {
         f.duration(m, "write_timeout", "server.write_timeout"),
         f.integer(m, "cache_priority", "server.cache_priority", 0, Integer.MAX_VALUE),
         new AccessPolicy(cidrs(m, "allow", "server.allow"), clients(f.list(m, "clients", "server.clients")),
-            cidrs(m, "admin_allow", "server.admin_allow"), cidrs(m, "trusted_proxies", "server.trusted_proxies")));
+            cidrs(m, "admin_allow", "server.admin_allow"), cidrs(m, "trusted_proxies", "server.trusted_proxies")),
+        f.integer(m, "max_hops", "server.max_hops", 1, MAX_HOPS_LIMIT),
+        f.bool(m, "want_mass_query", "server.want_mass_query"));
   }
 
   /** A list of networks; absent or empty = no restriction (the caller decides what that means). */
@@ -362,7 +370,10 @@ final class ConfigBinder {
     Path ca = caFile(m, path);
     UpstreamCredentials credentials = S3Location.isS3(urlText) ? noHttpCredentials(m, path) : credentials(m, path, url, netrc);
     PathFilters filters = filters(f.list(m, "filters", path + ".filters"), path + ".filters");
-    return url == null ? null : new UpstreamConfig(url, priority, keys, ca, credentials, s3, filters);
+    int maxInflight = m.containsKey("max_inflight")
+        ? f.integer(m, "max_inflight", path + ".max_inflight", 1, MAX_INFLIGHT_LIMIT)
+        : UpstreamConfig.DEFAULT_MAX_INFLIGHT;
+    return url == null ? null : new UpstreamConfig(url, priority, keys, ca, credentials, s3, filters, maxInflight);
   }
 
   /** {@code filters}: each rule needs {@code action}, {@code field} and a {@code pattern} (see {@link PathFilter}). */
@@ -506,7 +517,9 @@ final class ConfigBinder {
         alpha,
         f.duration(m, "probe_interval", "cache.probe_interval"),
         f.durationOrZero(m, "nar_hedge_delay", "cache.nar_hedge_delay"),
-        f.integer(m, "nar_hedge_max", "cache.nar_hedge_max", 2, 8));
+        f.integer(m, "nar_hedge_max", "cache.nar_hedge_max", 2, 8),
+
+        f.integer(m, "max_concurrent_races", "cache.max_concurrent_races", 1, MAX_RACES_LIMIT));
   }
 
   private TimeoutsConfig timeouts(Map<String, Object> m) {

@@ -10,10 +10,20 @@ import java.time.Duration;
  * download that keeps making progress is never cut. {@code listen} is null when the file says
  * {@code listen: ""}: ncro then serves only the sockets systemd hands over (socket activation).
  * {@code access}: who may use it ({@code server.allow}, {@code clients}, {@code admin_allow},
- * {@code trusted_proxies}).
+ * {@code trusted_proxies}). {@code maxHops}: a request whose {@code X-Ncro-Hop} is at least this is
+ * answered from ncro's own store only (loop safety, see README); {@code wantMassQuery}: the
+ * {@code WantMassQuery} ncro advertises in {@code /nix-cache-info}.
  */
 public record ServerConfig(
-    ListenAddress listen, Duration readTimeout, Duration writeTimeout, int cachePriority, AccessPolicy access) {
+    ListenAddress listen, Duration readTimeout, Duration writeTimeout, int cachePriority, AccessPolicy access,
+    int maxHops, boolean wantMassQuery) {
+  public static final int DEFAULT_MAX_HOPS = 1;
+
+  /** The shape before loop safety: {@code max_hops} 1, {@code want_mass_query} true. */
+  public ServerConfig(
+      ListenAddress listen, Duration readTimeout, Duration writeTimeout, int cachePriority, AccessPolicy access) {
+    this(listen, readTimeout, writeTimeout, cachePriority, access, DEFAULT_MAX_HOPS, true);
+  }
 
   /** Open to anyone who can connect: the shape before access control existed. */
   public ServerConfig(ListenAddress listen, Duration readTimeout, Duration writeTimeout, int cachePriority) {

@@ -13,25 +13,46 @@ import java.util.List;
  * {@code s3://} upstream (then {@code url} is its canonical name, {@link S3Location#canonical()},
  * and its credentials come from the AWS chain, not {@code credentials}), null for HTTP(S).
  * {@code filters} decide which store paths this upstream may serve ({@link PathFilters}).
+ * {@code maxInflight} bounds the narinfo requests in flight to it (NAR streams and probes do not
+ * count, see README); more wait in a FIFO queue.
  */
 public record UpstreamConfig(
     URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3,
-    PathFilters filters) {
+    PathFilters filters, int maxInflight) {
+  public static final int DEFAULT_MAX_INFLIGHT = 16;
+
   public UpstreamConfig {
     publicKeys = List.copyOf(publicKeys);
     credentials = credentials == null ? UpstreamCredentials.NONE : credentials;
     filters = filters == null ? PathFilters.NONE : filters;
   }
 
-  /** Without path filters. */
+  /** Without path filters, {@code max_inflight} 16. */
   public UpstreamConfig(
       URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3) {
-    this(url, priority, publicKeys, caFile, credentials, s3, PathFilters.NONE);
+    this(url, priority, publicKeys, caFile, credentials, s3, PathFilters.NONE, DEFAULT_MAX_INFLIGHT);
+  }
+
+  /** With path filters, {@code max_inflight} 16. */
+  public UpstreamConfig(URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials,
+      S3Location s3, PathFilters filters) {
+    this(url, priority, publicKeys, caFile, credentials, s3, filters, DEFAULT_MAX_INFLIGHT);
+  }
+
+  /** Without path filters, with an in-flight limit. */
+  public UpstreamConfig(URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials,
+      S3Location s3, int maxInflight) {
+    this(url, priority, publicKeys, caFile, credentials, s3, PathFilters.NONE, maxInflight);
   }
 
   /** The same upstream with {@code filters}. */
   public UpstreamConfig withFilters(PathFilters filters) {
-    return new UpstreamConfig(url, priority, publicKeys, caFile, credentials, s3, filters);
+    return new UpstreamConfig(url, priority, publicKeys, caFile, credentials, s3, filters, maxInflight);
+  }
+
+  /** This upstream with another in-flight limit. */
+  public UpstreamConfig withMaxInflight(int n) {
+    return new UpstreamConfig(url, priority, publicKeys, caFile, credentials, s3, filters, n);
   }
 
   /** An HTTP(S) upstream. */

@@ -47,6 +47,7 @@ public final class Metrics {
   private final Histogram raceLatency;
   private final Gauge narStreams;
   private final Counter narHedges;
+  private final Histogram queueWait;
   private final Counter fileRequests;
   private final Counter clientRejected;
   private final Counter filtered;
@@ -115,6 +116,23 @@ public final class Metrics {
     for (Upstream u : upstreams.all()) {
       raceLatency.initLabelValues(u.name());
     }
+    // Mostly under a millisecond (a free slot); the buckets resolve the tail a burst adds, up to 10 s.
+    queueWait = Histogram.builder().name("ncro_race_queue_wait_seconds")
+        .help("Time a narinfo race waited for a slot (limit=max_concurrent_races), and a race's request for a"
+            + " slot at its upstream (limit=max_inflight); near 0 when one was free")
+        .labelNames("limit").classicOnly()
+        .classicUpperBounds(LATENCY_BUCKETS)
+        .register(registry);
+    queueWait.initLabelValues(RACE_LIMIT);
+    queueWait.initLabelValues(INFLIGHT_LIMIT);
+    GaugeWithCallback.builder().name("ncro_upstream_inflight")
+        .help("Narinfo requests in flight to each upstream (at most its max_inflight)").labelNames("upstream")
+        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.inflight().active(), u.name())))
+        .register(registry);
+    GaugeWithCallback.builder().name("ncro_upstream_queued")
+        .help("Narinfo requests waiting for a slot at each upstream (max_inflight reached)").labelNames("upstream")
+        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.inflight().queued(), u.name())))
+        .register(registry);
     CounterWithCallback.builder().name("ncro_upstream_race_wins_total")
         .help("Race wins per upstream").labelNames("upstream")
         .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().raceWins(), u.name())))
@@ -161,6 +179,27 @@ public final class Metrics {
   }
 
   /** The registry the series live in, for a component that adds its own (the mesh). */
+  /** Label of {@code ncro_race_queue_wait_seconds} for the global race limit. */
+  public static final String RACE_LIMIT = "max_concurrent_races";
+  /** Label of {@code ncro_race_queue_wait_seconds} for an upstream's in-flight limit. */
+  public static final String INFLIGHT_LIMIT = "max_inflight";
+
+  /** A race (or one of its requests) waited {@code nanos} for a slot under {@code limit}. */
+  public void queueWaited(String limit, long nanos) {
+    queueWait.labelValues(limit).observe(nanos / 1e9);
+  }
+
+  /**
+   * Races running and waiting, for {@code ncro_races_running} and {@code ncro_races_queued}: the
+   * router registers its limiter here once it exists.
+   */
+  public void racesFrom(dev.ncro.limit.FifoLimiter races) {
+    GaugeWithCallback.builder().name("ncro_races_running").help("Narinfo races running (at most cache.max_concurrent_races)")
+        .callback(cb -> cb.call(races.active())).register(registry);
+    GaugeWithCallback.builder().name("ncro_races_queued").help("Narinfo races waiting for a slot (FIFO)")
+        .callback(cb -> cb.call(races.queued())).register(registry);
+  }
+
   public PrometheusRegistry registry() {
     return registry;
   }

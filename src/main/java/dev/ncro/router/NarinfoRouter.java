@@ -1,5 +1,7 @@
 package dev.ncro.router;
 
+import dev.ncro.config.CacheConfig;
+import dev.ncro.limit.FifoLimiter;
 import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
 import dev.ncro.route.Route;
@@ -9,6 +11,7 @@ import dev.ncro.route.RouteStoreException;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
+import io.netty.handler.codec.http.HttpHeaders;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -24,6 +27,10 @@ import org.slf4j.LoggerFactory;
  * no upstream round trip), then a race shared by every concurrent request for the same hash
  * (singleflight); when no regular upstream has it, the fallback cache, alone. Database work runs on
  * {@code blocking} (virtual threads), never on an event loop.
+ *
+ * <p>At most {@code cache.max_concurrent_races} races run at once; the others wait in arrival
+ * order. Concurrent requests for one hash share a race before the queue, so the queue holds one
+ * entry per distinct hash, and never more than there are client requests in flight.
  */
 public final class NarinfoRouter {
   private static final Logger log = LoggerFactory.getLogger(NarinfoRouter.class);
@@ -38,10 +45,21 @@ public final class NarinfoRouter {
   private final RecentRaces recent;
   private final RouteHints hints;
   private final ConcurrentHashMap<String, CompletableFuture<NarinfoResult>> inflight = new ConcurrentHashMap<>();
+  private final FifoLimiter races;
 
   public NarinfoRouter(
       UpstreamRegistry registry, UpstreamClient client, RouteStore store, NegativeCache negative,
       Duration ttl, Clock clock, Executor blocking, Metrics metrics, RecentRaces recent, RouteHints hints) {
+    this(registry, client, store, negative, ttl, clock, blocking, metrics, recent, hints,
+        CacheConfig.DEFAULT_MAX_CONCURRENT_RACES);
+  }
+
+  public NarinfoRouter(
+      UpstreamRegistry registry, UpstreamClient client, RouteStore store, NegativeCache negative,
+      Duration ttl, Clock clock, Executor blocking, Metrics metrics, RecentRaces recent, RouteHints hints,
+      int maxConcurrentRaces) {
+    this.races = new FifoLimiter(maxConcurrentRaces);
+    metrics.racesFrom(races);
     this.recent = recent;
     this.hints = hints;
     this.registry = registry;
@@ -56,6 +74,24 @@ public final class NarinfoRouter {
 
   /** The answer for {@code hash}, which the caller has already validated. */
   public CompletableFuture<NarinfoResult> lookup(String hash) {
+    return lookup(hash, null);
+  }
+
+  /** As {@link #lookup(String)}; a race's requests carry {@code forward} (the next {@code X-Ncro-Hop}). */
+  public CompletableFuture<NarinfoResult> lookup(String hash, HttpHeaders forward) {
+    return lookup(hash, forward, false);
+  }
+
+  /**
+   * The answer from this node's own knowledge only (negative cache, live routes): no race, no
+   * upstream request; anything else is {@link NarinfoResult.Absent}. For a request that has
+   * already passed {@code server.max_hops} ncro nodes.
+   */
+  public CompletableFuture<NarinfoResult> lookupStored(String hash) {
+    return lookup(hash, null, true);
+  }
+
+  private CompletableFuture<NarinfoResult> lookup(String hash, HttpHeaders forward, boolean storeOnly) {
     if (negative.contains(hash)) {
       return CompletableFuture.completedFuture(new NarinfoResult.Absent(true));
     }
@@ -69,7 +105,7 @@ public final class NarinfoRouter {
     return CompletableFuture.supplyAsync(() -> storedRoute(hash), blocking)
         .thenCompose(found -> found.isPresent()
             ? CompletableFuture.completedFuture(found.get())
-            : shared(hash));
+            : storeOnly ? CompletableFuture.completedFuture(new NarinfoResult.Absent(false)) : shared(hash, forward));
   }
 
   private Optional<NarinfoResult> storedRoute(String hash) {
@@ -95,14 +131,18 @@ public final class NarinfoRouter {
         .map(u -> new NarinfoResult.Found(r, u, NarinfoResult.Source.CACHE_HIT));
   }
 
-  private CompletableFuture<NarinfoResult> shared(String hash) {
+  private CompletableFuture<NarinfoResult> shared(String hash, HttpHeaders forward) {
     CompletableFuture<NarinfoResult> mine = new CompletableFuture<>();
     CompletableFuture<NarinfoResult> existing = inflight.putIfAbsent(hash, mine);
     if (existing != null) {
       metrics.singleflightWaiter();
       return existing;
     }
-    race(hash).whenComplete((r, err) -> {
+    long queuedAt = System.nanoTime();
+    races.submit(() -> {
+      metrics.queueWaited(Metrics.RACE_LIMIT, System.nanoTime() - queuedAt);
+      return race(hash, forward);
+    }).whenComplete((r, err) -> {
       inflight.remove(hash, mine);
       if (err != null) {
         mine.complete(new NarinfoResult.Unavailable(String.valueOf(err)));
@@ -117,21 +157,21 @@ public final class NarinfoRouter {
    * A miss: first the upstream a hint names, alone (one request, no race), when it is one of ours
    * and usable; if that does not produce the narinfo, the full race.
    */
-  private CompletableFuture<NarinfoResult> race(String hash) {
+  private CompletableFuture<NarinfoResult> race(String hash, HttpHeaders forward) {
     Optional<Upstream> hinted = hints.upstreamFor(hash).flatMap(registry::byUrl).filter(Upstream::available);
     if (hinted.isEmpty()) {
-      return fullRace(hash);
+      return fullRace(hash, forward);
     }
-    return new Race(hash, List.of(hinted.get()), client, registry, metrics, blocking).run().thenCompose(outcome -> {
+    return new Race(hash, List.of(hinted.get()), client, registry, metrics, blocking, forward).run().thenCompose(outcome -> {
       if (outcome instanceof RaceOutcome.Won w) {
         return CompletableFuture.completedFuture(won(hash, w, NarinfoResult.Source.MESH));
       }
       hints.wrong(hash);
-      return fullRace(hash);
+      return fullRace(hash, forward);
     });
   }
 
-  private CompletableFuture<NarinfoResult> fullRace(String hash) {
+  private CompletableFuture<NarinfoResult> fullRace(String hash, HttpHeaders forward) {
     List<Upstream> available = registry.availableOrdered();
     // Every upstream DOWN or suspended: ask them all anyway, so live traffic can notice a recovery
     // before the next probe does. Not the UNAUTHORIZED or CERTIFICATE_ERROR ones: they would only
@@ -143,19 +183,19 @@ public final class NarinfoRouter {
       RaceOutcome.Unavailable refused = new RaceOutcome.Unavailable(
           "every upstream is unauthorized or has a certificate error (see /status)", true);
       return registry.fallback().isPresent()
-          ? askFallback(hash, registry.fallback().get(), refused, 0)
+          ? askFallback(hash, registry.fallback().get(), refused, 0, forward)
           : CompletableFuture.completedFuture(notFound(hash, refused, 0));
     }
     // An upstream not asked (suspended, or DOWN but not yet gone) is not known to lack the path.
     long suspended = registry.all().stream().filter(u -> !candidates.contains(u) && !registry.gone(u)).count();
-    return new Race(hash, candidates, client, registry, metrics, blocking).run().thenCompose(outcome -> {
+    return new Race(hash, candidates, client, registry, metrics, blocking, forward).run().thenCompose(outcome -> {
       if (outcome instanceof RaceOutcome.Won w) {
         return CompletableFuture.completedFuture(won(hash, w, NarinfoResult.Source.RACE));
       }
       Optional<Upstream> fallback = registry.fallback();
       return fallback.isEmpty()
           ? CompletableFuture.completedFuture(notFound(hash, outcome, suspended))
-          : askFallback(hash, fallback.get(), outcome, suspended);
+          : askFallback(hash, fallback.get(), outcome, suspended, forward);
     });
   }
 
@@ -166,12 +206,12 @@ public final class NarinfoRouter {
    * so a 404 becomes a 503, as for any silent upstream.
    */
   private CompletableFuture<NarinfoResult> askFallback(String hash, Upstream fallback, RaceOutcome regular,
-      long suspended) {
+      long suspended, HttpHeaders forward) {
     if (!fallback.available()) {
       metrics.fallbackLookup("unavailable");
       return CompletableFuture.completedFuture(notFound(hash, regular, registry.gone(fallback) ? suspended : suspended + 1));
     }
-    return new Race(hash, List.of(fallback), client, registry, metrics, blocking).run().thenApply(outcome -> switch (outcome) {
+    return new Race(hash, List.of(fallback), client, registry, metrics, blocking, forward).run().thenApply(outcome -> switch (outcome) {
       case RaceOutcome.Won w -> {
         metrics.fallbackLookup("found");
         yield won(hash, w, NarinfoResult.Source.FALLBACK);
@@ -214,6 +254,11 @@ public final class NarinfoRouter {
         yield new NarinfoResult.Unavailable(u.reason());
       }
     };
+  }
+
+  /** Races running and waiting: for {@code /status}. */
+  public FifoLimiter races() {
+    return races;
   }
 
   private NarinfoResult won(String hash, RaceOutcome.Won w, NarinfoResult.Source source) {

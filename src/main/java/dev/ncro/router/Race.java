@@ -10,8 +10,10 @@ import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamException;
 import dev.ncro.upstream.UpstreamRegistry;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
-import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -37,9 +39,18 @@ import org.slf4j.LoggerFactory;
  * are checked only if it turns out invalid, which is rare: a race with three holders costs one
  * verification, not three.
  *
+ * <p>"Arrival" is when the answer reached the socket, by the kernel's clock
+ * ({@link SmallResponse#arrivalNanos}), not when an event loop read it: after a stall (a GC pause,
+ * a busy core), a loop reads the sockets that became ready in whatever order it finds them, and a
+ * farther cache's answer can be read first. So when the answer being checked proves valid, any
+ * answer read after it but received before it is checked first, and the earliest valid one wins.
+ *
  * <p>Each upstream's answer is classified as present, absent (404/403/410, a narinfo that does
  * not verify, or one its {@code filters} refuse) or unavailable (transport error, timeout, 5xx, other statuses), and the race as a
  * whole ends in one of {@link RaceOutcome}'s cases.
+ *
+ * <p>Each request takes a slot of its upstream's {@code max_inflight} first (FIFO); one still
+ * queued when the race is won is never sent: its answer would only have been a latency sample.
  */
 final class Race {
   private static final Logger log = LoggerFactory.getLogger(Race.class);
@@ -51,9 +62,13 @@ final class Race {
   private final UpstreamRegistry registry;
   private final Metrics metrics;
   private final Executor verifier;
+  /** Headers every request of this race carries ({@code X-Ncro-Hop}); null for none. */
+  private final HttpHeaders extra;
   private final CompletableFuture<RaceOutcome> result = new CompletableFuture<>();
-  /** 200 answers in arrival order; only the head is being checked. Guarded by this. */
-  private final ArrayDeque<Candidate> arrived = new ArrayDeque<>();
+  /** 200 answers read and not yet checked. Guarded by this. */
+  private final List<Candidate> waiting = new ArrayList<>();
+  /** The answer being checked, null when none is. Guarded by this. */
+  private Candidate checking;
   private int pending;
   private int unavailable;
   /** Of {@code unavailable}: the answers that were 401 (credentials refused). */
@@ -66,6 +81,12 @@ final class Race {
 
   Race(String hash, List<Upstream> candidates, UpstreamClient client, UpstreamRegistry registry, Metrics metrics,
       Executor verifier) {
+    this(hash, candidates, client, registry, metrics, verifier, null);
+  }
+
+  Race(String hash, List<Upstream> candidates, UpstreamClient client, UpstreamRegistry registry, Metrics metrics,
+      Executor verifier, HttpHeaders extra) {
+    this.extra = extra;
     this.hash = hash;
     this.candidates = candidates;
     this.client = client;
@@ -84,7 +105,18 @@ final class Race {
     }
     String path = "/" + hash + ".narinfo";
     for (Upstream u : candidates) {
-      client.fetch(u, HttpMethod.GET, path, MAX_NARINFO_BYTES).whenComplete((r, err) -> onAnswer(u, r, err));
+      long queuedAt = System.nanoTime();
+      u.inflight().submit(() -> {
+        if (result.isDone()) {
+          return null; // won while this request waited for a slot: not sent at all
+        }
+        metrics.queueWaited(Metrics.INFLIGHT_LIMIT, System.nanoTime() - queuedAt);
+        return client.fetch(u, HttpMethod.GET, path, MAX_NARINFO_BYTES, extra);
+      }).whenComplete((r, err) -> {
+        if (r != null || err != null) {
+          onAnswer(u, r, err);
+        }
+      });
     }
     return result;
   }
@@ -117,14 +149,15 @@ final class Race {
         registry.success(u, r.elapsedMillis()); // a loser: only a latency sample now
         return;
       }
-      Candidate c = new Candidate(u, r);
-      boolean first;
+      Candidate next = null;
       synchronized (this) {
-        arrived.addLast(c);
-        first = arrived.size() == 1;
+        waiting.add(new Candidate(u, r));
+        if (checking == null) {
+          next = checking = takeEarliest(Long.MAX_VALUE);
+        }
       }
-      if (first) {
-        check(c);
+      if (next != null) {
+        check(next);
       }
       return;
     }
@@ -155,42 +188,69 @@ final class Race {
     verifier.execute(() -> checked(c, accept(c.upstream, c.response)));
   }
 
+  /** The waiting answer that reached its socket first, if before {@code beforeNanos}; removed. Caller holds the lock. */
+  private Candidate takeEarliest(long beforeNanos) {
+    Candidate first = waiting.stream().min(Comparator.comparingLong(x -> x.response.arrivalNanos())).orElse(null);
+    if (first == null || first.response.arrivalNanos() >= beforeNanos) {
+      return null;
+    }
+    waiting.remove(first);
+    return first;
+  }
+
   /**
-   * The head of the arrival queue has been checked: if valid it wins, and the answers queued
-   * behind it are never checked (they only count as latency samples); if invalid, the next
-   * arrival is checked.
+   * The earliest answer has been checked: if valid it wins (after any answer that was read later
+   * but received earlier, if valid, see above), and the answers behind it are never checked (they
+   * only count as latency samples); if invalid, the next earliest is checked.
    */
   private void checked(Candidate c, RaceOutcome.Won win) {
-    if (result.isDone()) { // arrived after the winner was taken from the queue
+    if (result.isDone()) { // arrived after the winner was taken
       if (win != null) {
         registry.success(c.upstream, c.response.elapsedMillis());
       }
       return;
     }
-    List<Candidate> losers = List.of();
-    Candidate next = null;
-    synchronized (this) {
-      Candidate head = arrived.pollFirst();
-      assert head == c;
-      if (win != null) {
-        losers = List.copyOf(arrived);
-        arrived.clear();
-      } else {
-        next = arrived.peekFirst();
+    if (win == null) {
+      Candidate next;
+      synchronized (this) {
+        next = checking = takeEarliest(Long.MAX_VALUE);
       }
-    }
-    if (win != null) {
-      registry.success(win.upstream(), win.latencyMs());
-      result.complete(win);
-      for (Candidate loser : losers) {
-        registry.success(loser.upstream, loser.response.elapsedMillis());
+      if (next != null) {
+        check(next);
       }
+      answered();
       return;
     }
-    if (next != null) {
-      check(next);
+    List<Candidate> slower = new ArrayList<>();
+    while (true) {
+      Candidate earlier;
+      synchronized (this) {
+        earlier = takeEarliest(c.response.arrivalNanos());
+      }
+      if (earlier == null) {
+        break;
+      }
+      RaceOutcome.Won w = accept(earlier.upstream, earlier.response);
+      if (w != null) {
+        slower.add(c);
+        c = earlier;
+        win = w;
+      }
     }
-    answered();
+    List<Candidate> losers;
+    synchronized (this) {
+      losers = List.copyOf(waiting);
+      waiting.clear();
+      checking = null;
+    }
+    registry.success(win.upstream(), win.latencyMs());
+    result.complete(win);
+    for (Candidate loser : slower) {
+      registry.success(loser.upstream, loser.response.elapsedMillis());
+    }
+    for (Candidate loser : losers) {
+      registry.success(loser.upstream, loser.response.elapsedMillis());
+    }
   }
 
   /** The won race's answer, or null when the body is not a valid narinfo for this hash from this upstream. */

@@ -84,9 +84,18 @@ final class CacheFileProxy implements StreamedResponse {
   private int pending;
   private int unavailable;
   private volatile Leg streaming;
+  /** Headers every upstream request carries ({@code X-Ncro-Hop}); null for none. */
+  private final io.netty.handler.codec.http.HttpHeaders forward;
 
   CacheFileProxy(Channel client, boolean head, Target.CacheFile target, FilePlan plan, UpstreamClient upstreams,
       UpstreamRegistry registry, CacheFileRouter router, Executor verifier, Runnable onDone) {
+    this(client, head, target, plan, upstreams, registry, router, verifier, onDone, null);
+  }
+
+  CacheFileProxy(Channel client, boolean head, Target.CacheFile target, FilePlan plan, UpstreamClient upstreams,
+      UpstreamRegistry registry, CacheFileRouter router, Executor verifier, Runnable onDone,
+      io.netty.handler.codec.http.HttpHeaders forward) {
+    this.forward = forward;
     this.client = client;
     this.head = head;
     this.target = target;
@@ -123,7 +132,7 @@ final class CacheFileProxy implements StreamedResponse {
     for (Upstream u : legs) {
       Leg leg = new Leg(u);
       leg.sentNanos = System.nanoTime();
-      upstreams.send(u, method, target.upstreamPath(), null, leg);
+      upstreams.send(u, method, target.upstreamPath(), forward, leg);
     }
   }
 

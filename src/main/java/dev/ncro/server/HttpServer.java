@@ -56,7 +56,7 @@ public final class HttpServer implements AutoCloseable {
     this.transport = transport;
     this.config = config;
     this.endpoints = new Endpoints(narinfo, nars, files, client, registry, metrics, status, blocking,
-        config.cachePriority(), hedging);
+        config.cachePriority(), config.maxHops(), config.wantMassQuery(), hedging);
     this.gate = new ClientGate(config.access(), metrics);
   }
 

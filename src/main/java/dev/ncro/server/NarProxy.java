@@ -8,6 +8,7 @@ import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.RequestAuth;
 import dev.ncro.upstream.ResponseListener;
 import dev.ncro.upstream.Upstream;
+import dev.ncro.upstream.Hops;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamException;
 import dev.ncro.upstream.UpstreamRegistry;
@@ -129,6 +130,10 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     String range = requestHeaders.get(HttpHeaderNames.RANGE);
     if (range != null) {
       forward.set(HttpHeaderNames.RANGE, range);
+    }
+    String hop = requestHeaders.get(Hops.HEADER); // Endpoints put the outgoing count there
+    if (hop != null) {
+      forward.set(Hops.HEADER, hop);
     }
     this.requestedFrom = ByteWindow.requestedFrom(range);
   }
@@ -445,6 +450,9 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       }
       current = source.get().upstream();
       HttpHeaders range = new DefaultHttpHeaders().set(HttpHeaderNames.RANGE, "bytes=" + offset + "-");
+      if (forward.contains(Hops.HEADER)) {
+        range.set(Hops.HEADER, forward.get(Hops.HEADER));
+      }
       sentNanos = System.nanoTime();
       upstreams.send(current, HttpMethod.GET, source.get().narPath(), range, this);
     });

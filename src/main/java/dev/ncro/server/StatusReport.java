@@ -12,6 +12,7 @@ import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamRegistry;
 import dev.ncro.upstream.UpstreamStats;
+import dev.ncro.limit.FifoLimiter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -36,9 +37,17 @@ public final class StatusReport {
   private final NegativeCache negative;
   private final RecentRaces races;
   private final Supplier<MeshNode.Status> mesh;
+  private final FifoLimiter raceLimit;
 
   public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
       NegativeCache negative, RecentRaces races, Supplier<MeshNode.Status> mesh) {
+    this(version, clock, upstreams, metrics, routes, negative, races, mesh, null);
+  }
+
+  /** {@code raceLimit}: the router's race limiter, shown as {@code races}; null leaves that out. */
+  public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
+      NegativeCache negative, RecentRaces races, Supplier<MeshNode.Status> mesh, FifoLimiter raceLimit) {
+    this.raceLimit = raceLimit;
     this.mesh = mesh;
     this.version = version;
     this.clock = clock;
@@ -74,6 +83,13 @@ public final class StatusReport {
       g.writeNumberField("requests", c.narRequests());
       g.writeNumberField("streams_in_flight", c.narStreamsInFlight());
       g.writeEndObject();
+      if (raceLimit != null) {
+        g.writeObjectFieldStart("races");
+        g.writeNumberField("running", raceLimit.active());
+        g.writeNumberField("queued", raceLimit.queued());
+        g.writeNumberField("max_concurrent", raceLimit.limit());
+        g.writeEndObject();
+      }
       g.writeObjectFieldStart("cache_file_requests");
       for (java.util.Map.Entry<String, Long> e : metrics.cacheFileRequests().entrySet()) {
         g.writeNumberField(e.getKey(), e.getValue());
@@ -143,6 +159,9 @@ public final class StatusReport {
       g.writeNumberField("race_wins", s.raceWins());
     }
     g.writeNumberField("nar_bytes", s.narBytes());
+    g.writeNumberField("inflight", u.inflight().active());
+    g.writeNumberField("queued", u.inflight().queued());
+    g.writeNumberField("max_inflight", u.inflight().limit());
     long probed = s.lastProbeNanos();
     number(g, "last_probe_age_seconds", probed == 0 ? Double.NaN : (nowNanos - probed) / 1e9);
     g.writeObjectFieldStart("errors");

@@ -3,6 +3,7 @@ package dev.ncro.upstream;
 import dev.ncro.config.PathFilters;
 import dev.ncro.config.UpstreamConfig;
 import dev.ncro.config.UpstreamCredentials;
+import dev.ncro.limit.FifoLimiter;
 import dev.ncro.narinfo.NixPublicKey;
 import java.net.URI;
 import java.util.List;
@@ -29,6 +30,7 @@ public final class Upstream {
   private final RequestAuth auth;
   private final String origin;
   private final boolean fallback;
+  private final FifoLimiter inflight;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
     this(config, latencyAlpha, authFor(config.credentials()));
@@ -61,6 +63,15 @@ public final class Upstream {
     this.stats = new UpstreamStats(latencyAlpha);
     this.endpoint = config.s3() == null ? config.url() : config.s3().httpBase();
     this.origin = Origin.of(endpoint);
+    this.inflight = new FifoLimiter(config.maxInflight());
+  }
+
+  /**
+   * Bounds the narinfo requests (race legs) in flight to this upstream at {@code max_inflight};
+   * more wait in arrival order. NAR streams and probes do not take a slot (README "Race limits").
+   */
+  public FifoLimiter inflight() {
+    return inflight;
   }
 
   /** The configured URL (canonical form): the upstream's identity. */

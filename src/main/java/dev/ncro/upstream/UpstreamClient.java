@@ -102,6 +102,7 @@ public final class UpstreamClient implements AutoCloseable {
       exchange.start();
       listener.onSent(exchange);
       ch.writeAndFlush(request(req)).addListener(w -> {
+        exchange.requestWritten();
         if (!w.isSuccess()) {
           exchange.onConnectionLost(w.cause());
         }
@@ -134,6 +135,9 @@ public final class UpstreamClient implements AutoCloseable {
       h.add(r.extra());
       h.remove(HttpHeaderNames.AUTHORIZATION); // only the upstream's own hook may set it
     }
+    if (!h.contains(Hops.HEADER)) {
+      h.set(Hops.HEADER, "1"); // on no client's behalf (a probe), or for a plain client: the first hop
+    }
     if (r.authorize()) {
       r.upstream().auth().authorize(r.method(), r.host(), r.target(), h); // last: a signature covers the rest
     }
@@ -146,8 +150,14 @@ public final class UpstreamClient implements AutoCloseable {
    * errors or an oversized body. Cancelling the future aborts the exchange.
    */
   public CompletableFuture<SmallResponse> fetch(Upstream upstream, HttpMethod method, String path, int maxBytes) {
+    return fetch(upstream, method, path, maxBytes, null);
+  }
+
+  /** As {@link #fetch(Upstream, HttpMethod, String, int)}, with {@code extra} request headers (may be null). */
+  public CompletableFuture<SmallResponse> fetch(Upstream upstream, HttpMethod method, String path, int maxBytes,
+      HttpHeaders extra) {
     SmallResponseCollector collector = new SmallResponseCollector(maxBytes);
-    send(upstream, method, path, null, collector);
+    send(upstream, method, path, extra, collector);
     return collector.future();
   }
 
@@ -213,7 +223,8 @@ public final class UpstreamClient implements AutoCloseable {
         body.release();
         body = null;
       }
-      future.complete(new SmallResponse(response.status().code(), response.headers(), bytes, exchange.elapsedNanos()));
+      future.complete(new SmallResponse(response.status().code(), response.headers(), bytes, exchange.latencyNanos(),
+          exchange.arrivalNanos()));
     }
 
     @Override

@@ -74,6 +74,8 @@ public final class LoadGenerator {
   private final long rssBoundBytes;
   private final long rssGrowthBytes;
   private final boolean diagnose;
+  /** {@code max_inflight} for every upstream; null leaves ncro's default (16). */
+  private final String maxInflight;
 
   private final List<TestUpstream> upstreams = new ArrayList<>();
   private byte[][] warmBodies;
@@ -96,6 +98,7 @@ public final class LoadGenerator {
     rssBoundBytes = Long.parseLong(opts.getOrDefault("rss-bound-mib", "512")) << 20;
     rssGrowthBytes = Long.parseLong(opts.getOrDefault("rss-growth-mib", "48")) << 20;
     diagnose = Boolean.parseBoolean(opts.getOrDefault("diagnose", "false"));
+    maxInflight = opts.get("max-inflight");
   }
 
   public static void main(String[] args) throws Exception {
@@ -272,6 +275,9 @@ public final class LoadGenerator {
     StringBuilder ups = new StringBuilder();
     for (TestUpstream u : upstreams) {
       ups.append("  - url: \"").append(u.uri()).append("\"\n");
+      if (maxInflight != null) {
+        ups.append("    max_inflight: ").append(maxInflight).append("\n");
+      }
     }
     Path cfg = dir.resolve("ncro.yaml");
     Files.writeString(cfg, """
@@ -606,6 +612,13 @@ public final class LoadGenerator {
     }
     System.out.printf(Locale.ROOT, "%-18s %10d %9.0f%n", "all", total, total / seconds);
     System.out.printf(Locale.ROOT, "NAR bytes verified: %d MiB (%.0f MiB/s)%n", narBytes.get() >> 20, (narBytes.get() >> 20) / seconds);
+    // What ncro put on each upstream (issue 16 item 4): connections and concurrent requests.
+    for (int i = 0; i < upstreams.size(); i++) {
+      TestUpstream u = upstreams.get(i);
+      System.out.printf(Locale.ROOT, "upstream %d (max_inflight %s): %d connections opened, at most %d open at once;"
+          + " at most %d requests at once, %d of them narinfo%n", i, maxInflight == null ? "16, the default" : maxInflight,
+          u.connectionCount(), u.peakOpenConnections(), u.peakConcurrentRequests(), u.peakConcurrentNarinfoRequests());
+    }
     System.out.printf(Locale.ROOT, "errors: %d%n", errors.get());
     errorSamples.forEach(e -> System.out.println("  " + e));
     for (String l : metrics.split("\n")) {

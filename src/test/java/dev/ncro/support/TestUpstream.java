@@ -57,6 +57,12 @@ public final class TestUpstream implements AutoCloseable {
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private final java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger peakOpen = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger serving = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger peakServing = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger servingNarinfo = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger peakServingNarinfo = new java.util.concurrent.atomic.AtomicInteger();
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
   private final Map<String, java.util.concurrent.atomic.AtomicLong> bodyBytes = new ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicInteger bodiesCut = new java.util.concurrent.atomic.AtomicInteger();
@@ -176,6 +182,21 @@ public final class TestUpstream implements AutoCloseable {
     return bodiesCut.get();
   }
 
+  /** The most TCP connections that were open at once. */
+  public int peakOpenConnections() {
+    return peakOpen.get();
+  }
+
+  /** The most requests that were being answered at once (read, answer not yet written). */
+  public int peakConcurrentRequests() {
+    return peakServing.get();
+  }
+
+  /** As {@link #peakConcurrentRequests()}, counting only {@code .narinfo} requests. */
+  public int peakConcurrentNarinfoRequests() {
+    return peakServingNarinfo.get();
+  }
+
   public int requestCount(String path) {
     return (int) requests.stream().filter(r -> r.path().equals(path)).count();
   }
@@ -194,6 +215,7 @@ public final class TestUpstream implements AutoCloseable {
       try {
         Socket s = server.accept();
         accepted.incrementAndGet();
+        peakOpen.accumulateAndGet(open.incrementAndGet(), Math::max);
         sockets.add(s);
         Thread.ofVirtual().start(() -> serve(s));
       } catch (IOException e) {
@@ -212,14 +234,27 @@ public final class TestUpstream implements AutoCloseable {
           return;
         }
         requests.add(req);
-        if (!answer(req, in, out)) {
-          return;
+        peakServing.accumulateAndGet(serving.incrementAndGet(), Math::max);
+        boolean narinfo = req.path().endsWith(".narinfo");
+        if (narinfo) {
+          peakServingNarinfo.accumulateAndGet(servingNarinfo.incrementAndGet(), Math::max);
+        }
+        try {
+          if (!answer(req, in, out)) {
+            return;
+          }
+        } finally {
+          serving.decrementAndGet();
+          if (narinfo) {
+            servingNarinfo.decrementAndGet();
+          }
         }
       }
     } catch (IOException | InterruptedException e) {
       // client went away or server closed
     } finally {
       sockets.remove(s);
+      open.decrementAndGet();
     }
   }
 
