@@ -2,6 +2,8 @@ package dev.ncro;
 
 import dev.ncro.cli.Cli;
 import dev.ncro.config.Config;
+import dev.ncro.discovery.DiscoveredCaches;
+import dev.ncro.discovery.MdnsDiscovery;
 import dev.ncro.mesh.LearnedRoutes;
 import dev.ncro.mesh.LocalRoutes;
 import dev.ncro.mesh.MeshMetrics;
@@ -74,13 +76,16 @@ public final class Ncro {
   private final Notifier notifier;
   private final Watchdog watchdog;
   private final S3Auth s3;
+  private final MdnsDiscovery discovery;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final AtomicBoolean stopping = new AtomicBoolean();
 
   private Ncro(Transport transport, UpstreamClient client, RouteStore store, Prober prober, HttpServer server,
       ExecutorService blocking, ScheduledExecutorService housekeeping, UpstreamRegistry registry,
-      InetSocketAddress address, MeshNode mesh, Notifier notifier, Watchdog watchdog, S3Auth s3) {
+      InetSocketAddress address, MeshNode mesh, Notifier notifier, Watchdog watchdog, S3Auth s3,
+      MdnsDiscovery discovery) {
     this.mesh = mesh;
+    this.discovery = discovery;
     this.s3 = s3;
     this.notifier = notifier;
     this.watchdog = watchdog;
@@ -167,11 +172,17 @@ public final class Ncro {
           registry, metrics, status, blocking));
       Prober prober = track(opened, new Prober(registry, client, config.cache().probeInterval()));
       registry.onSuspend(prober::probeNow);
+      registry.addListener(prober);
       ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
           Thread.ofPlatform().name("ncro-housekeeping").daemon(true).factory());
       opened.add(housekeeping::shutdownNow);
       InetSocketAddress bound = server.start(systemd.listenFds());
       prober.start();
+      // After the prober: a cache found at once is probed at once.
+      MdnsDiscovery discovery = config.discovery().enabled()
+          ? track(opened, MdnsDiscovery.start(config.discovery(),
+              new DiscoveredCaches(registry, config.discovery(), config.cache().latencyAlpha())))
+          : null;
       housekeeping.scheduleWithFixedDelay(() -> {
         try {
           store.flushRecency();
@@ -185,13 +196,14 @@ public final class Ncro {
           .addKeyValue("transport", transport.name())
           .addKeyValue("socket_activated", !systemd.listenFds().isEmpty())
           .addKeyValue("upstreams", registry.all().size()).addKeyValue("db", config.cache().dbPath())
+          .addKeyValue("discovery", config.discovery().enabled() ? config.discovery().serviceType() : "off")
           .addKeyValue("tls_engine", trust.provider())
           .addKeyValue("ca_bundle", trust.bundle().map(Object::toString).orElse("none (JDK trust store only)")).log();
       // Everything is up by now: the listener accepts, the store is open, the mesh socket is bound.
       notifier.ready("serving on " + bound);
       Watchdog watchdog = Watchdog.start(notifier, systemd.watchdogPing(), transport.group());
       return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh,
-          notifier, watchdog, s3);
+          notifier, watchdog, s3, discovery);
     } catch (Throwable e) {
       closeInReverse(opened, e);
       throw e;
@@ -254,6 +266,9 @@ public final class Ncro {
     notifier.stopping();
     watchdog.close();
     server.shutdown(Duration.ofSeconds(5));
+    if (discovery != null) {
+      discovery.close(); // before the prober: nothing is added for it to probe after it stopped
+    }
     if (mesh != null) {
       mesh.close();
     }

@@ -13,9 +13,17 @@ public record Config(
     CacheConfig cache,
     TimeoutsConfig timeouts,
     LoggingConfig logging,
-    MeshConfig mesh) {
+    MeshConfig mesh,
+    DiscoveryConfig discovery) {
 
   public Config {
     upstreams = List.copyOf(upstreams);
+    discovery = discovery == null ? DiscoveryConfig.DISABLED : discovery;
+  }
+
+  /** Without mDNS discovery (off). */
+  public Config(ServerConfig server, List<UpstreamConfig> upstreams, CacheConfig cache, TimeoutsConfig timeouts,
+      LoggingConfig logging, MeshConfig mesh) {
+    this(server, upstreams, cache, timeouts, logging, mesh, DiscoveryConfig.DISABLED);
   }
 }

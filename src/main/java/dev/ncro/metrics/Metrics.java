@@ -88,6 +88,18 @@ public final class Metrics {
     for (Upstream u : upstreams.all()) {
       raceLatency.initLabelValues(u.name());
     }
+    // Discovered upstreams come and go: their series with them (the callbacks below read the set).
+    upstreams.addListener(new UpstreamRegistry.Listener() {
+      @Override
+      public void added(Upstream u) {
+        raceLatency.initLabelValues(u.name());
+      }
+
+      @Override
+      public void removed(Upstream u) {
+        raceLatency.remove(u.name());
+      }
+    });
     CounterWithCallback.builder().name("ncro_upstream_race_wins_total")
         .help("Race wins per upstream").labelNames("upstream")
         .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().raceWins(), u.name())))

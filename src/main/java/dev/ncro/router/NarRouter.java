@@ -17,6 +17,11 @@ import org.slf4j.LoggerFactory;
  * then the other available upstreams best first, then the suspended and DOWN ones (a last resort
  * that costs a timeout only when everything else failed). Blocking (may read the database): call it from a
  * virtual thread.
+ *
+ * <p>An upstream found by mDNS is asked only when it is the routed one, i.e. its own narinfo,
+ * verified against {@code discovery.public_keys}, named this file: any host on the LAN can
+ * announce a cache, and one that answers every NAR URL with garbage would otherwise turn each
+ * failover into a hash mismatch on the client.
  */
 public final class NarRouter {
   private static final Logger log = LoggerFactory.getLogger(NarRouter.class);
@@ -45,7 +50,7 @@ public final class NarRouter {
       order.add(routed);
     }
     for (Upstream u : registry.availableOrdered()) {
-      if (u != routed) {
+      if (u != routed && !u.discovered()) {
         order.add(u);
       }
     }
@@ -54,7 +59,7 @@ public final class NarRouter {
       order.add(routed);
     }
     for (Upstream u : registry.all()) {
-      if (!order.contains(u)) {
+      if (!order.contains(u) && !u.discovered()) {
         order.add(u);
       }
     }

@@ -117,6 +117,10 @@ public final class StatusReport {
     g.writeStringField("credentials_from", u.credentialSource());
     g.writeNumberField("tls_handshakes", s.tlsHandshakes());
     g.writeNumberField("priority", u.priority());
+    g.writeStringField("source", u.discovered() ? "discovered" : "configured");
+    if (u.discovered()) {
+      g.writeStringField("discovered_as", u.discoveredAs());
+    }
     number(g, "ema_latency_ms", s.emaMillis());
     g.writeNumberField("consecutive_failures", s.consecutiveFailures());
     g.writeNumberField("race_wins", s.raceWins());

@@ -23,6 +23,7 @@ public final class Upstream {
   private final URI endpoint;
   private final RequestAuth auth;
   private final String origin;
+  private final String discoveredAs;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
     this(config, latencyAlpha, authFor(config.credentials()));
@@ -39,12 +40,35 @@ public final class Upstream {
 
   /** {@code auth} authorizes every request to this upstream's own origin (never a redirect target elsewhere). */
   public Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
+    this(config, latencyAlpha, auth, null);
+  }
+
+  private Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth, String discoveredAs) {
+    this.discoveredAs = discoveredAs;
     this.config = config;
     this.auth = auth;
     this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
     this.stats = new UpstreamStats(latencyAlpha);
     this.endpoint = config.s3() == null ? config.url() : config.s3().httpBase();
     this.origin = Origin.of(endpoint);
+  }
+
+  /**
+   * A cache found on the LAN by mDNS ({@code discovery}), announced as the service instance
+   * {@code instance}; it has no credentials and trusts only {@code config.publicKeys()}.
+   */
+  public static Upstream discovered(UpstreamConfig config, double latencyAlpha, String instance) {
+    return new Upstream(config, latencyAlpha, RequestAuth.NONE, instance);
+  }
+
+  /** Found by mDNS rather than configured: it comes and goes with its announcements. */
+  public boolean discovered() {
+    return discoveredAs != null;
+  }
+
+  /** The mDNS service instance that announced it, or null for a configured upstream. */
+  public String discoveredAs() {
+    return discoveredAs;
   }
 
   /** The configured URL (canonical form): the upstream's identity. */
