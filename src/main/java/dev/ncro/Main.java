@@ -67,6 +67,10 @@ public final class Main {
       out.println("config ok: listen " + listen + ", " + config.upstreams().size()
           + " upstream(s), db " + config.cache().dbPath() + ", allow "
           + (access.allow().isEmpty() ? "anyone" : access.allow()) + ", " + access.clients().size() + " client credential(s)");
+      if (config.discovery().enabled()) {
+        out.println("discovery: mDNS " + config.discovery().serviceType() + ", priority " + config.discovery().priority()
+            + ", " + config.discovery().publicKeys().size() + " trusted key(s)");
+      }
       return 0;
     }
     LogSetup.apply(config.logging());
