@@ -216,9 +216,12 @@ in
 
     networking.firewall = {
       allowedTCPPorts = map (i: i.listenPort) (lib.filter (i: i.icfg.openFirewall) instances);
-      allowedUDPPorts = map (i: i.meshPort) (
-        lib.filter (i: i.icfg.openFirewall && i.icfg.settings.mesh.enabled) instances
-      );
+      allowedUDPPorts =
+        map (i: i.meshPort) (
+          lib.filter (i: i.icfg.openFirewall && i.icfg.settings.mesh.enabled) instances
+        )
+        # mDNS answers for discovery (multicast to 224.0.0.251:5353)
+        ++ lib.optional (lib.any (i: i.icfg.openFirewall && i.discoveryEnabled) instances) 5353;
     };
 
     systemd.services = lib.listToAttrs (map (i: lib.nameValuePair i.unit (serviceFor i)) instances);
