@@ -133,7 +133,8 @@ in
       default = top.nixSubstituter.enable;
       defaultText = literalExpression "config.services.ncro.nixSubstituter.enable";
       description = ''
-        Append every enabled instance's upstream `public_key`/`public_keys` to
+        Append every enabled instance's upstream `public_key`/`public_keys` (and, with discovery
+        on, its `discovery.public_keys`) to
         {option}`nix.settings.trusted-public-keys`, so this host's Nix accepts the paths ncro
         serves (ncro passes the upstreams' signatures through unchanged). Off unless this host's
         Nix uses ncro: otherwise the keys would be trusted host-wide for nothing.
