@@ -63,7 +63,7 @@ class UpstreamRegistryTest {
       }
     });
     int writers = 4;
-    int rounds = 500;
+    int rounds = 200;
     AtomicBoolean done = new AtomicBoolean();
     AtomicReference<String> readerSaw = new AtomicReference<>();
     Thread reader = Thread.ofPlatform().start(() -> {
