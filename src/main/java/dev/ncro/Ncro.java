@@ -265,10 +265,10 @@ public final class Ncro {
     log.info("ncro shutting down");
     notifier.stopping();
     watchdog.close();
+    // mDNS goodbyes take about 2 s: sent while the server drains, done before the prober stops.
+    Runnable discoveryClosed = discovery == null ? () -> { } : discovery.beginClose();
     server.shutdown(Duration.ofSeconds(5));
-    if (discovery != null) {
-      discovery.close(); // before the prober: nothing is added for it to probe after it stopped
-    }
+    discoveryClosed.run();
     if (mesh != null) {
       mesh.close();
     }

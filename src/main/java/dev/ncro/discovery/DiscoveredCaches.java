@@ -38,6 +38,7 @@ public final class DiscoveredCaches {
   private final double latencyAlpha;
   /** Instance key (interface and service instance) to the URL it announced. */
   private final Map<String, URI> instances = new HashMap<>();
+  private boolean closed;
 
   public DiscoveredCaches(UpstreamRegistry registry, DiscoveryConfig config, double latencyAlpha) {
     this.registry = registry;
@@ -57,6 +58,9 @@ public final class DiscoveredCaches {
    * URL changed. An announcement without a usable address, port or path is ignored (and logged).
    */
   public synchronized void announced(Announcement a) {
+    if (closed) {
+      return; // an event JmDNS delivers while it closes
+    }
     Optional<URI> url = urlOf(a);
     if (url.isEmpty()) {
       log.atWarn().setMessage("mDNS announcement ignored: no usable address, port or path")
@@ -92,8 +96,9 @@ public final class DiscoveredCaches {
     }
   }
 
-  /** Everything discovery added goes (discovery stops). */
-  public synchronized void clear() {
+  /** Discovery stops: everything it added goes, and later announcements are ignored. */
+  public synchronized void close() {
+    closed = true;
     for (URI url : List.copyOf(instances.values())) {
       registry.removeDiscovered(url.toString(), "discovery stopped");
     }

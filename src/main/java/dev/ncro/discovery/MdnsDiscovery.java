@@ -82,20 +82,31 @@ public final class MdnsDiscovery implements AutoCloseable {
     return out;
   }
 
-  @Override
-  public void close() {
-    // JmDNS.close() announces its leaving and waits for it: in parallel, not one interface after the other.
+  /**
+   * Starts closing: discovered upstreams leave the registry now, and each responder sends its
+   * goodbyes, which JmDNS spaces a second apart (about 2 s in all, measured). Run the returned
+   * task to wait for the end; {@link Ncro} starts this before it drains the HTTP server, so the two
+   * waits overlap.
+   */
+  public Runnable beginClose() {
+    caches.close();
     List<Thread> closing = responders.stream()
         .map(j -> Thread.ofVirtual().name("ncro-mdns-close").start(() -> closeQuietly(j))).toList();
-    for (Thread t : closing) {
-      try {
-        t.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
+    return () -> {
+      for (Thread t : closing) {
+        try {
+          t.join();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
       }
-    }
-    caches.clear();
+    };
+  }
+
+  @Override
+  public void close() {
+    beginClose().run();
   }
 
   private static void closeQuietly(JmDNS j) {

@@ -69,7 +69,7 @@ class DiscoveredCachesTest {
     caches.announced(ann("a", "10.0.0.5", 5000, ""));
     assertThat(registry.all()).containsExactly(configured);
     caches.withdrawn("a", "goodbye");
-    caches.clear();
+    caches.close();
     assertThat(registry.all()).containsExactly(configured);
     assertThat(registry.removeDiscovered("http://10.0.0.5:5000", "test")).isEmpty();
     assertThat(registry.all()).containsExactly(configured);
@@ -111,10 +111,12 @@ class DiscoveredCachesTest {
   }
 
   @Test
-  void stoppingRemovesEverythingDiscovered() throws Exception {
+  void stoppingRemovesEverythingDiscoveredAndIgnoresLateAnnouncements() throws Exception {
     caches.announced(ann("a", "192.168.1.7", 5000, ""));
     caches.announced(ann("b", "192.168.1.8", 5000, ""));
-    caches.clear();
+    caches.close();
+    assertThat(registry.all()).containsExactly(configured);
+    caches.announced(ann("c", "192.168.1.9", 5000, ""));
     assertThat(registry.all()).containsExactly(configured);
   }
 }

@@ -134,6 +134,10 @@ class DiscoveryIT {
         Await.until("the expired rogue cache gone from /status", EXPIRY, () -> upstream(ns, base, rogueUrl).isEmpty());
         assertThat(upstreams(ns, base)).extracting(u -> u.get("url").asText())
             .containsExactly("http://127.0.0.1:" + configuredPort);
+
+        // An orderly stop with discovery on (its mDNS goodbyes overlap the server's drain).
+        ncro.terminate();
+        Await.until("ncro's last log line", () -> ncro.log().stream().anyMatch(l -> l.contains("ncro stopped")));
       }
     }
   }
