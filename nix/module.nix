@@ -133,7 +133,8 @@ in
       default = top.nixSubstituter.enable;
       defaultText = literalExpression "config.services.ncro.nixSubstituter.enable";
       description = ''
-        Append every enabled instance's upstream (and fallback cache) `public_key`/`public_keys` to
+        Append every enabled instance's upstream (and fallback cache) `public_key`/`public_keys` (and,
+        with discovery on, its `discovery.public_keys`) to
         {option}`nix.settings.trusted-public-keys`, so this host's Nix accepts the paths ncro
         serves (ncro passes the upstreams' signatures through unchanged). Off unless this host's
         Nix uses ncro: otherwise the keys would be trusted host-wide for nothing.
@@ -216,9 +217,12 @@ in
 
     networking.firewall = {
       allowedTCPPorts = map (i: i.listenPort) (lib.filter (i: i.icfg.openFirewall) instances);
-      allowedUDPPorts = map (i: i.meshPort) (
-        lib.filter (i: i.icfg.openFirewall && i.icfg.settings.mesh.enabled) instances
-      );
+      allowedUDPPorts =
+        map (i: i.meshPort) (
+          lib.filter (i: i.icfg.openFirewall && i.icfg.settings.mesh.enabled) instances
+        )
+        # mDNS answers for discovery (multicast to 224.0.0.251:5353)
+        ++ lib.optional (lib.any (i: i.icfg.openFirewall && i.discoveryEnabled) instances) 5353;
     };
 
     systemd.services = lib.listToAttrs (map (i: lib.nameValuePair i.unit (serviceFor i)) instances);

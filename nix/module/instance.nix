@@ -171,10 +171,12 @@ in
       }
       // lib.optionalAttrs (netrc.value != null) { netrc_file = netrc.value; }
     );
+    discoveryEnabled = (s.discovery or { }).enabled or false;
   in
   {
     inherit
       name
+      discoveryEnabled
       icfg
       stateDir
       listen
@@ -194,10 +196,12 @@ in
       // lib.optionalAttrs (icfg.awsProfile != null) { AWS_PROFILE = icfg.awsProfile; };
     # Only what ncro itself binds needs the capability: a socket unit binds as root.
     privileged = (!socketActivated && listenPort < 1024) || (s.mesh.enabled && meshPort < 1024);
+    # The LAN caches discovery may use sign with discovery.public_keys: Nix must trust those too.
     keys = lib.unique (
       lib.concatMap (
         u: lib.optional ((u.public_key or null) != null) u.public_key ++ (u.public_keys or [ ])
       ) (s.upstreams ++ lib.optional (fallback != null && (fallback.enabled or true)) fallback)
+      ++ lib.optionals discoveryEnabled (s.discovery.public_keys or [ ])
     );
 
     assertions = [

@@ -76,6 +76,19 @@ in
     };
   };
 
+  # LAN discovery: Nix trusts the LAN caches' key as well, and the firewall lets mDNS answers in.
+  discovery = {
+    services.ncro = {
+      enable = true;
+      nixSubstituter.enable = true;
+      openFirewall = true;
+      settings.discovery = {
+        enabled = true;
+        public_keys = [ "lan-cache-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=" ];
+      };
+    };
+  };
+
   # The default instance plus two named ones: a private cache with credentials, and a socket-
   # activated staging instance.
   instances = {

@@ -68,6 +68,10 @@ public final class Main {
           + " upstream(s), db " + config.cache().dbPath() + ", allow "
           + (access.allow().isEmpty() ? "anyone" : access.allow()) + ", " + access.clients().size() + " client credential(s)"
           + (config.fallbackCache().enabled() ? ", fallback cache " + config.fallbackCache().upstream().url() : ""));
+      if (config.discovery().enabled()) {
+        out.println("discovery: mDNS " + config.discovery().serviceType() + ", priority " + config.discovery().priority()
+            + ", " + config.discovery().publicKeys().size() + " trusted key(s)");
+      }
       return 0;
     }
     LogSetup.apply(config.logging());

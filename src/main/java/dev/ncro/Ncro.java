@@ -2,6 +2,8 @@ package dev.ncro;
 
 import dev.ncro.cli.Cli;
 import dev.ncro.config.Config;
+import dev.ncro.discovery.DiscoveredCaches;
+import dev.ncro.discovery.MdnsDiscovery;
 import dev.ncro.mesh.LearnedRoutes;
 import dev.ncro.mesh.LocalRoutes;
 import dev.ncro.mesh.MeshMetrics;
@@ -75,13 +77,16 @@ public final class Ncro {
   private final Notifier notifier;
   private final Watchdog watchdog;
   private final S3Auth s3;
+  private final MdnsDiscovery discovery;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final AtomicBoolean stopping = new AtomicBoolean();
 
   private Ncro(Transport transport, UpstreamClient client, RouteStore store, Prober prober, HttpServer server,
       ExecutorService blocking, ScheduledExecutorService housekeeping, UpstreamRegistry registry,
-      InetSocketAddress address, MeshNode mesh, Notifier notifier, Watchdog watchdog, S3Auth s3) {
+      InetSocketAddress address, MeshNode mesh, Notifier notifier, Watchdog watchdog, S3Auth s3,
+      MdnsDiscovery discovery) {
     this.mesh = mesh;
+    this.discovery = discovery;
     this.s3 = s3;
     this.notifier = notifier;
     this.watchdog = watchdog;
@@ -172,11 +177,17 @@ public final class Ncro {
           registry, metrics, status, blocking, NarHedging.of(config.cache())));
       Prober prober = track(opened, new Prober(registry, client, config.cache().probeInterval()));
       registry.onSuspend(prober::probeNow);
+      registry.addListener(prober);
       ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
           Thread.ofPlatform().name("ncro-housekeeping").daemon(true).factory());
       opened.add(housekeeping::shutdownNow);
       InetSocketAddress bound = server.start(systemd.listenFds());
       prober.start();
+      // After the prober: a cache found at once is probed at once.
+      MdnsDiscovery discovery = config.discovery().enabled()
+          ? track(opened, MdnsDiscovery.start(config.discovery(),
+              new DiscoveredCaches(registry, config.discovery(), config.cache().latencyAlpha())))
+          : null;
       housekeeping.scheduleWithFixedDelay(() -> {
         try {
           store.flushRecency();
@@ -192,13 +203,14 @@ public final class Ncro {
           .addKeyValue("upstreams", registry.all().size())
           .addKeyValue("fallback_cache", registry.fallback().map(u -> u.name()).orElse("none"))
           .addKeyValue("db", config.cache().dbPath())
+          .addKeyValue("discovery", config.discovery().enabled() ? config.discovery().serviceType() : "off")
           .addKeyValue("tls_engine", trust.provider())
           .addKeyValue("ca_bundle", trust.bundle().map(Object::toString).orElse("none (JDK trust store only)")).log();
       // Everything is up by now: the listener accepts, the store is open, the mesh socket is bound.
       notifier.ready("serving on " + bound);
       Watchdog watchdog = Watchdog.start(notifier, systemd.watchdogPing(), transport.group());
       return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh,
-          notifier, watchdog, s3);
+          notifier, watchdog, s3, discovery);
     } catch (Throwable e) {
       closeInReverse(opened, e);
       throw e;
@@ -260,7 +272,10 @@ public final class Ncro {
     log.info("ncro shutting down");
     notifier.stopping();
     watchdog.close();
+    // mDNS goodbyes take about 2 s: sent while the server drains, done before the prober stops.
+    Runnable discoveryClosed = discovery == null ? () -> { } : discovery.beginClose();
     server.shutdown(Duration.ofSeconds(5));
+    discoveryClosed.run();
     if (mesh != null) {
       mesh.close();
     }

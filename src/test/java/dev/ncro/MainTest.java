@@ -137,6 +137,21 @@ class MainTest {
   }
 
   @Test
+  void checkValidatesDiscovery() throws Exception {
+    Path file = dir.resolve("discovery.yaml");
+    Files.writeString(file, "discovery:\n  enabled: true\n  service: _nix-serve\n");
+    Run r = run(Map.of(), "--config", file.toString(), "--check");
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err().lines()).hasSize(2)
+        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: discovery.service: "))
+        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: discovery.public_keys: required when discovery is enabled"));
+    Files.writeString(file, "discovery:\n  enabled: true\n  public_keys: [\"lan-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=\"]\n");
+    Run ok = run(Map.of(), "--config", file.toString(), "--check");
+    assertThat(ok.code()).as(ok.err()).isZero();
+    assertThat(ok.out()).contains("discovery: mDNS _nix-serve._tcp.local., priority 20, 1 trusted key(s)");
+  }
+
+  @Test
   void unknownOptionIsAUsageError() {
     Run r = run(Map.of(), "--frobnicate");
     assertThat(r.code()).isEqualTo(2);

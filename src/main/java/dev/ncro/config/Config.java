@@ -14,21 +14,35 @@ public record Config(
     TimeoutsConfig timeouts,
     LoggingConfig logging,
     MeshConfig mesh,
-    FallbackCacheConfig fallbackCache) {
+    FallbackCacheConfig fallbackCache,
+    DiscoveryConfig discovery) {
 
   public Config {
     upstreams = List.copyOf(upstreams);
     fallbackCache = fallbackCache == null ? FallbackCacheConfig.DISABLED : fallbackCache;
+    discovery = discovery == null ? DiscoveryConfig.DISABLED : discovery;
+  }
+
+  /** Without a fallback cache or mDNS discovery. */
+  public Config(ServerConfig server, List<UpstreamConfig> upstreams, CacheConfig cache, TimeoutsConfig timeouts,
+      LoggingConfig logging, MeshConfig mesh) {
+    this(server, upstreams, cache, timeouts, logging, mesh, FallbackCacheConfig.DISABLED, DiscoveryConfig.DISABLED);
+  }
+
+  /** Without mDNS discovery (off). */
+  public Config(ServerConfig server, List<UpstreamConfig> upstreams, CacheConfig cache, TimeoutsConfig timeouts,
+      LoggingConfig logging, MeshConfig mesh, FallbackCacheConfig fallbackCache) {
+    this(server, upstreams, cache, timeouts, logging, mesh, fallbackCache, DiscoveryConfig.DISABLED);
   }
 
   /** Without a fallback cache. */
   public Config(ServerConfig server, List<UpstreamConfig> upstreams, CacheConfig cache, TimeoutsConfig timeouts,
-      LoggingConfig logging, MeshConfig mesh) {
-    this(server, upstreams, cache, timeouts, logging, mesh, FallbackCacheConfig.DISABLED);
+      LoggingConfig logging, MeshConfig mesh, DiscoveryConfig discovery) {
+    this(server, upstreams, cache, timeouts, logging, mesh, FallbackCacheConfig.DISABLED, discovery);
   }
 
   /** The same configuration with {@code fallback} as its fallback cache. */
   public Config withFallbackCache(FallbackCacheConfig fallback) {
-    return new Config(server, upstreams, cache, timeouts, logging, mesh, fallback);
+    return new Config(server, upstreams, cache, timeouts, logging, mesh, fallback, discovery);
   }
 }

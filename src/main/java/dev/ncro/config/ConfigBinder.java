@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Turns the merged YAML tree into {@link Config} records, checking every field and collecting
@@ -21,7 +22,7 @@ import java.util.Set;
  */
 final class ConfigBinder {
   private static final Set<String> TOP = Set.of("server", "upstreams", "cache", "timeouts", "logging", "mesh", "netrc_file",
-      "fallback_cache");
+      "fallback_cache", "discovery");
   private static final Set<String> SERVER = Set.of("listen", "read_timeout", "write_timeout", "cache_priority",
       "allow", "clients", "admin_allow", "trusted_proxies", "max_hops", "want_mass_query");
   private static final Set<String> CLIENT = Set.of("username", "password_file", "bearer_token_file");
@@ -38,6 +39,11 @@ final class ConfigBinder {
   private static final Set<String> TIMEOUTS = Set.of("connect", "first_byte", "stall");
   private static final Set<String> LOGGING = Set.of("level", "format");
   private static final Set<String> MESH = Set.of("enabled", "bind_addr", "peers", "private_key", "gossip_interval");
+  private static final Set<String> DISCOVERY = Set.of("enabled", "service", "domain", "priority", "public_keys");
+  /** A DNS-SD service type (RFC 6763 §7): {@code _name._tcp} or {@code _name._udp}, name up to 15 characters. */
+  private static final Pattern SERVICE = Pattern.compile("_[A-Za-z0-9](?:[A-Za-z0-9-]{0,13}[A-Za-z0-9])?\\._(tcp|udp)");
+  /** A DNS domain of letter-digit-hyphen labels, without the trailing dot. */
+  private static final Pattern DOMAIN = Pattern.compile("[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*");
   private static final Set<String> PEER = Set.of("addr", "public_key");
   private static final Set<String> LEVELS = Set.of("debug", "info", "warn", "error");
   private static final Set<String> FORMATS = Set.of("json", "text");
@@ -82,7 +88,8 @@ final class ConfigBinder {
         logging(f.section(top.get("logging"), "logging", LOGGING)),
         mesh(f.section(top.get("mesh"), "mesh", MESH)),
         fallbackCache(top.get("fallback_cache") == null ? Map.of()
-            : f.section(top.get("fallback_cache"), "fallback_cache", FALLBACK), netrc, upstreams));
+            : f.section(top.get("fallback_cache"), "fallback_cache", FALLBACK), netrc, upstreams),
+        discovery(f.section(top.get("discovery"), "discovery", DISCOVERY)));
     if (c.cache().hedgesNars() && c.cache().narHedgeDelay().compareTo(c.timeouts().firstByte()) >= 0) {
       f.problem("cache.nar_hedge_delay", "must be shorter than timeouts.first_byte (" + c.timeouts().firstByte().toMillis()
           + " ms): the routed upstream would time out before any hedge is sent (\"0\" turns hedging off)");
@@ -560,6 +567,43 @@ final class ConfigBinder {
     }
     return new MeshConfig(enabled, bind, peers, f.optionalString(m, "private_key", "mesh.private_key", ""),
         f.duration(m, "gossip_interval", "mesh.gossip_interval"));
+  }
+
+  /**
+   * {@code discovery}: checked whether enabled or not, so a mistake shows before the day it is
+   * switched on. Enabled without {@code public_keys} is an error: any host on the LAN could then
+   * announce a cache and inject content.
+   */
+  private DiscoveryConfig discovery(Map<String, Object> m) {
+    boolean enabled = f.bool(m, "enabled", "discovery.enabled");
+    String service = f.string(m, "service", "discovery.service");
+    if (!service.isEmpty() && !SERVICE.matcher(service).matches()) {
+      f.problem("discovery.service", "\"" + service + "\" is not a DNS-SD service type such as \"_nix-serve._tcp\"");
+    }
+    String domain = f.string(m, "domain", "discovery.domain");
+    if (!domain.isEmpty() && !DOMAIN.matcher(domain).matches()) {
+      f.problem("discovery.domain", "\"" + domain + "\" is not a domain such as \"local\" (no leading or trailing dot)");
+    }
+    int priority = f.integer(m, "priority", "discovery.priority", 0, Integer.MAX_VALUE);
+    List<?> list = f.list(m, "public_keys", "discovery.public_keys");
+    List<String> keys = new ArrayList<>();
+    for (int k = 0; k < list.size(); k++) {
+      if (!(list.get(k) instanceof String s)) {
+        f.problem("discovery.public_keys[" + k + "]", "expected a string \"name:base64\"");
+        continue;
+      }
+      try {
+        NixPublicKey.parse(s);
+        keys.add(s);
+      } catch (IllegalArgumentException e) {
+        f.problem("discovery.public_keys[" + k + "]", e.getMessage());
+      }
+    }
+    if (enabled && list.isEmpty()) {
+      f.problem("discovery.public_keys", "required when discovery is enabled: a discovered cache is used only if its "
+          + "narinfos verify against one of these keys (otherwise any host on the LAN could inject content)");
+    }
+    return new DiscoveryConfig(enabled, service, domain, priority, keys);
   }
 
   /** {@code ""}: no address of its own, ncro serves only a socket systemd hands over (LISTEN_FDS). */

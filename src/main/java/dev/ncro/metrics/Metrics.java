@@ -133,6 +133,18 @@ public final class Metrics {
         .help("Narinfo requests waiting for a slot at each upstream (max_inflight reached)").labelNames("upstream")
         .callback(cb -> upstreams.all().forEach(u -> cb.call(u.inflight().queued(), u.name())))
         .register(registry);
+    // Discovered upstreams come and go: their series with them (the callbacks below read the set).
+    upstreams.addListener(new UpstreamRegistry.Listener() {
+      @Override
+      public void added(Upstream u) {
+        raceLatency.initLabelValues(u.name());
+      }
+
+      @Override
+      public void removed(Upstream u) {
+        raceLatency.remove(u.name());
+      }
+    });
     CounterWithCallback.builder().name("ncro_upstream_race_wins_total")
         .help("Race wins per upstream").labelNames("upstream")
         .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().raceWins(), u.name())))

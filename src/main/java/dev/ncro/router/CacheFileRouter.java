@@ -32,6 +32,10 @@ import org.slf4j.LoggerFactory;
  * missing realisation for the same time as a missing narinfo. A file that appears on an upstream
  * within that time is missed for at most that long, as with narinfos.
  *
+ * <p>Upstreams found by mDNS are asked only for the kinds whose body is verified against their
+ * keys ({@link CacheFileKind#verified()}, realisations): a build log, listing or debuginfo file
+ * carries no signature, and any host on the LAN can announce a cache.
+ *
  * <p>Database reads (the narinfo route of a listing) block: call {@link #plan} from a virtual thread.
  */
 public final class CacheFileRouter {
@@ -65,18 +69,28 @@ public final class CacheFileRouter {
       first = remembered.upstreamFor(path).flatMap(registry::byName).filter(Upstream::available).orElse(null);
       source = first == null ? null : "file-route";
     }
-    List<Upstream> available = registry.availableOrdered();
+    if (first != null && !trusted(kind, first)) {
+      first = null;
+      source = null;
+    }
+    List<Upstream> available = registry.availableOrdered().stream().filter(u -> trusted(kind, u)).toList();
+    List<Upstream> all = registry.all().stream().filter(u -> trusted(kind, u)).toList();
     // Every upstream DOWN or suspended: ask them all anyway, so live traffic notices a recovery.
-    List<Upstream> candidates = available.isEmpty() ? registry.all() : available;
+    List<Upstream> candidates = available.isEmpty() ? all : available;
     List<Upstream> race = new ArrayList<>(candidates);
     race.remove(first);
     int notAsked = 0;
-    for (Upstream u : registry.all()) {
+    for (Upstream u : all) {
       if (u != first && !race.contains(u) && !registry.gone(u)) {
         notAsked++;
       }
     }
     return new FilePlan(first, source, race, notAsked);
+  }
+
+  /** Whether {@code u} may serve a file of {@code kind}: a discovered cache only a verified kind. */
+  private static boolean trusted(CacheFileKind kind, Upstream u) {
+    return !u.discovered() || kind.verified();
   }
 
   private Optional<Upstream> narinfoRoute(String hash) {

@@ -21,6 +21,11 @@ import org.slf4j.LoggerFactory;
  * that costs a timeout only when everything else failed), then the fallback cache. An upstream whose
  * path filters refuse the narinfo behind this NAR is left out. Blocking (may read the database): call it from a
  * virtual thread.
+ *
+ * <p>An upstream found by mDNS is asked only when it is the routed one, i.e. its own narinfo,
+ * verified against {@code discovery.public_keys}, named this file: any host on the LAN can
+ * announce a cache, and one that answers every NAR URL with garbage would otherwise turn each
+ * failover into a hash mismatch on the client.
  */
 public final class NarRouter {
   private static final Logger log = LoggerFactory.getLogger(NarRouter.class);
@@ -54,7 +59,7 @@ public final class NarRouter {
       order.add(routed);
     }
     for (Upstream u : registry.availableOrdered()) {
-      if (u != routed && admitted.test(u)) {
+      if (u != routed && admitted.test(u) && !u.discovered()) {
         order.add(u);
       }
     }
@@ -63,7 +68,7 @@ public final class NarRouter {
       order.add(routed);
     }
     for (Upstream u : registry.all()) {
-      if (!order.contains(u) && admitted.test(u)) {
+      if (!order.contains(u) && admitted.test(u) && !u.discovered()) {
         order.add(u);
       }
     }

@@ -68,7 +68,8 @@ public final class ResumeFinder {
     try {
       NarInfo info = NarInfo.parse(NarInfoRewriter.relativizeUrl(r.body(), u.endpoint()));
       if (!info.hashPart().equals(hash) || !fileHash.equals(info.fileHash()) || !SAFE_URL.matcher(info.url()).matches()
-          || !u.filters().admits(info)) {
+          || !u.filters().admits(info)
+          || !u.keys().isEmpty() && !info.isSignedByAny(u.keys())) { // as a race would refuse it
         return Optional.empty();
       }
       return Optional.of(new Source(u, "/" + info.url()));

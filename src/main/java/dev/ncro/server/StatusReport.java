@@ -144,6 +144,10 @@ public final class StatusReport {
     if (!u.isFallback()) {
       g.writeNumberField("priority", u.priority());
     }
+    g.writeStringField("source", u.discovered() ? "discovered" : "configured");
+    if (u.discovered()) {
+      g.writeStringField("discovered_as", u.discoveredAs());
+    }
     g.writeArrayFieldStart("filters");
     for (PathFilter f : u.filters().rules()) {
       g.writeStartObject();

@@ -13,9 +13,10 @@ import java.util.concurrent.TimeUnit;
  * {@code cache.probe_interval}, the first round at start-up. An upstream that refuses HEAD
  * (405/501, or 404 as old harmonia does) is probed with GET from then on. DOWN upstreams are
  * probed too: a probe is how they come back. A 401 or 403 makes the upstream UNAUTHORIZED, and
- * only a successful probe ends that state or CERTIFICATE_ERROR.
+ * only a successful probe ends that state or CERTIFICATE_ERROR. A discovered upstream is probed as
+ * soon as it is added.
  */
-public final class Prober implements AutoCloseable {
+public final class Prober implements AutoCloseable, UpstreamRegistry.Listener {
   private static final int MAX_BODY = 64 * 1024;
   private final UpstreamRegistry registry;
   private final UpstreamClient client;
@@ -37,6 +38,17 @@ public final class Prober implements AutoCloseable {
   /** Probes one upstream now, asynchronously (e.g. just after it was suspended). */
   public void probeNow(Upstream u) {
     timer.execute(() -> probe(u, method(u)));
+  }
+
+  /** A discovered upstream: its health is known within one round trip, not one interval. */
+  @Override
+  public void added(Upstream u) {
+    probeNow(u);
+  }
+
+  @Override
+  public void removed(Upstream u) {
+    headRefused.remove(u);
   }
 
   /** Probes every upstream once, and the fallback cache (only so /status shows its health), asynchronously. */

@@ -31,6 +31,7 @@ public final class Upstream {
   private final String origin;
   private final boolean fallback;
   private final FifoLimiter inflight;
+  private final String discoveredAs;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
     this(config, latencyAlpha, authFor(config.credentials()));
@@ -47,16 +48,17 @@ public final class Upstream {
 
   /** {@code auth} authorizes every request to this upstream's own origin (never a redirect target elsewhere). */
   public Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
-    this(config, latencyAlpha, auth, false);
+    this(config, latencyAlpha, auth, false, null);
   }
 
   /** The fallback cache: asked only when no regular upstream has a path (see {@link UpstreamRegistry#fallback()}). */
   public static Upstream fallback(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
-    return new Upstream(config, latencyAlpha, auth, true);
+    return new Upstream(config, latencyAlpha, auth, true, null);
   }
 
-  private Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth, boolean fallback) {
+  private Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth, boolean fallback, String discoveredAs) {
     this.fallback = fallback;
+    this.discoveredAs = discoveredAs;
     this.config = config;
     this.auth = auth;
     this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
@@ -72,6 +74,24 @@ public final class Upstream {
    */
   public FifoLimiter inflight() {
     return inflight;
+  }
+
+  /**
+   * A cache found on the LAN by mDNS ({@code discovery}), announced as the service instance
+   * {@code instance}; it has no credentials and trusts only {@code config.publicKeys()}.
+   */
+  public static Upstream discovered(UpstreamConfig config, double latencyAlpha, String instance) {
+    return new Upstream(config, latencyAlpha, RequestAuth.NONE, false, instance);
+  }
+
+  /** Found by mDNS rather than configured: it comes and goes with its announcements. */
+  public boolean discovered() {
+    return discoveredAs != null;
+  }
+
+  /** The mDNS service instance that announced it, or null for a configured upstream. */
+  public String discoveredAs() {
+    return discoveredAs;
   }
 
   /** The configured URL (canonical form): the upstream's identity. */

@@ -6,23 +6,40 @@ import dev.ncro.config.S3Location;
 import java.net.URI;
 import java.time.Duration;
 import java.net.URISyntaxException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The configured upstreams and the one place their health changes are recorded, so every
- * transition is logged once whatever observed it (race, NAR attempt or probe).
+ * The upstreams (configured, and those mDNS discovery adds while they are announced) and the one
+ * place their health changes are recorded, so every transition is logged once whatever observed it
+ * (race, NAR attempt or probe).
+ *
+ * <p>The set is an immutable list published through a volatile field: every request reads it
+ * (races, NAR plans, /status, metrics) without a lock and sees one consistent set for as long as
+ * it holds the list; the rare changes (a cache announced or withdrawn on the LAN) copy it under a
+ * lock. A request planned on the old set may still reach an upstream just removed: that costs it
+ * at most one failed attempt, as a cache that vanishes without a goodbye would anyway.
  */
 public final class UpstreamRegistry {
   private static final Logger log = LoggerFactory.getLogger(UpstreamRegistry.class);
-  private final List<Upstream> all;
+  private volatile List<Upstream> all;
   private final Optional<Upstream> fallback;
   private final long goneAfterNanos;
   private volatile Consumer<Upstream> onSuspend = u -> { };
+  private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+
+  /** Told of each upstream discovery adds or removes, after the new set is published. */
+  public interface Listener {
+    void added(Upstream u);
+
+    void removed(Upstream u);
+  }
 
   /** {@code goneAfter}: how long an upstream must have been DOWN before it counts as gone. */
   public UpstreamRegistry(List<Upstream> all, Duration goneAfter) {
@@ -34,6 +51,48 @@ public final class UpstreamRegistry {
     this.all = List.copyOf(all);
     this.fallback = Optional.ofNullable(fallback);
     this.goneAfterNanos = goneAfter.toNanos();
+  }
+
+  public void addListener(Listener l) {
+    listeners.add(l);
+  }
+
+  /**
+   * Adds a discovered upstream; false (and nothing changes) when an upstream of that name is
+   * already here, configured or discovered: a configured upstream always wins over an
+   * announcement of the same URL.
+   */
+  public boolean addDiscovered(Upstream u) {
+    if (!u.discovered()) {
+      throw new IllegalArgumentException("not a discovered upstream: " + u.name());
+    }
+    synchronized (this) { // listeners run inside, so they see additions and removals in order
+      if (Upstream.byName(all, u.name()).isPresent() || fallback.filter(f -> f.name().equals(u.name())).isPresent()) {
+        return false;
+      }
+      List<Upstream> next = new ArrayList<>(all);
+      next.add(u);
+      all = List.copyOf(next);
+      log.atInfo().setMessage("discovered upstream added").addKeyValue("upstream", u.name())
+          .addKeyValue("instance", u.discoveredAs()).addKeyValue("priority", u.priority()).log();
+      listeners.forEach(l -> l.added(u));
+      return true;
+    }
+  }
+
+  /** Removes the discovered upstream {@code name}; configured upstreams are never removed. */
+  public synchronized Optional<Upstream> removeDiscovered(String name, String cause) {
+    Upstream gone = Upstream.byName(all, name).filter(Upstream::discovered).orElse(null);
+    if (gone == null) {
+      return Optional.empty();
+    }
+    List<Upstream> next = new ArrayList<>(all);
+    next.remove(gone);
+    all = List.copyOf(next);
+    log.atInfo().setMessage("discovered upstream removed").addKeyValue("upstream", name)
+        .addKeyValue("instance", gone.discoveredAs()).addKeyValue("cause", cause).log();
+    listeners.forEach(l -> l.removed(gone));
+    return Optional.of(gone);
   }
 
   public static UpstreamRegistry fromConfig(Config config) {
@@ -68,7 +127,10 @@ public final class UpstreamRegistry {
     return u.stats().downForNanos() > goneAfterNanos;
   }
 
-  /** The regular upstreams: the ones raced, ordered and announced. Never the fallback cache. */
+  /**
+   * The regular upstreams, configured first, then discovered: the ones raced, ordered and announced.
+   * Never the fallback cache. An immutable snapshot: hold it for one consistent view.
+   */
   public List<Upstream> all() {
     return all;
   }
@@ -94,7 +156,7 @@ public final class UpstreamRegistry {
 
   /** Available upstreams (not DOWN, not suspended), best first (see {@link UpstreamOrder}). */
   public List<Upstream> availableOrdered() {
-    return UpstreamOrder.order(all.stream().filter(Upstream::available).toList());
+    return UpstreamOrder.order(all().stream().filter(Upstream::available).toList());
   }
 
   /** Called with an upstream that was just suspended: the prober checks it at once. */
@@ -103,7 +165,7 @@ public final class UpstreamRegistry {
   }
 
   public Optional<Upstream> byName(String name) {
-    return Upstream.byName(all, name);
+    return Upstream.byName(all(), name);
   }
 
   /**
@@ -130,7 +192,7 @@ public final class UpstreamRegistry {
   }
 
   public boolean anyUsable() {
-    return all.stream().anyMatch(Upstream::usable);
+    return all().stream().anyMatch(Upstream::usable);
   }
 
   /**

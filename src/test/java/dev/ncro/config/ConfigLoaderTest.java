@@ -236,8 +236,8 @@ class ConfigLoaderTest {
   void keysThatAreNotStringsAreUnknownKeysNotACrash() {
     // Before: a ClassCastException while merging over the default.
     assertThat(YamlConfigs.problems("1: x\ntrue: y\n")).contains(
-        "1: unknown key (known: cache, fallback_cache, logging, mesh, netrc_file, server, timeouts, upstreams)",
-        "true: unknown key (known: cache, fallback_cache, logging, mesh, netrc_file, server, timeouts, upstreams)");
+        "1: unknown key (known: cache, discovery, fallback_cache, logging, mesh, netrc_file, server, timeouts, upstreams)",
+        "true: unknown key (known: cache, discovery, fallback_cache, logging, mesh, netrc_file, server, timeouts, upstreams)");
     assertThat(YamlConfigs.problems("cache: {1.5: x}\n")).singleElement().asString().startsWith("cache.1.5: unknown key");
   }
 

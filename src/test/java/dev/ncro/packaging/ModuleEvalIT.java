@@ -42,7 +42,7 @@ class ModuleEvalIT {
   private static final String FAKE_JAVA = "/nix/store/00000000000000000000000000000000-openjdk-headless-21/bin/java";
 
   @ParameterizedTest
-  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "invalid"})
+  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "discovery", "invalid"})
   void scenarioRendersWhatTheFixtureSays(String scenario) throws Exception {
     JsonNode got = eval(scenario);
     JsonNode want = new ObjectMapper().readTree(ROOT.resolve("src/test/resources/packaging/eval/" + scenario + ".json").toFile());
@@ -128,7 +128,7 @@ class ModuleEvalIT {
    * build-time {@code ncro --check --skip-secret-files} does; every other field is checked.
    */
   @ParameterizedTest
-  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy"})
+  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "discovery"})
   void renderedSettingsLoadInNcro(String scenario, @TempDir Path dir) throws Exception {
     JsonNode all = eval(scenario).get("settings");
     for (Iterator<Map.Entry<String, JsonNode>> it = all.fields(); it.hasNext(); ) {
@@ -173,7 +173,7 @@ class ModuleEvalIT {
 
   /** Every rendered unit (and socket unit) passes systemd-analyze verify, and each service stays hardened. */
   @ParameterizedTest
-  @ValueSource(strings = {"default", "exclusive", "socket", "mesh", "instances", "credentials", "policy"})
+  @ValueSource(strings = {"default", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "discovery"})
   void renderedUnitsPassSystemdAnalyze(String scenario, @TempDir Path dir) throws Exception {
     String analyze = tool("systemd-analyze").orElse(null);
     assumeTrue(analyze != null, "systemd-analyze not found (Debian package systemd)");

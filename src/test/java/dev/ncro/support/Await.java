@@ -10,10 +10,15 @@ public final class Await {
   private Await() {}
 
   public static void until(String what, BooleanSupplier cond) throws InterruptedException {
-    long deadline = System.nanoTime() + LIMIT.toNanos();
+    until(what, LIMIT, cond);
+  }
+
+  /** As {@link #until(String, BooleanSupplier)}, for what has its own bound (an mDNS record's TTL). */
+  public static void until(String what, Duration limit, BooleanSupplier cond) throws InterruptedException {
+    long deadline = System.nanoTime() + limit.toNanos();
     while (!cond.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out after " + LIMIT.toSeconds() + " s waiting for: " + what);
+        throw new AssertionError("timed out after " + limit.toSeconds() + " s waiting for: " + what);
       }
       Thread.sleep(10);
     }

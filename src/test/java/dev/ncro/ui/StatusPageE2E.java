@@ -4,10 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ncro.config.DiscoveryConfig;
+import dev.ncro.discovery.DiscoveredCaches;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -155,5 +158,36 @@ class StatusPageE2E {
     }
     assertThat(html).doesNotContain("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
         "<link", " src=", "@import", "url(", "http://", "https://");
+  }
+
+  /**
+   * An upstream found by mDNS gets a row marked as discovered, with the instance that announced
+   * it, and the row goes when the announcement does (the announcement is handed to discovery
+   * directly here; DiscoveryIT covers the multicast side).
+   */
+  @Test
+  void aDiscoveredUpstreamIsMarkedAndItsRowLeavesWithItsAnnouncement() throws Exception {
+    try (TestUpstream configured = TestUpstream.start(); TestUpstream lan = TestUpstream.start()) {
+      try (NcroHarness n = NcroHarness.start(NcroHarness.config(dir.resolve("r.db"),
+              NcroHarness.upstreams(List.of(configured.uri()), null), Duration.ofMillis(200)));
+          Chromium page = Chromium.open(n.uri("/"), dir.resolve("chromium"))) {
+        page.waitFor("document.querySelectorAll('#upstreams tr[data-upstream]').length === 1", WAIT, TEXT);
+        DiscoveryConfig d = new DiscoveryConfig(true, "_nix-serve._tcp", "local", 20,
+            List.of("lan-cache-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="));
+        DiscoveredCaches caches = new DiscoveredCaches(n.ncro().registry(), d, 0.3);
+        caches.announced(new DiscoveredCaches.Announcement("lo builder", "builder-3 cache",
+            List.of(InetAddress.getLoopbackAddress()), lan.uri().getPort(), ""));
+        String lanRow = "document.querySelector('#upstreams tr[data-upstream=\"http://127.0.0.1:" + lan.uri().getPort() + "\"]')";
+        page.waitFor(lanRow + " !== null && " + lanRow + ".dataset.state === 'active'", WAIT, TEXT);
+        assertThat(page.eval(lanRow + ".querySelector('[data-field=url]').innerText").asText())
+            .contains("discovered (mDNS): builder-3 cache");
+        assertThat(page.eval(lanRow + ".querySelector('[data-field=priority]').dataset.value").asText()).isEqualTo("20");
+        String configuredRow = "document.querySelector('#upstreams tr[data-upstream=\"" + configured.uri() + "\"]')";
+        assertThat(page.eval(configuredRow + ".innerText").asText()).doesNotContain("discovered");
+        caches.withdrawn("lo builder", "goodbye");
+        page.waitFor(lanRow + " === null", WAIT, TEXT);
+        assertThat(page.eval(ROWS)).hasSize(1);
+      }
+    }
   }
 }
