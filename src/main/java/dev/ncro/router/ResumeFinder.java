@@ -36,6 +36,9 @@ public final class ResumeFinder {
     }
     List<CompletableFuture<Optional<Source>>> asks = new ArrayList<>();
     for (Upstream u : candidates) {
+      if (u.isFallback()) {
+        continue; // asked all at once here: the fallback cache is never asked beside the upstreams
+      }
       asks.add(client.fetch(u, HttpMethod.GET, "/" + hash + ".narinfo", Race.MAX_NARINFO_BYTES)
           .handle((r, err) -> err == null ? sameFile(u, r, hash, fileHash) : Optional.<Source>empty()));
     }
