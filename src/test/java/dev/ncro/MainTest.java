@@ -111,6 +111,34 @@ class MainTest {
   }
 
   @Test
+  void checkReportsBadPathFiltersAndNamesTheFallbackCache() throws Exception {
+    Path bad = dir.resolve("filters.yaml");
+    Files.writeString(bad, """
+        upstreams:
+          - url: "https://cache.example.com"
+            filters:
+              - {action: deny, field: version, pattern: "hello-*"}
+              - {action: allow, field: name, pattern: "hello-[0-9]*"}
+        """);
+    Run r = run(Map.of(), "--config", bad.toString(), "--check");
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err().lines()).containsExactly(
+        "ncro: config: upstreams[0].filters[0].field: \"version\" is not one of name, store_path, reference, deriver",
+        "ncro: config: upstreams[0].filters[1].pattern: \"hello-[0-9]*\": '[' cannot occur in a store path; the only wildcard is '*'");
+    Path good = dir.resolve("fallback.yaml");
+    Files.writeString(good, """
+        upstreams:
+          - url: "https://cache.example.com"
+        fallback_cache:
+          enabled: true
+          url: "https://archive.example.com"
+        """);
+    Run ok = run(Map.of(), "--config", good.toString(), "--check");
+    assertThat(ok.code()).isZero();
+    assertThat(ok.out()).contains("1 upstream(s)", "fallback cache https://archive.example.com");
+  }
+
+  @Test
   void helpShowsTheResolvedRouteDatabaseDefault() {
     Run help = run(Map.of("XDG_STATE_HOME", "/srv/state"), "--help");
     assertThat(help.out()).contains("/srv/state/ncro/routes.db");

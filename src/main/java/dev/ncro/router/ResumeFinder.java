@@ -55,6 +55,9 @@ public final class ResumeFinder {
       return asks;
     }
     for (Upstream u : candidates) {
+      if (u.isFallback()) {
+        continue; // the fallback cache is asked only alone, never beside the upstreams (resume or hedge)
+      }
       asks.add(client.fetch(u, HttpMethod.GET, "/" + hash + ".narinfo", Race.MAX_NARINFO_BYTES)
           .handle((r, err) -> err == null ? sameFile(u, r, hash, fileHash) : Optional.<Source>empty()));
     }
