@@ -184,6 +184,10 @@ class StatusPageE2E {
         assertThat(page.eval(lanRow + ".querySelector('[data-field=priority]').dataset.value").asText()).isEqualTo("20");
         String configuredRow = "document.querySelector('#upstreams tr[data-upstream=\"" + configured.uri() + "\"]')";
         assertThat(page.eval(configuredRow + ".innerText").asText()).doesNotContain("discovered");
+        // For a person to look at: the build directory's status-page-discovered.png.
+        Path out = Path.of(System.getProperty("ncro.jar", "target/ncro.jar")).resolveSibling("status-page-discovered.png");
+        Files.createDirectories(out.getParent());
+        Files.write(out, page.screenshot());
         caches.withdrawn("lo builder", "goodbye");
         page.waitFor(lanRow + " === null", WAIT, TEXT);
         assertThat(page.eval(ROWS)).hasSize(1);
