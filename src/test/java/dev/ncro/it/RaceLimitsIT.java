@@ -67,9 +67,10 @@ class RaceLimitsIT {
         base.timeouts(), base.logging(), base.mesh());
     NcroHarness n = NcroHarness.start(config);
     open.add(n);
-    // The first probe runs at start: let it finish so every connection below is a race's.
-    Await.until("the start-up probes answered", () -> holder.requestCount("/nix-cache-info") >= 1
-        && absent.requestCount("/nix-cache-info") >= 1);
+    // The first probe runs at start (a HEAD, whose connection ncro closes): let it end, so every
+    // connection counted below is a race's.
+    Await.until("the start-up probes answered and their connections closed", () -> holder.requestCount("/nix-cache-info") >= 1
+        && absent.requestCount("/nix-cache-info") >= 1 && holder.openConnections() == 0 && absent.openConnections() == 0);
     int connectionsBefore = holder.connectionCount();
 
     ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor();

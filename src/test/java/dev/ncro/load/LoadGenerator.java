@@ -76,6 +76,8 @@ public final class LoadGenerator {
   private final boolean diagnose;
   /** {@code max_inflight} for every upstream; null leaves ncro's default (16). */
   private final String maxInflight;
+  /** Delay before every upstream answer: a distant cache, where requests in flight pile up. */
+  private final Duration upstreamLatency;
 
   private final List<TestUpstream> upstreams = new ArrayList<>();
   private byte[][] warmBodies;
@@ -99,6 +101,7 @@ public final class LoadGenerator {
     rssGrowthBytes = Long.parseLong(opts.getOrDefault("rss-growth-mib", "48")) << 20;
     diagnose = Boolean.parseBoolean(opts.getOrDefault("diagnose", "false"));
     maxInflight = opts.get("max-inflight");
+    upstreamLatency = Duration.ofMillis(Long.parseLong(opts.getOrDefault("upstream-latency-ms", "0")));
   }
 
   public static void main(String[] args) throws Exception {
@@ -115,7 +118,9 @@ public final class LoadGenerator {
   private int run() throws Exception {
     Path dir = Files.createTempDirectory("ncro-load");
     for (int i = 0; i < upstreamCount; i++) {
-      upstreams.add(TestUpstream.start());
+      TestUpstream u = TestUpstream.start();
+      u.setLatency(upstreamLatency);
+      upstreams.add(u);
     }
     populate();
     Process ncro = null;

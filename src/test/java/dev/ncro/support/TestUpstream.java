@@ -182,6 +182,11 @@ public final class TestUpstream implements AutoCloseable {
     return bodiesCut.get();
   }
 
+  /** TCP connections open now (closed ones count until this side has seen the close). */
+  public int openConnections() {
+    return open.get();
+  }
+
   /** The most TCP connections that were open at once. */
   public int peakOpenConnections() {
     return peakOpen.get();
