@@ -142,7 +142,12 @@ public final class DelayRelay implements AutoCloseable {
             ctx.channel().config().setAutoRead(true);
           }
         });
-      }, delayNanos, TimeUnit.NANOSECONDS);
+      }, delayNanos, TimeUnit.NANOSECONDS).addListener(f -> {
+        // Still in transit when the relay shut down (its scheduled tasks are cancelled): not leaked.
+        if (f.isCancelled() && buf.refCnt() > 0) {
+          buf.release();
+        }
+      });
     }
 
     @Override
