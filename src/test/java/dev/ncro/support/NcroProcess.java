@@ -58,6 +58,17 @@ public final class NcroProcess implements AutoCloseable {
     }
   }
 
+  /** ncro started by {@code command} as given (e.g. {@code java <flags> -jar ncro.jar --config ...}). */
+  public static NcroProcess command(List<String> command) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    try {
+      return new NcroProcess(p);
+    } catch (RuntimeException | Error | InterruptedException e) {
+      p.destroyForcibly();
+      throw e;
+    }
+  }
+
   /** A minimal config in {@code dir}: loopback on a free port, one upstream, text logs. */
   public static Path writeConfig(Path dir, URI upstream, Path db) throws IOException {
     Path cfg = dir.resolve("ncro.yaml");
