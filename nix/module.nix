@@ -46,6 +46,7 @@ let
       defaults
       instance
       renderConfig
+      top
       ;
   };
   inherit (import ./module/units.nix { inherit lib pkgs h top; }) serviceFor socketFor;
