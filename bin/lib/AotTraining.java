@@ -88,6 +88,10 @@ public final class AotTraining {
       cmd.addAll(List.of(output + cache, "-jar", jar.toString(), "--config", cfg.toString()));
       Path ncroLog = dir.resolve("ncro.log");
       ncro = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ncroLog.toFile()).start();
+      Process child = ncro;
+      // Stopped itself (SIGTERM from bin/ncro's parent, a build cancelled): no ncro left behind.
+      Thread stopChild = new Thread(child::destroyForcibly);
+      Runtime.getRuntime().addShutdownHook(stopChild);
       int port = awaitPort(ncro, ncroLog);
       URI base = URI.create("http://127.0.0.1:" + port);
       HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
