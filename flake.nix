@@ -5,9 +5,7 @@
   # lib.fileset, lib.mkPackageOption, pkgs.formats.yaml and pkgs.testers.runNixOSTest.
   # No flake.lock is committed: it could not be produced on the machine this was written on (no
   # access to GitHub). `nix flake lock` creates it; until then each user resolves nixos-25.05's
-  # current head. nixos-25.05 has no jdk25_headless: the package then runs on JDK 21 with an AppCDS
-  # archive instead of the JDK 25 AOT cache (nix/package.nix); nixos-25.11 has JDK 25 (its Maven
-  # may need the lock regenerated: nix/maven-deps).
+  # current head.
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
 
   outputs =

@@ -46,7 +46,6 @@ let
       defaults
       instance
       renderConfig
-      top
       ;
   };
   inherit (import ./module/units.nix { inherit lib pkgs h top; }) serviceFor socketFor;

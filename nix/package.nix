@@ -1,11 +1,7 @@
 # ncro built from this repository: Maven runs offline against a local repository assembled from
 # the lock nix/maven-deps.json (one fetchurl per jar and pom, joined with linkFarm), so the build
-# needs no hash to be edited and no network. Wrapped to run on a headless OpenJDK 25 from nixpkgs
-# (nixos-25.11 and later), with a JDK ahead-of-time cache trained at build time (issue 15); on a
-# nixpkgs without jdk25_headless (nixos-25.05, the flake's input today) on OpenJDK 21, without an
-# AOT cache (the NixOS module then keeps an AppCDS archive in the state directory). Call it with
-# `pkgs.callPackage ./nix/package.nix { }`; `.override { runtimeJdk = pkgs.jdk21_headless; }`
-# chooses JDK 21 on any nixpkgs.
+# needs no hash to be edited and no network. Wrapped to run on a headless OpenJDK 21 from nixpkgs.
+# Call it with `pkgs.callPackage ./nix/package.nix { }`.
 #
 # nixpkgs' maven.buildMavenPackage downloads everything in one fixed-output derivation whose hash
 # must be pasted in after a failed first build; its older buildMaven takes the infoFile of the
@@ -19,30 +15,10 @@
   maven,
   makeWrapper,
   jdk21_headless,
-  jdk25_headless ? null,
-  runtimeJdk ? if jdk25_headless != null then jdk25_headless else jdk21_headless,
 }:
 
 let
   lock = lib.importJSON ./maven-deps.json;
-
-  # The JVM options the wrapper and the NixOS module start ncro with, and the training run uses:
-  # the AOT cache records the collector and heap layout, and a run with other ones goes without it.
-  jvmDefaults = "-Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError";
-
-  # JDK 25+ (JEP 483/514/515): classes loaded and linked, and method profiles, from a training run
-  # against loopback upstreams started by the training program itself (bin/lib/AotTraining.java):
-  # no network, no real cache. bench/first/run and docs/decisions.md §8 give what it gains.
-  aot = lib.versionAtLeast (lib.getVersion runtimeJdk) "25";
-  # How the cache is used. VerifySharedSpaces checks a CRC of the whole cache at start (a damaged
-  # file otherwise can crash the JVM); a stale or mismatched one is refused by the JVM's header
-  # checks. Either way ncro starts without it (AOTMode=auto, the default). The logs stay quiet.
-  aotFlags = cache: [
-    "-XX:AOTCache=${cache}"
-    "-XX:+VerifySharedSpaces"
-    "-Xlog:aot=off"
-    "-Xlog:cds=off"
-  ];
 
   # The local Maven repository: each locked file at its repository path. The sha256 is that of
   # the file Maven Central serves, so each fetch is fixed-output and shared between builds.
@@ -60,13 +36,12 @@ stdenv.mkDerivation (finalAttrs: {
   pname = "ncro";
   version = import ./version.nix;
 
-  # Only what the Maven build and the training run read: editing docs or nix/ does not rebuild ncro.
+  # Only what the Maven build reads: editing docs, nix/ or bin/ does not rebuild ncro.
   src = lib.fileset.toSource {
     root = ../.;
     fileset = lib.fileset.unions [
       ../pom.xml
       ../src
-      ../bin/lib/AotTraining.java
     ];
   };
 
@@ -80,8 +55,8 @@ stdenv.mkDerivation (finalAttrs: {
         makeWrapper
       ];
 
-  # The JDK Maven runs on (the pom compiles with --release 21) and the training run uses.
-  env.JAVA_HOME = runtimeJdk.home;
+  # The JDK Maven runs on (the pom compiles with --release 21).
+  env.JAVA_HOME = jdk21_headless.home;
 
   # Maven writes its bookkeeping next to the artifacts: a writable copy of the symlink tree.
   # The tests need the Nix client, nginx, Chromium and network access: not in a build sandbox;
@@ -99,39 +74,23 @@ stdenv.mkDerivation (finalAttrs: {
 
   # target/ncro.jar is the shaded, runnable jar (<finalName>ncro</finalName>), byte-identical
   # across builds (project.build.outputTimestamp). The wrapper, for `nix run` and shells, runs it
-  # on runtimeJdk with the JVM options in $NCRO_JAVA_OPTS (split on spaces, as bin/ncro does);
+  # on jdk21_headless with the JVM options in $NCRO_JAVA_OPTS (split on spaces, as bin/ncro does);
   # unset, a small serial-collected heap. The NixOS module does not go through the wrapper: it
   # runs passthru.jre with the jar and each JVM option as its own, systemd-escaped argument.
-  #
-  # The AOT cache is trained on the installed jar: the JVM checks the jar's path, size and mtime,
-  # and the store sets every mtime to 1, hence the touch before training. The training run binds
-  # 127.0.0.1 only (the sandbox's loopback) and keeps its files under $TMPDIR.
   installPhase = ''
     runHook preInstall
 
     install -Dm644 target/ncro.jar $out/share/ncro/ncro.jar
-    touch --date=@1 $out/share/ncro/ncro.jar
-  ''
-  + lib.optionalString aot ''
-    $JAVA_HOME/bin/java -Djava.io.tmpdir="$TMPDIR" bin/lib/AotTraining.java \
-      $out/share/ncro/ncro.jar $out/share/ncro/ncro.aot ${jvmDefaults} -Djava.io.tmpdir="$TMPDIR"
-  ''
-  + ''
-    makeWrapper ${lib.getExe' runtimeJdk "java"} $out/bin/ncro \
-      --set-default NCRO_JAVA_OPTS "${jvmDefaults}" \
+    makeWrapper ${lib.getExe' jdk21_headless "java"} $out/bin/ncro \
+      --set-default NCRO_JAVA_OPTS "-Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError" \
       --add-flags "\$NCRO_JAVA_OPTS" \
-      ${lib.optionalString aot ''--add-flags "${toString (aotFlags "$out/share/ncro/ncro.aot")}"''} \
       --add-flags "-jar $out/share/ncro/ncro.jar"
 
     runHook postInstall
   '';
 
   passthru = {
-    jre = runtimeJdk;
-    inherit jvmDefaults;
-    # The JVM options that use the AOT cache (the NixOS module adds them to its default
-    # jvmOptions); null on a JDK without AOT caches (< 25).
-    aotOptions = if aot then aotFlags "${finalAttrs.finalPackage}/share/ncro/ncro.aot" else null;
+    jre = jdk21_headless;
     mavenRepository = repository;
   };
 

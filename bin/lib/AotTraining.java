@@ -31,8 +31,10 @@ import java.util.regex.Pattern;
  * with {@code -XX:AOTCacheOutput}, driven through what a Nix client does, stopped with SIGTERM, at
  * which point the JVM writes the cache (classes loaded and linked, method profiles).
  *
- * <p>Why a workload of its own: the cache is made where ncro is built (the Nix package's build
- * sandbox, bin/ncro after a jar build), with no network and no real binary cache. Two loopback
+ * <p>Used by bench/first/run to compare the AOT cache with an AppCDS archive of the same workload
+ * (docs/decisions.md §8: the AOT cache was not shipped). Why a workload of its own: such a cache
+ * would be made where ncro is built (the Nix build sandbox), with no network and no real binary
+ * cache; this one needs neither (it also runs in a network namespace with only loopback). Two loopback
  * upstreams in this JVM (the JDK's HTTP server) serve signed narinfos, NARs and misses, so ncro
  * runs the code a real substitution runs: the race, signature checks, the route store, NAR
  * streaming, 404s, /metrics and /status.

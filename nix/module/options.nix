@@ -8,7 +8,6 @@
   defaults,
   instance,
   renderConfig,
-  top,
 }:
 
 let
@@ -288,25 +287,12 @@ in
         "-Xmx256m"
         "-XX:+UseSerialGC"
         "-XX:+ExitOnOutOfMemoryError"
-      ]
-      ++ (
-        if (top.package.aotOptions or null) != null then
-          top.package.aotOptions
-        else
-          [
-            "-XX:+AutoCreateSharedArchive"
-            "-XX:SharedArchiveFile=${stateDir}/ncro.jsa"
-            "-Xlog:cds=off"
-            "-Xlog:cds+dynamic=off"
-          ]
-      );
-      defaultText = literalMD ''
-        `[ "-Xmx256m" "-XX:+UseSerialGC" "-XX:+ExitOnOutOfMemoryError" ]`, then the package's
-        `aotOptions` (JDK 25: `-XX:AOTCache=<package>/share/ncro/ncro.aot -XX:+VerifySharedSpaces
-        -Xlog:aot=off -Xlog:cds=off`), or on an older JDK an AppCDS archive in the state
-        directory (`-XX:+AutoCreateSharedArchive -XX:SharedArchiveFile=${stateDir}/ncro.jsa
-        -Xlog:cds=off -Xlog:cds+dynamic=off`)
-      '';
+        "-XX:+AutoCreateSharedArchive"
+        "-XX:SharedArchiveFile=${stateDir}/ncro.jsa"
+        "-XX:+VerifySharedSpaces"
+        "-Xlog:cds=off"
+        "-Xlog:cds+dynamic=off"
+      ];
       example = [
         "-Xmx512m"
         "-XX:+UseSerialGC"
@@ -318,15 +304,12 @@ in
         unchanged). 256 MiB of heap holds the in-memory route cache (up to 20 000 routes with
         their ~1 KiB narinfo bodies) several times over; ncro idles at 110 to 140 MiB.
         Without `-Xmx` the JVM would size its heap from the host's RAM, not from ncro's needs.
-        An out-of-memory error exits, and systemd restarts the service.
-
-        Start-up archive: on JDK 25 the package carries an ahead-of-time cache trained at build
-        time (classes loaded and linked, method profiles; docs/decisions.md §8); on JDK 21 the
-        JVM keeps a class-data-sharing archive in the state directory (made by the first start,
-        remade when the package changes), which cuts start-up from about 1.1 s to 0.7 s
-        (docs/benchmarks.md §5). A stale, mismatched or damaged archive never stops ncro: the
-        JVM starts without it. The AOT cache is used only with the collector it was trained
-        with (`-XX:+UseSerialGC`); keep the package's `aotOptions` when setting your own list.
+        An out-of-memory error exits, and systemd restarts the service. The class-data-sharing
+        archive in the state directory (made by the first start, remade by the JVM when the
+        package changes) cuts start-up from about 1.1 s to 0.7 s and idle RSS by 34 MiB
+        (docs/benchmarks.md §5). With `-XX:+VerifySharedSpaces` the JVM checks the archive's CRC
+        and starts without a damaged one instead of crashing. The JDK 25 ahead-of-time cache was
+        measured against it and not kept (docs/decisions.md §8).
       '';
     };
 

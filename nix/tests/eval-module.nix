@@ -26,8 +26,7 @@ let
     outPath = storePath name;
   } // extra;
 
-  jdk = fakeDrv "openjdk-headless-25" { };
-  jdk21 = fakeDrv "openjdk-headless-21" { };
+  jdk = fakeDrv "openjdk-headless-21" { };
 
   pkgs = {
     # pkgs.formats.yaml's type, as in nixpkgs' pkgs-lib/formats.nix (a JSON value).
@@ -60,21 +59,8 @@ let
       buildPlatform.canExecute = platform: true;
       hostPlatform = { };
     };
-    jdk21_headless = jdk21;
-    # As nix/package.nix's passthru: on JDK 25 the AOT cache's options, on JDK 21 none.
-    ncro = fakeDrv "ncro-0.1.0" {
-      jre = jdk;
-      aotOptions = [
-        "-XX:AOTCache=${storePath "ncro-0.1.0"}/share/ncro/ncro.aot"
-        "-XX:+VerifySharedSpaces"
-        "-Xlog:aot=off"
-        "-Xlog:cds=off"
-      ];
-    };
-    ncroOnJdk21 = fakeDrv "ncro-0.1.0" {
-      jre = jdk21;
-      aotOptions = null;
-    };
+    jdk21_headless = jdk;
+    ncro = fakeDrv "ncro-0.1.0" { jre = jdk; };
   };
 
   # NixOS's systemd unit option type (nixos/lib/systemd-types.nix): lists concatenate, other

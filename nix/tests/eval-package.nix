@@ -19,8 +19,7 @@ let
     linkFarm = name: entries: drv name { inherit entries; };
     maven = drv "maven-3.9.9" { version = "3.9.9"; };
     makeWrapper = drv "make-wrapper" { };
-    jdk21_headless = drv "openjdk-headless-21" { home = "/jdk21"; };
-    jdk25_headless = drv "openjdk-headless-25" { home = "/jdk"; };
+    jdk21_headless = drv "openjdk-headless-21" { home = "/jdk"; };
   };
 in
 {

@@ -149,15 +149,4 @@ in
       };
     };
   };
-
-  # A package run on JDK 21 (no AOT cache): the default JVM options keep an AppCDS archive in the
-  # state directory instead of the package's AOT cache.
-  jdk21 =
-    { pkgs, ... }:
-    {
-      services.ncro = {
-        enable = true;
-        package = pkgs.ncroOnJdk21;
-      };
-    };
 }

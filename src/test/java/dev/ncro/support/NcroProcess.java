@@ -111,8 +111,13 @@ public final class NcroProcess implements AutoCloseable {
 
   /** SIGTERM, and the orderly stop it starts (our end of its output stays open: the log is read to the end). */
   public void terminate() throws InterruptedException {
+    terminate(Duration.ofSeconds(15));
+  }
+
+  /** As {@link #terminate()}, waiting up to {@code timeout} (e.g. for the JVM to write an archive at exit). */
+  public void terminate(Duration timeout) throws InterruptedException {
     process.toHandle().destroy();
-    assertThat(process.waitFor(15, TimeUnit.SECONDS)).as("stopped after SIGTERM").isTrue();
+    assertThat(process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)).as("stopped after SIGTERM").isTrue();
   }
 
   public List<String> log() {
