@@ -405,6 +405,7 @@ in
         "-XX:+ExitOnOutOfMemoryError"
         "-XX:+AutoCreateSharedArchive"
         "-XX:SharedArchiveFile=${stateDir}/ncro.jsa"
+        "-XX:+VerifySharedSpaces"
         "-Xlog:cds=off"
         "-Xlog:cds+dynamic=off"
       ];
@@ -422,7 +423,9 @@ in
         An out-of-memory error exits, and systemd restarts the service. The class-data-sharing
         archive in the state directory (made by the first start, remade by the JVM when the
         package changes) cuts start-up from about 1.1 s to 0.7 s and idle RSS by 34 MiB
-        (docs/benchmarks.md §5).
+        (docs/benchmarks.md §5). With `-XX:+VerifySharedSpaces` the JVM checks the archive's CRC
+        and starts without a damaged one instead of crashing. The JDK 25 ahead-of-time cache was
+        measured against it and not kept (docs/decisions.md §8).
       '';
     };
 

@@ -58,6 +58,17 @@ public final class NcroProcess implements AutoCloseable {
     }
   }
 
+  /** ncro started by {@code command} as given (e.g. {@code java <flags> -jar ncro.jar --config ...}). */
+  public static NcroProcess command(List<String> command) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    try {
+      return new NcroProcess(p);
+    } catch (RuntimeException | Error | InterruptedException e) {
+      p.destroyForcibly();
+      throw e;
+    }
+  }
+
   /** A minimal config in {@code dir}: loopback on a free port, one upstream, text logs. */
   public static Path writeConfig(Path dir, URI upstream, Path db) throws IOException {
     Path cfg = dir.resolve("ncro.yaml");
@@ -100,8 +111,13 @@ public final class NcroProcess implements AutoCloseable {
 
   /** SIGTERM, and the orderly stop it starts (our end of its output stays open: the log is read to the end). */
   public void terminate() throws InterruptedException {
+    terminate(Duration.ofSeconds(15));
+  }
+
+  /** As {@link #terminate()}, waiting up to {@code timeout} (e.g. for the JVM to write an archive at exit). */
+  public void terminate(Duration timeout) throws InterruptedException {
     process.toHandle().destroy();
-    assertThat(process.waitFor(15, TimeUnit.SECONDS)).as("stopped after SIGTERM").isTrue();
+    assertThat(process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)).as("stopped after SIGTERM").isTrue();
   }
 
   public List<String> log() {

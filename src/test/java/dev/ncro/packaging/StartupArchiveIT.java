@@ -1,0 +1,125 @@
+package dev.ncro.packaging;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.ncro.support.NcroProcess;
+import dev.ncro.support.TestNarinfo;
+import dev.ncro.support.TestUpstream;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The class-data-sharing archive as bin/ncro, the NixOS module and contrib/ncro.service use it
+ * (issue 15): written by the first start, mapped by the next, and a damaged, truncated or stale
+ * archive never stops ncro from starting and answering with the flags the launchers pass. Without
+ * {@code -XX:+VerifySharedSpaces} a damaged archive crashes the JVM at start (measured while writing
+ * this test: noise at 2 and 8 MB into a 22 MB archive, {@code hs_err} both times).
+ */
+class StartupArchiveIT {
+  private static final Path ROOT = Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
+  /** The NixOS module's default jvmOptions before the archive's. */
+  private static final List<String> JVM = List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError");
+
+  /** The archive options of bin/ncro, the NixOS module and contrib/ncro.service. */
+  private static List<String> archiveFlags(Path archive) {
+    return List.of("-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=" + archive, "-XX:+VerifySharedSpaces",
+        "-Xlog:cds=off", "-Xlog:cds+dynamic=off");
+  }
+
+  @Test
+  void writtenByTheFirstStartUsedByTheNextAndADamagedOrStaleOneStillStarts(@TempDir Path dir) throws Exception {
+    Path built = Path.of(System.getProperty("ncro.jar", ROOT.resolve("target/ncro.jar").toString()));
+    assumeTrue(Files.isRegularFile(built), "the packaged jar " + built + " (mvn package)");
+    Path jar = dir.resolve("ncro.jar"); // as installed: its own path and mtime
+    Files.copy(built, jar);
+    Files.setLastModifiedTime(jar, FileTime.fromMillis(1000));
+    Path archive = dir.resolve("ncro.jsa");
+
+    assertStartsAndAnswers(dir.resolve("first"), jar, archive); // writes the archive at exit
+    assertThat(archive).as("archive written by the first start").isRegularFile();
+    assertThat(Files.size(archive)).isGreaterThan(1 << 20);
+    assertThat(usable(jar, archive)).as("the archive maps (-Xshare:on)").isTrue();
+    assertStartsAndAnswers(dir.resolve("second"), jar, archive);
+
+    // Damaged in the middle (bit rot, a bad copy): the CRC check refuses it, ncro starts without.
+    Path damaged = dir.resolve("damaged.jsa");
+    Files.copy(archive, damaged);
+    try (RandomAccessFile f = new RandomAccessFile(damaged.toFile(), "rw")) {
+      byte[] noise = new byte[256 << 10];
+      new Random(15).nextBytes(noise);
+      f.seek(f.length() / 4);
+      f.write(noise);
+    }
+    assertThat(usable(jar, damaged)).as("a damaged archive is detected").isFalse();
+    assertStartsAndAnswers(dir.resolve("damaged"), jar, damaged);
+
+    // Truncated (a write cut short).
+    Path truncated = dir.resolve("truncated.jsa");
+    try (RandomAccessFile f = new RandomAccessFile(truncated.toFile(), "rw")) {
+      f.write(Files.readAllBytes(archive), 0, 1 << 20);
+    }
+    assertThat(usable(jar, truncated)).isFalse();
+    assertStartsAndAnswers(dir.resolve("truncated"), jar, truncated);
+
+    // Stale: the jar changed after the archive was written (another build at the same path).
+    Files.setLastModifiedTime(jar, FileTime.fromMillis(2000));
+    assertThat(usable(jar, archive)).as("an archive of another jar is refused").isFalse();
+    assertStartsAndAnswers(dir.resolve("stale"), jar, archive);
+  }
+
+  /** ncro from the jar with the launchers' flags: it answers, a narinfo too; then SIGTERM. */
+  private static void assertStartsAndAnswers(Path dir, Path jar, Path archive) throws Exception {
+    Files.createDirectories(dir);
+    try (TestUpstream up = TestUpstream.start()) {
+      String hash = TestNarinfo.hash(1515);
+      up.putNarinfo(hash, TestNarinfo.make(hash, "nar/x.nar", 64, null));
+      Path cfg = NcroProcess.writeConfig(dir, up.uri(), dir.resolve("routes.db"));
+      List<String> cmd = new ArrayList<>(List.of(java()));
+      cmd.addAll(JVM);
+      cmd.addAll(archiveFlags(archive));
+      cmd.addAll(List.of("-jar", jar.toString(), "--config", cfg.toString()));
+      try (NcroProcess ncro = NcroProcess.command(cmd)) {
+        HttpClient http = HttpClient.newHttpClient();
+        HttpResponse<String> info = http.send(HttpRequest.newBuilder(ncro.uri("/nix-cache-info")).build(),
+            HttpResponse.BodyHandlers.ofString());
+        assertThat(info.statusCode()).as(String.join("\n", ncro.log())).isEqualTo(200);
+        assertThat(http.send(ncro.narinfo(hash), HttpResponse.BodyHandlers.ofString()).statusCode())
+            .as(String.join("\n", ncro.log())).isEqualTo(200);
+        ncro.terminate(Duration.ofMinutes(3)); // the JVM writes a missing or unusable archive at exit
+        assertThat(ncro.log()).as("the JVM's archive messages stay out of ncro's log")
+            .noneMatch(l -> l.contains("[cds") || l.contains("hs_err"));
+      }
+    }
+  }
+
+  /** Whether the JVM maps {@code archive} for {@code jar}: with -Xshare:on it refuses to start otherwise. */
+  private static boolean usable(Path jar, Path archive) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of(java()));
+    cmd.addAll(JVM);
+    cmd.addAll(List.of("-XX:SharedArchiveFile=" + archive, "-XX:+VerifySharedSpaces", "-Xshare:on",
+        "-jar", jar.toString(), "--version"));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
+    assertThat(out).as("no crash").doesNotContain("hs_err_pid");
+    return p.exitValue() == 0;
+  }
+
+  private static String java() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+}
