@@ -425,7 +425,7 @@ in
         package changes) cuts start-up from about 1.1 s to 0.7 s and idle RSS by 34 MiB
         (docs/benchmarks.md §5). With `-XX:+VerifySharedSpaces` the JVM checks the archive's CRC
         and starts without a damaged one instead of crashing. The JDK 25 ahead-of-time cache was
-        measured against it and not kept (docs/decisions.md §8).
+        measured against it and not kept (docs/decisions.md §10).
       '';
     };
 
