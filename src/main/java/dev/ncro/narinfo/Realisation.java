@@ -123,7 +123,7 @@ public final class Realisation {
         // nlohmann::json's object is a std::map<std::string, ...>: keys in byte order of their UTF-8.
         Map<String, Object> m = new TreeMap<>(Realisation::compareUtf8);
         for (JsonToken k = p.nextToken(); k != JsonToken.END_OBJECT; k = p.nextToken()) {
-          String name = p.currentName();
+          String name = wellFormed(p.currentName());
           m.put(name, value(p, p.nextToken()));
         }
         return m;
@@ -136,7 +136,7 @@ public final class Realisation {
         return l;
       }
       case VALUE_STRING -> {
-        return p.getText();
+        return wellFormed(p.getText());
       }
       case VALUE_NUMBER_INT -> {
         return p.getBigIntegerValue();
@@ -155,6 +155,23 @@ public final class Realisation {
   }
 
   private enum JsonNull { NULL }
+
+  /**
+   * {@code s} when it is well-formed UTF-16. A lone surrogate (an escape such as {@code \\udc00}) has
+   * no UTF-8 form, so its re-serialisation could not be what was signed; nlohmann::json, which Nix
+   * parses realisations with, refuses it too (found by RealisationFuzzTest).
+   */
+  private static String wellFormed(String s) throws NarInfoException {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        throw new NarInfoException("realisation holds a lone UTF-16 surrogate (\\u" + Integer.toHexString(c) + ")");
+      }
+    }
+    return s;
+  }
 
   private static void dump(StringBuilder sb, Object v) {
     switch (v) {

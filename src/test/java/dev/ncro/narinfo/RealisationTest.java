@@ -64,9 +64,17 @@ class RealisationTest {
   }
 
   @Test
+  void aSurrogatePairIsKept() throws Exception {
+    Realisation r = Realisation.parse("{\"outPath\":\"a\",\"x\":\"\\ud83d\\ude00\"}".getBytes(StandardCharsets.UTF_8));
+    assertThat(r.fingerprint()).contains("\ud83d\ude00");
+  }
+
+  @Test
   void rejectsWhatIsNotARealisation() {
     for (String bad : List.of("", "[]", "{}", "{\"outPath\":1}", "{\"outPath\":\"a\"} x", "{\"outPath\":\"a\",\"signatures\":\"s\"}",
-        "{\"outPath\":\"a\",\"n\":1.5}", "not json")) {
+        "{\"outPath\":\"a\",\"n\":1.5}", "not json",
+        // lone surrogates, as a value and as a key: no UTF-8 form, so nothing Nix could have signed
+        "{\"outPath\":\"a\",\"x\":\"\\udddd\"}", "{\"outPath\":\"a\",\"\\ud800\":1}")) {
       assertThatThrownBy(() -> Realisation.parse(bad.getBytes(StandardCharsets.UTF_8)))
           .as(bad).isInstanceOf(NarInfoException.class);
     }
