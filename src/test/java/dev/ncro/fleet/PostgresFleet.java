@@ -50,17 +50,18 @@ final class PostgresFleet {
 
   /** A node in front of {@code upstreams} (each signed by {@code key}). */
   NcroHarness node(List<URI> upstreams, TestKey key) throws Exception {
-    return node(upstreams, key, "");
+    return node(upstreams, key.publicKey(), "");
   }
 
-  NcroHarness node(List<URI> upstreams, TestKey key, String cacheExtra) throws Exception {
+  /** A node in front of {@code upstreams} (each signed by {@code publicKey}), {@code cacheExtra} in its cache section. */
+  NcroHarness node(List<URI> upstreams, String publicKey, String cacheExtra) throws Exception {
     StringBuilder yaml = new StringBuilder("server:\n  listen: \"127.0.0.1:0\"\n")
         .append(cacheYaml(cacheExtra))
         .append("timeouts:\n  connect: 2s\n  first_byte: 3s\n  stall: 3s\n")
         .append("upstreams:\n");
     for (int i = 0; i < upstreams.size(); i++) {
       yaml.append("  - url: \"").append(upstreams.get(i)).append("\"\n    priority: ").append(10 * (i + 1))
-          .append("\n    public_key: \"").append(key.publicKey()).append("\"\n");
+          .append("\n    public_key: \"").append(publicKey).append("\"\n");
     }
     nodes++;
     NcroHarness h = NcroHarness.start(ConfigLoader.load(yaml.toString(), "node-" + nodes + ".yaml", Map.of()));
