@@ -88,6 +88,11 @@ in
       if icfg.netrcFile != null then icfg.netrcFile else s.netrc_file or null
     );
     awsCredentials = fileSetting true "aws-credentials" "awsCredentialsFile" icfg.awsCredentialsFile;
+    postgresql = s.cache.postgresql or null;
+    usesPostgresql = (s.cache.store or null) == "postgresql";
+    dbPassword = fileSetting true "postgresql-password" "settings.cache.postgresql.password_file" (
+      if postgresql == null then null else postgresql.password_file or null
+    );
 
     # A mesh key outside the state directory cannot be created by the dynamic user, nor read
     # safely in place: it is delivered as a credential (and must exist).
@@ -116,6 +121,7 @@ in
         netrc
         awsCredentials
         meshKey
+        dbPassword
       ]
       ++ extraCredentials;
 
@@ -136,6 +142,13 @@ in
           // lib.optionalAttrs (icfg.allow != null) { allow = icfg.allow; }
           // lib.optionalAttrs (clients != [ ]) { clients = map (c: c.client) clientFiles; };
         upstreams = map (u: u.upstream) upstreamFiles;
+        cache =
+          s.cache
+          // lib.optionalAttrs (postgresql != null) {
+            postgresql = postgresql // {
+              password_file = dbPassword.value;
+            };
+          };
         mesh = s.mesh // {
           private_key = meshKey.value;
         };
@@ -153,6 +166,7 @@ in
       meshPort
       socketActivated
       rendered
+      usesPostgresql
       ;
     unit = unitName name;
     loadCredential = lib.concatMap (f: f.load) allFiles;
@@ -190,6 +204,20 @@ in
       {
         assertion = lib.all (c: !(c ? password) && !(c ? bearer_token)) clients;
         message = "${opt}.settings.server.clients: `password` and `bearer_token` would be written to the world-readable Nix store; use `password_file` / `bearer_token_file`.";
+      }
+      {
+        assertion = !usesPostgresql || postgresql != null;
+        message = "${opt}.settings.cache.store is \"postgresql\": set ${opt}.settings.cache.postgresql.url.";
+      }
+      {
+        # userinfo with a colon, or a password= parameter: the password would be in the store.
+        assertion =
+          postgresql == null
+          || (
+            builtins.match ".*://[^/@]*:[^/@]*@.*" postgresql.url == null
+            && builtins.match ".*[?&]password=.*" postgresql.url == null
+          );
+        message = "${opt}.settings.cache.postgresql.url carries a password, which would be written to the world-readable Nix store; use settings.cache.postgresql.password_file (delivered through LoadCredential).";
       }
       {
         assertion = !(meshKeyOutside && inStore s.mesh.private_key);

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ncro.config.Config;
 import dev.ncro.config.ConfigLoader;
 import dev.ncro.config.ListenAddress;
+import dev.ncro.config.StoreConfig;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -42,7 +43,7 @@ class ModuleEvalIT {
   private static final String FAKE_JAVA = "/nix/store/00000000000000000000000000000000-openjdk-headless-21/bin/java";
 
   @ParameterizedTest
-  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "invalid"})
+  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "postgresql", "invalid"})
   void scenarioRendersWhatTheFixtureSays(String scenario) throws Exception {
     JsonNode got = eval(scenario);
     JsonNode want = new ObjectMapper().readTree(ROOT.resolve("src/test/resources/packaging/eval/" + scenario + ".json").toFile());
@@ -60,7 +61,9 @@ class ModuleEvalIT {
     assertThat(failed).anyMatch(m -> m.contains("settings.mesh.bind_addr: port 70000 is outside 1-65535"))
         .anyMatch(m -> m.contains("instances.zero.settings.server.listen: port 0 is outside"))
         .anyMatch(m -> m.contains("instances.zero.settings.upstreams: `password`"))
-        .anyMatch(m -> m.contains("every instance needs its own settings.server.listen port"));
+        .anyMatch(m -> m.contains("every instance needs its own settings.server.listen port"))
+        .anyMatch(m -> m.contains("instances.db.settings.cache.store is \"postgresql\": set"))
+        .anyMatch(m -> m.contains("instances.dbpw.settings.cache.postgresql.url carries a password"));
   }
 
   /** Instances: own unit, port, state directory, config file, credentials; the default instance stays ncro.service. */
@@ -108,7 +111,7 @@ class ModuleEvalIT {
   /** No secret and no host path of one reaches the rendered (store) settings; all go through LoadCredential. */
   @Test
   void secretsStayOutOfTheStore() throws Exception {
-    for (String scenario : List.of("instances", "credentials", "mesh")) {
+    for (String scenario : List.of("instances", "credentials", "mesh", "postgresql")) {
       JsonNode r = eval(scenario);
       String settings = r.get("settings").toString();
       assertThat(settings).as(scenario).doesNotContain("/run/secrets/", "/etc/ncro/node.key", "hunter2");
@@ -125,7 +128,7 @@ class ModuleEvalIT {
    * build-time {@code ncro --check --skip-secret-files} does; every other field is checked.
    */
   @ParameterizedTest
-  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials"})
+  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "postgresql"})
   void renderedSettingsLoadInNcro(String scenario, @TempDir Path dir) throws Exception {
     JsonNode all = eval(scenario).get("settings");
     for (Iterator<Map.Entry<String, JsonNode>> it = all.fields(); it.hasNext(); ) {
@@ -152,6 +155,15 @@ class ModuleEvalIT {
         assertThat(priv.upstreams()).hasSize(2);
         assertThat(ConfigLoader.load(dir.resolve("ncro-staging.yaml"), Map.of(), ConfigLoader.SecretFiles.SKIP)
             .server().listen()).as("socket-activated instance").isNull();
+      }
+      case "postgresql" -> {
+        StoreConfig.Postgresql pg = (StoreConfig.Postgresql) c.cache().store();
+        assertThat(pg.passwordFile()).isEqualTo(Path.of("/run/credentials/ncro.service/postgresql-password"));
+        assertThat(pg.jdbcUrl()).isEqualTo("jdbc:postgresql://127.0.0.1:5432/ncro");
+        assertThat(pg.poolSize()).isEqualTo(4);
+        String unit = eval(scenario).get("units").get("ncro.service").asText();
+        assertThat(directive(unit, "LoadCredential")).containsExactly("postgresql-password:/run/secrets/ncro-db-password");
+        assertThat(directive(unit, "After").get(0)).contains("postgresql.service");
       }
       case "credentials" -> {
         assertThat(c.server().access().allow()).hasSize(2);
