@@ -1,6 +1,5 @@
-package dev.ncro.metrics;
+package dev.ncro.route;
 
-import dev.ncro.route.StoreStatus;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -8,7 +7,9 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 /**
  * The route store's series, read at scrape time from its {@link StoreStatus}: whether it is
  * reachable, and what degraded routing cost (lookups counted as misses, writes dropped). Present for
- * every store kind, so one alert rule ({@code ncro_store_up == 0}) fits every node.
+ * every store kind, so one alert rule ({@code ncro_store_up == 0}) fits every node. Registered by the
+ * route package itself, as the mesh registers its own: {@code metrics} need not know route types
+ * (the router uses both, so that would make a package cycle).
  */
 public final class StoreMetrics {
   private StoreMetrics() {}
