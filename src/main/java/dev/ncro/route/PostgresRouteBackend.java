@@ -514,8 +514,8 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
     pool.close();
   }
 
-  /** For tests: the statement a read runs, so its plan can be checked for the index. */
-  static String lookupSql() {
+  /** The statement a memory miss runs (one parameter, the hash): tests check its plan uses the primary keys. */
+  public static String lookupSql() {
     return SELECT;
   }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ncro.Ncro;
 import dev.ncro.config.ConfigLoader;
+import dev.ncro.route.PostgresRouteBackend;
 import dev.ncro.route.RouteStoreException;
 import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
@@ -99,6 +100,27 @@ class PostgresSchemaIT {
     NcroHarness second = node();
     assertThat(second.get("/status").statusCode()).isEqualTo(200);
     assertThat(PostgresFleet.text(second.get("/status").body())).contains("\"state\":\"up\"");
+  }
+
+  @Test
+  void aMemoryMissIsOneLookupByPrimaryKeyInEachTable() throws Exception {
+    node();
+    StringBuilder plan = new StringBuilder();
+    try (Connection c = pg.connect(fleet.database); Statement st = c.createStatement()) {
+      // Tables this small are scanned whatever the indexes; forbid that to see which index the
+      // lookup can use.
+      st.execute("SET enable_seqscan = off");
+      try (var ps = c.prepareStatement("EXPLAIN " + PostgresRouteBackend.lookupSql())) {
+        ps.setString(1, TestNarinfo.hash(1));
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            plan.append(rs.getString(1)).append('\n');
+          }
+        }
+      }
+    }
+    assertThat(plan.toString()).contains("ncro_routes_pkey").contains("ncro_negatives_pkey")
+        .doesNotContain("Seq Scan");
   }
 
   @Test
