@@ -114,6 +114,11 @@ in
     );
     awsCredentials = fileSetting true "aws-credentials" "awsCredentialsFile" icfg.awsCredentialsFile;
     awsConfig = fileSetting true "aws-config" "awsConfigFile" icfg.awsConfigFile;
+    postgresql = s.cache.postgresql or null;
+    usesPostgresql = (s.cache.store or null) == "postgresql";
+    dbPassword = fileSetting true "postgresql-password" "settings.cache.postgresql.password_file" (
+      if postgresql == null then null else postgresql.password_file or null
+    );
 
     # A mesh key outside the state directory cannot be created by the dynamic user, nor read
     # safely in place: it is delivered as a credential (and must exist).
@@ -144,6 +149,7 @@ in
         awsCredentials
         awsConfig
         meshKey
+        dbPassword
       ]
       ++ extraCredentials;
 
@@ -165,6 +171,13 @@ in
           // lib.optionalAttrs (clients != [ ]) { clients = map (c: c.client) clientFiles; };
         upstreams = map (u: u.upstream) upstreamFiles;
         fallback_cache = renderedFallback;
+        cache =
+          s.cache
+          // lib.optionalAttrs (postgresql != null) {
+            postgresql = postgresql // {
+              password_file = dbPassword.value;
+            };
+          };
         mesh = s.mesh // {
           private_key = meshKey.value;
         };
@@ -184,6 +197,7 @@ in
       meshPort
       socketActivated
       rendered
+      usesPostgresql
       ;
     unit = unitName name;
     loadCredential = lib.concatMap (f: f.load) allFiles;
@@ -232,6 +246,20 @@ in
       {
         assertion = lib.all (c: !(c ? password) && !(c ? bearer_token)) clients;
         message = "${opt}.settings.server.clients: `password` and `bearer_token` would be written to the world-readable Nix store; use `password_file` / `bearer_token_file`.";
+      }
+      {
+        assertion = !usesPostgresql || postgresql != null;
+        message = "${opt}.settings.cache.store is \"postgresql\": set ${opt}.settings.cache.postgresql.url.";
+      }
+      {
+        # userinfo with a colon, or a password= parameter: the password would be in the store.
+        assertion =
+          postgresql == null
+          || (
+            builtins.match ".*://[^/@]*:[^/@]*@.*" postgresql.url == null
+            && builtins.match ".*[?&]password=.*" postgresql.url == null
+          );
+        message = "${opt}.settings.cache.postgresql.url carries a password, which would be written to the world-readable Nix store; use settings.cache.postgresql.password_file (delivered through LoadCredential).";
       }
       {
         assertion = !(meshKeyOutside && inStore s.mesh.private_key);

@@ -234,6 +234,57 @@ in
             '';
           };
 
+          cache.store = mkOption {
+            type = types.nullOr (
+              types.enum [
+                "sqlite"
+                "postgresql"
+              ]
+            );
+            default = null;
+            example = "postgresql";
+            description = ''
+              Where routes persist: `sqlite` (ncro's default when null: `cache.db_path`, this node's
+              alone) or `postgresql` (one database shared by several nodes, set in
+              `cache.postgresql`; see the README, "Fleet").
+            '';
+          };
+
+          cache.postgresql = mkOption {
+            type = types.nullOr (
+              types.submodule {
+                freeformType = settingsFormat.type;
+                options = {
+                  url = mkOption {
+                    type = types.str;
+                    example = "postgresql://ncro@db.internal:5432/ncro?sslmode=verify-full";
+                    description = ''
+                      A libpq connection URI (or `jdbc:postgresql://...`), without a password:
+                      the module refuses one, it would be written to the Nix store.
+                    '';
+                  };
+                  password_file = mkOption {
+                    type = types.nullOr types.str;
+                    default = null;
+                    example = "/run/secrets/ncro-db-password";
+                    description = ''
+                      A file holding the database password. A path outside the Nix store is handed
+                      to the service with `LoadCredential` (as `postgresql-password`); ncro is
+                      given its path under `${credentialDir name}/`.
+                    '';
+                  };
+                  pool_size = mkOption {
+                    type = types.nullOr (types.ints.between 1 1000);
+                    default = null;
+                    description = "Connections this node keeps to the database (ncro's default when null: 8).";
+                  };
+                };
+              }
+            );
+            default = null;
+            description = "The shared route database, with `cache.store = \"postgresql\"`.";
+          };
+
           cache.ttl = mkOption {
             type = types.str;
             default = defaults.cache.ttl;

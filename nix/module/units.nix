@@ -15,7 +15,12 @@ in
     description = "ncro, the Nix Cache Route Optimizer${lib.optionalString (inst.name != "") " (${inst.name})"}";
     wantedBy = lib.optional (!inst.socketActivated) "multi-user.target";
     wants = [ "network-online.target" ];
-    after = [ "network-online.target" ] ++ lib.optional inst.socketActivated "${inst.unit}.socket";
+    # A local PostgreSQL (services.postgresql) is up first; a remote one or none: harmless.
+    after = [
+      "network-online.target"
+    ]
+    ++ lib.optional inst.usesPostgresql "postgresql.service"
+    ++ lib.optional inst.socketActivated "${inst.unit}.socket";
     requires = lib.optional inst.socketActivated "${inst.unit}.socket";
 
     environment = inst.awsEnvironment;

@@ -149,6 +149,11 @@ let
         type = types.attrsOf socketType;
         default = { };
       };
+      # Only what the postgresql scenario sets (nixos/modules/services/databases/postgresql.nix).
+      services.postgresql = mkOption {
+        type = types.attrsOf types.anything;
+        default = { };
+      };
     };
     # As nixos/modules/config/nix.nix sets them.
     config.nix.settings = {

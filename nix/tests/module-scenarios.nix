@@ -189,6 +189,32 @@ in
     };
   };
 
+  # Two nodes' worth of settings on one shared PostgreSQL, here a local one (services.postgresql
+  # with ensureDatabases/ensureUsers); the password through LoadCredential.
+  postgresql = {
+    services.postgresql = {
+      enable = true;
+      ensureDatabases = [ "ncro" ];
+      ensureUsers = [
+        {
+          name = "ncro";
+          ensureDBOwnership = true;
+        }
+      ];
+    };
+    services.ncro = {
+      enable = true;
+      settings.cache = {
+        store = "postgresql";
+        postgresql = {
+          url = "postgresql://ncro@127.0.0.1:5432/ncro?sslmode=disable";
+          password_file = "/run/secrets/ncro-db-password";
+          pool_size = 4;
+        };
+      };
+    };
+  };
+
   # What the module refuses: ports out of range, two instances on one port, an inline password.
   invalid = {
     services.ncro = {
@@ -198,6 +224,15 @@ in
         bind_addr = "0.0.0.0:70000";
       };
       instances.twin.settings.server.listen = "127.0.0.1:8080";
+      instances.db.settings = {
+        server.listen = "127.0.0.1:8083";
+        cache.store = "postgresql";
+      };
+      instances.dbpw.settings = {
+        server.listen = "127.0.0.1:8084";
+        cache.store = "postgresql";
+        cache.postgresql.url = "postgresql://ncro:hunter2@db/ncro";
+      };
       instances.zero.settings = {
         server.listen = "127.0.0.1:0";
         upstreams = [

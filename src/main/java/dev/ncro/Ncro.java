@@ -4,6 +4,7 @@ import dev.ncro.cli.Cli;
 import dev.ncro.config.Config;
 import dev.ncro.discovery.DiscoveredCaches;
 import dev.ncro.discovery.MdnsDiscovery;
+import dev.ncro.config.StoreConfig;
 import dev.ncro.mesh.LearnedRoutes;
 import dev.ncro.mesh.LocalRoutes;
 import dev.ncro.mesh.MeshMetrics;
@@ -12,9 +13,13 @@ import dev.ncro.mesh.MeshStats;
 import dev.ncro.mesh.NodeIdentity;
 import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
+import dev.ncro.route.PostgresRouteBackend;
+import dev.ncro.route.PostgresSettings;
 import dev.ncro.route.RouteHints;
 import dev.ncro.route.RouteStore;
 import dev.ncro.route.RouteStoreException;
+import dev.ncro.route.StoreMetrics;
+import dev.ncro.route.StoreStatus;
 import dev.ncro.router.CacheFileRouter;
 import dev.ncro.router.FileRoutes;
 import dev.ncro.router.NarRouter;
@@ -142,8 +147,8 @@ public final class Ncro {
           a.close();
         }
       }));
-      RouteStore store = track(opened, RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(),
-          Math.min(MEMORY_ROUTES, config.cache().maxEntries()), clock));
+      OpenedStore routes = openStore(config, clock);
+      RouteStore store = track(opened, routes.store());
       Transport transport = Transport.create(Transport.defaultThreads());
       opened.add(transport::shutdown);
       ExecutorService blocking = track(opened,
@@ -153,8 +158,9 @@ public final class Ncro {
       TlsTrust trust = TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
       UpstreamClient client = track(opened,
           new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust));
-      NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock);
+      NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock, routes.negatives());
       Metrics metrics = new Metrics(registry, store::count);
+      StoreMetrics.register(metrics.registry(), routes.status());
       RecentRaces recent = new RecentRaces(RECENT_RACES);
       LearnedRoutes learned = null;
       MeshNode mesh = null;
@@ -168,7 +174,7 @@ public final class Ncro {
       NarinfoRouter narinfo = new NarinfoRouter(registry, client, store, negative, config.cache().ttl(), clock,
           blocking, metrics, recent, learned == null ? RouteHints.NONE : learned, config.cache().maxConcurrentRaces());
       StatusReport status = new StatusReport(Cli.version(), clock, registry, metrics, store, negative, recent,
-          mesh == null ? null : mesh::status, narinfo.races());
+          mesh == null ? null : mesh::status, narinfo.races(), routes.status());
       NarRouter nars = new NarRouter(registry, store);
       CacheFileRouter files = new CacheFileRouter(registry, store,
           new FileRoutes(FILE_ROUTES, config.cache().ttl(), clock),
@@ -202,7 +208,8 @@ public final class Ncro {
           .addKeyValue("socket_activated", !systemd.listenFds().isEmpty())
           .addKeyValue("upstreams", registry.all().size())
           .addKeyValue("fallback_cache", registry.fallback().map(u -> u.name()).orElse("none"))
-          .addKeyValue("db", config.cache().dbPath())
+          .addKeyValue("store", routes.status().kind())
+          .addKeyValue("db", routes.status().location())
           .addKeyValue("discovery", config.discovery().enabled() ? config.discovery().serviceType() : "off")
           .addKeyValue("tls_engine", trust.provider())
           .addKeyValue("ca_bundle", trust.bundle().map(Object::toString).orElse("none (JDK trust store only)")).log();
@@ -215,6 +222,21 @@ public final class Ncro {
       closeInReverse(opened, e);
       throw e;
     }
+  }
+
+  /** The route store, what it reports, and the negative entries it shares (none for SQLite). */
+  private record OpenedStore(RouteStore store, StoreStatus status, NegativeCache.Shared negatives) {}
+
+  private static OpenedStore openStore(Config config, Clock clock) throws RouteStoreException {
+    int memory = Math.min(MEMORY_ROUTES, config.cache().maxEntries());
+    if (config.cache().store() instanceof StoreConfig.Postgresql pg) {
+      PostgresRouteBackend backend = PostgresRouteBackend.open(
+          new PostgresSettings(pg.jdbcUrl(), pg.display(), pg.user(), pg.password(), pg.properties(), pg.poolSize()),
+          config.cache().maxEntries(), clock);
+      return new OpenedStore(new RouteStore(backend, memory, clock), backend, backend.negatives());
+    }
+    return new OpenedStore(RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(), memory, clock),
+        StoreStatus.local("sqlite", config.cache().dbPath().toString()), NegativeCache.Shared.NONE);
   }
 
   private static <T extends AutoCloseable> T track(List<AutoCloseable> opened, T resource) {

@@ -11,6 +11,8 @@ import java.time.Duration;
  * many such requests for one NAR may be in flight at once, the routed one included.
  * {@code maxConcurrentRaces} bounds the narinfo races running at once; more wait in a FIFO
  * queue.
+ * {@code store} is where routes persist ({@code cache.store}: SQLite at {@code dbPath}, or
+ * a PostgreSQL database shared by several nodes).
  */
 public record CacheConfig(
     Path dbPath,
@@ -21,29 +23,44 @@ public record CacheConfig(
     Duration probeInterval,
     Duration narHedgeDelay,
     int narHedgeMax,
-    int maxConcurrentRaces) {
+    int maxConcurrentRaces,
+    StoreConfig store) {
   public static final Duration DEFAULT_NAR_HEDGE_DELAY = Duration.ofSeconds(1);
   public static final int DEFAULT_NAR_HEDGE_MAX = 2;
   public static final int DEFAULT_MAX_CONCURRENT_RACES = 64;
 
-  /** Without the hedging fields and race limit: their defaults. */
+  /** The SQLite store at {@code dbPath}, hedging and race limit at their defaults. */
   public CacheConfig(Path dbPath, int maxEntries, Duration ttl, Duration negativeTtl, double latencyAlpha,
       Duration probeInterval) {
     this(dbPath, maxEntries, ttl, negativeTtl, latencyAlpha, probeInterval, DEFAULT_NAR_HEDGE_DELAY, DEFAULT_NAR_HEDGE_MAX);
   }
 
-  /** Without the race limit: {@code max_concurrent_races} 64. */
+  /** The SQLite store, without the race limit: {@code max_concurrent_races} 64. */
   public CacheConfig(Path dbPath, int maxEntries, Duration ttl, Duration negativeTtl, double latencyAlpha,
       Duration probeInterval, Duration narHedgeDelay, int narHedgeMax) {
     this(dbPath, maxEntries, ttl, negativeTtl, latencyAlpha, probeInterval, narHedgeDelay, narHedgeMax,
         DEFAULT_MAX_CONCURRENT_RACES);
   }
 
-  /** Without the hedging fields: their defaults. */
+  /** The SQLite store. */
+  public CacheConfig(Path dbPath, int maxEntries, Duration ttl, Duration negativeTtl, double latencyAlpha,
+      Duration probeInterval, Duration narHedgeDelay, int narHedgeMax, int maxConcurrentRaces) {
+    this(dbPath, maxEntries, ttl, negativeTtl, latencyAlpha, probeInterval, narHedgeDelay, narHedgeMax,
+        maxConcurrentRaces, StoreConfig.SQLITE);
+  }
+
+  /** The SQLite store, without the hedging fields: their defaults. */
   public CacheConfig(Path dbPath, int maxEntries, Duration ttl, Duration negativeTtl, double latencyAlpha,
       Duration probeInterval, int maxConcurrentRaces) {
     this(dbPath, maxEntries, ttl, negativeTtl, latencyAlpha, probeInterval, DEFAULT_NAR_HEDGE_DELAY, DEFAULT_NAR_HEDGE_MAX,
         maxConcurrentRaces);
+  }
+
+  /** {@code store}, hedging and race limit at their defaults. */
+  public CacheConfig(Path dbPath, int maxEntries, Duration ttl, Duration negativeTtl, double latencyAlpha,
+      Duration probeInterval, StoreConfig store) {
+    this(dbPath, maxEntries, ttl, negativeTtl, latencyAlpha, probeInterval, DEFAULT_NAR_HEDGE_DELAY, DEFAULT_NAR_HEDGE_MAX,
+        DEFAULT_MAX_CONCURRENT_RACES, store);
   }
 
   /** Whether a slow NAR is ever hedged. */

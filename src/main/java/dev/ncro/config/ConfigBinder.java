@@ -35,7 +35,9 @@ final class ConfigBinder {
   private static final Set<String> FILTER = Set.of("action", "field", "pattern");
   private static final Set<String> CACHE =
       Set.of("db_path", "max_entries", "ttl", "negative_ttl", "latency_alpha", "probe_interval",
-          "nar_hedge_delay", "nar_hedge_max", "max_concurrent_races");
+          "nar_hedge_delay", "nar_hedge_max", "max_concurrent_races", "store", "postgresql");
+  private static final Set<String> POSTGRESQL = Set.of("url", "password_file", "pool_size");
+  private static final int DEFAULT_POOL_SIZE = 8;
   private static final Set<String> TIMEOUTS = Set.of("connect", "first_byte", "stall");
   private static final Set<String> LOGGING = Set.of("level", "format");
   private static final Set<String> MESH = Set.of("enabled", "bind_addr", "peers", "private_key", "gossip_interval");
@@ -525,8 +527,56 @@ final class ConfigBinder {
         f.duration(m, "probe_interval", "cache.probe_interval"),
         f.durationOrZero(m, "nar_hedge_delay", "cache.nar_hedge_delay"),
         f.integer(m, "nar_hedge_max", "cache.nar_hedge_max", 2, 8),
+        f.integer(m, "max_concurrent_races", "cache.max_concurrent_races", 1, MAX_RACES_LIMIT),
 
-        f.integer(m, "max_concurrent_races", "cache.max_concurrent_races", 1, MAX_RACES_LIMIT));
+        store(m));
+  }
+
+  /**
+   * {@code cache.store} and {@code cache.postgresql}. The password file is read now, so a missing or
+   * unreadable one stops start-up (and {@code --check}); whether the database answers is not a
+   * configuration question: an unreachable one at start is a warning and a degraded node.
+   */
+  private StoreConfig store(Map<String, Object> m) {
+    String kind = f.optionalString(m, "store", "cache.store", "sqlite").toLowerCase(Locale.ROOT);
+    Map<String, Object> pg = m.get("postgresql") == null ? Map.of() : f.section(m.get("postgresql"), "cache.postgresql", POSTGRESQL);
+    if (kind.equals("sqlite")) {
+      return StoreConfig.SQLITE;
+    }
+    if (!kind.equals("postgresql")) {
+      f.problem("cache.store", "\"" + kind + "\" is not one of sqlite, postgresql");
+      return StoreConfig.SQLITE;
+    }
+    if (m.get("postgresql") == null) {
+      f.problem("cache.postgresql", "required with store: postgresql (url, password_file, pool_size)");
+      return StoreConfig.SQLITE;
+    }
+    PostgresUrl url = null;
+    if (pg.get("url") == null) {
+      f.problem("cache.postgresql.url", "missing (postgresql://user@host:5432/database)");
+    } else {
+      try {
+        url = PostgresUrl.parse(f.string(pg, "url", "cache.postgresql.url"));
+      } catch (IllegalArgumentException e) {
+        f.problem("cache.postgresql.url", e.getMessage());
+      }
+    }
+    int pool = pg.get("pool_size") == null ? DEFAULT_POOL_SIZE
+        : f.integer(pg, "pool_size", "cache.postgresql.pool_size", 1, 1000);
+    Path passwordFile = path(pg, "password_file", "cache.postgresql.password_file");
+    String password = "";
+    if (passwordFile != null) {
+      try {
+        password = readSecret(passwordFile);
+      } catch (CredentialFiles.FileProblem e) {
+        f.problem("cache.postgresql.password_file", e.getMessage());
+      }
+    }
+    if (url == null) {
+      return StoreConfig.SQLITE;
+    }
+    return new StoreConfig.Postgresql(url.hosts(), url.database(), url.user(), url.properties(), passwordFile,
+        password, pool);
   }
 
   private TimeoutsConfig timeouts(Map<String, Object> m) {

@@ -110,7 +110,12 @@ public final class NarinfoRouter {
 
   private Optional<NarinfoResult> storedRoute(String hash) {
     try {
-      return store.get(hash).filter(r -> r.liveAt(clock.millis())).flatMap(this::hit);
+      Optional<Route> stored = store.get(hash);
+      if (stored.isEmpty() && negative.containsShared(hash)) {
+        // Another node found it absent everywhere (learned by the same database lookup).
+        return Optional.of(new NarinfoResult.Absent(true));
+      }
+      return stored.filter(r -> r.liveAt(clock.millis())).flatMap(this::hit);
     } catch (RouteStoreException.Unchecked e) {
       log.atWarn().setMessage("route lookup failed, racing instead")
           .addKeyValue("hash", hash)

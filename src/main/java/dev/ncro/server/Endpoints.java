@@ -99,7 +99,7 @@ final class Endpoints {
       case Target.NotFound n -> conn.respond(Responses.text(404, "not found", head));
       case Target.NixCacheInfo c -> conn.respond(Responses.of(200, "text/x-nix-cache-info", cacheInfo, head));
       case Target.Health h -> conn.respond(registry.anyUsable()
-          ? Responses.text(200, "ok", head)
+          ? Responses.text(200, status.healthText(), head)
           : Responses.text(503, "no usable upstream", head));
       case Target.Metrics m -> blocking.execute(() -> {
         FullHttpResponse r = Responses.of(200, metrics.contentType(), metrics.scrape(), head);

@@ -7,6 +7,7 @@ import dev.ncro.mesh.MeshNode;
 import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
 import dev.ncro.route.RouteStore;
+import dev.ncro.route.StoreStatus;
 import dev.ncro.router.RecentRaces;
 import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.Upstream;
@@ -38,16 +39,30 @@ public final class StatusReport {
   private final RecentRaces races;
   private final Supplier<MeshNode.Status> mesh;
   private final FifoLimiter raceLimit;
+  private final StoreStatus store;
 
   public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
       NegativeCache negative, RecentRaces races, Supplier<MeshNode.Status> mesh) {
-    this(version, clock, upstreams, metrics, routes, negative, races, mesh, null);
+    this(version, clock, upstreams, metrics, routes, negative, races, mesh, null, StoreStatus.local("sqlite", ""));
   }
 
   /** {@code raceLimit}: the router's race limiter, shown as {@code races}; null leaves that out. */
   public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
       NegativeCache negative, RecentRaces races, Supplier<MeshNode.Status> mesh, FifoLimiter raceLimit) {
+    this(version, clock, upstreams, metrics, routes, negative, races, mesh, raceLimit, StoreStatus.local("sqlite", ""));
+  }
+
+  public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
+      NegativeCache negative, RecentRaces races, Supplier<MeshNode.Status> mesh, StoreStatus store) {
+    this(version, clock, upstreams, metrics, routes, negative, races, mesh, null, store);
+  }
+
+  /** {@code store}: the route store's state, shown as {@code store} and in {@code /health}. */
+  public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
+      NegativeCache negative, RecentRaces races, Supplier<MeshNode.Status> mesh, FifoLimiter raceLimit,
+      StoreStatus store) {
     this.raceLimit = raceLimit;
+    this.store = store;
     this.mesh = mesh;
     this.version = version;
     this.clock = clock;
@@ -78,6 +93,15 @@ public final class StatusReport {
       g.writeObjectFieldStart("routes");
       g.writeNumberField("entries", routes.count());
       g.writeNumberField("negative_entries", negative.size());
+      g.writeEndObject();
+      g.writeObjectFieldStart("store");
+      g.writeStringField("kind", store.kind());
+      g.writeStringField("location", store.location());
+      g.writeStringField("state", store.state().label());
+      g.writeStringField("reason", store.reason());
+      g.writeNumberField("queued_writes", store.queuedWrites());
+      g.writeNumberField("dropped_writes", store.droppedWrites());
+      g.writeNumberField("failed_reads", store.failedReads());
       g.writeEndObject();
       g.writeObjectFieldStart("nar");
       g.writeNumberField("requests", c.narRequests());
@@ -128,6 +152,17 @@ public final class StatusReport {
       throw new UncheckedIOException(e);
     }
     return out.toByteArray();
+  }
+
+  /**
+   * The {@code /health} body: "ok", or what is degraded. A route store that is not up degrades
+   * routing (every miss races) but does not make the node unhealthy: upstreams decide the status.
+   */
+  public String healthText() {
+    if (store.state() == StoreStatus.State.UP) {
+      return "ok";
+    }
+    return "ok; route store " + store.kind() + " " + store.state().label() + ": routing from memory and races";
   }
 
   private static void upstream(JsonGenerator g, Upstream u, long nowNanos) throws IOException {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ncro.config.Config;
 import dev.ncro.config.ConfigLoader;
 import dev.ncro.config.ListenAddress;
+import dev.ncro.config.StoreConfig;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -42,7 +43,7 @@ class ModuleEvalIT {
   private static final String FAKE_JAVA = "/nix/store/00000000000000000000000000000000-openjdk-headless-21/bin/java";
 
   @ParameterizedTest
-  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "discovery", "invalid"})
+  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "discovery", "postgresql", "invalid"})
   void scenarioRendersWhatTheFixtureSays(String scenario) throws Exception {
     JsonNode got = eval(scenario);
     JsonNode want = new ObjectMapper().readTree(ROOT.resolve("src/test/resources/packaging/eval/" + scenario + ".json").toFile());
@@ -60,7 +61,9 @@ class ModuleEvalIT {
     assertThat(failed).anyMatch(m -> m.contains("settings.mesh.bind_addr: port 70000 is outside 1-65535"))
         .anyMatch(m -> m.contains("instances.zero.settings.server.listen: port 0 is outside"))
         .anyMatch(m -> m.contains("instances.zero.settings.upstreams: `password`"))
-        .anyMatch(m -> m.contains("every instance needs its own settings.server.listen port"));
+        .anyMatch(m -> m.contains("every instance needs its own settings.server.listen port"))
+        .anyMatch(m -> m.contains("instances.db.settings.cache.store is \"postgresql\": set"))
+        .anyMatch(m -> m.contains("instances.dbpw.settings.cache.postgresql.url carries a password"));
   }
 
   /** Instances: own unit, port, state directory, config file, credentials; the default instance stays ncro.service. */
@@ -108,7 +111,7 @@ class ModuleEvalIT {
   /** No secret and no host path of one reaches the rendered (store) settings; all go through LoadCredential. */
   @Test
   void secretsStayOutOfTheStore() throws Exception {
-    for (String scenario : List.of("instances", "credentials", "mesh", "policy")) {
+    for (String scenario : List.of("instances", "credentials", "mesh", "policy", "postgresql")) {
       JsonNode r = eval(scenario);
       String settings = r.get("settings").toString();
       assertThat(settings).as(scenario).doesNotContain("/run/secrets/", "/etc/ncro/node.key", "hunter2");
@@ -128,7 +131,7 @@ class ModuleEvalIT {
    * build-time {@code ncro --check --skip-secret-files} does; every other field is checked.
    */
   @ParameterizedTest
-  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "discovery"})
+  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "discovery", "postgresql"})
   void renderedSettingsLoadInNcro(String scenario, @TempDir Path dir) throws Exception {
     JsonNode all = eval(scenario).get("settings");
     for (Iterator<Map.Entry<String, JsonNode>> it = all.fields(); it.hasNext(); ) {
@@ -162,6 +165,15 @@ class ModuleEvalIT {
         assertThat(c.fallbackCache().enabled()).isTrue();
         assertThat(c.fallbackCache().upstream().url()).hasToString("https://archive.corp.example");
         assertThat(c.fallbackCache().upstream().caFile()).isEqualTo(Path.of("/run/credentials/ncro.service/fallback-ca"));
+      }
+      case "postgresql" -> {
+        StoreConfig.Postgresql pg = (StoreConfig.Postgresql) c.cache().store();
+        assertThat(pg.passwordFile()).isEqualTo(Path.of("/run/credentials/ncro.service/postgresql-password"));
+        assertThat(pg.jdbcUrl()).isEqualTo("jdbc:postgresql://127.0.0.1:5432/ncro");
+        assertThat(pg.poolSize()).isEqualTo(4);
+        String unit = eval(scenario).get("units").get("ncro.service").asText();
+        assertThat(directive(unit, "LoadCredential")).containsExactly("postgresql-password:/run/secrets/ncro-db-password");
+        assertThat(directive(unit, "After").get(0)).contains("postgresql.service");
       }
       case "credentials" -> {
         assertThat(c.server().access().allow()).hasSize(2);

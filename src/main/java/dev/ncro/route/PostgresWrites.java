@@ -1,0 +1,140 @@
+package dev.ncro.route;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * The writes queued for the shared database, and how one batch of them is applied: in queue order,
+ * consecutive writes of one kind sent as one JDBC batch (one round trip), all in one transaction.
+ * Within such a run rows are ordered by hash (stable), so two nodes writing overlapping batches
+ * lock rows in the same order and do not deadlock.
+ */
+final class PostgresWrites {
+  private PostgresWrites() {}
+
+  sealed interface Write {
+    String hash();
+  }
+
+  /** A route learned by this node; an older one never replaces a newer one from another node. */
+  record Upsert(Route route, long atMillis) implements Write {
+    @Override
+    public String hash() {
+      return route.hash();
+    }
+  }
+
+  /** A route invalidated by this node (its upstream answered the NAR with 404). */
+  record Delete(String hash) implements Write {}
+
+  /** The last use of a route served from memory, for LRU eviction across the fleet. */
+  record Touch(String hash, long atMillis) implements Write {}
+
+  /** A path absent from every upstream, until {@code untilMillis}. */
+  record Negative(String hash, long untilMillis) implements Write {}
+
+  private static final String UPSERT = "INSERT INTO ncro_routes (" + PostgresSchema.COLUMNS + ", last_used)"
+      + " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (hash) DO UPDATE SET upstream = excluded.upstream,"
+      + " latency_ms = excluded.latency_ms, nar_url = excluded.nar_url, file_hash = excluded.file_hash,"
+      + " nar_hash = excluded.nar_hash, nar_size = excluded.nar_size, narinfo = excluded.narinfo,"
+      + " verified_at = excluded.verified_at, expires_at = excluded.expires_at,"
+      + " last_used = greatest(ncro_routes.last_used, excluded.last_used)"
+      + " WHERE ncro_routes.verified_at <= excluded.verified_at";
+  private static final String FOUND = "DELETE FROM ncro_negatives WHERE hash = ?";
+  private static final String DELETE = "DELETE FROM ncro_routes WHERE hash = ?";
+  private static final String TOUCH = "UPDATE ncro_routes SET last_used = greatest(last_used, ?) WHERE hash = ?";
+  private static final String NEGATIVE = "INSERT INTO ncro_negatives (hash, expires_at) VALUES (?, ?)"
+      + " ON CONFLICT (hash) DO UPDATE SET expires_at = greatest(ncro_negatives.expires_at, excluded.expires_at)";
+
+  /** Applies {@code batch} in one transaction on {@code c} (autocommit on, returned so). */
+  static void apply(Connection c, List<Write> batch) throws SQLException {
+    c.setAutoCommit(false);
+    try {
+      int i = 0;
+      while (i < batch.size()) {
+        Class<?> kind = batch.get(i).getClass();
+        int end = i;
+        while (end < batch.size() && batch.get(end).getClass() == kind) {
+          end++;
+        }
+        List<Write> run = new ArrayList<>(batch.subList(i, end));
+        run.sort(Comparator.comparing(Write::hash));
+        applyRun(c, run);
+        i = end;
+      }
+      c.commit();
+    } catch (SQLException e) {
+      try {
+        c.rollback();
+      } catch (SQLException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    } finally {
+      c.setAutoCommit(true);
+    }
+  }
+
+  private static void applyRun(Connection c, List<Write> run) throws SQLException {
+    switch (run.get(0)) {
+      case Upsert u -> {
+        try (PreparedStatement ps = c.prepareStatement(UPSERT)) {
+          for (Write w : run) {
+            Upsert up = (Upsert) w;
+            Route r = up.route();
+            ps.setString(1, r.hash());
+            ps.setString(2, r.upstream());
+            ps.setDouble(3, r.latencyMs());
+            ps.setString(4, r.narUrl());
+            ps.setString(5, r.fileHash());
+            ps.setString(6, r.narHash());
+            ps.setLong(7, r.narSize());
+            ps.setBytes(8, r.narinfo());
+            ps.setLong(9, r.verifiedAtMillis());
+            ps.setLong(10, r.expiresAtMillis());
+            ps.setLong(11, up.atMillis());
+            ps.addBatch();
+          }
+          ps.executeBatch();
+        }
+        // Found after all: a negative entry another node wrote earlier is wrong now.
+        hashes(c, FOUND, run);
+      }
+      case Delete d -> hashes(c, DELETE, run);
+      case Touch t -> {
+        try (PreparedStatement ps = c.prepareStatement(TOUCH)) {
+          for (Write w : run) {
+            ps.setLong(1, ((Touch) w).atMillis());
+            ps.setString(2, w.hash());
+            ps.addBatch();
+          }
+          ps.executeBatch();
+        }
+      }
+      case Negative n -> {
+        try (PreparedStatement ps = c.prepareStatement(NEGATIVE)) {
+          for (Write w : run) {
+            ps.setString(1, w.hash());
+            ps.setLong(2, ((Negative) w).untilMillis());
+            ps.addBatch();
+          }
+          ps.executeBatch();
+        }
+      }
+    }
+  }
+
+  private static void hashes(Connection c, String sql, List<Write> run) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      for (Write w : run) {
+        ps.setString(1, w.hash());
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
+  }
+}

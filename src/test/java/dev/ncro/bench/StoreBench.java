@@ -1,0 +1,254 @@
+package dev.ncro.bench;
+
+import dev.ncro.config.CacheConfig;
+import dev.ncro.config.Config;
+import dev.ncro.config.StoreConfig;
+import dev.ncro.support.NcroHarness;
+import dev.ncro.support.Postgres;
+import dev.ncro.support.TestKey;
+import dev.ncro.support.TestNarinfo;
+import dev.ncro.support.TestUpstream;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Issue 17: warm narinfo hits through the PostgreSQL route store, against the SQLite store in the
+ * same run. Three in-process nodes in front of one {@link TestUpstream} (never asked during the
+ * measured phases: every request is a hit), and {@code wrk -t1 -c64 --latency}:
+ * <ol>
+ *   <li>SQLite store, a set of {@link #HOT} routes in memory (the baseline);
+ *   <li>PostgreSQL store, the same routes in its memory;
+ *   <li>PostgreSQL store, routes only in the database: {@code DB_ROUTES} rows inserted directly,
+ *       each requested once (wrk walks the list), so every request is a memory miss and one
+ *       indexed lookup.
+ * </ol>
+ * Rounds alternate the order. Goals: (2) >= 0.95 x (1) req/s; (3) >= 0.3 x (1) req/s with p99 <= 5 ms.
+ * Run by {@code bench/store/run}; not a test.
+ */
+public final class StoreBench {
+  private static final int HOT = 1000;
+
+  private StoreBench() {}
+
+  record Wrk(double rps, double p99ms, long requests) {}
+
+  public static void main(String[] args) throws Exception {
+    int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 3;
+    int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+    int dbRoutes = args.length > 2 ? Integer.parseInt(args[2]) : 150_000;
+    ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+        .setLevel(ch.qos.logback.classic.Level.toLevel(System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
+    Path dir = Files.createTempDirectory("ncro-store-bench");
+    TestKey key = new TestKey("bench-store-1");
+    try (Postgres pg = Postgres.start(); TestUpstream up = TestUpstream.start()) {
+      pg.createOwnedDatabase("bench", "bench-pw");
+      Path pw = dir.resolve("pw");
+      Files.writeString(pw, "bench-pw\n");
+      for (int i = 0; i < HOT; i++) {
+        String h = TestNarinfo.hash(i);
+        up.putNarinfo(h, TestNarinfo.make(h, "nar/" + h + ".nar.xz", 4096, key));
+      }
+      Config base = NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(List.of(up.uri()), List.of(key.publicKey())));
+      CacheConfig c = base.cache();
+      StoreConfig.Postgresql store = new StoreConfig.Postgresql(List.of("127.0.0.1:" + pg.port()), "bench", "bench",
+          Map.of("sslmode", "disable"), pw, "bench-pw", 8);
+      Config pgConfig = new Config(base.server(), base.upstreams(),
+          new CacheConfig(c.dbPath(), 1_000_000, c.ttl(), c.negativeTtl(), c.latencyAlpha(), c.probeInterval(), store),
+          base.timeouts(), base.logging(), base.mesh());
+      Config sqliteConfig = new Config(base.server(), base.upstreams(),
+          new CacheConfig(c.dbPath(), 1_000_000, c.ttl(), c.negativeTtl(), c.latencyAlpha(), c.probeInterval()),
+          base.timeouts(), base.logging(), base.mesh());
+      try (NcroHarness sqlite = NcroHarness.start(sqliteConfig); NcroHarness postgres = NcroHarness.start(pgConfig)) {
+        insertRoutes(pg, up, dbRoutes);
+        for (NcroHarness n : List.of(sqlite, postgres)) {
+          for (int i = 0; i < HOT; i++) {
+            HttpResponse<byte[]> r = n.get("/" + TestNarinfo.hash(i) + ".narinfo");
+            if (r.statusCode() != 200) {
+              throw new IllegalStateException("warm-up " + i + ": " + r.statusCode());
+            }
+          }
+        }
+        Path hot = paths(dir.resolve("hot.txt"), 0, HOT);
+        Path cold = paths(dir.resolve("cold.txt"), HOT, HOT + dbRoutes);
+        Path script = dir.resolve("walk.lua");
+        Files.writeString(script, """
+            local paths = {}
+            local i = 0
+            init = function(args)
+              for line in io.lines(args[1]) do paths[#paths + 1] = line end
+            end
+            request = function()
+              i = i + 1
+              if i > #paths then i = 1; wrapped = true end
+              return wrk.format(nil, paths[i])
+            end
+            done = function(summary, latency, requests)
+              if wrapped then io.write("WRAPPED\\n") end
+            end
+            """);
+        // Warm-up of wrk's path and the JIT on both nodes (not measured).
+        wrk(sqlite, script, hot, 3);
+        wrk(postgres, script, hot, 3);
+        List<Wrk> s = new ArrayList<>();
+        List<Wrk> m = new ArrayList<>();
+        List<Wrk> d = new ArrayList<>();
+        int coldUsed = 0;
+        System.out.printf("wrk -t1 -c64 -d%ds, %d rounds; %d hot routes in memory, %d routes only in PostgreSQL%n",
+            seconds, rounds, HOT, dbRoutes);
+        for (int r = 0; r < rounds; r++) {
+          boolean forward = r % 2 == 0;
+          Wrk a = null;
+          Wrk b = null;
+          Wrk e = null;
+          for (int step = 0; step < 3; step++) {
+            int which = forward ? step : 2 - step;
+            switch (which) {
+              case 0 -> a = wrk(sqlite, script, hot, seconds);
+              case 1 -> b = wrk(postgres, script, hot, seconds);
+              default -> {
+                // Each round walks a fresh part of the list: no path of it is in memory yet.
+                Path part = paths(dir.resolve("cold-" + r + ".txt"), HOT + coldUsed, HOT + dbRoutes);
+                e = wrk(postgres, script, part, seconds);
+                coldUsed += (int) e.requests();
+              }
+            }
+          }
+          s.add(a);
+          m.add(b);
+          d.add(e);
+          System.out.printf("round %d  sqlite %8.0f req/s p99 %6.2f ms | pg memory %8.0f req/s p99 %6.2f ms | pg only %8.0f req/s p99 %6.2f ms (%d lookups)%n",
+              r + 1, a.rps(), a.p99ms(), b.rps(), b.p99ms(), e.rps(), e.p99ms(), e.requests());
+        }
+        if (coldUsed > dbRoutes) {
+          System.out.println("WARNING: the PostgreSQL-only phase used more paths than the table holds: raise DB_ROUTES");
+        }
+        double sr = median(s.stream().map(Wrk::rps).toList());
+        double mr = median(m.stream().map(Wrk::rps).toList());
+        double dr = median(d.stream().map(Wrk::rps).toList());
+        double dp = median(d.stream().map(Wrk::p99ms).toList());
+        double mRatio = median(ratios(m, s));
+        double dRatio = median(ratios(d, s));
+        System.out.printf("SUMMARY\t17 warm hit req/s, PostgreSQL store, in memory\t%.0f\tSQLite store %.0f\t%.2f\t>= 0.95 x\t%s%n",
+            mr, sr, mRatio, mRatio >= 0.95 ? "yes" : "NO");
+        System.out.printf("SUMMARY\t17 warm hit req/s, PostgreSQL only (memory cold)\t%.0f\tSQLite store %.0f\t%.2f\t>= 0.3 x\t%s%n",
+            dr, sr, dRatio, dRatio >= 0.3 ? "yes" : "NO");
+        System.out.printf("SUMMARY\t17 warm hit p99, PostgreSQL only, 64 connections\t%.2f ms\t-\t-\t<= 5 ms\t%s%n",
+            dp, dp <= 5 ? "yes" : "NO");
+        System.out.printf("pg memory p99 %.2f ms, sqlite p99 %.2f ms (medians)%n",
+            median(m.stream().map(Wrk::p99ms).toList()), median(s.stream().map(Wrk::p99ms).toList()));
+        if (up.requests().stream().anyMatch(q -> q.path().endsWith(".narinfo") && !isHot(q.path()))) {
+          System.out.println("WARNING: the upstream was asked for a path the database held");
+        }
+      }
+    } finally {
+      try (var walk = Files.walk(dir)) {
+        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+    System.exit(0);
+  }
+
+  private static boolean isHot(String path) {
+    for (int i = 0; i < HOT; i++) {
+      if (path.equals("/" + TestNarinfo.hash(i) + ".narinfo")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Rows straight into ncro_routes (the node created the schema): what other nodes wrote. */
+  private static void insertRoutes(Postgres pg, TestUpstream up, int n) throws Exception {
+    long now = System.currentTimeMillis();
+    try (Connection c = pg.connect("bench")) {
+      c.setAutoCommit(false);
+      try (PreparedStatement ps = c.prepareStatement("INSERT INTO ncro_routes (hash, upstream, latency_ms, nar_url,"
+          + " file_hash, nar_hash, nar_size, narinfo, verified_at, expires_at, last_used) VALUES (?,?,?,?,?,?,?,?,?,?,?)")) {
+        for (int i = HOT; i < HOT + n; i++) {
+          String h = TestNarinfo.hash(i);
+          ps.setString(1, h);
+          ps.setString(2, up.uri().toString());
+          ps.setDouble(3, 1.0);
+          ps.setString(4, "nar/" + h + ".nar.xz");
+          ps.setString(5, "sha256:x");
+          ps.setString(6, "sha256:y");
+          ps.setLong(7, 4096);
+          ps.setBytes(8, TestNarinfo.make(h, "nar/" + h + ".nar.xz", 4096, null)); // served as stored
+          ps.setLong(9, now);
+          ps.setLong(10, now + 3_600_000);
+          ps.setLong(11, now);
+          ps.addBatch();
+          if (i % 5000 == 0) {
+            ps.executeBatch();
+          }
+        }
+        ps.executeBatch();
+      }
+      c.commit();
+      try (var st = c.createStatement()) {
+        st.execute("ANALYZE ncro_routes");
+      }
+    }
+  }
+
+  private static Path paths(Path file, int from, int to) throws Exception {
+    StringBuilder sb = new StringBuilder();
+    for (int i = from; i < to; i++) {
+      sb.append('/').append(TestNarinfo.hash(i)).append(".narinfo\n");
+    }
+    Files.writeString(file, sb);
+    return file;
+  }
+
+  private static final Pattern RPS = Pattern.compile("Requests/sec:\\s+([0-9.]+)");
+  private static final Pattern P99 = Pattern.compile("99%\\s+([0-9.]+)(us|ms|s)");
+  private static final Pattern TOTAL = Pattern.compile("(\\d+) requests in");
+  private static final Pattern NON2XX = Pattern.compile("Non-2xx or 3xx responses: (\\d+)");
+
+  private static Wrk wrk(NcroHarness n, Path script, Path paths, int seconds) throws Exception {
+    Process p = new ProcessBuilder("wrk", "-t1", "-c64", "-d" + seconds + "s", "--latency", "-s", script.toString(),
+        n.uri("").toString(), "--", paths.toString()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    p.waitFor(seconds + 30L, TimeUnit.SECONDS);
+    Matcher bad = NON2XX.matcher(out);
+    if (bad.find()) {
+      throw new IllegalStateException("non-200 answers:\n" + out);
+    }
+    Matcher r = RPS.matcher(out);
+    Matcher l = P99.matcher(out);
+    Matcher t = TOTAL.matcher(out);
+    if (!r.find() || !l.find() || !t.find()) {
+      throw new IllegalStateException("cannot read wrk's output:\n" + out);
+    }
+    double v = Double.parseDouble(l.group(1));
+    double ms = switch (l.group(2)) {
+      case "us" -> v / 1000;
+      case "s" -> v * 1000;
+      default -> v;
+    };
+    return new Wrk(Double.parseDouble(r.group(1)), ms, Long.parseLong(t.group(1)));
+  }
+
+  private static List<Double> ratios(List<Wrk> xs, List<Wrk> base) {
+    List<Double> out = new ArrayList<>();
+    for (int i = 0; i < xs.size(); i++) {
+      out.add(xs.get(i).rps() / base.get(i).rps());
+    }
+    return out;
+  }
+
+  private static double median(List<Double> xs) {
+    List<Double> s = new ArrayList<>(xs);
+    s.sort(null);
+    return s.get(s.size() / 2);
+  }
+}

@@ -1,0 +1,233 @@
+package dev.ncro.fleet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ncro.support.Await;
+import dev.ncro.support.Closer;
+import dev.ncro.support.LogCapture;
+import dev.ncro.support.NcroHarness;
+import dev.ncro.support.Postgres;
+import dev.ncro.support.TestKey;
+import dev.ncro.support.TestNarinfo;
+import dev.ncro.support.TestUpstream;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Three ncro nodes on one real PostgreSQL ({@code cache.store: postgresql}): what one node learns,
+ * every node knows (routes and negative entries), and the database going away never fails a
+ * request.
+ */
+class PostgresFleetIT {
+  private static final TestKey KEY = new TestKey("fleet-1");
+  private static final AtomicInteger DATABASES = new AtomicInteger();
+  private static Postgres pg;
+
+  @TempDir Path dir;
+  private final Closer open = new Closer();
+  private TestUpstream fast;
+  private TestUpstream slow;
+  private PostgresFleet fleet;
+
+  @BeforeAll
+  static void server() throws Exception {
+    pg = Postgres.start();
+  }
+
+  @AfterAll
+  static void stopServer() throws Exception {
+    pg.close();
+  }
+
+  @BeforeEach
+  void upstreamsAndDatabase() throws Exception {
+    fast = open.add(TestUpstream.start());
+    slow = open.add(TestUpstream.start());
+    fleet = new PostgresFleet(pg, "fleet" + DATABASES.incrementAndGet(), dir, open);
+  }
+
+  @AfterEach
+  void closeAll() throws Exception {
+    open.close();
+    if (!pg.listening()) {
+      pg.restart();
+    }
+  }
+
+  private NcroHarness node() throws Exception {
+    return fleet.node(List.of(fast.uri(), slow.uri()), KEY);
+  }
+
+  private byte[] publish(int i) {
+    String h = TestNarinfo.hash(i);
+    byte[] body = TestNarinfo.make(h, "nar/" + h + ".nar.xz", 1000 + i, KEY);
+    fast.putNarinfo(h, body);
+    slow.putNarinfo(h, body);
+    return body;
+  }
+
+  private int narinfoRequests(String h) {
+    return fast.requestCount("/" + h + ".narinfo") + slow.requestCount("/" + h + ".narinfo");
+  }
+
+  @Test
+  void aRouteResolvedOnOneNodeIsACacheHitOnTheOthersWithNoUpstreamContact() throws Exception {
+    NcroHarness a = node();
+    NcroHarness b = node();
+    NcroHarness c = node();
+    String h = TestNarinfo.hash(1);
+    byte[] body = publish(1);
+
+    HttpResponse<byte[]> first = a.get("/" + h + ".narinfo");
+    assertThat(first.statusCode()).isEqualTo(200);
+    assertThat(first.headers().firstValue("X-Ncro-Route")).hasValue("race");
+    Await.until("node A's route reached the database", () -> fleet.hasRoute(h));
+    fast.clearRequests();
+    slow.clearRequests();
+
+    for (NcroHarness other : List.of(b, c)) {
+      HttpResponse<byte[]> r = other.get("/" + h + ".narinfo");
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.body()).isEqualTo(body);
+      assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("cache-hit");
+      // The upstream node A's race chose.
+      assertThat(r.headers().firstValue("X-Ncro-Upstream")).isEqualTo(first.headers().firstValue("X-Ncro-Upstream"));
+    }
+    assertThat(narinfoRequests(h)).isZero();
+    assertThat(fast.requests()).isEmpty();
+    assertThat(slow.requests()).isEmpty();
+    // Now in B's memory: answered again without the database either.
+    assertThat(b.ncro().store().getCached(h)).isNotNull();
+  }
+
+  @Test
+  void aPathEveryUpstreamLacksIsNegativeOnAllThreeNodes() throws Exception {
+    NcroHarness a = node();
+    NcroHarness b = node();
+    NcroHarness c = node();
+    String h = TestNarinfo.hash(2);
+
+    HttpResponse<byte[]> first = a.get("/" + h + ".narinfo");
+    assertThat(first.statusCode()).isEqualTo(404);
+    assertThat(first.headers().firstValue("X-Ncro-Route")).isEmpty();
+    Await.until("node A's negative entry reached the database", () -> fleet.hasNegative(h));
+    fast.clearRequests();
+    slow.clearRequests();
+
+    for (NcroHarness n : List.of(a, b, c)) {
+      HttpResponse<byte[]> r = n.get("/" + h + ".narinfo");
+      assertThat(r.statusCode()).isEqualTo(404);
+      assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("negative");
+    }
+    assertThat(narinfoRequests(h)).isZero();
+  }
+
+  @Test
+  void postgresStoppedMidRunEveryNodeKeepsAnsweringThenReconnectsAndSharesAgain() throws Exception {
+    NcroHarness a = node();
+    NcroHarness b = node();
+    NcroHarness c = node();
+    List<NcroHarness> all = List.of(a, b, c);
+    String known = TestNarinfo.hash(3);
+    publish(3);
+    assertThat(a.get("/" + known + ".narinfo").statusCode()).isEqualTo(200);
+    Await.until("route shared", () -> fleet.hasRoute(known));
+
+    pg.stop();
+    int i = 10;
+    for (NcroHarness n : all) {
+      // A route in this node's memory, a route only the database had, a path never seen: all answered.
+      assertThat(n.get("/" + known + ".narinfo").statusCode()).isEqualTo(200);
+      String fresh = TestNarinfo.hash(i);
+      byte[] body = publish(i++);
+      HttpResponse<byte[]> r = n.get("/" + fresh + ".narinfo");
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.body()).isEqualTo(body);
+      assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("race");
+      String absent = TestNarinfo.hash(i++);
+      assertThat(n.get("/" + absent + ".narinfo").statusCode()).isEqualTo(404);
+    }
+    for (NcroHarness n : all) {
+      Await.until("the store is reported down", () -> status(n).contains("\"state\":\"down\""));
+      HttpResponse<byte[]> health = n.get("/health");
+      assertThat(health.statusCode()).isEqualTo(200);
+      assertThat(PostgresFleet.text(health.body())).contains("route store postgresql down");
+      assertThat(PostgresFleet.text(n.get("/metrics").body())).contains("ncro_store_up{store=\"postgresql\"} 0");
+    }
+
+    pg.restart();
+    for (NcroHarness n : all) {
+      Await.until("node reconnected", () -> status(n).contains("\"state\":\"up\""));
+    }
+    // Writes queued during the outage arrived.
+    String queued = TestNarinfo.hash(10);
+    Await.until("a route learned during the outage reached the database", () -> fleet.hasRoute(queued));
+    String after = TestNarinfo.hash(40);
+    byte[] body = publish(40);
+    assertThat(c.get("/" + after + ".narinfo").headers().firstValue("X-Ncro-Route")).hasValue("race");
+    Await.until("route learned after the restart shared", () -> fleet.hasRoute(after));
+    fast.clearRequests();
+    slow.clearRequests();
+    for (NcroHarness n : List.of(a, b)) {
+      HttpResponse<byte[]> r = n.get("/" + after + ".narinfo");
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.body()).isEqualTo(body);
+      assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("cache-hit");
+    }
+    assertThat(narinfoRequests(after)).isZero();
+    for (NcroHarness n : all) {
+      assertThat(PostgresFleet.text(n.get("/metrics").body())).contains("ncro_store_up{store=\"postgresql\"} 1");
+    }
+  }
+
+  @Test
+  void theLruBoundIsSharedAndEnforcedByOneNode() throws Exception {
+    NcroHarness a = fleet.node(List.of(fast.uri(), slow.uri()), KEY.publicKey(), "  max_entries: 3\n");
+    NcroHarness b = fleet.node(List.of(fast.uri(), slow.uri()), KEY.publicKey(), "  max_entries: 3\n");
+    for (int i = 50; i < 56; i++) {
+      publish(i);
+      NcroHarness n = i % 2 == 0 ? a : b;
+      assertThat(n.get("/" + TestNarinfo.hash(i) + ".narinfo").statusCode()).isEqualTo(200);
+    }
+    Await.until("the table is back within max_entries", () -> {
+      try {
+        return fleet.routeCount() <= 3;
+      } catch (Exception e) {
+        return false;
+      }
+    });
+    // The newest route stays.
+    assertThat(fleet.hasRoute(TestNarinfo.hash(55))).isTrue();
+  }
+
+  @Test
+  void thePasswordAppearsNowhere() throws Exception {
+    try (LogCapture logs = new LogCapture()) {
+      NcroHarness a = node();
+      publish(60);
+      a.get("/" + TestNarinfo.hash(60) + ".narinfo");
+      pg.stop();
+      Await.until("the store is reported down", () -> status(a).contains("\"state\":\"down\""));
+      String everything = status(a) + PostgresFleet.text(a.get("/metrics").body())
+          + PostgresFleet.text(a.get("/health").body()) + String.join("\n", logs.lines());
+      assertThat(everything).contains(fleet.database).doesNotContain(fleet.password);
+      pg.restart();
+    }
+  }
+
+  private static String status(NcroHarness n) {
+    try {
+      return PostgresFleet.text(n.get("/status").body());
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+  }
+}
