@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
  * route), so ncro can be filled with a million distinct routes through its own race and store,
  * without a million files on disk. Prints its port on stdout, then serves until killed.
  *
- * <p>Usage: {@code java -cp ... dev.ncro.bench.ScaleUpstream [threads]}
+ * <p>Usage: {@code java -cp ... dev.ncro.bench.ScaleUpstream [threads] [port]} (a fixed port lets a
+ * kept database be reused: routes name their upstream by URL).
  */
 public final class ScaleUpstream {
   private static final Pattern NARINFO = Pattern.compile("/([0-9a-df-np-sv-z]{32})\\.narinfo");
@@ -42,6 +43,7 @@ public final class ScaleUpstream {
 
   public static void main(String[] args) throws Exception {
     int threads = args.length > 0 ? Integer.parseInt(args[0]) : 1;
+    int port = args.length > 1 ? Integer.parseInt(args[1]) : 0;
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
     Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
         .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -50,7 +52,7 @@ public final class ScaleUpstream {
             c.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(8192), new Handler());
           }
         })
-        .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        .bind(new InetSocketAddress("127.0.0.1", port)).sync().channel();
     System.out.println(((InetSocketAddress) ch.localAddress()).getPort());
     System.out.flush();
     ch.closeFuture().sync();
