@@ -84,7 +84,7 @@ class RouteStoreTest {
       clock.advance(step);
       s.put(route(hash(4), clock.millis(), 60_000_000));
       assertThat(s.count()).isEqualTo(3);
-      // (the database's bound: the memory layer keeps whatever its own policy admits)
+      // (the database's bound, checked below the memory layer)
       assertThat(s.backend().find(hash(2))).isEmpty();
       assertThat(s.backend().find(hash(1))).isPresent();
       assertThat(s.backend().find(hash(3))).isPresent();
