@@ -12,8 +12,8 @@ import java.util.concurrent.ArrayBlockingQueue;
  * A fixed pool of read-only connections to one SQLite file, each with its lookups prepared once.
  * WAL lets readers run beside the writer and each other, so a lookup waits for neither a write nor
  * another lookup (measured: one connection under one lock held random hits over 100 000 routes to
- * 5 000 req/s with a p99 of 0.6 s; docs/benchmarks.md). A borrower that finds every connection in
- * use parks (virtual threads) until one comes back.
+ * 5 000 req/s with a p99 of 0.3 to 0.9 s; docs/benchmarks.md). A borrower that finds every
+ * connection in use parks (virtual threads) until one comes back, in arrival order.
  *
  * <p>{@link #retire} takes every connection back (waiting for lookups in flight) and closes them,
  * for {@link SqliteRouteBackend}'s switch to a fresh file; a borrower still waiting on a retired pool
@@ -47,7 +47,9 @@ final class SqliteReaders {
 
   private SqliteReaders(List<Reader> readers) {
     this.all = readers;
-    this.idle = new ArrayBlockingQueue<>(readers.size(), false, readers);
+    // Fair: lookups get a connection in arrival order. With barging, a parked lookup could be
+    // overtaken again and again by new arrivals under load (500 clients on 2 busy cores).
+    this.idle = new ArrayBlockingQueue<>(readers.size(), true, readers);
     readers.forEach(r -> r.pool = this);
   }
 
@@ -75,10 +77,7 @@ final class SqliteReaders {
 
   /** A connection of this pool, or {@code null} when the pool has been retired. */
   Reader borrow() throws InterruptedException {
-    Reader r = idle.poll();
-    if (r == null) {
-      r = idle.take();
-    }
+    Reader r = idle.take();
     if (r.closed) {
       idle.offer(r); // wake the next waiter: it must go elsewhere too
       return null;
