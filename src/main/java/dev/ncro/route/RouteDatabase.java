@@ -190,6 +190,15 @@ final class RouteDatabase {
     }
   }
 
+  private static boolean hasWal(Path db) {
+    try {
+      Path wal = db.resolveSibling(db.getFileName() + "-wal");
+      return Files.exists(wal) && Files.size(wal) >= 32;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   private static boolean hasContent(Path db) throws RouteStoreException {
     try {
       return Files.exists(db) && Files.size(db) > 0;
@@ -237,7 +246,9 @@ final class RouteDatabase {
     long pageBytes = pageSize == 1 ? 65536 : pageSize;
     long pages = Integer.toUnsignedLong(b.getInt(28));
     boolean countValid = b.getInt(24) == b.getInt(92) && pages > 0;
-    if (countValid && size < pages * pageBytes) {
+    // A checkpoint cut short (kill -9) may have written page 1 before extending the file; the WAL
+    // beside it (at least its 32-byte header) completes it at open. Then quick_check judges.
+    if (countValid && size < pages * pageBytes && !hasWal(db)) {
       throw new Unusable("corrupt", "truncated: " + size + " bytes, the header says " + pages + " pages of "
           + pageBytes, null);
     }
