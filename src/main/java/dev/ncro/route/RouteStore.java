@@ -60,7 +60,7 @@ public final class RouteStore implements AutoCloseable {
     if (r != null) {
       return Optional.of(r);
     }
-    return backend.find(hash).map(this::remember);
+    return backend.find(hash).filter(this::remember);
   }
 
   /** A route from memory only: the non-blocking fast path for warm narinfo. */
@@ -206,9 +206,18 @@ public final class RouteStore implements AutoCloseable {
     return at != null && route.verifiedAtMillis() <= at && at >= clock.millis() - TOMBSTONE_TTL.toMillis();
   }
 
-  private Route remember(Route r) {
+  /**
+   * Caches a route read from the backend, unless it was invalidated meanwhile: a lookup that read
+   * the row just before an invalidation's delete committed must not put it back in memory (lookups
+   * no longer wait for writes: the reader pool). Checked after the write, as {@link #cache} does.
+   */
+  private boolean remember(Route r) {
     memory.put(r);
+    if (invalidatedSince(r)) {
+      memory.remove(r.hash());
+      return false;
+    }
     memory.touch(r.hash());
-    return r;
+    return true;
   }
 }

@@ -138,6 +138,52 @@ class RouteStoreTest {
   }
 
   @Test
+  void aLookupAfterADeleteSeesTheDeleteOnEveryReader() throws Exception {
+    MutableClock clock = new MutableClock();
+    try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 100, 1, clock)) {
+      s.put(route(hash(1), clock.millis(), 60_000));
+      s.put(route(hash(2), clock.millis(), 60_000));
+      for (int i = 0; i < 8; i++) { // every pooled reader has read the row (and returned it)
+        assertThat(s.backend().find(hash(1))).isPresent();
+        assertThat(s.backend().findByNarUrl("nar/" + hash(1) + ".nar.xz")).isPresent();
+      }
+      s.invalidate(hash(1));
+      for (int i = 0; i < 8; i++) {
+        assertThat(s.backend().find(hash(1))).as("reader %d", i).isEmpty();
+        assertThat(s.backend().findByNarUrl("nar/" + hash(1) + ".nar.xz")).isEmpty();
+      }
+      assertThat(s.get(hash(1))).isEmpty();
+    }
+  }
+
+  @Test
+  void aLookupThatReadTheRowBeforeAnInvalidationDoesNotCacheIt() throws Exception {
+    MutableClock clock = new MutableClock();
+    Path path = dir.resolve("r.db");
+    Route r = route(hash(1), clock.millis(), 60_000);
+    try (RouteStore s = RouteStore.open(path, 100, 10, clock)) {
+      s.put(r);
+    }
+    // A backend whose find returns the row as read before the delete committed.
+    try (SqliteRouteBackend real = SqliteRouteBackend.open(path, 100, clock);
+        RouteStore s = new RouteStore(new RouteBackend() {
+          public java.util.Optional<Route> find(String h) { return java.util.Optional.of(r); }
+          public java.util.Optional<Route> findByNarUrl(String u) { return real.findByNarUrl(u); }
+          public List<Route> recentLive(long now, int limit) { return real.recentLive(now, limit); }
+          public void upsert(Route x) { real.upsert(x); }
+          public void delete(String h) { real.delete(h); }
+          public void touch(List<Touch> t) { real.touch(t); }
+          public int count() { return real.count(); }
+          public void close() {}
+        }, 10, clock)) {
+      clock.advance(5);
+      s.invalidate(hash(1));
+      assertThat(s.get(hash(1))).as("the stale row is not served").isEmpty();
+      assertThat(s.getCached(hash(1))).as("nor cached").isNull();
+    }
+  }
+
+  @Test
   void aFailedWriteReachesTheCaller() throws Exception {
     MutableClock clock = new MutableClock();
     RouteStore s = RouteStore.open(dir.resolve("r.db"), 10, 10, clock);
