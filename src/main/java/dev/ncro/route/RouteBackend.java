@@ -28,6 +28,16 @@ public interface RouteBackend extends AutoCloseable {
   /** Inserts or replaces {@code route}, then evicts least-recently-used rows above the bound. */
   void upsert(Route route);
 
+  /**
+   * Inserts or replaces every route, then evicts as {@link #upsert} does: a backend that can should
+   * write them in one transaction (one commit for a burst of races instead of one each).
+   */
+  default void upsertAll(List<Route> routes) {
+    for (Route r : routes) {
+      upsert(r);
+    }
+  }
+
   /** Removes the route for {@code hash}, if any. */
   void delete(String hash);
 

@@ -1,6 +1,7 @@
 package dev.ncro.route;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -14,6 +15,7 @@ import java.time.Clock;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
+import java.util.Optional;
 import org.sqlite.SQLiteConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -112,8 +114,34 @@ final class RouteDatabase {
     Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
   }
 
+  /**
+   * Moves a database that {@link #quickCheck} found damaged after start (its connections already
+   * closed) aside, as {@link #open} does at start, and opens a fresh one at {@code path}.
+   */
+  static Connection replaceDamaged(Path path, String reason, Clock clock) throws RouteStoreException {
+    Path db = path.toAbsolutePath();
+    Unusable u = new Unusable("corrupt", reason, null);
+    Path moved = moveAside(path, db, u, clock);
+    log.atWarn().setMessage("route database damaged, moved aside; continuing with an empty one")
+        .addKeyValue("path", path).addKeyValue("moved_to", moved).addKeyValue("reason", reason).log();
+    try {
+      return openChecked(path, db);
+    } catch (Unusable again) {
+      throw new RouteStoreException(path + ": a new route database is unusable too: " + again.getMessage(), again);
+    }
+  }
+
+  /** A read-only connection to the database at {@code path}, for lookups beside the writer (WAL). */
+  static Connection openReader(Path path) throws SQLException {
+    SQLiteConfig readOnly = new SQLiteConfig();
+    readOnly.setReadOnly(true);
+    readOnly.setBusyTimeout(5000);
+    return readOnly.createConnection("jdbc:sqlite:" + path.toAbsolutePath());
+  }
+
   private static Connection openChecked(Path path, Path db) throws RouteStoreException, Unusable {
     if (hasContent(db)) {
+      checkHeader(db);
       // Judged through a read-only connection first: a file that turns out not to be ours, or
       // damaged, is left exactly as it was (a read-write connection would checkpoint its WAL on
       // close, writing into the damaged file and deleting the WAL).
@@ -121,7 +149,6 @@ final class RouteDatabase {
       readOnly.setReadOnly(true);
       readOnly.setBusyTimeout(5000);
       try (Connection c = readOnly.createConnection("jdbc:sqlite:" + db)) {
-        quickCheck(c);
         RouteSchema.Fit fit = RouteSchema.inspect(c);
         if (fit instanceof RouteSchema.Fit.Foreign f) {
           throw new RouteStoreException(path + " is an SQLite database but not ncro's: " + f.reason()
@@ -163,6 +190,15 @@ final class RouteDatabase {
     }
   }
 
+  private static boolean hasWal(Path db) {
+    try {
+      Path wal = db.resolveSibling(db.getFileName() + "-wal");
+      return Files.exists(wal) && Files.size(wal) >= 32;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   private static boolean hasContent(Path db) throws RouteStoreException {
     try {
       return Files.exists(db) && Files.size(db) > 0;
@@ -171,13 +207,50 @@ final class RouteDatabase {
     }
   }
 
-  /** Reads every page once: damage anywhere in the file shows up now, not in the middle of serving. */
-  private static void quickCheck(Connection c) throws SQLException, Unusable {
+  /**
+   * What {@code PRAGMA quick_check} finds wrong with the database behind {@code c}, or empty. It
+   * reads every page (about 2 s for the 146 MiB file of 100 000 routes on a busy 2-core machine,
+   * docs/benchmarks.md; it grows with the file), so it runs after start, in the background
+   * ({@link SqliteRouteBackend}), not before the first answer.
+   */
+  static Optional<String> quickCheck(Connection c) throws SQLException {
     try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA quick_check")) {
       String first = rs.next() ? rs.getString(1) : "no answer";
-      if (!"ok".equals(first)) {
-        throw new Unusable("corrupt", "PRAGMA quick_check: " + RouteSchema.abbreviate(first.replace('\n', ' '), 300), null);
+      return "ok".equals(first) ? Optional.empty()
+          : Optional.of("PRAGMA quick_check: " + RouteSchema.abbreviate(first.replace('\n', ' '), 300));
+    }
+  }
+
+  /**
+   * The cheap check at open, 100 bytes read: an SQLite header, and a file at least as long as the
+   * header says (when the header's page count is valid). Catches a truncated file before SQLite
+   * opens it read-write, so its WAL moves aside untouched with it; damage inside the pages is
+   * {@link #quickCheck}'s, after start.
+   */
+  private static void checkHeader(Path db) throws RouteStoreException, Unusable {
+    byte[] h = new byte[100];
+    long size;
+    try (var in = Files.newInputStream(db)) {
+      size = Files.size(db);
+      if (in.readNBytes(h, 0, h.length) < h.length) {
+        throw new Unusable("corrupt", "shorter than an SQLite header (" + size + " bytes)", null);
       }
+    } catch (IOException e) {
+      throw new RouteStoreException(db + ": cannot read: " + describe(e), e);
+    }
+    if (!new String(h, 0, 16, java.nio.charset.StandardCharsets.ISO_8859_1).equals("SQLite format 3\0")) {
+      throw new Unusable("corrupt", "file is not a database (no SQLite header)", null);
+    }
+    ByteBuffer b = ByteBuffer.wrap(h);
+    int pageSize = Short.toUnsignedInt(b.getShort(16));
+    long pageBytes = pageSize == 1 ? 65536 : pageSize;
+    long pages = Integer.toUnsignedLong(b.getInt(28));
+    boolean countValid = b.getInt(24) == b.getInt(92) && pages > 0;
+    // A checkpoint cut short (kill -9) may have written page 1 before extending the file; the WAL
+    // beside it (at least its 32-byte header) completes it at open. Then quick_check judges.
+    if (countValid && size < pages * pageBytes && !hasWal(db)) {
+      throw new Unusable("corrupt", "truncated: " + size + " bytes, the header says " + pages + " pages of "
+          + pageBytes, null);
     }
   }
 

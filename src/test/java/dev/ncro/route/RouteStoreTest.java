@@ -8,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.List;
 import dev.ncro.support.MutableClock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -70,22 +72,124 @@ class RouteStoreTest {
   @Test
   void evictsLeastRecentlyUsedAboveMaxEntries() throws Exception {
     MutableClock clock = new MutableClock();
+    long step = SqliteRouteBackend.RECENCY_GRANULARITY.toMillis() + 1;
+    try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 3, 1, clock)) {
+      for (int i = 1; i <= 3; i++) {
+        clock.advance(step);
+        s.put(route(hash(i), clock.millis(), 60_000_000));
+      }
+      clock.advance(step);
+      s.get(hash(1)); // hash(1) becomes the most recently used
+      s.flushRecency();
+      clock.advance(step);
+      s.put(route(hash(4), clock.millis(), 60_000_000));
+      assertThat(s.count()).isEqualTo(3);
+      // (the database's bound, checked below the memory layer)
+      assertThat(s.backend().find(hash(2))).isEmpty();
+      assertThat(s.backend().find(hash(1))).isPresent();
+      assertThat(s.backend().find(hash(3))).isPresent();
+      assertThat(s.backend().find(hash(4))).isPresent();
+    }
+  }
+
+  @Test
+  void aUseWithinTheRecencyGranularityWritesNothing() throws Exception {
+    MutableClock clock = new MutableClock();
     try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 3, 1, clock)) {
       for (int i = 1; i <= 3; i++) {
         clock.advance(10);
         s.put(route(hash(i), clock.millis(), 60_000));
       }
       clock.advance(10);
-      s.get(hash(1)); // hash(1) becomes the most recently used
+      s.get(hash(1)); // used again 30 ms after it was written: last_used is fresh enough
       s.flushRecency();
       clock.advance(10);
       s.put(route(hash(4), clock.millis(), 60_000));
-      assertThat(s.count()).isEqualTo(3);
-      assertThat(s.get(hash(2))).isEmpty();
-      assertThat(s.get(hash(1))).isPresent();
-      assertThat(s.get(hash(3))).isPresent();
-      assertThat(s.get(hash(4))).isPresent();
+      assertThat(s.backend().find(hash(1))).as("still the oldest last_used").isEmpty();
+      assertThat(s.backend().find(hash(2))).isPresent();
     }
+  }
+
+  @Test
+  void concurrentPutsAreAllWritten() throws Exception {
+    MutableClock clock = new MutableClock();
+    Path db = dir.resolve("r.db");
+    try (RouteStore s = RouteStore.open(db, 10_000, 10, clock)) {
+      List<Thread> threads = new ArrayList<>();
+      for (int t = 0; t < 16; t++) {
+        int base = t * 100;
+        threads.add(Thread.ofVirtual().start(() -> {
+          for (int i = 0; i < 100; i++) {
+            s.put(route(hash(base + i), clock.millis(), 60_000));
+          }
+        }));
+      }
+      for (Thread t : threads) {
+        t.join();
+      }
+      assertThat(s.count()).isEqualTo(1600);
+    }
+    try (RouteStore s = RouteStore.open(db, 10_000, 10, clock)) {
+      assertThat(s.count()).isEqualTo(1600);
+      for (int i = 0; i < 1600; i += 97) {
+        assertThat(s.get(hash(i))).as("route %d", i).isPresent();
+      }
+    }
+  }
+
+  @Test
+  void aLookupAfterADeleteSeesTheDeleteOnEveryReader() throws Exception {
+    MutableClock clock = new MutableClock();
+    try (RouteStore s = RouteStore.open(dir.resolve("r.db"), 100, 1, clock)) {
+      s.put(route(hash(1), clock.millis(), 60_000));
+      s.put(route(hash(2), clock.millis(), 60_000));
+      for (int i = 0; i < 8; i++) { // every pooled reader has read the row (and returned it)
+        assertThat(s.backend().find(hash(1))).isPresent();
+        assertThat(s.backend().findByNarUrl("nar/" + hash(1) + ".nar.xz")).isPresent();
+      }
+      s.invalidate(hash(1));
+      for (int i = 0; i < 8; i++) {
+        assertThat(s.backend().find(hash(1))).as("reader %d", i).isEmpty();
+        assertThat(s.backend().findByNarUrl("nar/" + hash(1) + ".nar.xz")).isEmpty();
+      }
+      assertThat(s.get(hash(1))).isEmpty();
+    }
+  }
+
+  @Test
+  void aLookupThatReadTheRowBeforeAnInvalidationDoesNotCacheIt() throws Exception {
+    MutableClock clock = new MutableClock();
+    Path path = dir.resolve("r.db");
+    Route r = route(hash(1), clock.millis(), 60_000);
+    try (RouteStore s = RouteStore.open(path, 100, 10, clock)) {
+      s.put(r);
+    }
+    // A backend whose find returns the row as read before the delete committed.
+    try (SqliteRouteBackend real = SqliteRouteBackend.open(path, 100, clock);
+        RouteStore s = new RouteStore(new RouteBackend() {
+          public java.util.Optional<Route> find(String h) { return java.util.Optional.of(r); }
+          public java.util.Optional<Route> findByNarUrl(String u) { return real.findByNarUrl(u); }
+          public List<Route> recentLive(long now, int limit) { return real.recentLive(now, limit); }
+          public void upsert(Route x) { real.upsert(x); }
+          public void delete(String h) { real.delete(h); }
+          public void touch(List<Touch> t) { real.touch(t); }
+          public int count() { return real.count(); }
+          public void close() {}
+        }, 10, clock)) {
+      clock.advance(5);
+      s.invalidate(hash(1));
+      assertThat(s.get(hash(1))).as("the stale row is not served").isEmpty();
+      assertThat(s.getCached(hash(1))).as("nor cached").isNull();
+    }
+  }
+
+  @Test
+  void aFailedWriteReachesTheCaller() throws Exception {
+    MutableClock clock = new MutableClock();
+    RouteStore s = RouteStore.open(dir.resolve("r.db"), 10, 10, clock);
+    s.close();
+    assertThatThrownBy(() -> s.put(route(hash(1), clock.millis(), 60_000)))
+        .isInstanceOf(RouteStoreException.Unchecked.class);
   }
 
   @Test
