@@ -1,5 +1,6 @@
 package dev.ncro;
 
+import dev.ncro.config.UpstreamConfig;
 import dev.ncro.cli.Cli;
 import dev.ncro.config.Config;
 import dev.ncro.discovery.DiscoveredCaches;
@@ -136,7 +137,7 @@ public final class Ncro {
       Clock clock = Clock.systemUTC();
       // S3 credentials: the AWS SDK's classes take most of a second to load (docs/decisions.md), so
       // they resolve while the route store opens; null without an S3 upstream.
-      List<dev.ncro.config.UpstreamConfig> s3Users = new ArrayList<>(config.upstreams());
+      List<UpstreamConfig> s3Users = new ArrayList<>(config.upstreams());
       if (config.fallbackCache().upstream() != null) {
         s3Users.add(config.fallbackCache().upstream());
       }

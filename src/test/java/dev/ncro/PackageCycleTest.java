@@ -1,5 +1,6 @@
 package dev.ncro;
 
+import java.net.URISyntaxException;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.PrintWriter;
@@ -63,7 +64,7 @@ class PackageCycleTest {
     Path classes;
     try {
       classes = Path.of(Ncro.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-    } catch (java.net.URISyntaxException e) {
+    } catch (URISyntaxException e) {
       throw new AssertionError(e);
     }
     ToolProvider jdeps = ToolProvider.findFirst("jdeps").orElseThrow(() -> new AssertionError("no jdeps in this JDK"));

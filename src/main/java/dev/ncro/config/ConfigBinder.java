@@ -1,5 +1,7 @@
 package dev.ncro.config;
 
+import java.util.Arrays;
+import java.util.function.Function;
 import dev.ncro.access.AccessPolicy;
 import dev.ncro.access.Cidr;
 import dev.ncro.access.ClientCredential;
@@ -414,7 +416,7 @@ final class ConfigBinder {
   }
 
   /** One of {@code values} by its label; null (and a problem naming the choices) otherwise. */
-  private <E> E choice(Map<String, Object> m, String key, String at, E[] values, java.util.function.Function<E, String> label) {
+  private <E> E choice(Map<String, Object> m, String key, String at, E[] values, Function<E, String> label) {
     String text = f.string(m, key, at + "." + key);
     if (!(m.get(key) instanceof String)) {
       return null; // missing or not a string: reported by YamlFields.string
@@ -425,7 +427,7 @@ final class ConfigBinder {
       }
     }
     f.problem(at + "." + key, "\"" + text + "\" is not one of "
-        + String.join(", ", java.util.Arrays.stream(values).map(label).toList()));
+        + String.join(", ", Arrays.stream(values).map(label).toList()));
     return null;
   }
 

@@ -1,5 +1,7 @@
 package dev.ncro.config;
 
+import java.nio.ByteBuffer;
+import java.security.cert.Certificate;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.CharacterCodingException;
@@ -52,7 +54,7 @@ final class CredentialFiles {
     }
     try {
       return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-          .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+          .decode(ByteBuffer.wrap(bytes)).toString();
     } catch (CharacterCodingException e) {
       throw new FileProblem(path + ": not UTF-8 text");
     }
@@ -103,7 +105,7 @@ final class CredentialFiles {
       throw new FileProblem(path + ": not a regular file");
     }
     try (InputStream in = Files.newInputStream(path)) {
-      Collection<? extends java.security.cert.Certificate> certs =
+      Collection<? extends Certificate> certs =
           CertificateFactory.getInstance("X.509").generateCertificates(in);
       if (certs.isEmpty()) {
         throw new FileProblem(path + ": no certificate found (expected PEM: -----BEGIN CERTIFICATE-----)");

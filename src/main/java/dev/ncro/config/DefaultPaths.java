@@ -1,5 +1,6 @@
 package dev.ncro.config;
 
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -48,7 +49,7 @@ public final class DefaultPaths {
     try {
       Path db = routeDb(env);
       p = db == null ? "none (no STATE_DIRECTORY, XDG_STATE_HOME or HOME)" : db.toString();
-    } catch (java.nio.file.InvalidPathException e) {
+    } catch (InvalidPathException e) {
       p = "none (STATE_DIRECTORY, XDG_STATE_HOME or HOME is not a valid path)";
     }
     return "Route database (cache.db_path) when not set in the config or NCRO_DB_PATH: " + p

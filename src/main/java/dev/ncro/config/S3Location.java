@@ -1,5 +1,6 @@
 package dev.ncro.config;
 
+import java.net.URISyntaxException;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -209,7 +210,7 @@ public record S3Location(
     try {
       // The quoting constructor: an IPv6 endpoint's brackets are not legal in a query as they are.
       return new URI("s3", bucket, prefix.isEmpty() ? "" : "/" + prefix, q.isEmpty() ? null : String.join("&", q), null);
-    } catch (java.net.URISyntaxException e) {
+    } catch (URISyntaxException e) {
       throw new Malformed("url", "cannot form a URL: " + e.getMessage());
     }
   }

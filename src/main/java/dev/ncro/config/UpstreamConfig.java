@@ -1,5 +1,6 @@
 package dev.ncro.config;
 
+import java.util.Locale;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
@@ -81,7 +82,7 @@ public record UpstreamConfig(
     }
     String p = u.getRawPath() == null ? "" : u.getRawPath().replaceAll("/+$", "");
     String port = u.getPort() < 0 ? "" : ":" + u.getPort();
-    return URI.create(u.getScheme().toLowerCase(java.util.Locale.ROOT) + "://"
-        + u.getHost().toLowerCase(java.util.Locale.ROOT) + port + p);
+    return URI.create(u.getScheme().toLowerCase(Locale.ROOT) + "://"
+        + u.getHost().toLowerCase(Locale.ROOT) + port + p);
   }
 }

@@ -1,5 +1,6 @@
 package dev.ncro.config;
 
+import java.util.Locale;
 import java.math.BigInteger;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -150,13 +151,13 @@ final class YamlFields {
     if (v instanceof List<?>) {
       return "a list";
     }
-    if (v instanceof java.util.Set<?>) {
+    if (v instanceof Set<?>) {
       return "a set";
     }
     if (v instanceof byte[]) {
       return "binary data";
     }
-    return v.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT) + " " + abbreviate(String.valueOf(v));
+    return v.getClass().getSimpleName().toLowerCase(Locale.ROOT) + " " + abbreviate(String.valueOf(v));
   }
 
   /** A mapping key as written in a problem's path (keys are scalars: the loader refuses others). */

@@ -1,5 +1,6 @@
 package dev.ncro.crypto;
 
+import java.util.Base64;
 import java.util.Arrays;
 import org.bouncycastle.math.ec.rfc8032.Ed25519;
 
@@ -85,6 +86,6 @@ public final class Ed25519PublicKey {
 
   @Override
   public String toString() {
-    return "Ed25519PublicKey[" + java.util.Base64.getEncoder().encodeToString(raw) + "]";
+    return "Ed25519PublicKey[" + Base64.getEncoder().encodeToString(raw) + "]";
   }
 }

@@ -1,5 +1,6 @@
 package dev.ncro.discovery;
 
+import java.util.Locale;
 import dev.ncro.config.DiscoveryConfig;
 import java.io.IOException;
 import java.net.Inet4Address;
@@ -140,7 +141,7 @@ public final class MdnsDiscovery implements AutoCloseable {
     }
 
     private String key(ServiceEvent event) {
-      return (via + " " + event.getType() + " " + event.getName()).toLowerCase(java.util.Locale.ROOT);
+      return (via + " " + event.getType() + " " + event.getName()).toLowerCase(Locale.ROOT);
     }
   }
 }

@@ -1,5 +1,9 @@
 package dev.ncro.mesh;
 
+import java.net.StandardSocketOptions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Map;
 import dev.ncro.config.ListenAddress;
 import dev.ncro.config.MeshConfig;
 import java.io.IOException;
@@ -77,7 +81,7 @@ public final class MeshNode implements AutoCloseable {
     ListenAddress bind = ListenAddress.parse(config.bindAddr());
     DatagramChannel ch = DatagramChannel.open();
     // Best effort (the kernel caps it at net.core.rmem_max): room for a peer's whole announce.
-    ch.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 4 << 20);
+    ch.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
     ch.bind(bind.host() == null ? new InetSocketAddress(bind.port()) : new InetSocketAddress(bind.host(), bind.port()));
     MeshNode node = new MeshNode(config, identity, outgoing, learned, stats, clock, ch);
     Thread.ofPlatform().name("ncro-mesh-receive").daemon(true).start(node::receiveLoop);
@@ -206,19 +210,19 @@ public final class MeshNode implements AutoCloseable {
   }
 
   private long nowNanos() {
-    java.time.Instant now = clock.instant();
+    Instant now = clock.instant();
     return now.getEpochSecond() * 1_000_000_000L + now.getNano();
   }
 
   /** One configured peer as {@code /status} shows it; {@code lastHeard} is null before any packet. */
-  public record PeerStatus(String addr, String publicKey, java.time.Instant lastHeard) {}
+  public record PeerStatus(String addr, String publicKey, Instant lastHeard) {}
 
   /** The mesh part of {@code /status}. */
   public record Status(String nodeId, String publicKey, String bindAddr, List<PeerStatus> peers, int routesLearned) {}
 
   public Status status() {
-    java.util.Map<String, MeshStats.Heard> heard = stats.heard();
-    List<PeerStatus> peers = new java.util.ArrayList<>();
+    Map<String, MeshStats.Heard> heard = stats.heard();
+    List<PeerStatus> peers = new ArrayList<>();
     for (MeshConfig.Peer p : config.peers()) {
       MeshStats.Heard h = p.publicKey().isEmpty() ? heardFrom(heard, p.addr()) : heard.get(p.publicKey());
       peers.add(new PeerStatus(p.addr(), p.publicKey(), h == null ? null : h.at()));
@@ -227,7 +231,7 @@ public final class MeshNode implements AutoCloseable {
   }
 
   /** For a peer without a key: the sender last heard from its address. */
-  private static MeshStats.Heard heardFrom(java.util.Map<String, MeshStats.Heard> heard, String addr) {
+  private static MeshStats.Heard heardFrom(Map<String, MeshStats.Heard> heard, String addr) {
     ListenAddress a = ListenAddress.parse(addr);
     String resolved = String.valueOf(new InetSocketAddress(a.host() == null ? "127.0.0.1" : a.host(), a.port()));
     return heard.values().stream().filter(h -> h.address().equals(resolved)).findFirst().orElse(null);

@@ -1,5 +1,8 @@
 package dev.ncro.metrics;
 
+import dev.ncro.limit.FifoLimiter;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import dev.ncro.access.Rejection;
 import dev.ncro.narinfo.CacheFileKind;
 import dev.ncro.upstream.FailureKind;
@@ -205,7 +208,7 @@ public final class Metrics {
    * Races running and waiting, for {@code ncro_races_running} and {@code ncro_races_queued}: the
    * router registers its limiter here once it exists.
    */
-  public void racesFrom(dev.ncro.limit.FifoLimiter races) {
+  public void racesFrom(FifoLimiter races) {
     GaugeWithCallback.builder().name("ncro_races_running").help("Narinfo races running (at most cache.max_concurrent_races)")
         .callback(cb -> cb.call(races.active())).register(registry);
     GaugeWithCallback.builder().name("ncro_races_queued").help("Narinfo races waiting for a slot (FIFO)")
@@ -261,8 +264,8 @@ public final class Metrics {
   }
 
   /** Requests so far per cache file kind, for {@code /status}. */
-  public java.util.Map<String, Long> cacheFileRequests() {
-    java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
+  public Map<String, Long> cacheFileRequests() {
+    Map<String, Long> out = new LinkedHashMap<>();
     for (String kind : CacheFileKind.labels()) {
       out.put(kind, (long) fileRequests.labelValues(kind).get());
     }

@@ -1,5 +1,8 @@
 package dev.ncro.narinfo;
 
+import java.util.Arrays;
+import java.util.List;
+
 /**
  * The files a binary cache serves besides narinfos and NARs, each with the {@code kind} label of
  * {@code ncro_requests_total}. Realisations under both names (Nix 2.8's {@code realisations/} and
@@ -31,8 +34,8 @@ public enum CacheFileKind {
   }
 
   /** The distinct metric labels, in a fixed order. */
-  public static java.util.List<String> labels() {
-    return java.util.Arrays.stream(values()).map(CacheFileKind::label).distinct().toList();
+  public static List<String> labels() {
+    return Arrays.stream(values()).map(CacheFileKind::label).distinct().toList();
   }
 
   /** Whether the body must be checked (signature) before it can be served, so it is read whole first. */

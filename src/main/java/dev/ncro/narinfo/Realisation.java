@@ -1,5 +1,6 @@
 package dev.ncro.narinfo;
 
+import java.util.Arrays;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
@@ -234,6 +235,6 @@ public final class Realisation {
   private static int compareUtf8(String a, String b) {
     byte[] x = a.getBytes(StandardCharsets.UTF_8);
     byte[] y = b.getBytes(StandardCharsets.UTF_8);
-    return java.util.Arrays.compareUnsigned(x, y);
+    return Arrays.compareUnsigned(x, y);
   }
 }

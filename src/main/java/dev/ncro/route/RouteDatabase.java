@@ -1,5 +1,6 @@
 package dev.ncro.route;
 
+import java.nio.charset.StandardCharsets;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -238,7 +239,7 @@ final class RouteDatabase {
     } catch (IOException e) {
       throw new RouteStoreException(db + ": cannot read: " + describe(e), e);
     }
-    if (!new String(h, 0, 16, java.nio.charset.StandardCharsets.ISO_8859_1).equals("SQLite format 3\0")) {
+    if (!new String(h, 0, 16, StandardCharsets.ISO_8859_1).equals("SQLite format 3\0")) {
       throw new Unusable("corrupt", "file is not a database (no SQLite header)", null);
     }
     ByteBuffer b = ByteBuffer.wrap(h);

@@ -1,5 +1,6 @@
 package dev.ncro.router;
 
+import java.util.regex.Pattern;
 import dev.ncro.narinfo.NarInfo;
 import dev.ncro.narinfo.NarInfoException;
 import dev.ncro.narinfo.NarInfoRewriter;
@@ -23,7 +24,7 @@ public final class ResumeFinder {
   public record Source(Upstream upstream, String narPath) {}
 
   /** A relative URL safe to put on a request line (no scheme, spaces or control characters). */
-  private static final java.util.regex.Pattern SAFE_URL = java.util.regex.Pattern.compile("[A-Za-z0-9._~+=,/%-]+(\\?[!-~]*)?");
+  private static final Pattern SAFE_URL = Pattern.compile("[A-Za-z0-9._~+=,/%-]+(\\?[!-~]*)?");
   private final UpstreamClient client;
 
   public ResumeFinder(UpstreamClient client) {

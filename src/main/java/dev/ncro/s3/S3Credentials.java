@@ -1,5 +1,6 @@
 package dev.ncro.s3;
 
+import java.util.concurrent.RejectedExecutionException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -75,7 +76,7 @@ public final class S3Credentials {
   void refreshSoon() {
     try {
       timer.execute(this::refresh);
-    } catch (java.util.concurrent.RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
       // shutting down: nothing to refresh for
     }
   }

@@ -85,7 +85,7 @@ final class CacheFileProxy implements StreamedResponse {
   private int unavailable;
   private volatile Leg streaming;
   /** Headers every upstream request carries ({@code X-Ncro-Hop}); null for none. */
-  private final io.netty.handler.codec.http.HttpHeaders forward;
+  private final HttpHeaders forward;
 
   CacheFileProxy(Channel client, boolean head, Target.CacheFile target, FilePlan plan, UpstreamClient upstreams,
       UpstreamRegistry registry, CacheFileRouter router, Executor verifier, Runnable onDone) {
@@ -94,7 +94,7 @@ final class CacheFileProxy implements StreamedResponse {
 
   CacheFileProxy(Channel client, boolean head, Target.CacheFile target, FilePlan plan, UpstreamClient upstreams,
       UpstreamRegistry registry, CacheFileRouter router, Executor verifier, Runnable onDone,
-      io.netty.handler.codec.http.HttpHeaders forward) {
+      HttpHeaders forward) {
     this.forward = forward;
     this.client = client;
     this.head = head;

@@ -1,5 +1,7 @@
 package dev.ncro.server;
 
+import io.netty.channel.ChannelFactory;
+import java.util.concurrent.atomic.AtomicInteger;
 import dev.ncro.config.ListenAddress;
 import dev.ncro.config.ServerConfig;
 import dev.ncro.metrics.Metrics;
@@ -47,7 +49,7 @@ public final class HttpServer implements AutoCloseable {
   private final Endpoints endpoints;
   private final ClientGate gate;
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
-  private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+  private final AtomicInteger inFlight = new AtomicInteger();
   private final List<Channel> listeners = new ArrayList<>();
 
   public HttpServer(Transport transport, ServerConfig config, NarinfoRouter narinfo, NarRouter nars,
@@ -97,7 +99,7 @@ public final class HttpServer implements AutoCloseable {
       // The socket is bound and listening already: register it, do not bind.
       for (int fd : inheritedFds) {
         ServerBootstrap inherited = b.clone()
-            .channelFactory((io.netty.channel.ChannelFactory<ServerChannel>) () -> new EpollServerSocketChannel(fd));
+            .channelFactory((ChannelFactory<ServerChannel>) () -> new EpollServerSocketChannel(fd));
         listeners.add(inherited.register().sync().channel());
       }
       return (InetSocketAddress) listeners.get(0).localAddress();

@@ -1,5 +1,8 @@
 package dev.ncro.server;
 
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import java.util.concurrent.atomic.AtomicInteger;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -24,7 +27,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   private final Endpoints endpoints;
   private final ClientGate gate;
   private final long readTimeoutMillis;
-  private final java.util.concurrent.atomic.AtomicInteger inFlight;
+  private final AtomicInteger inFlight;
   private final ArrayDeque<HttpRequest> queued = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
   private boolean busy;
@@ -33,7 +36,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   private StreamedResponse nar;
 
   RequestHandler(Endpoints endpoints, ClientGate gate, long readTimeoutMillis,
-      java.util.concurrent.atomic.AtomicInteger inFlight) {
+      AtomicInteger inFlight) {
     this.endpoints = endpoints;
     this.gate = gate;
     this.inFlight = inFlight;
@@ -117,7 +120,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
     }
     busy = false;
     if (!keepAlive) {
-      ctx.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
       return;
     }
     HttpRequest next = queued.poll();
@@ -128,7 +131,7 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  io.netty.channel.Channel channel() {
+  Channel channel() {
     return ctx.channel();
   }
 

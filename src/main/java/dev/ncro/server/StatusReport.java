@@ -1,5 +1,6 @@
 package dev.ncro.server;
 
+import java.util.Map;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.ncro.config.PathFilter;
@@ -115,7 +116,7 @@ public final class StatusReport {
         g.writeEndObject();
       }
       g.writeObjectFieldStart("cache_file_requests");
-      for (java.util.Map.Entry<String, Long> e : metrics.cacheFileRequests().entrySet()) {
+      for (Map.Entry<String, Long> e : metrics.cacheFileRequests().entrySet()) {
         g.writeNumberField(e.getKey(), e.getValue());
       }
       g.writeEndObject();

@@ -1,5 +1,6 @@
 package dev.ncro.systemd;
 
+import java.util.concurrent.RejectedExecutionException;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -51,7 +52,7 @@ public final class Watchdog implements AutoCloseable {
       for (EventExecutor loop : loops) {
         answers.add(loop.submit(() -> { }));
       }
-    } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+    } catch (RejectedExecutionException shuttingDown) {
       return false;
     }
     long deadline = System.nanoTime() + limit.toNanos();

@@ -1,5 +1,6 @@
 package dev.ncro.upstream;
 
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpResponse;
@@ -96,7 +97,7 @@ public final class Exchange {
    * then the more precise of the two; never before the request was sent.
    */
   private long kernelArrival(long readNanos) {
-    if (!(channel instanceof io.netty.channel.epoll.EpollSocketChannel epoll) || !channel.isActive()) {
+    if (!(channel instanceof EpollSocketChannel epoll) || !channel.isActive()) {
       return readNanos;
     }
     long agoMillis;

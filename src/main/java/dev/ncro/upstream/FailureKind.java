@@ -1,5 +1,7 @@
 package dev.ncro.upstream;
 
+import java.util.Locale;
+
 /** Why an exchange with an upstream failed; also the {@code kind} label of the error metric. */
 public enum FailureKind {
   /** TCP or TLS set-up failed or was refused. */
@@ -25,6 +27,6 @@ public enum FailureKind {
   PROTOCOL;
 
   public String label() {
-    return name().toLowerCase(java.util.Locale.ROOT);
+    return name().toLowerCase(Locale.ROOT);
   }
 }

@@ -1,5 +1,6 @@
 package dev.ncro.upstream;
 
+import java.util.function.Supplier;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponse;
@@ -32,14 +33,14 @@ final class Redirects implements ResponseListener {
   private final Hop hop;
   /** The URL of the request in flight; parsed from {@code first} only when a redirect needs it. */
   private URI current;
-  private final java.util.function.Supplier<URI> first;
+  private final Supplier<URI> first;
   private int hops;
   /** The answer being read is a redirect to {@code next}: its body is dropped. */
   private URI next;
   /** A bad redirect was reported: the rest of that answer (already on its way) is dropped. */
   private boolean failed;
 
-  Redirects(java.util.function.Supplier<URI> first, ResponseListener delegate, Hop hop) {
+  Redirects(Supplier<URI> first, ResponseListener delegate, Hop hop) {
     this.first = first;
     this.delegate = delegate;
     this.hop = hop;

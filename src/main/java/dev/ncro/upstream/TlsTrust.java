@@ -1,5 +1,6 @@
 package dev.ncro.upstream;
 
+import java.util.Locale;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -97,7 +98,7 @@ public final class TlsTrust {
   }
 
   public String provider() {
-    return provider.name().toLowerCase(java.util.Locale.ROOT);
+    return provider.name().toLowerCase(Locale.ROOT);
   }
 
   /** The client context for an upstream with {@code caFile} (null: system trust only). */

@@ -1,5 +1,8 @@
 package dev.ncro.upstream;
 
+import dev.ncro.narinfo.NarInfo;
+import dev.ncro.narinfo.NarInfoException;
+import java.nio.file.Path;
 import dev.ncro.config.PathFilters;
 import dev.ncro.config.UpstreamConfig;
 import dev.ncro.config.UpstreamCredentials;
@@ -126,7 +129,7 @@ public final class Upstream {
   }
 
   /** Extra PEM certificates trusted for this upstream, or null for system trust only. */
-  public java.nio.file.Path caFile() {
+  public Path caFile() {
     return config.caFile();
   }
 
@@ -167,8 +170,8 @@ public final class Upstream {
       return false;
     }
     try {
-      return config.filters().admits(dev.ncro.narinfo.NarInfo.parse(body));
-    } catch (dev.ncro.narinfo.NarInfoException e) {
+      return config.filters().admits(NarInfo.parse(body));
+    } catch (NarInfoException e) {
       return false;
     }
   }

@@ -1,5 +1,7 @@
 package dev.ncro.upstream;
 
+import io.netty.channel.ChannelFuture;
+import java.util.Locale;
 import dev.ncro.config.TimeoutsConfig;
 import dev.ncro.transport.Transport;
 import io.netty.buffer.ByteBuf;
@@ -86,7 +88,7 @@ public final class UpstreamClient implements AutoCloseable {
   }
 
   private static String hostHeader(URI u) {
-    return u.getPort() < 0 || u.getPort() == Origin.defaultPort(u.getScheme().toLowerCase(java.util.Locale.ROOT))
+    return u.getPort() < 0 || u.getPort() == Origin.defaultPort(u.getScheme().toLowerCase(Locale.ROOT))
         ? u.getHost() : u.getHost() + ":" + u.getPort();
   }
 
@@ -118,7 +120,7 @@ public final class UpstreamClient implements AutoCloseable {
     }
     pool.connect().addListener(f -> {
       if (f.isSuccess()) {
-        dispatch(((io.netty.channel.ChannelFuture) f).channel(), false, pool, req, listener);
+        dispatch(((ChannelFuture) f).channel(), false, pool, req, listener);
       } else {
         listener.onError(UpstreamException.of(f.cause()), false);
       }

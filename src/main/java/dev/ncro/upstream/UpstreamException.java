@@ -1,5 +1,12 @@
 package dev.ncro.upstream;
 
+import io.netty.channel.ConnectTimeoutException;
+import java.net.ConnectException;
+import java.security.cert.CertPathBuilderException;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertificateException;
+import java.util.concurrent.CompletionException;
+import javax.net.ssl.SSLException;
 import java.io.IOException;
 
 /** A failed exchange with an upstream, with the {@link FailureKind} that classifies it. */
@@ -23,7 +30,7 @@ public final class UpstreamException extends IOException {
   /** Classifies any throwable from an exchange. */
   public static UpstreamException of(Throwable t) {
     Throwable c = t;
-    while (c instanceof java.util.concurrent.CompletionException && c.getCause() != null) {
+    while (c instanceof CompletionException && c.getCause() != null) {
       c = c.getCause();
     }
     if (c instanceof UpstreamException u) {
@@ -33,9 +40,9 @@ public final class UpstreamException extends IOException {
     if (certificate != null) {
       return new UpstreamException(FailureKind.TLS, certificate, c);
     }
-    if (c instanceof java.net.ConnectException
-        || c instanceof io.netty.channel.ConnectTimeoutException
-        || c instanceof javax.net.ssl.SSLException) {
+    if (c instanceof ConnectException
+        || c instanceof ConnectTimeoutException
+        || c instanceof SSLException) {
       return new UpstreamException(FailureKind.CONNECT, String.valueOf(c.getMessage()), c);
     }
     return new UpstreamException(FailureKind.PROTOCOL, String.valueOf(c), c);
@@ -49,10 +56,10 @@ public final class UpstreamException extends IOException {
   static String certificateProblem(Throwable t) {
     boolean tls = false;
     for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-      tls |= c instanceof javax.net.ssl.SSLException;
-      if (tls && (c instanceof java.security.cert.CertificateException
-          || c instanceof java.security.cert.CertPathValidatorException
-          || c instanceof java.security.cert.CertPathBuilderException)) {
+      tls |= c instanceof SSLException;
+      if (tls && (c instanceof CertificateException
+          || c instanceof CertPathValidatorException
+          || c instanceof CertPathBuilderException)) {
         Throwable root = c;
         while (root.getCause() != null && root.getCause() != root) {
           root = root.getCause();

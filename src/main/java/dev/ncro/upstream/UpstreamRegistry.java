@@ -1,5 +1,6 @@
 package dev.ncro.upstream;
 
+import java.util.stream.Stream;
 import dev.ncro.config.Config;
 import dev.ncro.config.UpstreamConfig;
 import dev.ncro.config.S3Location;
@@ -142,7 +143,7 @@ public final class UpstreamRegistry {
 
   /** The regular upstreams and then the fallback cache: everything the prober checks. */
   public List<Upstream> allWithFallback() {
-    return fallback.isEmpty() ? all : java.util.stream.Stream.concat(all.stream(), fallback.stream()).toList();
+    return fallback.isEmpty() ? all : Stream.concat(all.stream(), fallback.stream()).toList();
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.ncro.access;
 
+import java.util.Arrays;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -17,7 +18,7 @@ class AccessPolicyTest {
   }
 
   private static List<Cidr> nets(String... s) {
-    return java.util.Arrays.stream(s).map(Cidr::parse).toList();
+    return Arrays.stream(s).map(Cidr::parse).toList();
   }
 
   private static String basic(String userPass) {

@@ -1,5 +1,7 @@
 package dev.ncro.bench;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import dev.ncro.support.DelayRelay;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.Nginx;
@@ -37,7 +39,7 @@ public final class CacheFileBench {
     long middleRtt = args.length > 1 ? Long.parseLong(args[1]) : 40;
     long farRtt = args.length > 2 ? Long.parseLong(args[2]) : 120;
     int n = args.length > 3 ? Integer.parseInt(args[3]) : 40;
-    ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+    ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
         .setLevel(ch.qos.logback.classic.Level.WARN);
     Path dir = Files.createTempDirectory("ncro-cachefile-bench");
     Path nearDir = Files.createDirectories(dir.resolve("near/debuginfo"));

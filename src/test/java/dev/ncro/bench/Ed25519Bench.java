@@ -1,5 +1,6 @@
 package dev.ncro.bench;
 
+import java.util.Arrays;
 import dev.ncro.crypto.Ed25519PublicKey;
 import dev.ncro.support.TestKey;
 import java.nio.charset.StandardCharsets;
@@ -55,8 +56,8 @@ public final class Ed25519Bench {
         System.out.printf("%-6d %14.1f %14.1f %8.2f%n", r + 1, jdk[r], ours[r], ours[r] / jdk[r]);
       }
     }
-    java.util.Arrays.sort(jdk);
-    java.util.Arrays.sort(ours);
+    Arrays.sort(jdk);
+    Arrays.sort(ours);
     double mj = jdk[rounds / 2];
     double mo = ours[rounds / 2];
     System.out.printf("median: JDK %.1f us, ncro (BouncyCastle rfc8032) %.1f us: %.2f x, %.1f times faster%n",

@@ -1,5 +1,8 @@
 package dev.ncro.bench;
 
+import java.util.Comparator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import dev.ncro.support.DelayRelay;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.Nginx;
@@ -42,7 +45,7 @@ public final class MissLatencyBench {
     long rttHolder = args.length > 0 ? Long.parseLong(args[0]) : 40;
     long rttOther = args.length > 1 ? Long.parseLong(args[1]) : 80;
     int n = args.length > 2 ? Integer.parseInt(args[2]) : 200;
-    ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+    ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
         .setLevel(ch.qos.logback.classic.Level.toLevel(System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
 
     int bursts = 5;
@@ -155,7 +158,7 @@ public final class MissLatencyBench {
           c, dc, c / dc, concLimit, c <= concLimit ? "yes" : "NO");
     } finally {
       try (var walk = Files.walk(dir)) {
-        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       }
     }
     System.exit(0);

@@ -1,5 +1,9 @@
 package dev.ncro.bench;
 
+import java.util.Arrays;
+import java.util.Comparator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ncro.support.DelayRelayProcess;
@@ -49,7 +53,7 @@ public final class RaceBurstBench {
   public static void main(String[] args) throws Exception {
     int concurrency = args.length > 0 ? Integer.parseInt(args[0]) : 25;
     int bursts = args.length > 1 ? Integer.parseInt(args[1]) : 6;
-    ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+    ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
         .setLevel(ch.qos.logback.classic.Level.toLevel(System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
     int warm = 300;
     int total = warm + concurrency * bursts;
@@ -69,7 +73,7 @@ public final class RaceBurstBench {
       Nginx nginx = Nginx.serve(cacheDir);
       open.add(nginx);
       DelayRelayProcess relays = DelayRelayProcess.start(nginx.address(),
-          java.util.Arrays.stream(RTTS).mapToObj(Duration::ofMillis).toList());
+          Arrays.stream(RTTS).mapToObj(Duration::ofMillis).toList());
       open.add(relays);
       List<URI> ups = relays.uris();
       Map<String, Long> rttOf = new HashMap<>();
@@ -144,7 +148,7 @@ public final class RaceBurstBench {
         open.get(i).close();
       }
       try (var walk = Files.walk(dir)) {
-        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       }
     }
     System.exit(0);
@@ -152,7 +156,7 @@ public final class RaceBurstBench {
 
   private static void report(List<Sample> samples, Map<String, Long> rttOf, int concurrency, List<Double> direct) {
     System.out.printf("%d races in bursts of %d; caches at %s ms RTT, every one holds every path%n",
-        samples.size(), concurrency, java.util.Arrays.toString(RTTS));
+        samples.size(), concurrency, Arrays.toString(RTTS));
     if (System.getenv("NCRO_BENCH_PER_REQUEST") != null) {
       System.out.printf("%-6s %-8s %10s %10s %10s%n", "burst", "winner", "race ms", "client ms", "x RTT");
       for (Sample s : samples) {

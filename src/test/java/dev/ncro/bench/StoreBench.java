@@ -1,5 +1,8 @@
 package dev.ncro.bench;
 
+import java.util.Comparator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import dev.ncro.config.CacheConfig;
 import dev.ncro.config.Config;
 import dev.ncro.config.StoreConfig;
@@ -45,7 +48,7 @@ public final class StoreBench {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 3;
     int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
     int dbRoutes = args.length > 2 ? Integer.parseInt(args[2]) : 150_000;
-    ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+    ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
         .setLevel(ch.qos.logback.classic.Level.toLevel(System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
     Path dir = Files.createTempDirectory("ncro-store-bench");
     TestKey key = new TestKey("bench-store-1");
@@ -151,7 +154,7 @@ public final class StoreBench {
       }
     } finally {
       try (var walk = Files.walk(dir)) {
-        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       }
     }
     System.exit(0);

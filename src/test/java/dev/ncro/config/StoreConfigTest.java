@@ -1,5 +1,6 @@
 package dev.ncro.config;
 
+import java.time.Duration;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -99,8 +100,8 @@ class StoreConfigTest {
 
   @Test
   void theOldConstructorMeansSqlite() {
-    CacheConfig c = new CacheConfig(Path.of("/x.db"), 1, java.time.Duration.ofHours(1), java.time.Duration.ofMinutes(1), 0.3,
-        java.time.Duration.ofSeconds(30));
+    CacheConfig c = new CacheConfig(Path.of("/x.db"), 1, Duration.ofHours(1), Duration.ofMinutes(1), 0.3,
+        Duration.ofSeconds(30));
     assertThat(c.store()).isEqualTo(StoreConfig.SQLITE);
     assertThatThrownBy(() -> PostgresUrl.parse("")).isInstanceOf(IllegalArgumentException.class);
     assertThat(List.of(c.store().kind())).containsExactly("sqlite");

@@ -1,5 +1,7 @@
 package dev.ncro.e2e;
 
+import java.io.OutputStream;
+import java.util.zip.GZIPOutputStream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.NcroHarness;
@@ -96,7 +98,7 @@ class CacheFileE2E {
     run("nix", "store", "copy-log", "--to", "file://" + plainLogs, zippedDrv);
     Path gz = Files.createDirectories(work.resolve("gzipped/log"));
     String zippedName = zippedDrv.substring(zippedDrv.lastIndexOf('/') + 1);
-    try (java.io.OutputStream out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz.resolve(zippedName)))) {
+    try (OutputStream out = new GZIPOutputStream(Files.newOutputStream(gz.resolve(zippedName)))) {
       out.write(Files.readAllBytes(plainLogs.resolve("log/" + zippedName)));
     }
     Files.writeString(gz.getParent().resolve("nix-cache-info"), "StoreDir: /nix/store\n");

@@ -1,5 +1,6 @@
 package dev.ncro.e2e;
 
+import java.util.Arrays;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.DelayRelay;
@@ -60,7 +61,7 @@ class DelayRelayE2E {
       assertThat(whole.statusCode()).isEqualTo(200);
       assertThat(whole.body()).isEqualTo(blob);
       assertThat(tail.statusCode()).isEqualTo(206);
-      assertThat(tail.body()).isEqualTo(java.util.Arrays.copyOfRange(blob, 1_000_000, blob.length));
+      assertThat(tail.body()).isEqualTo(Arrays.copyOfRange(blob, 1_000_000, blob.length));
     }
   }
 }

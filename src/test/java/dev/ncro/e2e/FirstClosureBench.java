@@ -1,5 +1,6 @@
 package dev.ncro.e2e;
 
+import java.util.function.ToLongFunction;
 import dev.ncro.support.NixFixture;
 import java.net.ConnectException;
 import java.net.ServerSocket;
@@ -214,7 +215,7 @@ public final class FirstClosureBench {
     return rs.get(rs.size() / 2);
   }
 
-  private static long median(List<Sample> ss, java.util.function.ToLongFunction<Sample> f) {
+  private static long median(List<Sample> ss, ToLongFunction<Sample> f) {
     long[] xs = ss.stream().mapToLong(f).sorted().toArray();
     return xs[xs.length / 2];
   }

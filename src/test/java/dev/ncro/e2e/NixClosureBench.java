@@ -1,5 +1,8 @@
 package dev.ncro.e2e;
 
+import java.time.Instant;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.NixFixture;
 import java.net.URI;
@@ -39,7 +42,7 @@ public final class NixClosureBench {
     int reps = own.length > 3 ? Integer.parseInt(own[3]) : 3;
 
     // ncro logs every race at info: keep the output to the figures unless NCRO_BENCH_LOG=info.
-    ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+    ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
         .setLevel(ch.qos.logback.classic.Level.toLevel(System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
     NixFixture fx = NixFixture.get();
     Path dir = Files.createTempDirectory("ncro-nix-bench");
@@ -70,7 +73,7 @@ public final class NixClosureBench {
         long t0 = System.nanoTime();
         NixFixture.Result r = nix.realise(substituters, fx.trustedPublicKeys(), fx.root(), nixOptions);
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        System.err.printf("run %d: %s, %d ms, ended %s%n", run[0] - 1, substituters, ms, java.time.Instant.now());
+        System.err.printf("run %d: %s, %d ms, ended %s%n", run[0] - 1, substituters, ms, Instant.now());
         if (r.exitCode() != 0) {
           throw new IllegalStateException("nix-store --realise failed:\n" + r.output());
         }

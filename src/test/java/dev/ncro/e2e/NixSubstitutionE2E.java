@@ -1,5 +1,9 @@
 package dev.ncro.e2e;
 
+import dev.ncro.support.Await;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.util.TreeMap;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.route.Route;
@@ -155,12 +159,12 @@ class NixSubstitutionE2E {
     open.add(hole);
     FarCache complete = serving("complete", MIDDLE);
     URI refusing;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+    try (ServerSocket s = new ServerSocket(0)) {
       refusing = URI.create("http://127.0.0.1:" + s.getLocalPort()); // closed: connections are refused
     }
     URI proxy = ncroAt(List.of(hole.uri(), refusing, complete.uri()),
         List.of(fx.cache("complete").publicKey(), fx.cache("complete").publicKey(), fx.cache("complete").publicKey()));
-    dev.ncro.support.Await.until("start-up probe of the future black hole", () -> hole.requestCount("/nix-cache-info") > 0);
+    Await.until("start-up probe of the future black hole", () -> hole.requestCount("/nix-cache-info") > 0);
     hole.hangAll();
 
     NixClient nix = client("client");
@@ -213,7 +217,7 @@ class NixSubstitutionE2E {
     // ncro the miss must never be a 404: Nix would remember it for an hour.
     FarCache partialA = serving("partial-a", NEAR);
     URI refusing;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       refusing = URI.create("http://127.0.0.1:" + s.getLocalPort());
     }
     String absent = fx.absentPath();
@@ -298,7 +302,7 @@ class NixSubstitutionE2E {
   }
 
   private static Map<String, Long> rttByName(Map<FarCache, Duration> rtt) {
-    Map<String, Long> out = new java.util.TreeMap<>();
+    Map<String, Long> out = new TreeMap<>();
     rtt.forEach((c, d) -> out.put(c.name(), d.toMillis()));
     return out;
   }

@@ -1,5 +1,9 @@
 package dev.ncro.it;
 
+import dev.ncro.support.Await;
+import java.io.IOException;
+import java.net.URLDecoder;
+import org.assertj.core.api.Assertions;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.e2e.FarCache;
@@ -140,7 +144,7 @@ class CacheFileIT {
   }
 
   private static long requests(FarCache c, String path) throws Exception {
-    String decoded = java.net.URLDecoder.decode(path.replace("+", "%2B"), StandardCharsets.UTF_8);
+    String decoded = URLDecoder.decode(path.replace("+", "%2B"), StandardCharsets.UTF_8);
     return c.nginx().accessLog().stream().filter(l -> l.startsWith("GET " + decoded + " ") || l.startsWith("HEAD " + decoded + " ")).count();
   }
 
@@ -255,7 +259,7 @@ class CacheFileIT {
     byte[] log = "a long build log line\n".repeat(20_000).getBytes(StandardCharsets.UTF_8);
     cutter.put(path, TestUpstream.Response.ok(log).truncateAfter(100_000));
     NcroHarness n = ncro(List.of(cutter.uri()), null);
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> n.get(path)).isInstanceOf(java.io.IOException.class);
+    Assertions.assertThatThrownBy(() -> n.get(path)).isInstanceOf(IOException.class);
     assertThat(n.get("/nix-cache-info").statusCode()).as("ncro keeps serving").isEqualTo(200);
   }
 
@@ -268,7 +272,7 @@ class CacheFileIT {
     byte[] log = "served by a cache that answers HEAD with 405\n".getBytes(StandardCharsets.UTF_8);
     old.put(path, TestUpstream.Response.ok(log).withType("text/plain"));
     NcroHarness n = ncro(List.of(old.uri()), null);
-    dev.ncro.support.Await.until("the start-up probe fell back to GET", () -> old.requests().stream()
+    Await.until("the start-up probe fell back to GET", () -> old.requests().stream()
         .anyMatch(q -> q.path().equals("/nix-cache-info") && q.method().equals("GET")));
     assertThat(n.get(path).body()).isEqualTo(log);
     int connections = old.connectionCount();

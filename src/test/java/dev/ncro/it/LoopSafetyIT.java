@@ -1,5 +1,7 @@
 package dev.ncro.it;
 
+import dev.ncro.upstream.Upstream;
+import java.net.InetAddress;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.access.AccessPolicy;
@@ -160,7 +162,7 @@ class LoopSafetyIT {
   private static void awaitReachable(NcroHarness... nodes) throws InterruptedException {
     for (NcroHarness n : nodes) {
       Await.until("every upstream of a node is available", () -> n.ncro().registry().all().stream()
-          .allMatch(dev.ncro.upstream.Upstream::available));
+          .allMatch(Upstream::available));
     }
   }
 
@@ -189,7 +191,7 @@ class LoopSafetyIT {
     try {
       int[] out = new int[n];
       for (int i = 0; i < n; i++) {
-        ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
         held.add(s);
         out[i] = s.getLocalPort();
       }

@@ -1,5 +1,11 @@
 package dev.ncro.it;
 
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpTimeoutException;
+import org.assertj.core.api.Assertions;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.config.CacheConfig;
@@ -235,8 +241,8 @@ class NarHedgingIT {
    * requests in flight are the limit: it is never asked while the client waits, and when the client
    * gives up both hung requests are cancelled.
    */
-  @org.junit.jupiter.params.ParameterizedTest
-  @org.junit.jupiter.params.provider.ValueSource(ints = {2, 3})
+  @ParameterizedTest
+  @ValueSource(ints = {2, 3})
   void noMoreThanNarHedgeMaxRequestsAreInFlight(int max) throws Exception {
     TestUpstream routed = upstream();
     TestUpstream first = upstream();
@@ -257,8 +263,8 @@ class NarHedgingIT {
     // Its narinfo answers after the first holder's: the first hedge goes to `first`.
     second.setLatency(Duration.ofMillis(100));
 
-    java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
-    java.net.http.HttpRequest get = java.net.http.HttpRequest.newBuilder(n.uri("/nar/m.nar.xz")).timeout(Duration.ofSeconds(4)).build();
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    HttpRequest get = HttpRequest.newBuilder(n.uri("/nar/m.nar.xz")).timeout(Duration.ofSeconds(4)).build();
     if (max == 3) {
       HttpResponse<byte[]> r = http.send(get, HttpResponse.BodyHandlers.ofByteArray());
       assertThat(r.statusCode()).isEqualTo(200);
@@ -269,8 +275,8 @@ class NarHedgingIT {
       assertThat(hedges(n, "won")).isEqualTo(1.0);
       assertThat(hedges(n, "lost")).isEqualTo(1.0);
     } else {
-      org.assertj.core.api.Assertions.assertThatThrownBy(() -> http.send(get, HttpResponse.BodyHandlers.ofByteArray()))
-          .isInstanceOf(java.net.http.HttpTimeoutException.class);
+      Assertions.assertThatThrownBy(() -> http.send(get, HttpResponse.BodyHandlers.ofByteArray()))
+          .isInstanceOf(HttpTimeoutException.class);
       Await.until("both hung requests are cancelled when the client leaves",
           () -> routed.hangsEndedByPeer() == 1 && first.hangsEndedByPeer() == 1);
       assertThat(narRequests(first)).hasSize(1);

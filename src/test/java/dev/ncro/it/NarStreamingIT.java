@@ -1,5 +1,7 @@
 package dev.ncro.it;
 
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -131,7 +133,7 @@ class NarStreamingIT {
     assertThat(r.statusCode()).isEqualTo(206);
     assertThat(r.headers().firstValue("Content-Range")).hasValue("bytes 60000-99999/100000");
     assertThat(r.headers().firstValue("Accept-Ranges")).hasValue("bytes");
-    assertThat(r.body()).isEqualTo(java.util.Arrays.copyOfRange(nar, 60000, 100000));
+    assertThat(r.body()).isEqualTo(Arrays.copyOfRange(nar, 60000, 100000));
     assertThat(a.requests()).last().satisfies(req -> assertThat(req.headers()).containsEntry("range", "bytes=60000-"));
   }
 
@@ -154,8 +156,8 @@ class NarStreamingIT {
 
   /** A cache whose narinfo for {@code h} points at {@code narPath}; {@code fileHash} names the file. */
   private static byte[] narinfo(String h, String narPath, long size, String fileHash) {
-    String text = new String(TestNarinfo.make(h, narPath.substring(1), size, null), java.nio.charset.StandardCharsets.UTF_8);
-    return text.replaceAll("FileHash: .*\n", "FileHash: " + fileHash + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    String text = new String(TestNarinfo.make(h, narPath.substring(1), size, null), StandardCharsets.UTF_8);
+    return text.replaceAll("FileHash: .*\n", "FileHash: " + fileHash + "\n").getBytes(StandardCharsets.UTF_8);
   }
 
   @Test
@@ -296,7 +298,7 @@ class NarStreamingIT {
     assertThat(r.statusCode()).isEqualTo(206);
     assertThat(r.headers().firstValue("Content-Range")).hasValue("bytes 70000-99999/100000");
     assertThat(r.headers().firstValue("Content-Length")).hasValue("30000");
-    assertThat(r.body()).isEqualTo(java.util.Arrays.copyOfRange(nar, 70000, 100000));
+    assertThat(r.body()).isEqualTo(Arrays.copyOfRange(nar, 70000, 100000));
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.ncro.it;
 
+import java.nio.file.Files;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.Closer;
@@ -43,14 +44,14 @@ class RaceBurstIT {
     TestKey key = new TestKey("test-1");
     // nginx, not a TestUpstream: a cache in its own process, whose answers do not wait for the
     // carrier threads ncro's virtual threads (SQLite writes) keep busy during the burst.
-    Path files = java.nio.file.Files.createDirectories(dir.resolve("cache"));
+    Path files = Files.createDirectories(dir.resolve("cache"));
     List<String> hashes = new ArrayList<>();
     for (int i = 0; i < 2 * IN_FLIGHT; i++) {
       String h = TestNarinfo.hash(500 + i);
       hashes.add(h);
-      java.nio.file.Files.write(files.resolve(h + ".narinfo"), TestNarinfo.make(h, "nar/" + h + ".nar.xz", 1000, key));
+      Files.write(files.resolve(h + ".narinfo"), TestNarinfo.make(h, "nar/" + h + ".nar.xz", 1000, key));
     }
-    java.nio.file.Files.writeString(files.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
+    Files.writeString(files.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
     Nginx cache = Nginx.serve(files);
     open.add(cache);
     DelayRelay near = DelayRelay.start(cache.address(), Duration.ofMillis(10));

@@ -1,5 +1,6 @@
 package dev.ncro.it;
 
+import java.util.Arrays;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.config.UpstreamConfig;
@@ -113,7 +114,7 @@ class S3UpstreamIT {
         HttpResponse.BodyHandlers.ofByteArray());
     assertThat(range.statusCode()).isEqualTo(206);
     assertThat(range.headers().firstValue("Content-Range")).hasValue("bytes 500000-699999/700000");
-    assertThat(range.body()).isEqualTo(java.util.Arrays.copyOfRange(nar, 500000, 700000));
+    assertThat(range.body()).isEqualTo(Arrays.copyOfRange(nar, 500000, 700000));
 
     Upstream u = n.ncro().registry().all().get(0);
     assertThat(u.name()).as("named by its configured URL, without the profile")

@@ -1,5 +1,6 @@
 package dev.ncro.it;
 
+import java.nio.file.Files;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.config.Config;
@@ -200,7 +201,7 @@ class SlowClientIT {
 
   private static long sysctlMax(String file) throws IOException {
     // Not Files.readString: procfs reports a size it does not honour, and only a prefix comes back.
-    try (InputStream in = java.nio.file.Files.newInputStream(Path.of(file))) {
+    try (InputStream in = Files.newInputStream(Path.of(file))) {
       String[] v = new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim().split("\\s+");
       return Long.parseLong(v[v.length - 1]);
     }

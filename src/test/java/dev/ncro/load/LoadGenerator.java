@@ -1,5 +1,6 @@
 package dev.ncro.load;
 
+import java.util.concurrent.TimeUnit;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import java.io.BufferedInputStream;
@@ -184,7 +185,7 @@ public final class LoadGenerator {
       }
       if (ncro != null) {
         ncro.destroy();
-        if (!ncro.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+        if (!ncro.waitFor(10, TimeUnit.SECONDS)) {
           ncro.destroyForcibly();
         }
       }

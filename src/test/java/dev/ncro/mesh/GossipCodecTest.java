@@ -1,5 +1,8 @@
 package dev.ncro.mesh;
 
+import java.math.BigInteger;
+import java.util.Collections;
+import org.msgpack.core.MessagePackException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
@@ -307,10 +310,10 @@ class GossipCodecTest {
     assertMalformed(withRouteField(0, "FailureCount", ValueFactory.newInteger(-1)), "FailureCount -1");
     assertMalformed(withRouteField(0, "NarSize", ValueFactory.newInteger(-1)), "NarSize -1");
     assertMalformed(
-        withRouteField(0, "NarSize", ValueFactory.newInteger(new java.math.BigInteger("18446744073709551615"))),
+        withRouteField(0, "NarSize", ValueFactory.newInteger(new BigInteger("18446744073709551615"))),
         "NarSize 2^64-1");
     assertMalformed(
-        withMessageField(TWO_ROUTES_BODY, "Timestamp", ValueFactory.newInteger(new java.math.BigInteger("9223372036854775808"))),
+        withMessageField(TWO_ROUTES_BODY, "Timestamp", ValueFactory.newInteger(new BigInteger("9223372036854775808"))),
         "Timestamp 2^63");
   }
 
@@ -485,7 +488,7 @@ class GossipCodecTest {
   static void assertExpectedCause(PacketException e) {
     Throwable cause = e.getCause();
     if (cause != null
-        && !(cause instanceof org.msgpack.core.MessagePackException)
+        && !(cause instanceof MessagePackException)
         && !(cause instanceof IOException)) {
       fail("decoder bug surfaced as " + cause, cause);
     }
@@ -748,7 +751,7 @@ class GossipCodecTest {
 
   private static Map<Value, Value> reversed(Map<Value, Value> map) {
     List<Map.Entry<Value, Value>> entries = new ArrayList<>(map.entrySet());
-    java.util.Collections.reverse(entries);
+    Collections.reverse(entries);
     Map<Value, Value> out = new LinkedHashMap<>();
     for (Map.Entry<Value, Value> e : entries) {
       out.put(e.getKey(), e.getValue());

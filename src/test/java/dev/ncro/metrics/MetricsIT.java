@@ -1,5 +1,8 @@
 package dev.ncro.metrics;
 
+import dev.ncro.support.TestKey;
+import dev.ncro.upstream.Upstream;
+import java.net.URI;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.Closer;
@@ -101,8 +104,8 @@ class MetricsIT {
 
   @Test
   void eachUpstreamErrorIncrementsItsKind() throws Exception {
-    dev.ncro.support.TestKey key = new dev.ncro.support.TestKey("k-1");
-    dev.ncro.support.TestKey forger = new dev.ncro.support.TestKey("k-1");
+    TestKey key = new TestKey("k-1");
+    TestKey forger = new TestKey("k-1");
     TestUpstream good = TestUpstream.start();
     TestUpstream fiveHundred = TestUpstream.start();
     TestUpstream liar = TestUpstream.start();
@@ -112,14 +115,14 @@ class MetricsIT {
     List.of(good, fiveHundred, liar, garbage, hole).forEach(open::add);
     int gonePort = gone.uri().getPort();
     gone.close();
-    java.net.URI goneUri = java.net.URI.create("http://127.0.0.1:" + gonePort);
+    URI goneUri = URI.create("http://127.0.0.1:" + gonePort);
     NcroHarness n = NcroHarness.start(NcroHarness.config(dir.resolve("e.db"),
         NcroHarness.upstreams(List.of(good.uri(), fiveHundred.uri(), liar.uri(), garbage.uri(), hole.uri(), goneUri),
             List.of(key.publicKey(), key.publicKey(), key.publicKey(), key.publicKey(), key.publicKey(), key.publicKey())),
         Duration.ofHours(1)));
     open.add(n);
     // Start-up probes are in (and counted) before the baseline: every upstream was probed once.
-    List<dev.ncro.upstream.Upstream> all = n.ncro().registry().all();
+    List<Upstream> all = n.ncro().registry().all();
     Await.until("every start-up probe answered or failed", () -> all.stream().allMatch(u -> u.stats().lastProbeNanos() != 0
         && (!Double.isNaN(u.stats().emaMillis()) || u.stats().consecutiveFailures() > 0)));
     String before = scrape(n);

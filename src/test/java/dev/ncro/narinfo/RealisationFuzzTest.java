@@ -1,5 +1,6 @@
 package dev.ncro.narinfo;
 
+import java.nio.charset.StandardCharsets;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -31,7 +32,7 @@ class RealisationFuzzTest {
     assertThat(r.outPath()).isNotNull();
     String fp = r.fingerprint();
     try {
-      Realisation again = Realisation.parse(fp.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      Realisation again = Realisation.parse(fp.getBytes(StandardCharsets.UTF_8));
       assertThat(again.fingerprint()).isEqualTo(fp);
       assertThat(again.signatures()).isEmpty();
     } catch (NarInfoException e) {

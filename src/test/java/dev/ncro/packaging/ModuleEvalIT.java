@@ -1,5 +1,6 @@
 package dev.ncro.packaging;
 
+import java.util.concurrent.ConcurrentHashMap;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -249,7 +250,7 @@ class ModuleEvalIT {
     return out;
   }
 
-  private static final Map<String, JsonNode> CACHE = new java.util.concurrent.ConcurrentHashMap<>();
+  private static final Map<String, JsonNode> CACHE = new ConcurrentHashMap<>();
 
   static JsonNode eval(String scenario) throws Exception {
     JsonNode cached = CACHE.get(scenario);

@@ -1,5 +1,9 @@
 package dev.ncro.packaging;
 
+import dev.ncro.mesh.NodeIdentity;
+import java.io.ByteArrayOutputStream;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.abort;
@@ -393,11 +397,11 @@ class PackagingIT {
       up.putNarinfo(hash, TestNarinfo.make(hash, "nar/payload.nar", 64, null));
       int port = freePort();
       int meshPort;
-      try (java.net.DatagramSocket s = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+      try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
         meshPort = s.getLocalPort();
       }
       String classpath = stageClasspath(stage.resolve("payload/cp"));
-      String meshKey = dev.ncro.mesh.NodeIdentity.loadOrCreate(stage.resolve("payload/node.key")).publicKeyHex();
+      String meshKey = NodeIdentity.loadOrCreate(stage.resolve("payload/node.key")).publicKeyHex();
       // The module's rendering of the socket set-up, plus what this test needs: an upstream here and
       // mesh mode with the key as a credential (the module's `mesh` set-up renders the same path).
       Files.writeString(stage.resolve("payload/config.yaml"), """
@@ -610,7 +614,7 @@ class PackagingIT {
 
   private static Result run(List<String> cmd, Duration timeout) throws Exception {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    var out = new java.io.ByteArrayOutputStream();
+    var out = new ByteArrayOutputStream();
     Thread reader = Thread.ofVirtual().start(() -> {
       try {
         p.getInputStream().transferTo(out);
@@ -684,7 +688,7 @@ class PackagingIT {
   }
 
   private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }
   }

@@ -1,5 +1,6 @@
 package dev.ncro.policy;
 
+import dev.ncro.config.UpstreamCredentials;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -222,7 +223,7 @@ class FallbackCacheIT {
     NcroHarness n = open(NcroHarness.start(NcroHarness.config(dir.resolve("secured.db"),
             NcroHarness.upstreams(List.of(a.uri()), List.of(key.publicKey())))
         .withFallbackCache(FallbackCacheConfig.of(new UpstreamConfig(secured.uri(), 10, List.of(key.publicKey()), null,
-            new dev.ncro.config.UpstreamCredentials.Bearer(token, "bearer_token_file"))))));
+            new UpstreamCredentials.Bearer(token, "bearer_token_file"))))));
     String h = TestNarinfo.hash(800);
     hold(secured, h);
     assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Route")).hasValue("fallback");

@@ -1,5 +1,8 @@
 package dev.ncro.privatecache;
 
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HashMap;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -52,7 +55,7 @@ class PrivateCacheIT {
   private static Path cache;
   private static Path htpasswd;
   private static final List<String> hashes = new ArrayList<>();
-  private static final Map<String, byte[]> nars = new java.util.HashMap<>();
+  private static final Map<String, byte[]> nars = new HashMap<>();
 
   @TempDir Path dir;
   private final List<AutoCloseable> open = new ArrayList<>();
@@ -93,7 +96,7 @@ class PrivateCacheIT {
           assertThat(log).as("log output").doesNotContain(s);
           assertThat(status).as("/status").doesNotContain(s);
           assertThat(metrics).as("/metrics").doesNotContain(s);
-          String b64 = java.util.Base64.getEncoder().encodeToString((USER + ":" + s).getBytes(StandardCharsets.UTF_8));
+          String b64 = Base64.getEncoder().encodeToString((USER + ":" + s).getBytes(StandardCharsets.UTF_8));
           assertThat(log + status + metrics).as("Basic credentials, encoded").doesNotContain(b64);
         }
       }
@@ -268,7 +271,7 @@ class PrivateCacheIT {
     String h = hashes.get(0);
     HttpResponse<byte[]> part = get("/nar/" + h + ".nar.xz", "Range", "bytes=1000-");
     assertThat(part.statusCode()).isEqualTo(206);
-    assertThat(part.body()).isEqualTo(java.util.Arrays.copyOfRange(nars.get(h), 1000, nars.get(h).length));
+    assertThat(part.body()).isEqualTo(Arrays.copyOfRange(nars.get(h), 1000, nars.get(h).length));
     assertThat(storage.authorizationLog()).as("the storage host never saw credentials")
         .isNotEmpty().allSatisfy(l -> assertThat(l).contains(" none "));
     assertThat(storage.authorizationLog()).anySatisfy(l -> assertThat(l).contains("\"bytes=1000-\""));

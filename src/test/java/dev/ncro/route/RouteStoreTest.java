@@ -1,5 +1,7 @@
 package dev.ncro.route;
 
+import java.time.Duration;
+import java.util.Optional;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -167,8 +169,8 @@ class RouteStoreTest {
     // A backend whose find returns the row as read before the delete committed.
     try (SqliteRouteBackend real = SqliteRouteBackend.open(path, 100, clock);
         RouteStore s = new RouteStore(new RouteBackend() {
-          public java.util.Optional<Route> find(String h) { return java.util.Optional.of(r); }
-          public java.util.Optional<Route> findByNarUrl(String u) { return real.findByNarUrl(u); }
+          public Optional<Route> find(String h) { return Optional.of(r); }
+          public Optional<Route> findByNarUrl(String u) { return real.findByNarUrl(u); }
           public List<Route> recentLive(long now, int limit) { return real.recentLive(now, limit); }
           public void upsert(Route x) { real.upsert(x); }
           public void delete(String h) { real.delete(h); }
@@ -252,7 +254,7 @@ class RouteStoreTest {
   @Test
   void negativeCacheExpires() {
     MutableClock clock = new MutableClock();
-    NegativeCache n = new NegativeCache(java.time.Duration.ofSeconds(10), 100, clock);
+    NegativeCache n = new NegativeCache(Duration.ofSeconds(10), 100, clock);
     n.add(hash(1));
     assertThat(n.contains(hash(1))).isTrue();
     clock.advance(10_000);
@@ -262,7 +264,7 @@ class RouteStoreTest {
   @Test
   void negativeCacheStaysBounded() {
     MutableClock clock = new MutableClock();
-    NegativeCache n = new NegativeCache(java.time.Duration.ofSeconds(10), 10, clock);
+    NegativeCache n = new NegativeCache(Duration.ofSeconds(10), 10, clock);
     for (int i = 0; i < 100; i++) {
       clock.advance(1);
       n.add(hash(i));

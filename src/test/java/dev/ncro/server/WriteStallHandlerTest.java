@@ -1,5 +1,6 @@
 package dev.ncro.server;
 
+import io.netty.handler.timeout.IdleState;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.buffer.Unpooled;
@@ -61,7 +62,7 @@ class WriteStallHandlerTest {
     idleFor(ch, TIMEOUT + 100);
     assertThat(ch.isOpen()).isTrue();
     assertThat(passedOn).singleElement().isInstanceOfSatisfying(IdleStateEvent.class,
-        e -> assertThat(e.state()).isEqualTo(io.netty.handler.timeout.IdleState.WRITER_IDLE));
+        e -> assertThat(e.state()).isEqualTo(IdleState.WRITER_IDLE));
     ch.finishAndReleaseAll();
   }
 

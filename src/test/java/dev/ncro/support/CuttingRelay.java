@@ -1,5 +1,6 @@
 package dev.ncro.support;
 
+import java.net.InetAddress;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -29,7 +30,7 @@ public final class CuttingRelay implements AutoCloseable {
   }
 
   public static CuttingRelay start(InetSocketAddress target) throws IOException {
-    return new CuttingRelay(new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress()), target);
+    return new CuttingRelay(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()), target);
   }
 
   /** {@code 127.0.0.1:PORT}. */

@@ -1,5 +1,6 @@
 package dev.ncro.support;
 
+import java.util.Map;
 import dev.ncro.Ncro;
 import dev.ncro.config.CacheConfig;
 import dev.ncro.config.Config;
@@ -56,7 +57,7 @@ public final class NcroHarness implements AutoCloseable {
   }
 
   /** As {@link #start(Config)}, with {@code env} as the environment S3 credentials come from. */
-  public static NcroHarness start(Config config, java.util.Map<String, String> env) throws Exception {
+  public static NcroHarness start(Config config, Map<String, String> env) throws Exception {
     return new NcroHarness(Ncro.start(config, env));
   }
 

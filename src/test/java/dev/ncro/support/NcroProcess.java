@@ -1,5 +1,6 @@
 package dev.ncro.support;
 
+import java.util.ArrayList;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.BufferedReader;
@@ -46,7 +47,7 @@ public final class NcroProcess implements AutoCloseable {
   /** As {@link #start(Path)}, run through {@code wrapper} (e.g. {@code unshare -n ...}), which must exec its arguments. */
   public static NcroProcess start(List<String> wrapper, Path cfg) throws IOException, InterruptedException {
     String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> cmd = new java.util.ArrayList<>(wrapper);
+    List<String> cmd = new ArrayList<>(wrapper);
     cmd.addAll(List.of(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED",
         "-cp", System.getProperty("java.class.path"), "dev.ncro.Main", "-config", cfg.toString()));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

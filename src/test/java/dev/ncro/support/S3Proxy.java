@@ -1,5 +1,6 @@
 package dev.ncro.support;
 
+import java.util.Map;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -171,8 +172,8 @@ public final class S3Proxy implements AutoCloseable {
   }
 
   /** The environment ncro takes its AWS credentials from, with {@code secret} as the secret key. */
-  public static java.util.Map<String, String> awsEnv(Path home, String secret) {
-    return java.util.Map.of("AWS_ACCESS_KEY_ID", ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", secret, "HOME", home.toString());
+  public static Map<String, String> awsEnv(Path home, String secret) {
+    return Map.of("AWS_ACCESS_KEY_ID", ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", secret, "HOME", home.toString());
   }
 
   @Override

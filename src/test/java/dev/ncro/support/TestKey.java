@@ -1,5 +1,6 @@
 package dev.ncro.support;
 
+import java.security.PublicKey;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
@@ -44,7 +45,7 @@ public final class TestKey {
   }
 
   /** The raw 32-byte RFC 8032 form of a JDK Ed25519 public key (what Nix and ncro use). */
-  public static byte[] raw(java.security.PublicKey key) {
+  public static byte[] raw(PublicKey key) {
     byte[] spki = key.getEncoded(); // X.509 SubjectPublicKeyInfo: the raw key is the last 32 bytes
     return Arrays.copyOfRange(spki, spki.length - 32, spki.length);
   }

@@ -1,5 +1,6 @@
 package dev.ncro.support;
 
+import java.util.Arrays;
 import java.nio.charset.StandardCharsets;
 
 /** Builds narinfo bodies for tests, signed by a {@link TestKey} (or unsigned when key is null). */
@@ -10,7 +11,7 @@ public final class TestNarinfo {
   public static String hash(int i) {
     String alphabet = "0123456789abcdfghijklmnpqrsvwxyz";
     char[] out = new char[32];
-    java.util.Arrays.fill(out, 'z');
+    Arrays.fill(out, 'z');
     long v = Integer.toUnsignedLong(i);
     for (int k = 31; k >= 20; k--) {
       out[k] = alphabet.charAt((int) (v % 32));

@@ -1,5 +1,10 @@
 package dev.ncro.support;
 
+import java.net.InetSocketAddress;
+import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -56,17 +61,17 @@ public final class TestUpstream implements AutoCloseable {
   private final Map<String, Response> routes = new ConcurrentHashMap<>();
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
-  private final java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
-  private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
-  private final java.util.concurrent.atomic.AtomicInteger peakOpen = new java.util.concurrent.atomic.AtomicInteger();
-  private final java.util.concurrent.atomic.AtomicInteger serving = new java.util.concurrent.atomic.AtomicInteger();
-  private final java.util.concurrent.atomic.AtomicInteger peakServing = new java.util.concurrent.atomic.AtomicInteger();
-  private final java.util.concurrent.atomic.AtomicInteger servingNarinfo = new java.util.concurrent.atomic.AtomicInteger();
-  private final java.util.concurrent.atomic.AtomicInteger peakServingNarinfo = new java.util.concurrent.atomic.AtomicInteger();
-  private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
-  private final Map<String, java.util.concurrent.atomic.AtomicLong> bodyBytes = new ConcurrentHashMap<>();
-  private final java.util.concurrent.atomic.AtomicInteger bodiesCut = new java.util.concurrent.atomic.AtomicInteger();
-  private final java.util.concurrent.atomic.AtomicInteger hangsEndedByPeer = new java.util.concurrent.atomic.AtomicInteger();
+  private final AtomicInteger accepted = new AtomicInteger();
+  private final AtomicInteger open = new AtomicInteger();
+  private final AtomicInteger peakOpen = new AtomicInteger();
+  private final AtomicInteger serving = new AtomicInteger();
+  private final AtomicInteger peakServing = new AtomicInteger();
+  private final AtomicInteger servingNarinfo = new AtomicInteger();
+  private final AtomicInteger peakServingNarinfo = new AtomicInteger();
+  private final CountDownLatch closed = new CountDownLatch(1);
+  private final Map<String, AtomicLong> bodyBytes = new ConcurrentHashMap<>();
+  private final AtomicInteger bodiesCut = new AtomicInteger();
+  private final AtomicInteger hangsEndedByPeer = new AtomicInteger();
   private volatile Duration latency = Duration.ZERO;
   private volatile Response forAll;
   private volatile boolean refuseHead;
@@ -89,7 +94,7 @@ public final class TestUpstream implements AutoCloseable {
   public static TestUpstream start(int port) throws IOException {
     ServerSocket s = new ServerSocket();
     s.setReuseAddress(true);
-    s.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 100);
+    s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 100);
     return new TestUpstream(s);
   }
 
@@ -168,7 +173,7 @@ public final class TestUpstream implements AutoCloseable {
    * shows how far ahead of the client the proxy (and the socket buffers between) let the upstream get.
    */
   public long bodyBytesWritten(String path) {
-    java.util.concurrent.atomic.AtomicLong n = bodyBytes.get(path);
+    AtomicLong n = bodyBytes.get(path);
     return n == null ? 0 : n.get();
   }
 
@@ -289,7 +294,7 @@ public final class TestUpstream implements AutoCloseable {
       int from = Integer.parseInt(range.substring(6, range.length() - 1)) + (rangeOffByOne ? 1 : 0);
       if (from < body.length) {
         extra = "Content-Range: bytes " + from + "-" + (body.length - 1) + "/" + body.length + "\r\n";
-        body = java.util.Arrays.copyOfRange(body, from, body.length);
+        body = Arrays.copyOfRange(body, from, body.length);
         status = 206;
       }
     }
@@ -299,10 +304,10 @@ public final class TestUpstream implements AutoCloseable {
     if ((!head || bodyOnHead) && r.truncateAfter() < 0 && body.length <= 16 * 1024) {
       // A small answer in one write, as real servers send it: headers and body then arrive in
       // one segment (and one read on the proxy's side), which is where ordering bugs show.
-      byte[] whole = java.util.Arrays.copyOf(headBytes, headBytes.length + body.length);
+      byte[] whole = Arrays.copyOf(headBytes, headBytes.length + body.length);
       System.arraycopy(body, 0, whole, headBytes.length, body.length);
       out.write(whole);
-      bodyBytes.computeIfAbsent(req.path(), k -> new java.util.concurrent.atomic.AtomicLong()).addAndGet(body.length);
+      bodyBytes.computeIfAbsent(req.path(), k -> new AtomicLong()).addAndGet(body.length);
       out.flush();
       return !"close".equalsIgnoreCase(req.headers().get("connection"));
     }
@@ -320,7 +325,7 @@ public final class TestUpstream implements AutoCloseable {
   }
 
   private void writeBody(String path, OutputStream out, byte[] body, int n) throws IOException {
-    java.util.concurrent.atomic.AtomicLong count = bodyBytes.computeIfAbsent(path, k -> new java.util.concurrent.atomic.AtomicLong());
+    AtomicLong count = bodyBytes.computeIfAbsent(path, k -> new AtomicLong());
     try {
       for (int off = 0; off < n; off += 64 * 1024) {
         int len = Math.min(64 * 1024, n - off);

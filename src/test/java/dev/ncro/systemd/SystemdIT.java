@@ -1,5 +1,6 @@
 package dev.ncro.systemd;
 
+import io.netty.channel.epoll.Epoll;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -103,7 +104,7 @@ class SystemdIT {
    */
   @Test
   void notifiesReadinessWatchdogAndStopping(@TempDir Path dir) throws Exception {
-    assumeTrue(io.netty.channel.epoll.Epoll.isAvailable(), "netty epoll transport unavailable");
+    assumeTrue(Epoll.isAvailable(), "netty epoll transport unavailable");
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     Path socket = dir.resolve("notify.sock");
     List<String> received = new CopyOnWriteArrayList<>();

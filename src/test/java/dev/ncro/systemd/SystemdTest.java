@@ -1,5 +1,6 @@
 package dev.ncro.systemd;
 
+import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -68,7 +69,7 @@ class SystemdTest {
       release.countDown();
       assertThat(Watchdog.loopsAnswer(loops, Duration.ofSeconds(5))).isTrue();
     } finally {
-      loops.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+      loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
   }
 

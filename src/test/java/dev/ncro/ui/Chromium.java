@@ -1,5 +1,8 @@
 package dev.ncro.ui;
 
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -141,7 +144,7 @@ final class Chromium implements AutoCloseable {
     ws.abort();
     // Chromium's helpers (renderer, zygote, GPU) may outlive the browser process and keep writing
     // to the profile, which then fails the test's temp-dir clean-up: end them all, and wait.
-    java.util.List<ProcessHandle> helpers = process.descendants().toList();
+    List<ProcessHandle> helpers = process.descendants().toList();
     process.destroy();
     if (!process.waitFor(5, TimeUnit.SECONDS)) {
       process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
@@ -150,7 +153,7 @@ final class Chromium implements AutoCloseable {
       h.destroyForcibly();
       try {
         h.onExit().get(5, TimeUnit.SECONDS);
-      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+      } catch (TimeoutException | ExecutionException e) {
         // gone or stuck: the temp-dir clean-up will say so
       }
     }
@@ -171,7 +174,7 @@ final class Chromium implements AutoCloseable {
     }
   }
 
-  private static void await(BooleanSupplier done, Duration timeout, java.util.function.Supplier<String> why)
+  private static void await(BooleanSupplier done, Duration timeout, Supplier<String> why)
       throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!done.getAsBoolean()) {

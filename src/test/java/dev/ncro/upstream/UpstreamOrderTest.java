@@ -1,5 +1,7 @@
 package dev.ncro.upstream;
 
+import java.time.Duration;
+import org.assertj.core.data.Offset;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.config.UpstreamConfig;
@@ -21,7 +23,7 @@ class UpstreamOrderTest {
     Upstream u = upstream("a", 10, 100);
     assertThat(u.stats().emaMillis()).isEqualTo(100.0);
     u.stats().recordSuccess(200);
-    assertThat(u.stats().emaMillis()).isCloseTo(0.3 * 200 + 0.7 * 100, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(u.stats().emaMillis()).isCloseTo(0.3 * 200 + 0.7 * 100, Offset.offset(1e-9));
   }
 
   @Test
@@ -81,7 +83,7 @@ class UpstreamOrderTest {
     for (int i = 0; i < 10; i++) {
       down.stats().recordFailure();
     }
-    UpstreamRegistry reg = new UpstreamRegistry(List.of(up, down), java.time.Duration.ofMinutes(1));
+    UpstreamRegistry reg = new UpstreamRegistry(List.of(up, down), Duration.ofMinutes(1));
     assertThat(reg.availableOrdered()).containsExactly(up);
     assertThat(reg.anyUsable()).isTrue();
   }
@@ -89,8 +91,8 @@ class UpstreamOrderTest {
   @Test
   void aDownUpstreamIsGoneOnlyAfterStayingDownLongEnough() throws Exception {
     Upstream u = upstream("x", 10);
-    UpstreamRegistry patient = new UpstreamRegistry(List.of(u), java.time.Duration.ofMinutes(1));
-    UpstreamRegistry hasty = new UpstreamRegistry(List.of(u), java.time.Duration.ZERO);
+    UpstreamRegistry patient = new UpstreamRegistry(List.of(u), Duration.ofMinutes(1));
+    UpstreamRegistry hasty = new UpstreamRegistry(List.of(u), Duration.ZERO);
     for (int i = 0; i < 10; i++) {
       patient.failure(u, FailureKind.TIMEOUT, "test", System.nanoTime());
     }
@@ -106,7 +108,7 @@ class UpstreamOrderTest {
   @Test
   void aTimeoutOfARequestSentBeforeTheLatestAnswerDoesNotSuspendAgain() {
     Upstream u = upstream("x", 10);
-    UpstreamRegistry reg = new UpstreamRegistry(List.of(u), java.time.Duration.ofMinutes(1));
+    UpstreamRegistry reg = new UpstreamRegistry(List.of(u), Duration.ofMinutes(1));
     long sentIntoTheHole = System.nanoTime();
     reg.failure(u, FailureKind.TIMEOUT, "first timeout", sentIntoTheHole);
     assertThat(u.stats().suspended()).isTrue();
