@@ -6,9 +6,9 @@ import dev.ncro.config.Config;
 import dev.ncro.config.ConfigException;
 import dev.ncro.config.ConfigLoader;
 import dev.ncro.config.DefaultPaths;
+import dev.ncro.mesh.NodeIdentity;
 import dev.ncro.route.RouteStoreException;
 import dev.ncro.systemd.Systemd;
-import dev.ncro.mesh.NodeIdentity;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -50,12 +50,15 @@ public final class Main {
       }
     }
     if (cli.skipSecretFiles() && !cli.check()) {
-      err.println("ncro: --skip-secret-files is only for --check: a serving ncro needs its credentials");
+      err.println(
+          "ncro: --skip-secret-files is only for --check: a serving ncro needs its credentials");
       return 2;
     }
     Config config;
     try {
-      config = ConfigLoader.load(cli.config(), env,
+      config = ConfigLoader.load(
+          cli.config(),
+          env,
           cli.skipSecretFiles() ? ConfigLoader.SecretFiles.SKIP : ConfigLoader.SecretFiles.READ);
     } catch (ConfigException e) {
       e.problems().forEach(p -> err.println("ncro: config: " + p));
@@ -63,21 +66,28 @@ public final class Main {
     }
     if (cli.check()) {
       var access = config.server().access();
-      Object listen = config.server().listen() == null ? "(socket activation only)" : config.server().listen();
+      Object listen = config.server().listen() == null
+          ? "(socket activation only)"
+          : config.server().listen();
       out.println("config ok: listen " + listen + ", " + config.upstreams().size()
           + " upstream(s), db " + config.cache().dbPath() + ", allow "
-          + (access.allow().isEmpty() ? "anyone" : access.allow()) + ", " + access.clients().size() + " client credential(s)"
-          + (config.fallbackCache().enabled() ? ", fallback cache " + config.fallbackCache().upstream().url() : ""));
+          + (access.allow().isEmpty() ? "anyone" : access.allow()) + ", "
+          + access.clients().size() + " client credential(s)"
+          + (config.fallbackCache().enabled()
+              ? ", fallback cache " + config.fallbackCache().upstream().url()
+              : ""));
       if (config.discovery().enabled()) {
-        out.println("discovery: mDNS " + config.discovery().serviceType() + ", priority " + config.discovery().priority()
-            + ", " + config.discovery().publicKeys().size() + " trusted key(s)");
+        out.println("discovery: mDNS " + config.discovery().serviceType() + ", priority "
+            + config.discovery().priority() + ", "
+            + config.discovery().publicKeys().size() + " trusted key(s)");
       }
       return 0;
     }
     LogSetup.apply(config.logging());
     Ncro ncro;
     try {
-      ncro = Ncro.start(config, Systemd.fromEnvironment(env, ProcessHandle.current().pid()), env);
+      ncro = Ncro.start(
+          config, Systemd.fromEnvironment(env, ProcessHandle.current().pid()), env);
     } catch (RouteStoreException e) {
       err.println("ncro: cache.db_path: " + e.getMessage());
       return 1;
@@ -85,7 +95,8 @@ public final class Main {
       err.println("ncro: cannot start: " + e.getMessage());
       return 1;
     }
-    Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("ncro-shutdown").unstarted(ncro::stop));
+    Runtime.getRuntime()
+        .addShutdownHook(Thread.ofPlatform().name("ncro-shutdown").unstarted(ncro::stop));
     ncro.awaitStop();
     return 0;
   }

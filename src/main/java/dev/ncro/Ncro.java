@@ -1,11 +1,11 @@
 package dev.ncro;
 
-import dev.ncro.config.UpstreamConfig;
 import dev.ncro.cli.Cli;
 import dev.ncro.config.Config;
+import dev.ncro.config.StoreConfig;
+import dev.ncro.config.UpstreamConfig;
 import dev.ncro.discovery.DiscoveredCaches;
 import dev.ncro.discovery.MdnsDiscovery;
-import dev.ncro.config.StoreConfig;
 import dev.ncro.mesh.LearnedRoutes;
 import dev.ncro.mesh.LocalRoutes;
 import dev.ncro.mesh.MeshMetrics;
@@ -87,9 +87,20 @@ public final class Ncro {
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final AtomicBoolean stopping = new AtomicBoolean();
 
-  private Ncro(Transport transport, UpstreamClient client, RouteStore store, Prober prober, HttpServer server,
-      ExecutorService blocking, ScheduledExecutorService housekeeping, UpstreamRegistry registry,
-      InetSocketAddress address, MeshNode mesh, Notifier notifier, Watchdog watchdog, S3Auth s3,
+  private Ncro(
+      Transport transport,
+      UpstreamClient client,
+      RouteStore store,
+      Prober prober,
+      HttpServer server,
+      ExecutorService blocking,
+      ScheduledExecutorService housekeeping,
+      UpstreamRegistry registry,
+      InetSocketAddress address,
+      MeshNode mesh,
+      Notifier notifier,
+      Watchdog watchdog,
+      S3Auth s3,
       MdnsDiscovery discovery) {
     this.mesh = mesh;
     this.discovery = discovery;
@@ -107,7 +118,8 @@ public final class Ncro {
     this.address = address;
   }
 
-  public static Ncro start(Config config) throws RouteStoreException, IOException, InterruptedException {
+  public static Ncro start(Config config)
+      throws RouteStoreException, IOException, InterruptedException {
     return start(config, Systemd.NONE, System.getenv());
   }
 
@@ -141,7 +153,8 @@ public final class Ncro {
       if (config.fallbackCache().upstream() != null) {
         s3Users.add(config.fallbackCache().upstream());
       }
-      CompletableFuture<S3Auth> s3Start = CompletableFuture.supplyAsync(() -> S3Auth.start(s3Users, env),
+      CompletableFuture<S3Auth> s3Start = CompletableFuture.supplyAsync(
+          () -> S3Auth.start(s3Users, env),
           r -> Thread.ofPlatform().name("ncro-s3-start").daemon(true).start(r));
       opened.add(() -> s3Start.thenAccept(a -> {
         if (a != null) {
@@ -152,14 +165,20 @@ public final class Ncro {
       RouteStore store = track(opened, routes.store());
       Transport transport = Transport.create(Transport.defaultThreads());
       opened.add(transport::shutdown);
-      ExecutorService blocking = track(opened,
-          Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ncro-blocking-", 0).factory()));
+      ExecutorService blocking = track(
+          opened,
+          Executors.newThreadPerTaskExecutor(
+              Thread.ofVirtual().name("ncro-blocking-", 0).factory()));
       S3Auth s3 = s3Start.join();
-      UpstreamRegistry registry = s3 == null ? UpstreamRegistry.fromConfig(config) : UpstreamRegistry.fromConfig(config, s3::authorizer);
-      TlsTrust trust = TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
-      UpstreamClient client = track(opened,
-          new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust));
-      NegativeCache negative = new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock, routes.negatives());
+      UpstreamRegistry registry = s3 == null
+          ? UpstreamRegistry.fromConfig(config)
+          : UpstreamRegistry.fromConfig(config, s3::authorizer);
+      TlsTrust trust =
+          TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
+      UpstreamClient client = track(
+          opened, new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust));
+      NegativeCache negative = new NegativeCache(
+          config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock, routes.negatives());
       Metrics metrics = new Metrics(registry, store::count);
       StoreMetrics.register(metrics.registry(), routes.status());
       RecentRaces recent = new RecentRaces(RECENT_RACES);
@@ -169,19 +188,59 @@ public final class Ncro {
         learned = new LearnedRoutes(LEARNED_ROUTES, clock);
         MeshStats meshStats = new MeshStats(clock);
         MeshMetrics.register(metrics.registry(), meshStats, learned::size);
-        mesh = track(opened, MeshNode.start(config.mesh(), meshIdentity(config),
-            new LocalRoutes(store, registry, ANNOUNCED_ROUTES)::newestFirst, learned, meshStats, clock));
+        mesh = track(
+            opened,
+            MeshNode.start(
+                config.mesh(),
+                meshIdentity(config),
+                new LocalRoutes(store, registry, ANNOUNCED_ROUTES)::newestFirst,
+                learned,
+                meshStats,
+                clock));
       }
-      NarinfoRouter narinfo = new NarinfoRouter(registry, client, store, negative, config.cache().ttl(), clock,
-          blocking, metrics, recent, learned == null ? RouteHints.NONE : learned, config.cache().maxConcurrentRaces());
-      StatusReport status = new StatusReport(Cli.version(), clock, registry, metrics, store, negative, recent,
-          mesh == null ? null : mesh::status, narinfo.races(), routes.status());
+      NarinfoRouter narinfo = new NarinfoRouter(
+          registry,
+          client,
+          store,
+          negative,
+          config.cache().ttl(),
+          clock,
+          blocking,
+          metrics,
+          recent,
+          learned == null ? RouteHints.NONE : learned,
+          config.cache().maxConcurrentRaces());
+      StatusReport status = new StatusReport(
+          Cli.version(),
+          clock,
+          registry,
+          metrics,
+          store,
+          negative,
+          recent,
+          mesh == null ? null : mesh::status,
+          narinfo.races(),
+          routes.status());
       NarRouter nars = new NarRouter(registry, store);
-      CacheFileRouter files = new CacheFileRouter(registry, store,
+      CacheFileRouter files = new CacheFileRouter(
+          registry,
+          store,
           new FileRoutes(FILE_ROUTES, config.cache().ttl(), clock),
           new NegativeCache(config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock));
-      HttpServer server = track(opened, new HttpServer(transport, config.server(), narinfo, nars, files, client,
-          registry, metrics, status, blocking, NarHedging.of(config.cache())));
+      HttpServer server = track(
+          opened,
+          new HttpServer(
+              transport,
+              config.server(),
+              narinfo,
+              nars,
+              files,
+              client,
+              registry,
+              metrics,
+              status,
+              blocking,
+              NarHedging.of(config.cache())));
       Prober prober = track(opened, new Prober(registry, client, config.cache().probeInterval()));
       registry.onSuspend(prober::probeNow);
       registry.addListener(prober);
@@ -192,33 +251,69 @@ public final class Ncro {
       prober.start();
       // After the prober: a cache found at once is probed at once.
       MdnsDiscovery discovery = config.discovery().enabled()
-          ? track(opened, MdnsDiscovery.start(config.discovery(),
-              new DiscoveredCaches(registry, config.discovery(), config.cache().latencyAlpha())))
+          ? track(
+              opened,
+              MdnsDiscovery.start(
+                  config.discovery(),
+                  new DiscoveredCaches(
+                      registry, config.discovery(), config.cache().latencyAlpha())))
           : null;
-      housekeeping.scheduleWithFixedDelay(() -> {
-        try {
-          store.flushRecency();
-        } catch (RuntimeException e) {
-          log.atWarn().setMessage("could not record route recency").addKeyValue("error", e.getMessage()).log();
-        }
-      }, 10, 10, TimeUnit.SECONDS);
-      log.atInfo().setMessage("ncro listening").addKeyValue("version", Cli.version())
+      housekeeping.scheduleWithFixedDelay(
+          () -> {
+            try {
+              store.flushRecency();
+            } catch (RuntimeException e) {
+              log.atWarn()
+                  .setMessage("could not record route recency")
+                  .addKeyValue("error", e.getMessage())
+                  .log();
+            }
+          },
+          10,
+          10,
+          TimeUnit.SECONDS);
+      log.atInfo()
+          .setMessage("ncro listening")
+          .addKeyValue("version", Cli.version())
           .addKeyValue("address", bound)
-          .addKeyValue("addresses", String.join(",", server.addresses().stream().map(NetUtil::toSocketAddressString).toList()))
+          .addKeyValue(
+              "addresses",
+              String.join(
+                  ",",
+                  server.addresses().stream()
+                      .map(NetUtil::toSocketAddressString)
+                      .toList()))
           .addKeyValue("transport", transport.name())
           .addKeyValue("socket_activated", !systemd.listenFds().isEmpty())
           .addKeyValue("upstreams", registry.all().size())
           .addKeyValue("fallback_cache", registry.fallback().map(u -> u.name()).orElse("none"))
           .addKeyValue("store", routes.status().kind())
           .addKeyValue("db", routes.status().location())
-          .addKeyValue("discovery", config.discovery().enabled() ? config.discovery().serviceType() : "off")
+          .addKeyValue(
+              "discovery", config.discovery().enabled() ? config.discovery().serviceType() : "off")
           .addKeyValue("tls_engine", trust.provider())
-          .addKeyValue("ca_bundle", trust.bundle().map(Object::toString).orElse("none (JDK trust store only)")).log();
+          .addKeyValue(
+              "ca_bundle",
+              trust.bundle().map(Object::toString).orElse("none (JDK trust store only)"))
+          .log();
       // Everything is up by now: the listener accepts, the store is open, the mesh socket is bound.
       notifier.ready("serving on " + bound);
       Watchdog watchdog = Watchdog.start(notifier, systemd.watchdogPing(), transport.group());
-      return new Ncro(transport, client, store, prober, server, blocking, housekeeping, registry, bound, mesh,
-          notifier, watchdog, s3, discovery);
+      return new Ncro(
+          transport,
+          client,
+          store,
+          prober,
+          server,
+          blocking,
+          housekeeping,
+          registry,
+          bound,
+          mesh,
+          notifier,
+          watchdog,
+          s3,
+          discovery);
     } catch (Throwable e) {
       closeInReverse(opened, e);
       throw e;
@@ -226,18 +321,23 @@ public final class Ncro {
   }
 
   /** The route store, what it reports, and the negative entries it shares (none for SQLite). */
-  private record OpenedStore(RouteStore store, StoreStatus status, NegativeCache.Shared negatives) {}
+  private record OpenedStore(
+      RouteStore store, StoreStatus status, NegativeCache.Shared negatives) {}
 
   private static OpenedStore openStore(Config config, Clock clock) throws RouteStoreException {
     int memory = Math.min(MEMORY_ROUTES, config.cache().maxEntries());
     if (config.cache().store() instanceof StoreConfig.Postgresql pg) {
       PostgresRouteBackend backend = PostgresRouteBackend.open(
-          new PostgresSettings(pg.jdbcUrl(), pg.display(), pg.user(), pg.password(), pg.properties(), pg.poolSize()),
-          config.cache().maxEntries(), clock);
+          new PostgresSettings(
+              pg.jdbcUrl(), pg.display(), pg.user(), pg.password(), pg.properties(), pg.poolSize()),
+          config.cache().maxEntries(),
+          clock);
       return new OpenedStore(new RouteStore(backend, memory, clock), backend, backend.negatives());
     }
-    return new OpenedStore(RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(), memory, clock),
-        StoreStatus.local("sqlite", config.cache().dbPath().toString()), NegativeCache.Shared.NONE);
+    return new OpenedStore(
+        RouteStore.open(config.cache().dbPath(), config.cache().maxEntries(), memory, clock),
+        StoreStatus.local("sqlite", config.cache().dbPath().toString()),
+        NegativeCache.Shared.NONE);
   }
 
   private static <T extends AutoCloseable> T track(List<AutoCloseable> opened, T resource) {
@@ -296,7 +396,7 @@ public final class Ncro {
     notifier.stopping();
     watchdog.close();
     // mDNS goodbyes take about 2 s: sent while the server drains, done before the prober stops.
-    Runnable discoveryClosed = discovery == null ? () -> { } : discovery.beginClose();
+    Runnable discoveryClosed = discovery == null ? () -> {} : discovery.beginClose();
     server.shutdown(Duration.ofSeconds(5));
     discoveryClosed.run();
     if (mesh != null) {

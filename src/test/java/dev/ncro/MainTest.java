@@ -13,15 +13,21 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The command line, in-process: help, version, both -config spellings, --check and its exit codes. */
 class MainTest {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
 
   private record Run(int code, String out, String err) {}
 
   private static Run run(Map<String, String> env, String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = Main.run(args, env, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    int code = Main.run(
+        args,
+        env,
+        new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Run(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 
   @Test
@@ -55,15 +61,25 @@ class MainTest {
     Path netrc = dir.resolve("netrc");
     Files.writeString(netrc, "machine a.example\n  passwd x\n");
     Path file = dir.resolve("creds.yaml");
-    Files.writeString(file, "netrc_file: \"" + netrc + "\"\nupstreams:\n  - url: \"https://a.example\"\n"
-        + "    username: u\n    password: hunter2-secret\n    password_file: \"" + pw + "\"\n"
-        + "  - url: \"https://b.example\"\n    bearer_token_file: \"" + dir.resolve("missing") + "\"\n");
+    Files.writeString(
+        file,
+        "netrc_file: \"" + netrc + "\"\nupstreams:\n  - url: \"https://a.example\"\n"
+            + "    username: u\n    password: hunter2-secret\n    password_file: \"" + pw + "\"\n"
+            + "  - url: \"https://b.example\"\n    bearer_token_file: \"" + dir.resolve("missing")
+            + "\"\n");
     Run r = run(Map.of(), "--config", file.toString(), "--check");
     assertThat(r.code()).isEqualTo(1);
-    assertThat(r.err().lines()).hasSize(3)
-        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: netrc_file: " + netrc + ": line 2: "))
-        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: upstreams[0].password: password and password_file are mutually exclusive"))
-        .anySatisfy(l -> assertThat(l).isEqualTo("ncro: config: upstreams[1].bearer_token_file: " + dir.resolve("missing") + ": no such file"));
+    assertThat(r.err().lines())
+        .hasSize(3)
+        .anySatisfy(
+            l -> assertThat(l).startsWith("ncro: config: netrc_file: " + netrc + ": line 2: "))
+        .anySatisfy(
+            l -> assertThat(l)
+                .startsWith(
+                    "ncro: config: upstreams[0].password: password and password_file are mutually exclusive"))
+        .anySatisfy(l -> assertThat(l)
+            .isEqualTo("ncro: config: upstreams[1].bearer_token_file: " + dir.resolve("missing")
+                + ": no such file"));
     assertThat(r.err()).doesNotContain("hunter2-secret");
   }
 
@@ -75,14 +91,19 @@ class MainTest {
   void checkCanSkipCredentialFilesButNothingElse() throws Exception {
     String creds = "/run/credentials/ncro.service/";
     Path file = dir.resolve("module.yaml");
-    Files.writeString(file, "netrc_file: \"" + creds + "netrc\"\n"
-        + "server:\n  clients:\n    - bearer_token_file: \"" + creds + "robot\"\n"
-        + "upstreams:\n  - url: \"https://a.example\"\n    username: u\n    password_file: \"" + creds + "a\"\n"
-        + "    ca_file: \"" + creds + "ca.pem\"\n"
-        + "  - url: \"https://b.example\"\n    bearer_token_file: \"" + creds + "b\"\n");
+    Files.writeString(
+        file,
+        "netrc_file: \"" + creds + "netrc\"\n"
+            + "server:\n  clients:\n    - bearer_token_file: \"" + creds + "robot\"\n"
+            + "upstreams:\n  - url: \"https://a.example\"\n    username: u\n    password_file: \""
+            + creds + "a\"\n"
+            + "    ca_file: \"" + creds + "ca.pem\"\n"
+            + "  - url: \"https://b.example\"\n    bearer_token_file: \"" + creds + "b\"\n");
     Run reads = run(Map.of(), "--config", file.toString(), "--check");
     assertThat(reads.code()).isEqualTo(1);
-    assertThat(reads.err().lines()).hasSize(5).allSatisfy(l -> assertThat(l).endsWith(": no such file"));
+    assertThat(reads.err().lines())
+        .hasSize(5)
+        .allSatisfy(l -> assertThat(l).endsWith(": no such file"));
 
     Run skips = run(Map.of(), "--config", file.toString(), "--check", "--skip-secret-files");
     assertThat(skips.code()).as(skips.err()).isZero();
@@ -91,7 +112,10 @@ class MainTest {
     Files.writeString(file, Files.readString(file) + "cache:\n  ttl: soon\n");
     Run stillChecked = run(Map.of(), "--config", file.toString(), "--check", "--skip-secret-files");
     assertThat(stillChecked.code()).isEqualTo(1);
-    assertThat(stillChecked.err().lines()).singleElement().asString().startsWith("ncro: config: cache.ttl: ");
+    assertThat(stillChecked.err().lines())
+        .singleElement()
+        .asString()
+        .startsWith("ncro: config: cache.ttl: ");
 
     Run serving = run(Map.of(), "--config", file.toString(), "--skip-secret-files");
     assertThat(serving.code()).isEqualTo(2);
@@ -104,7 +128,8 @@ class MainTest {
     Files.writeString(file, "server:\n  listen: nowhere\ncache:\n  latency_alpha: 7\n");
     Run r = run(Map.of(), "--config", file.toString(), "--check");
     assertThat(r.code()).isEqualTo(1);
-    assertThat(r.err().lines()).hasSize(2)
+    assertThat(r.err().lines())
+        .hasSize(2)
         .anySatisfy(l -> assertThat(l).startsWith("ncro: config: server.listen: "))
         .anySatisfy(l -> assertThat(l).startsWith("ncro: config: cache.latency_alpha: "));
     assertThat(r.out()).isEmpty();
@@ -122,9 +147,10 @@ class MainTest {
         """);
     Run r = run(Map.of(), "--config", bad.toString(), "--check");
     assertThat(r.code()).isEqualTo(1);
-    assertThat(r.err().lines()).containsExactly(
-        "ncro: config: upstreams[0].filters[0].field: \"version\" is not one of name, store_path, reference, deriver",
-        "ncro: config: upstreams[0].filters[1].pattern: \"hello-[0-9]*\": '[' cannot occur in a store path; the only wildcard is '*'");
+    assertThat(r.err().lines())
+        .containsExactly(
+            "ncro: config: upstreams[0].filters[0].field: \"version\" is not one of name, store_path, reference, deriver",
+            "ncro: config: upstreams[0].filters[1].pattern: \"hello-[0-9]*\": '[' cannot occur in a store path; the only wildcard is '*'");
     Path good = dir.resolve("fallback.yaml");
     Files.writeString(good, """
         upstreams:
@@ -143,7 +169,9 @@ class MainTest {
     Run help = run(Map.of("XDG_STATE_HOME", "/srv/state"), "--help");
     assertThat(help.out()).contains("/srv/state/ncro/routes.db");
     Run check = run(Map.of("HOME", "/home/newcomer"), "--check");
-    assertThat(check.out()).contains("localhost:8080", "db /home/newcomer/.local/state/ncro/routes.db", "allow anyone");
+    assertThat(check.out())
+        .contains(
+            "localhost:8080", "db /home/newcomer/.local/state/ncro/routes.db", "allow anyone");
   }
 
   @Test
@@ -158,10 +186,14 @@ class MainTest {
         """.formatted(dir.resolve("missing-token")));
     Run r = run(Map.of(), "--config", file.toString(), "--check");
     assertThat(r.code()).isEqualTo(1);
-    assertThat(r.err().lines()).hasSize(3)
+    assertThat(r.err().lines())
+        .hasSize(3)
         .anySatisfy(l -> assertThat(l).startsWith("ncro: config: server.allow[0]: "))
-        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: server.clients[0].bearer_token_file: ").endsWith("no such file"))
-        .anySatisfy(l -> assertThat(l).isEqualTo("ncro: config: server.clients[1].password_file: missing"));
+        .anySatisfy(l -> assertThat(l)
+            .startsWith("ncro: config: server.clients[0].bearer_token_file: ")
+            .endsWith("no such file"))
+        .anySatisfy(
+            l -> assertThat(l).isEqualTo("ncro: config: server.clients[1].password_file: missing"));
   }
 
   @Test
@@ -170,13 +202,18 @@ class MainTest {
     Files.writeString(file, "discovery:\n  enabled: true\n  service: _nix-serve\n");
     Run r = run(Map.of(), "--config", file.toString(), "--check");
     assertThat(r.code()).isEqualTo(1);
-    assertThat(r.err().lines()).hasSize(2)
+    assertThat(r.err().lines())
+        .hasSize(2)
         .anySatisfy(l -> assertThat(l).startsWith("ncro: config: discovery.service: "))
-        .anySatisfy(l -> assertThat(l).startsWith("ncro: config: discovery.public_keys: required when discovery is enabled"));
-    Files.writeString(file, "discovery:\n  enabled: true\n  public_keys: [\"lan-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=\"]\n");
+        .anySatisfy(l -> assertThat(l)
+            .startsWith("ncro: config: discovery.public_keys: required when discovery is enabled"));
+    Files.writeString(
+        file,
+        "discovery:\n  enabled: true\n  public_keys: [\"lan-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=\"]\n");
     Run ok = run(Map.of(), "--config", file.toString(), "--check");
     assertThat(ok.code()).as(ok.err()).isZero();
-    assertThat(ok.out()).contains("discovery: mDNS _nix-serve._tcp.local., priority 20, 1 trusted key(s)");
+    assertThat(ok.out())
+        .contains("discovery: mDNS _nix-serve._tcp.local., priority 20, 1 trusted key(s)");
   }
 
   @Test
@@ -190,8 +227,13 @@ class MainTest {
   void unusableDatabasePathIsAStartupErrorNamingIt() throws Exception {
     Path notADir = dir.resolve("file");
     Files.writeString(notADir, "x");
-    Run r = run(Map.of("NCRO_LISTEN", "127.0.0.1:0", "NCRO_DB_PATH", notADir.resolve("routes.db").toString(),
-        "NCRO_LOG_LEVEL", "error"));
+    Run r = run(Map.of(
+        "NCRO_LISTEN",
+        "127.0.0.1:0",
+        "NCRO_DB_PATH",
+        notADir.resolve("routes.db").toString(),
+        "NCRO_LOG_LEVEL",
+        "error"));
     assertThat(r.code()).isEqualTo(1);
     assertThat(r.err()).contains("cache.db_path", notADir.resolve("routes.db").toString());
   }

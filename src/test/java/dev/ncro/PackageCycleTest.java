@@ -1,10 +1,10 @@
 package dev.ncro;
 
-import java.net.URISyntaxException;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -63,15 +63,23 @@ class PackageCycleTest {
   private static Map<String, Set<String>> packageGraph() {
     Path classes;
     try {
-      classes = Path.of(Ncro.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      classes =
+          Path.of(Ncro.class.getProtectionDomain().getCodeSource().getLocation().toURI());
     } catch (URISyntaxException e) {
       throw new AssertionError(e);
     }
-    ToolProvider jdeps = ToolProvider.findFirst("jdeps").orElseThrow(() -> new AssertionError("no jdeps in this JDK"));
+    ToolProvider jdeps = ToolProvider.findFirst("jdeps")
+        .orElseThrow(() -> new AssertionError("no jdeps in this JDK"));
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    int rc = jdeps.run(new PrintWriter(out), new PrintWriter(err),
-        "-verbose:package", "-filter:none", "-e", "dev\\.ncro.*", classes.toString());
+    int rc = jdeps.run(
+        new PrintWriter(out),
+        new PrintWriter(err),
+        "-verbose:package",
+        "-filter:none",
+        "-e",
+        "dev\\.ncro.*",
+        classes.toString());
     assertThat(rc).as("jdeps: " + err).isZero();
     Map<String, Set<String>> graph = new TreeMap<>();
     for (String line : out.toString().split("\n")) {
@@ -98,8 +106,14 @@ class PackageCycleTest {
     return found;
   }
 
-  private static void connect(String v, Map<String, Set<String>> graph, Map<String, Integer> index,
-      Map<String, Integer> low, Deque<String> stack, Set<String> onStack, List<Set<String>> found) {
+  private static void connect(
+      String v,
+      Map<String, Set<String>> graph,
+      Map<String, Integer> index,
+      Map<String, Integer> low,
+      Deque<String> stack,
+      Set<String> onStack,
+      List<Set<String>> found) {
     index.put(v, index.size());
     low.put(v, index.get(v));
     stack.push(v);

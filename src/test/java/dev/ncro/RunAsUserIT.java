@@ -80,12 +80,17 @@ class RunAsUserIT {
 
   @Test
   void binNcroOnAFreshCloneAsAnOrdinaryUserAnswersOnLocalhostOnly() throws Exception {
-    for (InetAddress a : List.of(InetAddress.getByName("127.0.0.1"), InetAddress.getByName("::1"), InetAddress.getByName("0.0.0.0"))) {
+    for (InetAddress a : List.of(
+        InetAddress.getByName("127.0.0.1"),
+        InetAddress.getByName("::1"),
+        InetAddress.getByName("0.0.0.0"))) {
       try (ServerSocket s = new ServerSocket()) {
         s.bind(new InetSocketAddress(a, PORT));
       } catch (IOException e) {
-        throw new AssertionError("port " + PORT + " on " + a.getHostAddress()
-            + " is taken by another program: this test checks ncro's default port and needs it free", e);
+        throw new AssertionError(
+            "port " + PORT + " on " + a.getHostAddress()
+                + " is taken by another program: this test checks ncro's default port and needs it free",
+            e);
       }
     }
     Path project = Path.of(System.getProperty("user.dir"));
@@ -101,12 +106,19 @@ class RunAsUserIT {
     env.put("LANG", "C.UTF-8");
     Path m2 = Path.of(System.getProperty("user.home"), ".m2", "repository");
     if (root()) {
-      if (NixFixture.exec(List.of("id", "-u", USER), System.getenv(), Duration.ofSeconds(10)).exitCode() != 0) {
+      if (NixFixture.exec(List.of("id", "-u", USER), System.getenv(), Duration.ofSeconds(10))
+              .exitCode()
+          != 0) {
         run("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER);
       }
-      // runuser sets HOME from the account, and the JVM reads user.home from it too: this run's home.
+      // runuser sets HOME from the account, and the JVM reads user.home from it too: this run's
+      // home.
       run("usermod", "--home", home.toString(), USER);
-      run("cp", "-a", m2.toString(), Files.createDirectories(home.resolve(".m2")).toString());
+      run(
+          "cp",
+          "-a",
+          m2.toString(),
+          Files.createDirectories(home.resolve(".m2")).toString());
       run("chown", "-R", USER + ":", base.toString());
       env.put("USER", USER);
       cmd.addAll(List.of("runuser", "-u", USER, "--"));
@@ -115,33 +127,50 @@ class RunAsUserIT {
     }
     cmd.add(clone.resolve("bin/ncro").toString());
     Path log = base.resolve("ncro.log");
-    ProcessBuilder pb = new ProcessBuilder(cmd).directory(clone.toFile())
-        .redirectErrorStream(true).redirectOutput(log.toFile());
+    ProcessBuilder pb = new ProcessBuilder(cmd)
+        .directory(clone.toFile())
+        .redirectErrorStream(true)
+        .redirectOutput(log.toFile());
     pb.environment().clear();
     pb.environment().putAll(env);
     ncro = pb.start();
 
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    String info = awaitCacheInfo(http, URI.create("http://127.0.0.1:" + PORT + "/nix-cache-info"), log);
+    HttpClient http =
+        HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    String info =
+        awaitCacheInfo(http, URI.create("http://127.0.0.1:" + PORT + "/nix-cache-info"), log);
     assertThat(info).startsWith("StoreDir: /nix/store\n");
-    assertThat(http.send(HttpRequest.newBuilder(URI.create("http://[::1]:" + PORT + "/nix-cache-info")).build(),
-        HttpResponse.BodyHandlers.ofString()).body()).isEqualTo(info);
-    assertThat(http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + PORT + "/nix-cache-info")).build(),
-        HttpResponse.BodyHandlers.ofString()).body()).isEqualTo(info);
+    assertThat(http.send(
+                HttpRequest.newBuilder(URI.create("http://[::1]:" + PORT + "/nix-cache-info"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body())
+        .isEqualTo(info);
+    assertThat(http.send(
+                HttpRequest.newBuilder(URI.create("http://localhost:" + PORT + "/nix-cache-info"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body())
+        .isEqualTo(info);
 
-    assertThat(ListeningSockets.on(PORT)).as("sockets listening on port %d", PORT).isNotEmpty()
-        .allSatisfy(a -> assertThat(a.isLoopbackAddress()).as("%s is loopback", a).isTrue());
+    assertThat(ListeningSockets.on(PORT))
+        .as("sockets listening on port %d", PORT)
+        .isNotEmpty()
+        .allSatisfy(
+            a -> assertThat(a.isLoopbackAddress()).as("%s is loopback", a).isTrue());
     Optional<InetAddress> lan = ListeningSockets.nonLoopbackAddress();
     if (lan.isPresent()) {
       try (Socket s = new Socket()) {
         assertThatThrownBy(() -> s.connect(new InetSocketAddress(lan.get(), PORT), 5000))
-            .as("connecting through %s", lan.get()).isInstanceOf(ConnectException.class);
+            .as("connecting through %s", lan.get())
+            .isInstanceOf(ConnectException.class);
       }
     }
 
     Path state = home.resolve(".local/state/ncro");
     assertThat(state.resolve("routes.db")).exists();
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state))).isEqualTo("rwx------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state)))
+        .isEqualTo("rwx------");
     if (root()) {
       assertThat(Files.getOwner(state.resolve("routes.db")).getName()).isEqualTo(USER);
     }
@@ -152,10 +181,12 @@ class RunAsUserIT {
     long deadline = System.nanoTime() + BUILD_AND_START.toNanos();
     while (System.nanoTime() < deadline) {
       if (!ncro.isAlive()) {
-        throw new AssertionError("bin/ncro exited with " + ncro.exitValue() + ":\n" + Files.readString(log));
+        throw new AssertionError(
+            "bin/ncro exited with " + ncro.exitValue() + ":\n" + Files.readString(log));
       }
       try {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
+        HttpResponse<String> r = http.send(
+            HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
             HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() == 200) {
           return r.body();
@@ -165,6 +196,7 @@ class RunAsUserIT {
       }
       Thread.sleep(250);
     }
-    throw new AssertionError("no answer on " + uri + " within " + BUILD_AND_START + ":\n" + Files.readString(log));
+    throw new AssertionError(
+        "no answer on " + uri + " within " + BUILD_AND_START + ":\n" + Files.readString(log));
   }
 }

@@ -38,7 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  * when its last connection closes).
  */
 class StartFailureIT {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
 
   @Test
   void listenPortInUseClosesEverythingOpenedBefore() throws Exception {
@@ -47,7 +48,9 @@ class StartFailureIT {
       Path db = dir.resolve("routes.db");
       Config config = config(db, taken.getLocalPort(), "127.0.0.1:0");
       Exception e = assertThrows(Exception.class, () -> Ncro.start(config));
-      assertTrue(e.getMessage().toLowerCase(Locale.ROOT).contains("address already in use"), e.getMessage());
+      assertTrue(
+          e.getMessage().toLowerCase(Locale.ROOT).contains("address already in use"),
+          e.getMessage());
       assertAllClosed(before, db);
     }
   }
@@ -55,7 +58,8 @@ class StartFailureIT {
   @Test
   void meshPortInUseClosesEverythingOpenedBefore() throws Exception {
     Set<Thread> before = ncroThreads();
-    try (DatagramSocket taken = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+    try (DatagramSocket taken =
+        new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
       Path db = dir.resolve("routes.db");
       Config config = config(db, 0, "127.0.0.1:" + taken.getLocalPort());
       assertThrows(IOException.class, () -> Ncro.start(config));
@@ -70,14 +74,16 @@ class StartFailureIT {
     Ncro ncro = Ncro.start(config(dir.resolve("routes.db"), 0, "127.0.0.1:0"));
     try {
       assertFalse(newThreads(before).isEmpty(), "a running ncro shows no ncro-* thread");
-      assertTrue(Files.exists(dir.resolve("routes.db-wal")), "an open route database has no WAL file");
+      assertTrue(
+          Files.exists(dir.resolve("routes.db-wal")), "an open route database has no WAL file");
     } finally {
       ncro.stop();
     }
   }
 
   private static void assertAllClosed(Set<Thread> before, Path db) throws Exception {
-    Await.until("no ncro thread left from the failed start (" + newThreads(before) + ")",
+    Await.until(
+        "no ncro thread left from the failed start (" + newThreads(before) + ")",
         () -> newThreads(before).isEmpty());
     assertTrue(Files.exists(db), "the route store was never opened, so the test proves nothing");
     assertFalse(Files.exists(Path.of(db + "-wal")), "the route database is still open");
@@ -100,9 +106,14 @@ class StartFailureIT {
 
   private static Config config(Path db, int listenPort, String meshBind) {
     return new Config(
-        new ServerConfig(new ListenAddress("127.0.0.1", listenPort), Duration.ofSeconds(5), Duration.ofSeconds(5), 30),
+        new ServerConfig(
+            new ListenAddress("127.0.0.1", listenPort),
+            Duration.ofSeconds(5),
+            Duration.ofSeconds(5),
+            30),
         List.of(new UpstreamConfig(URI.create("http://127.0.0.1:9"), 10, List.of())),
-        new CacheConfig(db, 1000, Duration.ofHours(1), Duration.ofMinutes(1), 0.3, Duration.ofMinutes(10)),
+        new CacheConfig(
+            db, 1000, Duration.ofHours(1), Duration.ofMinutes(1), 0.3, Duration.ofMinutes(10)),
         new TimeoutsConfig(Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(2)),
         new LoggingConfig("info", "text"),
         new MeshConfig(true, meshBind, List.of(), "", Duration.ofSeconds(30)));

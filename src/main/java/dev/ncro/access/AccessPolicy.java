@@ -27,14 +27,19 @@ public final class AccessPolicy {
   }
 
   /** Anyone who can connect may do anything: the policy when no access field is set. */
-  public static final AccessPolicy OPEN = new AccessPolicy(List.of(), List.of(), List.of(), List.of());
+  public static final AccessPolicy OPEN =
+      new AccessPolicy(List.of(), List.of(), List.of(), List.of());
 
   private final List<Cidr> allow;
   private final List<Cidr> adminAllow;
   private final List<Cidr> trustedProxies;
   private final List<ClientCredential> clients;
 
-  public AccessPolicy(List<Cidr> allow, List<ClientCredential> clients, List<Cidr> adminAllow, List<Cidr> trustedProxies) {
+  public AccessPolicy(
+      List<Cidr> allow,
+      List<ClientCredential> clients,
+      List<Cidr> adminAllow,
+      List<Cidr> trustedProxies) {
     this.allow = List.copyOf(allow);
     this.clients = List.copyOf(clients);
     this.adminAllow = List.copyOf(adminAllow);
@@ -63,7 +68,8 @@ public final class AccessPolicy {
    * not apply but credentials do. {@code forwardedFor}: every {@code X-Forwarded-For} header value
    * in order; {@code authorization}: the header, or null.
    */
-  public Rejection check(InetAddress peer, List<String> forwardedFor, String authorization, Scope scope) {
+  public Rejection check(
+      InetAddress peer, List<String> forwardedFor, String authorization, Scope scope) {
     if (peer != null) {
       byte[] client = ClientAddress.resolve(peer, forwardedFor, trustedProxies);
       if (!permits(allow, client)) {

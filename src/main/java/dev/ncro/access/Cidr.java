@@ -29,18 +29,21 @@ public final class Cidr {
     String addr = slash < 0 ? s : s.substring(0, slash);
     byte[] bytes = literal(addr);
     if (bytes == null) {
-      throw new IllegalArgumentException("\"" + text + "\" is not an IP network such as \"10.0.0.0/8\" or \"::1/128\"");
+      throw new IllegalArgumentException(
+          "\"" + text + "\" is not an IP network such as \"10.0.0.0/8\" or \"::1/128\"");
     }
     int bits = bytes.length * 8;
     int prefix = bits;
     if (slash >= 0) {
       String p = s.substring(slash + 1);
       if (!p.matches("[0-9]{1,3}")) {
-        throw new IllegalArgumentException("\"" + text + "\" has a bad prefix length \"" + p + "\"");
+        throw new IllegalArgumentException(
+            "\"" + text + "\" has a bad prefix length \"" + p + "\"");
       }
       prefix = Integer.parseInt(p);
       if (prefix > bits) {
-        throw new IllegalArgumentException("\"" + text + "\": prefix length " + prefix + " is longer than " + bits);
+        throw new IllegalArgumentException(
+            "\"" + text + "\": prefix length " + prefix + " is longer than " + bits);
       }
     }
     byte[] masked = mask(bytes, prefix);
@@ -54,7 +57,8 @@ public final class Cidr {
 
   /** The address bytes of an IP literal (4 or 16), IPv4-mapped IPv6 as IPv4; null when not a literal. */
   static byte[] literal(String addr) {
-    String a = addr.startsWith("[") && addr.endsWith("]") ? addr.substring(1, addr.length() - 1) : addr;
+    String a =
+        addr.startsWith("[") && addr.endsWith("]") ? addr.substring(1, addr.length() - 1) : addr;
     if (a.indexOf('%') >= 0) {
       return null; // a zone id names an interface, not a network
     }
@@ -78,7 +82,8 @@ public final class Cidr {
   }
 
   public boolean contains(InetAddress address) {
-    byte[] b = address instanceof Inet6Address ? unmapped(address.getAddress()) : address.getAddress();
+    byte[] b =
+        address instanceof Inet6Address ? unmapped(address.getAddress()) : address.getAddress();
     return contains(b);
   }
 

@@ -16,23 +16,33 @@ import picocli.CommandLine.Option;
     name = "ncro",
     mixinStandardHelpOptions = true,
     versionProvider = Cli.Version.class,
-    description = "Nix Cache Route Optimizer: a proxy that routes Nix substitution to the fastest binary cache.",
+    description =
+        "Nix Cache Route Optimizer: a proxy that routes Nix substitution to the fastest binary cache.",
     sortOptions = false)
 public final class Cli {
-  @Option(names = {"-config", "--config", "-c"}, paramLabel = "FILE",
+  @Option(
+      names = {"-config", "--config", "-c"},
+      paramLabel = "FILE",
       description = "YAML config file overriding the embedded default.")
   Path config;
 
-  @Option(names = "--check", description = "Validate the configuration, print problems one per line, and exit.")
+  @Option(
+      names = "--check",
+      description = "Validate the configuration, print problems one per line, and exit.")
   boolean check;
 
-  @Option(names = "--skip-secret-files",
-      description = "With --check: do not read the credential files the config names (password_file, "
-          + "bearer_token_file, netrc_file, ca_file), which systemd delivers only at start; check everything else.")
+  @Option(
+      names = "--skip-secret-files",
+      description =
+          "With --check: do not read the credential files the config names (password_file, "
+              + "bearer_token_file, netrc_file, ca_file), which systemd delivers only at start; check everything else.")
   boolean skipSecretFiles;
 
-  @Option(names = "--generate-mesh-key", paramLabel = "PATH",
-      description = "Create (or read) the mesh key file at PATH, print its public key in hex, and exit.")
+  @Option(
+      names = "--generate-mesh-key",
+      paramLabel = "PATH",
+      description =
+          "Create (or read) the mesh key file at PATH, print its public key in hex, and exit.")
   Path generateMeshKey;
 
   public Path generateMeshKey() {

@@ -30,37 +30,111 @@ public record CacheConfig(
   public static final int DEFAULT_MAX_CONCURRENT_RACES = 64;
 
   /** The SQLite store at {@code dbPath}, hedging and race limit at their defaults. */
-  public CacheConfig(Path dbPath, int maxEntries, Duration ttl, Duration negativeTtl, double latencyAlpha,
+  public CacheConfig(
+      Path dbPath,
+      int maxEntries,
+      Duration ttl,
+      Duration negativeTtl,
+      double latencyAlpha,
       Duration probeInterval) {
-    this(dbPath, maxEntries, ttl, negativeTtl, latencyAlpha, probeInterval, DEFAULT_NAR_HEDGE_DELAY, DEFAULT_NAR_HEDGE_MAX);
+    this(
+        dbPath,
+        maxEntries,
+        ttl,
+        negativeTtl,
+        latencyAlpha,
+        probeInterval,
+        DEFAULT_NAR_HEDGE_DELAY,
+        DEFAULT_NAR_HEDGE_MAX);
   }
 
   /** The SQLite store, without the race limit: {@code max_concurrent_races} 64. */
-  public CacheConfig(Path dbPath, int maxEntries, Duration ttl, Duration negativeTtl, double latencyAlpha,
-      Duration probeInterval, Duration narHedgeDelay, int narHedgeMax) {
-    this(dbPath, maxEntries, ttl, negativeTtl, latencyAlpha, probeInterval, narHedgeDelay, narHedgeMax,
+  public CacheConfig(
+      Path dbPath,
+      int maxEntries,
+      Duration ttl,
+      Duration negativeTtl,
+      double latencyAlpha,
+      Duration probeInterval,
+      Duration narHedgeDelay,
+      int narHedgeMax) {
+    this(
+        dbPath,
+        maxEntries,
+        ttl,
+        negativeTtl,
+        latencyAlpha,
+        probeInterval,
+        narHedgeDelay,
+        narHedgeMax,
         DEFAULT_MAX_CONCURRENT_RACES);
   }
 
   /** The SQLite store. */
-  public CacheConfig(Path dbPath, int maxEntries, Duration ttl, Duration negativeTtl, double latencyAlpha,
-      Duration probeInterval, Duration narHedgeDelay, int narHedgeMax, int maxConcurrentRaces) {
-    this(dbPath, maxEntries, ttl, negativeTtl, latencyAlpha, probeInterval, narHedgeDelay, narHedgeMax,
-        maxConcurrentRaces, StoreConfig.SQLITE);
+  public CacheConfig(
+      Path dbPath,
+      int maxEntries,
+      Duration ttl,
+      Duration negativeTtl,
+      double latencyAlpha,
+      Duration probeInterval,
+      Duration narHedgeDelay,
+      int narHedgeMax,
+      int maxConcurrentRaces) {
+    this(
+        dbPath,
+        maxEntries,
+        ttl,
+        negativeTtl,
+        latencyAlpha,
+        probeInterval,
+        narHedgeDelay,
+        narHedgeMax,
+        maxConcurrentRaces,
+        StoreConfig.SQLITE);
   }
 
   /** The SQLite store, without the hedging fields: their defaults. */
-  public CacheConfig(Path dbPath, int maxEntries, Duration ttl, Duration negativeTtl, double latencyAlpha,
-      Duration probeInterval, int maxConcurrentRaces) {
-    this(dbPath, maxEntries, ttl, negativeTtl, latencyAlpha, probeInterval, DEFAULT_NAR_HEDGE_DELAY, DEFAULT_NAR_HEDGE_MAX,
+  public CacheConfig(
+      Path dbPath,
+      int maxEntries,
+      Duration ttl,
+      Duration negativeTtl,
+      double latencyAlpha,
+      Duration probeInterval,
+      int maxConcurrentRaces) {
+    this(
+        dbPath,
+        maxEntries,
+        ttl,
+        negativeTtl,
+        latencyAlpha,
+        probeInterval,
+        DEFAULT_NAR_HEDGE_DELAY,
+        DEFAULT_NAR_HEDGE_MAX,
         maxConcurrentRaces);
   }
 
   /** {@code store}, hedging and race limit at their defaults. */
-  public CacheConfig(Path dbPath, int maxEntries, Duration ttl, Duration negativeTtl, double latencyAlpha,
-      Duration probeInterval, StoreConfig store) {
-    this(dbPath, maxEntries, ttl, negativeTtl, latencyAlpha, probeInterval, DEFAULT_NAR_HEDGE_DELAY, DEFAULT_NAR_HEDGE_MAX,
-        DEFAULT_MAX_CONCURRENT_RACES, store);
+  public CacheConfig(
+      Path dbPath,
+      int maxEntries,
+      Duration ttl,
+      Duration negativeTtl,
+      double latencyAlpha,
+      Duration probeInterval,
+      StoreConfig store) {
+    this(
+        dbPath,
+        maxEntries,
+        ttl,
+        negativeTtl,
+        latencyAlpha,
+        probeInterval,
+        DEFAULT_NAR_HEDGE_DELAY,
+        DEFAULT_NAR_HEDGE_MAX,
+        DEFAULT_MAX_CONCURRENT_RACES,
+        store);
   }
 
   /** Whether a slow NAR is ever hedged. */

@@ -24,21 +24,48 @@ public record Config(
   }
 
   /** Without a fallback cache or mDNS discovery. */
-  public Config(ServerConfig server, List<UpstreamConfig> upstreams, CacheConfig cache, TimeoutsConfig timeouts,
-      LoggingConfig logging, MeshConfig mesh) {
-    this(server, upstreams, cache, timeouts, logging, mesh, FallbackCacheConfig.DISABLED, DiscoveryConfig.DISABLED);
+  public Config(
+      ServerConfig server,
+      List<UpstreamConfig> upstreams,
+      CacheConfig cache,
+      TimeoutsConfig timeouts,
+      LoggingConfig logging,
+      MeshConfig mesh) {
+    this(
+        server,
+        upstreams,
+        cache,
+        timeouts,
+        logging,
+        mesh,
+        FallbackCacheConfig.DISABLED,
+        DiscoveryConfig.DISABLED);
   }
 
   /** Without mDNS discovery (off). */
-  public Config(ServerConfig server, List<UpstreamConfig> upstreams, CacheConfig cache, TimeoutsConfig timeouts,
-      LoggingConfig logging, MeshConfig mesh, FallbackCacheConfig fallbackCache) {
-    this(server, upstreams, cache, timeouts, logging, mesh, fallbackCache, DiscoveryConfig.DISABLED);
+  public Config(
+      ServerConfig server,
+      List<UpstreamConfig> upstreams,
+      CacheConfig cache,
+      TimeoutsConfig timeouts,
+      LoggingConfig logging,
+      MeshConfig mesh,
+      FallbackCacheConfig fallbackCache) {
+    this(
+        server, upstreams, cache, timeouts, logging, mesh, fallbackCache, DiscoveryConfig.DISABLED);
   }
 
   /** Without a fallback cache. */
-  public Config(ServerConfig server, List<UpstreamConfig> upstreams, CacheConfig cache, TimeoutsConfig timeouts,
-      LoggingConfig logging, MeshConfig mesh, DiscoveryConfig discovery) {
-    this(server, upstreams, cache, timeouts, logging, mesh, FallbackCacheConfig.DISABLED, discovery);
+  public Config(
+      ServerConfig server,
+      List<UpstreamConfig> upstreams,
+      CacheConfig cache,
+      TimeoutsConfig timeouts,
+      LoggingConfig logging,
+      MeshConfig mesh,
+      DiscoveryConfig discovery) {
+    this(
+        server, upstreams, cache, timeouts, logging, mesh, FallbackCacheConfig.DISABLED, discovery);
   }
 
   /** The same configuration with {@code fallback} as its fallback cache. */

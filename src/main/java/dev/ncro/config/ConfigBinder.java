@@ -1,7 +1,5 @@
 package dev.ncro.config;
 
-import java.util.Arrays;
-import java.util.function.Function;
 import dev.ncro.access.AccessPolicy;
 import dev.ncro.access.Cidr;
 import dev.ncro.access.ClientCredential;
@@ -11,11 +9,13 @@ import java.net.URISyntaxException;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 
 /**
@@ -23,31 +23,82 @@ import java.util.regex.Pattern;
  * every problem ({@link YamlFields}) before failing with one {@link ConfigException}.
  */
 final class ConfigBinder {
-  private static final Set<String> TOP = Set.of("server", "upstreams", "cache", "timeouts", "logging", "mesh", "netrc_file",
-      "fallback_cache", "discovery");
-  private static final Set<String> SERVER = Set.of("listen", "read_timeout", "write_timeout", "cache_priority",
-      "allow", "clients", "admin_allow", "trusted_proxies", "max_hops", "want_mass_query");
-  private static final Set<String> CLIENT = Set.of("username", "password_file", "bearer_token_file");
-  private static final Set<String> UPSTREAM = Set.of("url", "priority", "public_key", "public_keys",
-      "ca_file", "username", "password", "password_file", "bearer_token_file", "filters",
+  private static final Set<String> TOP = Set.of(
+      "server",
+      "upstreams",
+      "cache",
+      "timeouts",
+      "logging",
+      "mesh",
+      "netrc_file",
+      "fallback_cache",
+      "discovery");
+  private static final Set<String> SERVER = Set.of(
+      "listen",
+      "read_timeout",
+      "write_timeout",
+      "cache_priority",
+      "allow",
+      "clients",
+      "admin_allow",
+      "trusted_proxies",
+      "max_hops",
+      "want_mass_query");
+  private static final Set<String> CLIENT =
+      Set.of("username", "password_file", "bearer_token_file");
+  private static final Set<String> UPSTREAM = Set.of(
+      "url",
+      "priority",
+      "public_key",
+      "public_keys",
+      "ca_file",
+      "username",
+      "password",
+      "password_file",
+      "bearer_token_file",
+      "filters",
       "max_inflight");
   /** An upstream's fields, less {@code priority} (it is never ordered against the others), plus {@code enabled}. */
-  private static final Set<String> FALLBACK = Set.of("enabled", "url", "public_key", "public_keys",
-      "ca_file", "username", "password", "password_file", "bearer_token_file", "filters");
+  private static final Set<String> FALLBACK = Set.of(
+      "enabled",
+      "url",
+      "public_key",
+      "public_keys",
+      "ca_file",
+      "username",
+      "password",
+      "password_file",
+      "bearer_token_file",
+      "filters");
+
   private static final Set<String> FILTER = Set.of("action", "field", "pattern");
-  private static final Set<String> CACHE =
-      Set.of("db_path", "max_entries", "ttl", "negative_ttl", "latency_alpha", "probe_interval",
-          "nar_hedge_delay", "nar_hedge_max", "max_concurrent_races", "store", "postgresql");
+  private static final Set<String> CACHE = Set.of(
+      "db_path",
+      "max_entries",
+      "ttl",
+      "negative_ttl",
+      "latency_alpha",
+      "probe_interval",
+      "nar_hedge_delay",
+      "nar_hedge_max",
+      "max_concurrent_races",
+      "store",
+      "postgresql");
   private static final Set<String> POSTGRESQL = Set.of("url", "password_file", "pool_size");
   private static final int DEFAULT_POOL_SIZE = 8;
   private static final Set<String> TIMEOUTS = Set.of("connect", "first_byte", "stall");
   private static final Set<String> LOGGING = Set.of("level", "format");
-  private static final Set<String> MESH = Set.of("enabled", "bind_addr", "peers", "private_key", "gossip_interval");
-  private static final Set<String> DISCOVERY = Set.of("enabled", "service", "domain", "priority", "public_keys");
+  private static final Set<String> MESH =
+      Set.of("enabled", "bind_addr", "peers", "private_key", "gossip_interval");
+  private static final Set<String> DISCOVERY =
+      Set.of("enabled", "service", "domain", "priority", "public_keys");
   /** A DNS-SD service type (RFC 6763 §7): {@code _name._tcp} or {@code _name._udp}, name up to 15 characters. */
-  private static final Pattern SERVICE = Pattern.compile("_[A-Za-z0-9](?:[A-Za-z0-9-]{0,13}[A-Za-z0-9])?\\._(tcp|udp)");
+  private static final Pattern SERVICE =
+      Pattern.compile("_[A-Za-z0-9](?:[A-Za-z0-9-]{0,13}[A-Za-z0-9])?\\._(tcp|udp)");
   /** A DNS domain of letter-digit-hyphen labels, without the trailing dot. */
-  private static final Pattern DOMAIN = Pattern.compile("[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*");
+  private static final Pattern DOMAIN = Pattern.compile(
+      "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*");
+
   private static final Set<String> PEER = Set.of("addr", "public_key");
   private static final Set<String> LEVELS = Set.of("debug", "info", "warn", "error");
   private static final Set<String> FORMATS = Set.of("json", "text");
@@ -56,6 +107,7 @@ final class ConfigBinder {
   static final int MAX_HOPS_LIMIT = 16;
   /** Bounds that catch a typo (an extra zero of zeros) without limiting a real deployment. */
   static final int MAX_RACES_LIMIT = 100_000;
+
   static final int MAX_INFLIGHT_LIMIT = 10_000;
 
   /** What a credential stands for when its file is not read (a build-time check only: never served). */
@@ -91,12 +143,20 @@ final class ConfigBinder {
         timeouts(f.section(top.get("timeouts"), "timeouts", TIMEOUTS)),
         logging(f.section(top.get("logging"), "logging", LOGGING)),
         mesh(f.section(top.get("mesh"), "mesh", MESH)),
-        fallbackCache(top.get("fallback_cache") == null ? Map.of()
-            : f.section(top.get("fallback_cache"), "fallback_cache", FALLBACK), netrc, upstreams),
+        fallbackCache(
+            top.get("fallback_cache") == null
+                ? Map.of()
+                : f.section(top.get("fallback_cache"), "fallback_cache", FALLBACK),
+            netrc,
+            upstreams),
         discovery(f.section(top.get("discovery"), "discovery", DISCOVERY)));
-    if (c.cache().hedgesNars() && c.cache().narHedgeDelay().compareTo(c.timeouts().firstByte()) >= 0) {
-      f.problem("cache.nar_hedge_delay", "must be shorter than timeouts.first_byte (" + c.timeouts().firstByte().toMillis()
-          + " ms): the routed upstream would time out before any hedge is sent (\"0\" turns hedging off)");
+    if (c.cache().hedgesNars()
+        && c.cache().narHedgeDelay().compareTo(c.timeouts().firstByte()) >= 0) {
+      f.problem(
+          "cache.nar_hedge_delay",
+          "must be shorter than timeouts.first_byte ("
+              + c.timeouts().firstByte().toMillis()
+              + " ms): the routed upstream would time out before any hedge is sent (\"0\" turns hedging off)");
     }
     if (!f.problems().isEmpty()) {
       throw new ConfigException(f.problems());
@@ -110,8 +170,11 @@ final class ConfigBinder {
         f.duration(m, "read_timeout", "server.read_timeout"),
         f.duration(m, "write_timeout", "server.write_timeout"),
         f.integer(m, "cache_priority", "server.cache_priority", 0, Integer.MAX_VALUE),
-        new AccessPolicy(cidrs(m, "allow", "server.allow"), clients(f.list(m, "clients", "server.clients")),
-            cidrs(m, "admin_allow", "server.admin_allow"), cidrs(m, "trusted_proxies", "server.trusted_proxies")),
+        new AccessPolicy(
+            cidrs(m, "allow", "server.allow"),
+            clients(f.list(m, "clients", "server.clients")),
+            cidrs(m, "admin_allow", "server.admin_allow"),
+            cidrs(m, "trusted_proxies", "server.trusted_proxies")),
         f.integer(m, "max_hops", "server.max_hops", 1, MAX_HOPS_LIMIT),
         f.bool(m, "want_mass_query", "server.want_mass_query"));
   }
@@ -122,7 +185,9 @@ final class ConfigBinder {
     List<Cidr> out = new ArrayList<>();
     for (int i = 0; i < list.size(); i++) {
       if (!(list.get(i) instanceof String s)) {
-        f.problem(path + "[" + i + "]", "expected a network such as \"10.0.0.0/8\", got " + YamlFields.describe(list.get(i)));
+        f.problem(
+            path + "[" + i + "]",
+            "expected a network such as \"10.0.0.0/8\", got " + YamlFields.describe(list.get(i)));
         continue;
       }
       try {
@@ -153,7 +218,9 @@ final class ConfigBinder {
       boolean basic = c.containsKey("username") || c.containsKey("password_file");
       boolean bearer = c.containsKey("bearer_token_file");
       if (basic && bearer) {
-        f.problem(path, "has both Basic (username, password_file) and bearer_token_file: one credential per entry");
+        f.problem(
+            path,
+            "has both Basic (username, password_file) and bearer_token_file: one credential per entry");
       } else if (bearer) {
         String file = f.string(c, "bearer_token_file", path + ".bearer_token_file");
         String token = secret(file, path + ".bearer_token_file");
@@ -166,7 +233,9 @@ final class ConfigBinder {
         if (c.containsKey("username") && user.isEmpty()) {
           f.problem(path + ".username", "must not be empty");
         } else if (user.indexOf(':') >= 0) {
-          f.problem(path + ".username", "must not contain ':' (Basic authentication separates user and password with it)");
+          f.problem(
+              path + ".username",
+              "must not contain ':' (Basic authentication separates user and password with it)");
         }
         String password = secret(file, path + ".password_file");
         if (password != null && !user.isEmpty() && user.indexOf(':') < 0) {
@@ -233,8 +302,10 @@ final class ConfigBinder {
    * {@code password_file}, or {@code bearer_token_file}) win; otherwise its host's netrc entry.
    * Every file is read now, so a bad one stops start-up (and {@code --check}) with its field.
    */
-  private UpstreamCredentials credentials(Map<String, Object> m, String path, URI url, Netrc netrc) {
-    String username = m.get("username") == null ? null : f.string(m, "username", path + ".username");
+  private UpstreamCredentials credentials(
+      Map<String, Object> m, String path, URI url, Netrc netrc) {
+    String username =
+        m.get("username") == null ? null : f.string(m, "username", path + ".username");
     String password = null;
     if (m.get("password") instanceof String p) {
       password = p;
@@ -246,17 +317,23 @@ final class ConfigBinder {
     Path tokenFile = path(m, "bearer_token_file", path + ".bearer_token_file");
     boolean hasPassword = password != null || passwordFile != null;
     if (password != null && passwordFile != null) {
-      f.problem(path + ".password", "password and password_file are mutually exclusive (keep password_file: "
-          + "a file can be kept out of the config and the Nix store)");
+      f.problem(
+          path + ".password",
+          "password and password_file are mutually exclusive (keep password_file: "
+              + "a file can be kept out of the config and the Nix store)");
       return UpstreamCredentials.NONE;
     }
     if (tokenFile != null && (username != null || hasPassword)) {
-      f.problem(path + ".bearer_token_file", "cannot be combined with username/password: choose Basic or Bearer");
+      f.problem(
+          path + ".bearer_token_file",
+          "cannot be combined with username/password: choose Basic or Bearer");
       return UpstreamCredentials.NONE;
     }
     if (hasPassword && username == null) {
-      f.problem(path + ".username", "required with " + (password != null ? "password" : "password_file")
-          + " (Basic auth; use \"\" for a token-only cache)");
+      f.problem(
+          path + ".username",
+          "required with " + (password != null ? "password" : "password_file")
+              + " (Basic auth; use \"\" for a token-only cache)");
       return UpstreamCredentials.NONE;
     }
     if (username != null && !hasPassword) {
@@ -271,15 +348,18 @@ final class ConfigBinder {
         return new UpstreamCredentials.Basic(username, readSecret(passwordFile), "password_file");
       }
     } catch (CredentialFiles.FileProblem e) {
-      f.problem(path + (tokenFile != null ? ".bearer_token_file" : ".password_file"), e.getMessage());
+      f.problem(
+          path + (tokenFile != null ? ".bearer_token_file" : ".password_file"), e.getMessage());
       return UpstreamCredentials.NONE;
     }
     if (password != null) {
       return new UpstreamCredentials.Basic(username, password, "password");
     }
     if (netrc != null && url != null) {
-      return netrc.forHost(url.getHost())
-          .<UpstreamCredentials>map(e -> new UpstreamCredentials.Basic(e.login(), e.password(), "netrc_file line " + e.line()))
+      return netrc
+          .forHost(url.getHost())
+          .<UpstreamCredentials>map(e ->
+              new UpstreamCredentials.Basic(e.login(), e.password(), "netrc_file line " + e.line()))
           .orElse(UpstreamCredentials.NONE);
     }
     return UpstreamCredentials.NONE;
@@ -321,13 +401,17 @@ final class ConfigBinder {
    * filters), so every rule and message is the same. Off unless {@code enabled}; then {@code url}
    * is required and must not also be a regular upstream (it would then be raced after all).
    */
-  private FallbackCacheConfig fallbackCache(Map<String, Object> m, Netrc netrc, List<UpstreamConfig> upstreams) {
+  private FallbackCacheConfig fallbackCache(
+      Map<String, Object> m, Netrc netrc, List<UpstreamConfig> upstreams) {
     if (m.isEmpty()) {
       return FallbackCacheConfig.DISABLED;
     }
     if (!m.containsKey("enabled")) {
-      // Settings without "enabled" would be silently ignored: more likely a forgotten line than a wish.
-      f.problem("fallback_cache.enabled", "missing (true to use the fallback cache, false to keep it off)");
+      // Settings without "enabled" would be silently ignored: more likely a forgotten line than a
+      // wish.
+      f.problem(
+          "fallback_cache.enabled",
+          "missing (true to use the fallback cache, false to keep it off)");
       return FallbackCacheConfig.DISABLED;
     }
     if (!f.bool(m, "enabled", "fallback_cache.enabled")) {
@@ -342,20 +426,25 @@ final class ConfigBinder {
       return FallbackCacheConfig.DISABLED;
     }
     if (upstreams.stream().anyMatch(x -> x.url().equals(u.url()))) {
-      f.problem("fallback_cache.url", u.url() + " is also a regular upstream: a fallback cache is asked only when"
-          + " the upstreams do not have a path, so list it in one place");
+      f.problem(
+          "fallback_cache.url",
+          u.url() + " is also a regular upstream: a fallback cache is asked only when"
+              + " the upstreams do not have a path, so list it in one place");
     }
     return FallbackCacheConfig.of(u);
   }
 
   /** One upstream's fields ({@code m}, already checked for unknown keys); null when its URL is unusable. */
-  private UpstreamConfig upstream(Map<String, Object> m, String path, Netrc netrc, boolean hasPriority) {
+  private UpstreamConfig upstream(
+      Map<String, Object> m, String path, Netrc netrc, boolean hasPriority) {
     String urlText = f.string(m, "url", path + ".url");
     if (urlText.isEmpty() && m.get("url") instanceof String) {
       f.problem(path + ".url", "must not be empty");
     }
     S3Location s3 = S3Location.isS3(urlText) ? s3Url(urlText, path + ".url") : null;
-    URI url = s3 != null ? s3.canonical() : S3Location.isS3(urlText) ? null : upstreamUrl(urlText, path + ".url");
+    URI url = s3 != null
+        ? s3.canonical()
+        : S3Location.isS3(urlText) ? null : upstreamUrl(urlText, path + ".url");
     int priority = hasPriority && m.containsKey("priority")
         ? f.integer(m, "priority", path + ".priority", 0, Integer.MAX_VALUE)
         : DEFAULT_PRIORITY;
@@ -379,12 +468,15 @@ final class ConfigBinder {
       }
     }
     Path ca = caFile(m, path);
-    UpstreamCredentials credentials = S3Location.isS3(urlText) ? noHttpCredentials(m, path) : credentials(m, path, url, netrc);
+    UpstreamCredentials credentials =
+        S3Location.isS3(urlText) ? noHttpCredentials(m, path) : credentials(m, path, url, netrc);
     PathFilters filters = filters(f.list(m, "filters", path + ".filters"), path + ".filters");
     int maxInflight = m.containsKey("max_inflight")
         ? f.integer(m, "max_inflight", path + ".max_inflight", 1, MAX_INFLIGHT_LIMIT)
         : UpstreamConfig.DEFAULT_MAX_INFLIGHT;
-    return url == null ? null : new UpstreamConfig(url, priority, keys, ca, credentials, s3, filters, maxInflight);
+    return url == null
+        ? null
+        : new UpstreamConfig(url, priority, keys, ca, credentials, s3, filters, maxInflight);
   }
 
   /** {@code filters}: each rule needs {@code action}, {@code field} and a {@code pattern} (see {@link PathFilter}). */
@@ -399,8 +491,10 @@ final class ConfigBinder {
         }
         continue;
       }
-      PathFilter.Action action = choice(m, "action", at, PathFilter.Action.values(), PathFilter.Action::label);
-      PathFilter.Field field = choice(m, "field", at, PathFilter.Field.values(), PathFilter.Field::label);
+      PathFilter.Action action =
+          choice(m, "action", at, PathFilter.Action.values(), PathFilter.Action::label);
+      PathFilter.Field field =
+          choice(m, "field", at, PathFilter.Field.values(), PathFilter.Field::label);
       String pattern = f.string(m, "pattern", at + ".pattern");
       if (!(m.get("pattern") instanceof String) || field == null) {
         continue; // reported already (missing, ill-typed), or unjudgeable without a valid field
@@ -416,7 +510,8 @@ final class ConfigBinder {
   }
 
   /** One of {@code values} by its label; null (and a problem naming the choices) otherwise. */
-  private <E> E choice(Map<String, Object> m, String key, String at, E[] values, Function<E, String> label) {
+  private <E> E choice(
+      Map<String, Object> m, String key, String at, E[] values, Function<E, String> label) {
     String text = f.string(m, key, at + "." + key);
     if (!(m.get(key) instanceof String)) {
       return null; // missing or not a string: reported by YamlFields.string
@@ -426,8 +521,10 @@ final class ConfigBinder {
         return v;
       }
     }
-    f.problem(at + "." + key, "\"" + text + "\" is not one of "
-        + String.join(", ", Arrays.stream(values).map(label).toList()));
+    f.problem(
+        at + "." + key,
+        "\"" + text + "\" is not one of "
+            + String.join(", ", Arrays.stream(values).map(label).toList()));
     return null;
   }
 
@@ -435,8 +532,10 @@ final class ConfigBinder {
   private UpstreamCredentials noHttpCredentials(Map<String, Object> m, String path) {
     for (String k : List.of("username", "password", "password_file", "bearer_token_file")) {
       if (m.containsKey(k)) {
-        f.problem(path + "." + k, "does not apply to an s3:// upstream, which signs with AWS credentials"
-            + " (environment, shared credentials file, profile=)");
+        f.problem(
+            path + "." + k,
+            "does not apply to an s3:// upstream, which signs with AWS credentials"
+                + " (environment, shared credentials file, profile=)");
       }
     }
     return UpstreamCredentials.NONE;
@@ -449,8 +548,10 @@ final class ConfigBinder {
     } catch (S3Location.Malformed e) {
       // Never echo what looks like user info: it would be a secret written in the wrong place.
       String shown = text.replaceFirst("^(?i)(s3://)[^/?#]*@", "$1***@");
-      f.problem(path, "S3 upstream \"" + shown + "\", " + e.parameter() + ": "
-          + (shown.equals(text) ? e.getMessage() : "credentials do not go in an s3:// URL"));
+      f.problem(
+          path,
+          "S3 upstream \"" + shown + "\", " + e.parameter() + ": "
+              + (shown.equals(text) ? e.getMessage() : "credentials do not go in an s3:// URL"));
       return null;
     }
   }
@@ -460,11 +561,14 @@ final class ConfigBinder {
     if (raw.isEmpty()) {
       return null; // missing or not a string: already reported by YamlFields.string
     }
-    // Messages quote the URL without any user info: it would be a password on a terminal or in a log.
+    // Messages quote the URL without any user info: it would be a password on a terminal or in a
+    // log.
     String text = raw.replaceFirst("^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", "$1<redacted>@");
     if (!text.equals(raw)) {
-      f.problem(path, "\"" + text + "\" has user info: ncro refuses credentials in URLs (they would show in "
-          + "logs, /status and metric labels); give username and password_file (or bearer_token_file) instead");
+      f.problem(
+          path,
+          "\"" + text + "\" has user info: ncro refuses credentials in URLs (they would show in "
+              + "logs, /status and metric labels); give username and password_file (or bearer_token_file) instead");
       return null;
     }
     URI u;
@@ -484,7 +588,10 @@ final class ConfigBinder {
       return null;
     }
     if (u.getRawQuery() != null || u.getRawFragment() != null || u.getRawUserInfo() != null) {
-      f.problem(path, "\"" + text + "\" must not have a query, fragment or user info (credentials: password_file)");
+      f.problem(
+          path,
+          "\"" + text
+              + "\" must not have a query, fragment or user info (credentials: password_file)");
       return null;
     }
     return UpstreamConfig.normalize(u);
@@ -497,11 +604,15 @@ final class ConfigBinder {
       try {
         dflt = DefaultPaths.routeDb(env);
         if (dflt == null) {
-          f.problem("cache.db_path", "not set, and no default: none of STATE_DIRECTORY, XDG_STATE_HOME, HOME is set");
+          f.problem(
+              "cache.db_path",
+              "not set, and no default: none of STATE_DIRECTORY, XDG_STATE_HOME, HOME is set");
         }
       } catch (InvalidPathException e) {
-        f.problem("cache.db_path", "not set, and the default from STATE_DIRECTORY, XDG_STATE_HOME or HOME is not a"
-            + " valid path: " + e.getReason());
+        f.problem(
+            "cache.db_path",
+            "not set, and the default from STATE_DIRECTORY, XDG_STATE_HOME or HOME is not a"
+                + " valid path: " + e.getReason());
       }
       db = dflt == null ? "" : dflt.toString();
     } else {
@@ -530,7 +641,6 @@ final class ConfigBinder {
         f.durationOrZero(m, "nar_hedge_delay", "cache.nar_hedge_delay"),
         f.integer(m, "nar_hedge_max", "cache.nar_hedge_max", 2, 8),
         f.integer(m, "max_concurrent_races", "cache.max_concurrent_races", 1, MAX_RACES_LIMIT),
-
         store(m));
   }
 
@@ -541,7 +651,9 @@ final class ConfigBinder {
    */
   private StoreConfig store(Map<String, Object> m) {
     String kind = f.optionalString(m, "store", "cache.store", "sqlite").toLowerCase(Locale.ROOT);
-    Map<String, Object> pg = m.get("postgresql") == null ? Map.of() : f.section(m.get("postgresql"), "cache.postgresql", POSTGRESQL);
+    Map<String, Object> pg = m.get("postgresql") == null
+        ? Map.of()
+        : f.section(m.get("postgresql"), "cache.postgresql", POSTGRESQL);
     if (kind.equals("sqlite")) {
       return StoreConfig.SQLITE;
     }
@@ -550,7 +662,8 @@ final class ConfigBinder {
       return StoreConfig.SQLITE;
     }
     if (m.get("postgresql") == null) {
-      f.problem("cache.postgresql", "required with store: postgresql (url, password_file, pool_size)");
+      f.problem(
+          "cache.postgresql", "required with store: postgresql (url, password_file, pool_size)");
       return StoreConfig.SQLITE;
     }
     PostgresUrl url = null;
@@ -563,7 +676,8 @@ final class ConfigBinder {
         f.problem("cache.postgresql.url", e.getMessage());
       }
     }
-    int pool = pg.get("pool_size") == null ? DEFAULT_POOL_SIZE
+    int pool = pg.get("pool_size") == null
+        ? DEFAULT_POOL_SIZE
         : f.integer(pg, "pool_size", "cache.postgresql.pool_size", 1, 1000);
     Path passwordFile = path(pg, "password_file", "cache.postgresql.password_file");
     String password = "";
@@ -577,8 +691,8 @@ final class ConfigBinder {
     if (url == null) {
       return StoreConfig.SQLITE;
     }
-    return new StoreConfig.Postgresql(url.hosts(), url.database(), url.user(), url.properties(), passwordFile,
-        password, pool);
+    return new StoreConfig.Postgresql(
+        url.hosts(), url.database(), url.user(), url.properties(), passwordFile, password, pool);
   }
 
   private TimeoutsConfig timeouts(Map<String, Object> m) {
@@ -613,11 +727,16 @@ final class ConfigBinder {
       address(addr, path + ".addr");
       String key = f.optionalString(p, "public_key", path + ".public_key", "");
       if (!key.isEmpty() && !key.matches("[0-9a-fA-F]{64}")) {
-        f.problem(path + ".public_key", "expected 64 hex characters (a 32-byte ed25519 public key)");
+        f.problem(
+            path + ".public_key", "expected 64 hex characters (a 32-byte ed25519 public key)");
       }
       peers.add(new MeshConfig.Peer(addr, key.toLowerCase(Locale.ROOT)));
     }
-    return new MeshConfig(enabled, bind, peers, f.optionalString(m, "private_key", "mesh.private_key", ""),
+    return new MeshConfig(
+        enabled,
+        bind,
+        peers,
+        f.optionalString(m, "private_key", "mesh.private_key", ""),
         f.duration(m, "gossip_interval", "mesh.gossip_interval"));
   }
 
@@ -630,11 +749,15 @@ final class ConfigBinder {
     boolean enabled = f.bool(m, "enabled", "discovery.enabled");
     String service = f.string(m, "service", "discovery.service");
     if (!service.isEmpty() && !SERVICE.matcher(service).matches()) {
-      f.problem("discovery.service", "\"" + service + "\" is not a DNS-SD service type such as \"_nix-serve._tcp\"");
+      f.problem(
+          "discovery.service",
+          "\"" + service + "\" is not a DNS-SD service type such as \"_nix-serve._tcp\"");
     }
     String domain = f.string(m, "domain", "discovery.domain");
     if (!domain.isEmpty() && !DOMAIN.matcher(domain).matches()) {
-      f.problem("discovery.domain", "\"" + domain + "\" is not a domain such as \"local\" (no leading or trailing dot)");
+      f.problem(
+          "discovery.domain",
+          "\"" + domain + "\" is not a domain such as \"local\" (no leading or trailing dot)");
     }
     int priority = f.integer(m, "priority", "discovery.priority", 0, Integer.MAX_VALUE);
     List<?> list = f.list(m, "public_keys", "discovery.public_keys");
@@ -652,8 +775,10 @@ final class ConfigBinder {
       }
     }
     if (enabled && list.isEmpty()) {
-      f.problem("discovery.public_keys", "required when discovery is enabled: a discovered cache is used only if its "
-          + "narinfos verify against one of these keys (otherwise any host on the LAN could inject content)");
+      f.problem(
+          "discovery.public_keys",
+          "required when discovery is enabled: a discovered cache is used only if its "
+              + "narinfos verify against one of these keys (otherwise any host on the LAN could inject content)");
     }
     return new DiscoveryConfig(enabled, service, domain, priority, keys);
   }

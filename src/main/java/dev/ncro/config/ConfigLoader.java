@@ -38,6 +38,7 @@ public final class ConfigLoader {
    * and printed in messages element by element, which an alias bomb makes exponential.
    */
   static final int MAX_BYTES = 1024 * 1024;
+
   static final int MAX_DEPTH = 32;
   static final int MAX_ALIASES = 50;
 
@@ -50,7 +51,10 @@ public final class ConfigLoader {
    * systemd delivers them only when the service starts ({@code LoadCredential}), so in a build
    * sandbox they do not exist yet; every other field is still checked.
    */
-  public enum SecretFiles { READ, SKIP }
+  public enum SecretFiles {
+    READ,
+    SKIP
+  }
 
   /** Loads the default, then {@code file} when not null, then {@code env}. */
   public static Config load(Path file, Map<String, String> env) throws ConfigException {
@@ -58,7 +62,8 @@ public final class ConfigLoader {
   }
 
   /** As {@link #load(Path, Map)}, reading or skipping the credential files it names. */
-  public static Config load(Path file, Map<String, String> env, SecretFiles secretFiles) throws ConfigException {
+  public static Config load(Path file, Map<String, String> env, SecretFiles secretFiles)
+      throws ConfigException {
     String fileText = null;
     if (file != null) {
       byte[] bytes;
@@ -70,7 +75,8 @@ public final class ConfigLoader {
         throw new ConfigException(List.of(file + ": cannot read: " + e.getMessage()));
       }
       if (bytes.length > MAX_BYTES) {
-        throw new ConfigException(List.of(file + ": larger than " + MAX_BYTES / 1024 + " KiB, not a config file"));
+        throw new ConfigException(
+            List.of(file + ": larger than " + MAX_BYTES / 1024 + " KiB, not a config file"));
       }
       fileText = new String(bytes, StandardCharsets.UTF_8);
     }
@@ -78,11 +84,13 @@ public final class ConfigLoader {
   }
 
   /** As {@link #load(Path, Map)}, with the file's text given directly (null for none). */
-  public static Config load(String fileText, String label, Map<String, String> env) throws ConfigException {
+  public static Config load(String fileText, String label, Map<String, String> env)
+      throws ConfigException {
     return load(fileText, label, env, SecretFiles.READ);
   }
 
-  private static Config load(String fileText, String label, Map<String, String> env, SecretFiles secretFiles)
+  private static Config load(
+      String fileText, String label, Map<String, String> env, SecretFiles secretFiles)
       throws ConfigException {
     Map<String, Object> tree = parse(defaultYaml(), "embedded default config");
     if (fileText != null) {
@@ -97,7 +105,8 @@ public final class ConfigLoader {
         sources.put(String.join(".", e.getValue()), e.getKey());
       }
     }
-    return new ConfigBinder(new YamlFields(sources), env, secretFiles == SecretFiles.READ).bind(tree);
+    return new ConfigBinder(new YamlFields(sources), env, secretFiles == SecretFiles.READ)
+        .bind(tree);
   }
 
   static String defaultYaml() {
@@ -125,13 +134,15 @@ public final class ConfigLoader {
       checkShape(text, settings, label);
       doc = new Load(settings).loadFromString(text);
     } catch (YamlEngineException e) {
-      throw new ConfigException(List.of(label + ": invalid YAML: " + e.getMessage().replace('\n', ' ')));
+      throw new ConfigException(
+          List.of(label + ": invalid YAML: " + e.getMessage().replace('\n', ' ')));
     }
     if (doc == null) {
       return new LinkedHashMap<>(); // an empty file overrides nothing
     }
     if (!(doc instanceof Map<?, ?>)) {
-      throw new ConfigException(List.of(label + ": expected a mapping at the top level, got " + YamlFields.describe(doc)));
+      throw new ConfigException(List.of(
+          label + ": expected a mapping at the top level, got " + YamlFields.describe(doc)));
     }
     return (Map<String, Object>) doc;
   }
@@ -141,8 +152,10 @@ public final class ConfigLoader {
    * is built: nesting deeper than {@link #MAX_DEPTH}, or a mapping key that is not a scalar, is a
    * {@link ConfigException} naming the line.
    */
-  private static void checkShape(String text, LoadSettings settings, String label) throws ConfigException {
-    Deque<boolean[]> open = new ArrayDeque<>(); // per open collection: {is a mapping, expecting a key}
+  private static void checkShape(String text, LoadSettings settings, String label)
+      throws ConfigException {
+    Deque<boolean[]> open =
+        new ArrayDeque<>(); // per open collection: {is a mapping, expecting a key}
     for (Event e : new Parse(settings).parseString(text)) {
       Event.ID id = e.getEventId();
       switch (id) {
@@ -150,8 +163,13 @@ public final class ConfigLoader {
           boolean[] parent = open.peek();
           if (parent != null && parent[0]) {
             if (parent[1] && id != Event.ID.Scalar) {
-              throw shapeProblem(label, e, "a mapping key must be a plain value, not "
-                  + (id == Event.ID.Alias ? "an alias" : id == Event.ID.MappingStart ? "a mapping" : "a list"));
+              throw shapeProblem(
+                  label,
+                  e,
+                  "a mapping key must be a plain value, not "
+                      + (id == Event.ID.Alias
+                          ? "an alias"
+                          : id == Event.ID.MappingStart ? "a mapping" : "a list"));
             }
             parent[1] = !parent[1];
           }
@@ -163,13 +181,15 @@ public final class ConfigLoader {
           }
         }
         case MappingEnd, SequenceEnd -> open.pop();
-        default -> { } // stream and document boundaries, comments
+        default -> {} // stream and document boundaries, comments
       }
     }
   }
 
   private static ConfigException shapeProblem(String label, Event e, String what) {
-    String where = e.getStartMark().map(m -> " (line " + (m.getLine() + 1) + ", column " + (m.getColumn() + 1) + ")").orElse("");
+    String where = e.getStartMark()
+        .map(m -> " (line " + (m.getLine() + 1) + ", column " + (m.getColumn() + 1) + ")")
+        .orElse("");
     return new ConfigException(List.of(label + where + ": " + what));
   }
 
@@ -195,7 +215,9 @@ public final class ConfigLoader {
     Map<String, Object> node = tree;
     for (int i = 0; i < path.size() - 1; i++) {
       Object next = node.get(path.get(i));
-      Map<String, Object> copy = next instanceof Map<?, ?> m ? new LinkedHashMap<>((Map<String, Object>) m) : new LinkedHashMap<>();
+      Map<String, Object> copy = next instanceof Map<?, ?> m
+          ? new LinkedHashMap<>((Map<String, Object>) m)
+          : new LinkedHashMap<>();
       node.put(path.get(i), copy);
       node = copy;
     }

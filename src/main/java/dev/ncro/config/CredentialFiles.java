@@ -1,9 +1,8 @@
 package dev.ncro.config;
 
-import java.nio.ByteBuffer;
-import java.security.cert.Certificate;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -11,6 +10,7 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.util.Collection;
@@ -45,7 +45,8 @@ final class CredentialFiles {
     } catch (NoSuchFileException e) {
       throw new FileProblem(path + ": no such file");
     } catch (AccessDeniedException e) {
-      throw new FileProblem(path + ": permission denied (ncro runs as " + System.getProperty("user.name") + ")");
+      throw new FileProblem(
+          path + ": permission denied (ncro runs as " + System.getProperty("user.name") + ")");
     } catch (IOException e) {
       throw new FileProblem(path + ": cannot read: " + e.getMessage());
     }
@@ -53,8 +54,11 @@ final class CredentialFiles {
       throw new FileProblem(path + ": larger than " + MAX_BYTES / 1024 + " KiB");
     }
     try {
-      return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-          .decode(ByteBuffer.wrap(bytes)).toString();
+      return StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(bytes))
+          .toString();
     } catch (CharacterCodingException e) {
       throw new FileProblem(path + ": not UTF-8 text");
     }
@@ -79,10 +83,12 @@ final class CredentialFiles {
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
       if (c == '\n') {
-        throw new FileProblem(path + ": line " + (line + 1) + ": more than one line (only one trailing newline is removed)");
+        throw new FileProblem(path + ": line " + (line + 1)
+            + ": more than one line (only one trailing newline is removed)");
       }
       if (Character.isISOControl(c)) {
-        throw new FileProblem(path + ": line " + line + ": a control character (0x" + Integer.toHexString(c) + ")");
+        throw new FileProblem(
+            path + ": line " + line + ": a control character (0x" + Integer.toHexString(c) + ")");
       }
     }
     return s;
@@ -108,7 +114,8 @@ final class CredentialFiles {
       Collection<? extends Certificate> certs =
           CertificateFactory.getInstance("X.509").generateCertificates(in);
       if (certs.isEmpty()) {
-        throw new FileProblem(path + ": no certificate found (expected PEM: -----BEGIN CERTIFICATE-----)");
+        throw new FileProblem(
+            path + ": no certificate found (expected PEM: -----BEGIN CERTIFICATE-----)");
       }
       return certs.size();
     } catch (AccessDeniedException e) {

@@ -11,9 +11,11 @@ import java.util.List;
  * the Nix keys a discovered cache must sign with: a narinfo from it counts only if it verifies
  * against one of them, so enabling discovery needs at least one.
  */
-public record DiscoveryConfig(boolean enabled, String service, String domain, int priority, List<String> publicKeys) {
+public record DiscoveryConfig(
+    boolean enabled, String service, String domain, int priority, List<String> publicKeys) {
   /** After the configured upstreams' default (10) in a tie: the operator named those. */
   public static final int DEFAULT_PRIORITY = 20;
+
   public static final DiscoveryConfig DISABLED =
       new DiscoveryConfig(false, "_nix-serve._tcp", "local", DEFAULT_PRIORITY, List.of());
 

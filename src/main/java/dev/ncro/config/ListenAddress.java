@@ -21,7 +21,8 @@ public record ListenAddress(String host, int port) {
     }
     int colon = text.lastIndexOf(':');
     if (colon < 0) {
-      throw new IllegalArgumentException("missing port in \"" + text + "\", expected host:port such as \":8080\"");
+      throw new IllegalArgumentException(
+          "missing port in \"" + text + "\", expected host:port such as \":8080\"");
     }
     String host = text.substring(0, colon);
     String portText = text.substring(colon + 1);

@@ -8,7 +8,11 @@ import java.util.List;
  * ephemeral identity.
  */
 public record MeshConfig(
-    boolean enabled, String bindAddr, List<Peer> peers, String privateKey, Duration gossipInterval) {
+    boolean enabled,
+    String bindAddr,
+    List<Peer> peers,
+    String privateKey,
+    Duration gossipInterval) {
 
   public MeshConfig {
     peers = List.copyOf(peers);

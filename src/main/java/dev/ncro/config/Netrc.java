@@ -63,10 +63,12 @@ public final class Netrc {
       Token t = tokens.get(i);
       String kw = t.text();
       if (t.quoted() || !(kw.equals("machine") || kw.equals("default"))) {
-        throw new SyntaxException(t.line(), "expected \"machine\" or \"default\", found " + describe(t));
+        throw new SyntaxException(
+            t.line(), "expected \"machine\" or \"default\", found " + describe(t));
       }
       if (fallback != null) {
-        throw new SyntaxException(t.line(), "\"" + kw + "\" after \"default\" (default must be the last entry)");
+        throw new SyntaxException(
+            t.line(), "\"" + kw + "\" after \"default\" (default must be the last entry)");
       }
       String name = null;
       i++;
@@ -83,8 +85,13 @@ public final class Netrc {
         if (!k.quoted() && (k.text().equals("machine") || k.text().equals("default"))) {
           break;
         }
-        if (k.quoted() || !(k.text().equals("login") || k.text().equals("password") || k.text().equals("account"))) {
-          throw new SyntaxException(k.line(), "expected login, password, account, machine or default, found " + describe(k));
+        if (k.quoted()
+            || !(k.text().equals("login")
+                || k.text().equals("password")
+                || k.text().equals("account"))) {
+          throw new SyntaxException(
+              k.line(),
+              "expected login, password, account, machine or default, found " + describe(k));
         }
         if (i + 1 >= tokens.size()) {
           throw new SyntaxException(k.line(), "\"" + k.text() + "\" without a value");
@@ -93,7 +100,7 @@ public final class Netrc {
         switch (k.text()) {
           case "login" -> login = value;
           case "password" -> password = value;
-          default -> { } // account: not used over HTTP
+          default -> {} // account: not used over HTTP
         }
         i += 2;
       }
@@ -115,7 +122,9 @@ public final class Netrc {
    * space ({@code password my secret}), and a start-up error must not print it.
    */
   private static String describe(Token t) {
-    return t.quoted() ? "a quoted value" : "an unexpected word of " + t.text().length() + " characters";
+    return t.quoted()
+        ? "a quoted value"
+        : "an unexpected word of " + t.text().length() + " characters";
   }
 
   private static List<Token> tokens(String text) throws SyntaxException {
@@ -144,7 +153,13 @@ public final class Netrc {
             char q = line.charAt(p++);
             if (q == '\\' && p < line.length()) {
               char e = line.charAt(p++);
-              sb.append(switch (e) { case 'n' -> '\n'; case 'r' -> '\r'; case 't' -> '\t'; default -> e; });
+              sb.append(
+                  switch (e) {
+                    case 'n' -> '\n';
+                    case 'r' -> '\r';
+                    case 't' -> '\t';
+                    default -> e;
+                  });
             } else if (q == '"') {
               closed = true;
               break;
@@ -162,8 +177,10 @@ public final class Netrc {
             p++;
           }
           String word = line.substring(s, p);
-          if (word.equals("macdef") && (out.isEmpty() || !isValueKeyword(out.get(out.size() - 1)))) {
-            inMacro = true; // the macro's name is on this line; its body runs to the next blank line
+          if (word.equals("macdef")
+              && (out.isEmpty() || !isValueKeyword(out.get(out.size() - 1)))) {
+            inMacro =
+                true; // the macro's name is on this line; its body runs to the next blank line
             break;
           }
           out.add(new Token(word, lineNo, false));
@@ -174,7 +191,10 @@ public final class Netrc {
   }
 
   private static boolean isValueKeyword(Token t) {
-    return !t.quoted() && (t.text().equals("login") || t.text().equals("password") || t.text().equals("account")
-        || t.text().equals("machine"));
+    return !t.quoted()
+        && (t.text().equals("login")
+            || t.text().equals("password")
+            || t.text().equals("account")
+            || t.text().equals("machine"));
   }
 }

@@ -12,7 +12,8 @@ import java.util.Locale;
 public record PathFilter(Action action, Field field, String pattern) {
   /** What a matching path gets. */
   public enum Action {
-    ALLOW, DENY;
+    ALLOW,
+    DENY;
 
     public String label() {
       return name().toLowerCase(Locale.ROOT);
@@ -27,7 +28,10 @@ public record PathFilter(Action action, Field field, String pattern) {
    * ({@code /nix/store/<hash>-hello-2.12.drv}); a narinfo without one matches no deriver pattern.
    */
   public enum Field {
-    NAME, STORE_PATH, REFERENCE, DERIVER;
+    NAME,
+    STORE_PATH,
+    REFERENCE,
+    DERIVER;
 
     public String label() {
       return name().toLowerCase(Locale.ROOT);
@@ -52,15 +56,24 @@ public record PathFilter(Action action, Field field, String pattern) {
     }
     for (int i = 0; i < pattern.length(); i++) {
       char c = pattern.charAt(i);
-      boolean nameChar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-          || c == '+' || c == '-' || c == '.' || c == '_' || c == '=' || c == '*';
+      boolean nameChar = (c >= 'a' && c <= 'z')
+          || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9')
+          || c == '+'
+          || c == '-'
+          || c == '.'
+          || c == '_'
+          || c == '='
+          || c == '*';
       if (nameChar || (c == '/' && field != Field.NAME)) {
         continue;
       }
       if (c == '/') {
-        return "\"" + pattern + "\": a name has no '/' (match the whole path with field: store_path)";
+        return "\"" + pattern
+            + "\": a name has no '/' (match the whole path with field: store_path)";
       }
-      return "\"" + pattern + "\": '" + (c < 0x20 || c > 0x7e ? String.format("\\u%04x", (int) c) : String.valueOf(c))
+      return "\"" + pattern + "\": '"
+          + (c < 0x20 || c > 0x7e ? String.format("\\u%04x", (int) c) : String.valueOf(c))
           + "' cannot occur in a store path; the only wildcard is '*'";
     }
     return null;
@@ -79,7 +92,9 @@ public record PathFilter(Action action, Field field, String pattern) {
     }
     String first = parts[0];
     String last = parts[parts.length - 1];
-    if (text.length() < first.length() + last.length() || !text.startsWith(first) || !text.endsWith(last)) {
+    if (text.length() < first.length() + last.length()
+        || !text.startsWith(first)
+        || !text.endsWith(last)) {
       return false;
     }
     int at = first.length();

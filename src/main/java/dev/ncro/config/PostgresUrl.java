@@ -21,17 +21,43 @@ import java.util.Set;
  * everywhere: it belongs in {@code password_file}, out of the Nix store and out of every message
  * that quotes the URL.
  */
-record PostgresUrl(List<String> hosts, String database, String user, Map<String, String> properties) {
+record PostgresUrl(
+    List<String> hosts, String database, String user, Map<String, String> properties) {
   private static final int DEFAULT_PORT = 5432;
-  static final Set<String> SSL_MODES = Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full");
+  static final Set<String> SSL_MODES =
+      Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full");
   /** libpq parameter name to pgjdbc property name. */
   private static final Map<String, String> LIBPQ = Map.of(
-      "sslmode", "sslmode", "sslrootcert", "sslrootcert", "sslcert", "sslcert", "sslkey", "sslkey",
-      "application_name", "ApplicationName", "connect_timeout", "connectTimeout",
-      "target_session_attrs", "targetServerType", "user", "user");
+      "sslmode",
+      "sslmode",
+      "sslrootcert",
+      "sslrootcert",
+      "sslcert",
+      "sslcert",
+      "sslkey",
+      "sslkey",
+      "application_name",
+      "ApplicationName",
+      "connect_timeout",
+      "connectTimeout",
+      "target_session_attrs",
+      "targetServerType",
+      "user",
+      "user");
+
   private static final Map<String, String> SESSION_ATTRS = Map.of(
-      "any", "any", "read-write", "primary", "primary", "primary", "read-only", "secondary",
-      "standby", "secondary", "prefer-standby", "preferSecondary");
+      "any",
+      "any",
+      "read-write",
+      "primary",
+      "primary",
+      "primary",
+      "read-only",
+      "secondary",
+      "standby",
+      "secondary",
+      "prefer-standby",
+      "preferSecondary");
 
   /** Parses {@code text}; the exception's message says what is wrong, never quoting a password. */
   static PostgresUrl parse(String text) {
@@ -44,7 +70,8 @@ record PostgresUrl(List<String> hosts, String database, String user, Map<String,
       jdbc = false;
       rest = text.substring(text.indexOf("://") + 3);
     } else {
-      throw new IllegalArgumentException("expected postgresql://user@host:port/database (or jdbc:postgresql://...)");
+      throw new IllegalArgumentException(
+          "expected postgresql://user@host:port/database (or jdbc:postgresql://...)");
     }
     if (rest.contains("#")) {
       throw new IllegalArgumentException("must not have a fragment (#...)");
@@ -61,7 +88,8 @@ record PostgresUrl(List<String> hosts, String database, String user, Map<String,
       String info = rest.substring(0, at);
       rest = rest.substring(at + 1);
       if (info.contains(":")) {
-        throw new IllegalArgumentException("must not contain a password: put it in cache.postgresql.password_file");
+        throw new IllegalArgumentException(
+            "must not contain a password: put it in cache.postgresql.password_file");
       }
       user = decode(info, "user name");
     }
@@ -69,7 +97,8 @@ record PostgresUrl(List<String> hosts, String database, String user, Map<String,
     String hostPart = slash < 0 ? rest : rest.substring(0, slash);
     String database = slash < 0 ? "" : decode(rest.substring(slash + 1), "database name");
     if (database.isEmpty() || database.contains("/")) {
-      throw new IllegalArgumentException("names no database (postgresql://user@host:5432/DATABASE)");
+      throw new IllegalArgumentException(
+          "names no database (postgresql://user@host:5432/DATABASE)");
     }
     List<String> hosts = new ArrayList<>();
     for (String h : hostPart.split(",", -1)) {
@@ -82,7 +111,8 @@ record PostgresUrl(List<String> hosts, String database, String user, Map<String,
         String key = decode(eq < 0 ? pair : pair.substring(0, eq), "parameter");
         String value = eq < 0 ? "" : decode(pair.substring(eq + 1), "parameter " + key);
         if (key.equalsIgnoreCase("password") || key.equalsIgnoreCase("passfile")) {
-          throw new IllegalArgumentException("must not carry " + key + "=: put the password in cache.postgresql.password_file");
+          throw new IllegalArgumentException(
+              "must not carry " + key + "=: put the password in cache.postgresql.password_file");
         }
         if (jdbc) {
           props.put(key, value);
@@ -111,12 +141,14 @@ record PostgresUrl(List<String> hosts, String database, String user, Map<String,
     }
     String timeout = props.get("connectTimeout");
     if (timeout != null && !timeout.matches("[0-9]{1,4}")) {
-      throw new IllegalArgumentException("connect_timeout=" + timeout + " is not a number of seconds");
+      throw new IllegalArgumentException(
+          "connect_timeout=" + timeout + " is not a number of seconds");
     }
     String userProp = props.remove("user");
     if (userProp != null) {
       if (!user.isEmpty() && !user.equals(userProp)) {
-        throw new IllegalArgumentException("names two users (" + user + " and user=" + userProp + ")");
+        throw new IllegalArgumentException(
+            "names two users (" + user + " and user=" + userProp + ")");
       }
       user = userProp;
     }
@@ -157,7 +189,8 @@ record PostgresUrl(List<String> hosts, String database, String user, Map<String,
         p = -1;
       }
       if (p < 1 || p > 65535) {
-        throw new IllegalArgumentException("host " + name + ": port \"" + port + "\" is not in 1..65535");
+        throw new IllegalArgumentException(
+            "host " + name + ": port \"" + port + "\" is not in 1..65535");
       }
     }
     return name.toLowerCase(Locale.ROOT) + ":" + p;

@@ -1,7 +1,7 @@
 package dev.ncro.config;
 
-import java.net.URISyntaxException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -28,15 +28,24 @@ import java.util.regex.Pattern;
  * @param addressingStyle "path", "virtual" or "" (not given: the default rule decides)
  */
 public record S3Location(
-    String bucket, String prefix, String region, String endpoint, String scheme, String profile,
-    String addressingStyle, boolean pathStyle) {
+    String bucket,
+    String prefix,
+    String region,
+    String endpoint,
+    String scheme,
+    String profile,
+    String addressingStyle,
+    boolean pathStyle) {
 
-  private static final List<String> PARAMETERS = List.of("region", "endpoint", "scheme", "profile", "addressing_style");
+  private static final List<String> PARAMETERS =
+      List.of("region", "endpoint", "scheme", "profile", "addressing_style");
   private static final Pattern BUCKET = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{2,254}");
   /** Buckets that may appear in a host name (virtual-hosted style): S3's DNS-compatible rule. */
   private static final Pattern DNS_BUCKET = Pattern.compile("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]");
+
   private static final Pattern REGION = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
-  private static final Pattern HOST = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+]");
+  private static final Pattern HOST =
+      Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+]");
   private static final Pattern PROFILE = Pattern.compile("[A-Za-z0-9._@+=,-]{1,128}");
   /** RFC 3986 unreserved only: what SigV4's canonical URI keeps as is, so the signed path is the sent path. */
   private static final Pattern KEY_SEGMENT = Pattern.compile("[A-Za-z0-9._~-]+");
@@ -78,16 +87,23 @@ public record S3Location(
     String bucket = slash < 0 ? rest : rest.substring(0, slash);
     String prefix = slash < 0 ? "" : rest.substring(slash + 1).replaceAll("^/+|/+$", "");
     if (bucket.contains("@") || bucket.contains(":")) {
-      throw new Malformed("bucket", "the bucket name holds '@' or ':': credentials and ports do not go in an"
-          + " s3:// URL (use the AWS credential files or environment, and endpoint=HOST:PORT)");
+      throw new Malformed(
+          "bucket",
+          "the bucket name holds '@' or ':': credentials and ports do not go in an"
+              + " s3:// URL (use the AWS credential files or environment, and endpoint=HOST:PORT)");
     }
     if (!BUCKET.matcher(bucket).matches()) {
-      throw new Malformed("bucket", "\"" + bucket + "\" is not a bucket name (3-255 letters, digits, '.', '-', '_')");
+      throw new Malformed(
+          "bucket",
+          "\"" + bucket + "\" is not a bucket name (3-255 letters, digits, '.', '-', '_')");
     }
     if (!prefix.isEmpty()) {
       for (String seg : prefix.split("/+")) {
         if (!KEY_SEGMENT.matcher(seg).matches() || seg.equals(".") || seg.equals("..")) {
-          throw new Malformed("prefix", "key prefix \"" + prefix + "\" may hold only letters, digits and \"-._~\" between slashes");
+          throw new Malformed(
+              "prefix",
+              "key prefix \"" + prefix
+                  + "\" may hold only letters, digits and \"-._~\" between slashes");
         }
       }
       prefix = String.join("/", prefix.split("/+"));
@@ -95,11 +111,13 @@ public record S3Location(
     Map<String, String> params = query(query);
     String region = params.getOrDefault("region", "us-east-1");
     if (!REGION.matcher(region).matches()) {
-      throw new Malformed("region", "\"" + region + "\" is not a region name (e.g. us-east-1, eu-central-1, auto)");
+      throw new Malformed(
+          "region", "\"" + region + "\" is not a region name (e.g. us-east-1, eu-central-1, auto)");
     }
     String scheme = params.getOrDefault("scheme", "").toLowerCase(Locale.ROOT);
     String endpoint = params.getOrDefault("endpoint", "");
-    // The AWS SDK Nix uses also takes an endpoint with its scheme: accept it, unless it contradicts scheme=.
+    // The AWS SDK Nix uses also takes an endpoint with its scheme: accept it, unless it contradicts
+    // scheme=.
     for (String s : List.of("http", "https")) {
       if (endpoint.regionMatches(true, 0, s + "://", 0, s.length() + 3)) {
         if (!scheme.isEmpty() && !scheme.equals(s)) {
@@ -128,16 +146,22 @@ public record S3Location(
       case "path" -> pathStyle = true;
       case "virtual" -> {
         if (!DNS_BUCKET.matcher(bucket).matches()) {
-          throw new Malformed("addressing_style", "bucket \"" + bucket + "\" cannot be a host name (virtual style needs"
-              + " lower-case letters, digits, '.' and '-')");
+          throw new Malformed(
+              "addressing_style",
+              "bucket \"" + bucket + "\" cannot be a host name (virtual style needs"
+                  + " lower-case letters, digits, '.' and '-')");
         }
         pathStyle = false;
       }
       // Nix: path style whenever an endpoint is given. On AWS, a bucket that cannot be a host name,
-      // or whose dots would break the TLS wildcard certificate, is addressed by path, as the AWS SDKs do.
-      case "" -> pathStyle = !endpoint.isEmpty() || !DNS_BUCKET.matcher(bucket).matches()
-          || (bucket.contains(".") && scheme.equals("https"));
-      default -> throw new Malformed("addressing_style", "\"" + style + "\" is not path or virtual");
+      // or whose dots would break the TLS wildcard certificate, is addressed by path, as the AWS
+      // SDKs do.
+      case "" ->
+        pathStyle = !endpoint.isEmpty()
+            || !DNS_BUCKET.matcher(bucket).matches()
+            || (bucket.contains(".") && scheme.equals("https"));
+      default ->
+        throw new Malformed("addressing_style", "\"" + style + "\" is not path or virtual");
     }
     return new S3Location(bucket, prefix, region, endpoint, scheme, profile, style, pathStyle);
   }
@@ -148,12 +172,16 @@ public record S3Location(
     if (colon > 0 && endpoint.indexOf(']') < colon) {
       host = endpoint.substring(0, colon);
       String port = endpoint.substring(colon + 1);
-      if (!port.matches("\\d{1,5}") || Integer.parseInt(port) < 1 || Integer.parseInt(port) > 65535) {
+      if (!port.matches("\\d{1,5}")
+          || Integer.parseInt(port) < 1
+          || Integer.parseInt(port) > 65535) {
         throw new Malformed("endpoint", "\"" + endpoint + "\" has no valid port (1-65535)");
       }
     }
     if (!HOST.matcher(host).matches()) {
-      throw new Malformed("endpoint", "\"" + endpoint + "\" is not HOST[:PORT] (a path or credentials do not belong here)");
+      throw new Malformed(
+          "endpoint",
+          "\"" + endpoint + "\" is not HOST[:PORT] (a path or credentials do not belong here)");
     }
   }
 
@@ -166,18 +194,23 @@ public record S3Location(
       int eq = pair.indexOf('=');
       String name = eq < 0 ? pair : pair.substring(0, eq);
       if (name.isEmpty()) {
-        throw new Malformed("url", "the query has an empty parameter (\"&&\", \"?=\" or a trailing \"&\")");
+        throw new Malformed(
+            "url", "the query has an empty parameter (\"&&\", \"?=\" or a trailing \"&\")");
       }
       String value;
       try {
         value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
       } catch (IllegalArgumentException e) {
-        throw new Malformed(PARAMETERS.contains(name) ? name : "url", "a parameter value is not valid percent-encoding");
+        throw new Malformed(
+            PARAMETERS.contains(name) ? name : "url",
+            "a parameter value is not valid percent-encoding");
       }
       if (!PARAMETERS.contains(name)) {
         boolean printable = name.matches("[A-Za-z0-9_.-]{1,64}");
-        throw new Malformed(printable ? name : "url", (printable ? "unknown parameter \"" + name + "\"" : "a parameter name that is no word")
-            + " (known: " + String.join(", ", PARAMETERS) + ")");
+        throw new Malformed(
+            printable ? name : "url",
+            (printable ? "unknown parameter \"" + name + "\"" : "a parameter name that is no word")
+                + " (known: " + String.join(", ", PARAMETERS) + ")");
       }
       if (eq < 0 || value.isEmpty()) {
         throw new Malformed(name, "parameter " + name + " has no value");
@@ -209,7 +242,12 @@ public record S3Location(
     }
     try {
       // The quoting constructor: an IPv6 endpoint's brackets are not legal in a query as they are.
-      return new URI("s3", bucket, prefix.isEmpty() ? "" : "/" + prefix, q.isEmpty() ? null : String.join("&", q), null);
+      return new URI(
+          "s3",
+          bucket,
+          prefix.isEmpty() ? "" : "/" + prefix,
+          q.isEmpty() ? null : String.join("&", q),
+          null);
     } catch (URISyntaxException e) {
       throw new Malformed("url", "cannot form a URL: " + e.getMessage());
     }
@@ -217,7 +255,8 @@ public record S3Location(
 
   /** How people see it (status page): {@code s3://bucket} plus the endpoint when not AWS. */
   public String display() {
-    return "s3://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix) + (endpoint.isEmpty() ? "" : " @ " + endpoint);
+    return "s3://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix)
+        + (endpoint.isEmpty() ? "" : " @ " + endpoint);
   }
 
   /** The host ncro connects to. */

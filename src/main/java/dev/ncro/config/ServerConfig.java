@@ -15,18 +15,28 @@ import java.time.Duration;
  * {@code WantMassQuery} ncro advertises in {@code /nix-cache-info}.
  */
 public record ServerConfig(
-    ListenAddress listen, Duration readTimeout, Duration writeTimeout, int cachePriority, AccessPolicy access,
-    int maxHops, boolean wantMassQuery) {
+    ListenAddress listen,
+    Duration readTimeout,
+    Duration writeTimeout,
+    int cachePriority,
+    AccessPolicy access,
+    int maxHops,
+    boolean wantMassQuery) {
   public static final int DEFAULT_MAX_HOPS = 1;
 
   /** The shape before loop safety: {@code max_hops} 1, {@code want_mass_query} true. */
   public ServerConfig(
-      ListenAddress listen, Duration readTimeout, Duration writeTimeout, int cachePriority, AccessPolicy access) {
+      ListenAddress listen,
+      Duration readTimeout,
+      Duration writeTimeout,
+      int cachePriority,
+      AccessPolicy access) {
     this(listen, readTimeout, writeTimeout, cachePriority, access, DEFAULT_MAX_HOPS, true);
   }
 
   /** Open to anyone who can connect: the shape before access control existed. */
-  public ServerConfig(ListenAddress listen, Duration readTimeout, Duration writeTimeout, int cachePriority) {
+  public ServerConfig(
+      ListenAddress listen, Duration readTimeout, Duration writeTimeout, int cachePriority) {
     this(listen, readTimeout, writeTimeout, cachePriority, AccessPolicy.OPEN);
   }
 }

@@ -29,8 +29,15 @@ public sealed interface StoreConfig {
    * {@code password_file}: the URL may not carry one, so no driver message that quotes the URL can
    * leak it. {@link #toString} leaves the password out.
    */
-  record Postgresql(List<String> hosts, String database, String user, Map<String, String> properties,
-      Path passwordFile, String password, int poolSize) implements StoreConfig {
+  record Postgresql(
+      List<String> hosts,
+      String database,
+      String user,
+      Map<String, String> properties,
+      Path passwordFile,
+      String password,
+      int poolSize)
+      implements StoreConfig {
     public Postgresql {
       hosts = List.copyOf(hosts);
       properties = Map.copyOf(properties);
@@ -62,7 +69,8 @@ public sealed interface StoreConfig {
 
     @Override
     public String toString() {
-      return "Postgresql[" + display() + ", password_file=" + passwordFile + ", pool_size=" + poolSize + "]";
+      return "Postgresql[" + display() + ", password_file=" + passwordFile + ", pool_size="
+          + poolSize + "]";
     }
   }
 }

@@ -1,9 +1,9 @@
 package dev.ncro.config;
 
-import java.util.Locale;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * One binary cache ncro routes to. {@code url} has no trailing slash; {@code publicKeys} are Nix
@@ -18,8 +18,14 @@ import java.util.List;
  * count, see README); more wait in a FIFO queue.
  */
 public record UpstreamConfig(
-    URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3,
-    PathFilters filters, int maxInflight) {
+    URI url,
+    int priority,
+    List<String> publicKeys,
+    Path caFile,
+    UpstreamCredentials credentials,
+    S3Location s3,
+    PathFilters filters,
+    int maxInflight) {
   public static final int DEFAULT_MAX_INFLIGHT = 16;
 
   public UpstreamConfig {
@@ -30,25 +36,44 @@ public record UpstreamConfig(
 
   /** Without path filters, {@code max_inflight} 16. */
   public UpstreamConfig(
-      URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials, S3Location s3) {
-    this(url, priority, publicKeys, caFile, credentials, s3, PathFilters.NONE, DEFAULT_MAX_INFLIGHT);
+      URI url,
+      int priority,
+      List<String> publicKeys,
+      Path caFile,
+      UpstreamCredentials credentials,
+      S3Location s3) {
+    this(
+        url, priority, publicKeys, caFile, credentials, s3, PathFilters.NONE, DEFAULT_MAX_INFLIGHT);
   }
 
   /** With path filters, {@code max_inflight} 16. */
-  public UpstreamConfig(URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials,
-      S3Location s3, PathFilters filters) {
+  public UpstreamConfig(
+      URI url,
+      int priority,
+      List<String> publicKeys,
+      Path caFile,
+      UpstreamCredentials credentials,
+      S3Location s3,
+      PathFilters filters) {
     this(url, priority, publicKeys, caFile, credentials, s3, filters, DEFAULT_MAX_INFLIGHT);
   }
 
   /** Without path filters, with an in-flight limit. */
-  public UpstreamConfig(URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials,
-      S3Location s3, int maxInflight) {
+  public UpstreamConfig(
+      URI url,
+      int priority,
+      List<String> publicKeys,
+      Path caFile,
+      UpstreamCredentials credentials,
+      S3Location s3,
+      int maxInflight) {
     this(url, priority, publicKeys, caFile, credentials, s3, PathFilters.NONE, maxInflight);
   }
 
   /** The same upstream with {@code filters}. */
   public UpstreamConfig withFilters(PathFilters filters) {
-    return new UpstreamConfig(url, priority, publicKeys, caFile, credentials, s3, filters, maxInflight);
+    return new UpstreamConfig(
+        url, priority, publicKeys, caFile, credentials, s3, filters, maxInflight);
   }
 
   /** This upstream with another in-flight limit. */
@@ -57,7 +82,12 @@ public record UpstreamConfig(
   }
 
   /** An HTTP(S) upstream. */
-  public UpstreamConfig(URI url, int priority, List<String> publicKeys, Path caFile, UpstreamCredentials credentials) {
+  public UpstreamConfig(
+      URI url,
+      int priority,
+      List<String> publicKeys,
+      Path caFile,
+      UpstreamCredentials credentials) {
     this(url, priority, publicKeys, caFile, credentials, null);
   }
 
@@ -68,7 +98,8 @@ public record UpstreamConfig(
 
   /** An S3 upstream, named by its canonical URL. */
   public static UpstreamConfig s3(S3Location s3, int priority, List<String> publicKeys) {
-    return new UpstreamConfig(s3.canonical(), priority, publicKeys, null, UpstreamCredentials.NONE, s3);
+    return new UpstreamConfig(
+        s3.canonical(), priority, publicKeys, null, UpstreamCredentials.NONE, s3);
   }
 
   /**

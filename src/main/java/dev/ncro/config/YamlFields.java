@@ -1,10 +1,10 @@
 package dev.ncro.config;
 
-import java.util.Locale;
 import java.math.BigInteger;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -40,7 +40,9 @@ final class YamlFields {
     }
     for (Object k : m.keySet()) {
       if (!(k instanceof String s) || !known.contains(s)) {
-        problem(path.isEmpty() ? keyName(k) : path + "." + keyName(k), "unknown key (known: " + String.join(", ", known.stream().sorted().toList()) + ")");
+        problem(
+            path.isEmpty() ? keyName(k) : path + "." + keyName(k),
+            "unknown key (known: " + String.join(", ", known.stream().sorted().toList()) + ")");
       }
     }
     return (Map<String, Object>) m;
@@ -109,7 +111,8 @@ final class YamlFields {
   Duration duration(Map<String, Object> m, String key, String path) {
     Object v = m.get(key);
     if (!(v instanceof String s)) {
-      problem(path, v == null ? "missing" : "expected a duration such as \"30s\", got " + describe(v));
+      problem(
+          path, v == null ? "missing" : "expected a duration such as \"30s\", got " + describe(v));
       return Duration.ofSeconds(1);
     }
     try {
@@ -129,7 +132,11 @@ final class YamlFields {
   Duration durationOrZero(Map<String, Object> m, String key, String path) {
     Object v = m.get(key);
     if (!(v instanceof String s)) {
-      problem(path, v == null ? "missing" : "expected a duration such as \"1s\" (or \"0\"), got " + describe(v));
+      problem(
+          path,
+          v == null
+              ? "missing"
+              : "expected a duration such as \"1s\" (or \"0\"), got " + describe(v));
       return Duration.ZERO;
     }
     try {
@@ -157,7 +164,8 @@ final class YamlFields {
     if (v instanceof byte[]) {
       return "binary data";
     }
-    return v.getClass().getSimpleName().toLowerCase(Locale.ROOT) + " " + abbreviate(String.valueOf(v));
+    return v.getClass().getSimpleName().toLowerCase(Locale.ROOT) + " "
+        + abbreviate(String.valueOf(v));
   }
 
   /** A mapping key as written in a problem's path (keys are scalars: the loader refuses others). */

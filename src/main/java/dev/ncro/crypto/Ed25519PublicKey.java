@@ -1,7 +1,7 @@
 package dev.ncro.crypto;
 
-import java.util.Base64;
 import java.util.Arrays;
+import java.util.Base64;
 import org.bouncycastle.math.ec.rfc8032.Ed25519;
 
 /**
@@ -38,12 +38,13 @@ public final class Ed25519PublicKey {
    */
   public static Ed25519PublicKey of(byte[] raw) {
     if (raw == null || raw.length != BYTES) {
-      throw new IllegalArgumentException(
-          "an ed25519 public key is " + BYTES + " bytes, got " + (raw == null ? "none" : raw.length));
+      throw new IllegalArgumentException("an ed25519 public key is " + BYTES + " bytes, got "
+          + (raw == null ? "none" : raw.length));
     }
     Ed25519.PublicPoint point = Ed25519.validatePublicKeyFullExport(raw, 0);
     if (point == null) {
-      throw new IllegalArgumentException("not an ed25519 public key (not a point of the curve's prime-order group)");
+      throw new IllegalArgumentException(
+          "not an ed25519 public key (not a point of the curve's prime-order group)");
     }
     return new Ed25519PublicKey(raw.clone(), point);
   }
@@ -62,8 +63,11 @@ public final class Ed25519PublicKey {
    * gossip). Malformed input of any kind is simply "not valid": this never throws.
    */
   public static boolean verify(byte[] publicKey32, byte[] message, byte[] signature64) {
-    if (publicKey32 == null || publicKey32.length != BYTES
-        || message == null || signature64 == null || signature64.length != SIGNATURE_BYTES) {
+    if (publicKey32 == null
+        || publicKey32.length != BYTES
+        || message == null
+        || signature64 == null
+        || signature64.length != SIGNATURE_BYTES) {
       return false;
     }
     return Ed25519.verify(signature64, 0, publicKey32, 0, message, 0, message.length);

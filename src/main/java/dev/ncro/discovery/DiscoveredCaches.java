@@ -33,11 +33,13 @@ public final class DiscoveredCaches {
   private static final Logger log = LoggerFactory.getLogger(DiscoveredCaches.class);
   /** A TXT {@code path}: absolute, plain characters only (it becomes part of every request line). */
   private static final Pattern PATH = Pattern.compile("(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*/?");
+
   private final UpstreamRegistry registry;
   private final DiscoveryConfig config;
   private final double latencyAlpha;
   /** Instance key (interface and service instance) to the URL it announced. */
   private final Map<String, URI> instances = new HashMap<>();
+
   private boolean closed;
 
   public DiscoveredCaches(UpstreamRegistry registry, DiscoveryConfig config, double latencyAlpha) {
@@ -47,7 +49,8 @@ public final class DiscoveredCaches {
   }
 
   /** One resolved announcement: the addresses, port and TXT {@code path} the instance gave. */
-  public record Announcement(String key, String instance, List<InetAddress> addresses, int port, String path) {
+  public record Announcement(
+      String key, String instance, List<InetAddress> addresses, int port, String path) {
     public Announcement {
       addresses = List.copyOf(addresses);
     }
@@ -63,9 +66,13 @@ public final class DiscoveredCaches {
     }
     Optional<URI> url = urlOf(a);
     if (url.isEmpty()) {
-      log.atWarn().setMessage("mDNS announcement ignored: no usable address, port or path")
-          .addKeyValue("instance", a.instance()).addKeyValue("addresses", a.addresses())
-          .addKeyValue("port", a.port()).addKeyValue("path", a.path()).log();
+      log.atWarn()
+          .setMessage("mDNS announcement ignored: no usable address, port or path")
+          .addKeyValue("instance", a.instance())
+          .addKeyValue("addresses", a.addresses())
+          .addKeyValue("port", a.port())
+          .addKeyValue("path", a.path())
+          .log();
       withdrawn(a.key(), "announcement no longer usable");
       return;
     }
@@ -79,8 +86,11 @@ public final class DiscoveredCaches {
     Optional<Upstream> present = registry.byName(url.get().toString());
     if (present.isPresent()) {
       if (!present.get().discovered()) {
-        log.atInfo().setMessage("mDNS announcement of a configured upstream: the configuration applies")
-            .addKeyValue("instance", a.instance()).addKeyValue("upstream", url.get()).log();
+        log.atInfo()
+            .setMessage("mDNS announcement of a configured upstream: the configuration applies")
+            .addKeyValue("instance", a.instance())
+            .addKeyValue("upstream", url.get())
+            .log();
       }
       return; // configured, or already discovered through another instance
     }
@@ -121,11 +131,15 @@ public final class DiscoveredCaches {
     if (!path.isEmpty() && !PATH.matcher(path).matches()) {
       return Optional.empty();
     }
-    Optional<InetAddress> address = a.addresses().stream().filter(Inet4Address.class::isInstance).findFirst()
+    Optional<InetAddress> address = a.addresses().stream()
+        .filter(Inet4Address.class::isInstance)
+        .findFirst()
         .or(() -> a.addresses().stream()
-            .filter(x -> x instanceof Inet6Address && !x.isLinkLocalAddress()).findFirst());
+            .filter(x -> x instanceof Inet6Address && !x.isLinkLocalAddress())
+            .findFirst());
     return address.map(x -> {
-      String text = x.getHostAddress().replaceFirst("%.*$", ""); // no zone: not a link-local address
+      String text =
+          x.getHostAddress().replaceFirst("%.*$", ""); // no zone: not a link-local address
       String host = x instanceof Inet6Address ? "[" + text + "]" : text;
       return UpstreamConfig.normalize(URI.create("http://" + host + ":" + a.port() + path));
     });

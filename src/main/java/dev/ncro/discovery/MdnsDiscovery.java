@@ -1,6 +1,5 @@
 package dev.ncro.discovery;
 
-import java.util.Locale;
 import dev.ncro.config.DiscoveryConfig;
 import java.io.IOException;
 import java.net.Inet4Address;
@@ -11,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.stream.Stream;
 import javax.jmdns.JmDNS;
@@ -39,7 +39,8 @@ public final class MdnsDiscovery implements AutoCloseable {
   }
 
   /** Starts browsing on every usable interface; none usable is logged, not fatal. */
-  public static MdnsDiscovery start(DiscoveryConfig config, DiscoveredCaches caches) throws IOException {
+  public static MdnsDiscovery start(DiscoveryConfig config, DiscoveredCaches caches)
+      throws IOException {
     List<JmDNS> started = new ArrayList<>();
     String name = "ncro-" + ProcessHandle.current().pid();
     try {
@@ -53,17 +54,26 @@ public final class MdnsDiscovery implements AutoCloseable {
       throw new IOException("discovery: could not start mDNS: " + e.getMessage(), e);
     }
     if (started.isEmpty()) {
-      log.atWarn().setMessage("discovery enabled, but no network interface is up and multicast-capable: nothing to browse")
+      log.atWarn()
+          .setMessage(
+              "discovery enabled, but no network interface is up and multicast-capable: nothing to browse")
           .log();
     } else {
-      log.atInfo().setMessage("mDNS discovery browsing").addKeyValue("service", config.serviceType())
-          .addKeyValue("addresses", started.stream().map(j -> {
-            try {
-              return j.getInetAddress().getHostAddress();
-            } catch (IOException e) {
-              return "?";
-            }
-          }).toList()).log();
+      log.atInfo()
+          .setMessage("mDNS discovery browsing")
+          .addKeyValue("service", config.serviceType())
+          .addKeyValue(
+              "addresses",
+              started.stream()
+                  .map(j -> {
+                    try {
+                      return j.getInetAddress().getHostAddress();
+                    } catch (IOException e) {
+                      return "?";
+                    }
+                  })
+                  .toList())
+          .log();
     }
     return new MdnsDiscovery(List.copyOf(started), caches);
   }
@@ -76,7 +86,9 @@ public final class MdnsDiscovery implements AutoCloseable {
         continue;
       }
       List<InetAddress> addresses = Collections.list(ni.getInetAddresses());
-      addresses.stream().filter(Inet4Address.class::isInstance).findFirst()
+      addresses.stream()
+          .filter(Inet4Address.class::isInstance)
+          .findFirst()
           .or(() -> addresses.stream().findFirst())
           .ifPresent(out::add);
     }
@@ -92,7 +104,8 @@ public final class MdnsDiscovery implements AutoCloseable {
   public Runnable beginClose() {
     caches.close();
     List<Thread> closing = responders.stream()
-        .map(j -> Thread.ofVirtual().name("ncro-mdns-close").start(() -> closeQuietly(j))).toList();
+        .map(j -> Thread.ofVirtual().name("ncro-mdns-close").start(() -> closeQuietly(j)))
+        .toList();
     return () -> {
       for (Thread t : closing) {
         try {
@@ -114,7 +127,10 @@ public final class MdnsDiscovery implements AutoCloseable {
     try {
       j.close();
     } catch (IOException | RuntimeException e) {
-      log.atDebug().setMessage("closing an mDNS responder failed").addKeyValue("error", e.getMessage()).log();
+      log.atDebug()
+          .setMessage("closing an mDNS responder failed")
+          .addKeyValue("error", e.getMessage())
+          .log();
     }
   }
 
@@ -123,7 +139,11 @@ public final class MdnsDiscovery implements AutoCloseable {
     @Override
     public void serviceAdded(ServiceEvent event) {
       // JmDNS resolves the instance by itself (SRV, TXT, addresses) and then calls serviceResolved.
-      log.atDebug().setMessage("mDNS service seen").addKeyValue("instance", event.getName()).addKeyValue("via", via).log();
+      log.atDebug()
+          .setMessage("mDNS service seen")
+          .addKeyValue("instance", event.getName())
+          .addKeyValue("via", via)
+          .log();
     }
 
     @Override
@@ -134,10 +154,13 @@ public final class MdnsDiscovery implements AutoCloseable {
     @Override
     public void serviceResolved(ServiceEvent event) {
       ServiceInfo info = event.getInfo();
-      List<InetAddress> addresses = Stream.concat(Arrays.stream(info.getInet4Addresses()),
-          Arrays.stream(info.getInet6Addresses())).map(InetAddress.class::cast).toList();
+      List<InetAddress> addresses = Stream.concat(
+              Arrays.stream(info.getInet4Addresses()), Arrays.stream(info.getInet6Addresses()))
+          .map(InetAddress.class::cast)
+          .toList();
       String path = Optional.ofNullable(info.getPropertyString("path")).orElse("");
-      caches.announced(new DiscoveredCaches.Announcement(key(event), event.getName(), addresses, info.getPort(), path));
+      caches.announced(new DiscoveredCaches.Announcement(
+          key(event), event.getName(), addresses, info.getPort(), path));
     }
 
     private String key(ServiceEvent event) {

@@ -19,7 +19,8 @@ public final class FifoLimiter {
   private int active;
 
   /** A task waiting for a slot. */
-  private record Waiter(Supplier<? extends CompletableFuture<?>> task, CompletableFuture<Object> out) {}
+  private record Waiter(
+      Supplier<? extends CompletableFuture<?>> task, CompletableFuture<Object> out) {}
 
   /** The caller measures the wait: its task runs when the slot is granted. */
   public FifoLimiter(int limit) {

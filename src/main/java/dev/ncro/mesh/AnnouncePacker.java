@@ -36,7 +36,8 @@ final class AnnouncePacker {
       throw new IllegalArgumentException(
           "room for " + maxBodyBytes + " body bytes is below an empty announce body");
     }
-    List<List<byte[]>> groups = group(GossipBodyWriter.encodeRoutes(newestFirst), headSize, maxBodyBytes);
+    List<List<byte[]>> groups =
+        group(GossipBodyWriter.encodeRoutes(newestFirst), headSize, maxBodyBytes);
     if (firstTimestampNanos > Long.MAX_VALUE - (groups.size() - 1)) {
       throw new IllegalArgumentException(
           "timestamps " + firstTimestampNanos + " + " + (groups.size() - 1) + " overflow");
@@ -62,11 +63,10 @@ final class AnnouncePacker {
       if (headSize + GossipBodyWriter.arrayHeaderSize(1) + route.length > maxBodyBytes) {
         continue; // cannot fit even alone: skipped, see bodies()
       }
-      long withIt =
-          headSize
-              + GossipBodyWriter.arrayHeaderSize(current.size() + 1)
-              + currentRouteBytes
-              + route.length;
+      long withIt = headSize
+          + GossipBodyWriter.arrayHeaderSize(current.size() + 1)
+          + currentRouteBytes
+          + route.length;
       if (!current.isEmpty() && withIt > maxBodyBytes) {
         groups.add(current);
         current = new ArrayList<>();

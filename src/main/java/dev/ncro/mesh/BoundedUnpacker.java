@@ -144,7 +144,8 @@ final class BoundedUnpacker {
     }
     ExtensionTypeHeader header = in.unpackExtensionTypeHeader();
     if (header.getType() != TIMESTAMP_EXT_TYPE) {
-      throw malformed(what + " is extension type " + header.getType() + ", expected -1 (timestamp)");
+      throw malformed(
+          what + " is extension type " + header.getType() + ", expected -1 (timestamp)");
     }
     int size = header.getLength();
     if (size != 4 && size != 8 && size != 12) {
@@ -215,8 +216,7 @@ final class BoundedUnpacker {
   }
 
   private static PacketException wrongType(String what, MessageFormat format, String expected) {
-    return malformed(
-        what + " is " + format.getValueType().name().toLowerCase(Locale.ROOT)
-            + " (" + format + "), expected " + expected);
+    return malformed(what + " is " + format.getValueType().name().toLowerCase(Locale.ROOT) + " ("
+        + format + "), expected " + expected);
   }
 }

@@ -197,15 +197,13 @@ final class GossipBodyWriter {
     }
     byte[] utf8;
     try {
-      ByteBuffer encoded =
-          StandardCharsets.UTF_8
-              .newEncoder()
-              .onMalformedInput(CodingErrorAction.REPORT)
-              .onUnmappableCharacter(CodingErrorAction.REPORT)
-              .encode(CharBuffer.wrap(s));
-      utf8 =
-          Arrays.copyOfRange(
-              encoded.array(), encoded.arrayOffset(), encoded.arrayOffset() + encoded.limit());
+      ByteBuffer encoded = StandardCharsets.UTF_8
+          .newEncoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .encode(CharBuffer.wrap(s));
+      utf8 = Arrays.copyOfRange(
+          encoded.array(), encoded.arrayOffset(), encoded.arrayOffset() + encoded.limit());
     } catch (CharacterCodingException e) {
       throw new IllegalArgumentException(field + " is not valid Unicode (unpaired surrogate)", e);
     }

@@ -102,7 +102,10 @@ public final class GossipCodec {
    *     overflow, or for a route value {@link #encodeBody} refuses
    */
   public static List<byte[]> sealAnnounce(
-      NodeIdentity id, long firstTimestampNanos, List<GossipRoute> newestFirst, int maxDatagramBytes) {
+      NodeIdentity id,
+      long firstTimestampNanos,
+      List<GossipRoute> newestFirst,
+      int maxDatagramBytes) {
     return PacketSealer.sealAnnounce(id, firstTimestampNanos, newestFirst, maxDatagramBytes);
   }
 
@@ -150,7 +153,8 @@ public final class GossipCodec {
     if (!expected.equals(message.nodeId())) {
       throw new PacketException(
           DropReason.MALFORMED,
-          "NodeID \"" + abbreviate(message.nodeId()) + "\" is not the signing key's node ID " + expected);
+          "NodeID \"" + abbreviate(message.nodeId()) + "\" is not the signing key's node ID "
+              + expected);
     }
     return new Opened(sender, message);
   }

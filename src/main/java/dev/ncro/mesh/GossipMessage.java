@@ -7,7 +7,8 @@ import java.util.List;
  * sender's public key, [Timestamp] unix nanoseconds (strictly increasing per sender: receivers drop
  * anything not newer than the last accepted), [Routes] newest first.
  */
-public record GossipMessage(int type, String nodeId, long timestampNanos, List<GossipRoute> routes) {
+public record GossipMessage(
+    int type, String nodeId, long timestampNanos, List<GossipRoute> routes) {
   public static final int ANNOUNCE = 1;
 
   public GossipMessage {

@@ -45,19 +45,18 @@ final class GossipWire {
   /** Every key of a message, each required exactly once. */
   static final List<String> MESSAGE_KEYS = List.of(TYPE, NODE_ID, TIMESTAMP, ROUTES);
   /** Every key of a route, each required exactly once. */
-  static final List<String> ROUTE_KEYS =
-      List.of(
-          STORE_PATH,
-          UPSTREAM_URL,
-          LATENCY_MS,
-          LATENCY_EMA,
-          LAST_VERIFIED,
-          QUERY_COUNT,
-          FAILURE_COUNT,
-          TTL,
-          NAR_HASH,
-          NAR_SIZE,
-          NAR_URL);
+  static final List<String> ROUTE_KEYS = List.of(
+      STORE_PATH,
+      UPSTREAM_URL,
+      LATENCY_MS,
+      LATENCY_EMA,
+      LAST_VERIFIED,
+      QUERY_COUNT,
+      FAILURE_COUNT,
+      TTL,
+      NAR_HASH,
+      NAR_SIZE,
+      NAR_URL);
 
   private GossipWire() {}
 }

@@ -35,8 +35,10 @@ public final class LearnedRoutes implements RouteHints {
    */
   public synchronized boolean merge(GossipRoute r, String fromNode) {
     Instant now = clock.instant();
-    if (!r.expiresAt().isAfter(now) || !StorePathHash.isValid(r.storePath())
-        || !Double.isFinite(r.latencyEma()) || r.latencyEma() < 0) {
+    if (!r.expiresAt().isAfter(now)
+        || !StorePathHash.isValid(r.storePath())
+        || !Double.isFinite(r.latencyEma())
+        || r.latencyEma() < 0) {
       return false;
     }
     Learned old = byHash.get(r.storePath());

@@ -35,9 +35,18 @@ public final class LocalRoutes {
         continue;
       }
       double ema = u.stats().emaMillis();
-      out.add(new GossipRoute(r.hash(), r.upstream(), r.latencyMs(), Double.isNaN(ema) ? r.latencyMs() : ema,
-          Instant.ofEpochMilli(r.verifiedAtMillis()), 0, u.stats().consecutiveFailures(),
-          Instant.ofEpochMilli(r.expiresAtMillis()), nullToEmpty(r.narHash()), r.narSize(), nullToEmpty(r.narUrl())));
+      out.add(new GossipRoute(
+          r.hash(),
+          r.upstream(),
+          r.latencyMs(),
+          Double.isNaN(ema) ? r.latencyMs() : ema,
+          Instant.ofEpochMilli(r.verifiedAtMillis()),
+          0,
+          u.stats().consecutiveFailures(),
+          Instant.ofEpochMilli(r.expiresAtMillis()),
+          nullToEmpty(r.narHash()),
+          r.narSize(),
+          nullToEmpty(r.narUrl())));
     }
     return out;
   }

@@ -14,28 +14,47 @@ public final class MeshMetrics {
   private MeshMetrics() {}
 
   /** Adds the mesh series (mesh mode only) to {@code registry}. */
-  public static void register(PrometheusRegistry registry, MeshStats mesh, IntSupplier learnedRoutes) {
-    CounterWithCallback.builder().name("ncro_mesh_packets_dropped_total")
-        .help("Gossip packets dropped, by reason").labelNames("reason")
+  public static void register(
+      PrometheusRegistry registry, MeshStats mesh, IntSupplier learnedRoutes) {
+    CounterWithCallback.builder()
+        .name("ncro_mesh_packets_dropped_total")
+        .help("Gossip packets dropped, by reason")
+        .labelNames("reason")
         .callback(cb -> {
           for (DropReason r : DropReason.values()) {
             cb.call(mesh.dropped(r), r.label());
           }
         })
         .register(registry);
-    CounterWithCallback.builder().name("ncro_mesh_packets_accepted_total")
+    CounterWithCallback.builder()
+        .name("ncro_mesh_packets_accepted_total")
         .help("Gossip packets accepted (well-formed, signed, fresh, from an allowed sender)")
-        .callback(cb -> cb.call(mesh.accepted())).register(registry);
-    CounterWithCallback.builder().name("ncro_mesh_routes_received_total")
-        .help("Routes in accepted gossip packets").callback(cb -> cb.call(mesh.routesReceived())).register(registry);
-    CounterWithCallback.builder().name("ncro_mesh_routes_merged_total")
+        .callback(cb -> cb.call(mesh.accepted()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("ncro_mesh_routes_received_total")
+        .help("Routes in accepted gossip packets")
+        .callback(cb -> cb.call(mesh.routesReceived()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("ncro_mesh_routes_merged_total")
         .help("Received routes that were new or better than the one known (merge rule)")
-        .callback(cb -> cb.call(mesh.routesMerged())).register(registry);
-    CounterWithCallback.builder().name("ncro_mesh_packets_sent_total")
-        .help("Gossip datagrams sent").callback(cb -> cb.call(mesh.sent())).register(registry);
-    CounterWithCallback.builder().name("ncro_mesh_sent_bytes_total")
-        .help("Gossip bytes sent").callback(cb -> cb.call(mesh.bytesSent())).register(registry);
-    GaugeWithCallback.builder().name("ncro_mesh_routes_learned")
-        .help("Live routes learned from peers").callback(cb -> cb.call(learnedRoutes.getAsInt())).register(registry);
+        .callback(cb -> cb.call(mesh.routesMerged()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("ncro_mesh_packets_sent_total")
+        .help("Gossip datagrams sent")
+        .callback(cb -> cb.call(mesh.sent()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("ncro_mesh_sent_bytes_total")
+        .help("Gossip bytes sent")
+        .callback(cb -> cb.call(mesh.bytesSent()))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("ncro_mesh_routes_learned")
+        .help("Live routes learned from peers")
+        .callback(cb -> cb.call(learnedRoutes.getAsInt()))
+        .register(registry);
   }
 }

@@ -1,21 +1,21 @@
 package dev.ncro.mesh;
 
-import java.net.StandardSocketOptions;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Map;
 import dev.ncro.config.ListenAddress;
 import dev.ncro.config.MeshConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.DatagramChannel;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -44,6 +44,7 @@ public final class MeshNode implements AutoCloseable {
    * each datagram's routes are useful on their own. About 45 routes per datagram.
    */
   static final int MAX_DATAGRAM = 16_384;
+
   static final Duration PACING = Duration.ofMillis(2);
 
   private final MeshConfig config;
@@ -56,12 +57,18 @@ public final class MeshNode implements AutoCloseable {
   private final long freshnessNanos;
   private final ConcurrentHashMap<String, Long> lastAccepted = new ConcurrentHashMap<>();
   private final DatagramChannel channel;
-  private final ScheduledExecutorService timer =
-      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ncro-mesh-gossip").daemon(true).factory());
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("ncro-mesh-gossip").daemon(true).factory());
   private long lastSentTimestamp;
 
-  private MeshNode(MeshConfig config, NodeIdentity identity, Supplier<List<GossipRoute>> outgoing,
-      LearnedRoutes learned, MeshStats stats, Clock clock, DatagramChannel channel) {
+  private MeshNode(
+      MeshConfig config,
+      NodeIdentity identity,
+      Supplier<List<GossipRoute>> outgoing,
+      LearnedRoutes learned,
+      MeshStats stats,
+      Clock clock,
+      DatagramChannel channel) {
     this.config = config;
     this.identity = identity;
     this.outgoing = outgoing;
@@ -69,27 +76,44 @@ public final class MeshNode implements AutoCloseable {
     this.stats = stats;
     this.clock = clock;
     this.channel = channel;
-    this.allowedSenders = config.peers().stream().map(MeshConfig.Peer::publicKey)
-        .filter(k -> !k.isEmpty()).collect(Collectors.toUnmodifiableSet());
-    // "Fresh" = within a few gossip intervals of now (and never less than a minute, for clock skew).
-    this.freshnessNanos = Math.max(config.gossipInterval().multipliedBy(4).toNanos(), Duration.ofMinutes(1).toNanos());
+    this.allowedSenders = config.peers().stream()
+        .map(MeshConfig.Peer::publicKey)
+        .filter(k -> !k.isEmpty())
+        .collect(Collectors.toUnmodifiableSet());
+    // "Fresh" = within a few gossip intervals of now (and never less than a minute, for clock
+    // skew).
+    this.freshnessNanos = Math.max(
+        config.gossipInterval().multipliedBy(4).toNanos(), Duration.ofMinutes(1).toNanos());
   }
 
   /** Binds {@code mesh.bind_addr}, starts receiving, and announces every {@code gossip_interval}. */
-  public static MeshNode start(MeshConfig config, NodeIdentity identity, Supplier<List<GossipRoute>> outgoing,
-      LearnedRoutes learned, MeshStats stats, Clock clock) throws IOException {
+  public static MeshNode start(
+      MeshConfig config,
+      NodeIdentity identity,
+      Supplier<List<GossipRoute>> outgoing,
+      LearnedRoutes learned,
+      MeshStats stats,
+      Clock clock)
+      throws IOException {
     ListenAddress bind = ListenAddress.parse(config.bindAddr());
     DatagramChannel ch = DatagramChannel.open();
     // Best effort (the kernel caps it at net.core.rmem_max): room for a peer's whole announce.
     ch.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
-    ch.bind(bind.host() == null ? new InetSocketAddress(bind.port()) : new InetSocketAddress(bind.host(), bind.port()));
+    ch.bind(
+        bind.host() == null
+            ? new InetSocketAddress(bind.port())
+            : new InetSocketAddress(bind.host(), bind.port()));
     MeshNode node = new MeshNode(config, identity, outgoing, learned, stats, clock, ch);
     Thread.ofPlatform().name("ncro-mesh-receive").daemon(true).start(node::receiveLoop);
     long every = config.gossipInterval().toMillis();
     node.timer.scheduleWithFixedDelay(node::announceSafely, every, every, TimeUnit.MILLISECONDS);
-    log.atInfo().setMessage("mesh node identity").addKeyValue("node_id", identity.nodeId())
-        .addKeyValue("public_key", identity.publicKeyHex()).addKeyValue("bind_addr", node.localAddress())
-        .addKeyValue("peers", config.peers().size()).log();
+    log.atInfo()
+        .setMessage("mesh node identity")
+        .addKeyValue("node_id", identity.nodeId())
+        .addKeyValue("public_key", identity.publicKeyHex())
+        .addKeyValue("bind_addr", node.localAddress())
+        .addKeyValue("peers", config.peers().size())
+        .log();
     return node;
   }
 
@@ -116,9 +140,13 @@ public final class MeshNode implements AutoCloseable {
     }
     for (MeshConfig.Peer peer : config.peers()) {
       ListenAddress a = ListenAddress.parse(peer.addr());
-      InetSocketAddress to = new InetSocketAddress(a.host() == null ? "127.0.0.1" : a.host(), a.port());
+      InetSocketAddress to =
+          new InetSocketAddress(a.host() == null ? "127.0.0.1" : a.host(), a.port());
       if (to.isUnresolved()) {
-        log.atWarn().setMessage("mesh peer address does not resolve").addKeyValue("peer", peer.addr()).log();
+        log.atWarn()
+            .setMessage("mesh peer address does not resolve")
+            .addKeyValue("peer", peer.addr())
+            .log();
         continue;
       }
       for (byte[] d : datagrams) {
@@ -146,7 +174,10 @@ public final class MeshNode implements AutoCloseable {
     try {
       announce();
     } catch (IOException | RuntimeException e) {
-      log.atWarn().setMessage("mesh announce failed").addKeyValue("error", String.valueOf(e)).log();
+      log.atWarn()
+          .setMessage("mesh announce failed")
+          .addKeyValue("error", String.valueOf(e))
+          .log();
     }
   }
 
@@ -160,7 +191,10 @@ public final class MeshNode implements AutoCloseable {
       } catch (ClosedChannelException e) {
         return;
       } catch (IOException e) {
-        log.atWarn().setMessage("mesh receive failed").addKeyValue("error", e.getMessage()).log();
+        log.atWarn()
+            .setMessage("mesh receive failed")
+            .addKeyValue("error", e.getMessage())
+            .log();
         continue;
       }
       buf.flip();
@@ -179,7 +213,8 @@ public final class MeshNode implements AutoCloseable {
         return; // our own announce, e.g. a peer list that includes this node
       }
       if (!allowedSenders.isEmpty() && !allowedSenders.contains(sender)) {
-        throw new PacketException(DropReason.UNKNOWN_SENDER, "sender " + sender + " is not a configured peer key");
+        throw new PacketException(
+            DropReason.UNKNOWN_SENDER, "sender " + sender + " is not a configured peer key");
       }
       GossipCodec.Opened opened = GossipCodec.open(packet, packet.length);
       long ts = opened.message().timestampNanos();
@@ -200,12 +235,20 @@ public final class MeshNode implements AutoCloseable {
       stats.accepted(sender, from, opened.message().routes().size(), merged);
     } catch (PacketException e) {
       stats.countDrop(e.reason());
-      log.atDebug().setMessage("mesh packet dropped").addKeyValue("reason", e.reason().label())
-          .addKeyValue("from", String.valueOf(from)).addKeyValue("detail", e.getMessage()).log();
+      log.atDebug()
+          .setMessage("mesh packet dropped")
+          .addKeyValue("reason", e.reason().label())
+          .addKeyValue("from", String.valueOf(from))
+          .addKeyValue("detail", e.getMessage())
+          .log();
     } catch (RuntimeException e) {
       stats.countDrop(DropReason.MALFORMED);
-      log.atWarn().setMessage("mesh packet dropped").addKeyValue("reason", "malformed")
-          .addKeyValue("from", String.valueOf(from)).addKeyValue("error", String.valueOf(e)).log();
+      log.atWarn()
+          .setMessage("mesh packet dropped")
+          .addKeyValue("reason", "malformed")
+          .addKeyValue("from", String.valueOf(from))
+          .addKeyValue("error", String.valueOf(e))
+          .log();
     }
   }
 
@@ -218,23 +261,38 @@ public final class MeshNode implements AutoCloseable {
   public record PeerStatus(String addr, String publicKey, Instant lastHeard) {}
 
   /** The mesh part of {@code /status}. */
-  public record Status(String nodeId, String publicKey, String bindAddr, List<PeerStatus> peers, int routesLearned) {}
+  public record Status(
+      String nodeId,
+      String publicKey,
+      String bindAddr,
+      List<PeerStatus> peers,
+      int routesLearned) {}
 
   public Status status() {
     Map<String, MeshStats.Heard> heard = stats.heard();
     List<PeerStatus> peers = new ArrayList<>();
     for (MeshConfig.Peer p : config.peers()) {
-      MeshStats.Heard h = p.publicKey().isEmpty() ? heardFrom(heard, p.addr()) : heard.get(p.publicKey());
+      MeshStats.Heard h =
+          p.publicKey().isEmpty() ? heardFrom(heard, p.addr()) : heard.get(p.publicKey());
       peers.add(new PeerStatus(p.addr(), p.publicKey(), h == null ? null : h.at()));
     }
-    return new Status(identity.nodeId(), identity.publicKeyHex(), String.valueOf(localAddress()), peers, learned.size());
+    return new Status(
+        identity.nodeId(),
+        identity.publicKeyHex(),
+        String.valueOf(localAddress()),
+        peers,
+        learned.size());
   }
 
   /** For a peer without a key: the sender last heard from its address. */
   private static MeshStats.Heard heardFrom(Map<String, MeshStats.Heard> heard, String addr) {
     ListenAddress a = ListenAddress.parse(addr);
-    String resolved = String.valueOf(new InetSocketAddress(a.host() == null ? "127.0.0.1" : a.host(), a.port()));
-    return heard.values().stream().filter(h -> h.address().equals(resolved)).findFirst().orElse(null);
+    String resolved =
+        String.valueOf(new InetSocketAddress(a.host() == null ? "127.0.0.1" : a.host(), a.port()));
+    return heard.values().stream()
+        .filter(h -> h.address().equals(resolved))
+        .findFirst()
+        .orElse(null);
   }
 
   @Override
@@ -243,7 +301,10 @@ public final class MeshNode implements AutoCloseable {
     try {
       channel.close();
     } catch (IOException e) {
-      log.atWarn().setMessage("closing mesh socket").addKeyValue("error", e.getMessage()).log();
+      log.atWarn()
+          .setMessage("closing mesh socket")
+          .addKeyValue("error", e.getMessage())
+          .log();
     }
   }
 }

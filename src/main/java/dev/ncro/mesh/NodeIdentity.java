@@ -83,23 +83,21 @@ public final class NodeIdentity {
   public static NodeIdentity fromPrivateKey(byte[] seedAndPublicKey) {
     Objects.requireNonNull(seedAndPublicKey, "seedAndPublicKey");
     if (seedAndPublicKey.length != KEY_FILE_BYTES) {
-      throw new IllegalArgumentException(
-          seedAndPublicKey.length
-              + " bytes, expected "
-              + KEY_FILE_BYTES
-              + " (raw ed25519 private key: 32-byte seed followed by the 32-byte public key)");
+      throw new IllegalArgumentException(seedAndPublicKey.length
+          + " bytes, expected "
+          + KEY_FILE_BYTES
+          + " (raw ed25519 private key: 32-byte seed followed by the 32-byte public key)");
     }
     byte[] seed = Arrays.copyOfRange(seedAndPublicKey, 0, SEED_BYTES);
     byte[] storedPublic = Arrays.copyOfRange(seedAndPublicKey, SEED_BYTES, KEY_FILE_BYTES);
     try {
       NodeIdentity identity = fromSeed(seed);
       if (!Arrays.equals(identity.publicKey, storedPublic)) {
-        throw new IllegalArgumentException(
-            "the public half ("
-                + HEX.formatHex(storedPublic)
-                + ") is not the public key of the seed ("
-                + identity.publicKeyHex
-                + "): not an ed25519 private key, or corrupted");
+        throw new IllegalArgumentException("the public half ("
+            + HEX.formatHex(storedPublic)
+            + ") is not the public key of the seed ("
+            + identity.publicKeyHex
+            + "): not an ed25519 private key, or corrupted");
       }
       return identity;
     } finally {

@@ -58,14 +58,13 @@ final class NodeKeyFile {
   private static byte[] read(Path keyFile) throws IOException {
     long size = Files.size(keyFile); // NoSuchFileException when missing
     if (size != BYTES) {
-      throw new IOException(
-          "mesh key file "
-              + keyFile
-              + ": "
-              + size
-              + " bytes, expected "
-              + BYTES
-              + " (raw ed25519 private key: 32-byte seed followed by the 32-byte public key)");
+      throw new IOException("mesh key file "
+          + keyFile
+          + ": "
+          + size
+          + " bytes, expected "
+          + BYTES
+          + " (raw ed25519 private key: 32-byte seed followed by the 32-byte public key)");
     }
     return Files.readAllBytes(keyFile);
   }
@@ -83,10 +82,8 @@ final class NodeKeyFile {
       return createInPlace(keyFile, content);
     }
     Files.createDirectories(parent);
-    Path temp =
-        parent.resolve(
-            "." + keyFile.getFileName() + "." + ProcessHandle.current().pid() + "."
-                + Thread.currentThread().threadId() + ".tmp");
+    Path temp = parent.resolve("." + keyFile.getFileName() + "."
+        + ProcessHandle.current().pid() + "." + Thread.currentThread().threadId() + ".tmp");
     try {
       Files.deleteIfExists(temp); // left by a crash of this very pid and thread: ours to remove
       createOwnerOnly(temp);

@@ -26,19 +26,21 @@ final class PacketSealer {
     }
     byte[] packet = assemble(id, GossipBodyWriter.encode(m));
     if (packet.length > MAX_PACKET_BYTES) {
-      throw new IllegalArgumentException(
-          "packet of "
-              + packet.length
-              + " bytes exceeds "
-              + MAX_PACKET_BYTES
-              + "; split the routes with sealAnnounce");
+      throw new IllegalArgumentException("packet of "
+          + packet.length
+          + " bytes exceeds "
+          + MAX_PACKET_BYTES
+          + "; split the routes with sealAnnounce");
     }
     return packet;
   }
 
   /** See {@link GossipCodec#sealAnnounce}. */
   static List<byte[]> sealAnnounce(
-      NodeIdentity id, long firstTimestampNanos, List<GossipRoute> newestFirst, int maxDatagramBytes) {
+      NodeIdentity id,
+      long firstTimestampNanos,
+      List<GossipRoute> newestFirst,
+      int maxDatagramBytes) {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(newestFirst, "newestFirst");
     if (maxDatagramBytes > MAX_PACKET_BYTES) {
@@ -47,12 +49,11 @@ final class PacketSealer {
     }
     int emptyAnnounce = HEADER_BYTES + AnnouncePacker.emptyBodySize(id.nodeId());
     if (maxDatagramBytes < emptyAnnounce) {
-      throw new IllegalArgumentException(
-          "maxDatagramBytes " + maxDatagramBytes + " is below an empty announce (" + emptyAnnounce + ")");
+      throw new IllegalArgumentException("maxDatagramBytes " + maxDatagramBytes
+          + " is below an empty announce (" + emptyAnnounce + ")");
     }
-    List<byte[]> bodies =
-        AnnouncePacker.bodies(
-            id.nodeId(), firstTimestampNanos, newestFirst, maxDatagramBytes - HEADER_BYTES);
+    List<byte[]> bodies = AnnouncePacker.bodies(
+        id.nodeId(), firstTimestampNanos, newestFirst, maxDatagramBytes - HEADER_BYTES);
     List<byte[]> packets = new ArrayList<>(bodies.size());
     for (byte[] body : bodies) {
       packets.add(assemble(id, body));

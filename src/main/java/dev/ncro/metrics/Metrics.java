@@ -1,9 +1,7 @@
 package dev.ncro.metrics;
 
-import dev.ncro.limit.FifoLimiter;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import dev.ncro.access.Rejection;
+import dev.ncro.limit.FifoLimiter;
 import dev.ncro.narinfo.CacheFileKind;
 import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.Health;
@@ -20,6 +18,8 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.IntSupplier;
 
 /**
@@ -34,7 +34,8 @@ import java.util.function.IntSupplier;
 public final class Metrics {
   /** 1 ms to 10 s, roughly ×2.5 per bucket: resolves a LAN cache and a transatlantic one alike. */
   static final double[] LATENCY_BUCKETS = {
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+  };
   /** The statuses ncro answers a narinfo request with. */
   static final String[] NARINFO_STATUSES = {"200", "404", "503"};
 
@@ -59,81 +60,122 @@ public final class Metrics {
   static final String[] FALLBACK_OUTCOMES = {"found", "absent", "unavailable"};
 
   public Metrics(UpstreamRegistry upstreams, IntSupplier routeEntries) {
-    cacheHits = Counter.builder().name("ncro_narinfo_cache_hits_total")
-        .help("Narinfo requests served from the route cache").register(registry);
-    cacheMisses = Counter.builder().name("ncro_narinfo_cache_misses_total")
-        .help("Narinfo requests requiring an upstream race").register(registry);
-    negativeHits = Counter.builder().name("ncro_narinfo_negative_hits_total")
-        .help("Narinfo requests answered 404 from the negative cache").register(registry);
-    narinfoRequests = Counter.builder().name("ncro_narinfo_requests_total")
-        .help("Narinfo requests by response status").labelNames("status").register(registry);
+    cacheHits = Counter.builder()
+        .name("ncro_narinfo_cache_hits_total")
+        .help("Narinfo requests served from the route cache")
+        .register(registry);
+    cacheMisses = Counter.builder()
+        .name("ncro_narinfo_cache_misses_total")
+        .help("Narinfo requests requiring an upstream race")
+        .register(registry);
+    negativeHits = Counter.builder()
+        .name("ncro_narinfo_negative_hits_total")
+        .help("Narinfo requests answered 404 from the negative cache")
+        .register(registry);
+    narinfoRequests = Counter.builder()
+        .name("ncro_narinfo_requests_total")
+        .help("Narinfo requests by response status")
+        .labelNames("status")
+        .register(registry);
     for (String s : NARINFO_STATUSES) {
       narinfoRequests.initLabelValues(s);
     }
-    singleflightWaiters = Counter.builder().name("ncro_narinfo_singleflight_waiters_total")
-        .help("Narinfo misses that joined a race already running for the same hash").register(registry);
-    meshRouteHits = Counter.builder().name("ncro_mesh_route_hits_total")
+    singleflightWaiters = Counter.builder()
+        .name("ncro_narinfo_singleflight_waiters_total")
+        .help("Narinfo misses that joined a race already running for the same hash")
+        .register(registry);
+    meshRouteHits = Counter.builder()
+        .name("ncro_mesh_route_hits_total")
         .help("Narinfo misses answered through a route learned from a mesh peer, without a race")
         .register(registry);
-    narRequests = Counter.builder().name("ncro_nar_requests_total")
-        .help("NAR streaming requests").register(registry);
-    fileRequests = Counter.builder().name("ncro_requests_total")
-        .help("Requests for the cache files beside narinfos and NARs, by kind (log, realisation, listing, debuginfo)")
-        .labelNames("kind").register(registry);
+    narRequests = Counter.builder()
+        .name("ncro_nar_requests_total")
+        .help("NAR streaming requests")
+        .register(registry);
+    fileRequests = Counter.builder()
+        .name("ncro_requests_total")
+        .help(
+            "Requests for the cache files beside narinfos and NARs, by kind (log, realisation, listing, debuginfo)")
+        .labelNames("kind")
+        .register(registry);
     for (String kind : CacheFileKind.labels()) {
       fileRequests.initLabelValues(kind);
     }
-    narStreams = Gauge.builder().name("ncro_nar_streams_in_flight")
-        .help("NAR responses currently streaming").register(registry);
-    narHedges = Counter.builder().name("ncro_nar_hedges_total")
-        .help("NAR requests sent to a second holder of the identical file because the routed upstream sent no"
-            + " headers within cache.nar_hedge_delay, by outcome (won, lost, failed, none_eligible)")
-        .labelNames("outcome").register(registry);
+    narStreams = Gauge.builder()
+        .name("ncro_nar_streams_in_flight")
+        .help("NAR responses currently streaming")
+        .register(registry);
+    narHedges = Counter.builder()
+        .name("ncro_nar_hedges_total")
+        .help(
+            "NAR requests sent to a second holder of the identical file because the routed upstream sent no"
+                + " headers within cache.nar_hedge_delay, by outcome (won, lost, failed, none_eligible)")
+        .labelNames("outcome")
+        .register(registry);
     for (NarHedgeOutcome o : NarHedgeOutcome.values()) {
       narHedges.initLabelValues(o.label());
     }
-    clientRejected = Counter.builder().name("ncro_client_rejected_total")
-        .help("Client requests refused before routing (server.allow, admin_allow, clients), by reason")
-        .labelNames("reason").register(registry);
+    clientRejected = Counter.builder()
+        .name("ncro_client_rejected_total")
+        .help(
+            "Client requests refused before routing (server.allow, admin_allow, clients), by reason")
+        .labelNames("reason")
+        .register(registry);
     for (Rejection r : Rejection.values()) {
       clientRejected.initLabelValues(r.label());
     }
-    filtered = Counter.builder().name("ncro_narinfo_filtered_total")
+    filtered = Counter.builder()
+        .name("ncro_narinfo_filtered_total")
         .help("Narinfo answers refused by the upstream's path filters (counted as absent there)")
-        .labelNames("upstream").register(registry);
+        .labelNames("upstream")
+        .register(registry);
     for (Upstream u : upstreams.allWithFallback()) {
       filtered.initLabelValues(u.name());
     }
-    fallback = Counter.builder().name("ncro_fallback_lookups_total")
-        .help("Narinfo lookups the fallback cache was asked for (no regular upstream had the path), by outcome")
-        .labelNames("outcome").register(registry);
+    fallback = Counter.builder()
+        .name("ncro_fallback_lookups_total")
+        .help(
+            "Narinfo lookups the fallback cache was asked for (no regular upstream had the path), by outcome")
+        .labelNames("outcome")
+        .register(registry);
     if (upstreams.fallback().isPresent()) {
       for (String o : FALLBACK_OUTCOMES) {
         fallback.initLabelValues(o);
       }
     }
-    raceLatency = Histogram.builder().name("ncro_upstream_latency_seconds")
+    raceLatency = Histogram.builder()
+        .name("ncro_upstream_latency_seconds")
         .help("Race latency per upstream: time to the narinfo answer (present or absent)")
-        .labelNames("upstream").classicOnly().classicUpperBounds(LATENCY_BUCKETS)
+        .labelNames("upstream")
+        .classicOnly()
+        .classicUpperBounds(LATENCY_BUCKETS)
         .register(registry);
     for (Upstream u : upstreams.all()) {
       raceLatency.initLabelValues(u.name());
     }
-    // Mostly under a millisecond (a free slot); the buckets resolve the tail a burst adds, up to 10 s.
-    queueWait = Histogram.builder().name("ncro_race_queue_wait_seconds")
-        .help("Time a narinfo race waited for a slot (limit=max_concurrent_races), and a race's request for a"
-            + " slot at its upstream (limit=max_inflight); near 0 when one was free")
-        .labelNames("limit").classicOnly()
+    // Mostly under a millisecond (a free slot); the buckets resolve the tail a burst adds, up to 10
+    // s.
+    queueWait = Histogram.builder()
+        .name("ncro_race_queue_wait_seconds")
+        .help(
+            "Time a narinfo race waited for a slot (limit=max_concurrent_races), and a race's request for a"
+                + " slot at its upstream (limit=max_inflight); near 0 when one was free")
+        .labelNames("limit")
+        .classicOnly()
         .classicUpperBounds(LATENCY_BUCKETS)
         .register(registry);
     queueWait.initLabelValues(RACE_LIMIT);
     queueWait.initLabelValues(INFLIGHT_LIMIT);
-    GaugeWithCallback.builder().name("ncro_upstream_inflight")
-        .help("Narinfo requests in flight to each upstream (at most its max_inflight)").labelNames("upstream")
+    GaugeWithCallback.builder()
+        .name("ncro_upstream_inflight")
+        .help("Narinfo requests in flight to each upstream (at most its max_inflight)")
+        .labelNames("upstream")
         .callback(cb -> upstreams.all().forEach(u -> cb.call(u.inflight().active(), u.name())))
         .register(registry);
-    GaugeWithCallback.builder().name("ncro_upstream_queued")
-        .help("Narinfo requests waiting for a slot at each upstream (max_inflight reached)").labelNames("upstream")
+    GaugeWithCallback.builder()
+        .name("ncro_upstream_queued")
+        .help("Narinfo requests waiting for a slot at each upstream (max_inflight reached)")
+        .labelNames("upstream")
         .callback(cb -> upstreams.all().forEach(u -> cb.call(u.inflight().queued(), u.name())))
         .register(registry);
     // Discovered upstreams come and go: their series with them (the callbacks below read the set).
@@ -148,29 +190,41 @@ public final class Metrics {
         raceLatency.remove(u.name());
       }
     });
-    CounterWithCallback.builder().name("ncro_upstream_race_wins_total")
-        .help("Race wins per upstream").labelNames("upstream")
+    CounterWithCallback.builder()
+        .name("ncro_upstream_race_wins_total")
+        .help("Race wins per upstream")
+        .labelNames("upstream")
         .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().raceWins(), u.name())))
         .register(registry);
-    CounterWithCallback.builder().name("ncro_upstream_errors_total")
-        .help("Failed or unusable upstream answers, by kind").labelNames("upstream", "kind")
+    CounterWithCallback.builder()
+        .name("ncro_upstream_errors_total")
+        .help("Failed or unusable upstream answers, by kind")
+        .labelNames("upstream", "kind")
         .callback(cb -> upstreams.allWithFallback().forEach(u -> {
           for (FailureKind k : FailureKind.values()) {
             cb.call(u.stats().errors(k), u.name(), k.label());
           }
         }))
         .register(registry);
-    CounterWithCallback.builder().name("ncro_upstream_tls_handshakes_total")
-        .help("TLS handshakes with each upstream (and hosts it redirected to); flat while connections are reused")
+    CounterWithCallback.builder()
+        .name("ncro_upstream_tls_handshakes_total")
+        .help(
+            "TLS handshakes with each upstream (and hosts it redirected to); flat while connections are reused")
         .labelNames("upstream")
-        .callback(cb -> upstreams.allWithFallback().forEach(u -> cb.call(u.stats().tlsHandshakes(), u.name())))
+        .callback(cb ->
+            upstreams.allWithFallback().forEach(u -> cb.call(u.stats().tlsHandshakes(), u.name())))
         .register(registry);
-    CounterWithCallback.builder().name("ncro_nar_bytes_total")
-        .help("NAR body bytes streamed to clients, per upstream").labelNames("upstream")
-        .callback(cb -> upstreams.allWithFallback().forEach(u -> cb.call(u.stats().narBytes(), u.name())))
+    CounterWithCallback.builder()
+        .name("ncro_nar_bytes_total")
+        .help("NAR body bytes streamed to clients, per upstream")
+        .labelNames("upstream")
+        .callback(
+            cb -> upstreams.allWithFallback().forEach(u -> cb.call(u.stats().narBytes(), u.name())))
         .register(registry);
-    GaugeWithCallback.builder().name("ncro_upstream_state")
-        .help("Upstream state: 1 for the current one (active, degraded, down, unauthorized, certificate_error), 0 for the others")
+    GaugeWithCallback.builder()
+        .name("ncro_upstream_state")
+        .help(
+            "Upstream state: 1 for the current one (active, degraded, down, unauthorized, certificate_error), 0 for the others")
         .labelNames("upstream", "state")
         .callback(cb -> upstreams.allWithFallback().forEach(u -> {
           Health now = u.stats().state();
@@ -179,15 +233,23 @@ public final class Metrics {
           }
         }))
         .register(registry);
-    GaugeWithCallback.builder().name("ncro_upstream_latency_ema_seconds")
-        .help("Smoothed (EMA) latency per upstream; NaN before the first sample").labelNames("upstream")
-        .callback(cb -> upstreams.all().forEach(u -> cb.call(u.stats().emaMillis() / 1000.0, u.name())))
+    GaugeWithCallback.builder()
+        .name("ncro_upstream_latency_ema_seconds")
+        .help("Smoothed (EMA) latency per upstream; NaN before the first sample")
+        .labelNames("upstream")
+        .callback(cb ->
+            upstreams.all().forEach(u -> cb.call(u.stats().emaMillis() / 1000.0, u.name())))
         .register(registry);
-    GaugeWithCallback.builder().name("ncro_upstream_consecutive_failures")
-        .help("Failures in a row per upstream (3: degraded, 10: down)").labelNames("upstream")
-        .callback(cb -> upstreams.allWithFallback().forEach(u -> cb.call(u.stats().consecutiveFailures(), u.name())))
+    GaugeWithCallback.builder()
+        .name("ncro_upstream_consecutive_failures")
+        .help("Failures in a row per upstream (3: degraded, 10: down)")
+        .labelNames("upstream")
+        .callback(cb -> upstreams
+            .allWithFallback()
+            .forEach(u -> cb.call(u.stats().consecutiveFailures(), u.name())))
         .register(registry);
-    GaugeWithCallback.builder().name("ncro_route_entries")
+    GaugeWithCallback.builder()
+        .name("ncro_route_entries")
         .help("Current route entries in SQLite")
         .callback(cb -> cb.call(routeEntries.getAsInt()))
         .register(registry);
@@ -209,10 +271,16 @@ public final class Metrics {
    * router registers its limiter here once it exists.
    */
   public void racesFrom(FifoLimiter races) {
-    GaugeWithCallback.builder().name("ncro_races_running").help("Narinfo races running (at most cache.max_concurrent_races)")
-        .callback(cb -> cb.call(races.active())).register(registry);
-    GaugeWithCallback.builder().name("ncro_races_queued").help("Narinfo races waiting for a slot (FIFO)")
-        .callback(cb -> cb.call(races.queued())).register(registry);
+    GaugeWithCallback.builder()
+        .name("ncro_races_running")
+        .help("Narinfo races running (at most cache.max_concurrent_races)")
+        .callback(cb -> cb.call(races.active()))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("ncro_races_queued")
+        .help("Narinfo races waiting for a slot (FIFO)")
+        .callback(cb -> cb.call(races.queued()))
+        .register(registry);
   }
 
   public PrometheusRegistry registry() {
@@ -293,12 +361,21 @@ public final class Metrics {
 
   /** Read by {@code /status}. */
   public Counts counts() {
-    return new Counts((long) cacheHits.get(), (long) cacheMisses.get(), (long) negativeHits.get(),
-        (long) narRequests.get(), (long) narStreams.get());
+    return new Counts(
+        (long) cacheHits.get(),
+        (long) cacheMisses.get(),
+        (long) negativeHits.get(),
+        (long) narRequests.get(),
+        (long) narStreams.get());
   }
 
   /** Totals for {@code /status}. */
-  public record Counts(long cacheHits, long cacheMisses, long negativeHits, long narRequests, long narStreamsInFlight) {}
+  public record Counts(
+      long cacheHits,
+      long cacheMisses,
+      long negativeHits,
+      long narRequests,
+      long narStreamsInFlight) {}
 
   public String contentType() {
     return writer.getContentType();

@@ -35,8 +35,16 @@ public record NarInfo(
   }
 
   /** Without a deriver. */
-  public NarInfo(String storePath, String url, String compression, String fileHash, long fileSize, String narHash,
-      long narSize, List<String> references, List<String> sigs) {
+  public NarInfo(
+      String storePath,
+      String url,
+      String compression,
+      String fileHash,
+      long fileSize,
+      String narHash,
+      long narSize,
+      List<String> references,
+      List<String> sigs) {
     this(storePath, url, compression, fileHash, fileSize, narHash, narSize, references, sigs, null);
   }
 
@@ -83,8 +91,9 @@ public record NarInfo(
         case "NarSize" -> narSize = number(key, value);
         case "References" -> refs = value.isEmpty() ? List.of() : List.of(value.split(" "));
         case "Sig" -> sigs.add(value);
-        case "Deriver" -> deriver = value.isEmpty() || value.equals("unknown-deriver") ? null : value;
-        default -> { } // System, CA and fields of future Nix versions: not needed here
+        case "Deriver" ->
+          deriver = value.isEmpty() || value.equals("unknown-deriver") ? null : value;
+        default -> {} // System, CA and fields of future Nix versions: not needed here
       }
     }
     if (storePath == null || !validStorePath(storePath)) {
@@ -99,8 +108,17 @@ public record NarInfo(
     if (narSize < 0) {
       throw new NarInfoException("missing NarSize");
     }
-    return new NarInfo(storePath, url, compression == null ? "bzip2" : compression, fileHash, fileSize,
-        narHash, narSize, refs, sigs, deriver);
+    return new NarInfo(
+        storePath,
+        url,
+        compression == null ? "bzip2" : compression,
+        fileHash,
+        fileSize,
+        narHash,
+        narSize,
+        refs,
+        sigs,
+        deriver);
   }
 
   /** The directory of the store path ({@code /nix/store}), without a trailing slash. */
@@ -124,8 +142,13 @@ public record NarInfo(
    */
   public String fingerprint() {
     String storeDir = storePath.substring(0, storePath.lastIndexOf('/') + 1);
-    StringBuilder sb = new StringBuilder("1;").append(storePath).append(';').append(narHash).append(';')
-        .append(narSize).append(';');
+    StringBuilder sb = new StringBuilder("1;")
+        .append(storePath)
+        .append(';')
+        .append(narHash)
+        .append(';')
+        .append(narSize)
+        .append(';');
     for (int i = 0; i < references.size(); i++) {
       if (i > 0) {
         sb.append(',');

@@ -21,6 +21,7 @@ public final class NarInfoRewriter {
   private static final byte[] NAR_DIR = "nar/".getBytes(StandardCharsets.US_ASCII);
   /** As ncro's request gate (server.RequestPath): the longest NAR file name and request target. */
   private static final int MAX_NAR_NAME = 256;
+
   private static final int MAX_URI = 1024;
 
   private NarInfoRewriter() {}
@@ -63,8 +64,16 @@ public final class NarInfoRewriter {
     int nameEnd = nameStart;
     while (nameEnd < to && b[nameEnd] != '?') {
       byte c = b[nameEnd];
-      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-          || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '=' || c == ',';
+      boolean ok = (c >= 'a' && c <= 'z')
+          || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9')
+          || c == '-'
+          || c == '.'
+          || c == '_'
+          || c == '~'
+          || c == '+'
+          || c == '='
+          || c == ',';
       if (!ok) {
         return false;
       }

@@ -20,7 +20,8 @@ public record NixPublicKey(String name, Ed25519PublicKey key) {
     try {
       raw = Base64.getDecoder().decode(text.substring(colon + 1).trim());
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("key of \"" + text.substring(0, colon) + "\" is not valid base64");
+      throw new IllegalArgumentException(
+          "key of \"" + text.substring(0, colon) + "\" is not valid base64");
     }
     if (raw.length != 32) {
       throw new IllegalArgumentException(
@@ -29,7 +30,8 @@ public record NixPublicKey(String name, Ed25519PublicKey key) {
     try {
       return new NixPublicKey(text.substring(0, colon), Ed25519PublicKey.of(raw));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("key of \"" + text.substring(0, colon) + "\" is " + e.getMessage());
+      throw new IllegalArgumentException(
+          "key of \"" + text.substring(0, colon) + "\" is " + e.getMessage());
     }
   }
 

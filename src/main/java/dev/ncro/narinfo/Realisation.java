@@ -1,6 +1,5 @@
 package dev.ncro.narinfo;
 
-import java.util.Arrays;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
@@ -9,6 +8,7 @@ import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -30,7 +30,10 @@ import java.util.TreeMap;
  */
 public final class Realisation {
   private static final JsonFactory JSON = JsonFactory.builder()
-      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(32).maxStringLength(1 << 16).build())
+      .streamReadConstraints(StreamReadConstraints.builder()
+          .maxNestingDepth(32)
+          .maxStringLength(1 << 16)
+          .build())
       .build();
   private final Map<String, Object> members;
   private final List<String> signatures;
@@ -121,7 +124,8 @@ public final class Realisation {
   private static Object value(JsonParser p, JsonToken t) throws IOException, NarInfoException {
     switch (t) {
       case START_OBJECT -> {
-        // nlohmann::json's object is a std::map<std::string, ...>: keys in byte order of their UTF-8.
+        // nlohmann::json's object is a std::map<std::string, ...>: keys in byte order of their
+        // UTF-8.
         Map<String, Object> m = new TreeMap<>(Realisation::compareUtf8);
         for (JsonToken k = p.nextToken(); k != JsonToken.END_OBJECT; k = p.nextToken()) {
           String name = wellFormed(p.currentName());
@@ -151,11 +155,15 @@ public final class Realisation {
       case VALUE_NULL -> {
         return JsonNull.NULL;
       }
-      default -> throw new NarInfoException("realisation holds a value ncro cannot re-serialise exactly: " + t);
+      default ->
+        throw new NarInfoException(
+            "realisation holds a value ncro cannot re-serialise exactly: " + t);
     }
   }
 
-  private enum JsonNull { NULL }
+  private enum JsonNull {
+    NULL
+  }
 
   /**
    * {@code s} when it is well-formed UTF-16. A lone surrogate (an escape such as {@code \\udc00}) has
@@ -165,10 +173,13 @@ public final class Realisation {
   private static String wellFormed(String s) throws NarInfoException {
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+      if (Character.isHighSurrogate(c)
+          && i + 1 < s.length()
+          && Character.isLowSurrogate(s.charAt(i + 1))) {
         i++;
       } else if (Character.isSurrogate(c)) {
-        throw new NarInfoException("realisation holds a lone UTF-16 surrogate (\\u" + Integer.toHexString(c) + ")");
+        throw new NarInfoException(
+            "realisation holds a lone UTF-16 surrogate (\\u" + Integer.toHexString(c) + ")");
       }
     }
     return s;

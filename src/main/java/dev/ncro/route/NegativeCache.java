@@ -103,7 +103,11 @@ public final class NegativeCache {
     long now = clock.millis();
     expiry.values().removeIf(until -> until <= now);
     if (expiry.size() >= capacity) {
-      long median = expiry.values().stream().sorted().skip(expiry.size() / 2).findFirst().orElse(Long.MAX_VALUE);
+      long median = expiry.values().stream()
+          .sorted()
+          .skip(expiry.size() / 2)
+          .findFirst()
+          .orElse(Long.MAX_VALUE);
       expiry.values().removeIf(until -> until <= median);
     }
   }

@@ -35,7 +35,8 @@ final class PostgresJanitor {
     try {
       boolean locked;
       try (Statement st = c.createStatement();
-          ResultSet rs = st.executeQuery("SELECT pg_try_advisory_xact_lock(" + PostgresSchema.JANITOR_LOCK + ")")) {
+          ResultSet rs = st.executeQuery(
+              "SELECT pg_try_advisory_xact_lock(" + PostgresSchema.JANITOR_LOCK + ")")) {
         locked = rs.next() && rs.getBoolean(1);
       }
       if (!locked) {
@@ -43,12 +44,14 @@ final class PostgresJanitor {
         return new Result(false, count(c), 0, 0, 0);
       }
       int expired;
-      try (PreparedStatement ps = c.prepareStatement("DELETE FROM ncro_routes WHERE expires_at < ?")) {
+      try (PreparedStatement ps =
+          c.prepareStatement("DELETE FROM ncro_routes WHERE expires_at < ?")) {
         ps.setLong(1, nowMillis - EXPIRED_KEPT.toMillis());
         expired = ps.executeUpdate();
       }
       int negatives;
-      try (PreparedStatement ps = c.prepareStatement("DELETE FROM ncro_negatives WHERE expires_at <= ?")) {
+      try (PreparedStatement ps =
+          c.prepareStatement("DELETE FROM ncro_negatives WHERE expires_at <= ?")) {
         ps.setLong(1, nowMillis);
         negatives = ps.executeUpdate();
       }
@@ -77,7 +80,8 @@ final class PostgresJanitor {
   }
 
   static int count(Connection c) throws SQLException {
-    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM ncro_routes")) {
+    try (Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT count(*) FROM ncro_routes")) {
       return rs.next() ? rs.getInt(1) : 0;
     }
   }

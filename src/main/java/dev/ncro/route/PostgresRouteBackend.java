@@ -8,7 +8,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.SQLRecoverableException;
 import java.sql.SQLTransientException;
-import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,17 +49,20 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   private static final Logger log = LoggerFactory.getLogger(PostgresRouteBackend.class);
   /** A LAN round trip is a millisecond; past this the database is too slow to beat a race. */
   static final Duration READ_TIMEOUT = Duration.ofMillis(500);
+
   static final Duration BACKOFF_MIN = Duration.ofMillis(200);
   static final Duration BACKOFF_MAX = Duration.ofSeconds(5);
   static final Duration JANITOR_EVERY = Duration.ofSeconds(30);
   static final Duration COUNT_EVERY = Duration.ofSeconds(5);
   /** Routes carry their narinfo (~1-2 KB): at most ~20 MB queued while the database is away. */
   static final int QUEUE = 10_000;
+
   static final int BATCH = 500;
   private static final int LEARNED_NEGATIVES = 4096;
-  private static final String SELECT = "SELECT r.hash, r.upstream, r.latency_ms, r.nar_url, r.file_hash, r.nar_hash,"
-      + " r.nar_size, r.narinfo, r.verified_at, r.expires_at, n.expires_at FROM (SELECT ?::text AS h) k"
-      + " LEFT JOIN ncro_routes r ON r.hash = k.h LEFT JOIN ncro_negatives n ON n.hash = k.h";
+  private static final String SELECT =
+      "SELECT r.hash, r.upstream, r.latency_ms, r.nar_url, r.file_hash, r.nar_hash,"
+          + " r.nar_size, r.narinfo, r.verified_at, r.expires_at, n.expires_at FROM (SELECT ?::text AS h) k"
+          + " LEFT JOIN ncro_routes r ON r.hash = k.h LEFT JOIN ncro_negatives n ON n.hash = k.h";
   private static final String ROUTES = "SELECT " + PostgresSchema.COLUMNS + " FROM ncro_routes";
 
   private final PostgresSettings settings;
@@ -79,7 +81,8 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   private volatile int count;
   private volatile boolean closing;
 
-  private PostgresRouteBackend(PostgresSettings settings, HikariDataSource pool, int maxEntries, Clock clock) {
+  private PostgresRouteBackend(
+      PostgresSettings settings, HikariDataSource pool, int maxEntries, Clock clock) {
     this.settings = settings;
     this.pool = pool;
     this.maxEntries = maxEntries;
@@ -92,23 +95,31 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
    * degraded (the worker keeps trying). Refused (not ncro's database, a newer schema, bad
    * credentials, no such database, no right to create tables): a {@link RouteStoreException}.
    */
-  public static PostgresRouteBackend open(PostgresSettings settings, int maxEntries, Clock clock) throws RouteStoreException {
+  public static PostgresRouteBackend open(PostgresSettings settings, int maxEntries, Clock clock)
+      throws RouteStoreException {
     HikariDataSource pool = new HikariDataSource(hikari(settings));
     PostgresRouteBackend b = new PostgresRouteBackend(settings, pool, maxEntries, clock);
     try {
       b.connect();
     } catch (PostgresSchema.Refused e) {
       pool.close();
-      throw new RouteStoreException("cache.postgresql.url: " + settings.display() + ": " + settings.scrub(e.getMessage()), null);
+      throw new RouteStoreException(
+          "cache.postgresql.url: " + settings.display() + ": " + settings.scrub(e.getMessage()),
+          null);
     } catch (SQLException e) {
       String why = b.describe(e);
       if (fatalAtStart(e)) {
         pool.close();
-        throw new RouteStoreException("cache.postgresql: " + settings.display() + ": " + why + hint(e), null);
+        throw new RouteStoreException(
+            "cache.postgresql: " + settings.display() + ": " + why + hint(e), null);
       }
       b.down(why);
-      log.atWarn().setMessage("route database unreachable at start; serving from memory and races until it answers")
-          .addKeyValue("url", settings.display()).addKeyValue("error", why).log();
+      log.atWarn()
+          .setMessage(
+              "route database unreachable at start; serving from memory and races until it answers")
+          .addKeyValue("url", settings.display())
+          .addKeyValue("error", why)
+          .log();
     }
     b.worker.start();
     return b;
@@ -126,7 +137,8 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
     }
     h.setMaximumPoolSize(s.poolSize());
     h.setMinimumIdle(Math.min(2, s.poolSize()));
-    // The pool starts without a connection: an unreachable database is a degraded node, not a crash.
+    // The pool starts without a connection: an unreachable database is a degraded node, not a
+    // crash.
     h.setInitializationFailTimeout(-1);
     h.setConnectionTimeout(2000);
     h.setValidationTimeout(1000);
@@ -143,52 +155,59 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   @Override
   public Optional<Route> find(String hash) {
     return read(c -> {
-      try (PreparedStatement ps = c.prepareStatement(SELECT)) {
-        ps.setString(1, hash);
-        try (ResultSet rs = ps.executeQuery()) {
-          if (!rs.next()) {
-            return Optional.<Route>empty();
-          }
-          long negativeUntil = rs.getLong(11);
-          if (!rs.wasNull() && negativeUntil > clock.millis()) {
-            if (learnedNegatives.size() > LEARNED_NEGATIVES) {
-              learnedNegatives.clear();
+          try (PreparedStatement ps = c.prepareStatement(SELECT)) {
+            ps.setString(1, hash);
+            try (ResultSet rs = ps.executeQuery()) {
+              if (!rs.next()) {
+                return Optional.<Route>empty();
+              }
+              long negativeUntil = rs.getLong(11);
+              if (!rs.wasNull() && negativeUntil > clock.millis()) {
+                if (learnedNegatives.size() > LEARNED_NEGATIVES) {
+                  learnedNegatives.clear();
+                }
+                learnedNegatives.put(hash, negativeUntil);
+              }
+              return rs.getString(1) == null
+                  ? Optional.<Route>empty()
+                  : Optional.of(PostgresSchema.read(rs, 1));
             }
-            learnedNegatives.put(hash, negativeUntil);
           }
-          return rs.getString(1) == null ? Optional.<Route>empty() : Optional.of(PostgresSchema.read(rs, 1));
-        }
-      }
-    }).orElse(Optional.empty());
+        })
+        .orElse(Optional.empty());
   }
 
   @Override
   public Optional<Route> findByNarUrl(String narUrl) {
     return read(c -> {
-      try (PreparedStatement ps = c.prepareStatement(ROUTES + " WHERE nar_url = ? ORDER BY verified_at DESC LIMIT 1")) {
-        ps.setString(1, narUrl);
-        try (ResultSet rs = ps.executeQuery()) {
-          return rs.next() ? Optional.of(PostgresSchema.read(rs, 1)) : Optional.<Route>empty();
-        }
-      }
-    }).orElse(Optional.empty());
+          try (PreparedStatement ps =
+              c.prepareStatement(ROUTES + " WHERE nar_url = ? ORDER BY verified_at DESC LIMIT 1")) {
+            ps.setString(1, narUrl);
+            try (ResultSet rs = ps.executeQuery()) {
+              return rs.next() ? Optional.of(PostgresSchema.read(rs, 1)) : Optional.<Route>empty();
+            }
+          }
+        })
+        .orElse(Optional.empty());
   }
 
   @Override
   public List<Route> recentLive(long nowMillis, int limit) {
     return read(c -> {
-      List<Route> out = new ArrayList<>();
-      try (PreparedStatement ps = c.prepareStatement(ROUTES + " WHERE expires_at > ? ORDER BY verified_at DESC LIMIT ?")) {
-        ps.setLong(1, nowMillis);
-        ps.setInt(2, limit);
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            out.add(PostgresSchema.read(rs, 1));
+          List<Route> out = new ArrayList<>();
+          try (PreparedStatement ps = c.prepareStatement(
+              ROUTES + " WHERE expires_at > ? ORDER BY verified_at DESC LIMIT ?")) {
+            ps.setLong(1, nowMillis);
+            ps.setInt(2, limit);
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                out.add(PostgresSchema.read(rs, 1));
+              }
+            }
           }
-        }
-      }
-      return out;
-    }).orElse(List.of());
+          return out;
+        })
+        .orElse(List.of());
   }
 
   /** The negative entries other nodes wrote, as {@link #find} saw them: for {@link NegativeCache}. */
@@ -287,7 +306,10 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
           try {
             connect();
             backoff = BACKOFF_MIN.toMillis();
-            log.atInfo().setMessage("route database connected").addKeyValue("url", settings.display()).log();
+            log.atInfo()
+                .setMessage("route database connected")
+                .addKeyValue("url", settings.display())
+                .log();
           } catch (PostgresSchema.Refused e) {
             refuse(settings.scrub(e.getMessage()));
             backoff = BACKOFF_MAX.toMillis();
@@ -311,7 +333,9 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
         // The shared bound is enforced every JANITOR_EVERY, and within a second once this node's
         // estimate (last count plus routes written since) passes it.
         boolean overBound = (long) count + sinceCount > maxEntries;
-        if (state == State.UP && (now - lastJanitor >= JANITOR_EVERY.toMillis() || (overBound && now - lastJanitor >= 1000))) {
+        if (state == State.UP
+            && (now - lastJanitor >= JANITOR_EVERY.toMillis()
+                || (overBound && now - lastJanitor >= 1000))) {
           janitor(now);
           lastJanitor = now;
           nextCount = now + COUNT_EVERY.toMillis();
@@ -339,7 +363,8 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   private void finish(List<PostgresWrites.Write> pending) {
     queue.drainTo(pending);
     while (!pending.isEmpty() && state == State.UP) {
-      List<PostgresWrites.Write> batch = new ArrayList<>(pending.subList(0, Math.min(BATCH, pending.size())));
+      List<PostgresWrites.Write> batch =
+          new ArrayList<>(pending.subList(0, Math.min(BATCH, pending.size())));
       flush(batch);
       if (!batch.isEmpty()) {
         break;
@@ -353,7 +378,8 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   private int flush(List<PostgresWrites.Write> pending) {
     try (Connection c = pool.getConnection()) {
       PostgresWrites.apply(c, pending);
-      int added = (int) pending.stream().filter(w -> w instanceof PostgresWrites.Upsert).count();
+      int added =
+          (int) pending.stream().filter(w -> w instanceof PostgresWrites.Upsert).count();
       pending.clear();
       return added;
     } catch (SQLException e) {
@@ -361,8 +387,11 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
         down(describe(e));
       } else {
         dropped.addAndGet(pending.size());
-        log.atError().setMessage("route database refused a batch of writes; dropped")
-            .addKeyValue("writes", pending.size()).addKeyValue("error", describe(e)).log();
+        log.atError()
+            .setMessage("route database refused a batch of writes; dropped")
+            .addKeyValue("writes", pending.size())
+            .addKeyValue("error", describe(e))
+            .log();
         pending.clear();
       }
       return 0;
@@ -374,9 +403,13 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
       PostgresJanitor.Result r = PostgresJanitor.run(c, maxEntries, now);
       count = r.routes();
       if (r.ran() && (r.evicted() > 0 || r.expired() > 0 || r.negatives() > 0)) {
-        log.atInfo().setMessage("route database cleaned").addKeyValue("evicted", r.evicted())
-            .addKeyValue("expired", r.expired()).addKeyValue("negatives", r.negatives())
-            .addKeyValue("routes", r.routes()).log();
+        log.atInfo()
+            .setMessage("route database cleaned")
+            .addKeyValue("evicted", r.evicted())
+            .addKeyValue("expired", r.expired())
+            .addKeyValue("negatives", r.negatives())
+            .addKeyValue("routes", r.routes())
+            .log();
       }
     }
   }
@@ -385,9 +418,13 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
     try (Connection c = pool.getConnection()) {
       int before = PostgresSchema.ensure(c);
       if (before < PostgresSchema.VERSION) {
-        log.atInfo().setMessage(before == 0 ? "route database schema created" : "route database schema migrated")
-            .addKeyValue("url", settings.display()).addKeyValue("from_version", before)
-            .addKeyValue("version", PostgresSchema.VERSION).log();
+        log.atInfo()
+            .setMessage(
+                before == 0 ? "route database schema created" : "route database schema migrated")
+            .addKeyValue("url", settings.display())
+            .addKeyValue("from_version", before)
+            .addKeyValue("version", PostgresSchema.VERSION)
+            .log();
       }
       count = PostgresJanitor.count(c);
     }
@@ -398,8 +435,11 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   private void down(String why) {
     reason = why;
     if (state == State.UP) {
-      log.atWarn().setMessage("route database unavailable; serving from memory and races, writes queued")
-          .addKeyValue("url", settings.display()).addKeyValue("error", why).log();
+      log.atWarn()
+          .setMessage("route database unavailable; serving from memory and races, writes queued")
+          .addKeyValue("url", settings.display())
+          .addKeyValue("error", why)
+          .log();
     }
     if (state != State.REFUSED) {
       state = State.DOWN;
@@ -408,8 +448,11 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
 
   private void refuse(String why) {
     if (state != State.REFUSED || !why.equals(reason)) {
-      log.atError().setMessage("route database refused: not writing to it").addKeyValue("url", settings.display())
-          .addKeyValue("error", why).log();
+      log.atError()
+          .setMessage("route database refused: not writing to it")
+          .addKeyValue("url", settings.display())
+          .addKeyValue("error", why)
+          .log();
     }
     reason = why;
     state = State.REFUSED;
@@ -418,8 +461,13 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   /** Connection trouble, a server shutting down or out of resources, a deadlock: worth retrying. */
   private static boolean transient_(SQLException e) {
     String s = e.getSQLState();
-    return e instanceof SQLTransientException || e instanceof SQLRecoverableException || s == null
-        || s.startsWith("08") || s.startsWith("57") || s.startsWith("53") || s.startsWith("40");
+    return e instanceof SQLTransientException
+        || e instanceof SQLRecoverableException
+        || s == null
+        || s.startsWith("08")
+        || s.startsWith("57")
+        || s.startsWith("53")
+        || s.startsWith("40");
   }
 
   /** At start only: the settings are wrong (credentials, database name, rights), not the network. */

@@ -21,6 +21,7 @@ import java.util.List;
 final class PostgresSchema {
   /** Advisory lock keys: "ncro" in ASCII, plus one for the janitor. */
   static final long SCHEMA_LOCK = 0x6e63726fL;
+
   static final long JANITOR_LOCK = 0x6e63726f_01L;
   static final String APPLICATION = "ncro";
 
@@ -38,6 +39,7 @@ final class PostgresSchema {
       "CREATE TABLE ncro_negatives (hash text PRIMARY KEY, expires_at bigint NOT NULL)",
       "CREATE INDEX ncro_negatives_expires_at ON ncro_negatives (expires_at)",
       "INSERT INTO ncro_schema (id, application, version) VALUES (1, 'ncro', 0)"));
+
   static final int VERSION = MIGRATIONS.size();
 
   static final String COLUMNS =
@@ -68,7 +70,8 @@ final class PostgresSchema {
           for (String sql : MIGRATIONS.get(v)) {
             st.execute(sql);
           }
-          st.execute("UPDATE ncro_schema SET version = " + (v + 1) + ", updated_at = now() WHERE id = 1");
+          st.execute(
+              "UPDATE ncro_schema SET version = " + (v + 1) + ", updated_at = now() WHERE id = 1");
         }
       }
       c.commit();
@@ -85,13 +88,15 @@ final class PostgresSchema {
   private static int inspect(Connection c) throws SQLException, Refused {
     String where = currentSchema(c);
     boolean ours;
-    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT to_regclass('ncro_schema') IS NOT NULL")) {
+    try (Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT to_regclass('ncro_schema') IS NOT NULL")) {
       ours = rs.next() && rs.getBoolean(1);
     }
     if (!ours) {
       List<String> tables = new ArrayList<>();
-      try (PreparedStatement ps = c.prepareStatement("SELECT table_name FROM information_schema.tables"
-          + " WHERE table_schema = current_schema() ORDER BY table_name LIMIT 11")) {
+      try (PreparedStatement ps =
+          c.prepareStatement("SELECT table_name FROM information_schema.tables"
+              + " WHERE table_schema = current_schema() ORDER BY table_name LIMIT 11")) {
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
             tables.add(rs.getString(1));
@@ -99,16 +104,21 @@ final class PostgresSchema {
         }
       }
       if (!tables.isEmpty()) {
-        String listed = String.join(", ", tables.subList(0, Math.min(10, tables.size()))) + (tables.size() > 10 ? ", ..." : "");
-        throw new Refused("database " + c.getCatalog() + " (schema " + where + ") is not ncro's: it holds tables ("
-            + listed + ") and no ncro_schema table; refusing to touch it (give ncro an empty database of its own)");
+        String listed = String.join(", ", tables.subList(0, Math.min(10, tables.size())))
+            + (tables.size() > 10 ? ", ..." : "");
+        throw new Refused(
+            "database " + c.getCatalog() + " (schema " + where
+                + ") is not ncro's: it holds tables (" + listed
+                + ") and no ncro_schema table; refusing to touch it (give ncro an empty database of its own)");
       }
       return 0;
     }
     try (Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SELECT application, version FROM ncro_schema WHERE id = 1")) {
+        ResultSet rs =
+            st.executeQuery("SELECT application, version FROM ncro_schema WHERE id = 1")) {
       if (!rs.next()) {
-        throw new Refused("database " + c.getCatalog() + ": table ncro_schema has no row; refusing to touch it");
+        throw new Refused(
+            "database " + c.getCatalog() + ": table ncro_schema has no row; refusing to touch it");
       }
       String app = rs.getString(1);
       int version = rs.getInt(2);
@@ -118,27 +128,38 @@ final class PostgresSchema {
       }
       if (version > VERSION) {
         throw new Refused("database " + c.getCatalog() + " holds ncro schema version " + version
-            + ", newer than this ncro's " + VERSION + " (upgrade this node, or give it another database)");
+            + ", newer than this ncro's " + VERSION
+            + " (upgrade this node, or give it another database)");
       }
       return version;
     } catch (SQLException e) {
-      if ("42703".equals(e.getSQLState()) || "42P01".equals(e.getSQLState())) { // undefined column / table
-        throw new Refused("database " + c.getCatalog() + ": table ncro_schema is not ncro's (" + e.getMessage() + ")");
+      if ("42703".equals(e.getSQLState())
+          || "42P01".equals(e.getSQLState())) { // undefined column / table
+        throw new Refused("database " + c.getCatalog() + ": table ncro_schema is not ncro's ("
+            + e.getMessage() + ")");
       }
       throw e;
     }
   }
 
   private static String currentSchema(Connection c) throws SQLException {
-    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT current_schema()")) {
+    try (Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT current_schema()")) {
       return rs.next() ? rs.getString(1) : "?";
     }
   }
 
   static Route read(ResultSet rs, int first) throws SQLException {
     return new Route(
-        rs.getString(first), rs.getString(first + 1), rs.getDouble(first + 2), rs.getString(first + 3),
-        rs.getString(first + 4), rs.getString(first + 5), rs.getLong(first + 6), rs.getBytes(first + 7),
-        rs.getLong(first + 8), rs.getLong(first + 9));
+        rs.getString(first),
+        rs.getString(first + 1),
+        rs.getDouble(first + 2),
+        rs.getString(first + 3),
+        rs.getString(first + 4),
+        rs.getString(first + 5),
+        rs.getLong(first + 6),
+        rs.getBytes(first + 7),
+        rs.getLong(first + 8),
+        rs.getLong(first + 9));
   }
 }

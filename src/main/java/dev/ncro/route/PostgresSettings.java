@@ -8,8 +8,13 @@ import java.util.Map;
  * authentication), pgjdbc connection properties ({@code sslmode}, ...) and the pool size.
  * {@code display} is what logs and {@code /status} show. {@link #toString} leaves the password out.
  */
-public record PostgresSettings(String jdbcUrl, String display, String user, String password,
-    Map<String, String> properties, int poolSize) {
+public record PostgresSettings(
+    String jdbcUrl,
+    String display,
+    String user,
+    String password,
+    Map<String, String> properties,
+    int poolSize) {
   public PostgresSettings {
     properties = Map.copyOf(properties);
   }

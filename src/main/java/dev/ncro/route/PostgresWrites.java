@@ -37,18 +37,21 @@ final class PostgresWrites {
   /** A path absent from every upstream, until {@code untilMillis}. */
   record Negative(String hash, long untilMillis) implements Write {}
 
-  private static final String UPSERT = "INSERT INTO ncro_routes (" + PostgresSchema.COLUMNS + ", last_used)"
-      + " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (hash) DO UPDATE SET upstream = excluded.upstream,"
-      + " latency_ms = excluded.latency_ms, nar_url = excluded.nar_url, file_hash = excluded.file_hash,"
-      + " nar_hash = excluded.nar_hash, nar_size = excluded.nar_size, narinfo = excluded.narinfo,"
-      + " verified_at = excluded.verified_at, expires_at = excluded.expires_at,"
-      + " last_used = greatest(ncro_routes.last_used, excluded.last_used)"
-      + " WHERE ncro_routes.verified_at <= excluded.verified_at";
+  private static final String UPSERT =
+      "INSERT INTO ncro_routes (" + PostgresSchema.COLUMNS + ", last_used)"
+          + " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (hash) DO UPDATE SET upstream = excluded.upstream,"
+          + " latency_ms = excluded.latency_ms, nar_url = excluded.nar_url, file_hash = excluded.file_hash,"
+          + " nar_hash = excluded.nar_hash, nar_size = excluded.nar_size, narinfo = excluded.narinfo,"
+          + " verified_at = excluded.verified_at, expires_at = excluded.expires_at,"
+          + " last_used = greatest(ncro_routes.last_used, excluded.last_used)"
+          + " WHERE ncro_routes.verified_at <= excluded.verified_at";
   private static final String FOUND = "DELETE FROM ncro_negatives WHERE hash = ?";
   private static final String DELETE = "DELETE FROM ncro_routes WHERE hash = ?";
-  private static final String TOUCH = "UPDATE ncro_routes SET last_used = greatest(last_used, ?) WHERE hash = ?";
-  private static final String NEGATIVE = "INSERT INTO ncro_negatives (hash, expires_at) VALUES (?, ?)"
-      + " ON CONFLICT (hash) DO UPDATE SET expires_at = greatest(ncro_negatives.expires_at, excluded.expires_at)";
+  private static final String TOUCH =
+      "UPDATE ncro_routes SET last_used = greatest(last_used, ?) WHERE hash = ?";
+  private static final String NEGATIVE =
+      "INSERT INTO ncro_negatives (hash, expires_at) VALUES (?, ?)"
+          + " ON CONFLICT (hash) DO UPDATE SET expires_at = greatest(ncro_negatives.expires_at, excluded.expires_at)";
 
   /** Applies {@code batch} in one transaction on {@code c} (autocommit on, returned so). */
   static void apply(Connection c, List<Write> batch) throws SQLException {

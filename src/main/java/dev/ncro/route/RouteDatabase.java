@@ -1,8 +1,8 @@
 package dev.ncro.route;
 
-import java.nio.charset.StandardCharsets;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -17,9 +17,9 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Optional;
-import org.sqlite.SQLiteConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.sqlite.SQLiteConfig;
 
 /**
  * Opens the route database file for {@link SqliteRouteBackend}, deciding what to do with a file that is
@@ -30,6 +30,7 @@ final class RouteDatabase {
   private static final Logger log = LoggerFactory.getLogger(RouteStore.class);
   /** SQLite's file sidecars: they belong to the database file and move with it. */
   private static final List<String> SIDECARS = List.of("-wal", "-shm", "-journal");
+
   private static final DateTimeFormatter STAMP =
       DateTimeFormatter.ofPattern("uuuuMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
@@ -53,12 +54,17 @@ final class RouteDatabase {
       return openChecked(path, db);
     } catch (Unusable u) {
       Path moved = moveAside(path, db, u, clock);
-      log.atWarn().setMessage("route database unusable, moved aside; starting with an empty one")
-          .addKeyValue("path", path).addKeyValue("moved_to", moved).addKeyValue("reason", u.getMessage()).log();
+      log.atWarn()
+          .setMessage("route database unusable, moved aside; starting with an empty one")
+          .addKeyValue("path", path)
+          .addKeyValue("moved_to", moved)
+          .addKeyValue("reason", u.getMessage())
+          .log();
       try {
         return openChecked(path, db);
       } catch (Unusable again) {
-        throw new RouteStoreException(path + ": a new route database is unusable too: " + again.getMessage(), again);
+        throw new RouteStoreException(
+            path + ": a new route database is unusable too: " + again.getMessage(), again);
       }
     }
   }
@@ -66,7 +72,10 @@ final class RouteDatabase {
   /** Errors that no amount of replacing the file would fix: the operator must act. */
   private static void checkLocation(Path path, Path db) throws RouteStoreException {
     if (Files.isDirectory(db)) {
-      throw new RouteStoreException(path + " is a directory, expected a database file (e.g. " + path.resolve("routes.db") + ")", null);
+      throw new RouteStoreException(
+          path + " is a directory, expected a database file (e.g. " + path.resolve("routes.db")
+              + ")",
+          null);
     }
     Path parent = db.getParent();
     if (parent == null) {
@@ -75,7 +84,9 @@ final class RouteDatabase {
     for (Path p = parent; p != null; p = p.getParent()) {
       if (Files.exists(p)) {
         if (!Files.isDirectory(p)) {
-          throw new RouteStoreException(path + ": cannot create its directory, " + p + " exists and is not a directory", null);
+          throw new RouteStoreException(
+              path + ": cannot create its directory, " + p + " exists and is not a directory",
+              null);
         }
         break;
       }
@@ -83,7 +94,8 @@ final class RouteDatabase {
     try {
       createPrivateDirectories(parent);
     } catch (IOException | SecurityException e) {
-      throw new RouteStoreException(path + ": cannot create its directory " + parent + ": " + describe(e), e);
+      throw new RouteStoreException(
+          path + ": cannot create its directory " + parent + ": " + describe(e), e);
     }
     if (Files.exists(db)) {
       if (!Files.isRegularFile(db)) {
@@ -95,7 +107,8 @@ final class RouteDatabase {
     }
     // The directory must take the -wal and -shm files (and the database itself when new).
     if (!Files.isWritable(parent)) {
-      throw new RouteStoreException(path + ": directory " + parent + " is not writable by this process", null);
+      throw new RouteStoreException(
+          path + ": directory " + parent + " is not writable by this process", null);
     }
   }
 
@@ -112,23 +125,30 @@ final class RouteDatabase {
       Files.createDirectories(dir);
       return;
     }
-    Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    Files.createDirectories(
+        dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
   }
 
   /**
    * Moves a database that {@link #quickCheck} found damaged after start (its connections already
    * closed) aside, as {@link #open} does at start, and opens a fresh one at {@code path}.
    */
-  static Connection replaceDamaged(Path path, String reason, Clock clock) throws RouteStoreException {
+  static Connection replaceDamaged(Path path, String reason, Clock clock)
+      throws RouteStoreException {
     Path db = path.toAbsolutePath();
     Unusable u = new Unusable("corrupt", reason, null);
     Path moved = moveAside(path, db, u, clock);
-    log.atWarn().setMessage("route database damaged, moved aside; continuing with an empty one")
-        .addKeyValue("path", path).addKeyValue("moved_to", moved).addKeyValue("reason", reason).log();
+    log.atWarn()
+        .setMessage("route database damaged, moved aside; continuing with an empty one")
+        .addKeyValue("path", path)
+        .addKeyValue("moved_to", moved)
+        .addKeyValue("reason", reason)
+        .log();
     try {
       return openChecked(path, db);
     } catch (Unusable again) {
-      throw new RouteStoreException(path + ": a new route database is unusable too: " + again.getMessage(), again);
+      throw new RouteStoreException(
+          path + ": a new route database is unusable too: " + again.getMessage(), again);
     }
   }
 
@@ -152,8 +172,10 @@ final class RouteDatabase {
       try (Connection c = readOnly.createConnection("jdbc:sqlite:" + db)) {
         RouteSchema.Fit fit = RouteSchema.inspect(c);
         if (fit instanceof RouteSchema.Fit.Foreign f) {
-          throw new RouteStoreException(path + " is an SQLite database but not ncro's: " + f.reason()
-              + "; refusing to touch it (point cache.db_path at another file)", null);
+          throw new RouteStoreException(
+              path + " is an SQLite database but not ncro's: " + f.reason()
+                  + "; refusing to touch it (point cache.db_path at another file)",
+              null);
         }
         if (fit instanceof RouteSchema.Fit.Incompatible i) {
           throw new Unusable("incompatible", "not this ncro's route database: " + i.reason(), null);
@@ -172,8 +194,11 @@ final class RouteDatabase {
     try {
       String mode = journalMode(c);
       if (!mode.equalsIgnoreCase("wal")) {
-        log.atWarn().setMessage("route database not in WAL mode").addKeyValue("path", path)
-            .addKeyValue("journal_mode", mode).log();
+        log.atWarn()
+            .setMessage("route database not in WAL mode")
+            .addKeyValue("path", path)
+            .addKeyValue("journal_mode", mode)
+            .log();
       }
       RouteSchema.apply(c);
       ok = true;
@@ -215,10 +240,13 @@ final class RouteDatabase {
    * ({@link SqliteRouteBackend}), not before the first answer.
    */
   static Optional<String> quickCheck(Connection c) throws SQLException {
-    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA quick_check")) {
+    try (Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("PRAGMA quick_check")) {
       String first = rs.next() ? rs.getString(1) : "no answer";
-      return "ok".equals(first) ? Optional.empty()
-          : Optional.of("PRAGMA quick_check: " + RouteSchema.abbreviate(first.replace('\n', ' '), 300));
+      return "ok".equals(first)
+          ? Optional.empty()
+          : Optional.of(
+              "PRAGMA quick_check: " + RouteSchema.abbreviate(first.replace('\n', ' '), 300));
     }
   }
 
@@ -250,13 +278,16 @@ final class RouteDatabase {
     // A checkpoint cut short (kill -9) may have written page 1 before extending the file; the WAL
     // beside it (at least its 32-byte header) completes it at open. Then quick_check judges.
     if (countValid && size < pages * pageBytes && !hasWal(db)) {
-      throw new Unusable("corrupt", "truncated: " + size + " bytes, the header says " + pages + " pages of "
-          + pageBytes, null);
+      throw new Unusable(
+          "corrupt",
+          "truncated: " + size + " bytes, the header says " + pages + " pages of " + pageBytes,
+          null);
     }
   }
 
   private static String journalMode(Connection c) throws SQLException {
-    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA journal_mode=WAL")) {
+    try (Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("PRAGMA journal_mode=WAL")) {
       return rs.next() ? rs.getString(1) : "unknown";
     }
   }
@@ -266,7 +297,8 @@ final class RouteDatabase {
    * was never a database); anything else (cannot open, read-only, I/O error, locked) is about the
    * environment, and replacing the file would not help.
    */
-  private static Unusable failure(Path path, String doing, SQLException e) throws RouteStoreException {
+  private static Unusable failure(Path path, String doing, SQLException e)
+      throws RouteStoreException {
     int primary = e.getErrorCode() & 0xff;
     if (primary == 11 /* SQLITE_CORRUPT */ || primary == 26 /* SQLITE_NOTADB */) {
       return new Unusable("corrupt", e.getMessage(), e);
@@ -277,11 +309,13 @@ final class RouteDatabase {
       case 14 -> " (check that the directory exists and is writable)"; // SQLITE_CANTOPEN
       default -> "";
     };
-    throw new RouteStoreException(path + ": " + doing + " the route database: " + e.getMessage() + hint, e);
+    throw new RouteStoreException(
+        path + ": " + doing + " the route database: " + e.getMessage() + hint, e);
   }
 
   /** Renames the file and its sidecars to {@code <db>.<kind>-<UTC time>}; returns the new path. */
-  private static Path moveAside(Path path, Path db, Unusable u, Clock clock) throws RouteStoreException {
+  private static Path moveAside(Path path, Path db, Unusable u, Clock clock)
+      throws RouteStoreException {
     String base = db.getFileName() + "." + u.kind + "-" + STAMP.format(clock.instant());
     Path target = db.resolveSibling(base);
     for (int n = 1; Files.exists(target); n++) {
@@ -292,12 +326,16 @@ final class RouteDatabase {
       for (String s : SIDECARS) {
         Path side = db.resolveSibling(db.getFileName() + s);
         if (Files.exists(side)) {
-          Files.move(side, target.resolveSibling(target.getFileName() + s), StandardCopyOption.ATOMIC_MOVE);
+          Files.move(
+              side,
+              target.resolveSibling(target.getFileName() + s),
+              StandardCopyOption.ATOMIC_MOVE);
         }
       }
     } catch (IOException | SecurityException e) {
-      throw new RouteStoreException(path + " is unusable (" + u.getMessage() + ") and cannot be moved aside: "
-          + describe(e), e);
+      throw new RouteStoreException(
+          path + " is unusable (" + u.getMessage() + ") and cannot be moved aside: " + describe(e),
+          e);
     }
     return target;
   }

@@ -28,8 +28,18 @@ final class RouteSchema {
   /** {@code PRAGMA user_version}: the version of this schema, for future migrations. */
   static final int VERSION = 1;
   /** The columns of the routes table, in order. */
-  static final List<String> COLUMNS = List.of("hash", "upstream", "latency_ms", "nar_url", "file_hash",
-      "nar_hash", "nar_size", "narinfo", "verified_at", "expires_at", "last_used");
+  static final List<String> COLUMNS = List.of(
+      "hash",
+      "upstream",
+      "latency_ms",
+      "nar_url",
+      "file_hash",
+      "nar_hash",
+      "nar_size",
+      "narinfo",
+      "verified_at",
+      "expires_at",
+      "last_used");
 
   /** What an opened database file holds, judged before anything is written to it. */
   sealed interface Fit {
@@ -55,11 +65,13 @@ final class RouteSchema {
   static Fit inspect(Connection c) throws SQLException {
     int appId = intPragma(c, "application_id");
     if (appId != 0 && appId != APPLICATION_ID) {
-      return new Fit.Foreign(String.format("its application_id is 0x%08x, not ncro's 0x%08x", appId, APPLICATION_ID));
+      return new Fit.Foreign(
+          String.format("its application_id is 0x%08x, not ncro's 0x%08x", appId, APPLICATION_ID));
     }
     Set<String> tables = new TreeSet<>();
     try (Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")) {
+        ResultSet rs = st.executeQuery(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")) {
       while (rs.next()) {
         tables.add(rs.getString(1));
       }
@@ -75,14 +87,16 @@ final class RouteSchema {
       return new Fit.Incompatible("unexpected tables (" + listed + ")");
     }
     List<String> columns = new ArrayList<>();
-    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA table_info(routes)")) {
+    try (Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("PRAGMA table_info(routes)")) {
       while (rs.next()) {
         columns.add(rs.getString("name"));
       }
     }
     if (!columns.equals(COLUMNS)) {
-      return new Fit.Incompatible("its routes table has columns (" + abbreviate(String.join(", ", columns), 300)
-          + "), expected (" + String.join(", ", COLUMNS) + ")");
+      return new Fit.Incompatible(
+          "its routes table has columns (" + abbreviate(String.join(", ", columns), 300)
+              + "), expected (" + String.join(", ", COLUMNS) + ")");
     }
     return new Fit.Ours();
   }
@@ -99,12 +113,11 @@ final class RouteSchema {
       st.execute("PRAGMA synchronous=NORMAL");
       c.setAutoCommit(false);
       try {
-        st.execute(
-            "CREATE TABLE IF NOT EXISTS routes ("
-                + " hash TEXT PRIMARY KEY, upstream TEXT NOT NULL, latency_ms REAL NOT NULL,"
-                + " nar_url TEXT, file_hash TEXT, nar_hash TEXT, nar_size INTEGER NOT NULL,"
-                + " narinfo BLOB NOT NULL, verified_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-                + " last_used INTEGER NOT NULL)");
+        st.execute("CREATE TABLE IF NOT EXISTS routes ("
+            + " hash TEXT PRIMARY KEY, upstream TEXT NOT NULL, latency_ms REAL NOT NULL,"
+            + " nar_url TEXT, file_hash TEXT, nar_hash TEXT, nar_size INTEGER NOT NULL,"
+            + " narinfo BLOB NOT NULL, verified_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+            + " last_used INTEGER NOT NULL)");
         st.execute("CREATE INDEX IF NOT EXISTS routes_nar_url ON routes(nar_url)");
         st.execute("CREATE INDEX IF NOT EXISTS routes_last_used ON routes(last_used)");
         st.execute("CREATE INDEX IF NOT EXISTS routes_verified_at ON routes(verified_at)");
@@ -125,7 +138,8 @@ final class RouteSchema {
   }
 
   static int intPragma(Connection c, String name) throws SQLException {
-    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA " + name)) {
+    try (Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("PRAGMA " + name)) {
       return rs.next() ? rs.getInt(1) : 0;
     }
   }
@@ -150,7 +164,15 @@ final class RouteSchema {
 
   static Route read(ResultSet rs) throws SQLException {
     return new Route(
-        rs.getString(1), rs.getString(2), rs.getDouble(3), rs.getString(4), rs.getString(5),
-        rs.getString(6), rs.getLong(7), rs.getBytes(8), rs.getLong(9), rs.getLong(10));
+        rs.getString(1),
+        rs.getString(2),
+        rs.getDouble(3),
+        rs.getString(4),
+        rs.getString(5),
+        rs.getString(6),
+        rs.getLong(7),
+        rs.getBytes(8),
+        rs.getLong(9),
+        rs.getLong(10));
   }
 }

@@ -32,6 +32,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class RouteStore implements AutoCloseable {
   /** Longer than any queued write waits; invalidations are rare (a NAR 404 on the routed upstream). */
   static final Duration TOMBSTONE_TTL = Duration.ofMinutes(5);
+
   private static final int TOMBSTONE_SWEEP_ABOVE = 4096;
   /** Routes per transaction at most: bounds how long one commit holds the write lock. */
   private static final int MAX_BATCH = 512;
@@ -50,7 +51,8 @@ public final class RouteStore implements AutoCloseable {
   }
 
   /** A store over the SQLite file at {@code path}; see {@link SqliteRouteBackend#open}. */
-  public static RouteStore open(Path path, int maxEntries, int memoryEntries, Clock clock) throws RouteStoreException {
+  public static RouteStore open(Path path, int maxEntries, int memoryEntries, Clock clock)
+      throws RouteStoreException {
     return new RouteStore(SqliteRouteBackend.open(path, maxEntries, clock), memoryEntries, clock);
   }
 
@@ -203,7 +205,9 @@ public final class RouteStore implements AutoCloseable {
 
   private boolean invalidatedSince(Route route) {
     Long at = invalidatedAt.get(route.hash());
-    return at != null && route.verifiedAtMillis() <= at && at >= clock.millis() - TOMBSTONE_TTL.toMillis();
+    return at != null
+        && route.verifiedAtMillis() <= at
+        && at >= clock.millis() - TOMBSTONE_TTL.toMillis();
   }
 
   /**

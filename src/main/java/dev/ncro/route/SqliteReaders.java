@@ -32,8 +32,10 @@ final class SqliteReaders {
     private Reader(Connection c) throws SQLException {
       connection = c;
       find = c.prepareStatement(RouteSchema.SELECT + " WHERE hash = ?");
-      byNarUrl = c.prepareStatement(RouteSchema.SELECT + " WHERE nar_url = ? ORDER BY verified_at DESC LIMIT 1");
-      recentLive = c.prepareStatement(RouteSchema.SELECT + " WHERE expires_at > ? ORDER BY verified_at DESC LIMIT ?");
+      byNarUrl = c.prepareStatement(
+          RouteSchema.SELECT + " WHERE nar_url = ? ORDER BY verified_at DESC LIMIT 1");
+      recentLive = c.prepareStatement(
+          RouteSchema.SELECT + " WHERE expires_at > ? ORDER BY verified_at DESC LIMIT ?");
     }
 
     /** Returns this connection to its pool. */

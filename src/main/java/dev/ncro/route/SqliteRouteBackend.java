@@ -7,10 +7,10 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
@@ -77,6 +77,7 @@ public final class SqliteRouteBackend implements RouteBackend {
   private final int readerCount;
   /** Guards the writer, {@link #count} and the switch to a fresh file. */
   private final ReentrantLock lock = new ReentrantLock();
+
   private final CompletableFuture<Void> counted = new CompletableFuture<>();
   private final AtomicBoolean recovering = new AtomicBoolean();
   private final Thread checker;
@@ -100,13 +101,15 @@ public final class SqliteRouteBackend implements RouteBackend {
       exists = c.prepareStatement("SELECT 1 FROM routes WHERE hash = ?");
       upsert = c.prepareStatement(RouteSchema.UPSERT);
       delete = c.prepareStatement("DELETE FROM routes WHERE hash = ?");
-      touch = c.prepareStatement("UPDATE routes SET last_used = ? WHERE hash = ? AND last_used < ?");
+      touch =
+          c.prepareStatement("UPDATE routes SET last_used = ? WHERE hash = ? AND last_used < ?");
       evict = c.prepareStatement(
           "DELETE FROM routes WHERE hash IN (SELECT hash FROM routes ORDER BY last_used ASC LIMIT ?)");
     }
   }
 
-  private SqliteRouteBackend(Path path, Connection db, int maxEntries, Clock clock, int readerCount) throws SQLException {
+  private SqliteRouteBackend(Path path, Connection db, int maxEntries, Clock clock, int readerCount)
+      throws SQLException {
     this.path = path;
     this.maxEntries = maxEntries;
     this.clock = clock;
@@ -121,12 +124,14 @@ public final class SqliteRouteBackend implements RouteBackend {
    * happens to a file that is not usable. Throws {@link RouteStoreException}, its message starting
    * with the path, when the location itself is the problem.
    */
-  public static SqliteRouteBackend open(Path path, int maxEntries, Clock clock) throws RouteStoreException {
+  public static SqliteRouteBackend open(Path path, int maxEntries, Clock clock)
+      throws RouteStoreException {
     return open(path, maxEntries, clock, Math.max(2, Runtime.getRuntime().availableProcessors()));
   }
 
   /** As {@link #open(Path, int, Clock)}, with {@code readers} read-only connections for lookups. */
-  static SqliteRouteBackend open(Path path, int maxEntries, Clock clock, int readers) throws RouteStoreException {
+  static SqliteRouteBackend open(Path path, int maxEntries, Clock clock, int readers)
+      throws RouteStoreException {
     Connection c = RouteDatabase.open(path, clock);
     SqliteRouteBackend b;
     try {
@@ -137,7 +142,8 @@ public final class SqliteRouteBackend implements RouteBackend {
       } catch (SQLException suppressed) {
         e.addSuppressed(suppressed);
       }
-      throw new RouteStoreException(path + ": cannot read the route database: " + e.getMessage(), e);
+      throw new RouteStoreException(
+          path + ": cannot read the route database: " + e.getMessage(), e);
     }
     b.checker.start();
     return b;
@@ -311,7 +317,8 @@ public final class SqliteRouteBackend implements RouteBackend {
     try {
       lock.lock();
       try {
-        try (Statement st = writer.c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM routes")) {
+        try (Statement st = writer.c.createStatement();
+            ResultSet rs = st.executeQuery("SELECT count(*) FROM routes")) {
           count = rs.next() ? rs.getInt(1) : 0;
         }
       } finally {
@@ -336,12 +343,18 @@ public final class SqliteRouteBackend implements RouteBackend {
       if (damaged(e)) {
         recover(e.getMessage());
       } else {
-        log.atWarn().setMessage("route database check failed").addKeyValue("path", path)
-            .addKeyValue("error", e.getMessage()).log();
+        log.atWarn()
+            .setMessage("route database check failed")
+            .addKeyValue("path", path)
+            .addKeyValue("error", e.getMessage())
+            .log();
       }
     } catch (RuntimeException e) {
-      log.atError().setMessage("route database check failed").addKeyValue("path", path)
-          .addKeyValue("error", String.valueOf(e)).log();
+      log.atError()
+          .setMessage("route database check failed")
+          .addKeyValue("path", path)
+          .addKeyValue("error", String.valueOf(e))
+          .log();
     } finally {
       counted.complete(null);
     }
@@ -365,15 +378,21 @@ public final class SqliteRouteBackend implements RouteBackend {
       try {
         writer.c.close();
       } catch (SQLException e) {
-        log.atDebug().setMessage("closing damaged route database").addKeyValue("error", e.getMessage()).log();
+        log.atDebug()
+            .setMessage("closing damaged route database")
+            .addKeyValue("error", e.getMessage())
+            .log();
       }
       Connection fresh = RouteDatabase.replaceDamaged(path, reason, clock);
       writer = new Writer(fresh);
       readers = SqliteReaders.open(path, readerCount);
       count = 0;
     } catch (RouteStoreException | SQLException e) {
-      log.atError().setMessage("route database damaged and could not be replaced; routes are not persisted")
-          .addKeyValue("path", path).addKeyValue("error", e.getMessage()).log();
+      log.atError()
+          .setMessage("route database damaged and could not be replaced; routes are not persisted")
+          .addKeyValue("path", path)
+          .addKeyValue("error", e.getMessage())
+          .log();
     } finally {
       recovering.set(false);
       lock.unlock();
@@ -387,7 +406,10 @@ public final class SqliteRouteBackend implements RouteBackend {
 
   private void onFailure(SQLException e) {
     if (damaged(e) && !closed && !recovering.get()) {
-      Thread.ofPlatform().name("ncro-route-recover").daemon(true).start(() -> recover(e.getMessage()));
+      Thread.ofPlatform()
+          .name("ncro-route-recover")
+          .daemon(true)
+          .start(() -> recover(e.getMessage()));
     }
   }
 
@@ -428,7 +450,7 @@ public final class SqliteRouteBackend implements RouteBackend {
   /** A reader of the current pool; waits out a switch to a fresh file. */
   private SqliteReaders.Reader borrow() {
     try {
-      for (;;) {
+      for (; ; ) {
         SqliteReaders pool = readers;
         SqliteReaders.Reader r = pool.borrow();
         if (r != null) {
@@ -442,7 +464,8 @@ public final class SqliteRouteBackend implements RouteBackend {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new RouteStoreException.Unchecked("route database: interrupted waiting for a connection", e);
+      throw new RouteStoreException.Unchecked(
+          "route database: interrupted waiting for a connection", e);
     }
   }
 

@@ -45,7 +45,8 @@ public final class CacheFileRouter {
   private final FileRoutes remembered;
   private final NegativeCache negative;
 
-  public CacheFileRouter(UpstreamRegistry registry, RouteStore routes, FileRoutes remembered, NegativeCache negative) {
+  public CacheFileRouter(
+      UpstreamRegistry registry, RouteStore routes, FileRoutes remembered, NegativeCache negative) {
     this.registry = registry;
     this.routes = routes;
     this.remembered = remembered;
@@ -66,14 +67,19 @@ public final class CacheFileRouter {
       source = first == null ? null : "narinfo-route";
     }
     if (first == null) {
-      first = remembered.upstreamFor(path).flatMap(registry::byName).filter(Upstream::available).orElse(null);
+      first = remembered
+          .upstreamFor(path)
+          .flatMap(registry::byName)
+          .filter(Upstream::available)
+          .orElse(null);
       source = first == null ? null : "file-route";
     }
     if (first != null && !trusted(kind, first)) {
       first = null;
       source = null;
     }
-    List<Upstream> available = registry.availableOrdered().stream().filter(u -> trusted(kind, u)).toList();
+    List<Upstream> available =
+        registry.availableOrdered().stream().filter(u -> trusted(kind, u)).toList();
     List<Upstream> all = registry.all().stream().filter(u -> trusted(kind, u)).toList();
     // Every upstream DOWN or suspended: ask them all anyway, so live traffic notices a recovery.
     List<Upstream> candidates = available.isEmpty() ? all : available;
@@ -99,8 +105,11 @@ public final class CacheFileRouter {
       Route cached = routes.getCached(hash);
       r = cached != null ? Optional.of(cached) : routes.get(hash);
     } catch (RuntimeException e) {
-      log.atWarn().setMessage("route lookup for a listing failed, racing instead")
-          .addKeyValue("hash", hash).addKeyValue("error", e.getMessage()).log();
+      log.atWarn()
+          .setMessage("route lookup for a listing failed, racing instead")
+          .addKeyValue("hash", hash)
+          .addKeyValue("error", e.getMessage())
+          .log();
       return Optional.empty();
     }
     return r.flatMap(route -> registry.byName(route.upstream())).filter(Upstream::available);

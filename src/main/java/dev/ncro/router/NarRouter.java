@@ -43,17 +43,22 @@ public final class NarRouter {
     try {
       route = store.byNarUrl(narUrl);
     } catch (RouteStoreException.Unchecked e) {
-      log.atWarn().setMessage("NAR route lookup failed")
+      log.atWarn()
+          .setMessage("NAR route lookup failed")
           .addKeyValue("nar_url", narUrl)
-          .addKeyValue("error", e.getMessage()).log();
+          .addKeyValue("error", e.getMessage())
+          .log();
       route = Optional.empty();
     }
     // Filters are judged on the narinfo ncro served for this NAR; without one (no route), an
     // upstream with filters cannot be shown to admit the path and is not asked.
-    boolean anyFilters = registry.allWithFallback().stream().anyMatch(u -> !u.filters().isEmpty());
+    boolean anyFilters =
+        registry.allWithFallback().stream().anyMatch(u -> !u.filters().isEmpty());
     NarInfo info = anyFilters ? route.map(r -> parse(r.narinfo())).orElse(null) : null;
-    Predicate<Upstream> admitted = u -> u.filters().isEmpty() || (info != null && u.filters().admits(info));
-    Upstream routed = route.flatMap(r -> registry.routeTarget(r.upstream())).filter(admitted).orElse(null);
+    Predicate<Upstream> admitted =
+        u -> u.filters().isEmpty() || (info != null && u.filters().admits(info));
+    Upstream routed =
+        route.flatMap(r -> registry.routeTarget(r.upstream())).filter(admitted).orElse(null);
     List<Upstream> order = new ArrayList<>();
     if (routed != null && routed.available()) {
       order.add(routed);
@@ -74,7 +79,11 @@ public final class NarRouter {
     }
     // The fallback cache after every regular upstream, unless its narinfo is the one being served.
     registry.fallback().filter(admitted).filter(f -> !order.contains(f)).ifPresent(order::add);
-    return new NarPlan(order, routed, route.map(Route::hash).orElse(null), route.map(Route::fileHash).orElse(null));
+    return new NarPlan(
+        order,
+        routed,
+        route.map(Route::hash).orElse(null),
+        route.map(Route::fileHash).orElse(null));
   }
 
   private static NarInfo parse(byte[] body) {
@@ -91,9 +100,11 @@ public final class NarRouter {
       try {
         store.invalidate(plan.routeHash());
       } catch (RouteStoreException.Unchecked e) {
-        log.atWarn().setMessage("could not invalidate route")
-          .addKeyValue("hash", plan.routeHash())
-          .addKeyValue("error", e.getMessage()).log();
+        log.atWarn()
+            .setMessage("could not invalidate route")
+            .addKeyValue("hash", plan.routeHash())
+            .addKeyValue("error", e.getMessage())
+            .log();
       }
     }
   }

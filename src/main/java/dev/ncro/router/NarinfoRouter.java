@@ -44,19 +44,46 @@ public final class NarinfoRouter {
   private final Metrics metrics;
   private final RecentRaces recent;
   private final RouteHints hints;
-  private final ConcurrentHashMap<String, CompletableFuture<NarinfoResult>> inflight = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, CompletableFuture<NarinfoResult>> inflight =
+      new ConcurrentHashMap<>();
   private final FifoLimiter races;
 
   public NarinfoRouter(
-      UpstreamRegistry registry, UpstreamClient client, RouteStore store, NegativeCache negative,
-      Duration ttl, Clock clock, Executor blocking, Metrics metrics, RecentRaces recent, RouteHints hints) {
-    this(registry, client, store, negative, ttl, clock, blocking, metrics, recent, hints,
+      UpstreamRegistry registry,
+      UpstreamClient client,
+      RouteStore store,
+      NegativeCache negative,
+      Duration ttl,
+      Clock clock,
+      Executor blocking,
+      Metrics metrics,
+      RecentRaces recent,
+      RouteHints hints) {
+    this(
+        registry,
+        client,
+        store,
+        negative,
+        ttl,
+        clock,
+        blocking,
+        metrics,
+        recent,
+        hints,
         CacheConfig.DEFAULT_MAX_CONCURRENT_RACES);
   }
 
   public NarinfoRouter(
-      UpstreamRegistry registry, UpstreamClient client, RouteStore store, NegativeCache negative,
-      Duration ttl, Clock clock, Executor blocking, Metrics metrics, RecentRaces recent, RouteHints hints,
+      UpstreamRegistry registry,
+      UpstreamClient client,
+      RouteStore store,
+      NegativeCache negative,
+      Duration ttl,
+      Clock clock,
+      Executor blocking,
+      Metrics metrics,
+      RecentRaces recent,
+      RouteHints hints,
       int maxConcurrentRaces) {
     this.races = new FifoLimiter(maxConcurrentRaces);
     metrics.racesFrom(races);
@@ -91,7 +118,8 @@ public final class NarinfoRouter {
     return lookup(hash, null, true);
   }
 
-  private CompletableFuture<NarinfoResult> lookup(String hash, HttpHeaders forward, boolean storeOnly) {
+  private CompletableFuture<NarinfoResult> lookup(
+      String hash, HttpHeaders forward, boolean storeOnly) {
     if (negative.contains(hash)) {
       return CompletableFuture.completedFuture(new NarinfoResult.Absent(true));
     }
@@ -105,7 +133,9 @@ public final class NarinfoRouter {
     return CompletableFuture.supplyAsync(() -> storedRoute(hash), blocking)
         .thenCompose(found -> found.isPresent()
             ? CompletableFuture.completedFuture(found.get())
-            : storeOnly ? CompletableFuture.completedFuture(new NarinfoResult.Absent(false)) : shared(hash, forward));
+            : storeOnly
+                ? CompletableFuture.completedFuture(new NarinfoResult.Absent(false))
+                : shared(hash, forward));
   }
 
   private Optional<NarinfoResult> storedRoute(String hash) {
@@ -117,9 +147,11 @@ public final class NarinfoRouter {
       }
       return stored.filter(r -> r.liveAt(clock.millis())).flatMap(this::hit);
     } catch (RouteStoreException.Unchecked e) {
-      log.atWarn().setMessage("route lookup failed, racing instead")
+      log.atWarn()
+          .setMessage("route lookup failed, racing instead")
           .addKeyValue("hash", hash)
-          .addKeyValue("error", e.getMessage()).log();
+          .addKeyValue("error", e.getMessage())
+          .log();
       return Optional.empty();
     }
   }
@@ -130,7 +162,8 @@ public final class NarinfoRouter {
    * have been stored before they were configured.
    */
   private Optional<NarinfoResult> hit(Route r) {
-    return registry.routeTarget(r.upstream())
+    return registry
+        .routeTarget(r.upstream())
         .filter(Upstream::usable)
         .filter(u -> u.admitsStored(r.narinfo()))
         .map(u -> new NarinfoResult.Found(r, u, NarinfoResult.Source.CACHE_HIT));
@@ -144,17 +177,19 @@ public final class NarinfoRouter {
       return existing;
     }
     long queuedAt = System.nanoTime();
-    races.submit(() -> {
-      metrics.queueWaited(Metrics.RACE_LIMIT, System.nanoTime() - queuedAt);
-      return race(hash, forward);
-    }).whenComplete((r, err) -> {
-      inflight.remove(hash, mine);
-      if (err != null) {
-        mine.complete(new NarinfoResult.Unavailable(String.valueOf(err)));
-      } else {
-        mine.complete(r);
-      }
-    });
+    races
+        .submit(() -> {
+          metrics.queueWaited(Metrics.RACE_LIMIT, System.nanoTime() - queuedAt);
+          return race(hash, forward);
+        })
+        .whenComplete((r, err) -> {
+          inflight.remove(hash, mine);
+          if (err != null) {
+            mine.complete(new NarinfoResult.Unavailable(String.valueOf(err)));
+          } else {
+            mine.complete(r);
+          }
+        });
     return mine;
   }
 
@@ -163,17 +198,20 @@ public final class NarinfoRouter {
    * and usable; if that does not produce the narinfo, the full race.
    */
   private CompletableFuture<NarinfoResult> race(String hash, HttpHeaders forward) {
-    Optional<Upstream> hinted = hints.upstreamFor(hash).flatMap(registry::byUrl).filter(Upstream::available);
+    Optional<Upstream> hinted =
+        hints.upstreamFor(hash).flatMap(registry::byUrl).filter(Upstream::available);
     if (hinted.isEmpty()) {
       return fullRace(hash, forward);
     }
-    return new Race(hash, List.of(hinted.get()), client, registry, metrics, blocking, forward).run().thenCompose(outcome -> {
-      if (outcome instanceof RaceOutcome.Won w) {
-        return CompletableFuture.completedFuture(won(hash, w, NarinfoResult.Source.MESH));
-      }
-      hints.wrong(hash);
-      return fullRace(hash, forward);
-    });
+    return new Race(hash, List.of(hinted.get()), client, registry, metrics, blocking, forward)
+        .run()
+        .thenCompose(outcome -> {
+          if (outcome instanceof RaceOutcome.Won w) {
+            return CompletableFuture.completedFuture(won(hash, w, NarinfoResult.Source.MESH));
+          }
+          hints.wrong(hash);
+          return fullRace(hash, forward);
+        });
   }
 
   private CompletableFuture<NarinfoResult> fullRace(String hash, HttpHeaders forward) {
@@ -192,16 +230,20 @@ public final class NarinfoRouter {
           : CompletableFuture.completedFuture(notFound(hash, refused, 0));
     }
     // An upstream not asked (suspended, or DOWN but not yet gone) is not known to lack the path.
-    long suspended = registry.all().stream().filter(u -> !candidates.contains(u) && !registry.gone(u)).count();
-    return new Race(hash, candidates, client, registry, metrics, blocking, forward).run().thenCompose(outcome -> {
-      if (outcome instanceof RaceOutcome.Won w) {
-        return CompletableFuture.completedFuture(won(hash, w, NarinfoResult.Source.RACE));
-      }
-      Optional<Upstream> fallback = registry.fallback();
-      return fallback.isEmpty()
-          ? CompletableFuture.completedFuture(notFound(hash, outcome, suspended))
-          : askFallback(hash, fallback.get(), outcome, suspended, forward);
-    });
+    long suspended = registry.all().stream()
+        .filter(u -> !candidates.contains(u) && !registry.gone(u))
+        .count();
+    return new Race(hash, candidates, client, registry, metrics, blocking, forward)
+        .run()
+        .thenCompose(outcome -> {
+          if (outcome instanceof RaceOutcome.Won w) {
+            return CompletableFuture.completedFuture(won(hash, w, NarinfoResult.Source.RACE));
+          }
+          Optional<Upstream> fallback = registry.fallback();
+          return fallback.isEmpty()
+              ? CompletableFuture.completedFuture(notFound(hash, outcome, suspended))
+              : askFallback(hash, fallback.get(), outcome, suspended, forward);
+        });
   }
 
   /**
@@ -210,52 +252,74 @@ public final class NarinfoRouter {
    * could not answer (or was not asked: suspended, DOWN but not yet gone) leaves the truth unknown,
    * so a 404 becomes a 503, as for any silent upstream.
    */
-  private CompletableFuture<NarinfoResult> askFallback(String hash, Upstream fallback, RaceOutcome regular,
-      long suspended, HttpHeaders forward) {
+  private CompletableFuture<NarinfoResult> askFallback(
+      String hash, Upstream fallback, RaceOutcome regular, long suspended, HttpHeaders forward) {
     if (!fallback.available()) {
       metrics.fallbackLookup("unavailable");
-      return CompletableFuture.completedFuture(notFound(hash, regular, registry.gone(fallback) ? suspended : suspended + 1));
+      return CompletableFuture.completedFuture(
+          notFound(hash, regular, registry.gone(fallback) ? suspended : suspended + 1));
     }
-    return new Race(hash, List.of(fallback), client, registry, metrics, blocking, forward).run().thenApply(outcome -> switch (outcome) {
-      case RaceOutcome.Won w -> {
-        metrics.fallbackLookup("found");
-        yield won(hash, w, NarinfoResult.Source.FALLBACK);
-      }
-      case RaceOutcome.AbsentEverywhere a -> {
-        metrics.fallbackLookup("absent");
-        yield notFound(hash, regular, suspended);
-      }
-      case RaceOutcome.Unavailable u -> {
-        metrics.fallbackLookup("unavailable");
-        yield notFound(hash, regular instanceof RaceOutcome.Unavailable ? regular
-            : new RaceOutcome.Unavailable("the fallback cache could not answer: " + u.reason(), u.refusedOnly()), suspended);
-      }
-    });
+    return new Race(hash, List.of(fallback), client, registry, metrics, blocking, forward)
+        .run()
+        .thenApply(outcome -> switch (outcome) {
+          case RaceOutcome.Won w -> {
+            metrics.fallbackLookup("found");
+            yield won(hash, w, NarinfoResult.Source.FALLBACK);
+          }
+          case RaceOutcome.AbsentEverywhere a -> {
+            metrics.fallbackLookup("absent");
+            yield notFound(hash, regular, suspended);
+          }
+          case RaceOutcome.Unavailable u -> {
+            metrics.fallbackLookup("unavailable");
+            yield notFound(
+                hash,
+                regular instanceof RaceOutcome.Unavailable
+                    ? regular
+                    : new RaceOutcome.Unavailable(
+                        "the fallback cache could not answer: " + u.reason(), u.refusedOnly()),
+                suspended);
+          }
+        });
   }
 
   /** Nobody asked had it: 404 (remembered) only when every upstream said so; 503 when some could not. */
   private NarinfoResult notFound(String hash, RaceOutcome outcome, long suspended) {
     return switch (outcome) {
-      case RaceOutcome.Won w -> throw new IllegalArgumentException("a won race is found, not absent");
-      case RaceOutcome.AbsentEverywhere a when suspended > 0 -> {
-        String reason = "absent from the upstreams asked; " + suspended + " silent upstream(s) not asked";
-        recent.add(new RecentRaces.Entry(clock.millis(), hash, RecentRaces.Outcome.UNAVAILABLE, null, Double.NaN));
+      case RaceOutcome.Won w ->
+        throw new IllegalArgumentException("a won race is found, not absent");
+      case RaceOutcome.AbsentEverywhere a
+      when suspended > 0 -> {
+        String reason =
+            "absent from the upstreams asked; " + suspended + " silent upstream(s) not asked";
+        recent.add(new RecentRaces.Entry(
+            clock.millis(), hash, RecentRaces.Outcome.UNAVAILABLE, null, Double.NaN));
         yield new NarinfoResult.Unavailable(reason);
       }
       case RaceOutcome.AbsentEverywhere a -> {
         negative.add(hash);
-        recent.add(new RecentRaces.Entry(clock.millis(), hash, RecentRaces.Outcome.ABSENT, null, Double.NaN));
-        log.atDebug().setMessage("absent from every upstream").addKeyValue("hash", hash).log();
+        recent.add(new RecentRaces.Entry(
+            clock.millis(), hash, RecentRaces.Outcome.ABSENT, null, Double.NaN));
+        log.atDebug()
+            .setMessage("absent from every upstream")
+            .addKeyValue("hash", hash)
+            .log();
         yield new NarinfoResult.Absent(false);
       }
-      case RaceOutcome.Unavailable u when u.refusedOnly() -> {
-        recent.add(new RecentRaces.Entry(clock.millis(), hash, RecentRaces.Outcome.UNAVAILABLE, null, Double.NaN));
+      case RaceOutcome.Unavailable u
+      when u.refusedOnly() -> {
+        recent.add(new RecentRaces.Entry(
+            clock.millis(), hash, RecentRaces.Outcome.UNAVAILABLE, null, Double.NaN));
         yield new NarinfoResult.Unavailable(u.reason());
       }
       case RaceOutcome.Unavailable u -> {
-        recent.add(new RecentRaces.Entry(clock.millis(), hash, RecentRaces.Outcome.UNAVAILABLE, null, Double.NaN));
-        log.atWarn().setMessage("narinfo unavailable: no upstream has it and some could not answer")
-            .addKeyValue("hash", hash).addKeyValue("reason", u.reason()).log();
+        recent.add(new RecentRaces.Entry(
+            clock.millis(), hash, RecentRaces.Outcome.UNAVAILABLE, null, Double.NaN));
+        log.atWarn()
+            .setMessage("narinfo unavailable: no upstream has it and some could not answer")
+            .addKeyValue("hash", hash)
+            .addKeyValue("reason", u.reason())
+            .log();
         yield new NarinfoResult.Unavailable(u.reason());
       }
     };
@@ -276,14 +340,20 @@ public final class NarinfoRouter {
       case FALLBACK -> RecentRaces.Outcome.FALLBACK;
       default -> RecentRaces.Outcome.WON;
     };
-    recent.add(new RecentRaces.Entry(clock.millis(), hash, shown, w.upstream().name(), w.latencyMs()));
-    log.atInfo().setMessage(switch (source) {
-          case MESH -> "mesh route used";
-          case FALLBACK -> "answered by the fallback cache";
-          default -> "race won";
-        })
-        .addKeyValue("hash", hash).addKeyValue("upstream", w.upstream().name())
-        .addKeyValue("latency_ms", Math.round(w.latencyMs())).addKeyValue("route", source.header()).log();
+    recent.add(
+        new RecentRaces.Entry(clock.millis(), hash, shown, w.upstream().name(), w.latencyMs()));
+    log.atInfo()
+        .setMessage(
+            switch (source) {
+              case MESH -> "mesh route used";
+              case FALLBACK -> "answered by the fallback cache";
+              default -> "race won";
+            })
+        .addKeyValue("hash", hash)
+        .addKeyValue("upstream", w.upstream().name())
+        .addKeyValue("latency_ms", Math.round(w.latencyMs()))
+        .addKeyValue("route", source.header())
+        .log();
     store.cache(route);
     blocking.execute(() -> save(route));
     return new NarinfoResult.Found(route, w.upstream(), source);
@@ -292,17 +362,27 @@ public final class NarinfoRouter {
   private Route toRoute(String hash, RaceOutcome.Won w) {
     long now = clock.millis();
     return new Route(
-        hash, w.upstream().name(), w.latencyMs(), w.info().url(), w.info().fileHash(),
-        w.info().narHash(), w.info().narSize(), w.body(), now, now + ttl.toMillis());
+        hash,
+        w.upstream().name(),
+        w.latencyMs(),
+        w.info().url(),
+        w.info().fileHash(),
+        w.info().narHash(),
+        w.info().narSize(),
+        w.body(),
+        now,
+        now + ttl.toMillis());
   }
 
   private void save(Route route) {
     try {
       store.put(route);
     } catch (RouteStoreException.Unchecked e) {
-      log.atWarn().setMessage("could not store route")
+      log.atWarn()
+          .setMessage("could not store route")
           .addKeyValue("hash", route.hash())
-          .addKeyValue("error", e.getMessage()).log();
+          .addKeyValue("error", e.getMessage())
+          .log();
     }
   }
 }

@@ -64,11 +64,13 @@ final class Race {
   private final Executor verifier;
   /** Headers every request of this race carries ({@code X-Ncro-Hop}); null for none. */
   private final HttpHeaders extra;
+
   private final CompletableFuture<RaceOutcome> result = new CompletableFuture<>();
   /** 200 answers read and not yet checked. Guarded by this. */
   private final List<Candidate> waiting = new ArrayList<>();
   /** The answer being checked, null when none is. Guarded by this. */
   private Candidate checking;
+
   private int pending;
   private int unavailable;
   /** Of {@code unavailable}: the answers that were 401 (credentials refused). */
@@ -79,13 +81,24 @@ final class Race {
   /** A 200 answer, waiting to be checked or being checked. */
   private record Candidate(Upstream upstream, SmallResponse response) {}
 
-  Race(String hash, List<Upstream> candidates, UpstreamClient client, UpstreamRegistry registry, Metrics metrics,
+  Race(
+      String hash,
+      List<Upstream> candidates,
+      UpstreamClient client,
+      UpstreamRegistry registry,
+      Metrics metrics,
       Executor verifier) {
     this(hash, candidates, client, registry, metrics, verifier, null);
   }
 
-  Race(String hash, List<Upstream> candidates, UpstreamClient client, UpstreamRegistry registry, Metrics metrics,
-      Executor verifier, HttpHeaders extra) {
+  Race(
+      String hash,
+      List<Upstream> candidates,
+      UpstreamClient client,
+      UpstreamRegistry registry,
+      Metrics metrics,
+      Executor verifier,
+      HttpHeaders extra) {
     this.extra = extra;
     this.hash = hash;
     this.candidates = candidates;
@@ -106,17 +119,19 @@ final class Race {
     String path = "/" + hash + ".narinfo";
     for (Upstream u : candidates) {
       long queuedAt = System.nanoTime();
-      u.inflight().submit(() -> {
-        if (result.isDone()) {
-          return null; // won while this request waited for a slot: not sent at all
-        }
-        metrics.queueWaited(Metrics.INFLIGHT_LIMIT, System.nanoTime() - queuedAt);
-        return client.fetch(u, HttpMethod.GET, path, MAX_NARINFO_BYTES, extra);
-      }).whenComplete((r, err) -> {
-        if (r != null || err != null) {
-          onAnswer(u, r, err);
-        }
-      });
+      u.inflight()
+          .submit(() -> {
+            if (result.isDone()) {
+              return null; // won while this request waited for a slot: not sent at all
+            }
+            metrics.queueWaited(Metrics.INFLIGHT_LIMIT, System.nanoTime() - queuedAt);
+            return client.fetch(u, HttpMethod.GET, path, MAX_NARINFO_BYTES, extra);
+          })
+          .whenComplete((r, err) -> {
+            if (r != null || err != null) {
+              onAnswer(u, r, err);
+            }
+          });
     }
     return result;
   }
@@ -142,7 +157,8 @@ final class Race {
       return;
     }
     if ((status == 200 || status == 404 || status == 403 || status == 410) && !u.isFallback()) {
-      metrics.raceAnswer(u, r.elapsedMillis()); // the fallback cache is never raced: no race latency
+      metrics.raceAnswer(
+          u, r.elapsedMillis()); // the fallback cache is never raced: no race latency
     }
     if (status == 200) {
       if (result.isDone()) {
@@ -177,8 +193,12 @@ final class Race {
       countUnavailable();
     } else {
       registry.badAnswer(u, FailureKind.PROTOCOL);
-      log.atWarn().setMessage("unexpected narinfo status").addKeyValue("upstream", u.name())
-          .addKeyValue("hash", hash).addKeyValue("status", status).log();
+      log.atWarn()
+          .setMessage("unexpected narinfo status")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("hash", hash)
+          .addKeyValue("status", status)
+          .log();
       countUnavailable();
     }
     answered();
@@ -190,7 +210,9 @@ final class Race {
 
   /** The waiting answer that reached its socket first, if before {@code beforeNanos}; removed. Caller holds the lock. */
   private Candidate takeEarliest(long beforeNanos) {
-    Candidate first = waiting.stream().min(Comparator.comparingLong(x -> x.response.arrivalNanos())).orElse(null);
+    Candidate first = waiting.stream()
+        .min(Comparator.comparingLong(x -> x.response.arrivalNanos()))
+        .orElse(null);
     if (first == null || first.response.arrivalNanos() >= beforeNanos) {
       return null;
     }
@@ -261,34 +283,42 @@ final class Race {
       info = NarInfo.parse(body);
     } catch (NarInfoException e) {
       registry.badAnswer(u, FailureKind.BAD_NARINFO);
-      log.atWarn().setMessage("unparsable narinfo")
+      log.atWarn()
+          .setMessage("unparsable narinfo")
           .addKeyValue("upstream", u.name())
           .addKeyValue("hash", hash)
-          .addKeyValue("error", e.getMessage()).log();
+          .addKeyValue("error", e.getMessage())
+          .log();
       return null;
     }
     if (!info.hashPart().equals(hash)) {
       registry.badAnswer(u, FailureKind.BAD_NARINFO);
-      log.atWarn().setMessage("narinfo for another path")
+      log.atWarn()
+          .setMessage("narinfo for another path")
           .addKeyValue("upstream", u.name())
           .addKeyValue("hash", hash)
-          .addKeyValue("store_path", info.storePath()).log();
+          .addKeyValue("store_path", info.storePath())
+          .log();
       return null;
     }
     if (!u.keys().isEmpty() && !info.isSignedByAny(u.keys())) {
       registry.badAnswer(u, FailureKind.BAD_SIGNATURE);
-      log.atWarn().setMessage("narinfo signature does not verify")
+      log.atWarn()
+          .setMessage("narinfo signature does not verify")
           .addKeyValue("upstream", u.name())
-          .addKeyValue("hash", hash).log();
+          .addKeyValue("hash", hash)
+          .log();
       return null;
     }
     if (!u.filters().admits(info)) {
       // Not an error: the operator chose that this upstream does not serve this path. It counts
       // as absent there, so it is never served, stored or announced from this upstream.
       metrics.filtered(u);
-      log.atDebug().setMessage("narinfo refused by the upstream's filters")
+      log.atDebug()
+          .setMessage("narinfo refused by the upstream's filters")
           .addKeyValue("upstream", u.name())
-          .addKeyValue("store_path", info.storePath()).log();
+          .addKeyValue("store_path", info.storePath())
+          .log();
       return null;
     }
     return new RaceOutcome.Won(u, info, body, r.elapsedMillis());
@@ -309,10 +339,13 @@ final class Race {
       refusals = refused;
     }
     if (last && !result.isDone()) {
-      result.complete(down == 0
-          ? new RaceOutcome.AbsentEverywhere()
-          : new RaceOutcome.Unavailable(down + " of " + candidates.size() + " upstreams could not answer"
-              + (refusals > 0 ? " (" + refusals + " refused our credentials)" : ""), refusals == down));
+      result.complete(
+          down == 0
+              ? new RaceOutcome.AbsentEverywhere()
+              : new RaceOutcome.Unavailable(
+                  down + " of " + candidates.size() + " upstreams could not answer"
+                      + (refusals > 0 ? " (" + refusals + " refused our credentials)" : ""),
+                  refusals == down));
     }
   }
 }

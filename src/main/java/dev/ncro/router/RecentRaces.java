@@ -1,9 +1,9 @@
 package dev.ncro.router;
 
-import java.util.Locale;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The last few races, newest first, for the status page: an operator watching a build wants to see
@@ -30,7 +30,8 @@ public final class RecentRaces {
   }
 
   /** One race; {@code upstream} and {@code latencyMs} are the winner's (null and NaN otherwise). */
-  public record Entry(long atMillis, String hash, Outcome outcome, String upstream, double latencyMs) {}
+  public record Entry(
+      long atMillis, String hash, Outcome outcome, String upstream, double latencyMs) {}
 
   private final int capacity;
   private final ArrayDeque<Entry> entries;

@@ -1,6 +1,5 @@
 package dev.ncro.router;
 
-import java.util.regex.Pattern;
 import dev.ncro.narinfo.NarInfo;
 import dev.ncro.narinfo.NarInfoException;
 import dev.ncro.narinfo.NarInfoRewriter;
@@ -12,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.regex.Pattern;
 
 /**
  * Finds where a broken NAR download can continue: an upstream whose narinfo for the same store path
@@ -25,13 +25,15 @@ public final class ResumeFinder {
 
   /** A relative URL safe to put on a request line (no scheme, spaces or control characters). */
   private static final Pattern SAFE_URL = Pattern.compile("[A-Za-z0-9._~+=,/%-]+(\\?[!-~]*)?");
+
   private final UpstreamClient client;
 
   public ResumeFinder(UpstreamClient client) {
     this.client = client;
   }
 
-  public CompletableFuture<Optional<Source>> find(String hash, String fileHash, List<Upstream> candidates) {
+  public CompletableFuture<Optional<Source>> find(
+      String hash, String fileHash, List<Upstream> candidates) {
     List<CompletableFuture<Optional<Source>>> asks = holders(hash, fileHash, candidates);
     return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(x -> {
       for (CompletableFuture<Optional<Source>> a : asks) {
@@ -50,28 +52,35 @@ public final class ResumeFinder {
    * caller that wants the first holder to answer rather than the first in order (a NAR hedge, where
    * the quickest cache is the point). Empty when the file is not identified.
    */
-  public List<CompletableFuture<Optional<Source>>> holders(String hash, String fileHash, List<Upstream> candidates) {
+  public List<CompletableFuture<Optional<Source>>> holders(
+      String hash, String fileHash, List<Upstream> candidates) {
     List<CompletableFuture<Optional<Source>>> asks = new ArrayList<>();
     if (hash == null || fileHash == null) {
       return asks;
     }
     for (Upstream u : candidates) {
       if (u.isFallback()) {
-        continue; // the fallback cache is asked only alone, never beside the upstreams (resume or hedge)
+        continue; // the fallback cache is asked only alone, never beside the upstreams (resume or
+        // hedge)
       }
-      asks.add(client.fetch(u, HttpMethod.GET, "/" + hash + ".narinfo", Race.MAX_NARINFO_BYTES)
-          .handle((r, err) -> err == null ? sameFile(u, r, hash, fileHash) : Optional.<Source>empty()));
+      asks.add(client
+          .fetch(u, HttpMethod.GET, "/" + hash + ".narinfo", Race.MAX_NARINFO_BYTES)
+          .handle(
+              (r, err) -> err == null ? sameFile(u, r, hash, fileHash) : Optional.<Source>empty()));
     }
     return asks;
   }
 
-  private static Optional<Source> sameFile(Upstream u, SmallResponse r, String hash, String fileHash) {
+  private static Optional<Source> sameFile(
+      Upstream u, SmallResponse r, String hash, String fileHash) {
     if (r.status() != 200) {
       return Optional.empty();
     }
     try {
       NarInfo info = NarInfo.parse(NarInfoRewriter.relativizeUrl(r.body(), u.endpoint()));
-      if (!info.hashPart().equals(hash) || !fileHash.equals(info.fileHash()) || !SAFE_URL.matcher(info.url()).matches()
+      if (!info.hashPart().equals(hash)
+          || !fileHash.equals(info.fileHash())
+          || !SAFE_URL.matcher(info.url()).matches()
           || !u.filters().admits(info)
           || !u.keys().isEmpty() && !info.isSignedByAny(u.keys())) { // as a race would refuse it
         return Optional.empty();

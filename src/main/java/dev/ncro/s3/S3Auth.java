@@ -29,12 +29,15 @@ public final class S3Auth implements AutoCloseable {
     if (upstreams.stream().noneMatch(u -> u.s3() != null)) {
       return null;
     }
-    S3Auth auth = new S3Auth(Executors.newSingleThreadScheduledExecutor(
-        Thread.ofPlatform().name("ncro-s3-credentials").daemon(true).factory()), env);
+    S3Auth auth = new S3Auth(
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("ncro-s3-credentials").daemon(true).factory()),
+        env);
     for (UpstreamConfig u : upstreams) {
       if (u.s3() != null) {
         String profile = S3Credentials.profileName(u.s3().profile(), env);
-        auth.byProfile.computeIfAbsent(profile,
+        auth.byProfile.computeIfAbsent(
+            profile,
             p -> S3Credentials.start(p, S3Credentials.chain(u.s3().profile(), env), auth.timer));
       }
     }

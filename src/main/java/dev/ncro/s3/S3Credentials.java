@@ -1,6 +1,5 @@
 package dev.ncro.s3;
 
-import java.util.concurrent.RejectedExecutionException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -9,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -61,7 +61,8 @@ public final class S3Credentials {
   }
 
   /** Resolves now (blocking: call at start-up, off the event loops) and keeps them fresh. */
-  static S3Credentials start(String label, AwsCredentialsProvider provider, ScheduledExecutorService timer) {
+  static S3Credentials start(
+      String label, AwsCredentialsProvider provider, ScheduledExecutorService timer) {
     S3Credentials c = new S3Credentials(label, provider, timer);
     c.refresh();
     return c;
@@ -88,9 +89,12 @@ public final class S3Credentials {
       AwsCredentials c = provider.resolveCredentials();
       current = c;
       if (!found) {
-        log.atInfo().setMessage("AWS credentials found").addKeyValue("profile", label)
+        log.atInfo()
+            .setMessage("AWS credentials found")
+            .addKeyValue("profile", label)
             .addKeyValue("source", c.providerName().orElse("unknown"))
-            .addKeyValue("expires", c.expirationTime().map(Instant::toString).orElse("never")).log();
+            .addKeyValue("expires", c.expirationTime().map(Instant::toString).orElse("never"))
+            .log();
       }
       found = true;
       reported = false;
@@ -98,10 +102,14 @@ public final class S3Credentials {
     } catch (RuntimeException e) {
       // The SDK's message lists the sources it tried and why they had nothing; never a secret.
       if (found || !reported) {
-        log.atWarn().setMessage(found
-                ? "AWS credentials could not be refreshed; signing with the previous ones"
-                : "no AWS credentials found; S3 requests go unsigned (a public bucket still works)")
-            .addKeyValue("profile", label).addKeyValue("error", e.getMessage()).log();
+        log.atWarn()
+            .setMessage(
+                found
+                    ? "AWS credentials could not be refreshed; signing with the previous ones"
+                    : "no AWS credentials found; S3 requests go unsigned (a public bucket still works)")
+            .addKeyValue("profile", label)
+            .addKeyValue("error", e.getMessage())
+            .log();
         reported = true;
       }
       delay = RETRY;
@@ -148,30 +156,46 @@ public final class S3Credentials {
     providers.add(() -> fromEnvironment(env));
     ProfileFileSupplier files = profileFiles(env);
     if (files != null) {
-      providers.add(ProfileCredentialsProvider.builder().profileFile(files).profileName(name).build());
+      providers.add(ProfileCredentialsProvider.builder()
+          .profileFile(files)
+          .profileName(name)
+          .build());
     }
     // Everything else the SDK knows (web identity, container, instance metadata), same profile.
     providers.add(DefaultCredentialsProvider.builder().profileName(name).build());
-    return AwsCredentialsProviderChain.builder().reuseLastProviderEnabled(false).credentialsProviders(providers).build();
+    return AwsCredentialsProviderChain.builder()
+        .reuseLastProviderEnabled(false)
+        .credentialsProviders(providers)
+        .build();
   }
 
   private static AwsCredentials fromEnvironment(Map<String, String> env) {
     String id = env.get("AWS_ACCESS_KEY_ID");
     String secret = env.get("AWS_SECRET_ACCESS_KEY");
     if (id == null || id.isBlank() || secret == null || secret.isBlank()) {
-      throw SdkClientException.create("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set");
+      throw SdkClientException.create(
+          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set");
     }
     String token = env.get("AWS_SESSION_TOKEN");
     return token == null || token.isBlank()
-        ? AwsBasicCredentials.builder().accessKeyId(id.trim()).secretAccessKey(secret.trim()).providerName("environment").build()
-        : AwsSessionCredentials.builder().accessKeyId(id.trim()).secretAccessKey(secret.trim()).sessionToken(token.trim())
-            .providerName("environment").build();
+        ? AwsBasicCredentials.builder()
+            .accessKeyId(id.trim())
+            .secretAccessKey(secret.trim())
+            .providerName("environment")
+            .build()
+        : AwsSessionCredentials.builder()
+            .accessKeyId(id.trim())
+            .secretAccessKey(secret.trim())
+            .sessionToken(token.trim())
+            .providerName("environment")
+            .build();
   }
 
   /** The shared credentials and config files that exist, re-read when modified; null if neither does. */
   private static ProfileFileSupplier profileFiles(Map<String, String> env) {
     String home = env.getOrDefault("HOME", System.getProperty("user.home"));
-    Path credentials = Path.of(env.getOrDefault("AWS_SHARED_CREDENTIALS_FILE", home + "/.aws/credentials"));
+    Path credentials =
+        Path.of(env.getOrDefault("AWS_SHARED_CREDENTIALS_FILE", home + "/.aws/credentials"));
     Path config = Path.of(env.getOrDefault("AWS_CONFIG_FILE", home + "/.aws/config"));
     List<ProfileFileSupplier> found = new ArrayList<>();
     if (Files.isReadable(credentials)) {
@@ -183,6 +207,8 @@ public final class S3Credentials {
     if (found.isEmpty()) {
       return null;
     }
-    return found.size() == 1 ? found.get(0) : ProfileFileSupplier.aggregate(found.toArray(ProfileFileSupplier[]::new));
+    return found.size() == 1
+        ? found.get(0)
+        : ProfileFileSupplier.aggregate(found.toArray(ProfileFileSupplier[]::new));
   }
 }

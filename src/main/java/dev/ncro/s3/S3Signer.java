@@ -29,9 +29,17 @@ import software.amazon.awssdk.identity.spi.AwsCredentialsIdentity;
 public final class S3Signer implements RequestAuth {
   /** Error codes that mean "your credentials are wrong", not "no such key". */
   static final Set<String> AUTH_CODES = Set.of(
-      "SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken", "InvalidToken", "TokenRefreshRequired",
-      "AuthorizationHeaderMalformed", "RequestTimeTooSkewed", "InvalidSecurity");
-  private static final Set<String> EXPIRED = Set.of("ExpiredToken", "TokenRefreshRequired", "InvalidToken");
+      "SignatureDoesNotMatch",
+      "InvalidAccessKeyId",
+      "ExpiredToken",
+      "InvalidToken",
+      "TokenRefreshRequired",
+      "AuthorizationHeaderMalformed",
+      "RequestTimeTooSkewed",
+      "InvalidSecurity");
+
+  private static final Set<String> EXPIRED =
+      Set.of("ExpiredToken", "TokenRefreshRequired", "InvalidToken");
   private static final Pattern CODE = Pattern.compile("<Code>\\s*([A-Za-z0-9.]{1,64})\\s*</Code>");
   private static final AwsV4HttpSigner SIGNER = AwsV4HttpSigner.create();
 
@@ -55,12 +63,15 @@ public final class S3Signer implements RequestAuth {
         .uri(URI.create(location.scheme() + "://" + host + pathAndQuery))
         .putHeader("Host", host)
         .build();
-    SdkHttpRequest signed = SIGNER.sign(r -> r.identity(c).request(request)
-        .putProperty(AwsV4HttpSigner.REGION_NAME, location.region())
-        .putProperty(AwsV4HttpSigner.SERVICE_SIGNING_NAME, "s3")
-        .putProperty(AwsV4HttpSigner.DOUBLE_URL_ENCODE, false)
-        .putProperty(AwsV4HttpSigner.NORMALIZE_PATH, false)
-        .putProperty(AwsV4HttpSigner.PAYLOAD_SIGNING_ENABLED, false)).request();
+    SdkHttpRequest signed = SIGNER
+        .sign(r -> r.identity(c)
+            .request(request)
+            .putProperty(AwsV4HttpSigner.REGION_NAME, location.region())
+            .putProperty(AwsV4HttpSigner.SERVICE_SIGNING_NAME, "s3")
+            .putProperty(AwsV4HttpSigner.DOUBLE_URL_ENCODE, false)
+            .putProperty(AwsV4HttpSigner.NORMALIZE_PATH, false)
+            .putProperty(AwsV4HttpSigner.PAYLOAD_SIGNING_ENABLED, false))
+        .request();
     signed.forEachHeader((name, values) -> {
       if (!name.equalsIgnoreCase("Host")) {
         headers.set(name, values);
@@ -93,7 +104,8 @@ public final class S3Signer implements RequestAuth {
       return "S3 " + code + " (status " + status + ")";
     }
     if (status == 403 && credentials.current() == null) {
-      return "S3 refused an unsigned request (no AWS credentials found)" + (code == null ? "" : ": " + code);
+      return "S3 refused an unsigned request (no AWS credentials found)"
+          + (code == null ? "" : ": " + code);
     }
     return null;
   }
@@ -108,7 +120,8 @@ public final class S3Signer implements RequestAuth {
     if (body == null || body.length == 0) {
       return null;
     }
-    Matcher m = CODE.matcher(new String(body, 0, Math.min(body.length, 16 * 1024), StandardCharsets.UTF_8));
+    Matcher m =
+        CODE.matcher(new String(body, 0, Math.min(body.length, 16 * 1024), StandardCharsets.UTF_8));
     return m.find() ? m.group(1) : null;
   }
 }

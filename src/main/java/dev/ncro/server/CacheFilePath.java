@@ -29,7 +29,9 @@ final class CacheFilePath {
     String q = query == null ? "" : "?" + query;
     if (path.startsWith("/log/")) {
       String name = decode(path.substring(5));
-      return storePathBase(name) ? file(CacheFileKind.LOG, "/log/" + encode(name) + q, null) : reject("log");
+      return storePathBase(name)
+          ? file(CacheFileKind.LOG, "/log/" + encode(name) + q, null)
+          : reject("log");
     }
     if (path.startsWith("/realisations/")) {
       String file = decode(path.substring(14));
@@ -37,7 +39,8 @@ final class CacheFilePath {
         return reject("realisation");
       }
       String id = file.substring(0, file.length() - 4);
-      return drvOutputId(id) ? file(CacheFileKind.REALISATION, "/realisations/" + encode(id) + ".doi" + q, id)
+      return drvOutputId(id)
+          ? file(CacheFileKind.REALISATION, "/realisations/" + encode(id) + ".doi" + q, id)
           : reject("realisation");
     }
     if (path.startsWith("/build-trace-v2/")) {
@@ -48,22 +51,32 @@ final class CacheFilePath {
       }
       String drv = decode(rest.substring(0, slash));
       String file = decode(rest.substring(slash + 1));
-      if (!storePathBase(drv) || !drv.endsWith(".drv") || file == null || !file.endsWith(".doi")
+      if (!storePathBase(drv)
+          || !drv.endsWith(".drv")
+          || file == null
+          || !file.endsWith(".doi")
           || !outputName(file.substring(0, file.length() - 4))) {
         return reject("build trace");
       }
-      return file(CacheFileKind.BUILD_TRACE, "/build-trace-v2/" + encode(drv) + "/" + encode(file) + q,
+      return file(
+          CacheFileKind.BUILD_TRACE,
+          "/build-trace-v2/" + encode(drv) + "/" + encode(file) + q,
           drv + "^" + file.substring(0, file.length() - 4));
     }
     if (path.startsWith("/debuginfo/")) {
       String id = decode(path.substring(11));
-      // Nix 2.8 writes debuginfo/<build id>.debug (it keeps the file's suffix; later versions drop it)
+      // Nix 2.8 writes debuginfo/<build id>.debug (it keeps the file's suffix; later versions drop
+      // it)
       String bare = id != null && id.endsWith(".debug") ? id.substring(0, id.length() - 6) : id;
-      return buildId(bare) ? file(CacheFileKind.DEBUGINFO, "/debuginfo/" + id + q, null) : reject("debuginfo");
+      return buildId(bare)
+          ? file(CacheFileKind.DEBUGINFO, "/debuginfo/" + id + q, null)
+          : reject("debuginfo");
     }
     if (path.endsWith(".ls") && path.indexOf('/', 1) < 0) {
       String hash = path.substring(1, path.length() - 3);
-      return StorePathHash.isValid(hash) ? file(CacheFileKind.LISTING, path + q, hash) : reject("listing");
+      return StorePathHash.isValid(hash)
+          ? file(CacheFileKind.LISTING, path + q, hash)
+          : reject("listing");
     }
     return null;
   }
@@ -78,7 +91,9 @@ final class CacheFilePath {
 
   /** {@code <32 chars of Nix base32>-<name>}, the base name of a store path. */
   static boolean storePathBase(String s) {
-    return s != null && s.length() > StorePathHash.LENGTH + 1 && s.length() <= StorePathHash.LENGTH + 1 + MAX_NAME
+    return s != null
+        && s.length() > StorePathHash.LENGTH + 1
+        && s.length() <= StorePathHash.LENGTH + 1 + MAX_NAME
         && s.charAt(StorePathHash.LENGTH) == '-'
         && StorePathHash.isValid(s.substring(0, StorePathHash.LENGTH))
         && storeName(s.substring(StorePathHash.LENGTH + 1));
@@ -175,7 +190,8 @@ final class CacheFilePath {
       if (alnum(c) || "-._~!$&'()*+,;=:@".indexOf(c) >= 0) {
         sb.append(c);
       } else {
-        sb.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+        sb.append('%')
+            .append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
             .append(Character.toUpperCase(Character.forDigit(c & 15, 16)));
       }
     }

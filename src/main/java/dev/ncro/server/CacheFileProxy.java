@@ -1,6 +1,5 @@
 package dev.ncro.server;
 
-import dev.ncro.narinfo.CacheFileKind;
 import dev.ncro.narinfo.NarInfoException;
 import dev.ncro.narinfo.Realisation;
 import dev.ncro.router.CacheFileRouter;
@@ -63,9 +62,14 @@ final class CacheFileProxy implements StreamedResponse {
   static final int MAX_VERIFIED_BYTES = 1 << 20;
   /** A HEAD's winner body up to this size is read and dropped, keeping the connection; larger ones close it. */
   private static final long DRAIN_LIMIT = 64 * 1024;
+
   private static final CharSequence[] PASSED_HEADERS = {
-      HttpHeaderNames.CONTENT_TYPE, HttpHeaderNames.CONTENT_LENGTH, HttpHeaderNames.CONTENT_ENCODING,
-      HttpHeaderNames.LAST_MODIFIED, HttpHeaderNames.ETAG};
+    HttpHeaderNames.CONTENT_TYPE,
+    HttpHeaderNames.CONTENT_LENGTH,
+    HttpHeaderNames.CONTENT_ENCODING,
+    HttpHeaderNames.LAST_MODIFIED,
+    HttpHeaderNames.ETAG
+  };
 
   private final Channel client;
   private final boolean head;
@@ -80,6 +84,7 @@ final class CacheFileProxy implements StreamedResponse {
   private volatile boolean closed;
   /** The leg whose answer the client gets; null until one wins. Guarded by this. */
   private Leg winner;
+
   private boolean inFirstStage;
   private int pending;
   private int unavailable;
@@ -87,13 +92,29 @@ final class CacheFileProxy implements StreamedResponse {
   /** Headers every upstream request carries ({@code X-Ncro-Hop}); null for none. */
   private final HttpHeaders forward;
 
-  CacheFileProxy(Channel client, boolean head, Target.CacheFile target, FilePlan plan, UpstreamClient upstreams,
-      UpstreamRegistry registry, CacheFileRouter router, Executor verifier, Runnable onDone) {
+  CacheFileProxy(
+      Channel client,
+      boolean head,
+      Target.CacheFile target,
+      FilePlan plan,
+      UpstreamClient upstreams,
+      UpstreamRegistry registry,
+      CacheFileRouter router,
+      Executor verifier,
+      Runnable onDone) {
     this(client, head, target, plan, upstreams, registry, router, verifier, onDone, null);
   }
 
-  CacheFileProxy(Channel client, boolean head, Target.CacheFile target, FilePlan plan, UpstreamClient upstreams,
-      UpstreamRegistry registry, CacheFileRouter router, Executor verifier, Runnable onDone,
+  CacheFileProxy(
+      Channel client,
+      boolean head,
+      Target.CacheFile target,
+      FilePlan plan,
+      UpstreamClient upstreams,
+      UpstreamRegistry registry,
+      CacheFileRouter router,
+      Executor verifier,
+      Runnable onDone,
       HttpHeaders forward) {
     this.forward = forward;
     this.client = client;
@@ -178,7 +199,9 @@ final class CacheFileProxy implements StreamedResponse {
       router.absentEverywhere(target.upstreamPath());
       respond(Responses.text(404, "not found on any upstream", head));
     } else {
-      String why = down > 0 ? down + " upstream(s) could not answer" : plan.notAsked() + " silent upstream(s) not asked";
+      String why = down > 0
+          ? down + " upstream(s) could not answer"
+          : plan.notAsked() + " silent upstream(s) not asked";
       respond(Responses.text(503, "no upstream has it and some could not answer: " + why, head));
     }
   }
@@ -228,6 +251,7 @@ final class CacheFileProxy implements StreamedResponse {
     private HttpResponse response;
     /** What the answer means once it is complete, when it is not streamed to the client. */
     private boolean failed;
+
     private boolean passing;
     private ByteBuf collected;
     private boolean unflushed;
@@ -278,7 +302,8 @@ final class CacheFileProxy implements StreamedResponse {
             ex.abort(); // not worth reading only to keep the connection
             endHead();
           } else {
-            draining = true; // the body is dropped; the answer ends with it, the connection is reused
+            draining =
+                true; // the body is dropped; the answer ends with it, the connection is reused
           }
           return;
         }
@@ -288,12 +313,17 @@ final class CacheFileProxy implements StreamedResponse {
       if (s == 404 || s == 403 || s == 410) {
         registry.alive(upstream); // absent here: settled in onComplete
       } else if (s >= 500) {
-        registry.failure(upstream, FailureKind.STATUS_5XX, target.kind().label() + ": status " + s, sentNanos);
+        registry.failure(
+            upstream, FailureKind.STATUS_5XX, target.kind().label() + ": status " + s, sentNanos);
         failed = true;
       } else {
         registry.badAnswer(upstream, FailureKind.PROTOCOL);
-        log.atWarn().setMessage("unexpected status for a cache file").addKeyValue("upstream", upstream.name())
-            .addKeyValue("path", target.upstreamPath()).addKeyValue("status", s).log();
+        log.atWarn()
+            .setMessage("unexpected status for a cache file")
+            .addKeyValue("upstream", upstream.name())
+            .addKeyValue("path", target.upstreamPath())
+            .addKeyValue("status", s)
+            .log();
         failed = true;
       }
       // drain the small error body; settled in onComplete
@@ -370,8 +400,11 @@ final class CacheFileProxy implements StreamedResponse {
           return;
         }
         if (promised >= 0 && delivered != promised) {
-          onError(new UpstreamException(FailureKind.TRUNCATED,
-              "body ended after " + delivered + " of " + promised + " bytes"), true);
+          onError(
+              new UpstreamException(
+                  FailureKind.TRUNCATED,
+                  "body ended after " + delivered + " of " + promised + " bytes"),
+              true);
           return;
         }
         client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
@@ -397,8 +430,12 @@ final class CacheFileProxy implements StreamedResponse {
       String problem = realisationProblem(body);
       if (problem != null) {
         registry.badAnswer(upstream, FailureKind.BAD_SIGNATURE);
-        log.atWarn().setMessage("realisation not accepted").addKeyValue("upstream", upstream.name())
-            .addKeyValue("path", target.upstreamPath()).addKeyValue("reason", problem).log();
+        log.atWarn()
+            .setMessage("realisation not accepted")
+            .addKeyValue("upstream", upstream.name())
+            .addKeyValue("path", target.upstreamPath())
+            .addKeyValue("reason", problem)
+            .log();
         finish(false);
         return;
       }
@@ -407,7 +444,9 @@ final class CacheFileProxy implements StreamedResponse {
         return;
       }
       router.found(target.upstreamPath(), upstream);
-      FullHttpResponse out = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+      FullHttpResponse out = new DefaultFullHttpResponse(
+          HttpVersion.HTTP_1_1,
+          HttpResponseStatus.OK,
           head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
       copy(response.headers(), out.headers());
       out.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
@@ -445,17 +484,25 @@ final class CacheFileProxy implements StreamedResponse {
         endHead();
         return;
       }
-      registry.failure(upstream, error.kind(), target.kind().label() + " " + error.kind().label() + ": "
-          + error.getMessage(), sentNanos);
+      registry.failure(
+          upstream,
+          error.kind(),
+          target.kind().label() + " " + error.kind().label() + ": " + error.getMessage(),
+          sentNanos);
       if (collected != null) {
         collected.release();
         collected = null;
       }
       if (passing) {
         passing = false;
-        log.atWarn().setMessage("cache file broke after the response started: aborting the client connection")
-            .addKeyValue("path", target.upstreamPath()).addKeyValue("upstream", upstream.name())
-            .addKeyValue("delivered", delivered).addKeyValue("error", error.getMessage()).log();
+        log.atWarn()
+            .setMessage(
+                "cache file broke after the response started: aborting the client connection")
+            .addKeyValue("path", target.upstreamPath())
+            .addKeyValue("upstream", upstream.name())
+            .addKeyValue("delivered", delivered)
+            .addKeyValue("error", error.getMessage())
+            .log();
         closed = true;
         client.close();
         finished();

@@ -20,6 +20,7 @@ import java.util.List;
 final class ClientGate {
   /** Nix (curl) answers a 401 carrying this by sending its netrc credentials. */
   static final String CHALLENGE = "Basic realm=\"ncro\"";
+
   private final AccessPolicy policy;
   private final Metrics metrics;
 
@@ -35,8 +36,10 @@ final class ClientGate {
     }
     // Not an IP connection (a Unix socket): no address to check, credentials still apply.
     InetAddress peer = ch.remoteAddress() instanceof InetSocketAddress a ? a.getAddress() : null;
-    List<String> forwarded = policy.trustedProxies().isEmpty() ? List.of() : req.headers().getAll("X-Forwarded-For");
-    Rejection r = policy.check(peer, forwarded, req.headers().get(HttpHeaderNames.AUTHORIZATION), scope(target));
+    List<String> forwarded =
+        policy.trustedProxies().isEmpty() ? List.of() : req.headers().getAll("X-Forwarded-For");
+    Rejection r = policy.check(
+        peer, forwarded, req.headers().get(HttpHeaderNames.AUTHORIZATION), scope(target));
     if (r == null) {
       return null;
     }
@@ -58,7 +61,9 @@ final class ClientGate {
     if (target instanceof Target.Health) {
       return AccessPolicy.Scope.HEALTH;
     }
-    if (target instanceof Target.Status || target instanceof Target.Metrics || target instanceof Target.StatusPage) {
+    if (target instanceof Target.Status
+        || target instanceof Target.Metrics
+        || target instanceof Target.StatusPage) {
       return AccessPolicy.Scope.ADMIN;
     }
     return AccessPolicy.Scope.CACHE;

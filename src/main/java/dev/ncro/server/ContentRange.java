@@ -20,7 +20,9 @@ record ContentRange(long first, long last, long total) {
       long first = Long.parseLong(spec.substring(0, dash));
       long last = Long.parseLong(spec.substring(dash + 1, slash));
       long total = Long.parseLong(spec.substring(slash + 1));
-      return first >= 0 && last >= first && total > last ? new ContentRange(first, last, total) : null;
+      return first >= 0 && last >= first && total > last
+          ? new ContentRange(first, last, total)
+          : null;
     } catch (NumberFormatException e) {
       return null;
     }

@@ -52,8 +52,18 @@ final class Endpoints {
   private final NarHedging hedging;
   private final int maxHops;
 
-  Endpoints(NarinfoRouter narinfo, NarRouter nars, CacheFileRouter files, UpstreamClient client, UpstreamRegistry registry,
-      Metrics metrics, StatusReport status, Executor blocking, int cachePriority, int maxHops, boolean wantMassQuery,
+  Endpoints(
+      NarinfoRouter narinfo,
+      NarRouter nars,
+      CacheFileRouter files,
+      UpstreamClient client,
+      UpstreamRegistry registry,
+      Metrics metrics,
+      StatusReport status,
+      Executor blocking,
+      int cachePriority,
+      int maxHops,
+      boolean wantMassQuery,
       NarHedging hedging) {
     this.hedging = hedging;
     this.maxHops = maxHops;
@@ -66,7 +76,8 @@ final class Endpoints {
     this.client = client;
     this.registry = registry;
     this.blocking = blocking;
-    this.cacheInfo = ("StoreDir: /nix/store\nWantMassQuery: " + (wantMassQuery ? 1 : 0) + "\nPriority: " + cachePriority + "\n")
+    this.cacheInfo = ("StoreDir: /nix/store\nWantMassQuery: " + (wantMassQuery ? 1 : 0)
+            + "\nPriority: " + cachePriority + "\n")
         .getBytes(StandardCharsets.UTF_8);
   }
 
@@ -74,7 +85,8 @@ final class Endpoints {
     boolean head = RequestHandler.isHead(req);
     int hop = Hops.incoming(req.headers());
     if (hop < 0 && !(target instanceof Target.Rejected)) {
-      conn.respond(Responses.text(400, Hops.HEADER + " must be one decimal number of at most 3 digits", head));
+      conn.respond(Responses.text(
+          400, Hops.HEADER + " must be one decimal number of at most 3 digits", head));
       return;
     }
     if (hop >= maxHops) {
@@ -83,7 +95,8 @@ final class Endpoints {
           narinfo(n.hash(), head, conn, narinfo.lookupStored(n.hash()), true);
           return;
         }
-        case Target.Nar n when hop > maxHops -> {
+        case Target.Nar n
+        when hop > maxHops -> {
           conn.respond(hopLimit(head));
           return;
         }
@@ -91,34 +104,43 @@ final class Endpoints {
           conn.respond(hopLimit(head));
           return;
         }
-        default -> {} // a NAR at exactly max_hops: from its routed upstream only (see nar()); local endpoints as usual
+        default -> {} // a NAR at exactly max_hops: from its routed upstream only (see nar()); local
+        // endpoints as usual
       }
     }
     switch (target) {
       case Target.Rejected r -> conn.respond(Responses.text(r.status(), r.reason(), head));
       case Target.NotFound n -> conn.respond(Responses.text(404, "not found", head));
-      case Target.NixCacheInfo c -> conn.respond(Responses.of(200, "text/x-nix-cache-info", cacheInfo, head));
-      case Target.Health h -> conn.respond(registry.anyUsable()
-          ? Responses.text(200, status.healthText(), head)
-          : Responses.text(503, "no usable upstream", head));
-      case Target.Metrics m -> blocking.execute(() -> {
-        FullHttpResponse r = Responses.of(200, metrics.contentType(), metrics.scrape(), head);
-        conn.channel().eventLoop().execute(() -> conn.respond(r));
-      });
-      case Target.Status st -> blocking.execute(() -> {
-        FullHttpResponse r = Responses.of(200, "application/json", status.json(), head);
-        r.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
-        conn.channel().eventLoop().execute(() -> conn.respond(r));
-      });
-      case Target.StatusPage p -> conn.respond(Responses.of(200, "text/html; charset=utf-8", StatusPage.HTML, head));
-      case Target.Narinfo n -> narinfo(n.hash(), head, conn, narinfo.lookup(n.hash(), Hops.forward(hop)), false);
+      case Target.NixCacheInfo c ->
+        conn.respond(Responses.of(200, "text/x-nix-cache-info", cacheInfo, head));
+      case Target.Health h ->
+        conn.respond(
+            registry.anyUsable()
+                ? Responses.text(200, status.healthText(), head)
+                : Responses.text(503, "no usable upstream", head));
+      case Target.Metrics m ->
+        blocking.execute(() -> {
+          FullHttpResponse r = Responses.of(200, metrics.contentType(), metrics.scrape(), head);
+          conn.channel().eventLoop().execute(() -> conn.respond(r));
+        });
+      case Target.Status st ->
+        blocking.execute(() -> {
+          FullHttpResponse r = Responses.of(200, "application/json", status.json(), head);
+          r.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+          conn.channel().eventLoop().execute(() -> conn.respond(r));
+        });
+      case Target.StatusPage p ->
+        conn.respond(Responses.of(200, "text/html; charset=utf-8", StatusPage.HTML, head));
+      case Target.Narinfo n ->
+        narinfo(n.hash(), head, conn, narinfo.lookup(n.hash(), Hops.forward(hop)), false);
       case Target.Nar n -> nar(n.narUrl(), req, conn, hop);
       case Target.CacheFile f -> cacheFile(f, head, conn, Hops.forward(hop));
     }
   }
 
   /** A log, realisation, listing or debuginfo file: see {@link CacheFileRouter} and {@link CacheFileProxy}. */
-  private void cacheFile(Target.CacheFile f, boolean head, RequestHandler conn, HttpHeaders forward) {
+  private void cacheFile(
+      Target.CacheFile f, boolean head, RequestHandler conn, HttpHeaders forward) {
     metrics.cacheFileRequested(f.kind().label());
     if (files.knownAbsent(f.upstreamPath())) {
       FullHttpResponse r = Responses.text(404, "not found on any upstream", head);
@@ -129,12 +151,19 @@ final class Endpoints {
     blocking.execute(() -> {
       CacheFileProxy proxy;
       try {
-        FilePlan plan = files.plan(f.kind(), f.upstreamPath(), f.kind() == CacheFileKind.LISTING ? f.key() : null);
-        proxy = new CacheFileProxy(conn.channel(), head, f, plan, client, registry, files, blocking, conn::done, forward);
+        FilePlan plan = files.plan(
+            f.kind(), f.upstreamPath(), f.kind() == CacheFileKind.LISTING ? f.key() : null);
+        proxy = new CacheFileProxy(
+            conn.channel(), head, f, plan, client, registry, files, blocking, conn::done, forward);
       } catch (RuntimeException e) {
-        log.atWarn().setMessage("cache file planning failed").addKeyValue("path", f.upstreamPath())
-            .addKeyValue("error", e.getMessage()).log();
-        conn.channel().eventLoop().execute(() -> conn.respond(Responses.text(503, "internal error", head)));
+        log.atWarn()
+            .setMessage("cache file planning failed")
+            .addKeyValue("path", f.upstreamPath())
+            .addKeyValue("error", e.getMessage())
+            .log();
+        conn.channel()
+            .eventLoop()
+            .execute(() -> conn.respond(Responses.text(503, "internal error", head)));
         return;
       }
       conn.channel().eventLoop().execute(() -> conn.stream(proxy));
@@ -143,13 +172,21 @@ final class Endpoints {
 
   /** A 404 that names its reason: the request came through {@code server.max_hops} ncro nodes already. */
   private static FullHttpResponse hopLimit(boolean head) {
-    FullHttpResponse r = Responses.text(404, "not in this node's store, and the request has passed server.max_hops ncro nodes", head);
+    FullHttpResponse r = Responses.text(
+        404,
+        "not in this node's store, and the request has passed server.max_hops ncro nodes",
+        head);
     r.headers().set(Responses.X_ROUTE, "hop-limit");
     return r;
   }
 
   /** {@code storeOnly}: the lookup asked no upstream (hop limit), which a 404 says in {@code X-Ncro-Route}. */
-  private void narinfo(String hash, boolean head, RequestHandler conn, CompletableFuture<NarinfoResult> f, boolean storeOnly) {
+  private void narinfo(
+      String hash,
+      boolean head,
+      RequestHandler conn,
+      CompletableFuture<NarinfoResult> f,
+      boolean storeOnly) {
     if (f.isDone()) {
       conn.respond(narinfoResponse(f.join(), head, storeOnly));
       return;
@@ -195,7 +232,8 @@ final class Endpoints {
       }
       case NarinfoResult.Unavailable u -> {
         metrics.cacheMiss();
-        yield Responses.text(503, "no upstream has it and some could not answer: " + u.reason(), head);
+        yield Responses.text(
+            503, "no upstream has it and some could not answer: " + u.reason(), head);
       }
     };
     metrics.narinfoAnswered(response.status().code());
@@ -204,8 +242,11 @@ final class Endpoints {
 
   /** At the hop limit: only the upstream this node's own route names (none without a route: a 404). */
   private static NarRouter.NarPlan routedOnly(NarRouter.NarPlan plan) {
-    return new NarRouter.NarPlan(plan.routed() == null ? List.of() : List.of(plan.routed()), plan.routed(),
-        plan.routeHash(), plan.fileHash());
+    return new NarRouter.NarPlan(
+        plan.routed() == null ? List.of() : List.of(plan.routed()),
+        plan.routed(),
+        plan.routeHash(),
+        plan.fileHash());
   }
 
   private void nar(String narUrl, HttpRequest req, RequestHandler conn, int hop) {
@@ -215,14 +256,30 @@ final class Endpoints {
       try {
         plan = hop >= maxHops ? routedOnly(nars.plan(narUrl)) : nars.plan(narUrl);
       } catch (RuntimeException e) {
-        log.atWarn().setMessage("NAR planning failed")
-          .addKeyValue("nar_url", narUrl)
-          .addKeyValue("error", e.getMessage()).log();
-        conn.channel().eventLoop().execute(() -> conn.respond(Responses.text(503, "internal error", RequestHandler.isHead(req))));
+        log.atWarn()
+            .setMessage("NAR planning failed")
+            .addKeyValue("nar_url", narUrl)
+            .addKeyValue("error", e.getMessage())
+            .log();
+        conn.channel()
+            .eventLoop()
+            .execute(() ->
+                conn.respond(Responses.text(503, "internal error", RequestHandler.isHead(req))));
         return;
       }
-      NarProxy proxy = new NarProxy(conn.channel(), req.method(), narUrl, forward, plan, client, registry, metrics, resumes,
-          hedging, () -> blocking.execute(() -> nars.routedUpstreamLost(plan)), conn::done);
+      NarProxy proxy = new NarProxy(
+          conn.channel(),
+          req.method(),
+          narUrl,
+          forward,
+          plan,
+          client,
+          registry,
+          metrics,
+          resumes,
+          hedging,
+          () -> blocking.execute(() -> nars.routedUpstreamLost(plan)),
+          conn::done);
       conn.channel().eventLoop().execute(() -> conn.stream(proxy));
     });
   }

@@ -1,7 +1,5 @@
 package dev.ncro.server;
 
-import io.netty.channel.ChannelFactory;
-import java.util.concurrent.atomic.AtomicInteger;
 import dev.ncro.config.ListenAddress;
 import dev.ncro.config.ServerConfig;
 import dev.ncro.metrics.Metrics;
@@ -13,12 +11,13 @@ import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ServerChannel;
-import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
@@ -32,6 +31,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,6 +44,7 @@ public final class HttpServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
   /** Per-connection output buffer bounds: a slow client holds at most about this much. */
   static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
+
   private final Transport transport;
   private final ServerConfig config;
   private final Endpoints endpoints;
@@ -52,13 +53,33 @@ public final class HttpServer implements AutoCloseable {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final List<Channel> listeners = new ArrayList<>();
 
-  public HttpServer(Transport transport, ServerConfig config, NarinfoRouter narinfo, NarRouter nars,
-      CacheFileRouter files, UpstreamClient client, UpstreamRegistry registry, Metrics metrics, StatusReport status,
-      Executor blocking, NarHedging hedging) {
+  public HttpServer(
+      Transport transport,
+      ServerConfig config,
+      NarinfoRouter narinfo,
+      NarRouter nars,
+      CacheFileRouter files,
+      UpstreamClient client,
+      UpstreamRegistry registry,
+      Metrics metrics,
+      StatusReport status,
+      Executor blocking,
+      NarHedging hedging) {
     this.transport = transport;
     this.config = config;
-    this.endpoints = new Endpoints(narinfo, nars, files, client, registry, metrics, status, blocking,
-        config.cachePriority(), config.maxHops(), config.wantMassQuery(), hedging);
+    this.endpoints = new Endpoints(
+        narinfo,
+        nars,
+        files,
+        client,
+        registry,
+        metrics,
+        status,
+        blocking,
+        config.cachePriority(),
+        config.maxHops(),
+        config.wantMassQuery(),
+        hedging);
     this.gate = new ClientGate(config.access(), metrics);
   }
 
@@ -93,8 +114,9 @@ public final class HttpServer implements AutoCloseable {
         });
     if (!inheritedFds.isEmpty()) {
       if (!"epoll".equals(transport.name())) {
-        throw new IllegalStateException("systemd handed over a socket (LISTEN_FDS), but only the epoll transport can"
-            + " serve an inherited descriptor and it is unavailable here");
+        throw new IllegalStateException(
+            "systemd handed over a socket (LISTEN_FDS), but only the epoll transport can"
+                + " serve an inherited descriptor and it is unavailable here");
       }
       // The socket is bound and listening already: register it, do not bind.
       for (int fd : inheritedFds) {
@@ -105,8 +127,9 @@ public final class HttpServer implements AutoCloseable {
       return (InetSocketAddress) listeners.get(0).localAddress();
     }
     if (addr == null) {
-      throw new IllegalStateException("server.listen is empty, which means socket activation, but systemd handed"
-          + " over no socket (LISTEN_FDS/LISTEN_PID unset): nothing to serve on");
+      throw new IllegalStateException(
+          "server.listen is empty, which means socket activation, but systemd handed"
+              + " over no socket (LISTEN_FDS/LISTEN_PID unset): nothing to serve on");
     }
     b.channel(transport.serverChannel());
     if (!addr.bothLoopbacks()) {
@@ -129,7 +152,9 @@ public final class HttpServer implements AutoCloseable {
     InetAddress[] loopbacks = {NetUtil.LOCALHOST4, NetUtil.LOCALHOST6};
     IllegalStateException unavailable = null;
     for (InetAddress a : loopbacks) {
-      int p = listeners.isEmpty() ? port : ((InetSocketAddress) listeners.get(0).localAddress()).getPort();
+      int p = listeners.isEmpty()
+          ? port
+          : ((InetSocketAddress) listeners.get(0).localAddress()).getPort();
       ChannelFuture f = b.bind(new InetSocketAddress(a, p)).await();
       if (f.isSuccess()) {
         listeners.add(f.channel());
@@ -139,12 +164,21 @@ public final class HttpServer implements AutoCloseable {
       if (String.valueOf(cause.getMessage()).contains("Address already in use")) {
         listeners.forEach(Channel::close);
         listeners.clear();
-        throw new IllegalStateException("server.listen: " + NetUtil.toAddressString(a) + " port " + p + ": address already in use", cause);
+        throw new IllegalStateException(
+            "server.listen: " + NetUtil.toAddressString(a) + " port " + p
+                + ": address already in use",
+            cause);
       }
-      log.atWarn().setMessage("loopback address not available on this host, not listening on it")
-          .addKeyValue("address", NetUtil.toAddressString(a)).addKeyValue("error", cause.getMessage()).log();
+      log.atWarn()
+          .setMessage("loopback address not available on this host, not listening on it")
+          .addKeyValue("address", NetUtil.toAddressString(a))
+          .addKeyValue("error", cause.getMessage())
+          .log();
       if (unavailable == null) {
-        unavailable = new IllegalStateException("server.listen: cannot listen on " + NetUtil.toAddressString(a) + ": " + cause.getMessage(), cause);
+        unavailable = new IllegalStateException(
+            "server.listen: cannot listen on " + NetUtil.toAddressString(a) + ": "
+                + cause.getMessage(),
+            cause);
       }
     }
     if (listeners.isEmpty()) {

@@ -16,9 +16,15 @@ import io.netty.handler.codec.http.HttpVersion;
  * fails on a 200 to its Range request.
  */
 final class NarHeaders {
-  private static final CharSequence[] PASSED = {HttpHeaderNames.CONTENT_TYPE, HttpHeaderNames.CONTENT_LENGTH,
-      HttpHeaderNames.CONTENT_RANGE, HttpHeaderNames.LOCATION, HttpHeaderNames.LAST_MODIFIED,
-      HttpHeaderNames.ETAG, HttpHeaderNames.ACCEPT_RANGES};
+  private static final CharSequence[] PASSED = {
+    HttpHeaderNames.CONTENT_TYPE,
+    HttpHeaderNames.CONTENT_LENGTH,
+    HttpHeaderNames.CONTENT_RANGE,
+    HttpHeaderNames.LOCATION,
+    HttpHeaderNames.LAST_MODIFIED,
+    HttpHeaderNames.ETAG,
+    HttpHeaderNames.ACCEPT_RANGES
+  };
 
   private NarHeaders() {}
 
@@ -26,7 +32,8 @@ final class NarHeaders {
    * The client's response for {@code upstream} whose body is described by {@code window}; {@code
    * host} and {@code route} go into {@code X-Ncro-Upstream} and {@code X-Ncro-Route}.
    */
-  static HttpResponse forClient(HttpResponse upstream, ByteWindow window, boolean head, String host, String route) {
+  static HttpResponse forClient(
+      HttpResponse upstream, ByteWindow window, boolean head, String host, String route) {
     HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, upstream.status());
     HttpHeaders from = upstream.headers();
     for (CharSequence n : PASSED) {
@@ -39,7 +46,10 @@ final class NarHeaders {
       long last = window.fileLength() - 1;
       out.setStatus(HttpResponseStatus.PARTIAL_CONTENT);
       out.headers().set(HttpHeaderNames.CONTENT_LENGTH, window.promised());
-      out.headers().set(HttpHeaderNames.CONTENT_RANGE, "bytes " + window.firstByte() + "-" + last + "/" + window.fileLength());
+      out.headers()
+          .set(
+              HttpHeaderNames.CONTENT_RANGE,
+              "bytes " + window.firstByte() + "-" + last + "/" + window.fileLength());
     }
     if (window.promised() < 0 && !head) {
       HttpUtil.setTransferEncodingChunked(out, true);

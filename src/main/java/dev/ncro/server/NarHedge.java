@@ -67,15 +67,27 @@ final class NarHedge {
   private boolean closed;
   /** No further hedge will be sent (none eligible): the attempts in flight go on alone. */
   private boolean exhausted;
+
   private boolean lookupStarted;
   private int lookupsPending;
   /** Hedges the clock allows so far: one per {@code delay} elapsed. */
   private int due;
+
   private int sent;
   private ScheduledFuture<?> tick;
 
-  NarHedge(NarProxy proxy, NarHedging settings, UpstreamClient upstreams, ResumeFinder holders, Metrics metrics,
-      EventLoop timer, HttpMethod method, HttpHeaders forward, String narUrl, String routeHash, String fileHash,
+  NarHedge(
+      NarProxy proxy,
+      NarHedging settings,
+      UpstreamClient upstreams,
+      ResumeFinder holders,
+      Metrics metrics,
+      EventLoop timer,
+      HttpMethod method,
+      HttpHeaders forward,
+      String narUrl,
+      String routeHash,
+      String fileHash,
       List<Upstream> candidates) {
     this.proxy = proxy;
     this.settings = settings;
@@ -128,8 +140,10 @@ final class NarHedge {
       lookUp = due == 1;
     }
     if (lookUp) {
-      // Every other candidate's narinfo at once; each holder of the identical file queues as it answers.
-      List<CompletableFuture<Optional<ResumeFinder.Source>>> asks = holders.holders(routeHash, fileHash, candidates);
+      // Every other candidate's narinfo at once; each holder of the identical file queues as it
+      // answers.
+      List<CompletableFuture<Optional<ResumeFinder.Source>>> asks =
+          holders.holders(routeHash, fileHash, candidates);
       synchronized (this) {
         lookupsPending = asks.size();
         lookupStarted = true;
@@ -157,24 +171,40 @@ final class NarHedge {
   private void launch() {
     List<Attempt> send = new ArrayList<>();
     synchronized (this) {
-      while (!closed && !exhausted && owner == null && sent < due && live.size() < settings.max() && !found.isEmpty()) {
+      while (!closed
+          && !exhausted
+          && owner == null
+          && sent < due
+          && live.size() < settings.max()
+          && !found.isEmpty()) {
         ResumeFinder.Source s = found.poll();
         Attempt a = new Attempt(s.upstream(), s.narPath(), true);
         live.add(a);
         sent++;
         send.add(a);
       }
-      if (!closed && !exhausted && owner == null && sent == 0 && due > 0 && lookupStarted && lookupsPending == 0
+      if (!closed
+          && !exhausted
+          && owner == null
+          && sent == 0
+          && due > 0
+          && lookupStarted
+          && lookupsPending == 0
           && found.isEmpty()) {
-        exhausted = true; // nothing will ever be sent: the first attempt goes on alone, as without hedging
+        exhausted =
+            true; // nothing will ever be sent: the first attempt goes on alone, as without hedging
         metrics.narHedge(NarHedgeOutcome.NONE_ELIGIBLE);
         stopClock();
       }
     }
     for (Attempt a : send) {
-      log.atInfo().setMessage("NAR hedged: no response headers from the first upstream within the hedge delay")
-          .addKeyValue("nar_url", narUrl).addKeyValue("hedge_upstream", a.upstream.name())
-          .addKeyValue("delay_ms", settings.delay().toMillis()).log();
+      log.atInfo()
+          .setMessage(
+              "NAR hedged: no response headers from the first upstream within the hedge delay")
+          .addKeyValue("nar_url", narUrl)
+          .addKeyValue("hedge_upstream", a.upstream.name())
+          .addKeyValue("delay_ms", settings.delay().toMillis())
+          .log();
       upstreams.send(a.upstream, method, a.path, forward, a);
     }
   }
@@ -200,7 +230,11 @@ final class NarHedge {
   }
 
   /** What an attempt does with a callback it cannot simply forward. */
-  private enum Verdict { OWN, ABORT, STEP_ASIDE }
+  private enum Verdict {
+    OWN,
+    ABORT,
+    STEP_ASIDE
+  }
 
   /** One request of the hedged first attempt. */
   private final class Attempt implements ResponseListener {
@@ -210,6 +244,7 @@ final class NarHedge {
     final long sentNanos = System.nanoTime();
     /** Guarded by the hedge's monitor. */
     private Exchange exchange;
+
     private boolean cancelled;
     /** This attempt owns the download: callbacks go to the proxy. Confined to this attempt's loop. */
     private boolean forwarding;

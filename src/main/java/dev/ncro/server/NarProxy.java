@@ -5,10 +5,10 @@ import dev.ncro.router.NarRouter;
 import dev.ncro.router.ResumeFinder;
 import dev.ncro.upstream.Exchange;
 import dev.ncro.upstream.FailureKind;
+import dev.ncro.upstream.Hops;
 import dev.ncro.upstream.RequestAuth;
 import dev.ncro.upstream.ResponseListener;
 import dev.ncro.upstream.Upstream;
-import dev.ncro.upstream.Hops;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamException;
 import dev.ncro.upstream.UpstreamRegistry;
@@ -86,6 +86,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   private final NarHedging hedging;
   /** The client's {@code Range: bytes=N-} start, -1 without one. */
   private final long requestedFrom;
+
   private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.TRYING);
   /**
    * Upstreams never asked to resume this download: their body broke, they failed a resume, or they
@@ -96,6 +97,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   private volatile NarHedge hedge;
   /** The current upstream answered a hedge: its response is labelled {@code nar-hedge}. */
   private boolean hedged;
+
   private int index = -1;
   private Upstream current;
   private volatile Exchange exchange;
@@ -103,18 +105,30 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   private long sentNanos;
   /** The body sent to the client: set with the client's response headers (STREAMING and RESUMING). */
   private ByteWindow window;
+
   private boolean failedSome;
   /** Some upstream refused ncro's credentials: without the NAR elsewhere, the answer is 503. */
   private boolean refusedSome;
   /** While DRAINING an answer that may be a refusal ({@link RequestAuth#mayRefuse}): its error body. */
   private ByteBuf refusalBody;
+
   private int refusalStatus;
   /** Body written to the client since the last flush. */
   private boolean unflushed;
 
-  NarProxy(Channel client, HttpMethod method, String narUrl, HttpHeaders requestHeaders,
-      NarRouter.NarPlan plan, UpstreamClient upstreams, UpstreamRegistry registry, Metrics metrics,
-      ResumeFinder resumes, NarHedging hedging, Runnable routedLost, Runnable onDone) {
+  NarProxy(
+      Channel client,
+      HttpMethod method,
+      String narUrl,
+      HttpHeaders requestHeaders,
+      NarRouter.NarPlan plan,
+      UpstreamClient upstreams,
+      UpstreamRegistry registry,
+      Metrics metrics,
+      ResumeFinder resumes,
+      NarHedging hedging,
+      Runnable routedLost,
+      Runnable onDone) {
     this.client = client;
     this.hedging = hedging;
     this.method = method;
@@ -179,7 +193,8 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     }
     if (++index >= order.size()) {
       int status = refusedSome ? 503 : failedSome ? 502 : 404;
-      String msg = refusedSome ? "an upstream that may have " + narUrl + " refused ncro's credentials"
+      String msg = refusedSome
+          ? "an upstream that may have " + narUrl + " refused ncro's credentials"
           : failedSome ? "no upstream could serve " + narUrl : "no upstream has " + narUrl;
       client.writeAndFlush(Responses.text(status, msg, head()));
       moveTo(Phase.DONE);
@@ -190,8 +205,19 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     sentNanos = System.nanoTime();
     List<Upstream> others = index == 0 ? hedgeCandidates() : List.of();
     if (!others.isEmpty()) {
-      NarHedge h = new NarHedge(this, hedging, upstreams, resumes, metrics, client.eventLoop(), method, forward,
-          narUrl, plan.routeHash(), plan.fileHash(), others);
+      NarHedge h = new NarHedge(
+          this,
+          hedging,
+          upstreams,
+          resumes,
+          metrics,
+          client.eventLoop(),
+          method,
+          forward,
+          narUrl,
+          plan.routeHash(),
+          plan.fileHash(),
+          others);
       hedge = h;
       h.start(current, "/" + narUrl);
       return;
@@ -249,7 +275,8 @@ final class NarProxy implements ResponseListener, StreamedResponse {
 
   /** A hedged attempt failed while another was still in flight. */
   void failedAside(Upstream u, UpstreamException error, long sent) {
-    registry.failure(u, error.kind(), "NAR " + error.kind().label() + ": " + error.getMessage(), sent);
+    registry.failure(
+        u, error.kind(), "NAR " + error.kind().label() + ": " + error.getMessage(), sent);
     failedSome = true;
   }
 
@@ -277,7 +304,8 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     if (current.auth().mayRefuse(s)) {
       moveTo(Phase.DRAINING);
       refusalStatus = s;
-      refusalBody = Unpooled.buffer(512); // heap, unpooled: nothing leaks if the exchange is dropped
+      refusalBody =
+          Unpooled.buffer(512); // heap, unpooled: nothing leaks if the exchange is dropped
       return; // read the small error body: it tells a refusal from an absent key (onComplete)
     }
     if (s == 404 || s == 410 || s == 403) {
@@ -294,7 +322,8 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       failedSome = true;
       return;
     }
-    if (s == 401) { // credentials refused: the NAR may exist there, so not a 404 if no one else has it
+    if (s == 401) { // credentials refused: the NAR may exist there, so not a 404 if no one else has
+      // it
       moveTo(Phase.DRAINING);
       registry.objectUnauthorized(current, "NAR " + narUrl, s);
       failedSome = true;
@@ -304,8 +333,11 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       ex.abort();
       return;
     }
-    window = ByteWindow.open(s, HttpUtil.getContentLength(r, -1L),
-        ContentRange.parse(r.headers().get(HttpHeaderNames.CONTENT_RANGE)), requestedFrom);
+    window = ByteWindow.open(
+        s,
+        HttpUtil.getContentLength(r, -1L),
+        ContentRange.parse(r.headers().get(HttpHeaderNames.CONTENT_RANGE)),
+        requestedFrom);
     String route = hedged ? "nar-hedge" : plan.routeLabel(current);
     client.writeAndFlush(NarHeaders.forClient(r, window, head(), current.host(), route));
     registry.success(current, ex.elapsedNanos() / 1e6);
@@ -315,9 +347,13 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   private void resumedHeaders(HttpResponse r, Exchange ex) {
     ContentRange range = ContentRange.parse(r.headers().get(HttpHeaderNames.CONTENT_RANGE));
     if (r.status().code() != 206 || !window.continuedBy(range)) {
-      log.atWarn().setMessage("resume source did not honour the range").addKeyValue("nar_url", narUrl)
-          .addKeyValue("upstream", current.name()).addKeyValue("status", r.status().code())
-          .addKeyValue("content_range", r.headers().get(HttpHeaderNames.CONTENT_RANGE)).log();
+      log.atWarn()
+          .setMessage("resume source did not honour the range")
+          .addKeyValue("nar_url", narUrl)
+          .addKeyValue("upstream", current.name())
+          .addKeyValue("status", r.status().code())
+          .addKeyValue("content_range", r.headers().get(HttpHeaderNames.CONTENT_RANGE))
+          .log();
       broken.add(current);
       ex.abort();
       resume(); // try another source, or give up
@@ -328,15 +364,22 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       return;
     }
     registry.success(current, ex.elapsedNanos() / 1e6);
-    log.atInfo().setMessage("NAR resumed from another upstream").addKeyValue("nar_url", narUrl)
-        .addKeyValue("upstream", current.name()).addKeyValue("offset", window.resumeOffset()).log();
+    log.atInfo()
+        .setMessage("NAR resumed from another upstream")
+        .addKeyValue("nar_url", narUrl)
+        .addKeyValue("upstream", current.name())
+        .addKeyValue("offset", window.resumeOffset())
+        .log();
   }
 
   @Override
   public void onContent(ByteBuf content) {
     Phase p = phase.get();
-    if (p == Phase.DRAINING && refusalBody != null && refusalBody.readableBytes() < MAX_ERROR_BODY) {
-      refusalBody.writeBytes(content, Math.min(content.readableBytes(), MAX_ERROR_BODY - refusalBody.readableBytes()));
+    if (p == Phase.DRAINING
+        && refusalBody != null
+        && refusalBody.readableBytes() < MAX_ERROR_BODY) {
+      refusalBody.writeBytes(
+          content, Math.min(content.readableBytes(), MAX_ERROR_BODY - refusalBody.readableBytes()));
     }
     if (p != Phase.STREAMING) {
       content.release();
@@ -369,11 +412,14 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   @Override
   public void onComplete() {
     switch (phase.get()) {
-      case DONE, CLOSED -> { }
+      case DONE, CLOSED -> {}
       case STREAMING -> {
         if (!window.complete() && !head()) {
-          onError(new UpstreamException(FailureKind.TRUNCATED,
-              "body ended after " + window.delivered() + " of " + window.promised() + " bytes"), true);
+          onError(
+              new UpstreamException(
+                  FailureKind.TRUNCATED,
+                  "body ended after " + window.delivered() + " of " + window.promised() + " bytes"),
+              true);
           return;
         }
         client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
@@ -415,19 +461,31 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     if (p.isFinal()) {
       return;
     }
-    registry.failure(current, error.kind(), "NAR " + error.kind().label() + ": " + error.getMessage(), sentNanos);
+    registry.failure(
+        current,
+        error.kind(),
+        "NAR " + error.kind().label() + ": " + error.getMessage(),
+        sentNanos);
     if (p == Phase.STREAMING || p == Phase.RESUMING) {
       broken.add(current);
       moveTo(Phase.RESUMING);
-      log.atWarn().setMessage("NAR stream broke after the response started").addKeyValue("nar_url", narUrl)
-          .addKeyValue("upstream", current.name()).addKeyValue("delivered", window.delivered())
-          .addKeyValue("error", error.getMessage()).log();
+      log.atWarn()
+          .setMessage("NAR stream broke after the response started")
+          .addKeyValue("nar_url", narUrl)
+          .addKeyValue("upstream", current.name())
+          .addKeyValue("delivered", window.delivered())
+          .addKeyValue("error", error.getMessage())
+          .log();
       resume();
       return;
     }
     failedSome = true;
-    log.atInfo().setMessage("NAR upstream failed, trying next").addKeyValue("nar_url", narUrl)
-        .addKeyValue("upstream", current.name()).addKeyValue("error", error.getMessage()).log();
+    log.atInfo()
+        .setMessage("NAR upstream failed, trying next")
+        .addKeyValue("nar_url", narUrl)
+        .addKeyValue("upstream", current.name())
+        .addKeyValue("error", error.getMessage())
+        .log();
     next();
   }
 
@@ -449,7 +507,8 @@ final class NarProxy implements ResponseListener, StreamedResponse {
         return;
       }
       current = source.get().upstream();
-      HttpHeaders range = new DefaultHttpHeaders().set(HttpHeaderNames.RANGE, "bytes=" + offset + "-");
+      HttpHeaders range =
+          new DefaultHttpHeaders().set(HttpHeaderNames.RANGE, "bytes=" + offset + "-");
       if (forward.contains(Hops.HEADER)) {
         range.set(Hops.HEADER, forward.get(Hops.HEADER));
       }
@@ -459,10 +518,15 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   }
 
   private void abortClient(String why) {
-    log.atWarn().setMessage("aborting the client's NAR download").addKeyValue("nar_url", narUrl)
-        .addKeyValue("delivered", window == null ? 0 : window.delivered()).addKeyValue("reason", why).log();
+    log.atWarn()
+        .setMessage("aborting the client's NAR download")
+        .addKeyValue("nar_url", narUrl)
+        .addKeyValue("delivered", window == null ? 0 : window.delivered())
+        .addKeyValue("reason", why)
+        .log();
     if (!over()) {
-      client.close(); // before the exchange is declared over: no queued request may start on this connection
+      client.close(); // before the exchange is declared over: no queued request may start on this
+      // connection
       moveTo(Phase.CLOSED);
     }
   }

@@ -2,7 +2,6 @@ package dev.ncro.server;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import java.util.concurrent.atomic.AtomicInteger;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -14,6 +13,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One client connection: takes decoded requests one at a time (pipelined ones wait in a short
@@ -35,8 +35,8 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   private ScheduledFuture<?> headerDeadline;
   private StreamedResponse nar;
 
-  RequestHandler(Endpoints endpoints, ClientGate gate, long readTimeoutMillis,
-      AtomicInteger inFlight) {
+  RequestHandler(
+      Endpoints endpoints, ClientGate gate, long readTimeoutMillis, AtomicInteger inFlight) {
     this.endpoints = endpoints;
     this.gate = gate;
     this.inFlight = inFlight;
@@ -168,11 +168,15 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void armHeaderDeadline() {
-    headerDeadline = ctx.executor().schedule(() -> {
-      if (!busy) {
-        ctx.close();
-      }
-    }, readTimeoutMillis, TimeUnit.MILLISECONDS);
+    headerDeadline = ctx.executor()
+        .schedule(
+            () -> {
+              if (!busy) {
+                ctx.close();
+              }
+            },
+            readTimeoutMillis,
+            TimeUnit.MILLISECONDS);
   }
 
   static boolean isHead(HttpRequest req) {

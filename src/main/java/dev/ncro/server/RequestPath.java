@@ -38,7 +38,8 @@ final class RequestPath {
       return new Target.Rejected(405, "only GET and HEAD are supported");
     }
     if (req.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)
-        || req.headers().getAll(HttpHeaderNames.CONTENT_LENGTH).stream().anyMatch(v -> !v.equals("0"))) {
+        || req.headers().getAll(HttpHeaderNames.CONTENT_LENGTH).stream()
+            .anyMatch(v -> !v.equals("0"))) {
       return new Target.Rejected(400, "request bodies are not accepted");
     }
     return classify(req.uri());
@@ -98,8 +99,17 @@ final class RequestPath {
   private static boolean safePath(String path) {
     for (int i = 0; i < path.length(); i++) {
       char c = path.charAt(i);
-      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-          || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '=' || c == ',' || c == '/';
+      boolean ok = (c >= 'a' && c <= 'z')
+          || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9')
+          || c == '-'
+          || c == '.'
+          || c == '_'
+          || c == '~'
+          || c == '+'
+          || c == '='
+          || c == ','
+          || c == '/';
       if (!ok) {
         return false;
       }

@@ -19,7 +19,8 @@ final class Responses {
   /** {@code head}: send the headers (with the GET body's length) but no body. */
   static FullHttpResponse of(int status, String contentType, byte[] body, boolean head) {
     FullHttpResponse r = new DefaultFullHttpResponse(
-        HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
+        HttpVersion.HTTP_1_1,
+        HttpResponseStatus.valueOf(status),
         head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
     r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
     r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
@@ -27,6 +28,7 @@ final class Responses {
   }
 
   static FullHttpResponse text(int status, String text, boolean head) {
-    return of(status, "text/plain; charset=utf-8", (text + "\n").getBytes(StandardCharsets.UTF_8), head);
+    return of(
+        status, "text/plain; charset=utf-8", (text + "\n").getBytes(StandardCharsets.UTF_8), head);
   }
 }

@@ -1,9 +1,9 @@
 package dev.ncro.server;
 
-import java.util.Map;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.ncro.config.PathFilter;
+import dev.ncro.limit.FifoLimiter;
 import dev.ncro.mesh.MeshNode;
 import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
@@ -14,13 +14,12 @@ import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamRegistry;
 import dev.ncro.upstream.UpstreamStats;
-import dev.ncro.limit.FifoLimiter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.Locale;
+import java.util.Map;
 import java.util.function.Supplier;
 
 /**
@@ -42,25 +41,76 @@ public final class StatusReport {
   private final FifoLimiter raceLimit;
   private final StoreStatus store;
 
-  public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
-      NegativeCache negative, RecentRaces races, Supplier<MeshNode.Status> mesh) {
-    this(version, clock, upstreams, metrics, routes, negative, races, mesh, null, StoreStatus.local("sqlite", ""));
+  public StatusReport(
+      String version,
+      Clock clock,
+      UpstreamRegistry upstreams,
+      Metrics metrics,
+      RouteStore routes,
+      NegativeCache negative,
+      RecentRaces races,
+      Supplier<MeshNode.Status> mesh) {
+    this(
+        version,
+        clock,
+        upstreams,
+        metrics,
+        routes,
+        negative,
+        races,
+        mesh,
+        null,
+        StoreStatus.local("sqlite", ""));
   }
 
   /** {@code raceLimit}: the router's race limiter, shown as {@code races}; null leaves that out. */
-  public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
-      NegativeCache negative, RecentRaces races, Supplier<MeshNode.Status> mesh, FifoLimiter raceLimit) {
-    this(version, clock, upstreams, metrics, routes, negative, races, mesh, raceLimit, StoreStatus.local("sqlite", ""));
+  public StatusReport(
+      String version,
+      Clock clock,
+      UpstreamRegistry upstreams,
+      Metrics metrics,
+      RouteStore routes,
+      NegativeCache negative,
+      RecentRaces races,
+      Supplier<MeshNode.Status> mesh,
+      FifoLimiter raceLimit) {
+    this(
+        version,
+        clock,
+        upstreams,
+        metrics,
+        routes,
+        negative,
+        races,
+        mesh,
+        raceLimit,
+        StoreStatus.local("sqlite", ""));
   }
 
-  public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
-      NegativeCache negative, RecentRaces races, Supplier<MeshNode.Status> mesh, StoreStatus store) {
+  public StatusReport(
+      String version,
+      Clock clock,
+      UpstreamRegistry upstreams,
+      Metrics metrics,
+      RouteStore routes,
+      NegativeCache negative,
+      RecentRaces races,
+      Supplier<MeshNode.Status> mesh,
+      StoreStatus store) {
     this(version, clock, upstreams, metrics, routes, negative, races, mesh, null, store);
   }
 
   /** {@code store}: the route store's state, shown as {@code store} and in {@code /health}. */
-  public StatusReport(String version, Clock clock, UpstreamRegistry upstreams, Metrics metrics, RouteStore routes,
-      NegativeCache negative, RecentRaces races, Supplier<MeshNode.Status> mesh, FifoLimiter raceLimit,
+  public StatusReport(
+      String version,
+      Clock clock,
+      UpstreamRegistry upstreams,
+      Metrics metrics,
+      RouteStore routes,
+      NegativeCache negative,
+      RecentRaces races,
+      Supplier<MeshNode.Status> mesh,
+      FifoLimiter raceLimit,
       StoreStatus store) {
     this.raceLimit = raceLimit;
     this.store = store;
@@ -89,7 +139,10 @@ public final class StatusReport {
       g.writeNumberField("cache_misses", c.cacheMisses());
       g.writeNumberField("negative_hits", c.negativeHits());
       long lookups = c.cacheHits() + c.cacheMisses() + c.negativeHits();
-      number(g, "hit_ratio", lookups == 0 ? Double.NaN : (c.cacheHits() + c.negativeHits()) / (double) lookups);
+      number(
+          g,
+          "hit_ratio",
+          lookups == 0 ? Double.NaN : (c.cacheHits() + c.negativeHits()) / (double) lookups);
       g.writeEndObject();
       g.writeObjectFieldStart("routes");
       g.writeNumberField("entries", routes.count());
@@ -163,7 +216,8 @@ public final class StatusReport {
     if (store.state() == StoreStatus.State.UP) {
       return "ok";
     }
-    return "ok; route store " + store.kind() + " " + store.state().label() + ": routing from memory and races";
+    return "ok; route store " + store.kind() + " " + store.state().label()
+        + ": routing from memory and races";
   }
 
   private static void upstream(JsonGenerator g, Upstream u, long nowNanos) throws IOException {
@@ -223,9 +277,14 @@ public final class StatusReport {
       g.writeStartObject();
       g.writeStringField("addr", p.addr());
       g.writeStringField("public_key", p.publicKey());
-      g.writeStringField("last_packet_at", p.lastHeard() == null ? null : p.lastHeard().toString());
-      number(g, "last_packet_age_seconds",
-          p.lastHeard() == null ? Double.NaN : (clock.millis() - p.lastHeard().toEpochMilli()) / 1000.0);
+      g.writeStringField(
+          "last_packet_at", p.lastHeard() == null ? null : p.lastHeard().toString());
+      number(
+          g,
+          "last_packet_age_seconds",
+          p.lastHeard() == null
+              ? Double.NaN
+              : (clock.millis() - p.lastHeard().toEpochMilli()) / 1000.0);
       g.writeEndObject();
     }
     g.writeEndArray();

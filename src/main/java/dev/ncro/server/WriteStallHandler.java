@@ -32,7 +32,12 @@ final class WriteStallHandler extends IdleStateHandler {
 
   /** {@code stillDelivering}: whether TCP still moves data to the client, though Netty saw no write progress. */
   WriteStallHandler(long writeTimeoutMillis, Predicate<Channel> stillDelivering) {
-    super(true, 0, writeTimeoutMillis, 0, TimeUnit.MILLISECONDS); // observeOutput: partial flushes count
+    super(
+        true,
+        0,
+        writeTimeoutMillis,
+        0,
+        TimeUnit.MILLISECONDS); // observeOutput: partial flushes count
     this.stillDelivering = stillDelivering;
   }
 

@@ -80,9 +80,12 @@ public final class Notifier implements AutoCloseable {
         throw new IOException("sent " + sent + " of " + bytes.length + " bytes");
       }
     } catch (IOException e) {
-      log.atWarn().setMessage("could not notify systemd").addKeyValue("socket", name)
+      log.atWarn()
+          .setMessage("could not notify systemd")
+          .addKeyValue("socket", name)
           .addKeyValue("state", state.lines().findFirst().orElse(""))
-          .addKeyValue("error", e.getMessage()).log();
+          .addKeyValue("error", e.getMessage())
+          .log();
     }
   }
 

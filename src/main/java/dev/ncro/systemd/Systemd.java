@@ -64,6 +64,7 @@ public record Systemd(List<Integer> listenFds, String notifySocket, Duration wat
     } catch (NumberFormatException ignored) {
       // reported below
     }
-    throw new IllegalArgumentException(name + " from systemd is not a positive number: \"" + text + "\"");
+    throw new IllegalArgumentException(
+        name + " from systemd is not a positive number: \"" + text + "\"");
   }
 }

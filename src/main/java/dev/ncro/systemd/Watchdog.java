@@ -1,6 +1,5 @@
 package dev.ncro.systemd;
 
-import java.util.concurrent.RejectedExecutionException;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -8,6 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -36,12 +36,19 @@ public final class Watchdog implements AutoCloseable {
     ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("ncro-watchdog").daemon(true).factory());
     long nanos = ping.toNanos();
-    timer.scheduleWithFixedDelay(() -> {
-      if (loopsAnswer(loops, ping)) {
-        notifier.watchdog();
-      }
-    }, 0, nanos, TimeUnit.NANOSECONDS);
-    log.atInfo().setMessage("systemd watchdog on").addKeyValue("ping_every", ping).log();
+    timer.scheduleWithFixedDelay(
+        () -> {
+          if (loopsAnswer(loops, ping)) {
+            notifier.watchdog();
+          }
+        },
+        0,
+        nanos,
+        TimeUnit.NANOSECONDS);
+    log.atInfo()
+        .setMessage("systemd watchdog on")
+        .addKeyValue("ping_every", ping)
+        .log();
     return new Watchdog(timer);
   }
 
@@ -50,7 +57,7 @@ public final class Watchdog implements AutoCloseable {
     List<Future<?>> answers = new ArrayList<>();
     try {
       for (EventExecutor loop : loops) {
-        answers.add(loop.submit(() -> { }));
+        answers.add(loop.submit(() -> {}));
       }
     } catch (RejectedExecutionException shuttingDown) {
       return false;
@@ -59,8 +66,10 @@ public final class Watchdog implements AutoCloseable {
     for (Future<?> f : answers) {
       long left = deadline - System.nanoTime();
       if (!f.awaitUninterruptibly(Math.max(0, left), TimeUnit.NANOSECONDS) || !f.isSuccess()) {
-        log.atWarn().setMessage("an event loop did not answer; no watchdog ping")
-            .addKeyValue("within", limit).log();
+        log.atWarn()
+            .setMessage("an event loop did not answer; no watchdog ping")
+            .addKeyValue("within", limit)
+            .log();
         return false;
       }
     }

@@ -1,6 +1,5 @@
 package dev.ncro.transport;
 
-import java.util.concurrent.TimeUnit;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -14,6 +13,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The Netty event loops and channel classes shared by the client-facing server and the upstream
@@ -59,11 +59,15 @@ public record Transport(
       IoHandlerFactory f = EpollIoHandler.newFactory();
       return new Transport(
           new MultiThreadIoEventLoopGroup(threads, tf, f),
-          EpollServerSocketChannel.class, EpollSocketChannel.class, "epoll");
+          EpollServerSocketChannel.class,
+          EpollSocketChannel.class,
+          "epoll");
     }
     return new Transport(
         new MultiThreadIoEventLoopGroup(threads, tf, NioIoHandler.newFactory()),
-        NioServerSocketChannel.class, NioSocketChannel.class, "nio");
+        NioServerSocketChannel.class,
+        NioSocketChannel.class,
+        "nio");
   }
 
   public void shutdown() {

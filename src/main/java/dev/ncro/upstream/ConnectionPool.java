@@ -2,19 +2,19 @@ package dev.ncro.upstream;
 
 import dev.ncro.transport.Transport;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.NetUtil;
 import java.net.URI;
 import java.time.Duration;
-import java.util.concurrent.ConcurrentLinkedDeque;
-import io.netty.util.NetUtil;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
@@ -31,7 +31,8 @@ final class ConnectionPool {
   private final ConcurrentLinkedDeque<Channel> idle = new ConcurrentLinkedDeque<>();
 
   /** {@code onHandshake} runs after each completed TLS handshake (a count proves reuse). */
-  ConnectionPool(Transport transport, URI url, SslContext ssl, Duration connectTimeout, Runnable onHandshake) {
+  ConnectionPool(
+      Transport transport, URI url, SslContext ssl, Duration connectTimeout, Runnable onHandshake) {
     String host = url.getHost();
     boolean https = "https".equals(url.getScheme());
     int port = url.getPort() > 0 ? url.getPort() : (https ? 443 : 80);
@@ -42,7 +43,8 @@ final class ConnectionPool {
         .option(ChannelOption.TCP_NODELAY, true)
         // Up to 256 KiB per read (Netty's default stops at 64 KiB): a NAR body arrives in a
         // quarter of the reads, chunks and wake-ups of the client's event loop.
-        .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64, 2048, 256 << 10))
+        .option(
+            ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64, 2048, 256 << 10))
         .remoteAddress(host, port)
         .handler(new ChannelInitializer<>() {
           @Override
@@ -55,7 +57,8 @@ final class ConnectionPool {
               params.setEndpointIdentificationAlgorithm("HTTPS");
               if (!NetUtil.isValidIpV4Address(host) && !NetUtil.isValidIpV6Address(host)) {
                 // Explicitly: the JDK leaves SNI out for a name without a dot ("localhost", an
-                // intranet "cache"), and a server with several certificates then picks the wrong one.
+                // intranet "cache"), and a server with several certificates then picks the wrong
+                // one.
                 params.setServerNames(List.of(new SNIHostName(host)));
               }
               engine.setSSLParameters(params);

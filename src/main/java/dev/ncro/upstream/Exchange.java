@@ -1,7 +1,7 @@
 package dev.ncro.upstream;
 
-import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.Channel;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
@@ -39,12 +39,14 @@ public final class Exchange {
    * would be read as the answer to the connection's next request. Such a connection is closed.
    */
   private final boolean reusable;
+
   private final Runnable retryOnFreshConnection;
   private final long startNanos = System.nanoTime();
   /** When the request was handed to the kernel; 0 until then. */
   private volatile long sentNanos;
   /** When the response headers reached the socket (kernel time where known); 0 until then. */
   private volatile long arrivalNanos;
+
   private HttpResponse response;
   private boolean finished;
   private boolean paused;
@@ -52,8 +54,14 @@ public final class Exchange {
   private ScheduledFuture<?> watchdog;
 
   Exchange(
-      Channel channel, ConnectionPool pool, ResponseListener listener, Duration firstByte,
-      Duration stall, boolean reused, boolean reusable, Runnable retryOnFreshConnection) {
+      Channel channel,
+      ConnectionPool pool,
+      ResponseListener listener,
+      Duration firstByte,
+      Duration stall,
+      boolean reused,
+      boolean reusable,
+      Runnable retryOnFreshConnection) {
     this.reusable = reusable;
     this.channel = channel;
     this.pool = pool;
@@ -169,7 +177,9 @@ public final class Exchange {
 
   void start() {
     long period = Math.max(20, Math.min(firstByte.toMillis(), stall.toMillis()) / 5);
-    watchdog = channel.eventLoop().scheduleAtFixedRate(this::checkTimeouts, period, period, TimeUnit.MILLISECONDS);
+    watchdog = channel
+        .eventLoop()
+        .scheduleAtFixedRate(this::checkTimeouts, period, period, TimeUnit.MILLISECONDS);
   }
 
   private void checkTimeouts() {
@@ -178,9 +188,11 @@ public final class Exchange {
     }
     long now = System.nanoTime();
     if (response == null && now - startNanos > firstByte.toNanos()) {
-      failAndClose(new UpstreamException(FailureKind.TIMEOUT, "no response within " + firstByte.toMillis() + " ms"));
+      failAndClose(new UpstreamException(
+          FailureKind.TIMEOUT, "no response within " + firstByte.toMillis() + " ms"));
     } else if (response != null && !paused && now - lastProgressNanos > stall.toNanos()) {
-      failAndClose(new UpstreamException(FailureKind.TIMEOUT, "body stalled for " + stall.toMillis() + " ms"));
+      failAndClose(new UpstreamException(
+          FailureKind.TIMEOUT, "body stalled for " + stall.toMillis() + " ms"));
     }
   }
 
@@ -248,9 +260,13 @@ public final class Exchange {
       failAndClose(new UpstreamException(FailureKind.TLS, certificate, cause));
       return;
     }
-    failAndClose(new UpstreamException(kind, response == null
-        ? "connection closed before a response" + (cause == null ? "" : ": " + cause.getMessage())
-        : "connection closed mid-body" + (cause == null ? "" : ": " + cause.getMessage()), cause));
+    failAndClose(new UpstreamException(
+        kind,
+        response == null
+            ? "connection closed before a response"
+                + (cause == null ? "" : ": " + cause.getMessage())
+            : "connection closed mid-body" + (cause == null ? "" : ": " + cause.getMessage()),
+        cause));
   }
 
   private void failAndClose(UpstreamException e) {

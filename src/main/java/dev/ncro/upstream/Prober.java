@@ -22,8 +22,8 @@ public final class Prober implements AutoCloseable, UpstreamRegistry.Listener {
   private final UpstreamClient client;
   private final Duration interval;
   private final Set<Upstream> headRefused = ConcurrentHashMap.newKeySet();
-  private final ScheduledExecutorService timer =
-      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ncro-prober").daemon(true).factory());
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("ncro-prober").daemon(true).factory());
 
   public Prober(UpstreamRegistry registry, UpstreamClient client, Duration interval) {
     this.registry = registry;

@@ -1,12 +1,12 @@
 package dev.ncro.upstream;
 
-import java.util.function.Supplier;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponse;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Locale;
+import java.util.function.Supplier;
 
 /**
  * Follows redirects inside ncro, for one request: a client that can reach only ncro (the usual
@@ -33,6 +33,7 @@ final class Redirects implements ResponseListener {
   private final Hop hop;
   /** The URL of the request in flight; parsed from {@code first} only when a redirect needs it. */
   private URI current;
+
   private final Supplier<URI> first;
   private int hops;
   /** The answer being read is a redirect to {@code next}: its body is dropped. */

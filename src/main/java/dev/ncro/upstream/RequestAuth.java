@@ -53,7 +53,8 @@ public interface RequestAuth {
   /** No credentials: requests go out as they are. */
   RequestAuth NONE = new RequestAuth() {
     @Override
-    public void authorize(HttpMethod method, String host, String pathAndQuery, HttpHeaders headers) {}
+    public void authorize(
+        HttpMethod method, String host, String pathAndQuery, HttpHeaders headers) {}
 
     @Override
     public String scheme() {
@@ -68,8 +69,9 @@ public interface RequestAuth {
 
   /** HTTP Basic ({@code RFC 7617}, UTF-8): nginx {@code auth_basic}, and netrc entries. */
   static RequestAuth basic(String username, String password) {
-    String value = "Basic " + Base64.getEncoder().encodeToString(
-        (username + ":" + password).getBytes(StandardCharsets.UTF_8));
+    String value = "Basic "
+        + Base64.getEncoder()
+            .encodeToString((username + ":" + password).getBytes(StandardCharsets.UTF_8));
     return new HeaderAuth("basic", value);
   }
 
@@ -89,7 +91,8 @@ public interface RequestAuth {
     }
 
     @Override
-    public void authorize(HttpMethod method, String host, String pathAndQuery, HttpHeaders headers) {
+    public void authorize(
+        HttpMethod method, String host, String pathAndQuery, HttpHeaders headers) {
       headers.set(HttpHeaderNames.AUTHORIZATION, value);
     }
 

@@ -7,7 +7,8 @@ import io.netty.handler.codec.http.HttpHeaders;
  * latency (request sent to headers received, see {@link Exchange#latencyNanos}); {@code arrivalNanos}:
  * when the headers reached the socket ({@link System#nanoTime} scale), which orders a race's answers.
  */
-public record SmallResponse(int status, HttpHeaders headers, byte[] body, long elapsedNanos, long arrivalNanos) {
+public record SmallResponse(
+    int status, HttpHeaders headers, byte[] body, long elapsedNanos, long arrivalNanos) {
   /** An answer whose arrival time is unknown: taken as now. */
   public SmallResponse(int status, HttpHeaders headers, byte[] body, long elapsedNanos) {
     this(status, headers, body, elapsedNanos, System.nanoTime());

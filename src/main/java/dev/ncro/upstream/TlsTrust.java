@@ -1,6 +1,5 @@
 package dev.ncro.upstream;
 
-import java.util.Locale;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -16,6 +15,7 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -65,8 +65,11 @@ public final class TlsTrust {
       try {
         certs.addAll(read(b));
       } catch (IOException | GeneralSecurityException e) {
-        log.atWarn().setMessage("cannot read the system CA bundle; using the JDK's trust store alone")
-            .addKeyValue("path", b).addKeyValue("error", e.getMessage()).log();
+        log.atWarn()
+            .setMessage("cannot read the system CA bundle; using the JDK's trust store alone")
+            .addKeyValue("path", b)
+            .addKeyValue("error", e.getMessage())
+            .log();
       }
     });
     SslProvider provider = SslProvider.JDK;
@@ -74,8 +77,10 @@ public final class TlsTrust {
       if (OpenSsl.isAvailable()) {
         provider = SslProvider.OPENSSL;
       } else {
-        log.atWarn().setMessage("BoringSSL TLS engine not available on this platform; using the JDK's")
-            .addKeyValue("cause", String.valueOf(OpenSsl.unavailabilityCause())).log();
+        log.atWarn()
+            .setMessage("BoringSSL TLS engine not available on this platform; using the JDK's")
+            .addKeyValue("cause", String.valueOf(OpenSsl.unavailabilityCause()))
+            .log();
       }
     }
     return new TlsTrust(List.copyOf(certs), bundle, provider);
@@ -119,19 +124,26 @@ public final class TlsTrust {
           ks.setCertificateEntry("ca-file-" + i++, c);
         }
       }
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      TrustManagerFactory tmf =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(ks);
-      return SslContextBuilder.forClient().sslProvider(provider).trustManager(tmf).build();
+      return SslContextBuilder.forClient()
+          .sslProvider(provider)
+          .trustManager(tmf)
+          .build();
     } catch (IOException | GeneralSecurityException e) {
       // ca_file was checked at start-up; it changed or vanished since.
-      throw new IllegalStateException("cannot build TLS trust" + caFile.map(p -> " with " + p).orElse("") + ": "
-          + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot build TLS trust" + caFile.map(p -> " with " + p).orElse("") + ": "
+              + e.getMessage(),
+          e);
     }
   }
 
   private static List<X509Certificate> jdkDefault() {
     try {
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      TrustManagerFactory tmf =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init((KeyStore) null);
       List<X509Certificate> out = new ArrayList<>();
       for (var tm : tmf.getTrustManagers()) {

@@ -1,14 +1,14 @@
 package dev.ncro.upstream;
 
-import dev.ncro.narinfo.NarInfo;
-import dev.ncro.narinfo.NarInfoException;
-import java.nio.file.Path;
 import dev.ncro.config.PathFilters;
 import dev.ncro.config.UpstreamConfig;
 import dev.ncro.config.UpstreamCredentials;
 import dev.ncro.limit.FifoLimiter;
+import dev.ncro.narinfo.NarInfo;
+import dev.ncro.narinfo.NarInfoException;
 import dev.ncro.narinfo.NixPublicKey;
 import java.net.URI;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 
@@ -59,7 +59,12 @@ public final class Upstream {
     return new Upstream(config, latencyAlpha, auth, true, null);
   }
 
-  private Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth, boolean fallback, String discoveredAs) {
+  private Upstream(
+      UpstreamConfig config,
+      double latencyAlpha,
+      RequestAuth auth,
+      boolean fallback,
+      String discoveredAs) {
     this.fallback = fallback;
     this.discoveredAs = discoveredAs;
     this.config = config;

@@ -1,12 +1,11 @@
 package dev.ncro.upstream;
 
-import io.netty.channel.ChannelFuture;
-import java.util.Locale;
 import dev.ncro.config.TimeoutsConfig;
 import dev.ncro.transport.Transport;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -15,6 +14,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
 import java.net.URI;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -34,10 +34,15 @@ public final class UpstreamClient implements AutoCloseable {
   private volatile boolean closed;
 
   public UpstreamClient(Transport transport, TimeoutsConfig timeouts, String userAgent) {
-    this(transport, timeouts, userAgent, TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", "")));
+    this(
+        transport,
+        timeouts,
+        userAgent,
+        TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", "")));
   }
 
-  public UpstreamClient(Transport transport, TimeoutsConfig timeouts, String userAgent, TlsTrust trust) {
+  public UpstreamClient(
+      Transport transport, TimeoutsConfig timeouts, String userAgent, TlsTrust trust) {
     this.transport = transport;
     this.timeouts = timeouts;
     this.userAgent = userAgent;
@@ -49,11 +54,34 @@ public final class UpstreamClient implements AutoCloseable {
    * {@code extra} headers (e.g. Range) are added to the request, and to every redirected one.
    * Redirects are followed here ({@link Redirects}); the listener sees only the final answer.
    */
-  public void send(Upstream upstream, HttpMethod method, String path, HttpHeaders extra, ResponseListener listener) {
+  public void send(
+      Upstream upstream,
+      HttpMethod method,
+      String path,
+      HttpHeaders extra,
+      ResponseListener listener) {
     String target = upstream.resolve(path);
-    Redirects follower = new Redirects(() -> firstUrl(upstream, target), listener,
-        (next, l) -> sendTo(upstream, method, next, Origin.of(next), hostHeader(next), requestTarget(next), extra, l));
-    sendTo(upstream, method, upstream.endpoint(), upstream.origin(), upstream.host(), target, extra, follower);
+    Redirects follower = new Redirects(
+        () -> firstUrl(upstream, target),
+        listener,
+        (next, l) -> sendTo(
+            upstream,
+            method,
+            next,
+            Origin.of(next),
+            hostHeader(next),
+            requestTarget(next),
+            extra,
+            l));
+    sendTo(
+        upstream,
+        method,
+        upstream.endpoint(),
+        upstream.origin(),
+        upstream.host(),
+        target,
+        extra,
+        follower);
   }
 
   /** Connections are pooled per upstream and origin: a redirect target gets the upstream's trust. */
@@ -63,7 +91,8 @@ public final class UpstreamClient implements AutoCloseable {
   private static URI firstUrl(Upstream upstream, String target) {
     try {
       return URI.create(upstream.origin() + target);
-    } catch (IllegalArgumentException e) { // a path URI rejects: resolve Locations against the origin
+    } catch (
+        IllegalArgumentException e) { // a path URI rejects: resolve Locations against the origin
       return URI.create(upstream.origin() + "/");
     }
   }
@@ -74,10 +103,23 @@ public final class UpstreamClient implements AutoCloseable {
   }
 
   /** One request to {@code url} (the upstream itself or a host it redirected to). */
-  private void sendTo(Upstream upstream, HttpMethod method, URI url, String origin, String host, String target,
-      HttpHeaders extra, ResponseListener listener) {
-    ConnectionPool pool = pools.computeIfAbsent(new PoolKey(upstream.name(), origin),
-        k -> new ConnectionPool(transport, url, trust.context(upstream.caFile()), timeouts.connect(), upstream.stats()::countTlsHandshake));
+  private void sendTo(
+      Upstream upstream,
+      HttpMethod method,
+      URI url,
+      String origin,
+      String host,
+      String target,
+      HttpHeaders extra,
+      ResponseListener listener) {
+    ConnectionPool pool = pools.computeIfAbsent(
+        new PoolKey(upstream.name(), origin),
+        k -> new ConnectionPool(
+            transport,
+            url,
+            trust.context(upstream.caFile()),
+            timeouts.connect(),
+            upstream.stats()::countTlsHandshake));
     Req req = new Req(upstream, method, host, target, extra, origin.equals(upstream.origin()));
     Channel idle = pool.pollIdle();
     if (idle != null) {
@@ -88,17 +130,33 @@ public final class UpstreamClient implements AutoCloseable {
   }
 
   private static String hostHeader(URI u) {
-    return u.getPort() < 0 || u.getPort() == Origin.defaultPort(u.getScheme().toLowerCase(Locale.ROOT))
-        ? u.getHost() : u.getHost() + ":" + u.getPort();
+    return u.getPort() < 0
+            || u.getPort() == Origin.defaultPort(u.getScheme().toLowerCase(Locale.ROOT))
+        ? u.getHost()
+        : u.getHost() + ":" + u.getPort();
   }
 
   /** A request to send; {@code authorize}: it goes to the upstream's own origin, so credentials may go with it. */
-  private record Req(Upstream upstream, HttpMethod method, String host, String target, HttpHeaders extra, boolean authorize) {}
+  private record Req(
+      Upstream upstream,
+      HttpMethod method,
+      String host,
+      String target,
+      HttpHeaders extra,
+      boolean authorize) {}
 
-  private void dispatch(Channel ch, boolean reused, ConnectionPool pool, Req req, ResponseListener listener) {
+  private void dispatch(
+      Channel ch, boolean reused, ConnectionPool pool, Req req, ResponseListener listener) {
     Runnable retry = reused ? () -> sendFresh(pool, req, listener) : null;
-    Exchange exchange = new Exchange(ch, pool, listener, timeouts.firstByte(), timeouts.stall(), reused,
-        !HttpMethod.HEAD.equals(req.method()), retry);
+    Exchange exchange = new Exchange(
+        ch,
+        pool,
+        listener,
+        timeouts.firstByte(),
+        timeouts.stall(),
+        reused,
+        !HttpMethod.HEAD.equals(req.method()),
+        retry);
     ch.eventLoop().execute(() -> {
       ClientConnectionHandler.attach(ch, exchange);
       exchange.start();
@@ -128,7 +186,8 @@ public final class UpstreamClient implements AutoCloseable {
   }
 
   private FullHttpRequest request(Req r) {
-    FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, r.method(), r.target(), Unpooled.EMPTY_BUFFER);
+    FullHttpRequest req = new DefaultFullHttpRequest(
+        HttpVersion.HTTP_1_1, r.method(), r.target(), Unpooled.EMPTY_BUFFER);
     HttpHeaders h = req.headers();
     h.set(HttpHeaderNames.HOST, r.host());
     h.set(HttpHeaderNames.USER_AGENT, userAgent);
@@ -138,10 +197,14 @@ public final class UpstreamClient implements AutoCloseable {
       h.remove(HttpHeaderNames.AUTHORIZATION); // only the upstream's own hook may set it
     }
     if (!h.contains(Hops.HEADER)) {
-      h.set(Hops.HEADER, "1"); // on no client's behalf (a probe), or for a plain client: the first hop
+      h.set(
+          Hops.HEADER,
+          "1"); // on no client's behalf (a probe), or for a plain client: the first hop
     }
     if (r.authorize()) {
-      r.upstream().auth().authorize(r.method(), r.host(), r.target(), h); // last: a signature covers the rest
+      r.upstream()
+          .auth()
+          .authorize(r.method(), r.host(), r.target(), h); // last: a signature covers the rest
     }
     return req;
   }
@@ -151,13 +214,14 @@ public final class UpstreamClient implements AutoCloseable {
    * with the answer whatever its status; fails with {@link UpstreamException} on transport
    * errors or an oversized body. Cancelling the future aborts the exchange.
    */
-  public CompletableFuture<SmallResponse> fetch(Upstream upstream, HttpMethod method, String path, int maxBytes) {
+  public CompletableFuture<SmallResponse> fetch(
+      Upstream upstream, HttpMethod method, String path, int maxBytes) {
     return fetch(upstream, method, path, maxBytes, null);
   }
 
   /** As {@link #fetch(Upstream, HttpMethod, String, int)}, with {@code extra} request headers (may be null). */
-  public CompletableFuture<SmallResponse> fetch(Upstream upstream, HttpMethod method, String path, int maxBytes,
-      HttpHeaders extra) {
+  public CompletableFuture<SmallResponse> fetch(
+      Upstream upstream, HttpMethod method, String path, int maxBytes, HttpHeaders extra) {
     SmallResponseCollector collector = new SmallResponseCollector(maxBytes);
     send(upstream, method, path, extra, collector);
     return collector.future();
@@ -210,7 +274,8 @@ public final class UpstreamClient implements AutoCloseable {
         body.release();
         body = null;
         exchange.abort();
-        future.completeExceptionally(new UpstreamException(FailureKind.PROTOCOL, "body larger than " + maxBytes + " bytes"));
+        future.completeExceptionally(
+            new UpstreamException(FailureKind.PROTOCOL, "body larger than " + maxBytes + " bytes"));
         return;
       }
       body.writeBytes(content);
@@ -225,7 +290,11 @@ public final class UpstreamClient implements AutoCloseable {
         body.release();
         body = null;
       }
-      future.complete(new SmallResponse(response.status().code(), response.headers(), bytes, exchange.latencyNanos(),
+      future.complete(new SmallResponse(
+          response.status().code(),
+          response.headers(),
+          bytes,
+          exchange.latencyNanos(),
           exchange.arrivalNanos()));
     }
 

@@ -1,13 +1,13 @@
 package dev.ncro.upstream;
 
 import io.netty.channel.ConnectTimeoutException;
+import java.io.IOException;
 import java.net.ConnectException;
 import java.security.cert.CertPathBuilderException;
 import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertificateException;
 import java.util.concurrent.CompletionException;
 import javax.net.ssl.SSLException;
-import java.io.IOException;
 
 /** A failed exchange with an upstream, with the {@link FailureKind} that classifies it. */
 public final class UpstreamException extends IOException {
@@ -57,9 +57,10 @@ public final class UpstreamException extends IOException {
     boolean tls = false;
     for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
       tls |= c instanceof SSLException;
-      if (tls && (c instanceof CertificateException
-          || c instanceof CertPathValidatorException
-          || c instanceof CertPathBuilderException)) {
+      if (tls
+          && (c instanceof CertificateException
+              || c instanceof CertPathValidatorException
+              || c instanceof CertPathBuilderException)) {
         Throwable root = c;
         while (root.getCause() != null && root.getCause() != root) {
           root = root.getCause();

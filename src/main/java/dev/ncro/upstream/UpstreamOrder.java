@@ -24,7 +24,8 @@ public final class UpstreamOrder {
     for (Upstream u : upstreams) {
       snaps.add(new Snapshot(u, u.stats().emaMillis()));
     }
-    snaps.sort(Comparator.comparingDouble(Snapshot::sortKey).thenComparingInt(s -> s.upstream.priority()));
+    snaps.sort(
+        Comparator.comparingDouble(Snapshot::sortKey).thenComparingInt(s -> s.upstream.priority()));
     for (int i = 1; i < snaps.size(); i++) {
       for (int j = i; j > 0 && shouldSwap(snaps.get(j - 1), snaps.get(j)); j--) {
         Snapshot tmp = snaps.get(j - 1);
@@ -36,7 +37,8 @@ public final class UpstreamOrder {
   }
 
   private static boolean shouldSwap(Snapshot first, Snapshot second) {
-    return withinTolerance(first.ema, second.ema) && second.upstream.priority() < first.upstream.priority();
+    return withinTolerance(first.ema, second.ema)
+        && second.upstream.priority() < first.upstream.priority();
   }
 
   static boolean withinTolerance(double a, double b) {

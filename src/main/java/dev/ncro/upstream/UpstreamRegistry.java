@@ -1,18 +1,18 @@
 package dev.ncro.upstream;
 
-import java.util.stream.Stream;
 import dev.ncro.config.Config;
-import dev.ncro.config.UpstreamConfig;
 import dev.ncro.config.S3Location;
+import dev.ncro.config.UpstreamConfig;
 import java.net.URI;
-import java.time.Duration;
 import java.net.URISyntaxException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,7 +32,7 @@ public final class UpstreamRegistry {
   private volatile List<Upstream> all;
   private final Optional<Upstream> fallback;
   private final long goneAfterNanos;
-  private volatile Consumer<Upstream> onSuspend = u -> { };
+  private volatile Consumer<Upstream> onSuspend = u -> {};
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
 
   /** Told of each upstream discovery adds or removes, after the new set is published. */
@@ -68,14 +68,19 @@ public final class UpstreamRegistry {
       throw new IllegalArgumentException("not a discovered upstream: " + u.name());
     }
     synchronized (this) { // listeners run inside, so they see additions and removals in order
-      if (Upstream.byName(all, u.name()).isPresent() || fallback.filter(f -> f.name().equals(u.name())).isPresent()) {
+      if (Upstream.byName(all, u.name()).isPresent()
+          || fallback.filter(f -> f.name().equals(u.name())).isPresent()) {
         return false;
       }
       List<Upstream> next = new ArrayList<>(all);
       next.add(u);
       all = List.copyOf(next);
-      log.atInfo().setMessage("discovered upstream added").addKeyValue("upstream", u.name())
-          .addKeyValue("instance", u.discoveredAs()).addKeyValue("priority", u.priority()).log();
+      log.atInfo()
+          .setMessage("discovered upstream added")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("instance", u.discoveredAs())
+          .addKeyValue("priority", u.priority())
+          .log();
       listeners.forEach(l -> l.added(u));
       return true;
     }
@@ -90,8 +95,12 @@ public final class UpstreamRegistry {
     List<Upstream> next = new ArrayList<>(all);
     next.remove(gone);
     all = List.copyOf(next);
-    log.atInfo().setMessage("discovered upstream removed").addKeyValue("upstream", name)
-        .addKeyValue("instance", gone.discoveredAs()).addKeyValue("cause", cause).log();
+    log.atInfo()
+        .setMessage("discovered upstream removed")
+        .addKeyValue("upstream", name)
+        .addKeyValue("instance", gone.discoveredAs())
+        .addKeyValue("cause", cause)
+        .log();
     listeners.forEach(l -> l.removed(gone));
     return Optional.of(gone);
   }
@@ -104,18 +113,20 @@ public final class UpstreamRegistry {
    * As {@link #fromConfig(Config)}; each S3 upstream with the {@link RequestAuth} {@code s3Auth}
    * gives it (SigV4), the others with their configured credentials.
    */
-  public static UpstreamRegistry fromConfig(Config config, Function<UpstreamConfig, RequestAuth> s3Auth) {
+  public static UpstreamRegistry fromConfig(
+      Config config, Function<UpstreamConfig, RequestAuth> s3Auth) {
     Duration twoProbes = config.cache().probeInterval().multipliedBy(2);
     double alpha = config.cache().latencyAlpha();
     UpstreamConfig fb = config.fallbackCache().upstream();
     return new UpstreamRegistry(
         config.upstreams().stream()
-            .map(u -> u.s3() != null
-                ? new Upstream(u, alpha, s3Auth.apply(u))
-                : new Upstream(u, alpha))
+            .map(u ->
+                u.s3() != null ? new Upstream(u, alpha, s3Auth.apply(u)) : new Upstream(u, alpha))
             .toList(),
-        fb == null ? null
-            : Upstream.fallback(fb, alpha, fb.s3() != null ? s3Auth.apply(fb) : Upstream.authFor(fb.credentials())),
+        fb == null
+            ? null
+            : Upstream.fallback(
+                fb, alpha, fb.s3() != null ? s3Auth.apply(fb) : Upstream.authFor(fb.credentials())),
         twoProbes.compareTo(Duration.ofMinutes(1)) > 0 ? twoProbes : Duration.ofMinutes(1));
   }
 
@@ -143,7 +154,9 @@ public final class UpstreamRegistry {
 
   /** The regular upstreams and then the fallback cache: everything the prober checks. */
   public List<Upstream> allWithFallback() {
-    return fallback.isEmpty() ? all : Stream.concat(all.stream(), fallback.stream()).toList();
+    return fallback.isEmpty()
+        ? all
+        : Stream.concat(all.stream(), fallback.stream()).toList();
   }
 
   /**
@@ -226,11 +239,20 @@ public final class UpstreamRegistry {
   public void objectUnauthorized(Upstream u, String what, int status) {
     u.stats().countError(FailureKind.AUTH);
     if (u.stats().firstRefusal()) {
-      log.atWarn().setMessage("upstream refused a request: check its credentials (further refusals are logged at debug)")
-          .addKeyValue("upstream", u.name()).addKeyValue("request", what).addKeyValue("status", status).log();
+      log.atWarn()
+          .setMessage(
+              "upstream refused a request: check its credentials (further refusals are logged at debug)")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("request", what)
+          .addKeyValue("status", status)
+          .log();
     } else if (log.isDebugEnabled()) {
-      log.atDebug().setMessage("upstream refused a request").addKeyValue("upstream", u.name())
-          .addKeyValue("request", what).addKeyValue("status", status).log();
+      log.atDebug()
+          .setMessage("upstream refused a request")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("request", what)
+          .addKeyValue("status", status)
+          .log();
     }
   }
 
@@ -262,20 +284,26 @@ public final class UpstreamRegistry {
       logTransition(u, before, reason); // the periodic probe tries again
       return;
     }
-    if ((kind == FailureKind.TIMEOUT || kind == FailureKind.CONNECT) && !u.stats().suspended()
+    if ((kind == FailureKind.TIMEOUT || kind == FailureKind.CONNECT)
+        && !u.stats().suspended()
         && !u.stats().answeredSince(startedNanos)) {
       u.stats().suspend();
-      log.atInfo().setMessage("upstream suspended until it answers again").addKeyValue("upstream", u.name())
-          .addKeyValue("cause", reason).log();
+      log.atInfo()
+          .setMessage("upstream suspended until it answers again")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("cause", reason)
+          .log();
       onSuspend.accept(u);
     }
     Health before = u.stats().recordFailure();
     logTransition(u, before, reason);
     if (log.isDebugEnabled()) {
-      log.atDebug().setMessage("upstream failure")
+      log.atDebug()
+          .setMessage("upstream failure")
           .addKeyValue("upstream", u.name())
           .addKeyValue("reason", reason)
-          .addKeyValue("consecutive", u.stats().consecutiveFailures()).log();
+          .addKeyValue("consecutive", u.stats().consecutiveFailures())
+          .log();
     }
   }
 
@@ -297,12 +325,14 @@ public final class UpstreamRegistry {
     Health after = u.stats().state();
     if (before != after) {
       boolean refused = after == Health.UNAUTHORIZED || after == Health.CERTIFICATE_ERROR;
-      (refused ? log.atWarn() : log.atInfo()).setMessage("upstream state changed")
+      (refused ? log.atWarn() : log.atInfo())
+          .setMessage("upstream state changed")
           .addKeyValue("upstream", u.name())
           .addKeyValue("from", before.label())
           .addKeyValue("to", after.label())
           .addKeyValue("cause", cause)
-          .addKeyValue("consecutive_failures", u.stats().consecutiveFailures()).log();
+          .addKeyValue("consecutive_failures", u.stats().consecutiveFailures())
+          .log();
     }
   }
 }

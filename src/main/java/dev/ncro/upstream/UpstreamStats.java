@@ -26,19 +26,27 @@ public final class UpstreamStats {
   private Health health = Health.ACTIVE;
   /** UNAUTHORIZED or CERTIFICATE_ERROR until a probe succeeds; null otherwise. Overrides {@code health}. */
   private Health blocked;
+
   private String blockedReason = "";
   /** A refused single object has been logged at WARN; reset by the next successful answer. */
   private boolean refusalWarned;
+
   private final LongAdder tlsHandshakes = new LongAdder();
   private long lastProbeNanos;
   private boolean suspended;
   /** System.nanoTime() of the latest answer (success or alive); valid when {@code answered}. */
   private long lastAnswerNanos;
+
   private boolean answered;
   private long downSinceNanos;
 
   /** What readers see: the state as of the latest write. */
-  private record View(Health health, Health blocked, String blockedReason, boolean suspended, double emaMillis,
+  private record View(
+      Health health,
+      Health blocked,
+      String blockedReason,
+      boolean suspended,
+      double emaMillis,
       int consecutiveFailures) {
     Health state() {
       return blocked != null ? blocked : health;

@@ -46,7 +46,9 @@ class AccessControlIT {
   private static final String OTHER = "127.0.0.2";
   private static final String PROXY = "127.0.0.3";
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
   private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
   private final Logger ncroLog = (Logger) LoggerFactory.getLogger("dev.ncro");
@@ -74,8 +76,10 @@ class AccessControlIT {
   }
 
   private void start(String serverYaml) throws Exception {
-    String server = serverYaml.contains("listen:") ? serverYaml : "listen: \"127.0.0.1:0\"\n" + serverYaml;
-    String yaml = """
+    String server =
+        serverYaml.contains("listen:") ? serverYaml : "listen: \"127.0.0.1:0\"\n" + serverYaml;
+    String yaml =
+        """
         server:
         %s
         upstreams:
@@ -92,8 +96,10 @@ class AccessControlIT {
   }
 
   private HttpResponse<String> get(String from, String path, String... headers) throws Exception {
-    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-        .localAddress(InetAddress.getByName(from)).build();
+    HttpClient http = HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_1_1)
+        .localAddress(InetAddress.getByName(from))
+        .build();
     HttpRequest.Builder b = HttpRequest.newBuilder(ncro.uri(path)).timeout(Duration.ofSeconds(20));
     if (headers.length > 0) {
       b.headers(headers);
@@ -104,30 +110,46 @@ class AccessControlIT {
   private long rejected(String reason) throws Exception {
     String m = get(ADMIN, "/metrics", metricsAuth).body();
     String prefix = "ncro_client_rejected_total{reason=\"" + reason + "\"} ";
-    return m.lines().filter(l -> l.startsWith(prefix)).map(l -> (long) Double.parseDouble(l.substring(prefix.length())))
-        .findFirst().orElseThrow(() -> new AssertionError("no series " + prefix + " in\n" + m));
+    return m.lines()
+        .filter(l -> l.startsWith(prefix))
+        .map(l -> (long) Double.parseDouble(l.substring(prefix.length())))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no series " + prefix + " in\n" + m));
   }
 
   /** What ncro logged, the prober's lines (upstream health, on its own schedule) aside. */
   private List<String> requestLog() {
-    return logged.list.stream().filter(e -> !e.getLoggerName().startsWith("dev.ncro.upstream"))
-        .map(ILoggingEvent::getFormattedMessage).toList();
+    return logged.list.stream()
+        .filter(e -> !e.getLoggerName().startsWith("dev.ncro.upstream"))
+        .map(ILoggingEvent::getFormattedMessage)
+        .toList();
   }
 
   private int upstreamRequests() {
-    return (int) up.requests().stream().filter(r -> !r.path().equals("/nix-cache-info")).count();
+    return (int)
+        up.requests().stream().filter(r -> !r.path().equals("/nix-cache-info")).count();
   }
 
   private static String basic(String user, String password) {
-    return "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+    return "Basic "
+        + Base64.getEncoder()
+            .encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
   }
 
   @Test
   void allowDecidesByTheClientAddressAndARejectionCostsNothing() throws Exception {
     start("allow: [\"127.0.0.1/32\", \"::1/128\"]");
     assertThat(rejected("network")).as("the series exists at zero").isZero();
-    for (String path : List.of("/" + hash + ".narinfo", "/nar/access.nar", "/nix-cache-info", "/health", "/status",
-        "/metrics", "/", "/nope", "/%2e%2e/etc")) {
+    for (String path : List.of(
+        "/" + hash + ".narinfo",
+        "/nar/access.nar",
+        "/nix-cache-info",
+        "/health",
+        "/status",
+        "/metrics",
+        "/",
+        "/nope",
+        "/%2e%2e/etc")) {
       HttpResponse<String> r = get(OTHER, path);
       assertThat(r.statusCode()).as("%s from %s", path, OTHER).isEqualTo(403);
     }
@@ -140,11 +162,14 @@ class AccessControlIT {
     assertThat(ok.statusCode()).isEqualTo(200);
     assertThat(ok.body()).isEqualTo(new String(narinfo, StandardCharsets.UTF_8));
     assertThat(get(ADMIN, "/nar/access.nar").body()).isEqualTo("nar!!");
-    assertThat(requestLog()).as("the capture works: an accepted miss logs its race").isNotEmpty();
+    assertThat(requestLog())
+        .as("the capture works: an accepted miss logs its race")
+        .isNotEmpty();
   }
 
   @Test
-  void credentialsAreRequiredEverywhereButHealthAndAWrongOneNeverReachesAnUpstream() throws Exception {
+  void credentialsAreRequiredEverywhereButHealthAndAWrongOneNeverReachesAnUpstream()
+      throws Exception {
     Path pw = Files.writeString(dir.resolve("ci.pw"), "correct horse\n");
     Path token = Files.writeString(dir.resolve("robot.token"), "t0ken");
     start("""
@@ -160,8 +185,13 @@ class AccessControlIT {
     HttpResponse<String> none = get(ADMIN, "/" + hash + ".narinfo");
     assertThat(none.statusCode()).isEqualTo(401);
     assertThat(none.headers().firstValue("WWW-Authenticate")).hasValue("Basic realm=\"ncro\"");
-    for (String wrong : List.of(basic("ci", "correct horse "), basic("ci", "Correct horse"), basic("cj", "correct horse"),
-        "Bearer t0ke", "Bearer correct horse", basic("t0ken", ""))) {
+    for (String wrong : List.of(
+        basic("ci", "correct horse "),
+        basic("ci", "Correct horse"),
+        basic("cj", "correct horse"),
+        "Bearer t0ke",
+        "Bearer correct horse",
+        basic("t0ken", ""))) {
       HttpResponse<String> r = get(ADMIN, "/" + hash + ".narinfo", "Authorization", wrong);
       assertThat(r.statusCode()).as(wrong).isEqualTo(401);
       assertThat(r.headers().firstValue("WWW-Authenticate")).hasValue("Basic realm=\"ncro\"");
@@ -172,16 +202,25 @@ class AccessControlIT {
     assertThat(upstreamRequests()).isZero();
     assertThat(requestLog()).isEmpty();
 
-    assertThat(get(OTHER, "/health").statusCode()).as("/health without credentials").isEqualTo(200);
-    HttpResponse<String> basic = get(ADMIN, "/" + hash + ".narinfo", "Authorization", basic("ci", "correct horse"));
+    assertThat(get(OTHER, "/health").statusCode())
+        .as("/health without credentials")
+        .isEqualTo(200);
+    HttpResponse<String> basic =
+        get(ADMIN, "/" + hash + ".narinfo", "Authorization", basic("ci", "correct horse"));
     assertThat(basic.statusCode()).isEqualTo(200);
     assertThat(basic.body()).isEqualTo(new String(narinfo, StandardCharsets.UTF_8));
-    assertThat(get(ADMIN, "/nar/access.nar", "Authorization", "Bearer t0ken").body()).isEqualTo("nar!!");
+    assertThat(get(ADMIN, "/nar/access.nar", "Authorization", "Bearer t0ken").body())
+        .isEqualTo("nar!!");
 
-    String m = new String(get(ADMIN, "/metrics", "Authorization", "Bearer t0ken").body().getBytes(StandardCharsets.UTF_8),
+    String m = new String(
+        get(ADMIN, "/metrics", "Authorization", "Bearer t0ken")
+            .body()
+            .getBytes(StandardCharsets.UTF_8),
         StandardCharsets.UTF_8);
-    assertThat(m).contains("ncro_client_rejected_total{reason=\"missing_credentials\"} 4.0",
-        "ncro_client_rejected_total{reason=\"bad_credentials\"} 6.0");
+    assertThat(m)
+        .contains(
+            "ncro_client_rejected_total{reason=\"missing_credentials\"} 4.0",
+            "ncro_client_rejected_total{reason=\"bad_credentials\"} 6.0");
     assertThat(m + String.join("\n", requestLog())).doesNotContain("correct horse", "t0ken");
   }
 
@@ -213,15 +252,23 @@ class AccessControlIT {
     String narinfoPath = "/" + hash + ".narinfo";
     // From an untrusted peer the header is ignored both ways.
     assertThat(get(OTHER, narinfoPath, "X-Forwarded-For", ADMIN).statusCode()).isEqualTo(403);
-    assertThat(get(OTHER, "/status", "X-Forwarded-For", "127.0.0.1, 127.0.0.1").statusCode()).isEqualTo(403);
-    assertThat(get(ADMIN, narinfoPath, "X-Forwarded-For", "192.0.2.66").statusCode()).isEqualTo(200);
-    assertThat(get(ADMIN, "/status", "X-Forwarded-For", "192.0.2.66").statusCode()).isEqualTo(200);
+    assertThat(get(OTHER, "/status", "X-Forwarded-For", "127.0.0.1, 127.0.0.1").statusCode())
+        .isEqualTo(403);
+    assertThat(get(ADMIN, narinfoPath, "X-Forwarded-For", "192.0.2.66").statusCode())
+        .isEqualTo(200);
+    assertThat(get(ADMIN, "/status", "X-Forwarded-For", "192.0.2.66").statusCode())
+        .isEqualTo(200);
     // From the trusted proxy, the right-most address it did not add itself decides.
     assertThat(get(PROXY, narinfoPath, "X-Forwarded-For", ADMIN).statusCode()).isEqualTo(200);
-    assertThat(get(PROXY, narinfoPath, "X-Forwarded-For", "192.0.2.66").statusCode()).isEqualTo(403);
-    assertThat(get(PROXY, narinfoPath, "X-Forwarded-For", ADMIN + ", 192.0.2.66").statusCode())
-        .as("a client forging the left part through the proxy").isEqualTo(403);
-    assertThat(get(PROXY, narinfoPath).statusCode()).as("the proxy itself is not allowed").isEqualTo(403);
+    assertThat(get(PROXY, narinfoPath, "X-Forwarded-For", "192.0.2.66").statusCode())
+        .isEqualTo(403);
+    assertThat(
+            get(PROXY, narinfoPath, "X-Forwarded-For", ADMIN + ", 192.0.2.66").statusCode())
+        .as("a client forging the left part through the proxy")
+        .isEqualTo(403);
+    assertThat(get(PROXY, narinfoPath).statusCode())
+        .as("the proxy itself is not allowed")
+        .isEqualTo(403);
     assertThat(rejected("network")).isEqualTo(5);
   }
 
@@ -229,19 +276,24 @@ class AccessControlIT {
   void localhostMeansBothLoopbackAddressesAndNothingElse() throws Exception {
     start("listen: \"localhost:0\"");
     int port = ncro.ncro().address().getPort();
-    assertThat(ListeningSockets.on(port)).as("sockets listening on port %d", port)
-        .isNotEmpty().allSatisfy(a -> assertThat(a.isLoopbackAddress()).as(a.toString()).isTrue());
+    assertThat(ListeningSockets.on(port))
+        .as("sockets listening on port %d", port)
+        .isNotEmpty()
+        .allSatisfy(a -> assertThat(a.isLoopbackAddress()).as(a.toString()).isTrue());
     for (String host : List.of("127.0.0.1", "[::1]")) {
-      HttpResponse<String> r = HttpClient.newHttpClient().send(
-          HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + "/nix-cache-info")).build(),
-          HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> r = HttpClient.newHttpClient()
+          .send(
+              HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + "/nix-cache-info"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(r.body()).as(host).startsWith("StoreDir: /nix/store");
     }
     Optional<InetAddress> lan = ListeningSockets.nonLoopbackAddress();
     if (lan.isPresent()) {
       try (Socket s = new Socket()) {
         assertThatThrownBy(() -> s.connect(new InetSocketAddress(lan.get(), port), 5000))
-            .as("connecting through %s", lan.get()).isInstanceOf(ConnectException.class);
+            .as("connecting through %s", lan.get())
+            .isInstanceOf(ConnectException.class);
       }
     }
   }

@@ -1,7 +1,5 @@
 package dev.ncro.bench;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import dev.ncro.support.DelayRelay;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.Nginx;
@@ -14,6 +12,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Issue 20: how ncro should look for a cache file (a debuginfo file here; logs, realisations and
@@ -45,7 +45,8 @@ public final class CacheFileBench {
     Path nearDir = Files.createDirectories(dir.resolve("near/debuginfo"));
     Path middleDir = Files.createDirectories(dir.resolve("middle/debuginfo"));
     Path farDir = Files.createDirectories(dir.resolve("far/debuginfo"));
-    byte[] body = "{\"archive\":\"../nar/x.nar.xz\",\"member\":\"lib/debug/.build-id/ab/cd.debug\"}".getBytes();
+    byte[] body = "{\"archive\":\"../nar/x.nar.xz\",\"member\":\"lib/debug/.build-id/ab/cd.debug\"}"
+        .getBytes();
     int files = 4 * n + 20;
     for (int i = 0; i < files; i++) {
       Files.write(farDir.resolve(id("f", i)), body);
@@ -54,8 +55,10 @@ public final class CacheFileBench {
     for (Path d : List.of(nearDir.getParent(), middleDir.getParent(), farDir.getParent())) {
       Files.writeString(d.resolve("nix-cache-info"), "StoreDir: /nix/store\n");
     }
-    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-    try (Nginx nn = Nginx.serve(nearDir.getParent()); Nginx mn = Nginx.serve(middleDir.getParent());
+    HttpClient http =
+        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    try (Nginx nn = Nginx.serve(nearDir.getParent());
+        Nginx mn = Nginx.serve(middleDir.getParent());
         Nginx fn = Nginx.serve(farDir.getParent());
         DelayRelay near = DelayRelay.start(nn.address(), Duration.ofMillis(nearRtt));
         DelayRelay middle = DelayRelay.start(mn.address(), Duration.ofMillis(middleRtt));
@@ -78,8 +81,8 @@ public final class CacheFileBench {
       List<Double> raceFar = new ArrayList<>();
       List<Double> raceAbsent = new ArrayList<>();
       List<Double> raceNear = new ArrayList<>();
-      try (NcroHarness ncro = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"),
-          NcroHarness.upstreams(order, null)))) {
+      try (NcroHarness ncro = NcroHarness.start(
+          NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(order, null)))) {
         for (int i = 0; i < 20; i++) { // warm-up (JIT, upstream connections), not measured
           get(http, ncro.uri("/debuginfo/" + id("f", i + 3 * n)));
         }
@@ -89,7 +92,8 @@ public final class CacheFileBench {
           raceNear.add(get(http, ncro.uri("/debuginfo/" + id("a", i + n))));
         }
       }
-      System.out.printf("RTTs: near %d ms, middle %d ms, far %d ms; %d files per figure (shared, noisy 2-core machine)%n",
+      System.out.printf(
+          "RTTs: near %d ms, middle %d ms, far %d ms; %d files per figure (shared, noisy 2-core machine)%n",
           nearRtt, middleRtt, farRtt, n);
       System.out.printf("%-42s %8s %8s%n", "figure", "median", "p90");
       line("far cache alone (physical limit)", farAlone);
@@ -99,11 +103,17 @@ public final class CacheFileBench {
       line("nobody has it: fastest-first", seqAbsent);
       line("near has it: ncro race", raceNear);
       line("near has it: fastest-first", seqNear);
-      System.out.printf("SUMMARY\t20 only-far file: race %.1f ms, fastest-first %.1f ms (%.2fx)\tabsent: race %.1f ms,"
+      System.out.printf(
+          "SUMMARY\t20 only-far file: race %.1f ms, fastest-first %.1f ms (%.2fx)\tabsent: race %.1f ms,"
               + " fastest-first %.1f ms (%.2fx)\tnear: race %.1f ms, fastest-first %.1f ms%n",
-          pct(raceFar, 50), pct(seqFar, 50), pct(seqFar, 50) / pct(raceFar, 50),
-          pct(raceAbsent, 50), pct(seqAbsent, 50), pct(seqAbsent, 50) / pct(raceAbsent, 50),
-          pct(raceNear, 50), pct(seqNear, 50));
+          pct(raceFar, 50),
+          pct(seqFar, 50),
+          pct(seqFar, 50) / pct(raceFar, 50),
+          pct(raceAbsent, 50),
+          pct(seqAbsent, 50),
+          pct(seqAbsent, 50) / pct(raceAbsent, 50),
+          pct(raceNear, 50),
+          pct(seqNear, 50));
     }
   }
 
@@ -116,7 +126,8 @@ public final class CacheFileBench {
   private static double sequential(HttpClient http, List<URI> order, String path) throws Exception {
     long t0 = System.nanoTime();
     for (URI u : order) {
-      HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create(u + path)).build(),
+      HttpResponse<byte[]> r = http.send(
+          HttpRequest.newBuilder(URI.create(u + path)).build(),
           HttpResponse.BodyHandlers.ofByteArray());
       if (r.statusCode() == 200) {
         break;
@@ -127,7 +138,8 @@ public final class CacheFileBench {
 
   private static double get(HttpClient http, URI uri) throws Exception {
     long t0 = System.nanoTime();
-    HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> r =
+        http.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofByteArray());
     if (r.statusCode() != 200 && r.statusCode() != 404) {
       throw new IllegalStateException(uri + ": " + r.statusCode());
     }

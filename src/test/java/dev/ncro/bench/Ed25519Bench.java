@@ -1,12 +1,12 @@
 package dev.ncro.bench;
 
-import java.util.Arrays;
 import dev.ncro.crypto.Ed25519PublicKey;
 import dev.ncro.support.TestKey;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.Signature;
+import java.util.Arrays;
 
 /**
  * Why ncro verifies narinfo signatures with BouncyCastle and not the JDK: the cost of one Ed25519
@@ -25,8 +25,8 @@ public final class Ed25519Bench {
     int n = args.length > 1 ? Integer.parseInt(args[1]) : 3000;
     KeyPair pair = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
     byte[] message = ("1;/nix/store/0c6kzph7l0dcbfmjap64f0czdafn3b7x-hello-2.12.2;"
-        + "sha256:1bd3jmw0ajxyq2l9kgcmbqbc7c2wqqq3x9fqxz1z1xhp2d1lkg7n;226560;"
-        + "/nix/store/0c6kzph7l0dcbfmjap64f0czdafn3b7x-glibc-2.40,/nix/store/1c6kzph7l0dcbfmjap64f0czdafn3b7x-hello-2.12.2")
+            + "sha256:1bd3jmw0ajxyq2l9kgcmbqbc7c2wqqq3x9fqxz1z1xhp2d1lkg7n;226560;"
+            + "/nix/store/0c6kzph7l0dcbfmjap64f0czdafn3b7x-glibc-2.40,/nix/store/1c6kzph7l0dcbfmjap64f0czdafn3b7x-hello-2.12.2")
         .getBytes(StandardCharsets.UTF_8);
     Signature signer = Signature.getInstance("Ed25519");
     signer.initSign(pair.getPrivate());
@@ -60,7 +60,8 @@ public final class Ed25519Bench {
     Arrays.sort(ours);
     double mj = jdk[rounds / 2];
     double mo = ours[rounds / 2];
-    System.out.printf("median: JDK %.1f us, ncro (BouncyCastle rfc8032) %.1f us: %.2f x, %.1f times faster%n",
+    System.out.printf(
+        "median: JDK %.1f us, ncro (BouncyCastle rfc8032) %.1f us: %.2f x, %.1f times faster%n",
         mj, mo, mo / mj, mj / mo);
   }
 

@@ -28,10 +28,10 @@ public final class Ed25519SignBench {
     byte[] seed = new byte[Ed25519PrivateKey.SEED_BYTES];
     random.nextBytes(seed);
     Ed25519PrivateKey ours = Ed25519PrivateKey.fromSeed(seed);
-    PrivateKey jdkKey =
-        KeyFactory.getInstance("Ed25519")
-            .generatePrivate(new EdECPrivateKeySpec(NamedParameterSpec.ED25519, seed));
-    System.out.printf("%-8s %-6s %14s %14s %8s%n", "body", "round", "JDK us/sign", "ncro us/sign", "ratio");
+    PrivateKey jdkKey = KeyFactory.getInstance("Ed25519")
+        .generatePrivate(new EdECPrivateKeySpec(NamedParameterSpec.ED25519, seed));
+    System.out.printf(
+        "%-8s %-6s %14s %14s %8s%n", "body", "round", "JDK us/sign", "ncro us/sign", "ratio");
     for (int size : new int[] {200, 16_288}) { // an announce of one route; a full 16 KiB datagram
       byte[] message = new byte[size];
       random.nextBytes(message);
@@ -53,14 +53,16 @@ public final class Ed25519SignBench {
         if (r >= 0) {
           jdk[r] = (t1 - t0) / 1e3 / n;
           bc[r] = (t2 - t1) / 1e3 / n;
-          System.out.printf("%-8d %-6d %14.1f %14.1f %8.2f%n", size, r + 1, jdk[r], bc[r], bc[r] / jdk[r]);
+          System.out.printf(
+              "%-8d %-6d %14.1f %14.1f %8.2f%n", size, r + 1, jdk[r], bc[r], bc[r] / jdk[r]);
         }
       }
       Arrays.sort(jdk);
       Arrays.sort(bc);
       double mj = jdk[rounds / 2];
       double mb = bc[rounds / 2];
-      System.out.printf("median, %d-byte body: JDK %.1f us, ncro (BouncyCastle rfc8032) %.1f us: %.2f x%n",
+      System.out.printf(
+          "median, %d-byte body: JDK %.1f us, ncro (BouncyCastle rfc8032) %.1f us: %.2f x%n",
           size, mj, mb, mb / mj);
     }
   }

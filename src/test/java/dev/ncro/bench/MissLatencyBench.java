@@ -1,8 +1,5 @@
 package dev.ncro.bench;
 
-import java.util.Comparator;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import dev.ncro.support.DelayRelay;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.Nginx;
@@ -16,10 +13,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Issue 6, benchmark 2: narinfo miss latency against the physical limit. One holder (nginx behind
@@ -46,7 +46,8 @@ public final class MissLatencyBench {
     long rttOther = args.length > 1 ? Long.parseLong(args[1]) : 80;
     int n = args.length > 2 ? Integer.parseInt(args[2]) : 200;
     ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
-        .setLevel(ch.qos.logback.classic.Level.toLevel(System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
+        .setLevel(ch.qos.logback.classic.Level.toLevel(
+            System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
 
     int bursts = 5;
     int burst = 16;
@@ -58,13 +59,18 @@ public final class MissLatencyBench {
     TestKey key = new TestKey("bench-holder-1");
     for (int i = 0; i < total; i++) {
       String h = TestNarinfo.hash(i);
-      Files.write(holderDir.resolve(h + ".narinfo"), TestNarinfo.make(h, "nar/" + h + ".nar.xz", 4096, key));
+      Files.write(
+          holderDir.resolve(h + ".narinfo"),
+          TestNarinfo.make(h, "nar/" + h + ".nar.xz", 4096, key));
     }
     for (Path d : List.of(holderDir, emptyDir)) {
-      Files.writeString(d.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
+      Files.writeString(
+          d.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
     }
-    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-    try (Nginx holderNginx = Nginx.serve(holderDir); Nginx otherNginx = Nginx.serve(emptyDir);
+    HttpClient http =
+        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    try (Nginx holderNginx = Nginx.serve(holderDir);
+        Nginx otherNginx = Nginx.serve(emptyDir);
         DelayRelay holder = DelayRelay.start(holderNginx.address(), Duration.ofMillis(rttHolder));
         DelayRelay other = DelayRelay.start(otherNginx.address(), Duration.ofMillis(rttOther))) {
       List<URI> ups = List.of(holder.uri(), other.uri());
@@ -75,14 +81,16 @@ public final class MissLatencyBench {
       List<Double> direct = new ArrayList<>();
       get(http, URI.create(holder.uri() + "/nix-cache-info"));
       for (int i = 0; i < n; i++) {
-        direct.add(get(http, URI.create(holder.uri() + "/" + TestNarinfo.hash(total - 1 - i) + ".narinfo")));
+        direct.add(get(
+            http, URI.create(holder.uri() + "/" + TestNarinfo.hash(total - 1 - i) + ".narinfo")));
       }
 
       // The same bursts straight to the holder: what 16 concurrent requests cost this client and
       // this relay and nginx without ncro (the first burst opens the connections, not measured).
       List<Double> directConc = new ArrayList<>();
       int directNext = total - 1 - n;
-      HttpClient directBurstClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      HttpClient directBurstClient =
+          HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       try (ExecutorService pool = Executors.newFixedThreadPool(burst)) {
         for (int b = 0; b < bursts; b++) {
           List<Future<Double>> fs = new ArrayList<>();
@@ -102,17 +110,19 @@ public final class MissLatencyBench {
       List<Double> seq = new ArrayList<>();
       List<Double> conc = new ArrayList<>();
       List<Double> firstBurst = new ArrayList<>();
-      try (NcroHarness ncro = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"),
-          NcroHarness.upstreams(ups, keys)))) {
+      try (NcroHarness ncro = NcroHarness.start(
+          NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(ups, keys)))) {
         for (int i = 0; i < 50; i++) { // JIT warm-up, not measured
           get(http, ncro.uri("/" + TestNarinfo.hash(next++) + ".narinfo"));
         }
         for (int i = 0; i < n; i++) {
           seq.add(get(http, ncro.uri("/" + TestNarinfo.hash(next++) + ".narinfo")));
         }
-        // One client for the bursts (it opens a connection per concurrent request and keeps them), so
+        // One client for the bursts (it opens a connection per concurrent request and keeps them),
+        // so
         // later bursts measure ncro, not the client's set-up.
-        HttpClient burstClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        HttpClient burstClient =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         try (ExecutorService pool = Executors.newFixedThreadPool(burst)) {
           for (int b = 0; b < bursts; b++) {
             List<Future<Double>> fs = new ArrayList<>();
@@ -128,14 +138,15 @@ public final class MissLatencyBench {
       }
       List<Double> firstMiss = new ArrayList<>();
       for (int i = 0; i < fresh; i++) {
-        try (NcroHarness ncro = NcroHarness.start(NcroHarness.config(dir.resolve("fresh-" + i + ".db"),
-            NcroHarness.upstreams(ups, keys)))) {
+        try (NcroHarness ncro = NcroHarness.start(NcroHarness.config(
+            dir.resolve("fresh-" + i + ".db"), NcroHarness.upstreams(ups, keys)))) {
           firstMiss.add(get(http, ncro.uri("/" + TestNarinfo.hash(next++) + ".narinfo")));
         }
       }
 
       double limit = 1.1 * rttHolder + 2;
-      System.out.printf("holder RTT %d ms, non-holder RTT %d ms; goal: miss <= 1.1 x RTT + 2 ms = %.1f ms%n",
+      System.out.printf(
+          "holder RTT %d ms, non-holder RTT %d ms; goal: miss <= 1.1 x RTT + 2 ms = %.1f ms%n",
           rttHolder, rttOther, limit);
       System.out.printf("%-44s %8s %8s %8s %6s%n", "figure", "median", "p90", "max", "n");
       line("direct GET from the holder (kept-alive)", direct);
@@ -146,15 +157,25 @@ public final class MissLatencyBench {
       line("ncro miss, first request after start", firstMiss);
       double m = pct(seq, 50);
       double p90 = pct(seq, 90);
-      System.out.printf("SUMMARY\t2 narinfo miss, median (RTT %d ms)\t%.1f ms\tRTT %d ms (direct %.1f ms)\t%.2f\t<= %.1f ms\t%s%n",
-          rttHolder, m, rttHolder, pct(direct, 50), m / rttHolder, limit, m <= limit ? "yes" : "NO");
-      System.out.printf("SUMMARY\t2 narinfo miss, p90\t%.1f ms\tRTT %d ms (direct p90 %.1f ms)\t%.2f\t<= %.1f ms\t%s%n",
+      System.out.printf(
+          "SUMMARY\t2 narinfo miss, median (RTT %d ms)\t%.1f ms\tRTT %d ms (direct %.1f ms)\t%.2f\t<= %.1f ms\t%s%n",
+          rttHolder,
+          m,
+          rttHolder,
+          pct(direct, 50),
+          m / rttHolder,
+          limit,
+          m <= limit ? "yes" : "NO");
+      System.out.printf(
+          "SUMMARY\t2 narinfo miss, p90\t%.1f ms\tRTT %d ms (direct p90 %.1f ms)\t%.2f\t<= %.1f ms\t%s%n",
           p90, rttHolder, pct(direct, 90), p90 / rttHolder, limit, p90 <= limit ? "yes" : "NO");
-      // Under concurrency the limit is what the same burst costs without ncro, plus the same margin.
+      // Under concurrency the limit is what the same burst costs without ncro, plus the same
+      // margin.
       double c = pct(conc, 50);
       double dc = pct(directConc, 50);
       double concLimit = 1.1 * dc + 2;
-      System.out.printf("SUMMARY\t2 narinfo miss, 16 concurrent, median\t%.1f ms\tdirect 16 concurrent %.1f ms\t%.2f\t<= %.1f ms (1.1 x direct + 2)\t%s%n",
+      System.out.printf(
+          "SUMMARY\t2 narinfo miss, 16 concurrent, median\t%.1f ms\tdirect 16 concurrent %.1f ms\t%.2f\t<= %.1f ms (1.1 x direct + 2)\t%s%n",
           c, dc, c / dc, concLimit, c <= concLimit ? "yes" : "NO");
     } finally {
       try (var walk = Files.walk(dir)) {
@@ -167,7 +188,8 @@ public final class MissLatencyBench {
   /** One GET; fails unless 200; returns milliseconds. */
   private static double get(HttpClient http, URI uri) throws Exception {
     long t0 = System.nanoTime();
-    HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(20)).build(),
+    HttpResponse<byte[]> r = http.send(
+        HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(20)).build(),
         HttpResponse.BodyHandlers.ofByteArray());
     double ms = (System.nanoTime() - t0) / 1e6;
     if (r.statusCode() != 200) {
@@ -177,7 +199,8 @@ public final class MissLatencyBench {
   }
 
   private static void line(String name, List<Double> xs) {
-    System.out.printf("%-44s %8.1f %8.1f %8.1f %6d%n", name, pct(xs, 50), pct(xs, 90), pct(xs, 100), xs.size());
+    System.out.printf(
+        "%-44s %8.1f %8.1f %8.1f %6d%n", name, pct(xs, 50), pct(xs, 90), pct(xs, 100), xs.size());
   }
 
   private static double pct(List<Double> xs, int p) {

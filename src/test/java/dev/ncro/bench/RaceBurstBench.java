@@ -1,9 +1,5 @@
 package dev.ncro.bench;
 
-import java.util.Arrays;
-import java.util.Comparator;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ncro.support.DelayRelayProcess;
@@ -19,12 +15,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Issue 15 goal 3, the race part: races during a burst. Three caches that all hold every path
@@ -54,7 +54,8 @@ public final class RaceBurstBench {
     int concurrency = args.length > 0 ? Integer.parseInt(args[0]) : 25;
     int bursts = args.length > 1 ? Integer.parseInt(args[1]) : 6;
     ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
-        .setLevel(ch.qos.logback.classic.Level.toLevel(System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
+        .setLevel(ch.qos.logback.classic.Level.toLevel(
+            System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
     int warm = 300;
     int total = warm + concurrency * bursts;
     Path dir = Files.createTempDirectory("ncro-race-burst");
@@ -62,18 +63,22 @@ public final class RaceBurstBench {
     TestKey key = new TestKey("bench-1");
     for (int i = 0; i < total; i++) {
       String h = TestNarinfo.hash(i);
-      Files.write(cacheDir.resolve(h + ".narinfo"), TestNarinfo.make(h, "nar/" + h + ".nar.xz", 4096, key));
+      Files.write(
+          cacheDir.resolve(h + ".narinfo"), TestNarinfo.make(h, "nar/" + h + ".nar.xz", 4096, key));
     }
-    Files.writeString(cacheDir.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
-    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    Files.writeString(
+        cacheDir.resolve("nix-cache-info"),
+        "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
+    HttpClient http =
+        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     List<AutoCloseable> open = new ArrayList<>();
     try {
       // One nginx (its own process, a worker per core), three relays in a JVM of their own: the
       // emulated network must not stall when ncro's JVM does (GC, a busy core).
       Nginx nginx = Nginx.serve(cacheDir);
       open.add(nginx);
-      DelayRelayProcess relays = DelayRelayProcess.start(nginx.address(),
-          Arrays.stream(RTTS).mapToObj(Duration::ofMillis).toList());
+      DelayRelayProcess relays = DelayRelayProcess.start(
+          nginx.address(), Arrays.stream(RTTS).mapToObj(Duration::ofMillis).toList());
       open.add(relays);
       List<URI> ups = relays.uris();
       Map<String, Long> rttOf = new HashMap<>();
@@ -83,7 +88,8 @@ public final class RaceBurstBench {
       List<String> keys = List.of(key.publicKey(), key.publicKey(), key.publicKey());
       int next = 0;
       // Warm the JVM on another instance, with the same kind of bursts.
-      try (NcroHarness w = NcroHarness.start(NcroHarness.config(dir.resolve("warm.db"), NcroHarness.upstreams(ups, keys)))) {
+      try (NcroHarness w = NcroHarness.start(
+          NcroHarness.config(dir.resolve("warm.db"), NcroHarness.upstreams(ups, keys)))) {
         while (next < warm) {
           List<Future<Double>> fs = new ArrayList<>();
           try (ExecutorService pool = Executors.newFixedThreadPool(concurrency)) {
@@ -100,7 +106,8 @@ public final class RaceBurstBench {
       // Baseline: the same bursts straight to the 10 ms cache, on kept-alive connections (the first
       // burst opens them and is not counted): what this client, relay and nginx cost without ncro.
       List<Double> direct = new ArrayList<>();
-      HttpClient directClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      HttpClient directClient =
+          HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       for (int b = 0; b < bursts; b++) {
         List<Future<Double>> fs = new ArrayList<>();
         try (ExecutorService pool = Executors.newFixedThreadPool(concurrency)) {
@@ -118,8 +125,10 @@ public final class RaceBurstBench {
       }
       List<Sample> samples = new ArrayList<>();
       ObjectMapper json = new ObjectMapper();
-      try (NcroHarness ncro = NcroHarness.start(NcroHarness.config(dir.resolve("fresh.db"), NcroHarness.upstreams(ups, keys)))) {
-        HttpClient burstClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      try (NcroHarness ncro = NcroHarness.start(
+          NcroHarness.config(dir.resolve("fresh.db"), NcroHarness.upstreams(ups, keys)))) {
+        HttpClient burstClient =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         for (int b = 0; b < bursts; b++) {
           Map<String, Future<Double>> fs = new HashMap<>();
           try (ExecutorService pool = Executors.newFixedThreadPool(concurrency)) {
@@ -136,7 +145,8 @@ public final class RaceBurstBench {
             for (JsonNode r : status.get("recent_races")) {
               Double c = client.get(r.get("hash").asText());
               if (c != null && "won".equals(r.get("outcome").asText())) {
-                samples.add(new Sample(b, r.get("upstream").asText(), r.get("latency_ms").asDouble(), c));
+                samples.add(new Sample(
+                    b, r.get("upstream").asText(), r.get("latency_ms").asDouble(), c));
               }
             }
           }
@@ -154,47 +164,80 @@ public final class RaceBurstBench {
     System.exit(0);
   }
 
-  private static void report(List<Sample> samples, Map<String, Long> rttOf, int concurrency, List<Double> direct) {
-    System.out.printf("%d races in bursts of %d; caches at %s ms RTT, every one holds every path%n",
+  private static void report(
+      List<Sample> samples, Map<String, Long> rttOf, int concurrency, List<Double> direct) {
+    System.out.printf(
+        "%d races in bursts of %d; caches at %s ms RTT, every one holds every path%n",
         samples.size(), concurrency, Arrays.toString(RTTS));
     if (System.getenv("NCRO_BENCH_PER_REQUEST") != null) {
-      System.out.printf("%-6s %-8s %10s %10s %10s%n", "burst", "winner", "race ms", "client ms", "x RTT");
+      System.out.printf(
+          "%-6s %-8s %10s %10s %10s%n", "burst", "winner", "race ms", "client ms", "x RTT");
       for (Sample s : samples) {
         long rtt = rttOf.get(s.upstream());
-        System.out.printf("%-6d %-8s %10.1f %10.1f %10.2f%n", s.burst(), rtt + "ms", s.raceMs(), s.clientMs(), s.raceMs() / rtt);
+        System.out.printf(
+            "%-6d %-8s %10.1f %10.1f %10.2f%n",
+            s.burst(), rtt + "ms", s.raceMs(), s.clientMs(), s.raceMs() / rtt);
       }
     }
-    System.out.printf("%-34s %6s %8s %8s %8s %8s %8s%n", "races", "n", "fastest", "median", "p90", "max", "median/RTT");
+    System.out.printf(
+        "%-34s %6s %8s %8s %8s %8s %8s%n",
+        "races", "n", "fastest", "median", "p90", "max", "median/RTT");
     for (boolean first : new boolean[] {true, false}) {
       List<Sample> xs = samples.stream().filter(s -> (s.burst() == 0) == first).toList();
       long fastest = xs.stream().filter(s -> rttOf.get(s.upstream()) == RTTS[0]).count();
       List<Double> ms = xs.stream().map(Sample::raceMs).toList();
       List<Double> cl = xs.stream().map(Sample::clientMs).toList();
       String name = first ? "1st burst (new connections)" : "later bursts (pooled)";
-      System.out.printf("%-34s %6d %8d %8.1f %8.1f %8.1f %8.2f%n", name + ", race", xs.size(), fastest,
-          pct(ms, 50), pct(ms, 90), pct(ms, 100), pct(ms, 50) / RTTS[0]);
-      System.out.printf("%-34s %6s %8s %8.1f %8.1f %8.1f%n", name + ", client", "", "", pct(cl, 50), pct(cl, 90), pct(cl, 100));
+      System.out.printf(
+          "%-34s %6d %8d %8.1f %8.1f %8.1f %8.2f%n",
+          name + ", race",
+          xs.size(),
+          fastest,
+          pct(ms, 50),
+          pct(ms, 90),
+          pct(ms, 100),
+          pct(ms, 50) / RTTS[0]);
+      System.out.printf(
+          "%-34s %6s %8s %8.1f %8.1f %8.1f%n",
+          name + ", client", "", "", pct(cl, 50), pct(cl, 90), pct(cl, 100));
     }
-    System.out.printf("%-34s %6d %8s %8.1f %8.1f %8.1f%n", "direct to the 10 ms cache, client", direct.size(), "",
-        pct(direct, 50), pct(direct, 90), pct(direct, 100));
+    System.out.printf(
+        "%-34s %6d %8s %8.1f %8.1f %8.1f%n",
+        "direct to the 10 ms cache, client",
+        direct.size(),
+        "",
+        pct(direct, 50),
+        pct(direct, 90),
+        pct(direct, 100));
     List<Sample> later = samples.stream().filter(s -> s.burst() > 0).toList();
-    long wrong = samples.stream().filter(s -> rttOf.get(s.upstream()) != RTTS[0]).count();
-    System.out.printf("SUMMARY\t3 burst routes naming the fastest holder (%d in flight)\t%d of %d\tall\t%.2f\t1.00\t%s%n",
-        concurrency, samples.size() - wrong, samples.size(), (samples.size() - wrong) / (double) samples.size(),
+    long wrong =
+        samples.stream().filter(s -> rttOf.get(s.upstream()) != RTTS[0]).count();
+    System.out.printf(
+        "SUMMARY\t3 burst routes naming the fastest holder (%d in flight)\t%d of %d\tall\t%.2f\t1.00\t%s%n",
+        concurrency,
+        samples.size() - wrong,
+        samples.size(),
+        (samples.size() - wrong) / (double) samples.size(),
         wrong == 0 ? "yes" : "NO");
     double goal = 1.2 * RTTS[0] + 2;
-    List<Double> ms = later.stream().filter(s -> rttOf.get(s.upstream()) == RTTS[0]).map(Sample::raceMs).toList();
+    List<Double> ms = later.stream()
+        .filter(s -> rttOf.get(s.upstream()) == RTTS[0])
+        .map(Sample::raceMs)
+        .toList();
     double worst = pct(ms, 100);
     double median = pct(ms, 50);
-    System.out.printf("SUMMARY\t3 burst race latency, pooled, median (RTT %d ms)\t%.1f ms\tRTT %d ms\t%.2f\t<= %.1f ms\t%s%n",
+    System.out.printf(
+        "SUMMARY\t3 burst race latency, pooled, median (RTT %d ms)\t%.1f ms\tRTT %d ms\t%.2f\t<= %.1f ms\t%s%n",
         RTTS[0], median, RTTS[0], median / RTTS[0], goal, median <= goal ? "yes" : "NO");
-    System.out.printf("SUMMARY\t3 burst race latency, pooled, max (RTT %d ms)\t%.1f ms\tRTT %d ms\t%.2f\t<= %.1f ms\t%s%n",
+    System.out.printf(
+        "SUMMARY\t3 burst race latency, pooled, max (RTT %d ms)\t%.1f ms\tRTT %d ms\t%.2f\t<= %.1f ms\t%s%n",
         RTTS[0], worst, RTTS[0], worst / RTTS[0], goal, worst <= goal ? "yes" : "NO");
   }
 
   private static double get(HttpClient http, URI uri) throws Exception {
     long t0 = System.nanoTime();
-    HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(20)).build(),
+    HttpResponse<byte[]> r = http.send(
+        HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(20)).build(),
         HttpResponse.BodyHandlers.ofByteArray());
     double ms = (System.nanoTime() - t0) / 1e6;
     if (r.statusCode() != 200) {

@@ -50,7 +50,8 @@ public final class ScaleFill {
           OutputStream out = s.getOutputStream();
           InputStream in = new BufferedInputStream(s.getInputStream(), 16384);
           for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
-            out.write(("GET /" + hash(i) + ".narinfo HTTP/1.1\r\nHost: ncro\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(("GET /" + hash(i) + ".narinfo HTTP/1.1\r\nHost: ncro\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
             out.flush();
             if (readResponse(in) != 200) {
               non200.incrementAndGet();
@@ -65,7 +66,8 @@ public final class ScaleFill {
     for (Thread t : threads) {
       t.join();
     }
-    System.out.printf(Locale.ROOT, "answered %.1f non200 %d%n", (System.nanoTime() - t0) / 1e9, non200.get());
+    System.out.printf(
+        Locale.ROOT, "answered %.1f non200 %d%n", (System.nanoTime() - t0) / 1e9, non200.get());
     System.exit(failed.get() == 0 ? 0 : 1);
   }
 

@@ -45,14 +45,19 @@ public final class ScaleUpstream {
     int threads = args.length > 0 ? Integer.parseInt(args[0]) : 1;
     int port = args.length > 1 ? Integer.parseInt(args[1]) : 0;
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
-    Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+    Channel ch = new ServerBootstrap()
+        .group(group)
+        .channel(NioServerSocketChannel.class)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel c) {
-            c.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(8192), new Handler());
+            c.pipeline()
+                .addLast(new HttpServerCodec(), new HttpObjectAggregator(8192), new Handler());
           }
         })
-        .bind(new InetSocketAddress("127.0.0.1", port)).sync().channel();
+        .bind(new InetSocketAddress("127.0.0.1", port))
+        .sync()
+        .channel();
     System.out.println(((InetSocketAddress) ch.localAddress()).getPort());
     System.out.flush();
     ch.closeFuture().sync();
@@ -62,19 +67,38 @@ public final class ScaleUpstream {
   static byte[] narinfo(String hash) {
     String name = hash + "-scale-" + hash.substring(24);
     StringBuilder sb = new StringBuilder(1100)
-        .append("StorePath: /nix/store/").append(name).append('\n')
-        .append("URL: nar/").append(hash).append(hash, 0, 20).append(".nar.zst\n")
+        .append("StorePath: /nix/store/")
+        .append(name)
+        .append('\n')
+        .append("URL: nar/")
+        .append(hash)
+        .append(hash, 0, 20)
+        .append(".nar.zst\n")
         .append("Compression: zstd\n")
-        .append("FileHash: sha256:").append(hash).append(hash, 0, 20).append('\n')
+        .append("FileHash: sha256:")
+        .append(hash)
+        .append(hash, 0, 20)
+        .append('\n')
         .append("FileSize: 48120\n")
-        .append("NarHash: sha256:").append(hash, 0, 20).append(hash).append('\n')
+        .append("NarHash: sha256:")
+        .append(hash, 0, 20)
+        .append(hash)
+        .append('\n')
         .append("NarSize: 226488\n")
         .append("References:");
     for (int i = 0; i < 10; i++) {
-      sb.append(' ').append(hash, 0, 31).append((char) ('a' + i)).append("-glibc-2.40-66-").append(i);
+      sb.append(' ')
+          .append(hash, 0, 31)
+          .append((char) ('a' + i))
+          .append("-glibc-2.40-66-")
+          .append(i);
     }
     sb.append('\n')
-        .append("Deriver: ").append(hash.substring(1)).append("a-scale-").append(hash, 24, 32).append(".drv\n");
+        .append("Deriver: ")
+        .append(hash.substring(1))
+        .append("a-scale-")
+        .append(hash, 24, 32)
+        .append(".drv\n");
     return sb.toString().getBytes(StandardCharsets.US_ASCII);
   }
 
@@ -98,8 +122,11 @@ public final class ScaleUpstream {
 
     private static FullHttpResponse ok(byte[] body, String type) {
       ByteBuf buf = Unpooled.wrappedBuffer(body);
-      FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, buf);
-      res.headers().set(HttpHeaderNames.CONTENT_TYPE, type).set(HttpHeaderNames.CONTENT_LENGTH, body.length);
+      FullHttpResponse res =
+          new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, buf);
+      res.headers()
+          .set(HttpHeaderNames.CONTENT_TYPE, type)
+          .set(HttpHeaderNames.CONTENT_LENGTH, body.length);
       return res;
     }
   }

@@ -1,8 +1,5 @@
 package dev.ncro.bench;
 
-import java.util.Comparator;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import dev.ncro.config.CacheConfig;
 import dev.ncro.config.Config;
 import dev.ncro.config.StoreConfig;
@@ -17,11 +14,14 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Issue 17: warm narinfo hits through the PostgreSQL route store, against the SQLite store in the
@@ -49,10 +49,12 @@ public final class StoreBench {
     int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
     int dbRoutes = args.length > 2 ? Integer.parseInt(args[2]) : 150_000;
     ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
-        .setLevel(ch.qos.logback.classic.Level.toLevel(System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
+        .setLevel(ch.qos.logback.classic.Level.toLevel(
+            System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
     Path dir = Files.createTempDirectory("ncro-store-bench");
     TestKey key = new TestKey("bench-store-1");
-    try (Postgres pg = Postgres.start(); TestUpstream up = TestUpstream.start()) {
+    try (Postgres pg = Postgres.start();
+        TestUpstream up = TestUpstream.start()) {
       pg.createOwnedDatabase("bench", "bench-pw");
       Path pw = dir.resolve("pw");
       Files.writeString(pw, "bench-pw\n");
@@ -60,17 +62,42 @@ public final class StoreBench {
         String h = TestNarinfo.hash(i);
         up.putNarinfo(h, TestNarinfo.make(h, "nar/" + h + ".nar.xz", 4096, key));
       }
-      Config base = NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(List.of(up.uri()), List.of(key.publicKey())));
+      Config base = NcroHarness.config(
+          dir.resolve("routes.db"),
+          NcroHarness.upstreams(List.of(up.uri()), List.of(key.publicKey())));
       CacheConfig c = base.cache();
-      StoreConfig.Postgresql store = new StoreConfig.Postgresql(List.of("127.0.0.1:" + pg.port()), "bench", "bench",
-          Map.of("sslmode", "disable"), pw, "bench-pw", 8);
-      Config pgConfig = new Config(base.server(), base.upstreams(),
-          new CacheConfig(c.dbPath(), 1_000_000, c.ttl(), c.negativeTtl(), c.latencyAlpha(), c.probeInterval(), store),
-          base.timeouts(), base.logging(), base.mesh());
-      Config sqliteConfig = new Config(base.server(), base.upstreams(),
-          new CacheConfig(c.dbPath(), 1_000_000, c.ttl(), c.negativeTtl(), c.latencyAlpha(), c.probeInterval()),
-          base.timeouts(), base.logging(), base.mesh());
-      try (NcroHarness sqlite = NcroHarness.start(sqliteConfig); NcroHarness postgres = NcroHarness.start(pgConfig)) {
+      StoreConfig.Postgresql store = new StoreConfig.Postgresql(
+          List.of("127.0.0.1:" + pg.port()),
+          "bench",
+          "bench",
+          Map.of("sslmode", "disable"),
+          pw,
+          "bench-pw",
+          8);
+      Config pgConfig = new Config(
+          base.server(),
+          base.upstreams(),
+          new CacheConfig(
+              c.dbPath(),
+              1_000_000,
+              c.ttl(),
+              c.negativeTtl(),
+              c.latencyAlpha(),
+              c.probeInterval(),
+              store),
+          base.timeouts(),
+          base.logging(),
+          base.mesh());
+      Config sqliteConfig = new Config(
+          base.server(),
+          base.upstreams(),
+          new CacheConfig(
+              c.dbPath(), 1_000_000, c.ttl(), c.negativeTtl(), c.latencyAlpha(), c.probeInterval()),
+          base.timeouts(),
+          base.logging(),
+          base.mesh());
+      try (NcroHarness sqlite = NcroHarness.start(sqliteConfig);
+          NcroHarness postgres = NcroHarness.start(pgConfig)) {
         insertRoutes(pg, up, dbRoutes);
         for (NcroHarness n : List.of(sqlite, postgres)) {
           for (int i = 0; i < HOT; i++) {
@@ -105,7 +132,8 @@ public final class StoreBench {
         List<Wrk> m = new ArrayList<>();
         List<Wrk> d = new ArrayList<>();
         int coldUsed = 0;
-        System.out.printf("wrk -t1 -c64 -d%ds, %d rounds; %d hot routes in memory, %d routes only in PostgreSQL%n",
+        System.out.printf(
+            "wrk -t1 -c64 -d%ds, %d rounds; %d hot routes in memory, %d routes only in PostgreSQL%n",
             seconds, rounds, HOT, dbRoutes);
         for (int r = 0; r < rounds; r++) {
           boolean forward = r % 2 == 0;
@@ -119,7 +147,8 @@ public final class StoreBench {
               case 1 -> b = wrk(postgres, script, hot, seconds);
               default -> {
                 // Each round walks a fresh part of the list: no path of it is in memory yet.
-                Path part = paths(dir.resolve("cold-" + r + ".txt"), HOT + coldUsed, HOT + dbRoutes);
+                Path part =
+                    paths(dir.resolve("cold-" + r + ".txt"), HOT + coldUsed, HOT + dbRoutes);
                 e = wrk(postgres, script, part, seconds);
                 coldUsed += (int) e.requests();
               }
@@ -128,11 +157,13 @@ public final class StoreBench {
           s.add(a);
           m.add(b);
           d.add(e);
-          System.out.printf("round %d  sqlite %8.0f req/s p99 %6.2f ms | pg memory %8.0f req/s p99 %6.2f ms | pg only %8.0f req/s p99 %6.2f ms (%d lookups)%n",
+          System.out.printf(
+              "round %d  sqlite %8.0f req/s p99 %6.2f ms | pg memory %8.0f req/s p99 %6.2f ms | pg only %8.0f req/s p99 %6.2f ms (%d lookups)%n",
               r + 1, a.rps(), a.p99ms(), b.rps(), b.p99ms(), e.rps(), e.p99ms(), e.requests());
         }
         if (coldUsed > dbRoutes) {
-          System.out.println("WARNING: the PostgreSQL-only phase used more paths than the table holds: raise DB_ROUTES");
+          System.out.println(
+              "WARNING: the PostgreSQL-only phase used more paths than the table holds: raise DB_ROUTES");
         }
         double sr = median(s.stream().map(Wrk::rps).toList());
         double mr = median(m.stream().map(Wrk::rps).toList());
@@ -140,15 +171,21 @@ public final class StoreBench {
         double dp = median(d.stream().map(Wrk::p99ms).toList());
         double mRatio = median(ratios(m, s));
         double dRatio = median(ratios(d, s));
-        System.out.printf("SUMMARY\t17 warm hit req/s, PostgreSQL store, in memory\t%.0f\tSQLite store %.0f\t%.2f\t>= 0.95 x\t%s%n",
+        System.out.printf(
+            "SUMMARY\t17 warm hit req/s, PostgreSQL store, in memory\t%.0f\tSQLite store %.0f\t%.2f\t>= 0.95 x\t%s%n",
             mr, sr, mRatio, mRatio >= 0.95 ? "yes" : "NO");
-        System.out.printf("SUMMARY\t17 warm hit req/s, PostgreSQL only (memory cold)\t%.0f\tSQLite store %.0f\t%.2f\t>= 0.3 x\t%s%n",
+        System.out.printf(
+            "SUMMARY\t17 warm hit req/s, PostgreSQL only (memory cold)\t%.0f\tSQLite store %.0f\t%.2f\t>= 0.3 x\t%s%n",
             dr, sr, dRatio, dRatio >= 0.3 ? "yes" : "NO");
-        System.out.printf("SUMMARY\t17 warm hit p99, PostgreSQL only, 64 connections\t%.2f ms\t-\t-\t<= 5 ms\t%s%n",
+        System.out.printf(
+            "SUMMARY\t17 warm hit p99, PostgreSQL only, 64 connections\t%.2f ms\t-\t-\t<= 5 ms\t%s%n",
             dp, dp <= 5 ? "yes" : "NO");
-        System.out.printf("pg memory p99 %.2f ms, sqlite p99 %.2f ms (medians)%n",
-            median(m.stream().map(Wrk::p99ms).toList()), median(s.stream().map(Wrk::p99ms).toList()));
-        if (up.requests().stream().anyMatch(q -> q.path().endsWith(".narinfo") && !isHot(q.path()))) {
+        System.out.printf(
+            "pg memory p99 %.2f ms, sqlite p99 %.2f ms (medians)%n",
+            median(m.stream().map(Wrk::p99ms).toList()),
+            median(s.stream().map(Wrk::p99ms).toList()));
+        if (up.requests().stream()
+            .anyMatch(q -> q.path().endsWith(".narinfo") && !isHot(q.path()))) {
           System.out.println("WARNING: the upstream was asked for a path the database held");
         }
       }
@@ -174,8 +211,9 @@ public final class StoreBench {
     long now = System.currentTimeMillis();
     try (Connection c = pg.connect("bench")) {
       c.setAutoCommit(false);
-      try (PreparedStatement ps = c.prepareStatement("INSERT INTO ncro_routes (hash, upstream, latency_ms, nar_url,"
-          + " file_hash, nar_hash, nar_size, narinfo, verified_at, expires_at, last_used) VALUES (?,?,?,?,?,?,?,?,?,?,?)")) {
+      try (PreparedStatement ps = c.prepareStatement(
+          "INSERT INTO ncro_routes (hash, upstream, latency_ms, nar_url,"
+              + " file_hash, nar_hash, nar_size, narinfo, verified_at, expires_at, last_used) VALUES (?,?,?,?,?,?,?,?,?,?,?)")) {
         for (int i = HOT; i < HOT + n; i++) {
           String h = TestNarinfo.hash(i);
           ps.setString(1, h);
@@ -185,7 +223,8 @@ public final class StoreBench {
           ps.setString(5, "sha256:x");
           ps.setString(6, "sha256:y");
           ps.setLong(7, 4096);
-          ps.setBytes(8, TestNarinfo.make(h, "nar/" + h + ".nar.xz", 4096, null)); // served as stored
+          ps.setBytes(
+              8, TestNarinfo.make(h, "nar/" + h + ".nar.xz", 4096, null)); // served as stored
           ps.setLong(9, now);
           ps.setLong(10, now + 3_600_000);
           ps.setLong(11, now);
@@ -218,8 +257,19 @@ public final class StoreBench {
   private static final Pattern NON2XX = Pattern.compile("Non-2xx or 3xx responses: (\\d+)");
 
   private static Wrk wrk(NcroHarness n, Path script, Path paths, int seconds) throws Exception {
-    Process p = new ProcessBuilder("wrk", "-t1", "-c64", "-d" + seconds + "s", "--latency", "-s", script.toString(),
-        n.uri("").toString(), "--", paths.toString()).redirectErrorStream(true).start();
+    Process p = new ProcessBuilder(
+            "wrk",
+            "-t1",
+            "-c64",
+            "-d" + seconds + "s",
+            "--latency",
+            "-s",
+            script.toString(),
+            n.uri("").toString(),
+            "--",
+            paths.toString())
+        .redirectErrorStream(true)
+        .start();
     String out = new String(p.getInputStream().readAllBytes());
     p.waitFor(seconds + 30L, TimeUnit.SECONDS);
     Matcher bad = NON2XX.matcher(out);

@@ -32,8 +32,12 @@ class LogSetupTest {
     System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
     LogSetup.apply(new LoggingConfig(level, format));
     Logger log = LoggerFactory.getLogger("dev.ncro.test");
-    log.atInfo().setMessage("race won").addKeyValue("hash", "abc").addKeyValue("upstream", "https://cache.nixos.org")
-        .addKeyValue("latency_ms", 41).log();
+    log.atInfo()
+        .setMessage("race won")
+        .addKeyValue("hash", "abc")
+        .addKeyValue("upstream", "https://cache.nixos.org")
+        .addKeyValue("latency_ms", 41)
+        .log();
     log.debug("a debug line");
     System.err.flush();
     return captured.toString(StandardCharsets.UTF_8).lines().toList();
@@ -48,7 +52,11 @@ class LogSetupTest {
     assertThat(j.get("loggerName").asText()).isEqualTo("dev.ncro.test");
     assertThat(j.get("message").asText()).isEqualTo("race won");
     assertThat(j.get("timestamp").asLong()).isPositive();
-    assertThat(j.get("kvpList").toString()).contains("\"hash\":\"abc\"", "\"upstream\":\"https://cache.nixos.org\"", "\"latency_ms\":\"41\"");
+    assertThat(j.get("kvpList").toString())
+        .contains(
+            "\"hash\":\"abc\"",
+            "\"upstream\":\"https://cache.nixos.org\"",
+            "\"latency_ms\":\"41\"");
   }
 
   @Test
@@ -66,12 +74,15 @@ class LogSetupTest {
     assertThat(getClass().getResource("/logback.xml")).isNull();
     System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
     LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
-    assertThat(new StartupLogConfigurator().configure(context)).isEqualTo(Configurator.ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY);
+    assertThat(new StartupLogConfigurator().configure(context))
+        .isEqualTo(Configurator.ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY);
     Logger log = LoggerFactory.getLogger("dev.ncro.test");
     log.info("starting");
     log.debug("not at start-up");
     System.err.flush();
     assertThat(captured.toString(StandardCharsets.UTF_8).lines().toList())
-        .singleElement().asString().contains("INFO", "test", "starting");
+        .singleElement()
+        .asString()
+        .contains("INFO", "test", "starting");
   }
 }

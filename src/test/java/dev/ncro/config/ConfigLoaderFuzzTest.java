@@ -42,9 +42,9 @@ class ConfigLoaderFuzzTest {
     try {
       config = ConfigLoader.load(yaml, "fuzz.yaml", env);
     } catch (ConfigException e) {
-      assertThat(e.problems()).isNotEmpty().allSatisfy(p -> assertThat(p)
-          .isNotBlank()
-          .hasSizeLessThan(2 * input.length() + 1000));
+      assertThat(e.problems())
+          .isNotEmpty()
+          .allSatisfy(p -> assertThat(p).isNotBlank().hasSizeLessThan(2 * input.length() + 1000));
       return;
     }
     assertThat(config.upstreams()).isNotEmpty().allSatisfy(u -> {

@@ -11,7 +11,9 @@ import org.junit.jupiter.api.io.TempDir;
 /** Upstream credentials and trust in the config: every bad setting names its field, path and line. */
 class CredentialsConfigTest {
   private static final String SECRET = "s3cr3t-value";
-  @TempDir Path dir;
+
+  @TempDir
+  Path dir;
 
   private Path file(String name, String content) throws Exception {
     Path p = dir.resolve(name);
@@ -26,60 +28,87 @@ class CredentialsConfigTest {
   @Test
   void passwordFileAndBearerTokenFileAreReadWithOneTrailingNewlineRemoved() throws Exception {
     Path pw = file("pw", SECRET + "\n");
-    Config c = YamlConfigs.load(upstream("    username: alice\n    password_file: \"" + pw + "\"\n"));
-    assertThat(c.upstreams().get(0).credentials()).isEqualTo(new UpstreamCredentials.Basic("alice", SECRET, "password_file"));
+    Config c =
+        YamlConfigs.load(upstream("    username: alice\n    password_file: \"" + pw + "\"\n"));
+    assertThat(c.upstreams().get(0).credentials())
+        .isEqualTo(new UpstreamCredentials.Basic("alice", SECRET, "password_file"));
     assertThat(c.upstreams().get(0).toString()).doesNotContain(SECRET);
     Path tok = file("tok", SECRET + "\r\n");
     c = YamlConfigs.load(upstream("    bearer_token_file: \"" + tok + "\"\n"));
-    assertThat(c.upstreams().get(0).credentials()).isEqualTo(new UpstreamCredentials.Bearer(SECRET, "bearer_token_file"));
+    assertThat(c.upstreams().get(0).credentials())
+        .isEqualTo(new UpstreamCredentials.Bearer(SECRET, "bearer_token_file"));
     assertThat(c.toString()).doesNotContain(SECRET);
   }
 
   @Test
   void badCredentialSettingsNameTheField() throws Exception {
     Path pw = file("pw", SECRET);
-    assertThat(YamlConfigs.problems(upstream("    username: a\n    password: x\n    password_file: \"" + pw + "\"\n")))
-        .singleElement().asString().startsWith("upstreams[0].password: password and password_file are mutually exclusive");
+    assertThat(YamlConfigs.problems(
+            upstream("    username: a\n    password: x\n    password_file: \"" + pw + "\"\n")))
+        .singleElement()
+        .asString()
+        .startsWith("upstreams[0].password: password and password_file are mutually exclusive");
     assertThat(YamlConfigs.problems(upstream("    password_file: \"" + pw + "\"\n")))
-        .singleElement().asString().startsWith("upstreams[0].username: required with password_file");
+        .singleElement()
+        .asString()
+        .startsWith("upstreams[0].username: required with password_file");
     assertThat(YamlConfigs.problems(upstream("    username: a\n")))
-        .singleElement().asString().startsWith("upstreams[0].username: needs password_file");
-    assertThat(YamlConfigs.problems(upstream("    username: a\n    password_file: \"" + pw + "\"\n    bearer_token_file: \"" + pw + "\"\n")))
-        .singleElement().asString().startsWith("upstreams[0].bearer_token_file: cannot be combined");
+        .singleElement()
+        .asString()
+        .startsWith("upstreams[0].username: needs password_file");
+    assertThat(YamlConfigs.problems(upstream("    username: a\n    password_file: \"" + pw
+            + "\"\n    bearer_token_file: \"" + pw + "\"\n")))
+        .singleElement()
+        .asString()
+        .startsWith("upstreams[0].bearer_token_file: cannot be combined");
   }
 
   @Test
   void unreadableOrMalformedFilesNameFieldPathAndLine() throws Exception {
     Path missing = dir.resolve("nope");
-    assertThat(YamlConfigs.problems(upstream("    username: a\n    password_file: \"" + missing + "\"\n")))
+    assertThat(YamlConfigs.problems(
+            upstream("    username: a\n    password_file: \"" + missing + "\"\n")))
         .containsExactly("upstreams[0].password_file: " + missing + ": no such file");
     Path twoLines = file("two", SECRET + "\nsecond\n");
     assertThat(YamlConfigs.problems(upstream("    bearer_token_file: \"" + twoLines + "\"\n")))
-        .containsExactly("upstreams[0].bearer_token_file: " + twoLines + ": line 2: more than one line (only one trailing newline is removed)");
+        .containsExactly("upstreams[0].bearer_token_file: " + twoLines
+            + ": line 2: more than one line (only one trailing newline is removed)");
     Path empty = file("empty", "\n");
     assertThat(YamlConfigs.problems(upstream("    bearer_token_file: \"" + empty + "\"\n")))
         .containsExactly("upstreams[0].bearer_token_file: " + empty + ": empty");
     Path netrc = file("netrc", "machine cache.example.com\n  password " + SECRET + " oops\n");
     List<String> p = YamlConfigs.problems("netrc_file: \"" + netrc + "\"\n" + upstream(""));
-    assertThat(p).singleElement().asString().startsWith("netrc_file: " + netrc + ": line 2: ").doesNotContain(SECRET);
+    assertThat(p)
+        .singleElement()
+        .asString()
+        .startsWith("netrc_file: " + netrc + ": line 2: ")
+        .doesNotContain(SECRET);
     assertThat(YamlConfigs.problems(upstream("    bearer_token_file: \"" + dir + "\"\n")))
         .containsExactly("upstreams[0].bearer_token_file: " + dir + ": not a regular file");
     Path notPem = file("ca.pem", "not a certificate\n");
     assertThat(YamlConfigs.problems(upstream("    ca_file: \"" + notPem + "\"\n")))
-        .singleElement().asString().startsWith("upstreams[0].ca_file: " + notPem + ": ");
+        .singleElement()
+        .asString()
+        .startsWith("upstreams[0].ca_file: " + notPem + ": ");
   }
 
   @Test
   void netrcAppliesByHostAndExplicitCredentialsWin() throws Exception {
-    Path netrc = file("netrc", "machine cache.example.com password " + SECRET + "\ndefault login d password dpw\n");
+    Path netrc = file(
+        "netrc",
+        "machine cache.example.com password " + SECRET + "\ndefault login d password dpw\n");
     Path pw = file("pw", "explicit\n");
     Config c = YamlConfigs.load("netrc_file: \"" + netrc + "\"\nupstreams:\n"
         + "  - url: \"https://cache.example.com\"\n"
         + "  - url: \"https://other.example.com\"\n"
-        + "  - url: \"https://third.example.com\"\n    username: u\n    password_file: \"" + pw + "\"\n");
-    assertThat(c.upstreams().get(0).credentials()).isEqualTo(new UpstreamCredentials.Basic("", SECRET, "netrc_file line 1"));
-    assertThat(c.upstreams().get(1).credentials()).isEqualTo(new UpstreamCredentials.Basic("d", "dpw", "netrc_file line 2"));
-    assertThat(c.upstreams().get(2).credentials()).isEqualTo(new UpstreamCredentials.Basic("u", "explicit", "password_file"));
+        + "  - url: \"https://third.example.com\"\n    username: u\n    password_file: \"" + pw
+        + "\"\n");
+    assertThat(c.upstreams().get(0).credentials())
+        .isEqualTo(new UpstreamCredentials.Basic("", SECRET, "netrc_file line 1"));
+    assertThat(c.upstreams().get(1).credentials())
+        .isEqualTo(new UpstreamCredentials.Basic("d", "dpw", "netrc_file line 2"));
+    assertThat(c.upstreams().get(2).credentials())
+        .isEqualTo(new UpstreamCredentials.Basic("u", "explicit", "password_file"));
   }
 
   @Test
@@ -90,8 +119,10 @@ class CredentialsConfigTest {
 
   @Test
   void aUrlWithUserInfoIsRefusedWithoutEchoingThePassword() {
-    assertThat(YamlConfigs.problems("upstreams:\n  - url: \"https://bob:" + SECRET + "@cache.example.com\"\n"))
-        .singleElement().asString()
+    assertThat(YamlConfigs.problems(
+            "upstreams:\n  - url: \"https://bob:" + SECRET + "@cache.example.com\"\n"))
+        .singleElement()
+        .asString()
         .startsWith("upstreams[0].url: \"https://<redacted>@cache.example.com\" has user info")
         .contains("password_file")
         .doesNotContain(SECRET);

@@ -32,35 +32,42 @@ class DiscoveryConfigTest {
           priority: 5
           public_keys: ["%s"]
         """.formatted(KEY)).discovery();
-    assertThat(d).isEqualTo(new DiscoveryConfig(true, "_binary-cache._tcp", "lan.example", 5, List.of(KEY)));
+    assertThat(d)
+        .isEqualTo(new DiscoveryConfig(true, "_binary-cache._tcp", "lan.example", 5, List.of(KEY)));
     assertThat(d.serviceType()).isEqualTo("_binary-cache._tcp.lan.example.");
   }
 
   @Test
   void enabledWithoutKeysIsAnErrorNamingTheField() {
-    assertThat(YamlConfigs.problems("discovery:\n  enabled: true\n")).singleElement().asString()
+    assertThat(YamlConfigs.problems("discovery:\n  enabled: true\n"))
+        .singleElement()
+        .asString()
         .startsWith("discovery.public_keys: required when discovery is enabled");
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource(delimiter = '|', value = {
-      "service without underscore | discovery:\\n  service: nix-serve._tcp\\n | discovery.service: ",
-      "service of another protocol | discovery:\\n  service: _nix-serve._sctp\\n | discovery.service: ",
-      "domain with a trailing dot | discovery:\\n  domain: local.\\n | discovery.domain: ",
-      "negative priority | discovery:\\n  priority: -1\\n | discovery.priority: ",
-      "malformed key | discovery:\\n  public_keys: [nocolon]\\n | discovery.public_keys[0]: ",
-      "key not a string | discovery:\\n  public_keys: [{a: b}]\\n | discovery.public_keys[0]: ",
-      "unknown field | discovery:\\n  interval: 5s\\n | discovery.interval: unknown key",
-      "enabled not a boolean | discovery:\\n  enabled: sometimes\\n | discovery.enabled: ",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "service without underscore | discovery:\\n  service: nix-serve._tcp\\n | discovery.service: ",
+        "service of another protocol | discovery:\\n  service: _nix-serve._sctp\\n | discovery.service: ",
+        "domain with a trailing dot | discovery:\\n  domain: local.\\n | discovery.domain: ",
+        "negative priority | discovery:\\n  priority: -1\\n | discovery.priority: ",
+        "malformed key | discovery:\\n  public_keys: [nocolon]\\n | discovery.public_keys[0]: ",
+        "key not a string | discovery:\\n  public_keys: [{a: b}]\\n | discovery.public_keys[0]: ",
+        "unknown field | discovery:\\n  interval: 5s\\n | discovery.interval: unknown key",
+        "enabled not a boolean | discovery:\\n  enabled: sometimes\\n | discovery.enabled: ",
+      })
   void everyProblemNamesItsField(String name, String yaml, String expected) {
-    assertThat(YamlConfigs.problems(yaml.replace("\\n", "\n"))).anySatisfy(p -> assertThat(p).startsWith(expected));
+    assertThat(YamlConfigs.problems(yaml.replace("\\n", "\n")))
+        .anySatisfy(p -> assertThat(p).startsWith(expected));
   }
 
   @Test
   void theOldConstructorLeavesDiscoveryOff() throws Exception {
     Config c = YamlConfigs.load("cache:\n  ttl: 1h\n");
-    Config old = new Config(c.server(), c.upstreams(), c.cache(), c.timeouts(), c.logging(), c.mesh());
+    Config old =
+        new Config(c.server(), c.upstreams(), c.cache(), c.timeouts(), c.logging(), c.mesh());
     assertThat(old.discovery()).isEqualTo(DiscoveryConfig.DISABLED);
   }
 }

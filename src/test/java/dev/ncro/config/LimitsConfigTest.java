@@ -50,11 +50,12 @@ class LimitsConfigTest {
             max_inflight: many
         cache:
           max_concurrent_races: -1
-        """)).containsExactlyInAnyOrder(
-        "server.max_hops: 0 is out of range 1..16",
-        "server.want_mass_query: expected true or false, got string yes",
-        "upstreams[0].max_inflight: 0 is out of range 1..10000",
-        "upstreams[1].max_inflight: expected an integer, got string many",
-        "cache.max_concurrent_races: -1 is out of range 1..100000");
+        """))
+        .containsExactlyInAnyOrder(
+            "server.max_hops: 0 is out of range 1..16",
+            "server.want_mass_query: expected true or false, got string yes",
+            "upstreams[0].max_inflight: 0 is out of range 1..10000",
+            "upstreams[1].max_inflight: expected an integer, got string many",
+            "cache.max_concurrent_races: -1 is out of range 1..100000");
   }
 }

@@ -22,13 +22,15 @@ class NetrcTest {
       assertThat(e.password()).isEqualTo("eyJhbGciOi");
       assertThat(e.line()).isEqualTo(2);
     });
-    assertThat(n.forHost("attic.example.com").orElseThrow().password()).isEqualTo("with space \" quote");
+    assertThat(n.forHost("attic.example.com").orElseThrow().password())
+        .isEqualTo("with space \" quote");
     assertThat(n.forHost("other.example").orElseThrow().login()).isEqualTo("anon");
   }
 
   @Test
   void firstMatchingMachineWinsAndMacdefIsSkipped() throws Exception {
-    Netrc n = Netrc.parse("machine h login a password one\nmacdef init\nmachine h password x\n\nmachine h password two\n");
+    Netrc n = Netrc.parse(
+        "machine h login a password one\nmacdef init\nmachine h password x\n\nmachine h password two\n");
     assertThat(n.forHost("h").orElseThrow().password()).isEqualTo("one");
     assertThat(Netrc.parse("machine h login only\n").forHost("h")).isEmpty();
   }
@@ -42,8 +44,11 @@ class NetrcTest {
     assertThatThrownBy(() -> Netrc.parse("machine h password \"unterminated\n"))
         .hasMessage("line 1: unterminated quoted value");
     assertThatThrownBy(() -> Netrc.parse("default password a\nmachine h password b\n"))
-        .hasMessageContaining("line 2").hasMessageContaining("after \"default\"");
-    assertThatThrownBy(() -> Netrc.parse("\n\nmachine")).hasMessage("line 3: \"machine\" without a host name");
-    assertThatThrownBy(() -> Netrc.parse("machine h password")).hasMessage("line 1: \"password\" without a value");
+        .hasMessageContaining("line 2")
+        .hasMessageContaining("after \"default\"");
+    assertThatThrownBy(() -> Netrc.parse("\n\nmachine"))
+        .hasMessage("line 3: \"machine\" without a host name");
+    assertThatThrownBy(() -> Netrc.parse("machine h password"))
+        .hasMessage("line 1: \"password\" without a value");
   }
 }

@@ -11,8 +11,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@code filters} and {@code fallback_cache} in the config: bound, defaulted, and every mistake named. */
 class RoutingPolicyConfigTest {
-  private static final String KEY = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
-  @TempDir Path dir;
+  private static final String KEY =
+      "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
+
+  @TempDir
+  Path dir;
 
   @Test
   void filtersAreBoundInOrder() throws Exception {
@@ -26,11 +29,14 @@ class RoutingPolicyConfigTest {
               - {action: allow, field: deriver, pattern: "*.drv"}
           - url: "https://cache.nixos.org"
         """);
-    assertThat(c.upstreams().get(0).filters().rules()).containsExactly(
-        new PathFilter(PathFilter.Action.ALLOW, PathFilter.Field.NAME, "mycorp-*"),
-        new PathFilter(PathFilter.Action.DENY, PathFilter.Field.REFERENCE, "/nix/store/*-openssl-1.0*"),
-        new PathFilter(PathFilter.Action.DENY, PathFilter.Field.STORE_PATH, "/nix/store/*-secret"),
-        new PathFilter(PathFilter.Action.ALLOW, PathFilter.Field.DERIVER, "*.drv"));
+    assertThat(c.upstreams().get(0).filters().rules())
+        .containsExactly(
+            new PathFilter(PathFilter.Action.ALLOW, PathFilter.Field.NAME, "mycorp-*"),
+            new PathFilter(
+                PathFilter.Action.DENY, PathFilter.Field.REFERENCE, "/nix/store/*-openssl-1.0*"),
+            new PathFilter(
+                PathFilter.Action.DENY, PathFilter.Field.STORE_PATH, "/nix/store/*-secret"),
+            new PathFilter(PathFilter.Action.ALLOW, PathFilter.Field.DERIVER, "*.drv"));
     assertThat(c.upstreams().get(1).filters()).isEqualTo(PathFilters.NONE);
   }
 
@@ -50,22 +56,38 @@ class RoutingPolicyConfigTest {
           - url: "https://other.example.com"
             filters: {action: deny}
         """);
-    assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("upstreams[0].filters[0].action: ")
-        .contains("\"permit\" is not one of allow, deny"));
-    assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("upstreams[0].filters[1].field: ")
-        .contains("\"version\" is not one of name, store_path, reference, deriver"));
-    assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("upstreams[0].filters[2].pattern: ")
-        .contains("'[' cannot occur in a store path"));
-    assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("upstreams[0].filters[3].pattern: ").contains("missing"));
-    assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("upstreams[0].filters[4].regex: ").contains("unknown key"));
+    assertThat(problems)
+        .anySatisfy(p -> assertThat(p)
+            .startsWith("upstreams[0].filters[0].action: ")
+            .contains("\"permit\" is not one of allow, deny"));
+    assertThat(problems)
+        .anySatisfy(p -> assertThat(p)
+            .startsWith("upstreams[0].filters[1].field: ")
+            .contains("\"version\" is not one of name, store_path, reference, deriver"));
+    assertThat(problems)
+        .anySatisfy(p -> assertThat(p)
+            .startsWith("upstreams[0].filters[2].pattern: ")
+            .contains("'[' cannot occur in a store path"));
+    assertThat(problems)
+        .anySatisfy(
+            p -> assertThat(p).startsWith("upstreams[0].filters[3].pattern: ").contains("missing"));
+    assertThat(problems)
+        .anySatisfy(p ->
+            assertThat(p).startsWith("upstreams[0].filters[4].regex: ").contains("unknown key"));
     assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("upstreams[0].filters[5]"));
-    assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("upstreams[0].filters[6].pattern: ").contains("must not be empty"));
-    assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("upstreams[1].filters: ").contains("expected a list"));
+    assertThat(problems)
+        .anySatisfy(p -> assertThat(p)
+            .startsWith("upstreams[0].filters[6].pattern: ")
+            .contains("must not be empty"));
+    assertThat(problems)
+        .anySatisfy(
+            p -> assertThat(p).startsWith("upstreams[1].filters: ").contains("expected a list"));
   }
 
   @Test
   void theFallbackCacheIsOffByDefaultAndBoundLikeAnUpstream() throws Exception {
-    assertThat(YamlConfigs.load("upstreams:\n  - url: \"https://cache.nixos.org\"\n").fallbackCache())
+    assertThat(YamlConfigs.load("upstreams:\n  - url: \"https://cache.nixos.org\"\n")
+            .fallbackCache())
         .isEqualTo(FallbackCacheConfig.DISABLED);
     Path token = Files.writeString(dir.resolve("token"), "t0ken\n");
     Config c = YamlConfigs.load("""
@@ -83,7 +105,8 @@ class RoutingPolicyConfigTest {
     assertThat(c.fallbackCache().enabled()).isTrue();
     assertThat(fb.url()).isEqualTo(URI.create("https://fallback.example.com/base"));
     assertThat(fb.publicKeys()).containsExactly(KEY);
-    assertThat(fb.credentials()).isEqualTo(new UpstreamCredentials.Bearer("t0ken", "bearer_token_file"));
+    assertThat(fb.credentials())
+        .isEqualTo(new UpstreamCredentials.Bearer("t0ken", "bearer_token_file"));
     assertThat(fb.filters().rules()).hasSize(1);
     assertThat(c.toString()).doesNotContain("t0ken");
     // Switched off: its settings are kept out of the way, not half-used.
@@ -97,22 +120,51 @@ class RoutingPolicyConfigTest {
     String up = "upstreams:\n  - url: \"https://cache.nixos.org\"\n";
     assertThat(YamlConfigs.problems(up + "fallback_cache:\n  enabled: true\n"))
         .containsExactly("fallback_cache.url: required when fallback_cache.enabled is true");
-    assertThat(YamlConfigs.problems(up + "fallback_cache:\n  url: \"https://fallback.example.com\"\n"))
-        .singleElement().asString().startsWith("fallback_cache.enabled: missing");
+    assertThat(
+            YamlConfigs.problems(up + "fallback_cache:\n  url: \"https://fallback.example.com\"\n"))
+        .singleElement()
+        .asString()
+        .startsWith("fallback_cache.enabled: missing");
     assertThat(YamlConfigs.problems(up + "fallback_cache:\n  enabled: true\n  url: \"ftp://x\"\n"))
-        .singleElement().asString().startsWith("fallback_cache.url: ").contains("http://, https:// or s3://");
-    assertThat(YamlConfigs.problems(up + "fallback_cache:\n  enabled: true\n  url: \"https://CACHE.nixos.org/\"\n"))
-        .singleElement().asString().startsWith("fallback_cache.url: ").contains("also a regular upstream");
-    assertThat(YamlConfigs.problems(up + "fallback_cache:\n  enabled: true\n  url: \"https://f.example.com\"\n  priority: 3\n"))
-        .singleElement().asString().startsWith("fallback_cache.priority: unknown key");
-    assertThat(YamlConfigs.problems(up + "fallback_cache:\n  enabled: true\n  url: \"https://f.example.com\"\n"
-        + "  public_key: \"nope\"\n")).singleElement().asString().startsWith("fallback_cache.public_key: ");
-    assertThat(YamlConfigs.problems(up + "fallback_cache:\n  enabled: true\n  url: \"https://f.example.com\"\n"
-        + "  password_file: \"" + dir.resolve("missing") + "\"\n  username: u\n"))
-        .singleElement().asString().startsWith("fallback_cache.password_file: ");
-    assertThat(YamlConfigs.problems(up + "fallback_cache:\n  enabled: true\n  url: \"https://f.example.com\"\n"
-        + "  password: hunter2\n")).singleElement().asString().startsWith("fallback_cache.username: required");
-    assertThat(YamlConfigs.problems(up + "fallback_cache:\n  enabled: yes please\n  url: \"https://f.example.com\"\n"))
-        .singleElement().asString().startsWith("fallback_cache.enabled: ");
+        .singleElement()
+        .asString()
+        .startsWith("fallback_cache.url: ")
+        .contains("http://, https:// or s3://");
+    assertThat(YamlConfigs.problems(
+            up + "fallback_cache:\n  enabled: true\n  url: \"https://CACHE.nixos.org/\"\n"))
+        .singleElement()
+        .asString()
+        .startsWith("fallback_cache.url: ")
+        .contains("also a regular upstream");
+    assertThat(
+            YamlConfigs.problems(
+                up
+                    + "fallback_cache:\n  enabled: true\n  url: \"https://f.example.com\"\n  priority: 3\n"))
+        .singleElement()
+        .asString()
+        .startsWith("fallback_cache.priority: unknown key");
+    assertThat(YamlConfigs.problems(
+            up + "fallback_cache:\n  enabled: true\n  url: \"https://f.example.com\"\n"
+                + "  public_key: \"nope\"\n"))
+        .singleElement()
+        .asString()
+        .startsWith("fallback_cache.public_key: ");
+    assertThat(YamlConfigs.problems(
+            up + "fallback_cache:\n  enabled: true\n  url: \"https://f.example.com\"\n"
+                + "  password_file: \"" + dir.resolve("missing") + "\"\n  username: u\n"))
+        .singleElement()
+        .asString()
+        .startsWith("fallback_cache.password_file: ");
+    assertThat(YamlConfigs.problems(
+            up + "fallback_cache:\n  enabled: true\n  url: \"https://f.example.com\"\n"
+                + "  password: hunter2\n"))
+        .singleElement()
+        .asString()
+        .startsWith("fallback_cache.username: required");
+    assertThat(YamlConfigs.problems(
+            up + "fallback_cache:\n  enabled: yes please\n  url: \"https://f.example.com\"\n"))
+        .singleElement()
+        .asString()
+        .startsWith("fallback_cache.enabled: ");
   }
 }

@@ -24,7 +24,9 @@ class S3LocationFuzzTest {
       return;
     }
     assertThat(S3Location.parse(s.canonical().toString()))
-        .usingRecursiveComparison().ignoringFields("profile").isEqualTo(s);
+        .usingRecursiveComparison()
+        .ignoringFields("profile")
+        .isEqualTo(s);
     assertThat(s.httpBase().getScheme()).isIn("http", "https");
     assertThat(s.httpBase().getHost()).isNotEmpty();
   }

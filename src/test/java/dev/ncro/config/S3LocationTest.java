@@ -26,21 +26,26 @@ class S3LocationTest {
 
   @Test
   void anEndpointMeansPathStyleAndTheGivenScheme() {
-    S3Location s = S3Location.parse("s3://cache/team/x86?region=eu-central-1&endpoint=minio.lan:9000&scheme=http&profile=ci");
+    S3Location s = S3Location.parse(
+        "s3://cache/team/x86?region=eu-central-1&endpoint=minio.lan:9000&scheme=http&profile=ci");
     assertThat(s.prefix()).isEqualTo("team/x86");
     assertThat(s.pathStyle()).isTrue();
     assertThat(s.httpBase()).isEqualTo(URI.create("http://minio.lan:9000/cache/team/x86"));
     assertThat(s.profile()).isEqualTo("ci");
-    assertThat(s.canonical()).as("no profile in the name: it picks credentials, not content")
-        .isEqualTo(URI.create("s3://cache/team/x86?region=eu-central-1&endpoint=minio.lan:9000&scheme=http"));
+    assertThat(s.canonical())
+        .as("no profile in the name: it picks credentials, not content")
+        .isEqualTo(URI.create(
+            "s3://cache/team/x86?region=eu-central-1&endpoint=minio.lan:9000&scheme=http"));
     assertThat(s.display()).isEqualTo("s3://cache/team/x86 @ minio.lan:9000");
   }
 
   @Test
   void addressingStyleOverridesTheDefaultEitherWay() {
-    assertThat(S3Location.parse("s3://cache?endpoint=garage.lan:3900&addressing_style=virtual").httpBase())
+    assertThat(S3Location.parse("s3://cache?endpoint=garage.lan:3900&addressing_style=virtual")
+            .httpBase())
         .isEqualTo(URI.create("https://cache.garage.lan:3900"));
-    assertThat(S3Location.parse("s3://cache?region=eu-west-1&addressing_style=path").httpBase())
+    assertThat(S3Location.parse("s3://cache?region=eu-west-1&addressing_style=path")
+            .httpBase())
         .isEqualTo(URI.create("https://s3.eu-west-1.amazonaws.com/cache"));
   }
 
@@ -74,35 +79,39 @@ class S3LocationTest {
 
   @Test
   void theSameBucketNamesTheSameUpstreamWhateverTheOrderAndDefaults() {
-    assertThat(S3Location.parse("s3://ccc?scheme=https&region=us-east-1&endpoint=h:1").canonical())
+    assertThat(S3Location.parse("s3://ccc?scheme=https&region=us-east-1&endpoint=h:1")
+            .canonical())
         .isEqualTo(S3Location.parse("s3://ccc?endpoint=h:1").canonical());
   }
 
   @ParameterizedTest(name = "{0} -> {1}")
-  @CsvSource(delimiter = '|', value = {
-      "s3://                                   | bucket",
-      "s3://a                                  | bucket",
-      "s3://bad_bucket!                        | bucket",
-      "s3://user:pass@bucket                   | bucket",
-      "s3://cache?region=EU_WEST               | region",
-      "s3://cache?region=                      | region",
-      "s3://cache?scheme=ftp                   | scheme",
-      "s3://cache?endpoint=https://h&scheme=http | scheme",
-      "s3://cache?endpoint=host:0              | endpoint",
-      "s3://cache?endpoint=host:99999          | endpoint",
-      "s3://cache?endpoint=host/path           | endpoint",
-      "s3://cache?profile=a%20b                | profile",
-      "s3://cache?addressing_style=dns         | addressing_style",
-      "s3://Cache_1?addressing_style=virtual   | addressing_style",
-      "s3://cache?secret-key=/etc/key          | secret-key",
-      "s3://cache?region=a&region=b            | region",
-      "s3://cache/a%20b                        | prefix",
-      "s3://cache/../x                         | prefix",
-      "s3://cache#frag                         | url",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "s3://                                   | bucket",
+        "s3://a                                  | bucket",
+        "s3://bad_bucket!                        | bucket",
+        "s3://user:pass@bucket                   | bucket",
+        "s3://cache?region=EU_WEST               | region",
+        "s3://cache?region=                      | region",
+        "s3://cache?scheme=ftp                   | scheme",
+        "s3://cache?endpoint=https://h&scheme=http | scheme",
+        "s3://cache?endpoint=host:0              | endpoint",
+        "s3://cache?endpoint=host:99999          | endpoint",
+        "s3://cache?endpoint=host/path           | endpoint",
+        "s3://cache?profile=a%20b                | profile",
+        "s3://cache?addressing_style=dns         | addressing_style",
+        "s3://Cache_1?addressing_style=virtual   | addressing_style",
+        "s3://cache?secret-key=/etc/key          | secret-key",
+        "s3://cache?region=a&region=b            | region",
+        "s3://cache/a%20b                        | prefix",
+        "s3://cache/../x                         | prefix",
+        "s3://cache#frag                         | url",
+      })
   void malformedUrlsNameTheParameter(String url, String parameter) {
     assertThatThrownBy(() -> S3Location.parse(url))
-        .isInstanceOfSatisfying(S3Location.Malformed.class, e -> assertThat(e.parameter()).isEqualTo(parameter));
+        .isInstanceOfSatisfying(
+            S3Location.Malformed.class, e -> assertThat(e.parameter()).isEqualTo(parameter));
   }
 
   @Test

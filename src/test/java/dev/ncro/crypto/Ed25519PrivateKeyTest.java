@@ -32,7 +32,8 @@ class Ed25519PrivateKeyTest {
       byte[] seed = new byte[Ed25519PrivateKey.SEED_BYTES];
       RANDOM.nextBytes(seed);
       Ed25519PrivateKey ours = Ed25519PrivateKey.fromSeed(seed);
-      PrivateKey jdk = factory.generatePrivate(new EdECPrivateKeySpec(NamedParameterSpec.ED25519, seed));
+      PrivateKey jdk =
+          factory.generatePrivate(new EdECPrivateKeySpec(NamedParameterSpec.ED25519, seed));
       for (int length : new int[] {0, 1, 95 + k, 1_000 + 37 * k}) {
         byte[] message = new byte[length];
         RANDOM.nextBytes(message);
@@ -52,14 +53,15 @@ class Ed25519PrivateKeyTest {
     for (int k = 0; k < 20; k++) {
       KeyPair pair = generator.generateKeyPair();
       byte[] seed = ((EdECPrivateKey) pair.getPrivate()).getBytes().orElseThrow();
-      assertThat(Ed25519PrivateKey.fromSeed(seed).publicKey()).isEqualTo(TestKey.raw(pair.getPublic()));
+      assertThat(Ed25519PrivateKey.fromSeed(seed).publicKey())
+          .isEqualTo(TestKey.raw(pair.getPublic()));
     }
   }
 
   @Test
   void rfc8032TestVectorOne() {
-    Ed25519PrivateKey key =
-        Ed25519PrivateKey.fromSeed(HEX.parseHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));
+    Ed25519PrivateKey key = Ed25519PrivateKey.fromSeed(
+        HEX.parseHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));
     assertThat(HEX.formatHex(key.publicKey()))
         .isEqualTo("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
     assertThat(HEX.formatHex(key.sign(new byte[0])))
@@ -81,13 +83,18 @@ class Ed25519PrivateKeyTest {
     key.publicKey()[1] ^= 1;
     assertThat(key.seed()).isEqualTo(kept);
     assertThat(key.publicKey()).isEqualTo(publicKey);
-    assertThat(key.toString()).contains(HEX.formatHex(publicKey)).doesNotContain(HEX.formatHex(kept));
+    assertThat(key.toString())
+        .contains(HEX.formatHex(publicKey))
+        .doesNotContain(HEX.formatHex(kept));
   }
 
   @Test
   void generatedKeysDifferAndSeedsMustBe32Bytes() {
-    assertThat(Ed25519PrivateKey.generate().publicKey()).isNotEqualTo(Ed25519PrivateKey.generate().publicKey());
-    assertThatThrownBy(() -> Ed25519PrivateKey.fromSeed(new byte[31])).hasMessageContaining("32 bytes, got 31");
-    assertThatThrownBy(() -> Ed25519PrivateKey.fromSeed(null)).isInstanceOf(NullPointerException.class);
+    assertThat(Ed25519PrivateKey.generate().publicKey())
+        .isNotEqualTo(Ed25519PrivateKey.generate().publicKey());
+    assertThatThrownBy(() -> Ed25519PrivateKey.fromSeed(new byte[31]))
+        .hasMessageContaining("32 bytes, got 31");
+    assertThatThrownBy(() -> Ed25519PrivateKey.fromSeed(null))
+        .isInstanceOf(NullPointerException.class);
   }
 }

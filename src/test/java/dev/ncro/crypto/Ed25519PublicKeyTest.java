@@ -42,12 +42,16 @@ class Ed25519PublicKeyTest {
 
       byte[] badSignature = signature.clone();
       badSignature[RANDOM.nextInt(64)] ^= (byte) (1 << RANDOM.nextInt(8));
-      assertThat(key.verify(message, badSignature)).isEqualTo(jdkVerify(pair, message, badSignature)).isFalse();
+      assertThat(key.verify(message, badSignature))
+          .isEqualTo(jdkVerify(pair, message, badSignature))
+          .isFalse();
 
       if (message.length > 0) {
         byte[] badMessage = message.clone();
         badMessage[RANDOM.nextInt(message.length)] ^= 1;
-        assertThat(key.verify(badMessage, signature)).isEqualTo(jdkVerify(pair, badMessage, signature)).isFalse();
+        assertThat(key.verify(badMessage, signature))
+            .isEqualTo(jdkVerify(pair, badMessage, signature))
+            .isFalse();
       }
       byte[] longer = Arrays.copyOf(message, message.length + 1);
       assertThat(key.verify(longer, signature)).isFalse();
@@ -71,15 +75,18 @@ class Ed25519PublicKeyTest {
 
   @Test
   void rejectsKeysThatAreNotUsableEd25519Keys() {
-    assertThatThrownBy(() -> Ed25519PublicKey.of(new byte[31])).hasMessageContaining("32 bytes, got 31");
+    assertThatThrownBy(() -> Ed25519PublicKey.of(new byte[31]))
+        .hasMessageContaining("32 bytes, got 31");
     // y = 1: the identity, a point of order 1: no signature by it means anything.
     byte[] identity = new byte[32];
     identity[0] = 1;
-    assertThatThrownBy(() -> Ed25519PublicKey.of(identity)).hasMessageContaining("not an ed25519 public key");
+    assertThatThrownBy(() -> Ed25519PublicKey.of(identity))
+        .hasMessageContaining("not an ed25519 public key");
     // y = 2 is not on the curve.
     byte[] offCurve = new byte[32];
     offCurve[0] = 2;
-    assertThatThrownBy(() -> Ed25519PublicKey.of(offCurve)).hasMessageContaining("not an ed25519 public key");
+    assertThatThrownBy(() -> Ed25519PublicKey.of(offCurve))
+        .hasMessageContaining("not an ed25519 public key");
   }
 
   @Test
@@ -94,7 +101,8 @@ class Ed25519PublicKeyTest {
     assertThat(a.raw()).isNotEqualTo(raw);
   }
 
-  private static boolean jdkVerify(KeyPair pair, byte[] message, byte[] signature) throws Exception {
+  private static boolean jdkVerify(KeyPair pair, byte[] message, byte[] signature)
+      throws Exception {
     Signature verifier = Signature.getInstance("Ed25519");
     verifier.initVerify(pair.getPublic());
     verifier.update(message);

@@ -17,9 +17,12 @@ import org.junit.jupiter.api.Test;
 /** Announcements in, registry changes out: the rules of discovery without the network. */
 class DiscoveredCachesTest {
   private static final String KEY = "lan-cache-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
-  private static final DiscoveryConfig CONFIG = new DiscoveryConfig(true, "_nix-serve._tcp", "local", 20, List.of(KEY));
-  private final Upstream configured = new Upstream(new UpstreamConfig(URI.create("http://10.0.0.5:5000"), 10, List.of()), 0.3);
-  private final UpstreamRegistry registry = new UpstreamRegistry(List.of(configured), Duration.ofMinutes(1));
+  private static final DiscoveryConfig CONFIG =
+      new DiscoveryConfig(true, "_nix-serve._tcp", "local", 20, List.of(KEY));
+  private final Upstream configured =
+      new Upstream(new UpstreamConfig(URI.create("http://10.0.0.5:5000"), 10, List.of()), 0.3);
+  private final UpstreamRegistry registry =
+      new UpstreamRegistry(List.of(configured), Duration.ofMinutes(1));
   private final List<String> events = new ArrayList<>();
   private final DiscoveredCaches caches = new DiscoveredCaches(registry, CONFIG, 0.3);
 
@@ -37,8 +40,10 @@ class DiscoveredCachesTest {
     });
   }
 
-  private static Announcement ann(String key, String address, int port, String path) throws Exception {
-    return new Announcement(key, "cache " + key, List.of(InetAddress.getByName(address)), port, path);
+  private static Announcement ann(String key, String address, int port, String path)
+      throws Exception {
+    return new Announcement(
+        key, "cache " + key, List.of(InetAddress.getByName(address)), port, path);
   }
 
   @Test
@@ -60,8 +65,14 @@ class DiscoveredCachesTest {
   void theTxtPathIsPartOfTheUrlAndAChangedUrlMovesTheUpstream() throws Exception {
     caches.announced(ann("a", "192.168.1.7", 5000, ""));
     caches.announced(ann("a", "192.168.1.7", 5000, "/nix/cache/"));
-    assertThat(registry.all()).extracting(Upstream::name).containsExactly("http://10.0.0.5:5000", "http://192.168.1.7:5000/nix/cache");
-    assertThat(events).containsExactly("+http://192.168.1.7:5000", "-http://192.168.1.7:5000", "+http://192.168.1.7:5000/nix/cache");
+    assertThat(registry.all())
+        .extracting(Upstream::name)
+        .containsExactly("http://10.0.0.5:5000", "http://192.168.1.7:5000/nix/cache");
+    assertThat(events)
+        .containsExactly(
+            "+http://192.168.1.7:5000",
+            "-http://192.168.1.7:5000",
+            "+http://192.168.1.7:5000/nix/cache");
   }
 
   @Test
@@ -102,12 +113,21 @@ class DiscoveredCachesTest {
 
   @Test
   void ipv4IsPreferredThenAGlobalIpv6Address() throws Exception {
-    Announcement both = new Announcement("a", "a",
-        List.of(InetAddress.getByName("2001:db8::7"), InetAddress.getByName("192.168.1.7")), 5000, "");
+    Announcement both = new Announcement(
+        "a",
+        "a",
+        List.of(InetAddress.getByName("2001:db8::7"), InetAddress.getByName("192.168.1.7")),
+        5000,
+        "");
     assertThat(DiscoveredCaches.urlOf(both)).contains(URI.create("http://192.168.1.7:5000"));
-    Announcement v6 = new Announcement("a", "a",
-        List.of(InetAddress.getByName("fe80::1"), InetAddress.getByName("2001:db8::7")), 5000, "");
-    assertThat(DiscoveredCaches.urlOf(v6)).contains(URI.create("http://[2001:db8:0:0:0:0:0:7]:5000"));
+    Announcement v6 = new Announcement(
+        "a",
+        "a",
+        List.of(InetAddress.getByName("fe80::1"), InetAddress.getByName("2001:db8::7")),
+        5000,
+        "");
+    assertThat(DiscoveredCaches.urlOf(v6))
+        .contains(URI.create("http://[2001:db8:0:0:0:0:0:7]:5000"));
   }
 
   @Test

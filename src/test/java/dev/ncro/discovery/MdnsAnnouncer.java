@@ -24,11 +24,13 @@ public final class MdnsAnnouncer {
     InetAddress address = InetAddress.getByName(args[0]);
     Map<String, String> txt = args.length > 4 ? Map.of("path", args[4]) : Map.of();
     ServiceInfo info = ServiceInfo.create(args[1], args[2], Integer.parseInt(args[3]), 0, 0, txt);
-    try (JmDNS jmdns = JmDNS.create(address, "announcer-" + ProcessHandle.current().pid())) {
+    try (JmDNS jmdns =
+        JmDNS.create(address, "announcer-" + ProcessHandle.current().pid())) {
       jmdns.registerService(info);
       System.out.println("announced " + info.getQualifiedName());
       System.out.flush();
-      BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+      BufferedReader in =
+          new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
       for (String line = in.readLine(); line != null; line = in.readLine()) {
         if (line.equals("withdraw")) {
           jmdns.unregisterService(info);

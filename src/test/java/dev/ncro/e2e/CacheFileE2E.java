@@ -1,12 +1,11 @@
 package dev.ncro.e2e;
 
-import java.io.OutputStream;
-import java.util.zip.GZIPOutputStream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.NixFixture;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +19,7 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -55,7 +55,9 @@ class CacheFileE2E {
       }
       """;
 
-  @TempDir static Path work;
+  @TempDir
+  static Path work;
+
   private static String tag;
   private static Path expr;
   private static Map<String, String> env;
@@ -69,7 +71,9 @@ class CacheFileE2E {
   private static FarCache gzipped;
   private static String zippedDrv;
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final List<AutoCloseable> open = new ArrayList<>();
   private NcroHarness ncro;
 
@@ -80,19 +84,26 @@ class CacheFileE2E {
     expr = work.resolve("i20.nix");
     Files.writeString(expr, NIX_EXPR);
     env = withCaDerivations(NixFixture.environment(work.resolve("home")));
-    run("nix-store", "--generate-binary-cache-key", "ncro-i20-1", work.resolve("sk").toString(), work.resolve("pk").toString());
+    run(
+        "nix-store",
+        "--generate-binary-cache-key",
+        "ncro-i20-1",
+        work.resolve("sk").toString(),
+        work.resolve("pk").toString());
     publicKey = Files.readString(work.resolve("pk")).strip();
     Path logs = Files.createDirectories(work.resolve("far"));
     Path ca = Files.createDirectories(work.resolve("near"));
     Path nothing = Files.createDirectories(work.resolve("empty"));
     Files.writeString(nothing.resolve("nix-cache-info"), "StoreDir: /nix/store\n");
 
-    plainDrv = lastLine(run("nix-instantiate", expr.toString(), "-A", "plain", "--argstr", "tag", tag));
+    plainDrv =
+        lastLine(run("nix-instantiate", expr.toString(), "-A", "plain", "--argstr", "tag", tag));
     run("nix-build", expr.toString(), "-A", "plain", "--argstr", "tag", tag, "--no-out-link");
     run("nix", "store", "copy-log", "--to", "file://" + logs, plainDrv);
 
     // A log stored compressed with Content-Encoding, as an S3 cache with log-compression keeps it.
-    zippedDrv = lastLine(run("nix-instantiate", expr.toString(), "-A", "zipped", "--argstr", "tag", tag));
+    zippedDrv =
+        lastLine(run("nix-instantiate", expr.toString(), "-A", "zipped", "--argstr", "tag", tag));
     run("nix-build", expr.toString(), "-A", "zipped", "--argstr", "tag", tag, "--no-out-link");
     Path plainLogs = Files.createDirectories(work.resolve("plain-logs"));
     run("nix", "store", "copy-log", "--to", "file://" + plainLogs, zippedDrv);
@@ -103,18 +114,37 @@ class CacheFileE2E {
     }
     Files.writeString(gz.getParent().resolve("nix-cache-info"), "StoreDir: /nix/store\n");
 
-    caOut = lastLine(run("nix-build", expr.toString(), "-A", "ca", "--argstr", "tag", tag, "--no-out-link",
-        "--option", "secret-key-files", work.resolve("sk").toString()));
+    caOut = lastLine(run(
+        "nix-build",
+        expr.toString(),
+        "-A",
+        "ca",
+        "--argstr",
+        "tag",
+        tag,
+        "--no-out-link",
+        "--option",
+        "secret-key-files",
+        work.resolve("sk").toString()));
     run("nix", "copy", "--to", "file://" + ca, "-f", expr.toString(), "ca", "--argstr", "tag", tag);
 
-    dbgOut = lastLine(run("nix-build", expr.toString(), "-A", "dbg", "--argstr", "tag", tag, "--no-out-link"));
-    run("nix", "copy", "--to", "file://" + logs + "?index-debug-info=true&write-nar-listing=true", dbgOut);
+    dbgOut = lastLine(
+        run("nix-build", expr.toString(), "-A", "dbg", "--argstr", "tag", tag, "--no-out-link"));
+    run(
+        "nix",
+        "copy",
+        "--to",
+        "file://" + logs + "?index-debug-info=true&write-nar-listing=true",
+        dbgOut);
 
     near = FarCache.serving("near", ca, Duration.ofMillis(5));
     empty = FarCache.serving("empty", nothing, Duration.ofMillis(20));
     far = FarCache.serving("far", logs, Duration.ofMillis(100));
-    gzipped = FarCache.serving("gzipped", gz.getParent(),
-        "location /log/ { default_type text/plain; add_header Content-Encoding gzip; }", Duration.ofMillis(30));
+    gzipped = FarCache.serving(
+        "gzipped",
+        gz.getParent(),
+        "location /log/ { default_type text/plain; add_header Content-Encoding gzip; }",
+        Duration.ofMillis(30));
   }
 
   @AfterAll
@@ -135,8 +165,12 @@ class CacheFileE2E {
 
   private static Map<String, String> withCaDerivations(Map<String, String> base) {
     Map<String, String> e = new HashMap<>(base);
-    e.put("NIX_CONFIG", e.get("NIX_CONFIG").replace("experimental-features = nix-command",
-        "experimental-features = nix-command ca-derivations"));
+    e.put(
+        "NIX_CONFIG",
+        e.get("NIX_CONFIG")
+            .replace(
+                "experimental-features = nix-command",
+                "experimental-features = nix-command ca-derivations"));
     return e;
   }
 
@@ -155,7 +189,8 @@ class CacheFileE2E {
 
   private URI ncro() throws Exception {
     List<URI> upstreams = List.of(near.uri(), empty.uri(), far.uri(), gzipped.uri());
-    ncro = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"),
+    ncro = NcroHarness.start(NcroHarness.config(
+        dir.resolve("routes.db"),
         NcroHarness.upstreams(upstreams, List.of(publicKey, publicKey, publicKey, publicKey))));
     open.add(ncro);
     return ncro.uri("");
@@ -164,7 +199,8 @@ class CacheFileE2E {
   private static void printRequests(String what, FarCache c, String needle) throws IOException {
     for (String line : c.nginx().accessLog()) {
       if (line.contains(needle)) {
-        System.out.println("[nix-client-behaviour] " + what + " via ncro, " + c.name() + " saw: " + line);
+        System.out.println(
+            "[nix-client-behaviour] " + what + " via ncro, " + c.name() + " saw: " + line);
       }
     }
   }
@@ -175,15 +211,37 @@ class CacheFileE2E {
     NixClient client = new NixClient(dir.resolve("client"));
     // The client's own store holds the derivation but not its log: Nix 2.8's `nix log` then asks
     // its substituters (`nix-store -l` does not: it reads the local store only).
-    NixFixture.Result inst = NixFixture.exec(List.of("nix-instantiate", "--store", client.storeUri(), expr.toString(),
-        "-A", "plain", "--argstr", "tag", tag), env, TIMEOUT);
+    NixFixture.Result inst = NixFixture.exec(
+        List.of(
+            "nix-instantiate",
+            "--store",
+            client.storeUri(),
+            expr.toString(),
+            "-A",
+            "plain",
+            "--argstr",
+            "tag",
+            tag),
+        env,
+        TIMEOUT);
     assertThat(inst.exitCode()).as(inst.output()).isZero();
 
-    NixFixture.Result log = NixFixture.exec(List.of("nix", "log", "--store", client.storeUri(),
-        "--option", "substituters", proxy.toString(), plainDrv), env, TIMEOUT);
+    NixFixture.Result log = NixFixture.exec(
+        List.of(
+            "nix",
+            "log",
+            "--store",
+            client.storeUri(),
+            "--option",
+            "substituters",
+            proxy.toString(),
+            plainDrv),
+        env,
+        TIMEOUT);
 
     assertThat(log.exitCode()).as("nix log through ncro:\n%s", log.output()).isZero();
-    assertThat(log.stdout()).contains("building " + tag + " for ncro", "the second line of the log");
+    assertThat(log.stdout())
+        .contains("building " + tag + " for ncro", "the second line of the log");
     String drvName = plainDrv.substring(plainDrv.lastIndexOf('/') + 1);
     assertThat(far.nginx().accessLog()).anyMatch(l -> l.startsWith("GET /log/" + drvName + " 200"));
     printRequests("nix log", far, "/log/");
@@ -194,12 +252,33 @@ class CacheFileE2E {
   void nixLogDecodesALogThatAnUpstreamStoresCompressed() throws Exception {
     URI proxy = ncro();
     NixClient client = new NixClient(dir.resolve("client"));
-    NixFixture.Result inst = NixFixture.exec(List.of("nix-instantiate", "--store", client.storeUri(), expr.toString(),
-        "-A", "zipped", "--argstr", "tag", tag), env, TIMEOUT);
+    NixFixture.Result inst = NixFixture.exec(
+        List.of(
+            "nix-instantiate",
+            "--store",
+            client.storeUri(),
+            expr.toString(),
+            "-A",
+            "zipped",
+            "--argstr",
+            "tag",
+            tag),
+        env,
+        TIMEOUT);
     assertThat(inst.exitCode()).as(inst.output()).isZero();
 
-    NixFixture.Result log = NixFixture.exec(List.of("nix", "log", "--store", client.storeUri(),
-        "--option", "substituters", proxy.toString(), zippedDrv), env, TIMEOUT);
+    NixFixture.Result log = NixFixture.exec(
+        List.of(
+            "nix",
+            "log",
+            "--store",
+            client.storeUri(),
+            "--option",
+            "substituters",
+            proxy.toString(),
+            zippedDrv),
+        env,
+        TIMEOUT);
 
     assertThat(log.exitCode()).as("nix log through ncro:\n%s", log.output()).isZero();
     assertThat(log.stdout()).contains("this log is stored gzip-compressed " + tag);
@@ -214,16 +293,40 @@ class CacheFileE2E {
     URI proxy = ncro();
     NixClient client = new NixClient(dir.resolve("client"));
 
-    NixFixture.Result r = NixFixture.exec(List.of("nix", "build", "--store", client.storeUri(), "--no-link",
-        "-f", expr.toString(), "ca", "--argstr", "tag", tag, "-L",
-        "--option", "substituters", proxy.toString(), "--option", "trusted-public-keys", publicKey), env, TIMEOUT);
+    NixFixture.Result r = NixFixture.exec(
+        List.of(
+            "nix",
+            "build",
+            "--store",
+            client.storeUri(),
+            "--no-link",
+            "-f",
+            expr.toString(),
+            "ca",
+            "--argstr",
+            "tag",
+            tag,
+            "-L",
+            "--option",
+            "substituters",
+            proxy.toString(),
+            "--option",
+            "trusted-public-keys",
+            publicKey),
+        env,
+        TIMEOUT);
 
-    assertThat(r.exitCode()).as("nix build (ca-derivations) through ncro:\n%s", r.output()).isZero();
+    assertThat(r.exitCode())
+        .as("nix build (ca-derivations) through ncro:\n%s", r.output())
+        .isZero();
     assertThat(r.output()).as("substituted, not built").doesNotContain("content-addressed " + tag);
-    NixFixture.Result valid = NixFixture.exec(List.of("nix-store", "--store", client.storeUri(), "--verify-path", caOut),
-        env, TIMEOUT);
-    assertThat(valid.exitCode()).as("%s valid in the client's store: %s", caOut, valid.output()).isZero();
-    assertThat(near.nginx().accessLog()).as("the realisation came from the cache Nix wrote it to")
+    NixFixture.Result valid = NixFixture.exec(
+        List.of("nix-store", "--store", client.storeUri(), "--verify-path", caOut), env, TIMEOUT);
+    assertThat(valid.exitCode())
+        .as("%s valid in the client's store: %s", caOut, valid.output())
+        .isZero();
+    assertThat(near.nginx().accessLog())
+        .as("the realisation came from the cache Nix wrote it to")
         .anyMatch(l -> l.startsWith("GET /realisations/sha256:") && l.contains("!out.doi 200"));
     String metrics = new String(ncro.get("/metrics").body(), StandardCharsets.UTF_8);
     assertThat(metrics).containsPattern("ncro_requests_total\\{kind=\"realisation\"\\} [1-9]");
@@ -232,23 +335,30 @@ class CacheFileE2E {
   }
 
   @Test
-  void debuginfoAndListingsWrittenByNixAreServedAndTheArchiveResolvesThroughNcro() throws Exception {
+  void debuginfoAndListingsWrittenByNixAreServedAndTheArchiveResolvesThroughNcro()
+      throws Exception {
     ncro();
     Path cache = work.resolve("far");
     Path debuginfo;
     try (Stream<Path> s = Files.list(cache.resolve("debuginfo"))) {
-      debuginfo = s.filter(p -> p.getFileName().toString().startsWith("abcdef0123")).findFirst().orElseThrow();
+      debuginfo = s.filter(p -> p.getFileName().toString().startsWith("abcdef0123"))
+          .findFirst()
+          .orElseThrow();
     }
     String name = debuginfo.getFileName().toString();
     HttpResponse<byte[]> d = ncro.get("/debuginfo/" + name);
     assertThat(d.statusCode()).isEqualTo(200);
     assertThat(d.body()).isEqualTo(Files.readAllBytes(debuginfo));
-    Matcher archive = Pattern.compile("\"archive\":\"([^\"]+)\"").matcher(new String(d.body(), StandardCharsets.UTF_8));
+    Matcher archive = Pattern.compile("\"archive\":\"([^\"]+)\"")
+        .matcher(new String(d.body(), StandardCharsets.UTF_8));
     assertThat(archive.find()).isTrue();
     URI nar = ncro.uri("/debuginfo/" + name).resolve(archive.group(1));
     HttpResponse<byte[]> n = ncro.get(nar.getRawPath());
-    assertThat(n.statusCode()).as("%s, relative to the debuginfo file", archive.group(1)).isEqualTo(200);
-    assertThat(n.body()).isEqualTo(Files.readAllBytes(cache.resolve(archive.group(1).substring(3))));
+    assertThat(n.statusCode())
+        .as("%s, relative to the debuginfo file", archive.group(1))
+        .isEqualTo(200);
+    assertThat(n.body())
+        .isEqualTo(Files.readAllBytes(cache.resolve(archive.group(1).substring(3))));
 
     String hash = NixFixture.hashOf(dbgOut);
     HttpResponse<byte[]> ls = ncro.get("/" + hash + ".ls");

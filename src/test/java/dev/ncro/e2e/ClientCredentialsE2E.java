@@ -33,7 +33,9 @@ class ClientCredentialsE2E {
   private static final String PASSWORD = "n1x-netrc-secret";
   private static NixFixture fx;
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @BeforeAll
@@ -48,9 +50,11 @@ class ClientCredentialsE2E {
 
   @Test
   void nixSubstitutesWithNetrcCredentialsAndIsRefusedWithoutThem() throws Exception {
-    FarCache complete = open.add(FarCache.serving("complete", fx.cache("complete").dir(), Duration.ofMillis(5)));
+    FarCache complete =
+        open.add(FarCache.serving("complete", fx.cache("complete").dir(), Duration.ofMillis(5)));
     Path password = Files.writeString(dir.resolve("ci.password"), PASSWORD + "\n");
-    NcroHarness ncro = open.add(NcroHarness.start(ConfigLoader.load("""
+    NcroHarness ncro = open.add(NcroHarness.start(ConfigLoader.load(
+        """
         server:
           listen: "127.0.0.1:0"
           clients:
@@ -61,33 +65,62 @@ class ClientCredentialsE2E {
             public_key: "%s"
         cache:
           db_path: "%s"
-        """.formatted(USER, password, complete.uri(), fx.cache("complete").publicKey(), dir.resolve("routes.db")),
-        "test.yaml", Map.of())));
+        """.formatted(
+                USER,
+                password,
+                complete.uri(),
+                fx.cache("complete").publicKey(),
+                dir.resolve("routes.db")),
+        "test.yaml",
+        Map.of())));
     URI proxy = ncro.uri("");
 
     NixClient anonymous = new NixClient(dir.resolve("anonymous"));
     // --debug: Nix 2.8 logs each transfer's HTTP status there; its error only says the URL
     // "does not appear to be a binary cache" (the 401 on nix-cache-info disables it for the run).
-    NixFixture.Result refused = anonymous.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root(), "--debug");
-    assertThat(refused.exitCode()).as("nix-store --realise without credentials:\n%s", refused.output()).isNotZero();
-    assertThat(refused.output()).contains("HTTP status = 401", "does not appear to be a binary cache");
-    assertThat(complete.nginx().accessLog()).as("requests the cache behind ncro saw (its own health probes aside)")
+    NixFixture.Result refused =
+        anonymous.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root(), "--debug");
+    assertThat(refused.exitCode())
+        .as("nix-store --realise without credentials:\n%s", refused.output())
+        .isNotZero();
+    assertThat(refused.output())
+        .contains("HTTP status = 401", "does not appear to be a binary cache");
+    assertThat(complete.nginx().accessLog())
+        .as("requests the cache behind ncro saw (its own health probes aside)")
         .allSatisfy(l -> assertThat(l.split(" ")[1]).isEqualTo("/nix-cache-info"));
 
-    Path netrc = Files.writeString(dir.resolve("netrc"),
-        "machine 127.0.0.1 login " + USER + " password " + PASSWORD + "\n");
+    Path netrc = Files.writeString(
+        dir.resolve("netrc"), "machine 127.0.0.1 login " + USER + " password " + PASSWORD + "\n");
     NixClient nix = new NixClient(dir.resolve("with-netrc"));
-    NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root(),
-        "--option", "netrc-file", netrc.toString());
-    assertThat(r.exitCode()).as("nix-store --realise with netrc-file:\n%s", r.output()).isZero();
+    NixFixture.Result r = nix.realise(
+        List.of(proxy),
+        fx.trustedPublicKeys(),
+        fx.root(),
+        "--option",
+        "netrc-file",
+        netrc.toString());
+    assertThat(r.exitCode())
+        .as("nix-store --realise with netrc-file:\n%s", r.output())
+        .isZero();
     assertThat(nix.requisites(fx.root())).containsExactlyElementsOf(new TreeSet<>(fx.paths()));
     NixFixture.Result verified = nix.verify(fx.paths());
-    assertThat(verified.exitCode()).as("nix-store --verify-path:\n%s", verified.output()).isZero();
+    assertThat(verified.exitCode())
+        .as("nix-store --verify-path:\n%s", verified.output())
+        .isZero();
 
-    String basic = "Basic " + Base64.getEncoder().encodeToString((USER + ":" + PASSWORD).getBytes(StandardCharsets.UTF_8));
-    String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(ncro.uri("/metrics"))
-        .header("Authorization", basic).build(), HttpResponse.BodyHandlers.ofString()).body();
-    assertThat(metrics).doesNotContain(PASSWORD).doesNotContain("missing_credentials\"} 0.0")
+    String basic = "Basic "
+        + Base64.getEncoder()
+            .encodeToString((USER + ":" + PASSWORD).getBytes(StandardCharsets.UTF_8));
+    String metrics = HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(ncro.uri("/metrics"))
+                .header("Authorization", basic)
+                .build(),
+            HttpResponse.BodyHandlers.ofString())
+        .body();
+    assertThat(metrics)
+        .doesNotContain(PASSWORD)
+        .doesNotContain("missing_credentials\"} 0.0")
         .contains("ncro_client_rejected_total{reason=\"bad_credentials\"} 0.0");
   }
 }

@@ -1,6 +1,5 @@
 package dev.ncro.e2e;
 
-import java.util.Arrays;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.DelayRelay;
@@ -12,6 +11,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,14 +20,18 @@ import org.junit.jupiter.api.io.TempDir;
 class DelayRelayE2E {
   private static final Duration RTT = Duration.ofMillis(80);
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
 
   @Test
   void aRequestCostsOneRoundTripAndTwoOnANewConnection() throws Exception {
     Files.writeString(dir.resolve("nix-cache-info"), "StoreDir: /nix/store\n");
-    try (Nginx nginx = Nginx.serve(dir); DelayRelay relay = DelayRelay.start(nginx.address(), RTT)) {
-      HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-      HttpRequest get = HttpRequest.newBuilder(URI.create(relay.uri() + "/nix-cache-info")).build();
+    try (Nginx nginx = Nginx.serve(dir);
+        DelayRelay relay = DelayRelay.start(nginx.address(), RTT)) {
+      HttpClient http =
+          HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      HttpRequest get =
+          HttpRequest.newBuilder(URI.create(relay.uri() + "/nix-cache-info")).build();
 
       long t0 = System.nanoTime();
       HttpResponse<String> first = http.send(get, HttpResponse.BodyHandlers.ofString());
@@ -38,8 +42,12 @@ class DelayRelayE2E {
 
       assertThat(first.body()).isEqualTo("StoreDir: /nix/store\n");
       assertThat(second.statusCode()).isEqualTo(200);
-      assertThat(firstMs).as("new connection: handshake + request").isGreaterThanOrEqualTo(2 * RTT.toMillis());
-      assertThat(secondMs).as("kept-alive connection: one round trip").isGreaterThanOrEqualTo(RTT.toMillis());
+      assertThat(firstMs)
+          .as("new connection: handshake + request")
+          .isGreaterThanOrEqualTo(2 * RTT.toMillis());
+      assertThat(secondMs)
+          .as("kept-alive connection: one round trip")
+          .isGreaterThanOrEqualTo(RTT.toMillis());
       assertThat(nginx.accessLog()).hasSize(2);
     }
   }
@@ -50,12 +58,16 @@ class DelayRelayE2E {
     new Random(7).nextBytes(blob);
     Files.createDirectories(dir.resolve("nar"));
     Files.write(dir.resolve("nar/blob.nar"), blob);
-    try (Nginx nginx = Nginx.serve(dir); DelayRelay relay = DelayRelay.start(nginx.address(), Duration.ofMillis(10))) {
-      HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    try (Nginx nginx = Nginx.serve(dir);
+        DelayRelay relay = DelayRelay.start(nginx.address(), Duration.ofMillis(10))) {
+      HttpClient http =
+          HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       URI uri = URI.create(relay.uri() + "/nar/blob.nar");
 
-      HttpResponse<byte[]> whole = http.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofByteArray());
-      HttpResponse<byte[]> tail = http.send(HttpRequest.newBuilder(uri).header("Range", "bytes=1000000-").build(),
+      HttpResponse<byte[]> whole =
+          http.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofByteArray());
+      HttpResponse<byte[]> tail = http.send(
+          HttpRequest.newBuilder(uri).header("Range", "bytes=1000000-").build(),
           HttpResponse.BodyHandlers.ofByteArray());
 
       assertThat(whole.statusCode()).isEqualTo(200);

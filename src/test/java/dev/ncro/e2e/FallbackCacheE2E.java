@@ -27,7 +27,9 @@ import org.junit.jupiter.api.io.TempDir;
 class FallbackCacheE2E {
   private static NixFixture fx;
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final List<AutoCloseable> open = new ArrayList<>();
 
   @BeforeAll
@@ -53,8 +55,10 @@ class FallbackCacheE2E {
     Nginx a = serve("partial-a");
     Nginx b = serve("partial-b");
     Nginx fallback = serve("complete");
-    NcroHarness ncro = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"),
-            NcroHarness.upstreams(List.of(a.uri(), b.uri()),
+    NcroHarness ncro = NcroHarness.start(NcroHarness.config(
+            dir.resolve("routes.db"),
+            NcroHarness.upstreams(
+                List.of(a.uri(), b.uri()),
                 List.of(fx.cache("partial-a").publicKey(), fx.cache("partial-b").publicKey())))
         .withFallbackCache(FallbackCacheConfig.of(
             new UpstreamConfig(fallback.uri(), 10, List.of(fx.cache("complete").publicKey())))));
@@ -62,7 +66,9 @@ class FallbackCacheE2E {
 
     NixClient nix = new NixClient(dir.resolve("client"));
     NixFixture.Result r = nix.realise(List.of(ncro.uri("")), fx.trustedPublicKeys(), fx.root());
-    assertThat(r.exitCode()).as("nix-store --realise through ncro:\n%s", r.output()).isZero();
+    assertThat(r.exitCode())
+        .as("nix-store --realise through ncro:\n%s", r.output())
+        .isZero();
     assertThat(nix.verify(fx.paths()).exitCode()).isZero();
 
     Set<String> onlyFallback = new TreeSet<>();
@@ -74,11 +80,15 @@ class FallbackCacheE2E {
     assertThat(onlyFallback).as("paths no regular upstream has").isNotEmpty();
     for (String p : fx.paths()) {
       String hash = NixFixture.hashOf(p);
-      URI expected = onlyFallback.contains(hash) ? fallback.uri()
-          : fx.cache("partial-a").holds(p) && fx.cache("partial-b").holds(p) ? null
-          : fx.cache("partial-a").holds(p) ? a.uri() : b.uri();
+      URI expected = onlyFallback.contains(hash)
+          ? fallback.uri()
+          : fx.cache("partial-a").holds(p) && fx.cache("partial-b").holds(p)
+              ? null
+              : fx.cache("partial-a").holds(p) ? a.uri() : b.uri();
       if (expected != null) {
-        assertThat(ncro.ncro().store().get(hash).map(Route::upstream)).as("route of %s", p).hasValue(expected.toString());
+        assertThat(ncro.ncro().store().get(hash).map(Route::upstream))
+            .as("route of %s", p)
+            .hasValue(expected.toString());
       }
     }
 

@@ -23,7 +23,8 @@ public final class FarCache implements AutoCloseable {
   }
 
   /** Serves the cache directory {@code dir}. */
-  public static FarCache serving(String name, Path dir, Duration rtt) throws IOException, InterruptedException {
+  public static FarCache serving(String name, Path dir, Duration rtt)
+      throws IOException, InterruptedException {
     return around(name, Nginx.serve(dir), rtt);
   }
 
@@ -34,16 +35,19 @@ public final class FarCache implements AutoCloseable {
   }
 
   /** Answers {@code status} to every request. */
-  public static FarCache failing(String name, int status, Duration rtt) throws IOException, InterruptedException {
+  public static FarCache failing(String name, int status, Duration rtt)
+      throws IOException, InterruptedException {
     return around(name, Nginx.failing(status), rtt);
   }
 
   /** Serves {@code /nix-cache-info}, answers {@code status} to everything else. */
-  public static FarCache failingLookups(String name, int status, Duration rtt) throws IOException, InterruptedException {
+  public static FarCache failingLookups(String name, int status, Duration rtt)
+      throws IOException, InterruptedException {
     return around(name, Nginx.failingLookups(status), rtt);
   }
 
-  private static FarCache around(String name, Nginx nginx, Duration rtt) throws InterruptedException {
+  private static FarCache around(String name, Nginx nginx, Duration rtt)
+      throws InterruptedException {
     try {
       return new FarCache(name, nginx, DelayRelay.start(nginx.address(), rtt));
     } catch (InterruptedException | RuntimeException e) {

@@ -1,6 +1,5 @@
 package dev.ncro.e2e;
 
-import java.util.function.ToLongFunction;
 import dev.ncro.support.NixFixture;
 import java.net.ConnectException;
 import java.net.ServerSocket;
@@ -17,6 +16,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToLongFunction;
 
 /**
  * Issue 15 goal 4, "warm from the first request": ncro started as it is launched (the jar, a fresh
@@ -46,7 +46,8 @@ public final class FirstClosureBench {
    * CPU time ncro used meanwhile (all its threads: the JIT compilers too). On a shared, busy machine
    * the CPU time is the steadier figure: it does not count the time ncro waited for a core.
    */
-  private record Sample(long startMs, long startCpuMs, long firstMs, long firstCpuMs, long warmMs, long warmCpuMs) {}
+  private record Sample(
+      long startMs, long startCpuMs, long firstMs, long firstCpuMs, long warmMs, long warmCpuMs) {}
 
   public static void main(String[] args) throws Exception {
     String java = args[0];
@@ -56,20 +57,30 @@ public final class FirstClosureBench {
     String shipped = args[4];
     Map<String, List<String>> variants = new LinkedHashMap<>();
     for (int i = 5; i + 1 < args.length; i += 2) {
-      variants.put(args[i], args[i + 1].isBlank() ? List.of() : Arrays.asList(args[i + 1].trim().split(" +")));
+      variants.put(
+          args[i],
+          args[i + 1].isBlank() ? List.of() : Arrays.asList(args[i + 1].trim().split(" +")));
     }
-    List<String> base = Arrays.asList(System.getenv().getOrDefault("JAVA_OPTS", "").trim().split(" +"));
+    List<String> base =
+        Arrays.asList(System.getenv().getOrDefault("JAVA_OPTS", "").trim().split(" +"));
 
     NixFixture fx = NixFixture.get();
     Path dir = Files.createTempDirectory("ncro-first-bench");
-    try (FarCache complete = FarCache.serving("complete", fx.cache("complete").dir(), Duration.ofMillis(80));
-        FarCache partialA = FarCache.serving("partial-a", fx.cache("partial-a").dir(), Duration.ofMillis(10));
-        FarCache partialB = FarCache.serving("partial-b", fx.cache("partial-b").dir(), Duration.ofMillis(40))) {
+    try (FarCache complete =
+            FarCache.serving("complete", fx.cache("complete").dir(), Duration.ofMillis(80));
+        FarCache partialA =
+            FarCache.serving("partial-a", fx.cache("partial-a").dir(), Duration.ofMillis(10));
+        FarCache partialB =
+            FarCache.serving("partial-b", fx.cache("partial-b").dir(), Duration.ofMillis(40))) {
       List<FarCache> caches = List.of(complete, partialA, partialB);
-      System.out.printf("closure: %d paths; caches 80/10/40 ms RTT; JVM flags %s; %d warm-up closures before the warm one%n",
+      System.out.printf(
+          "closure: %d paths; caches 80/10/40 ms RTT; JVM flags %s; %d warm-up closures before the warm one%n",
           fx.paths().size(), base, warmups);
       // The relays, nginx and the Nix client's own first run (page cache): not measured.
-      closure(fx, dir.resolve("warm-up-direct"), List.of(partialA.uri(), partialB.uri(), complete.uri()));
+      closure(
+          fx,
+          dir.resolve("warm-up-direct"),
+          List.of(partialA.uri(), partialB.uri(), complete.uri()));
 
       Map<String, List<Sample>> samples = new LinkedHashMap<>();
       int run = 0;
@@ -79,19 +90,43 @@ public final class FirstClosureBench {
           flags.addAll(v.getValue());
           Sample s = measure(java, jar, flags, fx, caches, dir.resolve("run-" + run++), warmups);
           samples.computeIfAbsent(v.getKey(), k -> new ArrayList<>()).add(s);
-          System.out.printf("  %-8s start %5d ms (CPU %5d)   first closure %5d ms (CPU %5d)   warm %5d ms (CPU %5d)   first/warm %.2f (CPU %.2f)%n",
-              v.getKey(), s.startMs(), s.startCpuMs(), s.firstMs(), s.firstCpuMs(), s.warmMs(), s.warmCpuMs(),
-              (double) s.firstMs() / s.warmMs(), (double) s.firstCpuMs() / s.warmCpuMs());
+          System.out.printf(
+              "  %-8s start %5d ms (CPU %5d)   first closure %5d ms (CPU %5d)   warm %5d ms (CPU %5d)   first/warm %.2f (CPU %.2f)%n",
+              v.getKey(),
+              s.startMs(),
+              s.startCpuMs(),
+              s.firstMs(),
+              s.firstCpuMs(),
+              s.warmMs(),
+              s.warmCpuMs(),
+              (double) s.firstMs() / s.warmMs(),
+              (double) s.firstCpuMs() / s.warmCpuMs());
         }
       }
 
-      System.out.printf("medians   %9s %9s %9s %9s %9s %9s %10s %10s%n", "start ms", "CPU ms", "first ms", "CPU ms",
-          "warm ms", "CPU ms", "first/warm", "CPU ratio");
+      System.out.printf(
+          "medians   %9s %9s %9s %9s %9s %9s %10s %10s%n",
+          "start ms",
+          "CPU ms",
+          "first ms",
+          "CPU ms",
+          "warm ms",
+          "CPU ms",
+          "first/warm",
+          "CPU ratio");
       for (Map.Entry<String, List<Sample>> e : samples.entrySet()) {
         List<Sample> ss = e.getValue();
-        System.out.printf("%-9s %9d %9d %9d %9d %9d %9d %10.2f %10.2f%n", e.getKey(), median(ss, Sample::startMs),
-            median(ss, Sample::startCpuMs), median(ss, Sample::firstMs), median(ss, Sample::firstCpuMs),
-            median(ss, Sample::warmMs), median(ss, Sample::warmCpuMs), ratio(ss), cpuRatio(ss));
+        System.out.printf(
+            "%-9s %9d %9d %9d %9d %9d %9d %10.2f %10.2f%n",
+            e.getKey(),
+            median(ss, Sample::startMs),
+            median(ss, Sample::startCpuMs),
+            median(ss, Sample::firstMs),
+            median(ss, Sample::firstCpuMs),
+            median(ss, Sample::warmMs),
+            median(ss, Sample::warmCpuMs),
+            ratio(ss),
+            cpuRatio(ss));
       }
       for (Map.Entry<String, List<Sample>> e : samples.entrySet()) {
         List<Sample> ss = e.getValue();
@@ -99,14 +134,27 @@ public final class FirstClosureBench {
         String tag = e.getKey() + (goals ? ", as launched" : "");
         double r = ratio(ss);
         long start = median(ss, Sample::startMs);
-        summary("4 first closure / warm (" + tag + ")", median(ss, Sample::firstMs) + " ms",
-            "warm JVM " + median(ss, Sample::warmMs) + " ms", String.format("%.2f", r),
-            goals ? "<= 1.15 x" : "(info)", goals ? (r <= 1.15 ? "yes" : "NO") : "-");
-        summary("4 start to first answer (" + tag + ")", start + " ms",
-            "CPU " + median(ss, Sample::startCpuMs) + " ms", "-", goals ? "<= 1000 ms" : "(info)",
+        summary(
+            "4 first closure / warm (" + tag + ")",
+            median(ss, Sample::firstMs) + " ms",
+            "warm JVM " + median(ss, Sample::warmMs) + " ms",
+            String.format("%.2f", r),
+            goals ? "<= 1.15 x" : "(info)",
+            goals ? (r <= 1.15 ? "yes" : "NO") : "-");
+        summary(
+            "4 start to first answer (" + tag + ")",
+            start + " ms",
+            "CPU " + median(ss, Sample::startCpuMs) + " ms",
+            "-",
+            goals ? "<= 1000 ms" : "(info)",
             goals ? (start <= 1000 ? "yes" : "NO") : "-");
-        summary("4 ncro CPU, first closure / warm (" + e.getKey() + ")", median(ss, Sample::firstCpuMs) + " ms",
-            "warm JVM " + median(ss, Sample::warmCpuMs) + " ms", String.format("%.2f", cpuRatio(ss)), "(info)", "-");
+        summary(
+            "4 ncro CPU, first closure / warm (" + e.getKey() + ")",
+            median(ss, Sample::firstCpuMs) + " ms",
+            "warm JVM " + median(ss, Sample::warmCpuMs) + " ms",
+            String.format("%.2f", cpuRatio(ss)),
+            "(info)",
+            "-");
       }
     } finally {
       try (var walk = Files.walk(dir)) {
@@ -116,8 +164,15 @@ public final class FirstClosureBench {
     System.exit(0);
   }
 
-  private static Sample measure(String java, Path jar, List<String> flags, NixFixture fx, List<FarCache> caches,
-      Path dir, int warmups) throws Exception {
+  private static Sample measure(
+      String java,
+      Path jar,
+      List<String> flags,
+      NixFixture fx,
+      List<FarCache> caches,
+      Path dir,
+      int warmups)
+      throws Exception {
     Files.createDirectories(dir);
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
@@ -125,8 +180,11 @@ public final class FirstClosureBench {
     }
     StringBuilder ups = new StringBuilder();
     for (FarCache c : caches) {
-      ups.append("  - url: \"").append(c.uri()).append("\"\n    public_keys: [\"")
-          .append(fx.cache(c.name()).publicKey()).append("\"]\n");
+      ups.append("  - url: \"")
+          .append(c.uri())
+          .append("\"\n    public_keys: [\"")
+          .append(fx.cache(c.name()).publicKey())
+          .append("\"]\n");
     }
     Path cfg = dir.resolve("ncro.yaml");
     Files.writeString(cfg, """
@@ -140,16 +198,22 @@ public final class FirstClosureBench {
         logging:
           level: warn
           format: text
-        """.formatted(port, ups, dir.resolve("routes.db"), ROUTE_TTL.toSeconds(), ROUTE_TTL.toSeconds()));
+        """.formatted(
+            port, ups, dir.resolve("routes.db"), ROUTE_TTL.toSeconds(), ROUTE_TTL.toSeconds()));
     List<String> cmd = new ArrayList<>(List.of(java));
     cmd.addAll(flags);
     cmd.addAll(List.of("-jar", jar.toString(), "--config", cfg.toString()));
     Path log = dir.resolve("ncro.log");
     HttpClient http = HttpClient.newHttpClient();
-    HttpRequest info = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/nix-cache-info"))
-        .timeout(Duration.ofSeconds(5)).build();
+    HttpRequest info = HttpRequest.newBuilder(
+            URI.create("http://127.0.0.1:" + port + "/nix-cache-info"))
+        .timeout(Duration.ofSeconds(5))
+        .build();
     long t0 = System.nanoTime();
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process p = new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(log.toFile())
+        .start();
     try {
       long startMs = -1;
       while (startMs < 0) {
@@ -162,7 +226,8 @@ public final class FirstClosureBench {
           // not listening yet
         }
         if (!p.isAlive() || System.nanoTime() - t0 > Duration.ofMinutes(2).toNanos()) {
-          throw new IllegalStateException("ncro did not answer; its log:\n" + Files.readString(log));
+          throw new IllegalStateException(
+              "ncro did not answer; its log:\n" + Files.readString(log));
         }
         Thread.sleep(10);
       }
@@ -186,12 +251,16 @@ public final class FirstClosureBench {
   }
 
   private static long cpuMs(Process p) {
-    return p.toHandle().info().totalCpuDuration().map(Duration::toMillis)
+    return p.toHandle()
+        .info()
+        .totalCpuDuration()
+        .map(Duration::toMillis)
         .orElseThrow(() -> new IllegalStateException("no CPU time for ncro's process"));
   }
 
   /** The closure substituted into an empty client store; its wall time. */
-  private static long closure(NixFixture fx, Path clientDir, List<URI> substituters) throws Exception {
+  private static long closure(NixFixture fx, Path clientDir, List<URI> substituters)
+      throws Exception {
     NixClient nix = new NixClient(clientDir);
     long t0 = System.nanoTime();
     NixFixture.Result r = nix.realise(substituters, fx.trustedPublicKeys(), fx.root());
@@ -204,13 +273,16 @@ public final class FirstClosureBench {
 
   /** Median over processes of each process's own first/warm ratio (paired: same JVM, same minute). */
   private static double ratio(List<Sample> ss) {
-    List<Double> rs = new ArrayList<>(ss.stream().map(s -> (double) s.firstMs() / s.warmMs()).toList());
+    List<Double> rs =
+        new ArrayList<>(ss.stream().map(s -> (double) s.firstMs() / s.warmMs()).toList());
     rs.sort(null);
     return rs.get(rs.size() / 2);
   }
 
   private static double cpuRatio(List<Sample> ss) {
-    List<Double> rs = new ArrayList<>(ss.stream().map(s -> (double) s.firstCpuMs() / Math.max(1, s.warmCpuMs())).toList());
+    List<Double> rs = new ArrayList<>(ss.stream()
+        .map(s -> (double) s.firstCpuMs() / Math.max(1, s.warmCpuMs()))
+        .toList());
     rs.sort(null);
     return rs.get(rs.size() / 2);
   }
@@ -220,7 +292,9 @@ public final class FirstClosureBench {
     return xs[xs.length / 2];
   }
 
-  private static void summary(String figure, String value, String baseline, String ratio, String goal, String met) {
-    System.out.printf("SUMMARY\t%s\t%s\t%s\t%s\t%s\t%s%n", figure, value, baseline, ratio, goal, met);
+  private static void summary(
+      String figure, String value, String baseline, String ratio, String goal, String met) {
+    System.out.printf(
+        "SUMMARY\t%s\t%s\t%s\t%s\t%s\t%s%n", figure, value, baseline, ratio, goal, met);
   }
 }

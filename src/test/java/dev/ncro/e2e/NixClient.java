@@ -43,18 +43,30 @@ public final class NixClient {
    * {@code nix-store --realise path} with exactly these substituters, in this order, trusting
    * {@code trustedKeys}; {@code options} are more {@code --option name value} pairs or flags.
    */
-  public NixFixture.Result realise(List<URI> substituters, String trustedKeys, String path, String... options)
+  public NixFixture.Result realise(
+      List<URI> substituters, String trustedKeys, String path, String... options)
       throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of("nix-store", "--store", storeUri(), "--realise", path,
-        "--option", "substituters", String.join(" ", substituters.stream().map(URI::toString).toList()),
-        "--option", "trusted-public-keys", trustedKeys));
+    List<String> cmd = new ArrayList<>(List.of(
+        "nix-store",
+        "--store",
+        storeUri(),
+        "--realise",
+        path,
+        "--option",
+        "substituters",
+        String.join(" ", substituters.stream().map(URI::toString).toList()),
+        "--option",
+        "trusted-public-keys",
+        trustedKeys));
     cmd.addAll(List.of(options));
     return NixFixture.exec(cmd, env, TIMEOUT);
   }
 
   /** {@code nix-store --verify-path}: every path is valid here and its contents match its NAR hash. */
-  public NixFixture.Result verify(Collection<String> paths) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of("nix-store", "--store", storeUri(), "--verify-path"));
+  public NixFixture.Result verify(Collection<String> paths)
+      throws IOException, InterruptedException {
+    List<String> cmd =
+        new ArrayList<>(List.of("nix-store", "--store", storeUri(), "--verify-path"));
     cmd.addAll(paths);
     return NixFixture.exec(cmd, env, TIMEOUT);
   }
@@ -79,8 +91,8 @@ public final class NixClient {
       return Optional.empty();
     }
     try (Connection c = DriverManager.getConnection("jdbc:sqlite:file:" + db + "?mode=ro");
-         PreparedStatement q = c.prepareStatement(
-             "select n.present from NARs n join BinaryCaches b on n.cache = b.id where b.url = ? and n.hashPart = ?")) {
+        PreparedStatement q = c.prepareStatement(
+            "select n.present from NARs n join BinaryCaches b on n.cache = b.id where b.url = ? and n.hashPart = ?")) {
       q.setString(1, cacheUri.toString());
       q.setString(2, hash);
       try (ResultSet rs = q.executeQuery()) {

@@ -1,19 +1,19 @@
 package dev.ncro.e2e;
 
-import java.time.Instant;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.NixFixture;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * How long the real Nix client takes to substitute the {@link NixFixture} closure into an empty
@@ -32,7 +32,8 @@ public final class NixClosureBench {
   public static void main(String[] args) throws Exception {
     int dash = Arrays.asList(args).indexOf("--");
     String[] own = dash < 0 ? args : Arrays.copyOfRange(args, 0, dash);
-    String[] nixOptions = dash < 0 ? new String[0] : Arrays.copyOfRange(args, dash + 1, args.length);
+    String[] nixOptions =
+        dash < 0 ? new String[0] : Arrays.copyOfRange(args, dash + 1, args.length);
     long rttComplete = own.length > 0 ? Long.parseLong(own[0]) : 80;
     long rttA = own.length > 1 ? Long.parseLong(own[1]) : 10;
     long rttB = own.length > 2 ? Long.parseLong(own[2]) : 40;
@@ -43,37 +44,53 @@ public final class NixClosureBench {
 
     // ncro logs every race at info: keep the output to the figures unless NCRO_BENCH_LOG=info.
     ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
-        .setLevel(ch.qos.logback.classic.Level.toLevel(System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
+        .setLevel(ch.qos.logback.classic.Level.toLevel(
+            System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
     NixFixture fx = NixFixture.get();
     Path dir = Files.createTempDirectory("ncro-nix-bench");
     List<AutoCloseable> open = new ArrayList<>();
     try {
-      FarCache complete = FarCache.serving("complete", fx.cache("complete").dir(), Duration.ofMillis(rttComplete));
+      FarCache complete =
+          FarCache.serving("complete", fx.cache("complete").dir(), Duration.ofMillis(rttComplete));
       open.add(complete);
-      FarCache partialA = FarCache.serving("partial-a", fx.cache("partial-a").dir(), Duration.ofMillis(rttA));
+      FarCache partialA =
+          FarCache.serving("partial-a", fx.cache("partial-a").dir(), Duration.ofMillis(rttA));
       open.add(partialA);
-      FarCache partialB = FarCache.serving("partial-b", fx.cache("partial-b").dir(), Duration.ofMillis(rttB));
+      FarCache partialB =
+          FarCache.serving("partial-b", fx.cache("partial-b").dir(), Duration.ofMillis(rttB));
       open.add(partialB);
       List<FarCache> upstreams = List.of(complete, partialA, partialB);
-      List<String> keys = upstreams.stream().map(c -> fx.cache(c.name()).publicKey()).toList();
+      List<String> keys =
+          upstreams.stream().map(c -> fx.cache(c.name()).publicKey()).toList();
 
       long bytes;
       try (var walk = Files.walk(fx.cache("complete").dir())) {
-        bytes = walk.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+        bytes = walk.filter(Files::isRegularFile)
+            .mapToLong(p -> p.toFile().length())
+            .sum();
       }
-      System.out.printf("closure: %d paths, %d MiB in the complete cache (blobs %s MiB); caches: complete (all, xz) %d ms, partial-a (%d paths, zstd) %d ms, "
-          + "partial-b (%d paths, none) %d ms RTT; nix options: %s%n", fx.paths().size(), bytes >> 20,
-          System.getProperty("ncro.fixture.bigMiB"), rttComplete,
-          fx.cache("partial-a").paths().size(), rttA, fx.cache("partial-b").paths().size(), rttB,
+      System.out.printf(
+          "closure: %d paths, %d MiB in the complete cache (blobs %s MiB); caches: complete (all, xz) %d ms, partial-a (%d paths, zstd) %d ms, "
+              + "partial-b (%d paths, none) %d ms RTT; nix options: %s%n",
+          fx.paths().size(),
+          bytes >> 20,
+          System.getProperty("ncro.fixture.bigMiB"),
+          rttComplete,
+          fx.cache("partial-a").paths().size(),
+          rttA,
+          fx.cache("partial-b").paths().size(),
+          rttB,
           nixOptions.length == 0 ? "(defaults)" : String.join(" ", nixOptions));
 
       int[] run = {0};
       Runner runner = substituters -> {
         NixClient nix = new NixClient(dir.resolve("client-" + run[0]++));
         long t0 = System.nanoTime();
-        NixFixture.Result r = nix.realise(substituters, fx.trustedPublicKeys(), fx.root(), nixOptions);
+        NixFixture.Result r =
+            nix.realise(substituters, fx.trustedPublicKeys(), fx.root(), nixOptions);
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        System.err.printf("run %d: %s, %d ms, ended %s%n", run[0] - 1, substituters, ms, Instant.now());
+        System.err.printf(
+            "run %d: %s, %d ms, ended %s%n", run[0] - 1, substituters, ms, Instant.now());
         if (r.exitCode() != 0) {
           throw new IllegalStateException("nix-store --realise failed:\n" + r.output());
         }
@@ -90,22 +107,33 @@ public final class NixClosureBench {
 
       Map<String, List<Long>> times = new LinkedHashMap<>();
       for (int rep = 0; rep < reps; rep++) {
-        record(times, "direct, complete cache first", runner.time(List.of(complete.uri(), partialA.uri(), partialB.uri())));
-        record(times, "direct, nearest cache first", runner.time(List.of(partialA.uri(), partialB.uri(), complete.uri())));
+        record(
+            times,
+            "direct, complete cache first",
+            runner.time(List.of(complete.uri(), partialA.uri(), partialB.uri())));
+        record(
+            times,
+            "direct, nearest cache first",
+            runner.time(List.of(partialA.uri(), partialB.uri(), complete.uri())));
         try (NcroHarness cold = ncro(dir.resolve("cold-" + rep + ".db"), upstreams, keys)) {
           record(times, "ncro, cold routes", runner.time(List.of(cold.uri(""))));
         }
         record(times, "ncro, warm routes", runner.time(List.of(warm.uri(""))));
-        // The floor: the same caches with no added latency (Nix's own work: fetch, decompress, hash, write).
-        record(times, "floor: nearest first, no RTT", runner.time(
-            List.of(partialA.nginx().uri(), partialB.nginx().uri(), complete.nginx().uri())));
+        // The floor: the same caches with no added latency (Nix's own work: fetch, decompress,
+        // hash, write).
+        record(
+            times,
+            "floor: nearest first, no RTT",
+            runner.time(List.of(
+                partialA.nginx().uri(), partialB.nginx().uri(), complete.nginx().uri())));
       }
 
       long baseline = median(times.get("direct, complete cache first"));
       System.out.printf("%-30s %10s %8s   %s%n", "scenario", "median ms", "ratio", "runs (ms)");
       for (Map.Entry<String, List<Long>> e : times.entrySet()) {
         long m = median(e.getValue());
-        System.out.printf("%-30s %10d %8.2f   %s%n", e.getKey(), m, (double) m / baseline, e.getValue());
+        System.out.printf(
+            "%-30s %10d %8.2f   %s%n", e.getKey(), m, (double) m / baseline, e.getValue());
       }
       // One line per goal of issue 6, for bench/run's summary table (tab-separated).
       long completeFirst = baseline;
@@ -113,13 +141,31 @@ public final class NixClosureBench {
       long cold = median(times.get("ncro, cold routes"));
       long warmMs = median(times.get("ncro, warm routes"));
       String rtts = rttComplete + "/" + rttA + "/" + rttB + " ms";
-      summary("1 closure, ncro cold (" + rtts + ")", cold + " ms", "complete-first " + completeFirst + " ms",
-          (double) cold / completeFirst, 0.5);
-      summary("1 closure, ncro cold", cold + " ms", "fast-first " + fastFirst + " ms", (double) cold / fastFirst, 1.1);
-      summary("1 closure, ncro warm", warmMs + " ms", "fast-first " + fastFirst + " ms", (double) warmMs / fastFirst, 0.6);
+      summary(
+          "1 closure, ncro cold (" + rtts + ")",
+          cold + " ms",
+          "complete-first " + completeFirst + " ms",
+          (double) cold / completeFirst,
+          0.5);
+      summary(
+          "1 closure, ncro cold",
+          cold + " ms",
+          "fast-first " + fastFirst + " ms",
+          (double) cold / fastFirst,
+          1.1);
+      summary(
+          "1 closure, ncro warm",
+          warmMs + " ms",
+          "fast-first " + fastFirst + " ms",
+          (double) warmMs / fastFirst,
+          0.6);
       long floor = median(times.get("floor: nearest first, no RTT"));
-      System.out.printf("SUMMARY\t1 closure, ncro warm minus floor\t%d ms\tfast-first minus floor %d ms (floor %d ms)\t%.2f\t(info)\t-%n",
-          warmMs - floor, fastFirst - floor, floor, (double) (warmMs - floor) / Math.max(1, fastFirst - floor));
+      System.out.printf(
+          "SUMMARY\t1 closure, ncro warm minus floor\t%d ms\tfast-first minus floor %d ms (floor %d ms)\t%.2f\t(info)\t-%n",
+          warmMs - floor,
+          fastFirst - floor,
+          floor,
+          (double) (warmMs - floor) / Math.max(1, fastFirst - floor));
     } finally {
       for (int i = open.size() - 1; i >= 0; i--) {
         open.get(i).close();
@@ -132,13 +178,17 @@ public final class NixClosureBench {
     long time(List<URI> substituters) throws Exception;
   }
 
-  private static NcroHarness ncro(Path db, List<FarCache> upstreams, List<String> keys) throws Exception {
-    return NcroHarness.start(NcroHarness.config(db, NcroHarness.upstreams(upstreams.stream().map(FarCache::uri).toList(), keys)));
+  private static NcroHarness ncro(Path db, List<FarCache> upstreams, List<String> keys)
+      throws Exception {
+    return NcroHarness.start(NcroHarness.config(
+        db, NcroHarness.upstreams(upstreams.stream().map(FarCache::uri).toList(), keys)));
   }
 
-  private static void summary(String figure, String value, String baseline, double ratio, double goal) {
-    System.out.printf("SUMMARY\t%s\t%s\t%s\t%.2f\t<= %.2f x\t%s%n", figure, value, baseline, ratio, goal,
-        ratio <= goal ? "yes" : "NO");
+  private static void summary(
+      String figure, String value, String baseline, double ratio, double goal) {
+    System.out.printf(
+        "SUMMARY\t%s\t%s\t%s\t%.2f\t<= %.2f x\t%s%n",
+        figure, value, baseline, ratio, goal, ratio <= goal ? "yes" : "NO");
   }
 
   private static void record(Map<String, List<Long>> times, String scenario, long ms) {

@@ -1,16 +1,15 @@
 package dev.ncro.e2e;
 
-import dev.ncro.support.Await;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.util.TreeMap;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.route.Route;
+import dev.ncro.support.Await;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.NixFixture;
 import dev.ncro.support.TestUpstream;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -22,6 +21,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -36,14 +36,17 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class NixSubstitutionE2E {
   // Far apart on purpose: on 2 busy cores an answer was seen arriving up to ~130 ms late, and a new
-  // connection costs two round trips (so MIDDLE on a new connection must still beat FAR on an old one).
+  // connection costs two round trips (so MIDDLE on a new connection must still beat FAR on an old
+  // one).
   private static final Duration NEAR = Duration.ofMillis(5);
   private static final Duration MIDDLE = Duration.ofMillis(100);
   private static final Duration FAR = Duration.ofMillis(300);
 
   private static NixFixture fx;
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final List<AutoCloseable> open = new ArrayList<>();
   private NcroHarness ncro;
 
@@ -59,7 +62,8 @@ class NixSubstitutionE2E {
     }
   }
 
-  private FarCache serving(String cacheName, Duration rtt) throws IOException, InterruptedException {
+  private FarCache serving(String cacheName, Duration rtt)
+      throws IOException, InterruptedException {
     FarCache c = FarCache.serving(cacheName, fx.cache(cacheName).dir(), rtt);
     open.add(c);
     return c;
@@ -71,7 +75,8 @@ class NixSubstitutionE2E {
     return c;
   }
 
-  private FarCache failingLookups(int status, Duration rtt) throws IOException, InterruptedException {
+  private FarCache failingLookups(int status, Duration rtt)
+      throws IOException, InterruptedException {
     FarCache c = FarCache.failingLookups("failing-lookups-" + status, status, rtt);
     open.add(c);
     return c;
@@ -83,7 +88,8 @@ class NixSubstitutionE2E {
   }
 
   private URI ncroAt(List<URI> upstreams, List<String> keys) throws Exception {
-    ncro = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys)));
+    ncro = NcroHarness.start(
+        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys)));
     open.add(ncro);
     return ncro.uri("");
   }
@@ -104,32 +110,51 @@ class NixSubstitutionE2E {
     NixClient nix = client("client");
     NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
 
-    assertThat(r.exitCode()).as("nix-store --realise through ncro:\n%s", r.output()).isZero();
+    assertThat(r.exitCode())
+        .as("nix-store --realise through ncro:\n%s", r.output())
+        .isZero();
     assertThat(nix.requisites(fx.root())).containsExactlyElementsOf(new TreeSet<>(fx.paths()));
     NixFixture.Result verified = nix.verify(fx.paths());
-    assertThat(verified.exitCode()).as("nix-store --verify-path:\n%s", verified.output()).isZero();
+    assertThat(verified.exitCode())
+        .as("nix-store --verify-path:\n%s", verified.output())
+        .isZero();
 
     Map<String, Set<String>> expectedNars = new HashMap<>();
     List<String> misrouted = new ArrayList<>();
     for (String path : fx.paths()) {
-      FarCache nearest = all.stream().filter(c -> fx.cache(c.name()).holds(path))
-          .min(Comparator.comparing(rtt::get)).orElseThrow();
-      Route route = ncro.ncro().store().get(NixFixture.hashOf(path)).orElseThrow(
-          () -> new AssertionError("no route stored for " + path));
+      FarCache nearest = all.stream()
+          .filter(c -> fx.cache(c.name()).holds(path))
+          .min(Comparator.comparing(rtt::get))
+          .orElseThrow();
+      Route route = ncro.ncro()
+          .store()
+          .get(NixFixture.hashOf(path))
+          .orElseThrow(() -> new AssertionError("no route stored for " + path));
       if (!route.upstream().equals(nearest.uri().toString())) {
-        String winner = all.stream().filter(c -> c.uri().toString().equals(route.upstream())).map(FarCache::name)
-            .findFirst().orElse(route.upstream());
-        misrouted.add(path + " held by " + holders(path) + ": routed to " + winner + " (answered in "
-            + Math.round(route.latencyMs()) + " ms), nearest is " + nearest.name());
+        String winner = all.stream()
+            .filter(c -> c.uri().toString().equals(route.upstream()))
+            .map(FarCache::name)
+            .findFirst()
+            .orElse(route.upstream());
+        misrouted.add(
+            path + " held by " + holders(path) + ": routed to " + winner + " (answered in "
+                + Math.round(route.latencyMs()) + " ms), nearest is " + nearest.name());
         continue;
       }
-      byte[] original = Files.readAllBytes(fx.cache(nearest.name()).dir().resolve(NixFixture.hashOf(path) + ".narinfo"));
-      assertThat(new String(route.narinfo())).as("narinfo of %s, byte-exact", path).isEqualTo(new String(original));
+      byte[] original = Files.readAllBytes(
+          fx.cache(nearest.name()).dir().resolve(NixFixture.hashOf(path) + ".narinfo"));
+      assertThat(new String(route.narinfo()))
+          .as("narinfo of %s, byte-exact", path)
+          .isEqualTo(new String(original));
       expectedNars.computeIfAbsent(nearest.name(), k -> new TreeSet<>()).add("/" + route.narUrl());
     }
-    assertThat(misrouted).as("paths not routed to the nearest cache holding them (RTT: %s)", rttByName(rtt)).isEmpty();
+    assertThat(misrouted)
+        .as("paths not routed to the nearest cache holding them (RTT: %s)", rttByName(rtt))
+        .isEmpty();
     for (FarCache c : all) {
-      assertThat(narsServed(c)).as("NARs fetched from %s", c).isEqualTo(expectedNars.getOrDefault(c.name(), Set.of()));
+      assertThat(narsServed(c))
+          .as("NARs fetched from %s", c)
+          .isEqualTo(expectedNars.getOrDefault(c.name(), Set.of()));
     }
   }
 
@@ -137,18 +162,24 @@ class NixSubstitutionE2E {
   void aCacheAnswering500DoesNotStopSubstitutionFromAnotherCache() throws Exception {
     FarCache broken = failing(500, NEAR);
     FarCache complete = serving("complete", MIDDLE);
-    URI proxy = ncro(List.of(broken, complete),
+    URI proxy = ncro(
+        List.of(broken, complete),
         List.of(fx.cache("partial-a").publicKey(), fx.cache("complete").publicKey()));
 
     NixClient nix = client("client");
     NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
 
-    assertThat(r.exitCode()).as("nix-store --realise through ncro:\n%s", r.output()).isZero();
+    assertThat(r.exitCode())
+        .as("nix-store --realise through ncro:\n%s", r.output())
+        .isZero();
     NixFixture.Result verified = nix.verify(fx.paths());
-    assertThat(verified.exitCode()).as("nix-store --verify-path:\n%s", verified.output()).isZero();
+    assertThat(verified.exitCode())
+        .as("nix-store --verify-path:\n%s", verified.output())
+        .isZero();
     for (String path : fx.paths()) {
       assertThat(ncro.ncro().store().get(NixFixture.hashOf(path)).map(Route::upstream))
-          .as("route of %s", path).hasValue(complete.uri().toString());
+          .as("route of %s", path)
+          .hasValue(complete.uri().toString());
     }
   }
 
@@ -160,25 +191,42 @@ class NixSubstitutionE2E {
     FarCache complete = serving("complete", MIDDLE);
     URI refusing;
     try (ServerSocket s = new ServerSocket(0)) {
-      refusing = URI.create("http://127.0.0.1:" + s.getLocalPort()); // closed: connections are refused
+      refusing =
+          URI.create("http://127.0.0.1:" + s.getLocalPort()); // closed: connections are refused
     }
-    URI proxy = ncroAt(List.of(hole.uri(), refusing, complete.uri()),
-        List.of(fx.cache("complete").publicKey(), fx.cache("complete").publicKey(), fx.cache("complete").publicKey()));
-    Await.until("start-up probe of the future black hole", () -> hole.requestCount("/nix-cache-info") > 0);
+    URI proxy = ncroAt(
+        List.of(hole.uri(), refusing, complete.uri()),
+        List.of(
+            fx.cache("complete").publicKey(),
+            fx.cache("complete").publicKey(),
+            fx.cache("complete").publicKey()));
+    Await.until(
+        "start-up probe of the future black hole", () -> hole.requestCount("/nix-cache-info") > 0);
     hole.hangAll();
 
     NixClient nix = client("client");
     NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
 
-    assertThat(r.exitCode()).as("nix-store --realise through ncro:\n%s", r.output()).isZero();
+    assertThat(r.exitCode())
+        .as("nix-store --realise through ncro:\n%s", r.output())
+        .isZero();
     assertThat(nix.verify(fx.paths()).exitCode()).isZero();
-    assertThat(ncro.ncro().registry().all().get(0).stats().suspended()).as("the black hole is suspended").isTrue();
+    assertThat(ncro.ncro().registry().all().get(0).stats().suspended())
+        .as("the black hole is suspended")
+        .isTrue();
     // Races answered from the complete cache without waiting for the hole; once its first request
     // timed out it is suspended, and new lookups (absent paths included) no longer go to it.
     int asked = hole.requests().size();
-    NixFixture.Result absent = client("client-2").realise(List.of(proxy), fx.trustedPublicKeys(), fx.absentPath());
-    assertThat(absent.output()).as("unknown while the hole is silent: 503, never a cached 404").contains("HTTP error 503");
-    assertThat(hole.requests().stream().skip(asked).filter(q -> q.path().endsWith(".narinfo")).count()).isZero();
+    NixFixture.Result absent =
+        client("client-2").realise(List.of(proxy), fx.trustedPublicKeys(), fx.absentPath());
+    assertThat(absent.output())
+        .as("unknown while the hole is silent: 503, never a cached 404")
+        .contains("HTTP error 503");
+    assertThat(hole.requests().stream()
+            .skip(asked)
+            .filter(q -> q.path().endsWith(".narinfo"))
+            .count())
+        .isZero();
   }
 
   @Test
@@ -193,27 +241,35 @@ class NixSubstitutionE2E {
     // Listed directly, Nix fails on the broken cache's 500 (after its download-attempts), and
     // records no miss for it. (Its nix-cache-info answers, as for a cache Nix has used before.)
     NixClient direct = client("direct");
-    NixFixture.Result d = direct.realise(caches.stream().map(FarCache::uri).toList(), fx.trustedPublicKeys(), absent);
+    NixFixture.Result d =
+        direct.realise(caches.stream().map(FarCache::uri).toList(), fx.trustedPublicKeys(), absent);
     assertThat(d.exitCode()).as("direct:\n%s", d.output()).isNotZero();
     assertThat(d.output()).contains("HTTP error 500").doesNotContain("don't know how to build");
     assertThat(direct.cachedNarinfo(broken.uri(), hash)).isEmpty();
 
     // Through ncro: the same failure (ncro's 503), and neither ncro nor Nix remembers a miss.
-    URI proxy = ncro(caches, List.of(fx.cache("complete").publicKey(), fx.cache("partial-a").publicKey(),
-        fx.cache("partial-b").publicKey()));
+    URI proxy = ncro(
+        caches,
+        List.of(
+            fx.cache("complete").publicKey(),
+            fx.cache("partial-a").publicKey(),
+            fx.cache("partial-b").publicKey()));
     NixClient viaNcro = client("via-ncro");
     NixFixture.Result n = viaNcro.realise(List.of(proxy), fx.trustedPublicKeys(), absent);
     assertThat(n.exitCode()).as("through ncro:\n%s", n.output()).isNotZero();
     assertThat(n.output()).contains("HTTP error 503").doesNotContain("don't know how to build");
     assertThat(viaNcro.cachedNarinfo(proxy, hash)).isEmpty();
     HttpResponse<byte[]> again = ncro.get("/" + hash + ".narinfo");
-    assertThat(again.statusCode()).as("ncro's answer once the broken upstream failed repeatedly").isEqualTo(503);
+    assertThat(again.statusCode())
+        .as("ncro's answer once the broken upstream failed repeatedly")
+        .isEqualTo(503);
   }
 
   @Test
   void aPathOnNoCacheWhileOneCacheRefusesConnectionsIsUnavailableNotMissing() throws Exception {
     // Listed directly, a cache refusing connections on Nix's first contact is skipped for the run
-    // (docs/nix-client-behaviour.md); once Nix knows it, a refused narinfo fails like a 5xx. Through
+    // (docs/nix-client-behaviour.md); once Nix knows it, a refused narinfo fails like a 5xx.
+    // Through
     // ncro the miss must never be a 404: Nix would remember it for an hour.
     FarCache partialA = serving("partial-a", NEAR);
     URI refusing;
@@ -222,7 +278,8 @@ class NixSubstitutionE2E {
     }
     String absent = fx.absentPath();
     String hash = NixFixture.hashOf(absent);
-    URI proxy = ncroAt(List.of(partialA.uri(), refusing),
+    URI proxy = ncroAt(
+        List.of(partialA.uri(), refusing),
         List.of(fx.cache("partial-a").publicKey(), fx.cache("complete").publicKey()));
 
     NixClient viaNcro = client("via-ncro");
@@ -233,14 +290,17 @@ class NixSubstitutionE2E {
     assertThat(ncro.get("/" + hash + ".narinfo").statusCode()).isEqualTo(503);
 
     // A path the healthy cache holds (a leaf: no references to fetch elsewhere) still arrives.
-    String held = fx.paths().stream().filter(p -> p.contains("-l0-") && fx.cache("partial-a").holds(p))
-        .findFirst().orElseThrow();
+    String held = fx.paths().stream()
+        .filter(p -> p.contains("-l0-") && fx.cache("partial-a").holds(p))
+        .findFirst()
+        .orElseThrow();
     NixFixture.Result ok = viaNcro.realise(List.of(proxy), fx.trustedPublicKeys(), held);
     assertThat(ok.exitCode()).as("through ncro:\n%s", ok.output()).isZero();
   }
 
   @Test
-  void aPathOnNoCacheWithEveryCacheHealthyIsMissingAsWithTheCachesListedDirectly() throws Exception {
+  void aPathOnNoCacheWithEveryCacheHealthyIsMissingAsWithTheCachesListedDirectly()
+      throws Exception {
     FarCache complete = serving("complete", FAR);
     FarCache partialA = serving("partial-a", NEAR);
     List<FarCache> caches = List.of(complete, partialA);
@@ -248,12 +308,14 @@ class NixSubstitutionE2E {
     String hash = NixFixture.hashOf(absent);
 
     NixClient direct = client("direct");
-    NixFixture.Result d = direct.realise(caches.stream().map(FarCache::uri).toList(), fx.trustedPublicKeys(), absent);
+    NixFixture.Result d =
+        direct.realise(caches.stream().map(FarCache::uri).toList(), fx.trustedPublicKeys(), absent);
     assertThat(d.exitCode()).as("direct:\n%s", d.output()).isNotZero();
     assertThat(d.output()).contains("don't know how to build");
     assertThat(direct.cachedNarinfo(complete.uri(), hash)).hasValue(0);
 
-    URI proxy = ncro(caches, List.of(fx.cache("complete").publicKey(), fx.cache("partial-a").publicKey()));
+    URI proxy = ncro(
+        caches, List.of(fx.cache("complete").publicKey(), fx.cache("partial-a").publicKey()));
     NixClient viaNcro = client("via-ncro");
     NixFixture.Result n = viaNcro.realise(List.of(proxy), fx.trustedPublicKeys(), absent);
     assertThat(n.exitCode()).as("through ncro:\n%s", n.output()).isNotZero();
@@ -283,20 +345,31 @@ class NixSubstitutionE2E {
         }
       }
     }
-    cutter.put(cutNar, TestUpstream.Response.ok(Files.readAllBytes(source.dir().resolve(cutNar.substring(1))))
-        .truncateAfter(128 << 10));
+    cutter.put(
+        cutNar,
+        TestUpstream.Response.ok(Files.readAllBytes(source.dir().resolve(cutNar.substring(1))))
+            .truncateAfter(128 << 10));
     FarCache complete = serving("complete", MIDDLE);
-    URI proxy = ncroAt(List.of(cutter.uri(), complete.uri()), List.of(source.publicKey(), source.publicKey()));
+    URI proxy = ncroAt(
+        List.of(cutter.uri(), complete.uri()), List.of(source.publicKey(), source.publicKey()));
 
     NixClient nix = client("client");
     NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
 
-    assertThat(r.exitCode()).as("nix-store --realise through ncro:\n%s", r.output()).isZero();
+    assertThat(r.exitCode())
+        .as("nix-store --realise through ncro:\n%s", r.output())
+        .isZero();
     NixFixture.Result verified = nix.verify(fx.paths());
-    assertThat(verified.exitCode()).as("nix-store --verify-path:\n%s", verified.output()).isZero();
-    assertThat(cutter.requestCount(cutNar)).as("the cut NAR was asked from the cutter").isPositive();
+    assertThat(verified.exitCode())
+        .as("nix-store --verify-path:\n%s", verified.output())
+        .isZero();
+    assertThat(cutter.requestCount(cutNar))
+        .as("the cut NAR was asked from the cutter")
+        .isPositive();
     String nar = cutNar;
-    assertThat(complete.nginx().accessLog()).as("the rest of %s came from the other holder; cutter saw %s",
+    assertThat(complete.nginx().accessLog())
+        .as(
+            "the rest of %s came from the other holder; cutter saw %s",
             nar, cutter.requests().stream().filter(q -> q.path().equals(nar)).toList())
         .anyMatch(l -> l.startsWith("GET " + nar + " 20"));
   }
@@ -308,7 +381,11 @@ class NixSubstitutionE2E {
   }
 
   private String holders(String path) {
-    return fx.caches().stream().filter(c -> c.holds(path)).map(NixFixture.Cache::name).toList().toString();
+    return fx.caches().stream()
+        .filter(c -> c.holds(path))
+        .map(NixFixture.Cache::name)
+        .toList()
+        .toString();
   }
 
   /** The NAR URIs nginx answered with 200 (Range requests included). */

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ncro.config.UpstreamConfig;
+import dev.ncro.config.UpstreamCredentials;
 import dev.ncro.route.Route;
 import dev.ncro.support.Await;
 import dev.ncro.support.LogCapture;
@@ -11,8 +13,6 @@ import dev.ncro.support.NcroHarness;
 import dev.ncro.support.Nginx;
 import dev.ncro.support.NixFixture;
 import dev.ncro.support.TestCa;
-import dev.ncro.config.UpstreamConfig;
-import dev.ncro.config.UpstreamCredentials;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -33,12 +33,17 @@ class PrivateCacheE2E {
   private static final String USER = "ci";
   private static final String PASSWORD = "e2e-Pass-41d7";
   private static NixFixture fx;
-  @TempDir static Path shared;
+
+  @TempDir
+  static Path shared;
+
   private static TestCa ca;
   private static TestCa.ServerCert cert;
   private static Path htpasswd;
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final List<AutoCloseable> open = new ArrayList<>();
   private NcroHarness ncro;
   private LogCapture logs;
@@ -56,7 +61,8 @@ class PrivateCacheE2E {
   void closeAll() throws Exception {
     try {
       if (ncro != null) {
-        String seen = String.join("\n", logs.lines()) + new String(ncro.get("/status").body(), StandardCharsets.UTF_8)
+        String seen = String.join("\n", logs.lines())
+            + new String(ncro.get("/status").body(), StandardCharsets.UTF_8)
             + new String(ncro.get("/metrics").body(), StandardCharsets.UTF_8);
         assertThat(seen).as("log, /status and /metrics").doesNotContain(PASSWORD);
       }
@@ -74,15 +80,21 @@ class PrivateCacheE2E {
   private URI[] start(String password) throws Exception {
     Nginx pub = Nginx.serve(fx.cache("partial-a").dir());
     open.add(pub);
-    Nginx priv = Nginx.tls(cert, "auth_basic \"private\";\n      auth_basic_user_file " + htpasswd + ";\n      root "
-        + fx.cache("complete").dir() + ";\n      location / { }");
+    Nginx priv = Nginx.tls(
+        cert,
+        "auth_basic \"private\";\n      auth_basic_user_file " + htpasswd + ";\n      root "
+            + fx.cache("complete").dir() + ";\n      location / { }");
     open.add(priv);
     Path pw = dir.resolve("password");
     Files.writeString(pw, password + "\n");
     URI privUri = priv.httpsUri("localhost");
     List<UpstreamConfig> ups = List.of(
         new UpstreamConfig(pub.uri(), 10, List.of(fx.cache("partial-a").publicKey())),
-        new UpstreamConfig(privUri, 20, List.of(fx.cache("complete").publicKey()), ca.certificate(),
+        new UpstreamConfig(
+            privUri,
+            20,
+            List.of(fx.cache("complete").publicKey()),
+            ca.certificate(),
             new UpstreamCredentials.Basic(USER, password, "password_file")));
     logs = new LogCapture();
     ncro = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), ups));
@@ -100,13 +112,17 @@ class PrivateCacheE2E {
     URI[] u = start(PASSWORD);
     NixClient nix = new NixClient(dir.resolve("client"));
     NixFixture.Result r = nix.realise(List.of(u[0]), fx.trustedPublicKeys(), fx.root());
-    assertThat(r.exitCode()).as("nix-store --realise through ncro:\n%s", r.output()).isZero();
+    assertThat(r.exitCode())
+        .as("nix-store --realise through ncro:\n%s", r.output())
+        .isZero();
     assertThat(nix.verify(fx.paths()).exitCode()).isZero();
-    List<String> privateOnly = fx.paths().stream().filter(p -> !fx.cache("partial-a").holds(p)).toList();
+    List<String> privateOnly =
+        fx.paths().stream().filter(p -> !fx.cache("partial-a").holds(p)).toList();
     assertThat(privateOnly).isNotEmpty();
     for (String p : privateOnly) {
       assertThat(ncro.ncro().store().get(NixFixture.hashOf(p)).map(Route::upstream))
-          .as("route of %s", p).hasValue(u[1].toString());
+          .as("route of %s", p)
+          .hasValue(u[1].toString());
     }
   }
 
@@ -124,9 +140,14 @@ class PrivateCacheE2E {
     NixFixture.Result r = nix.realise(List.of(u[0]), fx.trustedPublicKeys(), fx.root());
     assertThat(r.exitCode()).isNotZero();
     assertThat(r.output()).contains("HTTP error 503").doesNotContain("don't know how to build");
-    String privateOnly = fx.paths().stream().filter(p -> !fx.cache("partial-a").holds(p)).findFirst().orElseThrow();
-    assertThat(ncro.get("/" + NixFixture.hashOf(privateOnly) + ".narinfo").statusCode()).isEqualTo(503);
-    List<String> about = logs.lines().stream().filter(l -> l.contains(u[1].toString())).toList();
+    String privateOnly = fx.paths().stream()
+        .filter(p -> !fx.cache("partial-a").holds(p))
+        .findFirst()
+        .orElseThrow();
+    assertThat(ncro.get("/" + NixFixture.hashOf(privateOnly) + ".narinfo").statusCode())
+        .isEqualTo(503);
+    List<String> about =
+        logs.lines().stream().filter(l -> l.contains(u[1].toString())).toList();
     assertThat(about).as("log lines about the private upstream").hasSize(1);
     assertThat(about.get(0)).contains("state changed").contains("unauthorized");
   }

@@ -2,9 +2,9 @@ package dev.ncro.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ncro.config.S3Location;
 import dev.ncro.config.UpstreamConfig;
 import dev.ncro.route.Route;
-import dev.ncro.config.S3Location;
 import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.NixFixture;
@@ -27,7 +27,9 @@ import org.junit.jupiter.api.io.TempDir;
 class S3SubstitutionE2E {
   private static NixFixture fx;
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @BeforeAll
@@ -44,11 +46,15 @@ class S3SubstitutionE2E {
   void nixSubstitutesAClosureWhosePathsAreOnlyPartlyOutsideTheBucket() throws Exception {
     S3Proxy s3 = open.add(S3Proxy.start(dir.resolve("s3proxy")));
     s3.putTree("nix-cache", "ci/main", fx.cache("complete").dir());
-    FarCache partial = open.add(FarCache.serving("partial-a", fx.cache("partial-a").dir(), Duration.ofMillis(5)));
+    FarCache partial =
+        open.add(FarCache.serving("partial-a", fx.cache("partial-a").dir(), Duration.ofMillis(5)));
     UpstreamConfig bucket = UpstreamConfig.s3(
-        S3Location.parse("s3://nix-cache/ci/main?endpoint=" + s3.hostPort() + "&scheme=http&region=eu-central-1"),
-        20, List.of(fx.cache("complete").publicKey()));
-    UpstreamConfig http = new UpstreamConfig(partial.uri(), 10, List.of(fx.cache("partial-a").publicKey()));
+        S3Location.parse("s3://nix-cache/ci/main?endpoint=" + s3.hostPort()
+            + "&scheme=http&region=eu-central-1"),
+        20,
+        List.of(fx.cache("complete").publicKey()));
+    UpstreamConfig http =
+        new UpstreamConfig(partial.uri(), 10, List.of(fx.cache("partial-a").publicKey()));
     NcroHarness ncro = open.add(NcroHarness.start(
         NcroHarness.config(dir.resolve("routes.db"), List.of(http, bucket)),
         S3Proxy.awsEnv(dir.resolve("home"), s3.secretKey())));
@@ -56,10 +62,14 @@ class S3SubstitutionE2E {
     NixClient nix = new NixClient(dir.resolve("client"));
     NixFixture.Result r = nix.realise(List.of(ncro.uri("")), fx.trustedPublicKeys(), fx.root());
 
-    assertThat(r.exitCode()).as("nix-store --realise through ncro:\n%s", r.output()).isZero();
+    assertThat(r.exitCode())
+        .as("nix-store --realise through ncro:\n%s", r.output())
+        .isZero();
     assertThat(nix.requisites(fx.root())).containsExactlyElementsOf(new TreeSet<>(fx.paths()));
     NixFixture.Result verified = nix.verify(fx.paths());
-    assertThat(verified.exitCode()).as("nix-store --verify-path:\n%s", verified.output()).isZero();
+    assertThat(verified.exitCode())
+        .as("nix-store --verify-path:\n%s", verified.output())
+        .isZero();
     List<String> onlyInBucket = new ArrayList<>();
     for (String path : fx.paths()) {
       if (fx.cache("partial-a").holds(path)) {
@@ -67,7 +77,8 @@ class S3SubstitutionE2E {
       }
       onlyInBucket.add(path);
       Route route = ncro.ncro().store().get(NixFixture.hashOf(path)).orElseThrow();
-      assertThat(route.upstream()).as("route of %s, held only by the bucket", path)
+      assertThat(route.upstream())
+          .as("route of %s, held only by the bucket", path)
           .isEqualTo(bucket.url().toString());
     }
     assertThat(onlyInBucket).as("the closure needs the bucket").isNotEmpty();

@@ -43,7 +43,8 @@ final class PostgresFleet {
 
   /** The {@code cache:} section of a node on this database, with {@code extra} lines in it. */
   String cacheYaml(String extra) {
-    return "cache:\n  db_path: \"" + dir.resolve("unused-" + nodes + ".db") + "\"\n  probe_interval: 1h\n"
+    return "cache:\n  db_path: \"" + dir.resolve("unused-" + nodes + ".db")
+        + "\"\n  probe_interval: 1h\n"
         + "  store: postgresql\n  postgresql:\n    url: \"" + pg.url(database, database) + "\"\n"
         + "    password_file: \"" + passwordFile + "\"\n    pool_size: 4\n" + extra;
   }
@@ -60,11 +61,17 @@ final class PostgresFleet {
         .append("timeouts:\n  connect: 2s\n  first_byte: 3s\n  stall: 3s\n")
         .append("upstreams:\n");
     for (int i = 0; i < upstreams.size(); i++) {
-      yaml.append("  - url: \"").append(upstreams.get(i)).append("\"\n    priority: ").append(10 * (i + 1))
-          .append("\n    public_key: \"").append(publicKey).append("\"\n");
+      yaml.append("  - url: \"")
+          .append(upstreams.get(i))
+          .append("\"\n    priority: ")
+          .append(10 * (i + 1))
+          .append("\n    public_key: \"")
+          .append(publicKey)
+          .append("\"\n");
     }
     nodes++;
-    NcroHarness h = NcroHarness.start(ConfigLoader.load(yaml.toString(), "node-" + nodes + ".yaml", Map.of()));
+    NcroHarness h =
+        NcroHarness.start(ConfigLoader.load(yaml.toString(), "node-" + nodes + ".yaml", Map.of()));
     return open.add(h);
   }
 
@@ -78,7 +85,8 @@ final class PostgresFleet {
   }
 
   int routeCount() throws SQLException {
-    try (Connection c = pg.connect(database); PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM ncro_routes");
+    try (Connection c = pg.connect(database);
+        PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM ncro_routes");
         ResultSet rs = ps.executeQuery()) {
       rs.next();
       return rs.getInt(1);
@@ -86,7 +94,8 @@ final class PostgresFleet {
   }
 
   private boolean exists(String sql, String hash) {
-    try (Connection c = pg.connect(database); PreparedStatement ps = c.prepareStatement(sql)) {
+    try (Connection c = pg.connect(database);
+        PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setString(1, hash);
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next();

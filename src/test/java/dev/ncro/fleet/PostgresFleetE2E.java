@@ -22,7 +22,9 @@ import org.junit.jupiter.api.io.TempDir;
  * request reaching the binary cache (B answers every narinfo from the shared routes).
  */
 class PostgresFleetE2E {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @AfterEach
@@ -31,11 +33,14 @@ class PostgresFleetE2E {
   }
 
   private static long narinfoRequests(Nginx cache) throws Exception {
-    return cache.accessLog().stream().filter(l -> l.split(" ")[1].endsWith(".narinfo")).count();
+    return cache.accessLog().stream()
+        .filter(l -> l.split(" ")[1].endsWith(".narinfo"))
+        .count();
   }
 
   @Test
-  void aClosureLearnedThroughNodeAIsSubstitutedThroughNodeBWithoutUpstreamNarinfoRequests() throws Exception {
+  void aClosureLearnedThroughNodeAIsSubstitutedThroughNodeBWithoutUpstreamNarinfoRequests()
+      throws Exception {
     NixFixture fx = NixFixture.get();
     NixFixture.Cache complete = fx.cache("complete");
     Nginx cache = open.add(Nginx.serve(complete.dir()));
@@ -46,22 +51,33 @@ class PostgresFleetE2E {
 
     NixClient first = new NixClient(dir.resolve("machine-1"));
     NixFixture.Result r1 = first.realise(List.of(a.uri("")), fx.trustedPublicKeys(), fx.root());
-    assertThat(r1.exitCode()).as("nix-store --realise through node A:\n%s", r1.output()).isZero();
+    assertThat(r1.exitCode())
+        .as("nix-store --realise through node A:\n%s", r1.output())
+        .isZero();
     for (String path : fx.paths()) {
-      Await.until("node A's route for " + path + " reached the database", () -> fleet.hasRoute(NixFixture.hashOf(path)));
+      Await.until(
+          "node A's route for " + path + " reached the database",
+          () -> fleet.hasRoute(NixFixture.hashOf(path)));
     }
     long before = narinfoRequests(cache);
     assertThat(before).isGreaterThanOrEqualTo(fx.paths().size());
 
     NixClient second = new NixClient(dir.resolve("machine-2"));
     NixFixture.Result r2 = second.realise(List.of(b.uri("")), fx.trustedPublicKeys(), fx.root());
-    assertThat(r2.exitCode()).as("nix-store --realise through node B:\n%s", r2.output()).isZero();
+    assertThat(r2.exitCode())
+        .as("nix-store --realise through node B:\n%s", r2.output())
+        .isZero();
     assertThat(second.requisites(fx.root())).containsExactlyElementsOf(new TreeSet<>(fx.paths()));
     NixFixture.Result verified = second.verify(fx.paths());
-    assertThat(verified.exitCode()).as("nix-store --verify-path:\n%s", verified.output()).isZero();
-    assertThat(narinfoRequests(cache)).as("narinfo requests reaching the cache through node B").isEqualTo(before);
+    assertThat(verified.exitCode())
+        .as("nix-store --verify-path:\n%s", verified.output())
+        .isZero();
+    assertThat(narinfoRequests(cache))
+        .as("narinfo requests reaching the cache through node B")
+        .isEqualTo(before);
     String metrics = PostgresFleet.text(b.get("/metrics").body());
-    assertThat(metrics).containsPattern("(?m)^ncro_narinfo_cache_misses_total 0(\\.0)?$")
+    assertThat(metrics)
+        .containsPattern("(?m)^ncro_narinfo_cache_misses_total 0(\\.0)?$")
         .containsPattern("(?m)^ncro_narinfo_cache_hits_total [1-9]");
   }
 }

@@ -31,7 +31,9 @@ class PostgresFleetIT {
   private static final AtomicInteger DATABASES = new AtomicInteger();
   private static Postgres pg;
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
   private TestUpstream fast;
   private TestUpstream slow;
@@ -99,7 +101,8 @@ class PostgresFleetIT {
       assertThat(r.body()).isEqualTo(body);
       assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("cache-hit");
       // The upstream node A's race chose.
-      assertThat(r.headers().firstValue("X-Ncro-Upstream")).isEqualTo(first.headers().firstValue("X-Ncro-Upstream"));
+      assertThat(r.headers().firstValue("X-Ncro-Upstream"))
+          .isEqualTo(first.headers().firstValue("X-Ncro-Upstream"));
     }
     assertThat(narinfoRequests(h)).isZero();
     assertThat(fast.requests()).isEmpty();
@@ -144,7 +147,8 @@ class PostgresFleetIT {
     pg.stop();
     int i = 10;
     for (NcroHarness n : all) {
-      // A route in this node's memory, a route only the database had, a path never seen: all answered.
+      // A route in this node's memory, a route only the database had, a path never seen: all
+      // answered.
       assertThat(n.get("/" + known + ".narinfo").statusCode()).isEqualTo(200);
       String fresh = TestNarinfo.hash(i);
       byte[] body = publish(i++);
@@ -160,7 +164,8 @@ class PostgresFleetIT {
       HttpResponse<byte[]> health = n.get("/health");
       assertThat(health.statusCode()).isEqualTo(200);
       assertThat(PostgresFleet.text(health.body())).contains("route store postgresql down");
-      assertThat(PostgresFleet.text(n.get("/metrics").body())).contains("ncro_store_up{store=\"postgresql\"} 0");
+      assertThat(PostgresFleet.text(n.get("/metrics").body()))
+          .contains("ncro_store_up{store=\"postgresql\"} 0");
     }
 
     pg.restart();
@@ -169,10 +174,12 @@ class PostgresFleetIT {
     }
     // Writes queued during the outage arrived.
     String queued = TestNarinfo.hash(10);
-    Await.until("a route learned during the outage reached the database", () -> fleet.hasRoute(queued));
+    Await.until(
+        "a route learned during the outage reached the database", () -> fleet.hasRoute(queued));
     String after = TestNarinfo.hash(40);
     byte[] body = publish(40);
-    assertThat(c.get("/" + after + ".narinfo").headers().firstValue("X-Ncro-Route")).hasValue("race");
+    assertThat(c.get("/" + after + ".narinfo").headers().firstValue("X-Ncro-Route"))
+        .hasValue("race");
     Await.until("route learned after the restart shared", () -> fleet.hasRoute(after));
     fast.clearRequests();
     slow.clearRequests();
@@ -184,14 +191,17 @@ class PostgresFleetIT {
     }
     assertThat(narinfoRequests(after)).isZero();
     for (NcroHarness n : all) {
-      assertThat(PostgresFleet.text(n.get("/metrics").body())).contains("ncro_store_up{store=\"postgresql\"} 1");
+      assertThat(PostgresFleet.text(n.get("/metrics").body()))
+          .contains("ncro_store_up{store=\"postgresql\"} 1");
     }
   }
 
   @Test
   void theLruBoundIsSharedAndEnforcedByOneNode() throws Exception {
-    NcroHarness a = fleet.node(List.of(fast.uri(), slow.uri()), KEY.publicKey(), "  max_entries: 3\n");
-    NcroHarness b = fleet.node(List.of(fast.uri(), slow.uri()), KEY.publicKey(), "  max_entries: 3\n");
+    NcroHarness a =
+        fleet.node(List.of(fast.uri(), slow.uri()), KEY.publicKey(), "  max_entries: 3\n");
+    NcroHarness b =
+        fleet.node(List.of(fast.uri(), slow.uri()), KEY.publicKey(), "  max_entries: 3\n");
     for (int i = 50; i < 56; i++) {
       publish(i);
       NcroHarness n = i % 2 == 0 ? a : b;
@@ -216,8 +226,10 @@ class PostgresFleetIT {
       a.get("/" + TestNarinfo.hash(60) + ".narinfo");
       pg.stop();
       Await.until("the store is reported down", () -> status(a).contains("\"state\":\"down\""));
-      String everything = status(a) + PostgresFleet.text(a.get("/metrics").body())
-          + PostgresFleet.text(a.get("/health").body()) + String.join("\n", logs.lines());
+      String everything = status(a)
+          + PostgresFleet.text(a.get("/metrics").body())
+          + PostgresFleet.text(a.get("/health").body())
+          + String.join("\n", logs.lines());
       assertThat(everything).contains(fleet.database).doesNotContain(fleet.password);
       pg.restart();
     }

@@ -41,7 +41,9 @@ class PostgresSchemaIT {
   private static final AtomicInteger DATABASES = new AtomicInteger();
   private static Postgres pg;
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
   private TestUpstream upstream;
   private PostgresFleet fleet;
@@ -76,8 +78,10 @@ class PostgresSchemaIT {
 
   private List<String> tables() throws Exception {
     List<String> out = new ArrayList<>();
-    try (Connection c = pg.connect(fleet.database); Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")) {
+    try (Connection c = pg.connect(fleet.database);
+        Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")) {
       while (rs.next()) {
         out.add(rs.getString(1));
       }
@@ -90,7 +94,8 @@ class PostgresSchemaIT {
     assertThat(tables()).isEmpty();
     node();
     assertThat(tables()).containsExactly("ncro_negatives", "ncro_routes", "ncro_schema");
-    try (Connection c = pg.connect(fleet.database); Statement st = c.createStatement();
+    try (Connection c = pg.connect(fleet.database);
+        Statement st = c.createStatement();
         ResultSet rs = st.executeQuery("SELECT application, version FROM ncro_schema")) {
       assertThat(rs.next()).isTrue();
       assertThat(rs.getString(1)).isEqualTo("ncro");
@@ -106,7 +111,8 @@ class PostgresSchemaIT {
   void aMemoryMissIsOneLookupByPrimaryKeyInEachTable() throws Exception {
     node();
     StringBuilder plan = new StringBuilder();
-    try (Connection c = pg.connect(fleet.database); Statement st = c.createStatement()) {
+    try (Connection c = pg.connect(fleet.database);
+        Statement st = c.createStatement()) {
       // Tables this small are scanned whatever the indexes; forbid that to see which index the
       // lookup can use.
       st.execute("SET enable_seqscan = off");
@@ -119,13 +125,18 @@ class PostgresSchemaIT {
         }
       }
     }
-    assertThat(plan.toString()).contains("ncro_routes_pkey").contains("ncro_negatives_pkey")
+    assertThat(plan.toString())
+        .contains("ncro_routes_pkey")
+        .contains("ncro_negatives_pkey")
         .doesNotContain("Seq Scan");
   }
 
   @Test
   void aDatabaseHoldingSomethingElseIsRefusedByNameAndLeftAlone() throws Exception {
-    pg.sql(fleet.database, "CREATE TABLE orders (id int PRIMARY KEY, total numeric)", "INSERT INTO orders VALUES (1, 9.5)");
+    pg.sql(
+        fleet.database,
+        "CREATE TABLE orders (id int PRIMARY KEY, total numeric)",
+        "INSERT INTO orders VALUES (1, 9.5)");
     pg.sql(fleet.database, "ALTER TABLE orders OWNER TO " + fleet.database);
     assertThatThrownBy(this::node)
         .isInstanceOf(RouteStoreException.class)
@@ -154,7 +165,8 @@ class PostgresSchemaIT {
         .isInstanceOf(RouteStoreException.class)
         .hasMessageContaining("cache.postgresql.password_file")
         .hasMessageContaining("password authentication failed")
-        .satisfies(e -> assertThat(e.getMessage()).doesNotContain(wrong).doesNotContain(fleet.password));
+        .satisfies(
+            e -> assertThat(e.getMessage()).doesNotContain(wrong).doesNotContain(fleet.password));
   }
 
   @Test
@@ -176,8 +188,9 @@ class PostgresSchemaIT {
 
   @Test
   void aPasswordInTheUrlIsAConfigErrorThatDoesNotQuoteIt() {
-    String yaml = "cache:\n  db_path: \"" + dir.resolve("x.db") + "\"\n  store: postgresql\n  postgresql:\n"
-        + "    url: \"postgresql://ncro:hunter2@127.0.0.1:" + pg.port() + "/ncro\"\n";
+    String yaml =
+        "cache:\n  db_path: \"" + dir.resolve("x.db") + "\"\n  store: postgresql\n  postgresql:\n"
+            + "    url: \"postgresql://ncro:hunter2@127.0.0.1:" + pg.port() + "/ncro\"\n";
     assertThatThrownBy(() -> Ncro.start(ConfigLoader.load(yaml, "bad.yaml", Map.of())))
         .hasMessageContaining("cache.postgresql.url")
         .hasMessageContaining("password_file")

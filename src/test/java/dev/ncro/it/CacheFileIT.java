@@ -1,19 +1,18 @@
 package dev.ncro.it;
 
-import dev.ncro.support.Await;
-import java.io.IOException;
-import java.net.URLDecoder;
-import org.assertj.core.api.Assertions;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.e2e.FarCache;
+import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestKey;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.URI;
+import java.net.URLDecoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -24,6 +23,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.GZIPOutputStream;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -43,17 +43,25 @@ class CacheFileIT {
   static final String CA_DRV = TestNarinfo.hash(103) + "-ca-1.drv";
   static final String LS_HASH = TestNarinfo.hash(102);
   static final String BUILD_ID = "0123456789abcdef0123456789abcdef01234567";
-  static final String ID = "sha256:" + "3c724348a06b40c195b76aa202a455cb0bbbcbedc8f75daa2a46af143671162c" + "!out";
-  static final String FORGED_ID = "sha256:" + "ff89706d4f63a4f9ee7b2dfdc357771749274b97d9139035065042dd3c809fca" + "!out";
-  static final String WRONG_ID = "sha256:" + "aa89706d4f63a4f9ee7b2dfdc357771749274b97d9139035065042dd3c809fca" + "!dev";
+  static final String ID =
+      "sha256:" + "3c724348a06b40c195b76aa202a455cb0bbbcbedc8f75daa2a46af143671162c" + "!out";
+  static final String FORGED_ID =
+      "sha256:" + "ff89706d4f63a4f9ee7b2dfdc357771749274b97d9139035065042dd3c809fca" + "!out";
+  static final String WRONG_ID =
+      "sha256:" + "aa89706d4f63a4f9ee7b2dfdc357771749274b97d9139035065042dd3c809fca" + "!dev";
   static final String MISSING = "/log/" + TestNarinfo.hash(199) + "-nobody-has-it.drv";
 
   /** Every kind, each held only by the farthest cache. */
   static final List<String> FAR_ONLY = List.of(
-      "/log/" + DRV, "/realisations/" + ID + ".doi", "/build-trace-v2/" + CA_DRV + "/out.doi",
-      "/" + LS_HASH + ".ls", "/debuginfo/" + BUILD_ID);
+      "/log/" + DRV,
+      "/realisations/" + ID + ".doi",
+      "/build-trace-v2/" + CA_DRV + "/out.doi",
+      "/" + LS_HASH + ".ls",
+      "/debuginfo/" + BUILD_ID);
 
-  @TempDir static Path root;
+  @TempDir
+  static Path root;
+
   static FarCache near;
   static FarCache middle;
   static FarCache far;
@@ -61,9 +69,12 @@ class CacheFileIT {
   static TestKey farKey = new TestKey("far-1");
   static byte[] gzippedLog;
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   @BeforeAll
   static void caches() throws Exception {
@@ -71,27 +82,55 @@ class CacheFileIT {
     Path m = cacheDir("middle");
     Path f = cacheDir("far");
     write(f, "log/" + DRV, "building '/nix/store/" + DRV + "'...\nhello from the build\n");
-    write(f, "realisations/" + ID + ".doi", realisation(ID, "8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1", farKey));
-    write(f, "build-trace-v2/" + CA_DRV + "/out.doi",
+    write(
+        f,
+        "realisations/" + ID + ".doi",
+        realisation(ID, "8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1", farKey));
+    write(
+        f,
+        "build-trace-v2/" + CA_DRV + "/out.doi",
         "{\"outPath\":\"8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1\",\"signatures\":[]}");
-    write(f, LS_HASH + ".ls", "{\"root\":{\"type\":\"regular\",\"size\":6,\"narOffset\":96},\"version\":1}");
-    write(f, "debuginfo/" + BUILD_ID, "{\"archive\":\"../nar/1abc.nar.xz\",\"member\":\"lib/debug/.build-id/01/23.debug\"}");
+    write(
+        f,
+        LS_HASH + ".ls",
+        "{\"root\":{\"type\":\"regular\",\"size\":6,\"narOffset\":96},\"version\":1}");
+    write(
+        f,
+        "debuginfo/" + BUILD_ID,
+        "{\"archive\":\"../nar/1abc.nar.xz\",\"member\":\"lib/debug/.build-id/01/23.debug\"}");
     // Near has the forged one, far the real one; near has one for another id under this id's name.
     TestKey forger = new TestKey("near-1");
-    write(n, "realisations/" + FORGED_ID + ".doi", realisation(FORGED_ID, "0000000000000000000000000000000a-evil", forger));
-    write(f, "realisations/" + FORGED_ID + ".doi", realisation(FORGED_ID, "8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1", farKey));
-    write(n, "realisations/" + WRONG_ID + ".doi", realisation(FORGED_ID, "0000000000000000000000000000000a-evil", nearKey));
-    write(f, "realisations/" + WRONG_ID + ".doi", realisation(WRONG_ID, "8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1", farKey));
+    write(
+        n,
+        "realisations/" + FORGED_ID + ".doi",
+        realisation(FORGED_ID, "0000000000000000000000000000000a-evil", forger));
+    write(
+        f,
+        "realisations/" + FORGED_ID + ".doi",
+        realisation(FORGED_ID, "8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1", farKey));
+    write(
+        n,
+        "realisations/" + WRONG_ID + ".doi",
+        realisation(FORGED_ID, "0000000000000000000000000000000a-evil", nearKey));
+    write(
+        f,
+        "realisations/" + WRONG_ID + ".doi",
+        realisation(WRONG_ID, "8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1", farKey));
     ByteArrayOutputStream gz = new ByteArrayOutputStream();
     try (GZIPOutputStream out = new GZIPOutputStream(gz)) {
-      out.write("a log stored gzip-compressed, as S3 caches do\n".repeat(50).getBytes(StandardCharsets.UTF_8));
+      out.write("a log stored gzip-compressed, as S3 caches do\n"
+          .repeat(50)
+          .getBytes(StandardCharsets.UTF_8));
     }
     gzippedLog = gz.toByteArray();
     Files.createDirectories(m.resolve("log"));
     Files.write(m.resolve("log/" + GZ_DRV), gzippedLog);
     near = FarCache.serving("near", n, Duration.ofMillis(5));
-    middle = FarCache.serving("middle", m,
-        "location /log/ { default_type text/plain; add_header Content-Encoding gzip; }", Duration.ofMillis(60));
+    middle = FarCache.serving(
+        "middle",
+        m,
+        "location /log/ { default_type text/plain; add_header Content-Encoding gzip; }",
+        Duration.ofMillis(60));
     far = FarCache.serving("far", f, Duration.ofMillis(150));
   }
 
@@ -111,7 +150,8 @@ class CacheFileIT {
 
   static Path cacheDir(String name) throws Exception {
     Path d = Files.createDirectories(root.resolve(name));
-    Files.writeString(d.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
+    Files.writeString(
+        d.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
     return d;
   }
 
@@ -123,29 +163,36 @@ class CacheFileIT {
 
   /** A realisation as Nix 2.8 writes it, signed the way Nix signs one (see RealisationTest). */
   static String realisation(String id, String outPath, TestKey key) {
-    String fingerprint = "{\"dependentRealisations\":{},\"id\":\"" + id + "\",\"outPath\":\"" + outPath + "\"}";
-    return "{\"dependentRealisations\":{},\"id\":\"" + id + "\",\"outPath\":\"" + outPath + "\",\"signatures\":[\""
-        + key.sign(fingerprint) + "\"]}";
+    String fingerprint =
+        "{\"dependentRealisations\":{},\"id\":\"" + id + "\",\"outPath\":\"" + outPath + "\"}";
+    return "{\"dependentRealisations\":{},\"id\":\"" + id + "\",\"outPath\":\"" + outPath
+        + "\",\"signatures\":[\"" + key.sign(fingerprint) + "\"]}";
   }
 
   private NcroHarness ncro(List<URI> upstreams, List<String> keys) throws Exception {
-    NcroHarness h = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys)));
+    NcroHarness h = NcroHarness.start(
+        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys)));
     open.add(h);
     return h;
   }
 
   private NcroHarness ncroOverAll() throws Exception {
-    return ncro(List.of(near.uri(), middle.uri(), far.uri()),
+    return ncro(
+        List.of(near.uri(), middle.uri(), far.uri()),
         List.of(nearKey.publicKey(), nearKey.publicKey(), farKey.publicKey()));
   }
 
   private HttpResponse<byte[]> direct(FarCache c, String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create(c.nginx().uri() + path)).build(), HttpResponse.BodyHandlers.ofByteArray());
+    return http.send(
+        HttpRequest.newBuilder(URI.create(c.nginx().uri() + path)).build(),
+        HttpResponse.BodyHandlers.ofByteArray());
   }
 
   private static long requests(FarCache c, String path) throws Exception {
     String decoded = URLDecoder.decode(path.replace("+", "%2B"), StandardCharsets.UTF_8);
-    return c.nginx().accessLog().stream().filter(l -> l.startsWith("GET " + decoded + " ") || l.startsWith("HEAD " + decoded + " ")).count();
+    return c.nginx().accessLog().stream()
+        .filter(l -> l.startsWith("GET " + decoded + " ") || l.startsWith("HEAD " + decoded + " "))
+        .count();
   }
 
   @Test
@@ -158,17 +205,27 @@ class CacheFileIT {
       HttpResponse<byte[]> r = n.get(path);
       assertThat(r.statusCode()).as(path).isEqualTo(200);
       assertThat(r.body()).as(path).isEqualTo(upstream.body());
-      assertThat(r.headers().firstValue("Content-Type")).as(path).isEqualTo(upstream.headers().firstValue("Content-Type"));
-      assertThat(r.headers().firstValue("Content-Length")).as(path).hasValue(Integer.toString(upstream.body().length));
-      assertThat(r.headers().firstValue("X-Ncro-Upstream")).as(path).hasValue(far.uri().getAuthority());
+      assertThat(r.headers().firstValue("Content-Type"))
+          .as(path)
+          .isEqualTo(upstream.headers().firstValue("Content-Type"));
+      assertThat(r.headers().firstValue("Content-Length"))
+          .as(path)
+          .hasValue(Integer.toString(upstream.body().length));
+      assertThat(r.headers().firstValue("X-Ncro-Upstream"))
+          .as(path)
+          .hasValue(far.uri().getAuthority());
       assertThat(r.headers().firstValue("X-Ncro-Route")).as(path).hasValue("race");
       assertThat(requests(near, path)).as("near asked for " + path).isEqualTo(nearBefore + 1);
 
       HttpResponse<byte[]> h = n.head(path);
       assertThat(h.statusCode()).as("HEAD " + path).isEqualTo(200);
       assertThat(h.body()).isEmpty();
-      assertThat(h.headers().firstValue("Content-Length")).as(path).hasValue(Integer.toString(upstream.body().length));
-      assertThat(h.headers().firstValue("X-Ncro-Upstream")).as(path).hasValue(far.uri().getAuthority());
+      assertThat(h.headers().firstValue("Content-Length"))
+          .as(path)
+          .hasValue(Integer.toString(upstream.body().length));
+      assertThat(h.headers().firstValue("X-Ncro-Upstream"))
+          .as(path)
+          .hasValue(far.uri().getAuthority());
     }
   }
 
@@ -188,8 +245,12 @@ class CacheFileIT {
   @Test
   void absentFromEveryUpstreamIs404AndRememberedAsAbsent() throws Exception {
     NcroHarness n = ncroOverAll();
-    List<String> absent = List.of(MISSING, "/realisations/sha256:00aa!out.doi", "/build-trace-v2/" + TestNarinfo.hash(198) + "-x.drv/out.doi",
-        "/" + TestNarinfo.hash(197) + ".ls", "/debuginfo/00aa");
+    List<String> absent = List.of(
+        MISSING,
+        "/realisations/sha256:00aa!out.doi",
+        "/build-trace-v2/" + TestNarinfo.hash(198) + "-x.drv/out.doi",
+        "/" + TestNarinfo.hash(197) + ".ls",
+        "/debuginfo/00aa");
     for (String path : absent) {
       assertThat(n.get(path).statusCode()).as(path).isEqualTo(404);
       HttpResponse<byte[]> second = n.head(path);
@@ -212,21 +273,28 @@ class CacheFileIT {
     assertThat(n.get(path).statusCode()).isEqualTo(503);
     assertThat(requests(near, path)).isEqualTo(nearBefore + 2);
     HttpResponse<byte[]> found = n.get("/log/" + DRV);
-    assertThat(found.statusCode()).as("what another upstream has is still served").isEqualTo(200);
+    assertThat(found.statusCode())
+        .as("what another upstream has is still served")
+        .isEqualTo(200);
     assertThat(found.headers().firstValue("X-Ncro-Upstream")).hasValue(far.uri().getAuthority());
   }
 
   @Test
-  void aRealisationWithABadSignatureOrForAnotherIdCountsAsAbsentFromThatUpstream() throws Exception {
+  void aRealisationWithABadSignatureOrForAnotherIdCountsAsAbsentFromThatUpstream()
+      throws Exception {
     NcroHarness n = ncroOverAll();
     for (String id : List.of(FORGED_ID, WRONG_ID)) {
       String path = "/realisations/" + id + ".doi";
       long nearBefore = requests(near, path);
       HttpResponse<byte[]> r = n.get(path);
       assertThat(r.statusCode()).as(path).isEqualTo(200);
-      assertThat(r.headers().firstValue("X-Ncro-Upstream")).as(path).hasValue(far.uri().getAuthority());
+      assertThat(r.headers().firstValue("X-Ncro-Upstream"))
+          .as(path)
+          .hasValue(far.uri().getAuthority());
       assertThat(r.body()).isEqualTo(direct(far, path).body());
-      assertThat(requests(near, path)).as("near answered first, and lost").isEqualTo(nearBefore + 1);
+      assertThat(requests(near, path))
+          .as("near answered first, and lost")
+          .isEqualTo(nearBefore + 1);
     }
     // Without a key for near, its realisation is passed through like an unsigned narinfo would be.
     NcroHarness trusting = ncro(List.of(near.uri(), far.uri()), null);
@@ -272,8 +340,10 @@ class CacheFileIT {
     byte[] log = "served by a cache that answers HEAD with 405\n".getBytes(StandardCharsets.UTF_8);
     old.put(path, TestUpstream.Response.ok(log).withType("text/plain"));
     NcroHarness n = ncro(List.of(old.uri()), null);
-    Await.until("the start-up probe fell back to GET", () -> old.requests().stream()
-        .anyMatch(q -> q.path().equals("/nix-cache-info") && q.method().equals("GET")));
+    Await.until(
+        "the start-up probe fell back to GET",
+        () -> old.requests().stream()
+            .anyMatch(q -> q.path().equals("/nix-cache-info") && q.method().equals("GET")));
     assertThat(n.get(path).body()).isEqualTo(log);
     int connections = old.connectionCount();
     for (int i = 0; i < 3; i++) {
@@ -284,9 +354,13 @@ class CacheFileIT {
       assertThat(h.headers().firstValue("Content-Type")).hasValue("text/plain");
     }
     assertThat(n.get(path).body()).isEqualTo(log);
-    assertThat(old.requests()).filteredOn(q -> q.path().equals(path)).extracting(TestUpstream.Request::method)
+    assertThat(old.requests())
+        .filteredOn(q -> q.path().equals(path))
+        .extracting(TestUpstream.Request::method)
         .containsOnly("GET");
-    assertThat(old.connectionCount()).as("the small bodies were drained, the connection kept").isEqualTo(connections);
+    assertThat(old.connectionCount())
+        .as("the small bodies were drained, the connection kept")
+        .isEqualTo(connections);
   }
 
   @Test
@@ -297,7 +371,8 @@ class CacheFileIT {
     assertThat(h.body()).isEmpty();
     assertThat(h.headers().firstValue("X-Ncro-Upstream")).hasValue(far.uri().getAuthority());
     assertThat(h.headers().firstValue("Content-Length"))
-        .hasValue(Long.toString(Files.size(root.resolve("far/realisations/" + FORGED_ID + ".doi"))));
+        .hasValue(
+            Long.toString(Files.size(root.resolve("far/realisations/" + FORGED_ID + ".doi"))));
   }
 
   @Test
@@ -307,13 +382,15 @@ class CacheFileIT {
     open.add(fast);
     open.add(slow);
     String h = TestNarinfo.hash(150);
-    byte[] listing = "{\"root\":{\"type\":\"directory\",\"entries\":{}},\"version\":1}".getBytes(StandardCharsets.UTF_8);
+    byte[] listing = "{\"root\":{\"type\":\"directory\",\"entries\":{}},\"version\":1}"
+        .getBytes(StandardCharsets.UTF_8);
     fast.put("/" + h + ".ls", TestUpstream.Response.ok(listing));
     slow.put("/" + h + ".ls", TestUpstream.Response.ok(listing));
     slow.putNarinfo(h, TestNarinfo.make(h, "nar/" + h + ".nar.xz", 100, null));
     slow.setLatency(Duration.ofMillis(50));
     NcroHarness n = ncro(List.of(fast.uri(), slow.uri()), null);
-    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream")).hasValue(slow.uri().getAuthority());
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(slow.uri().getAuthority());
 
     HttpResponse<byte[]> r = n.get("/" + h + ".ls");
     assertThat(r.statusCode()).isEqualTo(200);
@@ -324,29 +401,35 @@ class CacheFileIT {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {
-      "/realisations/" + ID + ".doi",
-      "/realisations/sha256%3A3c724348a06b40c195b76aa202a455cb0bbbcbedc8f75daa2a46af143671162c%21out.doi",
-      "/realisations/sha256%3a3c724348a06b40c195b76aa202a455cb0bbbcbedc8f75daa2a46af143671162c%21out.doi",
-      "/realisations/sha256:3c724348a06b40c195b76aa202a455cb0bbbcbedc8f75daa2a46af143671162c%21out.doi",
-  })
+  @ValueSource(
+      strings = {
+        "/realisations/" + ID + ".doi",
+        "/realisations/sha256%3A3c724348a06b40c195b76aa202a455cb0bbbcbedc8f75daa2a46af143671162c%21out.doi",
+        "/realisations/sha256%3a3c724348a06b40c195b76aa202a455cb0bbbcbedc8f75daa2a46af143671162c%21out.doi",
+        "/realisations/sha256:3c724348a06b40c195b76aa202a455cb0bbbcbedc8f75daa2a46af143671162c%21out.doi",
+      })
   void rawAndPercentEscapedRealisationIdsGiveTheSame200(String path) throws Exception {
     TestUpstream plain = TestUpstream.start();
     open.add(plain);
     String canonical = "/realisations/" + ID + ".doi";
-    byte[] body = realisation(ID, "8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1", farKey).getBytes(StandardCharsets.UTF_8);
+    byte[] body = realisation(ID, "8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1", farKey)
+        .getBytes(StandardCharsets.UTF_8);
     plain.put(canonical, TestUpstream.Response.ok(body).withType("application/json"));
-    NcroHarness n = ncro(List.of(plain.uri(), far.uri()), List.of(farKey.publicKey(), farKey.publicKey()));
+    NcroHarness n =
+        ncro(List.of(plain.uri(), far.uri()), List.of(farKey.publicKey(), farKey.publicKey()));
 
     HttpResponse<byte[]> r = n.get(path);
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).isEqualTo(body);
-    assertThat(plain.requests()).filteredOn(q -> q.path().startsWith("/realisations/"))
-        .extracting(TestUpstream.Request::path).containsExactly(canonical);
+    assertThat(plain.requests())
+        .filteredOn(q -> q.path().startsWith("/realisations/"))
+        .extracting(TestUpstream.Request::path)
+        .containsExactly(canonical);
     // and through nginx, which decodes before it looks for the file: the same bytes as stored
     HttpResponse<byte[]> viaNginx = ncroOverAll().get(path);
     assertThat(viaNginx.statusCode()).isEqualTo(200);
-    assertThat(viaNginx.body()).isEqualTo(Files.readAllBytes(root.resolve("far/realisations/" + ID + ".doi")));
+    assertThat(viaNginx.body())
+        .isEqualTo(Files.readAllBytes(root.resolve("far/realisations/" + ID + ".doi")));
   }
 
   @Test
@@ -362,9 +445,15 @@ class CacheFileIT {
       n.get(p);
     }
     String after = new String(n.get("/metrics").body(), StandardCharsets.UTF_8);
-    assertThat(after).contains("ncro_requests_total{kind=\"log\"} 2.0", "ncro_requests_total{kind=\"realisation\"} 2.0",
-        "ncro_requests_total{kind=\"listing\"} 1.0", "ncro_requests_total{kind=\"debuginfo\"} 1.0");
+    assertThat(after)
+        .contains(
+            "ncro_requests_total{kind=\"log\"} 2.0",
+            "ncro_requests_total{kind=\"realisation\"} 2.0",
+            "ncro_requests_total{kind=\"listing\"} 1.0",
+            "ncro_requests_total{kind=\"debuginfo\"} 1.0");
     String status = new String(n.get("/status").body(), StandardCharsets.UTF_8);
-    assertThat(status).contains("\"cache_file_requests\":{\"log\":2,\"realisation\":2,\"listing\":1,\"debuginfo\":1}");
+    assertThat(status)
+        .contains(
+            "\"cache_file_requests\":{\"log\":2,\"realisation\":2,\"listing\":1,\"debuginfo\":1}");
   }
 }

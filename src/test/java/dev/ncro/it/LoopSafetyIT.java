@@ -1,7 +1,5 @@
 package dev.ncro.it;
 
-import dev.ncro.upstream.Upstream;
-import java.net.InetAddress;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.access.AccessPolicy;
@@ -16,6 +14,8 @@ import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestKey;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
+import dev.ncro.upstream.Upstream;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -41,9 +41,12 @@ import org.junit.jupiter.api.io.TempDir;
  * answered without waiting for one.
  */
 class LoopSafetyIT {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private final TestKey key = new TestKey("test-1");
 
   @AfterEach
@@ -64,7 +67,8 @@ class LoopSafetyIT {
     assertThat(r.statusCode()).isEqualTo(404);
     assertThat(narinfoRequests(a)).isEqualTo(1); // the client's
     assertThat(narinfoRequests(b)).isEqualTo(1); // a's race leg, answered from b's store
-    assertThat(spy.requestCount("/" + h + ".narinfo")).isEqualTo(1); // a's race leg; b raced nothing
+    assertThat(spy.requestCount("/" + h + ".narinfo"))
+        .isEqualTo(1); // a's race leg; b raced nothing
     assertThat(requestsFor(spy, h).get(0).headers()).containsEntry("x-ncro-hop", "1");
   }
 
@@ -122,12 +126,16 @@ class LoopSafetyIT {
 
     HttpResponse<byte[]> r = a.get("/" + h + ".narinfo");
     assertThat(r.statusCode()).isEqualTo(404);
-    // a (hop 0) races b and the spy with hop 1; b (hop 1) races c and the spy with hop 2; c (hop 2) asks nobody.
+    // a (hop 0) races b and the spy with hop 1; b (hop 1) races c and the spy with hop 2; c (hop 2)
+    // asks nobody.
     assertThat(narinfoRequests(a)).isEqualTo(1);
     assertThat(narinfoRequests(b)).isEqualTo(1);
     assertThat(narinfoRequests(c)).isEqualTo(1);
-    assertThat(spy.requests().stream().filter(q -> q.path().equals("/" + h + ".narinfo"))
-        .map(q -> q.headers().get("x-ncro-hop")).toList()).containsExactlyInAnyOrder("1", "2");
+    assertThat(spy.requests().stream()
+            .filter(q -> q.path().equals("/" + h + ".narinfo"))
+            .map(q -> q.headers().get("x-ncro-hop"))
+            .toList())
+        .containsExactlyInAnyOrder("1", "2");
   }
 
   @Test
@@ -136,11 +144,19 @@ class LoopSafetyIT {
     NcroHarness n = node("n", 0, 1, List.of(spy.uri()));
     String h = TestNarinfo.hash(10);
     for (String bad : List.of("x", "-1", "1.5", "9999", "")) {
-      assertThat(get(n, "/" + h + ".narinfo", bad).statusCode()).as("X-Ncro-Hop: %s", bad).isEqualTo(400);
-      assertThat(get(n, "/nar/" + h + ".nar.xz", bad).statusCode()).as("X-Ncro-Hop: %s", bad).isEqualTo(400);
+      assertThat(get(n, "/" + h + ".narinfo", bad).statusCode())
+          .as("X-Ncro-Hop: %s", bad)
+          .isEqualTo(400);
+      assertThat(get(n, "/nar/" + h + ".nar.xz", bad).statusCode())
+          .as("X-Ncro-Hop: %s", bad)
+          .isEqualTo(400);
     }
-    HttpResponse<byte[]> two = http.send(HttpRequest.newBuilder(n.uri("/" + h + ".narinfo"))
-        .header("X-Ncro-Hop", "0").header("X-Ncro-Hop", "0").build(), HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> two = http.send(
+        HttpRequest.newBuilder(n.uri("/" + h + ".narinfo"))
+            .header("X-Ncro-Hop", "0")
+            .header("X-Ncro-Hop", "0")
+            .build(),
+        HttpResponse.BodyHandlers.ofByteArray());
     assertThat(two.statusCode()).isEqualTo(400);
     assertThat(spy.requests()).noneMatch(q -> q.path().contains(h));
   }
@@ -149,11 +165,24 @@ class LoopSafetyIT {
   void wantMassQueryIsAdvertisedAsConfigured() throws Exception {
     TestUpstream spy = spy();
     NcroHarness on = node("on", 0, 1, List.of(spy.uri()));
-    assertThat(new String(on.get("/nix-cache-info").body(), StandardCharsets.UTF_8)).contains("WantMassQuery: 1\n");
+    assertThat(new String(on.get("/nix-cache-info").body(), StandardCharsets.UTF_8))
+        .contains("WantMassQuery: 1\n");
     Config base = config("off", 0, 1, List.of(spy.uri()));
     ServerConfig s = base.server();
-    NcroHarness off = start(new Config(new ServerConfig(s.listen(), s.readTimeout(), s.writeTimeout(), s.cachePriority(),
-        s.access(), s.maxHops(), false), base.upstreams(), base.cache(), base.timeouts(), base.logging(), base.mesh()));
+    NcroHarness off = start(new Config(
+        new ServerConfig(
+            s.listen(),
+            s.readTimeout(),
+            s.writeTimeout(),
+            s.cachePriority(),
+            s.access(),
+            s.maxHops(),
+            false),
+        base.upstreams(),
+        base.cache(),
+        base.timeouts(),
+        base.logging(),
+        base.mesh()));
     assertThat(new String(off.get("/nix-cache-info").body(), StandardCharsets.UTF_8))
         .isEqualTo("StoreDir: /nix/store\nWantMassQuery: 0\nPriority: 30\n");
   }
@@ -161,8 +190,9 @@ class LoopSafetyIT {
   /** The first node's start-up probe found the other not yet listening: wait for the probe that finds it. */
   private static void awaitReachable(NcroHarness... nodes) throws InterruptedException {
     for (NcroHarness n : nodes) {
-      Await.until("every upstream of a node is available", () -> n.ncro().registry().all().stream()
-          .allMatch(Upstream::available));
+      Await.until(
+          "every upstream of a node is available",
+          () -> n.ncro().registry().all().stream().allMatch(Upstream::available));
     }
   }
 
@@ -177,7 +207,11 @@ class LoopSafetyIT {
   }
 
   private HttpResponse<byte[]> get(NcroHarness n, String path, String hop) throws Exception {
-    return http.send(HttpRequest.newBuilder(n.uri(path)).header("X-Ncro-Hop", hop).timeout(Duration.ofSeconds(20)).build(),
+    return http.send(
+        HttpRequest.newBuilder(n.uri(path))
+            .header("X-Ncro-Hop", hop)
+            .timeout(Duration.ofSeconds(20))
+            .build(),
         HttpResponse.BodyHandlers.ofByteArray());
   }
 
@@ -205,19 +239,32 @@ class LoopSafetyIT {
 
   private Config config(String name, int port, int maxHops, List<URI> upstreams) {
     // Frequent probes: a node that started before its peer listened finds it soon after.
-    Config base = NcroHarness.config(dir.resolve(name + ".db"), upstreams.stream()
-        .map(u -> new UpstreamConfig(u, 10, List.of(key.publicKey()))).toList(), Duration.ofMillis(200));
+    Config base = NcroHarness.config(
+        dir.resolve(name + ".db"),
+        upstreams.stream()
+            .map(u -> new UpstreamConfig(u, 10, List.of(key.publicKey())))
+            .toList(),
+        Duration.ofMillis(200));
     ServerConfig s = base.server();
     return new Config(
-        new ServerConfig(new ListenAddress("127.0.0.1", port), s.readTimeout(), s.writeTimeout(), s.cachePriority(),
-            AccessPolicy.OPEN, maxHops, true),
-        base.upstreams(), base.cache(),
+        new ServerConfig(
+            new ListenAddress("127.0.0.1", port),
+            s.readTimeout(),
+            s.writeTimeout(),
+            s.cachePriority(),
+            AccessPolicy.OPEN,
+            maxHops,
+            true),
+        base.upstreams(),
+        base.cache(),
         // A bounced request would end in this timeout (a 503); the tests expect answers instead.
         new TimeoutsConfig(Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(1)),
-        base.logging(), base.mesh());
+        base.logging(),
+        base.mesh());
   }
 
-  private NcroHarness node(String name, int port, int maxHops, List<URI> upstreams) throws Exception {
+  private NcroHarness node(String name, int port, int maxHops, List<URI> upstreams)
+      throws Exception {
     return start(config(name, port, maxHops, upstreams));
   }
 
@@ -230,7 +277,10 @@ class LoopSafetyIT {
   /** Narinfo requests this node has answered, over all statuses. */
   private static long narinfoRequests(NcroHarness n) throws Exception {
     String metrics = new String(n.get("/metrics").body(), StandardCharsets.UTF_8);
-    return metrics.lines().filter(l -> l.startsWith("ncro_narinfo_requests_total{"))
-        .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    return metrics
+        .lines()
+        .filter(l -> l.startsWith("ncro_narinfo_requests_total{"))
+        .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+        .sum();
   }
 }

@@ -1,11 +1,5 @@
 package dev.ncro.it;
 
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpTimeoutException;
-import org.assertj.core.api.Assertions;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.config.CacheConfig;
@@ -17,15 +11,21 @@ import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * NAR first-byte hedging ({@code cache.nar_hedge_delay}) against real loopback upstreams. The
@@ -34,7 +34,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class NarHedgingIT {
   private static final Duration HEDGE_DELAY = Duration.ofMillis(200);
-  @TempDir Path dir;
+
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @AfterEach
@@ -52,16 +55,31 @@ class NarHedgingIT {
     return ncro(upstreams, firstByte, HEDGE_DELAY);
   }
 
-  private NcroHarness ncro(List<URI> upstreams, Duration firstByte, Duration hedgeDelay) throws Exception {
+  private NcroHarness ncro(List<URI> upstreams, Duration firstByte, Duration hedgeDelay)
+      throws Exception {
     return ncro(upstreams, firstByte, hedgeDelay, 2);
   }
 
-  private NcroHarness ncro(List<URI> upstreams, Duration firstByte, Duration hedgeDelay, int hedgeMax) throws Exception {
-    Config base = NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null));
+  private NcroHarness ncro(
+      List<URI> upstreams, Duration firstByte, Duration hedgeDelay, int hedgeMax) throws Exception {
+    Config base =
+        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null));
     CacheConfig c = base.cache();
-    Config config = new Config(base.server(), base.upstreams(),
-        new CacheConfig(c.dbPath(), c.maxEntries(), c.ttl(), c.negativeTtl(), c.latencyAlpha(), c.probeInterval(), hedgeDelay, hedgeMax),
-        new TimeoutsConfig(Duration.ofSeconds(2), firstByte, Duration.ofSeconds(2)), base.logging(), base.mesh());
+    Config config = new Config(
+        base.server(),
+        base.upstreams(),
+        new CacheConfig(
+            c.dbPath(),
+            c.maxEntries(),
+            c.ttl(),
+            c.negativeTtl(),
+            c.latencyAlpha(),
+            c.probeInterval(),
+            hedgeDelay,
+            hedgeMax),
+        new TimeoutsConfig(Duration.ofSeconds(2), firstByte, Duration.ofSeconds(2)),
+        base.logging(),
+        base.mesh());
     NcroHarness h = NcroHarness.start(config);
     open.add(h);
     return h;
@@ -75,13 +93,16 @@ class NarHedgingIT {
 
   /** A narinfo for {@code h} whose URL is {@code narPath} and whose FileHash is {@code fileHash}. */
   private static byte[] narinfo(String h, String narPath, long size, String fileHash) {
-    String text = new String(TestNarinfo.make(h, narPath.substring(1), size, null), StandardCharsets.UTF_8);
-    return text.replaceAll("FileHash: .*\n", "FileHash: " + fileHash + "\n").getBytes(StandardCharsets.UTF_8);
+    String text =
+        new String(TestNarinfo.make(h, narPath.substring(1), size, null), StandardCharsets.UTF_8);
+    return text.replaceAll("FileHash: .*\n", "FileHash: " + fileHash + "\n")
+        .getBytes(StandardCharsets.UTF_8);
   }
 
   /** Asks for the narinfo so that {@code routed} (the fastest to answer) becomes the route. */
   private static void routeTo(NcroHarness n, String h, TestUpstream routed) throws Exception {
-    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream")).hasValue(routed.uri().getAuthority());
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(routed.uri().getAuthority());
     NarinfoRoutingIT.awaitStored(n, h);
   }
 
@@ -93,8 +114,11 @@ class NarHedgingIT {
       throw new AssertionError("scraping /metrics", e);
     }
     String prefix = "ncro_nar_hedges_total{outcome=\"" + outcome + "\"} ";
-    return m.lines().filter(l -> l.startsWith(prefix)).mapToDouble(l -> Double.parseDouble(l.substring(prefix.length())))
-        .findFirst().orElseThrow(() -> new AssertionError("no series " + prefix));
+    return m.lines()
+        .filter(l -> l.startsWith(prefix))
+        .mapToDouble(l -> Double.parseDouble(l.substring(prefix.length())))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no series " + prefix));
   }
 
   private static List<TestUpstream.Request> narRequests(TestUpstream u) {
@@ -122,9 +146,13 @@ class NarHedgingIT {
     assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("nar-hedge");
     assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(holder.uri().getAuthority());
     assertThat(r.headers().firstValue("Content-Length")).hasValue(Integer.toString(nar.length));
-    assertThat(narRequests(holder)).as("the hedge asks for the file under the holder's own URL").singleElement()
+    assertThat(narRequests(holder))
+        .as("the hedge asks for the file under the holder's own URL")
+        .singleElement()
         .satisfies(q -> assertThat(q.path()).isEqualTo("/nar/elsewhere.nar.xz"));
-    Await.until("the hung request to the routed upstream is cancelled", () -> routed.hangsEndedByPeer() == 1);
+    Await.until(
+        "the hung request to the routed upstream is cancelled",
+        () -> routed.hangsEndedByPeer() == 1);
     assertThat(hedges(n, "won")).isEqualTo(1.0);
     assertThat(hedges(n, "lost")).isZero();
     assertThat(hedges(n, "none_eligible")).isZero();
@@ -146,10 +174,13 @@ class NarHedgingIT {
     same.putNar("/nar/s.nar.xz", nar);
     different.setLatency(Duration.ofMillis(100));
     same.setLatency(Duration.ofMillis(200));
-    NcroHarness n = ncro(List.of(routed.uri(), different.uri(), same.uri()), Duration.ofSeconds(60));
+    NcroHarness n =
+        ncro(List.of(routed.uri(), different.uri(), same.uri()), Duration.ofSeconds(60));
     routeTo(n, h, routed);
-    Await.until("every upstream's answer is in the latency EMA", () -> n.ncro().registry().all().stream()
-        .allMatch(u -> !Double.isNaN(u.stats().emaMillis())));
+    Await.until(
+        "every upstream's answer is in the latency EMA",
+        () -> n.ncro().registry().all().stream()
+            .allMatch(u -> !Double.isNaN(u.stats().emaMillis())));
     different.setLatency(Duration.ZERO);
     same.setLatency(Duration.ZERO);
 
@@ -157,7 +188,9 @@ class NarHedgingIT {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).isEqualTo(nar);
     assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(same.uri().getAuthority());
-    assertThat(narRequests(different)).as("NAR requests to the holder of a different file").isEmpty();
+    assertThat(narRequests(different))
+        .as("NAR requests to the holder of a different file")
+        .isEmpty();
     assertThat(hedges(n, "won")).isEqualTo(1.0);
   }
 
@@ -172,14 +205,18 @@ class NarHedgingIT {
     different.putNarinfo(h, narinfo(h, "/nar/other.nar.zst", nar.length, "sha256:another"));
     different.putNar("/nar/other.nar.zst", bytes(100_000, 5));
     different.setLatency(Duration.ofMillis(150));
-    // A short first-byte timeout: without a hedge, the routed upstream times out and the plan goes on.
+    // A short first-byte timeout: without a hedge, the routed upstream times out and the plan goes
+    // on.
     NcroHarness n = ncro(List.of(routed.uri(), different.uri()), Duration.ofSeconds(2));
     routeTo(n, h, routed);
     different.setLatency(Duration.ZERO);
 
     HttpResponse<byte[]> r = n.get("/nar/only.nar.xz");
-    assertThat(r.statusCode()).as("the routed upstream timed out, the other has no such URL").isEqualTo(502);
-    assertThat(narRequests(different)).noneSatisfy(q -> assertThat(q.path()).isEqualTo("/nar/other.nar.zst"));
+    assertThat(r.statusCode())
+        .as("the routed upstream timed out, the other has no such URL")
+        .isEqualTo(502);
+    assertThat(narRequests(different))
+        .noneSatisfy(q -> assertThat(q.path()).isEqualTo("/nar/other.nar.zst"));
     assertThat(hedges(n, "none_eligible")).isEqualTo(1.0);
     assertThat(hedges(n, "won") + hedges(n, "lost") + hedges(n, "failed")).isZero();
   }
@@ -223,16 +260,23 @@ class NarHedgingIT {
     holder.putNar("/nar/q2.nar.xz", nar);
     holder.setLatency(Duration.ofMillis(150));
     // A delay far beyond the routed upstream's answer on loopback, however loaded the machine.
-    NcroHarness n = ncro(List.of(routed.uri(), holder.uri()), Duration.ofSeconds(60), Duration.ofSeconds(8));
+    NcroHarness n =
+        ncro(List.of(routed.uri(), holder.uri()), Duration.ofSeconds(60), Duration.ofSeconds(8));
     routeTo(n, h, routed);
-    Await.until("the race's narinfo request reached the slower upstream", () -> holder.requestCount("/" + h + ".narinfo") == 1);
+    Await.until(
+        "the race's narinfo request reached the slower upstream",
+        () -> holder.requestCount("/" + h + ".narinfo") == 1);
 
     HttpResponse<byte[]> r = n.get("/nar/quick.nar.xz");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("nar-route");
-    assertThat(holder.requestCount("/" + h + ".narinfo")).as("no narinfo lookup for a hedge").isEqualTo(1);
+    assertThat(holder.requestCount("/" + h + ".narinfo"))
+        .as("no narinfo lookup for a hedge")
+        .isEqualTo(1);
     assertThat(narRequests(holder)).isEmpty();
-    assertThat(hedges(n, "won") + hedges(n, "lost") + hedges(n, "failed") + hedges(n, "none_eligible")).isZero();
+    assertThat(
+            hedges(n, "won") + hedges(n, "lost") + hedges(n, "failed") + hedges(n, "none_eligible"))
+        .isZero();
   }
 
   /**
@@ -257,30 +301,40 @@ class NarHedgingIT {
     second.putNar("/nar/m2.nar.xz", nar);
     first.setLatency(Duration.ofMillis(100));
     second.setLatency(Duration.ofMillis(100));
-    NcroHarness n = ncro(List.of(routed.uri(), first.uri(), second.uri()), Duration.ofSeconds(60), HEDGE_DELAY, max);
+    NcroHarness n = ncro(
+        List.of(routed.uri(), first.uri(), second.uri()), Duration.ofSeconds(60), HEDGE_DELAY, max);
     routeTo(n, h, routed);
     first.setLatency(Duration.ZERO);
     // Its narinfo answers after the first holder's: the first hedge goes to `first`.
     second.setLatency(Duration.ofMillis(100));
 
-    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-    HttpRequest get = HttpRequest.newBuilder(n.uri("/nar/m.nar.xz")).timeout(Duration.ofSeconds(4)).build();
+    HttpClient http =
+        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    HttpRequest get = HttpRequest.newBuilder(n.uri("/nar/m.nar.xz"))
+        .timeout(Duration.ofSeconds(4))
+        .build();
     if (max == 3) {
       HttpResponse<byte[]> r = http.send(get, HttpResponse.BodyHandlers.ofByteArray());
       assertThat(r.statusCode()).isEqualTo(200);
       assertThat(r.body()).isEqualTo(nar);
-      assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(second.uri().getAuthority());
+      assertThat(r.headers().firstValue("X-Ncro-Upstream"))
+          .hasValue(second.uri().getAuthority());
       assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("nar-hedge");
-      Await.until("both hung requests are cancelled", () -> routed.hangsEndedByPeer() == 1 && first.hangsEndedByPeer() == 1);
+      Await.until(
+          "both hung requests are cancelled",
+          () -> routed.hangsEndedByPeer() == 1 && first.hangsEndedByPeer() == 1);
       assertThat(hedges(n, "won")).isEqualTo(1.0);
       assertThat(hedges(n, "lost")).isEqualTo(1.0);
     } else {
       Assertions.assertThatThrownBy(() -> http.send(get, HttpResponse.BodyHandlers.ofByteArray()))
           .isInstanceOf(HttpTimeoutException.class);
-      Await.until("both hung requests are cancelled when the client leaves",
+      Await.until(
+          "both hung requests are cancelled when the client leaves",
           () -> routed.hangsEndedByPeer() == 1 && first.hangsEndedByPeer() == 1);
       assertThat(narRequests(first)).hasSize(1);
-      assertThat(narRequests(second)).as("a third request would exceed nar_hedge_max: 2").isEmpty();
+      assertThat(narRequests(second))
+          .as("a third request would exceed nar_hedge_max: 2")
+          .isEmpty();
       Await.until("the cancelled hedge is counted", () -> hedges(n, "lost") == 1.0);
     }
   }

@@ -1,7 +1,5 @@
 package dev.ncro.it;
 
-import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -16,19 +14,23 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /** NAR streaming: routed upstream first, 404 fallback, pass-through headers, abort on a broken body. */
 class NarStreamingIT {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @AfterEach
@@ -43,7 +45,8 @@ class NarStreamingIT {
   }
 
   private NcroHarness ncro(List<URI> upstreams) throws Exception {
-    NcroHarness h = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null)));
+    NcroHarness h = NcroHarness.start(
+        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null)));
     open.add(h);
     return h;
   }
@@ -127,14 +130,19 @@ class NarStreamingIT {
     byte[] nar = bytes(100_000, 7);
     a.putNar("/nar/r.nar", nar);
     NcroHarness n = ncro(List.of(a.uri()));
-    HttpResponse<byte[]> r = HttpClient.newHttpClient().send(
-        HttpRequest.newBuilder(n.uri("/nar/r.nar")).header("Range", "bytes=60000-").build(),
-        HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> r = HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(n.uri("/nar/r.nar"))
+                .header("Range", "bytes=60000-")
+                .build(),
+            HttpResponse.BodyHandlers.ofByteArray());
     assertThat(r.statusCode()).isEqualTo(206);
     assertThat(r.headers().firstValue("Content-Range")).hasValue("bytes 60000-99999/100000");
     assertThat(r.headers().firstValue("Accept-Ranges")).hasValue("bytes");
     assertThat(r.body()).isEqualTo(Arrays.copyOfRange(nar, 60000, 100000));
-    assertThat(a.requests()).last().satisfies(req -> assertThat(req.headers()).containsEntry("range", "bytes=60000-"));
+    assertThat(a.requests())
+        .last()
+        .satisfies(req -> assertThat(req.headers()).containsEntry("range", "bytes=60000-"));
   }
 
   @Test
@@ -156,8 +164,10 @@ class NarStreamingIT {
 
   /** A cache whose narinfo for {@code h} points at {@code narPath}; {@code fileHash} names the file. */
   private static byte[] narinfo(String h, String narPath, long size, String fileHash) {
-    String text = new String(TestNarinfo.make(h, narPath.substring(1), size, null), StandardCharsets.UTF_8);
-    return text.replaceAll("FileHash: .*\n", "FileHash: " + fileHash + "\n").getBytes(StandardCharsets.UTF_8);
+    String text =
+        new String(TestNarinfo.make(h, narPath.substring(1), size, null), StandardCharsets.UTF_8);
+    return text.replaceAll("FileHash: .*\n", "FileHash: " + fileHash + "\n")
+        .getBytes(StandardCharsets.UTF_8);
   }
 
   @Test
@@ -172,16 +182,21 @@ class NarStreamingIT {
     routed.put("/nar/same.nar.xz", TestUpstream.Response.ok(nar).truncateAfter(1_000_000));
     other.putNar("/nar/other-name.nar.xz", nar);
     NcroHarness n = ncro(List.of(routed.uri(), other.uri()));
-    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream")).hasValue(routed.uri().getAuthority());
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(routed.uri().getAuthority());
 
     HttpResponse<byte[]> r = n.get("/nar/same.nar.xz");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("Content-Length")).hasValue("3000000");
     assertThat(r.body()).isEqualTo(nar);
-    TestUpstream.Request resumed = other.requests().stream().filter(q -> q.path().equals("/nar/other-name.nar.xz"))
-        .findFirst().orElseThrow();
+    TestUpstream.Request resumed = other.requests().stream()
+        .filter(q -> q.path().equals("/nar/other-name.nar.xz"))
+        .findFirst()
+        .orElseThrow();
     assertThat(resumed.headers().get("range")).matches("bytes=\\d+-");
-    assertThat(Long.parseLong(resumed.headers().get("range").replaceAll("\\D", ""))).isGreaterThan(0).isLessThanOrEqualTo(1_000_000);
+    assertThat(Long.parseLong(resumed.headers().get("range").replaceAll("\\D", "")))
+        .isGreaterThan(0)
+        .isLessThanOrEqualTo(1_000_000);
   }
 
   @Test
@@ -228,7 +243,8 @@ class NarStreamingIT {
    */
   @ParameterizedTest
   @ValueSource(strings = {"404", "416", "206-wrong-range"})
-  void aResumeSourceRefusingTheRangeIsAskedOnceAndTheNextOneResumes(String answer) throws Exception {
+  void aResumeSourceRefusingTheRangeIsAskedOnceAndTheNextOneResumes(String answer)
+      throws Exception {
     TestUpstream routed = upstream();
     TestUpstream refusing = upstream();
     TestUpstream good = upstream();
@@ -244,7 +260,7 @@ class NarStreamingIT {
     routed.put("/nar/w.nar", TestUpstream.Response.ok(nar).truncateAfter(500_000));
     good.putNar("/nar/w-good.nar", nar);
     switch (answer) {
-      case "404" -> { } // not there: the default answer
+      case "404" -> {} // not there: the default answer
       case "416" -> refusing.put("/nar/w-refusing.nar", TestUpstream.Response.status(416));
       default -> {
         refusing.putNar("/nar/w-refusing.nar", nar);
@@ -252,18 +268,25 @@ class NarStreamingIT {
       }
     }
     NcroHarness n = ncro(List.of(routed.uri(), refusing.uri(), good.uri()));
-    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream")).hasValue(routed.uri().getAuthority());
-    Await.until("every upstream's answer is in the latency EMA", () -> n.ncro().registry().all().stream()
-        .allMatch(u -> !Double.isNaN(u.stats().emaMillis())));
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(routed.uri().getAuthority());
+    Await.until(
+        "every upstream's answer is in the latency EMA",
+        () -> n.ncro().registry().all().stream()
+            .allMatch(u -> !Double.isNaN(u.stats().emaMillis())));
     refusing.setLatency(Duration.ZERO);
     good.setLatency(Duration.ZERO);
 
     HttpResponse<byte[]> r = n.get("/nar/w.nar");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).isEqualTo(nar);
-    assertThat(narRequests(refusing)).as("NAR requests to the refusing source").singleElement()
+    assertThat(narRequests(refusing))
+        .as("NAR requests to the refusing source")
+        .singleElement()
         .satisfies(q -> assertThat(q.headers()).containsKey("range"));
-    assertThat(narRequests(good)).as("NAR requests to the good source").singleElement()
+    assertThat(narRequests(good))
+        .as("NAR requests to the good source")
+        .singleElement()
         .satisfies(q -> assertThat(q.headers()).containsKey("range"));
     assertThat(narRequests(routed)).as("NAR requests to the routed upstream").hasSize(1);
   }
@@ -274,15 +297,17 @@ class NarStreamingIT {
 
   /** The client sees the promised length and then a broken connection, never a clean short body. */
   static void assertBrokenDownload(NcroHarness n, String path, int length) throws Exception {
-    HttpResponse<InputStream> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(n.uri(path)).build(),
-        HttpResponse.BodyHandlers.ofInputStream());
+    HttpResponse<InputStream> r = HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(n.uri(path)).build(), HttpResponse.BodyHandlers.ofInputStream());
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("Content-Length")).hasValue(Integer.toString(length));
     assertThatThrownBy(() -> {
-      try (InputStream in = r.body()) {
-        in.readAllBytes();
-      }
-    }).isInstanceOf(IOException.class);
+          try (InputStream in = r.body()) {
+            in.readAllBytes();
+          }
+        })
+        .isInstanceOf(IOException.class);
   }
 
   @Test
@@ -292,9 +317,12 @@ class NarStreamingIT {
     a.putNar("/nar/q.nar", nar);
     a.rangeAs200(true);
     NcroHarness n = ncro(List.of(a.uri()));
-    HttpResponse<byte[]> r = HttpClient.newHttpClient().send(
-        HttpRequest.newBuilder(n.uri("/nar/q.nar")).header("Range", "bytes=70000-").build(),
-        HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> r = HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(n.uri("/nar/q.nar"))
+                .header("Range", "bytes=70000-")
+                .build(),
+            HttpResponse.BodyHandlers.ofByteArray());
     assertThat(r.statusCode()).isEqualTo(206);
     assertThat(r.headers().firstValue("Content-Range")).hasValue("bytes 70000-99999/100000");
     assertThat(r.headers().firstValue("Content-Length")).hasValue("30000");

@@ -24,7 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** narinfo routing against real loopback upstreams: race, cache hit, negative cache, singleflight. */
 class NarinfoRoutingIT {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @AfterEach
@@ -39,7 +41,8 @@ class NarinfoRoutingIT {
   }
 
   private NcroHarness ncro(List<URI> upstreams, List<String> keys) throws Exception {
-    NcroHarness h = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys)));
+    NcroHarness h = NcroHarness.start(
+        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys)));
     open.add(h);
     return h;
   }
@@ -55,7 +58,8 @@ class NarinfoRoutingIT {
     slow.putNarinfo(h, body);
     fast.putNarinfo(h, body);
     slow.setLatency(Duration.ofMillis(300));
-    NcroHarness n = ncro(List.of(slow.uri(), fast.uri(), absent.uri()),
+    NcroHarness n = ncro(
+        List.of(slow.uri(), fast.uri(), absent.uri()),
         List.of(key.publicKey(), key.publicKey(), key.publicKey()));
 
     HttpResponse<byte[]> r = n.get("/" + h + ".narinfo");
@@ -64,16 +68,20 @@ class NarinfoRoutingIT {
     assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("race");
     assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(fast.uri().getAuthority());
     // Every upstream was asked; the answer did not wait for all of them.
-    Await.until("every upstream was asked", () -> absent.requestCount("/" + h + ".narinfo") == 1
-        && slow.requestCount("/" + h + ".narinfo") == 1);
+    Await.until(
+        "every upstream was asked",
+        () -> absent.requestCount("/" + h + ".narinfo") == 1
+            && slow.requestCount("/" + h + ".narinfo") == 1);
 
     int before = fast.requestCount("/" + h + ".narinfo") + slow.requestCount("/" + h + ".narinfo");
     HttpResponse<byte[]> again = n.get("/" + h + ".narinfo");
     assertThat(again.statusCode()).isEqualTo(200);
     assertThat(again.body()).isEqualTo(body);
     assertThat(again.headers().firstValue("X-Ncro-Route")).hasValue("cache-hit");
-    assertThat(fast.requestCount("/" + h + ".narinfo") + slow.requestCount("/" + h + ".narinfo")).isEqualTo(before);
-    assertThat(n.ncro().store().get(h).orElseThrow().upstream()).isEqualTo(fast.uri().toString());
+    assertThat(fast.requestCount("/" + h + ".narinfo") + slow.requestCount("/" + h + ".narinfo"))
+        .isEqualTo(before);
+    assertThat(n.ncro().store().get(h).orElseThrow().upstream())
+        .isEqualTo(fast.uri().toString());
   }
 
   @Test
@@ -87,7 +95,8 @@ class NarinfoRoutingIT {
     byte[] body = TestNarinfo.make(h, "nar/good.nar.xz", 1000, good);
     honest.putNarinfo(h, body);
     honest.setLatency(Duration.ofMillis(150));
-    NcroHarness n = ncro(List.of(liar.uri(), honest.uri()), List.of(good.publicKey(), good.publicKey()));
+    NcroHarness n =
+        ncro(List.of(liar.uri(), honest.uri()), List.of(good.publicKey(), good.publicKey()));
 
     HttpResponse<byte[]> r = n.get("/" + h + ".narinfo");
     assertThat(r.statusCode()).isEqualTo(200);
@@ -136,13 +145,15 @@ class NarinfoRoutingIT {
     ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
     List<CompletableFuture<Integer>> all = new ArrayList<>();
     for (int i = 0; i < 20; i++) {
-      all.add(CompletableFuture.supplyAsync(() -> {
-        try {
-          return n.get("/" + h + ".narinfo").statusCode();
-        } catch (Exception e) {
-          throw new RuntimeException(e);
-        }
-      }, pool));
+      all.add(CompletableFuture.supplyAsync(
+          () -> {
+            try {
+              return n.get("/" + h + ".narinfo").statusCode();
+            } catch (Exception e) {
+              throw new RuntimeException(e);
+            }
+          },
+          pool));
     }
     for (CompletableFuture<Integer> f : all) {
       assertThat(f.get()).isEqualTo(200);
@@ -158,7 +169,8 @@ class NarinfoRoutingIT {
     String h = TestNarinfo.hash(6);
     byte[] body = TestNarinfo.make(h, "nar/y.nar.xz", 10, null);
     a.putNarinfo(h, body);
-    NcroHarness first = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(List.of(a.uri()), null)));
+    NcroHarness first = NcroHarness.start(NcroHarness.config(
+        dir.resolve("routes.db"), NcroHarness.upstreams(List.of(a.uri()), null)));
     assertThat(first.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
     awaitStored(first, h);
     first.close();
@@ -178,7 +190,9 @@ class NarinfoRoutingIT {
     slow.setLatency(Duration.ofMillis(200));
     NcroHarness n = ncro(List.of(fast.uri(), slow.uri()), null);
     Upstream slowUpstream = n.ncro().registry().all().get(1);
-    Await.until("the start-up probe's answer is in", () -> !Double.isNaN(slowUpstream.stats().emaMillis()));
+    Await.until(
+        "the start-up probe's answer is in",
+        () -> !Double.isNaN(slowUpstream.stats().emaMillis()));
     int connectionsBefore = slow.connectionCount();
     for (int i = 0; i < 3; i++) {
       String h = TestNarinfo.hash(20 + i);
@@ -190,10 +204,13 @@ class NarinfoRoutingIT {
       assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(fast.uri().getAuthority());
       // The loser's answer is read (its connection back in the pool) before the next race: the
       // race feeds it to the EMA only after the exchange released the connection.
-      Await.until("the loser's answer is in the EMA", () -> slowUpstream.stats().emaMillis() != emaBefore);
+      Await.until(
+          "the loser's answer is in the EMA", () -> slowUpstream.stats().emaMillis() != emaBefore);
     }
     assertThat(slow.requestCount("/" + TestNarinfo.hash(22) + ".narinfo")).isEqualTo(1);
-    assertThat(slow.connectionCount() - connectionsBefore).as("new connections to the loser").isLessThanOrEqualTo(1);
+    assertThat(slow.connectionCount() - connectionsBefore)
+        .as("new connections to the loser")
+        .isLessThanOrEqualTo(1);
     assertThat(n.ncro().registry().all().get(1).stats().emaMillis()).isGreaterThan(150.0);
   }
 
@@ -202,7 +219,8 @@ class NarinfoRoutingIT {
    * happens first): an invalidation that overtook the write would otherwise be undone by it.
    */
   static void awaitStored(NcroHarness n, String hash) throws InterruptedException {
-    Await.until("route " + hash + " written to the database", () -> n.ncro().store().count() > 0);
+    Await.until(
+        "route " + hash + " written to the database", () -> n.ncro().store().count() > 0);
     assertThat(n.ncro().store().get(hash)).isPresent();
   }
 }

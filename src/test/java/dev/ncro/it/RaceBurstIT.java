@@ -1,15 +1,15 @@
 package dev.ncro.it;
 
-import java.nio.file.Files;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.Closer;
 import dev.ncro.support.DelayRelay;
 import dev.ncro.support.NcroHarness;
+import dev.ncro.support.Nginx;
 import dev.ncro.support.TestKey;
 import dev.ncro.support.TestNarinfo;
-import dev.ncro.support.Nginx;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,7 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
 class RaceBurstIT {
   private static final int IN_FLIGHT = 25;
   private static final long FAR_MS = 150;
-  @TempDir Path dir;
+
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @AfterEach
@@ -49,18 +52,23 @@ class RaceBurstIT {
     for (int i = 0; i < 2 * IN_FLIGHT; i++) {
       String h = TestNarinfo.hash(500 + i);
       hashes.add(h);
-      Files.write(files.resolve(h + ".narinfo"), TestNarinfo.make(h, "nar/" + h + ".nar.xz", 1000, key));
+      Files.write(
+          files.resolve(h + ".narinfo"), TestNarinfo.make(h, "nar/" + h + ".nar.xz", 1000, key));
     }
-    Files.writeString(files.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
+    Files.writeString(
+        files.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
     Nginx cache = Nginx.serve(files);
     open.add(cache);
     DelayRelay near = DelayRelay.start(cache.address(), Duration.ofMillis(10));
     open.add(near);
     DelayRelay far = DelayRelay.start(cache.address(), Duration.ofMillis(FAR_MS));
     open.add(far);
-    // The far cache first in the configuration, so configuration order cannot explain a right answer.
-    NcroHarness n = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"),
-        NcroHarness.upstreams(List.of(far.uri(), near.uri()), List.of(key.publicKey(), key.publicKey()))));
+    // The far cache first in the configuration, so configuration order cannot explain a right
+    // answer.
+    NcroHarness n = NcroHarness.start(NcroHarness.config(
+        dir.resolve("routes.db"),
+        NcroHarness.upstreams(
+            List.of(far.uri(), near.uri()), List.of(key.publicKey(), key.publicKey()))));
     open.add(n);
 
     ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor();
@@ -68,18 +76,22 @@ class RaceBurstIT {
     for (int burst = 0; burst < 2; burst++) {
       List<CompletableFuture<HttpResponse<byte[]>>> answers = new ArrayList<>();
       for (String h : hashes.subList(burst * IN_FLIGHT, (burst + 1) * IN_FLIGHT)) {
-        answers.add(CompletableFuture.supplyAsync(() -> {
-          try {
-            return n.get("/" + h + ".narinfo");
-          } catch (Exception e) {
-            throw new IllegalStateException(e);
-          }
-        }, clients));
+        answers.add(CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return n.get("/" + h + ".narinfo");
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            },
+            clients));
       }
       for (CompletableFuture<HttpResponse<byte[]>> a : answers) {
         HttpResponse<byte[]> r = a.get();
         assertThat(r.statusCode()).isEqualTo(200);
-        assertThat(r.headers().firstValue("X-Ncro-Upstream")).as("burst %d", burst).hasValue(near.uri().getAuthority());
+        assertThat(r.headers().firstValue("X-Ncro-Upstream"))
+            .as("burst %d", burst)
+            .hasValue(near.uri().getAuthority());
       }
     }
     for (String h : hashes) {

@@ -33,7 +33,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class RaceLimitsIT {
   private static final int MISSES = 200;
-  @TempDir Path dir;
+
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @AfterEach
@@ -57,40 +60,60 @@ class RaceLimitsIT {
       hashes.add(h);
       holder.putNarinfo(h, TestNarinfo.make(h, "nar/" + h + ".nar.xz", 1000, key));
     }
-    Config base = NcroHarness.config(dir.resolve("routes.db"), List.of(
-        new UpstreamConfig(holder.uri(), 10, List.of(key.publicKey())).withMaxInflight(16),
-        new UpstreamConfig(absent.uri(), 20, List.of(key.publicKey())).withMaxInflight(8)),
+    Config base = NcroHarness.config(
+        dir.resolve("routes.db"),
+        List.of(
+            new UpstreamConfig(holder.uri(), 10, List.of(key.publicKey())).withMaxInflight(16),
+            new UpstreamConfig(absent.uri(), 20, List.of(key.publicKey())).withMaxInflight(8)),
         Duration.ofHours(1)); // no probe during the burst: its connection would not be limited
     CacheConfig c = base.cache();
-    Config config = new Config(base.server(), base.upstreams(),
-        new CacheConfig(c.dbPath(), c.maxEntries(), c.ttl(), c.negativeTtl(), c.latencyAlpha(), c.probeInterval(), 64),
-        base.timeouts(), base.logging(), base.mesh());
+    Config config = new Config(
+        base.server(),
+        base.upstreams(),
+        new CacheConfig(
+            c.dbPath(),
+            c.maxEntries(),
+            c.ttl(),
+            c.negativeTtl(),
+            c.latencyAlpha(),
+            c.probeInterval(),
+            64),
+        base.timeouts(),
+        base.logging(),
+        base.mesh());
     NcroHarness n = NcroHarness.start(config);
     open.add(n);
     // The first probe runs at start (a HEAD, whose connection ncro closes): let it end, so every
     // connection counted below is a race's.
-    Await.until("the start-up probes answered and their connections closed", () -> holder.requestCount("/nix-cache-info") >= 1
-        && absent.requestCount("/nix-cache-info") >= 1 && holder.openConnections() == 0 && absent.openConnections() == 0);
+    Await.until(
+        "the start-up probes answered and their connections closed",
+        () -> holder.requestCount("/nix-cache-info") >= 1
+            && absent.requestCount("/nix-cache-info") >= 1
+            && holder.openConnections() == 0
+            && absent.openConnections() == 0);
     int connectionsBefore = holder.connectionCount();
 
     ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor();
     open.add(clients::shutdownNow);
     List<CompletableFuture<HttpResponse<byte[]>>> answers = new ArrayList<>();
     for (String h : hashes) {
-      answers.add(CompletableFuture.supplyAsync(() -> {
-        try {
-          return n.get("/" + h + ".narinfo");
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      }, clients));
+      answers.add(CompletableFuture.supplyAsync(
+          () -> {
+            try {
+              return n.get("/" + h + ".narinfo");
+            } catch (Exception e) {
+              throw new IllegalStateException(e);
+            }
+          },
+          clients));
     }
     // While the burst is held up: /status shows the race queue.
     Await.until("/status shows 64 races running and others waiting", () -> {
       String s;
       try {
         s = status(n);
-      } catch (IllegalStateException e) { // a keep-alive connection closed under the client: ask again
+      } catch (
+          IllegalStateException e) { // a keep-alive connection closed under the client: ask again
         return false;
       }
       return s.matches("(?s).*\"races\":\\{\"running\":64,\"queued\":[1-9][0-9]*,.*");
@@ -99,7 +122,10 @@ class RaceLimitsIT {
     for (CompletableFuture<HttpResponse<byte[]>> a : answers) {
       assertThat(a.get().statusCode()).isEqualTo(200);
     }
-    assertThat(holder.requests().stream().filter(r -> r.path().endsWith(".narinfo")).count()).isEqualTo(MISSES);
+    assertThat(holder.requests().stream()
+            .filter(r -> r.path().endsWith(".narinfo"))
+            .count())
+        .isEqualTo(MISSES);
     assertThat(holder.peakConcurrentRequests()).isLessThanOrEqualTo(16);
     assertThat(absent.peakConcurrentRequests()).isLessThanOrEqualTo(8);
     assertThat(holder.connectionCount() - connectionsBefore).isLessThanOrEqualTo(16);
@@ -126,14 +152,17 @@ class RaceLimitsIT {
   }
 
   private static long histogramCount(String metrics, String limit) {
-    Matcher m = Pattern.compile("ncro_race_queue_wait_seconds_count\\{limit=\"" + limit + "\"} (\\S+)").matcher(metrics);
+    Matcher m = Pattern.compile(
+            "ncro_race_queue_wait_seconds_count\\{limit=\"" + limit + "\"} (\\S+)")
+        .matcher(metrics);
     assertThat(m.find()).as("count for %s in\n%s", limit, metrics).isTrue();
     return (long) Double.parseDouble(m.group(1));
   }
 
   private static long histogramBucket(String metrics, String limit, String le) {
-    Matcher m = Pattern.compile("ncro_race_queue_wait_seconds_bucket\\{limit=\"" + limit + "\",le=\"" + Pattern.quote(le)
-        + "\"} (\\S+)").matcher(metrics);
+    Matcher m = Pattern.compile("ncro_race_queue_wait_seconds_bucket\\{limit=\"" + limit
+            + "\",le=\"" + Pattern.quote(le) + "\"} (\\S+)")
+        .matcher(metrics);
     assertThat(m.find()).as("bucket %s for %s in\n%s", le, limit, metrics).isTrue();
     return (long) Double.parseDouble(m.group(1));
   }

@@ -1,15 +1,14 @@
 package dev.ncro.it;
 
-import java.util.Arrays;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.ncro.config.UpstreamConfig;
 import dev.ncro.config.S3Location;
+import dev.ncro.config.UpstreamConfig;
 import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
-import dev.ncro.support.LogCapture;
 import dev.ncro.support.CuttingRelay;
 import dev.ncro.support.DelayRelay;
+import dev.ncro.support.LogCapture;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.S3Proxy;
 import dev.ncro.support.TestKey;
@@ -24,6 +23,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -41,7 +41,9 @@ import org.junit.jupiter.api.io.TempDir;
 class S3UpstreamIT {
   private static final TestKey KEY = new TestKey("s3-test-1");
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
   private LogCapture logs;
   private S3Proxy s3;
@@ -68,10 +70,16 @@ class S3UpstreamIT {
   }
 
   /** A bucket holding a binary cache: nix-cache-info, one narinfo (signed by KEY) and its NAR. */
-  private void cache(String bucket, String prefix, String hash, String narUrl, byte[] nar, String fileHash) throws Exception {
+  private void cache(
+      String bucket, String prefix, String hash, String narUrl, byte[] nar, String fileHash)
+      throws Exception {
     String p = prefix.isEmpty() ? "" : prefix + "/";
-    s3.put(bucket, p + "nix-cache-info", text("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n"));
-    String info = new String(TestNarinfo.make(hash, narUrl, nar.length, KEY), StandardCharsets.UTF_8);
+    s3.put(
+        bucket,
+        p + "nix-cache-info",
+        text("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n"));
+    String info =
+        new String(TestNarinfo.make(hash, narUrl, nar.length, KEY), StandardCharsets.UTF_8);
     if (fileHash != null) {
       info = info.replaceAll("FileHash: .*\n", "FileHash: " + fileHash + "\n");
     }
@@ -84,7 +92,8 @@ class S3UpstreamIT {
   }
 
   private NcroHarness ncro(List<UpstreamConfig> upstreams, String secret) throws Exception {
-    NcroHarness n = NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), upstreams),
+    NcroHarness n = NcroHarness.start(
+        NcroHarness.config(dir.resolve("routes.db"), upstreams),
         S3Proxy.awsEnv(dir.resolve("home"), secret));
     return open.add(n);
   }
@@ -98,7 +107,8 @@ class S3UpstreamIT {
     String h = TestNarinfo.hash(101);
     byte[] nar = bytes(700_000, 1);
     cache("nix-cache", "team/x86", h, "nar/abc.nar.xz", nar, null);
-    String url = "s3://nix-cache/team/x86?endpoint=" + s3.hostPort() + "&scheme=http&region=eu-west-1&profile=unused";
+    String url = "s3://nix-cache/team/x86?endpoint=" + s3.hostPort()
+        + "&scheme=http&region=eu-west-1&profile=unused";
     NcroHarness n = ncro(List.of(s3Upstream(url, 10)), s3.secretKey());
 
     HttpResponse<byte[]> info = n.get("/" + h + ".narinfo");
@@ -109,25 +119,36 @@ class S3UpstreamIT {
     assertThat(r.headers().firstValue("Content-Length")).hasValue("700000");
     assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("nar-route");
     assertThat(r.body()).isEqualTo(nar);
-    HttpResponse<byte[]> range = HttpClient.newHttpClient().send(
-        HttpRequest.newBuilder(n.uri("/nar/abc.nar.xz")).header("Range", "bytes=500000-").build(),
-        HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> range = HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(n.uri("/nar/abc.nar.xz"))
+                .header("Range", "bytes=500000-")
+                .build(),
+            HttpResponse.BodyHandlers.ofByteArray());
     assertThat(range.statusCode()).isEqualTo(206);
     assertThat(range.headers().firstValue("Content-Range")).hasValue("bytes 500000-699999/700000");
     assertThat(range.body()).isEqualTo(Arrays.copyOfRange(nar, 500000, 700000));
 
     Upstream u = n.ncro().registry().all().get(0);
-    assertThat(u.name()).as("named by its configured URL, without the profile")
-        .isEqualTo("s3://nix-cache/team/x86?region=eu-west-1&endpoint=" + s3.hostPort() + "&scheme=http");
+    assertThat(u.name())
+        .as("named by its configured URL, without the profile")
+        .isEqualTo(
+            "s3://nix-cache/team/x86?region=eu-west-1&endpoint=" + s3.hostPort() + "&scheme=http");
     assertThat(n.ncro().store().get(h).orElseThrow().upstream()).isEqualTo(u.name());
-    assertThat(n.ncro().registry().byUrl("s3://nix-cache/team/x86?scheme=http&endpoint=" + s3.hostPort()
-        + "&region=eu-west-1")).as("a peer's gossip names it by the same URL").contains(u);
+    assertThat(n.ncro()
+            .registry()
+            .byUrl("s3://nix-cache/team/x86?scheme=http&endpoint=" + s3.hostPort()
+                + "&region=eu-west-1"))
+        .as("a peer's gossip names it by the same URL")
+        .contains(u);
     Await.until("a probe of the bucket", () -> u.stats().lastProbeNanos() != 0);
     assertThat(u.stats().state()).isEqualTo(Health.ACTIVE);
     assertThat(u.stats().emaMillis()).isPositive();
     String status = body(n.get("/status"));
-    assertThat(status).contains("\"display\":\"s3://nix-cache/team/x86 @ " + s3.hostPort() + "\"")
-        .contains("\"auth\":\"aws-sigv4\"").contains("\"state\":\"active\"");
+    assertThat(status)
+        .contains("\"display\":\"s3://nix-cache/team/x86 @ " + s3.hostPort() + "\"")
+        .contains("\"auth\":\"aws-sigv4\"")
+        .contains("\"state\":\"active\"");
     assertNoSecret(n, s3.secretKey());
   }
 
@@ -136,19 +157,24 @@ class S3UpstreamIT {
     String h = TestNarinfo.hash(102);
     cache("private", "", h, "nar/p.nar", bytes(10_000, 2), null);
     String wrong = "wrongSecret" + s3.secretKey().substring(11);
-    NcroHarness n = ncro(List.of(s3Upstream("s3://private?endpoint=" + s3.hostPort() + "&scheme=http", 10)), wrong);
+    NcroHarness n = ncro(
+        List.of(s3Upstream("s3://private?endpoint=" + s3.hostPort() + "&scheme=http", 10)), wrong);
     Upstream u = n.ncro().registry().all().get(0);
 
     Await.until("the probe's refusal", () -> u.stats().state() == Health.UNAUTHORIZED);
     assertThat(u.stats().stateReason()).contains("SignatureDoesNotMatch");
     for (int i = 0; i < 3; i++) {
-      assertThat(n.get("/" + h + ".narinfo").statusCode()).as("never a 404 Nix would remember").isEqualTo(503);
+      assertThat(n.get("/" + h + ".narinfo").statusCode())
+          .as("never a 404 Nix would remember")
+          .isEqualTo(503);
       assertThat(n.get("/nar/p.nar").statusCode()).isEqualTo(503);
     }
     assertThat(body(n.get("/status"))).contains("\"state\":\"unauthorized\"");
     assertThat(body(n.get("/metrics")))
-        .containsPattern("ncro_upstream_errors_total\\{kind=\"auth\",upstream=\"s3://private[^\"]*\"} [1-9]");
-    List<String> stateChanges = logs.lines().stream().filter(l -> l.contains("upstream state changed")).toList();
+        .containsPattern(
+            "ncro_upstream_errors_total\\{kind=\"auth\",upstream=\"s3://private[^\"]*\"} [1-9]");
+    List<String> stateChanges =
+        logs.lines().stream().filter(l -> l.contains("upstream state changed")).toList();
     assertThat(stateChanges).as("one log line per state change").hasSize(1);
     assertThat(stateChanges.get(0)).contains("unauthorized");
     assertNoSecret(n, wrong);
@@ -158,10 +184,17 @@ class S3UpstreamIT {
   @Test
   void anUnknownAccessKeyIsUnauthorizedToo() throws Exception {
     cache("private", "", TestNarinfo.hash(103), "nar/q.nar", bytes(1000, 3), null);
-    NcroHarness n = open.add(NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"),
+    NcroHarness n = open.add(NcroHarness.start(
+        NcroHarness.config(
+            dir.resolve("routes.db"),
             List.of(s3Upstream("s3://private?endpoint=" + s3.hostPort() + "&scheme=http", 10))),
-        Map.of("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN000000000", "AWS_SECRET_ACCESS_KEY", s3.secretKey(),
-            "HOME", dir.resolve("home").toString())));
+        Map.of(
+            "AWS_ACCESS_KEY_ID",
+            "AKIAUNKNOWN000000000",
+            "AWS_SECRET_ACCESS_KEY",
+            s3.secretKey(),
+            "HOME",
+            dir.resolve("home").toString())));
     Upstream u = n.ncro().registry().all().get(0);
     Await.until("the probe's refusal", () -> u.stats().state() == Health.UNAUTHORIZED);
     assertThat(u.stats().stateReason()).contains("InvalidAccessKeyId");
@@ -177,12 +210,17 @@ class S3UpstreamIT {
     byte[] nar = bytes(50_000, 5);
     http.putNarinfo(onlyHttp, TestNarinfo.make(onlyHttp, "nar/http.nar", nar.length, KEY));
     http.putNar("/nar/http.nar", nar);
-    NcroHarness n = ncro(List.of(s3Upstream("s3://cache?endpoint=" + s3.hostPort() + "&scheme=http", 10),
-        new UpstreamConfig(http.uri(), 20, List.of(KEY.publicKey()))), s3.secretKey());
+    NcroHarness n = ncro(
+        List.of(
+            s3Upstream("s3://cache?endpoint=" + s3.hostPort() + "&scheme=http", 10),
+            new UpstreamConfig(http.uri(), 20, List.of(KEY.publicKey()))),
+        s3.secretKey());
 
     assertThat(n.get("/" + onlyHttp + ".narinfo").statusCode()).isEqualTo(200);
     assertThat(n.get("/nar/http.nar").body()).isEqualTo(nar);
-    assertThat(n.get("/" + nowhere + ".narinfo").statusCode()).as("absent everywhere").isEqualTo(404);
+    assertThat(n.get("/" + nowhere + ".narinfo").statusCode())
+        .as("absent everywhere")
+        .isEqualTo(404);
     assertThat(n.get("/nar/nowhere.nar").statusCode()).isEqualTo(404);
     assertThat(n.ncro().registry().all().get(0).stats().state()).isEqualTo(Health.ACTIVE);
     assertThat(logs.lines()).noneMatch(l -> l.contains("unauthorized"));
@@ -194,25 +232,34 @@ class S3UpstreamIT {
     byte[] nar = bytes(3_000_000, 6);
     cache("near", "", h, "nar/same.nar.xz", nar, "sha256:samefile");
     cache("far", "", h, "nar/far-name.nar.xz", nar, "sha256:samefile");
-    InetSocketAddress s3Address = new InetSocketAddress("127.0.0.1", s3.endpoint().getPort());
+    InetSocketAddress s3Address =
+        new InetSocketAddress("127.0.0.1", s3.endpoint().getPort());
     CuttingRelay cutting = open.add(CuttingRelay.start(s3Address));
     DelayRelay far = open.add(DelayRelay.start(s3Address, Duration.ofMillis(150)));
-    NcroHarness n = ncro(List.of(
-        s3Upstream("s3://near?endpoint=" + cutting.hostPort() + "&scheme=http", 10),
-        s3Upstream("s3://far?endpoint=127.0.0.1:" + far.port() + "&scheme=http", 20)), s3.secretKey());
-    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream")).hasValue(cutting.hostPort());
+    NcroHarness n = ncro(
+        List.of(
+            s3Upstream("s3://near?endpoint=" + cutting.hostPort() + "&scheme=http", 10),
+            s3Upstream("s3://far?endpoint=127.0.0.1:" + far.port() + "&scheme=http", 20)),
+        s3.secretKey());
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(cutting.hostPort());
 
     cutting.cutAfter(1_000_000);
     HttpResponse<byte[]> r = n.get("/nar/same.nar.xz");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("Content-Length")).hasValue("3000000");
-    assertThat(r.body()).as("one seamless body, the rest from the far bucket by a signed Range request").isEqualTo(nar);
-    assertThat(logs.lines()).anyMatch(l -> l.contains("NAR resumed from another upstream") && l.contains("s3://far"));
+    assertThat(r.body())
+        .as("one seamless body, the rest from the far bucket by a signed Range request")
+        .isEqualTo(nar);
+    assertThat(logs.lines())
+        .anyMatch(l -> l.contains("NAR resumed from another upstream") && l.contains("s3://far"));
   }
 
   /** Every log line of this test, with its key-value pairs and any exception text. */
   private void assertNoSecret(NcroHarness n, String secret) throws Exception {
-    assertThat(logs.lines().stream().collect(Collectors.joining("\n"))).as("log").doesNotContain(secret);
+    assertThat(logs.lines().stream().collect(Collectors.joining("\n")))
+        .as("log")
+        .doesNotContain(secret);
     assertThat(body(n.get("/status"))).as("/status").doesNotContain(secret);
     assertThat(body(n.get("/metrics"))).as("/metrics").doesNotContain(secret);
     HttpResponse<byte[]> page = n.get("/");

@@ -1,6 +1,5 @@
 package dev.ncro.it;
 
-import java.nio.file.Files;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.config.Config;
@@ -19,6 +18,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -41,7 +41,9 @@ class SlowClientIT {
   private static final String NAR = "/nar/0big-slow-client.nar.zst";
   private static byte[] nar;
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @BeforeAll
@@ -62,11 +64,18 @@ class SlowClientIT {
     return u;
   }
 
-  private NcroHarness ncro(TestUpstream up, Duration readTimeout, Duration writeTimeout) throws Exception {
-    Config base = NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(List.of(up.uri()), null));
+  private NcroHarness ncro(TestUpstream up, Duration readTimeout, Duration writeTimeout)
+      throws Exception {
+    Config base = NcroHarness.config(
+        dir.resolve("routes.db"), NcroHarness.upstreams(List.of(up.uri()), null));
     ServerConfig s = base.server();
-    Config c = new Config(new ServerConfig(s.listen(), readTimeout, writeTimeout, s.cachePriority()),
-        base.upstreams(), base.cache(), base.timeouts(), base.logging(), base.mesh());
+    Config c = new Config(
+        new ServerConfig(s.listen(), readTimeout, writeTimeout, s.cachePriority()),
+        base.upstreams(),
+        base.cache(),
+        base.timeouts(),
+        base.logging(),
+        base.mesh());
     NcroHarness h = NcroHarness.start(c);
     open.add(h);
     return h;
@@ -106,7 +115,10 @@ class SlowClientIT {
           throw new IOException("EOF in response head");
         }
         b.write(c);
-        state = (c == '\r' && (state == 0 || state == 2)) || (c == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+        state =
+            (c == '\r' && (state == 0 || state == 2)) || (c == '\n' && (state == 1 || state == 3))
+                ? state + 1
+                : 0;
       }
       String[] lines = b.toString(StandardCharsets.ISO_8859_1).split("\r\n");
       contentLength = -1;
@@ -153,7 +165,8 @@ class SlowClientIT {
 
     private void checkBody(byte[] buf, int n) {
       assertThat(Arrays.equals(buf, 0, n, nar, (int) bodyRead, (int) bodyRead + n))
-          .as("body bytes %d..%d are the NAR's", bodyRead, bodyRead + n).isTrue();
+          .as("body bytes %d..%d are the NAR's", bodyRead, bodyRead + n)
+          .isTrue();
       bodyRead += n;
     }
 
@@ -202,13 +215,16 @@ class SlowClientIT {
   private static long sysctlMax(String file) throws IOException {
     // Not Files.readString: procfs reports a size it does not honour, and only a prefix comes back.
     try (InputStream in = Files.newInputStream(Path.of(file))) {
-      String[] v = new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim().split("\\s+");
+      String[] v =
+          new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim().split("\\s+");
       return Long.parseLong(v[v.length - 1]);
     }
   }
 
   private static long usedDirectMemory() {
-    return ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider p ? p.metric().usedDirectMemory() : -1;
+    return ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider p
+        ? p.metric().usedDirectMemory()
+        : -1;
   }
 
   @Test
@@ -230,23 +246,34 @@ class SlowClientIT {
     }
     long directDuring = usedDirectMemory();
     long bound = heldBound(c.socket.getReceiveBufferSize());
-    System.out.printf("held ahead of the client: %s bytes (bound %d); Netty direct memory %d -> %d%n",
+    System.out.printf(
+        "held ahead of the client: %s bytes (bound %d); Netty direct memory %d -> %d%n",
         Arrays.toString(held), bound, directBefore, directDuring);
-    assertThat(bound).as("the bound must be able to tell buffering from streaming").isLessThan(NAR_SIZE);
+    assertThat(bound)
+        .as("the bound must be able to tell buffering from streaming")
+        .isLessThan(NAR_SIZE);
     for (long h : held) {
       assertThat(h).as("bytes the upstream got ahead of a 10 KB/s client").isBetween(0L, bound);
     }
-    assertThat(held[held.length - 1]).as("the upstream moves only as fast as the client").isLessThanOrEqualTo(held[0] + NETTY_HELD);
+    assertThat(held[held.length - 1])
+        .as("the upstream moves only as fast as the client")
+        .isLessThanOrEqualTo(held[0] + NETTY_HELD);
     if (directBefore >= 0) {
       // ncro's own part alone, as the allocator sees it (chunk-granular, hence the slack).
-      assertThat(directDuring - directBefore).as("Netty direct memory grown by the download").isLessThan(16L << 20);
+      assertThat(directDuring - directBefore)
+          .as("Netty direct memory grown by the download")
+          .isLessThan(16L << 20);
     }
 
     c.close();
-    Await.until("the upstream transfer is cut when the client goes away", () -> up.bodiesCutByPeer() == 1);
+    Await.until(
+        "the upstream transfer is cut when the client goes away", () -> up.bodiesCutByPeer() == 1);
     long stopped = up.bodyBytesWritten(NAR);
     Thread.sleep(500);
-    assertThat(up.bodyBytesWritten(NAR)).as("the upstream writes nothing more").isEqualTo(stopped).isLessThan(NAR_SIZE);
+    assertThat(up.bodyBytesWritten(NAR))
+        .as("the upstream writes nothing more")
+        .isEqualTo(stopped)
+        .isLessThan(NAR_SIZE);
   }
 
   @Test
@@ -255,7 +282,8 @@ class SlowClientIT {
     NcroHarness n = ncro(up, Duration.ofSeconds(1), Duration.ofSeconds(5));
     RawClient c = new RawClient(n, 0);
     String path = "/nar/1slowloris-never-sent.nar.zst";
-    byte[] request = get(path).getBytes(StandardCharsets.ISO_8859_1); // ~80 bytes: 16 s at this pace
+    byte[] request =
+        get(path).getBytes(StandardCharsets.ISO_8859_1); // ~80 bytes: 16 s at this pace
     Thread dribble = Thread.ofVirtual().start(() -> {
       try {
         for (byte b : request) {
@@ -268,7 +296,9 @@ class SlowClientIT {
       }
     });
     long t0 = System.nanoTime();
-    assertThat(c.closedByPeerWithin(Duration.ofSeconds(8))).as("ncro closed the dribbling connection").isTrue();
+    assertThat(c.closedByPeerWithin(Duration.ofSeconds(8)))
+        .as("ncro closed the dribbling connection")
+        .isTrue();
     System.out.printf("dribbling client cut after %d ms%n", (System.nanoTime() - t0) / 1_000_000);
     dribble.interrupt();
     dribble.join(5000);
@@ -296,7 +326,9 @@ class SlowClientIT {
         // cut by ncro: expected
       }
     });
-    assertThat(c.closedByPeerWithin(Duration.ofSeconds(8))).as("ncro closed the dribbling connection").isTrue();
+    assertThat(c.closedByPeerWithin(Duration.ofSeconds(8)))
+        .as("ncro closed the dribbling connection")
+        .isTrue();
     dribble.interrupt();
     dribble.join(5000);
     assertThat(up.requests()).noneMatch(r -> r.path().equals(path));
@@ -310,10 +342,13 @@ class SlowClientIT {
     for (int i = 0; i < 3; i++) { // keep-alive works while the client keeps asking
       c.send(get("/nix-cache-info"));
       assertThat(c.readHead()).startsWith("HTTP/1.1 200");
-      assertThat(new String(c.in.readNBytes((int) c.contentLength), StandardCharsets.UTF_8)).contains("StoreDir");
+      assertThat(new String(c.in.readNBytes((int) c.contentLength), StandardCharsets.UTF_8))
+          .contains("StoreDir");
       Thread.sleep(300);
     }
-    assertThat(c.closedByPeerWithin(Duration.ofSeconds(8))).as("idle connection closed").isTrue();
+    assertThat(c.closedByPeerWithin(Duration.ofSeconds(8)))
+        .as("idle connection closed")
+        .isTrue();
   }
 
   @Test
@@ -324,7 +359,9 @@ class SlowClientIT {
     c.send(get(NAR));
     assertThat(c.readHead()).startsWith("HTTP/1.1 200");
     // Read nothing more: ncro's buffer fills, then it must give up on us and on the upstream.
-    Await.until("the stalled download is cut, and the upstream transfer with it", () -> up.bodiesCutByPeer() == 1);
+    Await.until(
+        "the stalled download is cut, and the upstream transfer with it",
+        () -> up.bodiesCutByPeer() == 1);
     long got = c.readRest();
     System.out.printf("stalled client got %d of %d bytes before the cut%n", got, NAR_SIZE);
     assertThat(got).as("never a whole body after the cut").isLessThan(NAR_SIZE);

@@ -19,7 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Probes, health states and recovery, against real loopback upstreams that fail in real ways. */
 class UpstreamHealthIT {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @AfterEach
@@ -33,9 +35,9 @@ class UpstreamHealthIT {
   }
 
   private NcroHarness ncro(List<URI> upstreams, Duration probeInterval) throws Exception {
-    return keep(NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null), probeInterval)));
+    return keep(NcroHarness.start(NcroHarness.config(
+        dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null), probeInterval)));
   }
-
 
   @Test
   void probesUseGetWhenHeadIsRefusedAndFeedTheEma() throws Exception {
@@ -44,7 +46,10 @@ class UpstreamHealthIT {
     NcroHarness n = ncro(List.of(old.uri()), Duration.ofMillis(200));
     Upstream u = n.ncro().registry().all().get(0);
 
-    Await.until("a GET probe", () -> old.requests().stream().anyMatch(r -> r.method().equals("GET") && r.path().equals("/nix-cache-info")));
+    Await.until(
+        "a GET probe",
+        () -> old.requests().stream()
+            .anyMatch(r -> r.method().equals("GET") && r.path().equals("/nix-cache-info")));
     Await.until("an EMA sample", () -> !Double.isNaN(u.stats().emaMillis()));
     assertThat(u.stats().health()).isEqualTo(Health.ACTIVE);
     long heads = count(old, "HEAD");
@@ -63,7 +68,9 @@ class UpstreamHealthIT {
     Upstream u = n.ncro().registry().all().get(0);
 
     String h = TestNarinfo.hash(40);
-    assertThat(n.get("/" + h + ".narinfo").statusCode()).as("unknown, not absent").isEqualTo(503);
+    assertThat(n.get("/" + h + ".narinfo").statusCode())
+        .as("unknown, not absent")
+        .isEqualTo(503);
     Await.until("DOWN after 10 failures", () -> u.stats().health() == Health.DOWN);
     assertThat(n.get("/health").statusCode()).isEqualTo(503);
     assertThat(n.get("/nix-cache-info").statusCode()).isEqualTo(200);
@@ -98,24 +105,31 @@ class UpstreamHealthIT {
     TestUpstream good = keep(TestUpstream.start());
     TestUpstream hole = keep(TestUpstream.start());
     NcroHarness n = ncro(List.of(hole.uri(), good.uri()), Duration.ofSeconds(1));
-    Await.until("start-up probes answered", () -> hole.requestCount("/nix-cache-info") > 0 && good.requestCount("/nix-cache-info") > 0);
+    Await.until(
+        "start-up probes answered",
+        () -> hole.requestCount("/nix-cache-info") > 0 && good.requestCount("/nix-cache-info") > 0);
     hole.hangAll();
     String h = TestNarinfo.hash(60);
     good.putNarinfo(h, TestNarinfo.make(h, "nar/g.nar", 10, null));
     long t0 = System.nanoTime();
     assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
-    assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("not the 2 s first-byte timeout").isLessThan(Duration.ofMillis(1500));
+    assertThat(Duration.ofNanos(System.nanoTime() - t0))
+        .as("not the 2 s first-byte timeout")
+        .isLessThan(Duration.ofMillis(1500));
 
-    // Absent from the good one while the hole never answers: unknown → 503 after the first-byte timeout.
+    // Absent from the good one while the hole never answers: unknown → 503 after the first-byte
+    // timeout.
     assertThat(n.get("/" + TestNarinfo.hash(61) + ".narinfo").statusCode()).isEqualTo(503);
     Upstream holeStats = n.ncro().registry().all().get(0);
     assertThat(holeStats.stats().suspended()).as("suspended after its timeout").isTrue();
 
-    // Suspended: no longer asked, so it costs no more timeouts, but its silence still means "unknown".
+    // Suspended: no longer asked, so it costs no more timeouts, but its silence still means
+    // "unknown".
     String next = TestNarinfo.hash(62);
     assertThat(n.get("/" + next + ".narinfo").statusCode()).isEqualTo(503);
     assertThat(hole.requestCount("/" + next + ".narinfo")).isZero();
-    assertThat(n.get("/" + TestNarinfo.hash(63) + ".narinfo").headers().firstValue("X-Ncro-Route")).isEmpty();
+    assertThat(n.get("/" + TestNarinfo.hash(63) + ".narinfo").headers().firstValue("X-Ncro-Route"))
+        .isEmpty();
 
     // It answers again: the next probe lifts the suspension and races include it again.
     hole.behave();
@@ -126,6 +140,8 @@ class UpstreamHealthIT {
   }
 
   private static long count(TestUpstream u, String method) {
-    return u.requests().stream().filter(r -> r.method().equals(method) && r.path().equals("/nix-cache-info")).count();
+    return u.requests().stream()
+        .filter(r -> r.method().equals(method) && r.path().equals("/nix-cache-info"))
+        .count();
   }
 }

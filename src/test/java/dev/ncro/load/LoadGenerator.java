@@ -1,6 +1,5 @@
 package dev.ncro.load;
 
-import java.util.concurrent.TimeUnit;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import java.io.BufferedInputStream;
@@ -26,6 +25,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -58,7 +58,10 @@ import java.util.regex.Pattern;
  */
 public final class LoadGenerator {
   private enum Kind {
-    WARM("warm narinfo hit"), MISS_PRESENT("miss, present"), MISS_ABSENT("miss, absent"), NAR("NAR download");
+    WARM("warm narinfo hit"),
+    MISS_PRESENT("miss, present"),
+    MISS_ABSENT("miss, absent"),
+    NAR("NAR download");
 
     final String label;
 
@@ -102,7 +105,8 @@ public final class LoadGenerator {
     rssGrowthBytes = Long.parseLong(opts.getOrDefault("rss-growth-mib", "48")) << 20;
     diagnose = Boolean.parseBoolean(opts.getOrDefault("diagnose", "false"));
     maxInflight = opts.get("max-inflight");
-    upstreamLatency = Duration.ofMillis(Long.parseLong(opts.getOrDefault("upstream-latency-ms", "0")));
+    upstreamLatency =
+        Duration.ofMillis(Long.parseLong(opts.getOrDefault("upstream-latency-ms", "0")));
   }
 
   public static void main(String[] args) throws Exception {
@@ -131,15 +135,27 @@ public final class LoadGenerator {
       int port = awaitPort(dir.resolve("ncro.log"), ncro);
       rss = new RssSampler(ncro.pid());
       rss.start();
-      System.out.printf(Locale.ROOT, "ncro pid %d on port %d; %d upstreams, %d narinfos (%d with a NAR), %d clients%n",
-          ncro.pid(), port, upstreamCount, warmCount, narCount, clients);
+      System.out.printf(
+          Locale.ROOT,
+          "ncro pid %d on port %d; %d upstreams, %d narinfos (%d with a NAR), %d clients%n",
+          ncro.pid(),
+          port,
+          upstreamCount,
+          warmCount,
+          narCount,
+          clients);
 
       long t0 = System.nanoTime();
       warmUp(port);
       long warmNanos = System.nanoTime() - t0;
       long rssAfterWarm = rss.current();
-      System.out.printf(Locale.ROOT, "warm-up: %d narinfo races in %.1f s, errors %d, RSS %d MiB%n",
-          warmCount, warmNanos / 1e9, errors.get(), rssAfterWarm >> 20);
+      System.out.printf(
+          Locale.ROOT,
+          "warm-up: %d narinfo races in %.1f s, errors %d, RSS %d MiB%n",
+          warmCount,
+          warmNanos / 1e9,
+          errors.get(),
+          rssAfterWarm >> 20);
 
       latencies.clear();
       requests.set(0);
@@ -148,7 +164,8 @@ public final class LoadGenerator {
       List<Thread> threads = new ArrayList<>();
       for (int c = 0; c < clients; c++) {
         long seed = 7919L * c + 1;
-        threads.add(Thread.ofVirtual().name("client-" + c).start(() -> clientLoop(port, seed, deadline)));
+        threads.add(
+            Thread.ofVirtual().name("client-" + c).start(() -> clientLoop(port, seed, deadline)));
       }
       Thread janitor = Thread.ofPlatform().daemon(true).start(() -> {
         // TestUpstream records every request in a copy-on-write list: keep it short.
@@ -159,8 +176,13 @@ public final class LoadGenerator {
       });
       while (System.nanoTime() < deadline) {
         sleep(10_000);
-        System.out.printf(Locale.ROOT, "  t=%3ds  requests %d  errors %d  RSS %d MiB%n",
-            (System.nanoTime() - start) / 1_000_000_000L, requests.get(), errors.get(), rss.current() >> 20);
+        System.out.printf(
+            Locale.ROOT,
+            "  t=%3ds  requests %d  errors %d  RSS %d MiB%n",
+            (System.nanoTime() - start) / 1_000_000_000L,
+            requests.get(),
+            errors.get(),
+            rss.current() >> 20);
       }
       for (Thread t : threads) {
         t.join(60_000);
@@ -233,8 +255,13 @@ public final class LoadGenerator {
         }
       }
     }
-    System.out.printf(Locale.ROOT, "data: %d narinfos of ~%d bytes, %d NARs totalling %d MiB%n",
-        warmCount, warmBodies[warmCount - 1].length, narCount, narTotal >> 20);
+    System.out.printf(
+        Locale.ROOT,
+        "data: %d narinfos of ~%d bytes, %d NARs totalling %d MiB%n",
+        warmCount,
+        warmBodies[warmCount - 1].length,
+        narCount,
+        narTotal >> 20);
   }
 
   /** One to all upstreams, at random. */
@@ -251,7 +278,8 @@ public final class LoadGenerator {
   }
 
   private static String fileHash(int i) {
-    return TestNarinfo.hash(i) + "aaaaaaaaaaaaaaaaaaaa"; // 52 characters of Nix base32, distinct per i
+    return TestNarinfo.hash(i)
+        + "aaaaaaaaaaaaaaaaaaaa"; // 52 characters of Nix base32, distinct per i
   }
 
   /** A plausible narinfo of about 1 KB (ten references). */
@@ -261,17 +289,20 @@ public final class LoadGenerator {
       if (r > 1) {
         refs.append(' ');
       }
-      refs.append(TestNarinfo.hash(i * 31 + r + 50_000_000)).append("-dependency-").append(r).append("-1.2.3");
+      refs.append(TestNarinfo.hash(i * 31 + r + 50_000_000))
+          .append("-dependency-")
+          .append(r)
+          .append("-1.2.3");
     }
     return ("StorePath: /nix/store/" + hash + "-load-test-package-" + i + "\n"
-        + "URL: " + narUrl + "\n"
-        + "Compression: zstd\n"
-        + "FileHash: sha256:" + fileHash(i) + "\n"
-        + "FileSize: " + narSize + "\n"
-        + "NarHash: sha256:" + TestNarinfo.hash(i + 90_000_000) + "bbbbbbbbbbbbbbbbbbbb\n"
-        + "NarSize: " + (narSize * 3) + "\n"
-        + "References: " + refs + "\n"
-        + "Deriver: " + TestNarinfo.hash(i + 70_000_000) + "-load-test-package-" + i + ".drv\n")
+            + "URL: " + narUrl + "\n"
+            + "Compression: zstd\n"
+            + "FileHash: sha256:" + fileHash(i) + "\n"
+            + "FileSize: " + narSize + "\n"
+            + "NarHash: sha256:" + TestNarinfo.hash(i + 90_000_000) + "bbbbbbbbbbbbbbbbbbbb\n"
+            + "NarSize: " + (narSize * 3) + "\n"
+            + "References: " + refs + "\n"
+            + "Deriver: " + TestNarinfo.hash(i + 70_000_000) + "-load-test-package-" + i + ".drv\n")
         .getBytes(StandardCharsets.UTF_8);
   }
 
@@ -299,14 +330,29 @@ public final class LoadGenerator {
     // ncro's own classpath: this one without the test classes.
     String cp = Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
         .filter(e -> !e.endsWith("test-classes") && !e.endsWith("test-classes/"))
-        .reduce((a, b) -> a + File.pathSeparator + b).orElseThrow();
+        .reduce((a, b) -> a + File.pathSeparator + b)
+        .orElseThrow();
     List<String> cmd = new ArrayList<>(List.of(java));
-    String opts = System.getenv().getOrDefault("NCRO_JAVA_OPTS", "-Xmx256m -XX:+UseSerialGC -Xss512k -XX:+ExitOnOutOfMemoryError"); // bin/ncro's
+    String opts = System.getenv()
+        .getOrDefault(
+            "NCRO_JAVA_OPTS",
+            "-Xmx256m -XX:+UseSerialGC -Xss512k -XX:+ExitOnOutOfMemoryError"); // bin/ncro's
     cmd.addAll(Arrays.asList(opts.trim().split("\\s+"))); // as bin/ncro runs it
-    // bin/ncro runs the jar, whose manifest enables native access (epoll, SQLite); -cp needs the flag.
-    cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", cp, "dev.ncro.Main", "--config", cfg.toString()));
-    System.out.println("ncro: " + String.join(" ", cmd.subList(0, cmd.indexOf("-cp"))) + " -cp ... dev.ncro.Main --config " + cfg);
-    return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("ncro.log").toFile()).start();
+    // bin/ncro runs the jar, whose manifest enables native access (epoll, SQLite); -cp needs the
+    // flag.
+    cmd.addAll(List.of(
+        "--enable-native-access=ALL-UNNAMED",
+        "-cp",
+        cp,
+        "dev.ncro.Main",
+        "--config",
+        cfg.toString()));
+    System.out.println("ncro: " + String.join(" ", cmd.subList(0, cmd.indexOf("-cp")))
+        + " -cp ... dev.ncro.Main --config " + cfg);
+    return new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(dir.resolve("ncro.log").toFile())
+        .start();
   }
 
   private static int awaitPort(Path log, Process p) throws Exception {
@@ -394,7 +440,9 @@ public final class LoadGenerator {
     } finally {
       client.close();
       for (Kind k : Kind.values()) {
-        latencies.computeIfAbsent(k, x -> new CopyOnWriteArrayList<>()).add(Arrays.copyOf(lat[k.ordinal()], n[k.ordinal()]));
+        latencies
+            .computeIfAbsent(k, x -> new CopyOnWriteArrayList<>())
+            .add(Arrays.copyOf(lat[k.ordinal()], n[k.ordinal()]));
       }
     }
   }
@@ -433,7 +481,8 @@ public final class LoadGenerator {
           in = new BufferedInputStream(socket.getInputStream(), 64 * 1024);
           out = new BufferedOutputStream(socket.getOutputStream());
         }
-        out.write(("GET " + path + " HTTP/1.1\r\nHost: ncro\r\nUser-Agent: ncro-load\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+        out.write(("GET " + path + " HTTP/1.1\r\nHost: ncro\r\nUser-Agent: ncro-load\r\n\r\n")
+            .getBytes(StandardCharsets.ISO_8859_1));
         out.flush();
         String head = readHead();
         int got = Integer.parseInt(head.substring(9, 12));
@@ -484,10 +533,14 @@ public final class LoadGenerator {
       while (state < 4) {
         int c = in.read();
         if (c < 0) {
-          throw new IOException("connection closed before a response" + (b.size() > 0 ? " (mid-head)" : ""));
+          throw new IOException(
+              "connection closed before a response" + (b.size() > 0 ? " (mid-head)" : ""));
         }
         b.write(c);
-        state = (c == '\r' && (state == 0 || state == 2)) || (c == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+        state =
+            (c == '\r' && (state == 0 || state == 2)) || (c == '\n' && (state == 1 || state == 3))
+                ? state + 1
+                : 0;
         if (b.size() > 16 * 1024) {
           throw new IOException("response head over 16 KiB");
         }
@@ -508,7 +561,8 @@ public final class LoadGenerator {
           throw new IOException("body ended after " + off + " of " + length + " bytes");
         }
         if (expected != null && !Arrays.equals(buf, 0, n, expected, (int) off, (int) off + n)) {
-          throw new IOException("body differs from the expected bytes within " + off + ".." + (off + n));
+          throw new IOException(
+              "body differs from the expected bytes within " + off + ".." + (off + n));
         }
         off += n;
       }
@@ -599,43 +653,88 @@ public final class LoadGenerator {
 
     /** VmRSS of the first sample taken at or after {@code nanos}, -1 if none. */
     long at(long nanos) {
-      return samples.stream().filter(s -> s[2] >= nanos).mapToLong(s -> s[0]).findFirst().orElse(-1);
+      return samples.stream()
+          .filter(s -> s[2] >= nanos)
+          .mapToLong(s -> s[0])
+          .findFirst()
+          .orElse(-1);
     }
   }
 
   // ---------------------------------------------------------------- report
 
-  private int report(double seconds, RssSampler rss, long rssAfterWarm, long growth, String metrics, boolean alive) {
+  private int report(
+      double seconds,
+      RssSampler rss,
+      long rssAfterWarm,
+      long growth,
+      String metrics,
+      boolean alive) {
     System.out.println();
-    System.out.printf(Locale.ROOT, "%d clients for %.1f s against ncro (3 loopback upstreams)%n", clients, seconds);
-    System.out.printf(Locale.ROOT, "%-18s %10s %9s %9s %9s%n", "kind", "requests", "req/s", "p50 ms", "p99 ms");
+    System.out.printf(
+        Locale.ROOT,
+        "%d clients for %.1f s against ncro (3 loopback upstreams)%n",
+        clients,
+        seconds);
+    System.out.printf(
+        Locale.ROOT, "%-18s %10s %9s %9s %9s%n", "kind", "requests", "req/s", "p50 ms", "p99 ms");
     long total = 0;
     for (Kind k : Kind.values()) {
-      long[] all = latencies.getOrDefault(k, List.of()).stream().flatMapToLong(Arrays::stream).sorted().toArray();
+      long[] all = latencies.getOrDefault(k, List.of()).stream()
+          .flatMapToLong(Arrays::stream)
+          .sorted()
+          .toArray();
       total += all.length;
-      System.out.printf(Locale.ROOT, "%-18s %10d %9.0f %9.2f %9.2f%n", k.label, all.length, all.length / seconds,
-          pct(all, 0.50) / 1e6, pct(all, 0.99) / 1e6);
+      System.out.printf(
+          Locale.ROOT,
+          "%-18s %10d %9.0f %9.2f %9.2f%n",
+          k.label,
+          all.length,
+          all.length / seconds,
+          pct(all, 0.50) / 1e6,
+          pct(all, 0.99) / 1e6);
     }
     System.out.printf(Locale.ROOT, "%-18s %10d %9.0f%n", "all", total, total / seconds);
-    System.out.printf(Locale.ROOT, "NAR bytes verified: %d MiB (%.0f MiB/s)%n", narBytes.get() >> 20, (narBytes.get() >> 20) / seconds);
+    System.out.printf(
+        Locale.ROOT,
+        "NAR bytes verified: %d MiB (%.0f MiB/s)%n",
+        narBytes.get() >> 20,
+        (narBytes.get() >> 20) / seconds);
     // What ncro put on each upstream (issue 16 item 4): connections and concurrent requests.
     for (int i = 0; i < upstreams.size(); i++) {
       TestUpstream u = upstreams.get(i);
-      System.out.printf(Locale.ROOT, "upstream %d (max_inflight %s): %d connections opened, at most %d open at once;"
-          + " at most %d requests at once, %d of them narinfo%n", i, maxInflight == null ? "16, the default" : maxInflight,
-          u.connectionCount(), u.peakOpenConnections(), u.peakConcurrentRequests(), u.peakConcurrentNarinfoRequests());
+      System.out.printf(
+          Locale.ROOT,
+          "upstream %d (max_inflight %s): %d connections opened, at most %d open at once;"
+              + " at most %d requests at once, %d of them narinfo%n",
+          i,
+          maxInflight == null ? "16, the default" : maxInflight,
+          u.connectionCount(),
+          u.peakOpenConnections(),
+          u.peakConcurrentRequests(),
+          u.peakConcurrentNarinfoRequests());
     }
     System.out.printf(Locale.ROOT, "errors: %d%n", errors.get());
     errorSamples.forEach(e -> System.out.println("  " + e));
     for (String l : metrics.split("\n")) {
-      if (l.startsWith("ncro_narinfo_cache_hits_total") || l.startsWith("ncro_narinfo_cache_misses_total")
-          || l.startsWith("ncro_narinfo_requests_total") || l.startsWith("ncro_nar_requests_total")) {
+      if (l.startsWith("ncro_narinfo_cache_hits_total")
+          || l.startsWith("ncro_narinfo_cache_misses_total")
+          || l.startsWith("ncro_narinfo_requests_total")
+          || l.startsWith("ncro_nar_requests_total")) {
         System.out.println("  ncro " + l);
       }
     }
-    System.out.printf(Locale.ROOT, "ncro RSS: after warm-up %d MiB, at the end %d MiB, peak VmHWM %d MiB (bound %d MiB), "
-        + "growth over the second half %+d MiB (bound %d MiB), %d samples%n",
-        rssAfterWarm >> 20, rss.last() >> 20, rss.hwm() >> 20, rssBoundBytes >> 20, growth >> 20, rssGrowthBytes >> 20, rss.count());
+    System.out.printf(
+        Locale.ROOT,
+        "ncro RSS: after warm-up %d MiB, at the end %d MiB, peak VmHWM %d MiB (bound %d MiB), "
+            + "growth over the second half %+d MiB (bound %d MiB), %d samples%n",
+        rssAfterWarm >> 20,
+        rss.last() >> 20,
+        rss.hwm() >> 20,
+        rssBoundBytes >> 20,
+        growth >> 20,
+        rssGrowthBytes >> 20,
+        rss.count());
     boolean ok = true;
     if (!alive) {
       System.out.println("FAIL: ncro exited during the run");
@@ -646,11 +745,18 @@ public final class LoadGenerator {
       ok = false;
     }
     if (rss.hwm() > rssBoundBytes) {
-      System.out.printf(Locale.ROOT, "FAIL: peak RSS %d MiB over the bound of %d MiB%n", rss.hwm() >> 20, rssBoundBytes >> 20);
+      System.out.printf(
+          Locale.ROOT,
+          "FAIL: peak RSS %d MiB over the bound of %d MiB%n",
+          rss.hwm() >> 20,
+          rssBoundBytes >> 20);
       ok = false;
     }
     if (growth > rssGrowthBytes) {
-      System.out.printf(Locale.ROOT, "FAIL: RSS still grew by %d MiB over the second half of the run: no plateau%n", growth >> 20);
+      System.out.printf(
+          Locale.ROOT,
+          "FAIL: RSS still grew by %d MiB over the second half of the run: no plateau%n",
+          growth >> 20);
       ok = false;
     }
     System.out.println(ok ? "PASS" : "FAILED");
@@ -659,13 +765,20 @@ public final class LoadGenerator {
 
   /** Prints the first {@code lines} lines (0: all) of a jcmd diagnostic of the ncro process. */
   private static void jcmd(long pid, String command, int lines) {
-    Path jcmd = Path.of(ProcessHandle.current().info().command().orElse("java")).resolveSibling("jcmd");
+    Path jcmd =
+        Path.of(ProcessHandle.current().info().command().orElse("java")).resolveSibling("jcmd");
     try {
-      Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), command).redirectErrorStream(true).start();
-      List<String> out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().toList();
+      Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), command)
+          .redirectErrorStream(true)
+          .start();
+      List<String> out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)
+          .lines()
+          .toList();
       p.waitFor();
       System.out.println("--- jcmd " + command);
-      out.stream().limit(lines == 0 ? Long.MAX_VALUE : lines).forEach(l -> System.out.println("  " + l));
+      out.stream()
+          .limit(lines == 0 ? Long.MAX_VALUE : lines)
+          .forEach(l -> System.out.println("  " + l));
     } catch (IOException e) {
       System.out.println("jcmd " + command + " failed: " + e);
     } catch (InterruptedException e) {
@@ -684,7 +797,9 @@ public final class LoadGenerator {
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
       s.setSoTimeout(10_000);
-      s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: ncro\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+      s.getOutputStream()
+          .write(("GET " + path + " HTTP/1.1\r\nHost: ncro\r\nConnection: close\r\n\r\n")
+              .getBytes(StandardCharsets.ISO_8859_1));
       return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {
       return "";

@@ -1,17 +1,16 @@
 package dev.ncro.mesh;
 
-import java.math.BigInteger;
-import java.util.Collections;
-import org.msgpack.core.MessagePackException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 import java.io.IOException;
+import java.math.BigInteger;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,6 +22,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.msgpack.core.MessageBufferPacker;
 import org.msgpack.core.MessagePack;
+import org.msgpack.core.MessagePackException;
 import org.msgpack.core.MessageUnpacker;
 import org.msgpack.value.Value;
 import org.msgpack.value.ValueFactory;
@@ -30,8 +30,10 @@ import org.msgpack.value.ValueFactory;
 class GossipCodecTest {
   private static final NodeIdentity ID =
       NodeIdentity.fromPrivateKey(MeshVectors.named("announce-two-routes").privateKeyFile());
-  private static final byte[] TWO_ROUTES_BODY = MeshVectors.named("announce-two-routes").body();
-  private static final byte[] TWO_ROUTES_PACKET = MeshVectors.named("announce-two-routes").packet();
+  private static final byte[] TWO_ROUTES_BODY =
+      MeshVectors.named("announce-two-routes").body();
+  private static final byte[] TWO_ROUTES_PACKET =
+      MeshVectors.named("announce-two-routes").packet();
   private static final String NIX_BASE32 = "0123456789abcdfghijklmnpqrsvwxyz";
   private static final long NOV_2026 = 1_795_000_000L;
 
@@ -71,29 +73,45 @@ class GossipCodecTest {
       Instant.MAX,
     };
     double[] doubles = {
-      0.0, -0.0, Double.MIN_VALUE, Double.MAX_VALUE, -Double.MAX_VALUE, Double.POSITIVE_INFINITY,
-      Double.NEGATIVE_INFINITY, Double.NaN, 1e-300, 80.0
+      0.0,
+      -0.0,
+      Double.MIN_VALUE,
+      Double.MAX_VALUE,
+      -Double.MAX_VALUE,
+      Double.POSITIVE_INFINITY,
+      Double.NEGATIVE_INFINITY,
+      Double.NaN,
+      1e-300,
+      80.0
     };
     String[] strings = {
-      "", "a", "x".repeat(31), "x".repeat(32), "x".repeat(255), "x".repeat(256), "x".repeat(70_000),
-      "https://例え.jp/キャッシュ", "https://cache.example/\uD83D\uDE00", "nul\0byte", "é"
+      "",
+      "a",
+      "x".repeat(31),
+      "x".repeat(32),
+      "x".repeat(255),
+      "x".repeat(256),
+      "x".repeat(70_000),
+      "https://例え.jp/キャッシュ",
+      "https://cache.example/\uD83D\uDE00",
+      "nul\0byte",
+      "é"
     };
     long[] counts = {0, 1, 127, 128, 255, 256, 65_535, 65_536, GossipWire.UINT32_MAX};
     long[] sizes = {0, 1, 127, 0xFFFF_FFFFL, 0x1_0000_0000L, Long.MAX_VALUE};
     for (int i = 0; i < 40; i++) {
-      routes.add(
-          new GossipRoute(
-              strings[i % strings.length],
-              strings[(i + 3) % strings.length],
-              doubles[i % doubles.length],
-              doubles[(i + 7) % doubles.length],
-              instants[i % instants.length],
-              counts[i % counts.length],
-              counts[(i + 4) % counts.length],
-              instants[(i + 5) % instants.length],
-              strings[(i + 1) % strings.length],
-              sizes[i % sizes.length],
-              strings[(i + 2) % strings.length]));
+      routes.add(new GossipRoute(
+          strings[i % strings.length],
+          strings[(i + 3) % strings.length],
+          doubles[i % doubles.length],
+          doubles[(i + 7) % doubles.length],
+          instants[i % instants.length],
+          counts[i % counts.length],
+          counts[(i + 4) % counts.length],
+          instants[(i + 5) % instants.length],
+          strings[(i + 1) % strings.length],
+          sizes[i % sizes.length],
+          strings[(i + 2) % strings.length]));
     }
     for (long timestamp : new long[] {Long.MIN_VALUE, -1, 0, 1, Long.MAX_VALUE}) {
       GossipMessage m = new GossipMessage(1, "", timestamp, routes);
@@ -119,18 +137,21 @@ class GossipCodecTest {
 
   private static String routeBytesContaining(Instant t) {
     GossipRoute r = new GossipRoute("h", "u", 1, 1, t, 0, 0, t, "", 0, "");
-    return HexFormat.of().formatHex(GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(r))));
+    return HexFormat.of()
+        .formatHex(GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(r))));
   }
 
   @Test
   void countersOutsideUint32AreClampedAndNegativeNarSizeIsRefused() throws Exception {
     GossipRoute r = route(new Random(1), 0).withCounts(-5, 1L << 40).route();
-    GossipMessage decoded = GossipCodec.decodeBody(GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(r))));
+    GossipMessage decoded =
+        GossipCodec.decodeBody(GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(r))));
     assertThat(decoded.routes().get(0).queryCount()).isZero();
     assertThat(decoded.routes().get(0).failureCount()).isEqualTo(GossipWire.UINT32_MAX);
 
     GossipRoute negative = withNarSize(route(new Random(1), 0).route(), -1);
-    assertThatThrownBy(() -> GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(negative))))
+    assertThatThrownBy(
+            () -> GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(negative))))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("NarSize");
   }
@@ -142,12 +163,26 @@ class GossipCodecTest {
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> GossipCodec.encodeBody(new GossipMessage(1, null, 0, List.of())))
         .isInstanceOf(IllegalArgumentException.class);
-    GossipRoute nullHash = new GossipRoute(ok.storePath(), ok.upstreamUrl(), 1, 1, ok.lastVerified(), 0, 0, ok.expiresAt(), null, 0, "");
-    assertThatThrownBy(() -> GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(nullHash))))
+    GossipRoute nullHash = new GossipRoute(
+        ok.storePath(),
+        ok.upstreamUrl(),
+        1,
+        1,
+        ok.lastVerified(),
+        0,
+        0,
+        ok.expiresAt(),
+        null,
+        0,
+        "");
+    assertThatThrownBy(
+            () -> GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(nullHash))))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("NarHash");
-    GossipRoute surrogate = new GossipRoute("\uD800", ok.upstreamUrl(), 1, 1, ok.lastVerified(), 0, 0, ok.expiresAt(), "", 0, "");
-    assertThatThrownBy(() -> GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(surrogate))))
+    GossipRoute surrogate = new GossipRoute(
+        "\uD800", ok.upstreamUrl(), 1, 1, ok.lastVerified(), 0, 0, ok.expiresAt(), "", 0, "");
+    assertThatThrownBy(
+            () -> GossipCodec.encodeBody(new GossipMessage(1, "n", 0, List.of(surrogate))))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("StorePath");
   }
@@ -162,7 +197,10 @@ class GossipCodecTest {
     List<Value> routes = new ArrayList<>();
     for (Value route : message.get(str("Routes")).asArrayValue()) {
       Map<Value, Value> reversed = reversed(route.asMapValue().map());
-      reversed.put(str("Zone"), ValueFactory.newArray(ValueFactory.newMap(str("a"), ValueFactory.newArray()), ValueFactory.newNil()));
+      reversed.put(
+          str("Zone"),
+          ValueFactory.newArray(
+              ValueFactory.newMap(str("a"), ValueFactory.newArray()), ValueFactory.newNil()));
       routes.add(ValueFactory.newMap(reversed));
     }
     message.put(str("Routes"), ValueFactory.newArray(routes));
@@ -179,7 +217,8 @@ class GossipCodecTest {
   void routesAsAnEmptyArrayIsAccepted() throws Exception {
     Map<Value, Value> message = mapOf(TWO_ROUTES_BODY);
     message.put(str("Routes"), ValueFactory.newArray());
-    assertThat(GossipCodec.decodeBody(pack(ValueFactory.newMap(message))).routes()).isEmpty();
+    assertThat(GossipCodec.decodeBody(pack(ValueFactory.newMap(message))).routes())
+        .isEmpty();
   }
 
   @Test
@@ -215,6 +254,7 @@ class GossipCodecTest {
   // -------------------------------------------------------------------------- strict decoding
 
   private static final Map<String, Value> KINDS = new LinkedHashMap<>();
+
   static {
     KINDS.put("nil", ValueFactory.newNil());
     KINDS.put("bool", ValueFactory.newBoolean(true));
@@ -230,23 +270,22 @@ class GossipCodecTest {
   }
 
   /** For each field, the kinds of value it takes; every other kind must be MALFORMED. */
-  private static final Map<String, Set<String>> ACCEPTED =
-      Map.ofEntries(
-          Map.entry("Type", Set.of("int")),
-          Map.entry("NodeID", Set.of("string")),
-          Map.entry("Timestamp", Set.of("int", "negative")),
-          Map.entry("Routes", Set.of("nil")),
-          Map.entry("StorePath", Set.of("string")),
-          Map.entry("UpstreamURL", Set.of("string")),
-          Map.entry("LatencyMs", Set.of("int", "negative", "float")),
-          Map.entry("LatencyEMA", Set.of("int", "negative", "float")),
-          Map.entry("LastVerified", Set.of("timestamp")),
-          Map.entry("QueryCount", Set.of("int")),
-          Map.entry("FailureCount", Set.of("int")),
-          Map.entry("TTL", Set.of("timestamp")),
-          Map.entry("NarHash", Set.of("string")),
-          Map.entry("NarSize", Set.of("int")),
-          Map.entry("NarURL", Set.of("string")));
+  private static final Map<String, Set<String>> ACCEPTED = Map.ofEntries(
+      Map.entry("Type", Set.of("int")),
+      Map.entry("NodeID", Set.of("string")),
+      Map.entry("Timestamp", Set.of("int", "negative")),
+      Map.entry("Routes", Set.of("nil")),
+      Map.entry("StorePath", Set.of("string")),
+      Map.entry("UpstreamURL", Set.of("string")),
+      Map.entry("LatencyMs", Set.of("int", "negative", "float")),
+      Map.entry("LatencyEMA", Set.of("int", "negative", "float")),
+      Map.entry("LastVerified", Set.of("timestamp")),
+      Map.entry("QueryCount", Set.of("int")),
+      Map.entry("FailureCount", Set.of("int")),
+      Map.entry("TTL", Set.of("timestamp")),
+      Map.entry("NarHash", Set.of("string")),
+      Map.entry("NarSize", Set.of("int")),
+      Map.entry("NarURL", Set.of("string")));
 
   @ParameterizedTest
   @ValueSource(strings = {"Type", "NodeID", "Timestamp", "Routes"})
@@ -262,8 +301,20 @@ class GossipCodecTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"StorePath", "UpstreamURL", "LatencyMs", "LatencyEMA", "LastVerified",
-      "QueryCount", "FailureCount", "TTL", "NarHash", "NarSize", "NarURL"})
+  @ValueSource(
+      strings = {
+        "StorePath",
+        "UpstreamURL",
+        "LatencyMs",
+        "LatencyEMA",
+        "LastVerified",
+        "QueryCount",
+        "FailureCount",
+        "TTL",
+        "NarHash",
+        "NarSize",
+        "NarURL"
+      })
   void everyWrongTypeForARouteFieldIsMalformed(String field) throws Exception {
     for (Map.Entry<String, Value> kind : KINDS.entrySet()) {
       byte[] body = withRouteField(1, field, kind.getValue());
@@ -282,8 +333,20 @@ class GossipCodecTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"StorePath", "UpstreamURL", "LatencyMs", "LatencyEMA", "LastVerified",
-      "QueryCount", "FailureCount", "TTL", "NarHash", "NarSize", "NarURL"})
+  @ValueSource(
+      strings = {
+        "StorePath",
+        "UpstreamURL",
+        "LatencyMs",
+        "LatencyEMA",
+        "LastVerified",
+        "QueryCount",
+        "FailureCount",
+        "TTL",
+        "NarHash",
+        "NarSize",
+        "NarURL"
+      })
   void aMissingRouteKeyIsMalformed(String field) {
     assertMalformed(withRouteField(0, field, null), "without " + field);
   }
@@ -299,35 +362,63 @@ class GossipCodecTest {
   @Test
   void anUnknownTypeIsMalformed() {
     for (long type : new long[] {0, 2, 255, 256, -1}) {
-      assertThat(assertMalformed(withMessageField(TWO_ROUTES_BODY, "Type", ValueFactory.newInteger(type)), "Type " + type))
+      assertThat(assertMalformed(
+              withMessageField(TWO_ROUTES_BODY, "Type", ValueFactory.newInteger(type)),
+              "Type " + type))
           .hasMessageContaining("Type");
     }
   }
 
   @Test
   void integersOutOfTheOriginalsRangeAreMalformed() {
-    assertMalformed(withRouteField(0, "QueryCount", ValueFactory.newInteger(1L << 32)), "QueryCount 2^32");
-    assertMalformed(withRouteField(0, "FailureCount", ValueFactory.newInteger(-1)), "FailureCount -1");
+    assertMalformed(
+        withRouteField(0, "QueryCount", ValueFactory.newInteger(1L << 32)), "QueryCount 2^32");
+    assertMalformed(
+        withRouteField(0, "FailureCount", ValueFactory.newInteger(-1)), "FailureCount -1");
     assertMalformed(withRouteField(0, "NarSize", ValueFactory.newInteger(-1)), "NarSize -1");
     assertMalformed(
-        withRouteField(0, "NarSize", ValueFactory.newInteger(new BigInteger("18446744073709551615"))),
+        withRouteField(
+            0, "NarSize", ValueFactory.newInteger(new BigInteger("18446744073709551615"))),
         "NarSize 2^64-1");
     assertMalformed(
-        withMessageField(TWO_ROUTES_BODY, "Timestamp", ValueFactory.newInteger(new BigInteger("9223372036854775808"))),
+        withMessageField(
+            TWO_ROUTES_BODY,
+            "Timestamp",
+            ValueFactory.newInteger(new BigInteger("9223372036854775808"))),
         "Timestamp 2^63");
   }
 
   @Test
   void badTimestampsAreMalformed() {
     // Another extension type, a wrong length, nanoseconds >= 10^9 in both forms that carry them.
-    assertMalformed(withRouteField(0, "TTL", ValueFactory.newExtension((byte) 13, new byte[8])), "ext 13");
-    assertMalformed(withRouteField(0, "TTL", ValueFactory.newExtension((byte) -1, new byte[6])), "6-byte timestamp");
+    assertMalformed(
+        withRouteField(0, "TTL", ValueFactory.newExtension((byte) 13, new byte[8])), "ext 13");
+    assertMalformed(
+        withRouteField(0, "TTL", ValueFactory.newExtension((byte) -1, new byte[6])),
+        "6-byte timestamp");
     byte[] ns64 = {(byte) 0xEE, 0x6B, 0x28, 0, 0, 0, 0, 0}; // nanoseconds field 10^9
-    assertMalformed(withRouteField(0, "TTL", ValueFactory.newExtension((byte) -1, ns64)), "64-bit 10^9 ns");
+    assertMalformed(
+        withRouteField(0, "TTL", ValueFactory.newExtension((byte) -1, ns64)), "64-bit 10^9 ns");
     byte[] ns96 = {0x3B, (byte) 0x9A, (byte) 0xCA, 0, 0, 0, 0, 0, 0, 0, 0, 0}; // 10^9 ns
-    assertMalformed(withRouteField(0, "TTL", ValueFactory.newExtension((byte) -1, ns96)), "96-bit 10^9 ns");
-    byte[] farFuture = {0, 0, 0, 0, 0x7F, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF};
-    assertMalformed(withRouteField(0, "TTL", ValueFactory.newExtension((byte) -1, farFuture)), "beyond Instant");
+    assertMalformed(
+        withRouteField(0, "TTL", ValueFactory.newExtension((byte) -1, ns96)), "96-bit 10^9 ns");
+    byte[] farFuture = {
+      0,
+      0,
+      0,
+      0,
+      0x7F,
+      (byte) 0xFF,
+      (byte) 0xFF,
+      (byte) 0xFF,
+      (byte) 0xFF,
+      (byte) 0xFF,
+      (byte) 0xFF,
+      (byte) 0xFF
+    };
+    assertMalformed(
+        withRouteField(0, "TTL", ValueFactory.newExtension((byte) -1, farFuture)),
+        "beyond Instant");
   }
 
   @Test
@@ -335,7 +426,9 @@ class GossipCodecTest {
     byte[] bad = {'n', 'a', 'r', '/', (byte) 0xFF, (byte) 0xC0, (byte) 0x80};
     assertMalformed(withRouteField(0, "NarURL", ValueFactory.newString(bad)), "invalid UTF-8");
     byte[] surrogate = {(byte) 0xED, (byte) 0xA0, (byte) 0x80}; // CESU-style lone surrogate
-    assertMalformed(withMessageField(TWO_ROUTES_BODY, "NodeID", ValueFactory.newString(surrogate)), "surrogate");
+    assertMalformed(
+        withMessageField(TWO_ROUTES_BODY, "NodeID", ValueFactory.newString(surrogate)),
+        "surrogate");
   }
 
   @Test
@@ -348,7 +441,8 @@ class GossipCodecTest {
 
   @Test
   void notAMapIsMalformed() {
-    for (String hex : new String[] {"", "c0", "c1", "90", "01", "a3616263", "c3", "d6ff00000000", "80"}) {
+    for (String hex :
+        new String[] {"", "c0", "c1", "90", "01", "a3616263", "c3", "d6ff00000000", "80"}) {
       assertMalformed(HexFormat.of().parseHex(hex), hex);
     }
     assertThatThrownBy(() -> GossipCodec.decodeBody(null)).isInstanceOf(PacketException.class);
@@ -361,7 +455,9 @@ class GossipCodecTest {
     for (int length = 0; length < TWO_ROUTES_PACKET.length; length++) {
       byte[] prefix = Arrays.copyOf(TWO_ROUTES_PACKET, length);
       DropReason expected = length < 96 ? DropReason.MALFORMED : DropReason.BAD_SIGNATURE;
-      assertThat(openFails(prefix, length).reason()).as("packet cut at %d", length).isEqualTo(expected);
+      assertThat(openFails(prefix, length).reason())
+          .as("packet cut at %d", length)
+          .isEqualTo(expected);
       // The same datagram in a buffer with the rest still there: only `length` bytes count.
       assertThat(openFails(TWO_ROUTES_PACKET, length).reason()).isEqualTo(expected);
     }
@@ -383,23 +479,38 @@ class GossipCodecTest {
   void hugeLengthHeadersAreRefusedWithoutAllocating() {
     String head = headUpToRoutes(); // map header ... "Routes" key, value missing
     String[] values = {
-      "dd7fffffff", "ddffffffff", "dc7fff", // arrays: 2^31-1, 2^32-1, 32767 elements
-      "df7fffffff", "dfffffffff", // maps
-      "db7fffffff", "dbffffffff", "da7fff", "d9ff", // strings
-      "c67fffffff", "c6ffffffff", // bin
-      "c97fffffffff", "c9ffffffffff", "c8ffffff", "c7ffff", // ext
+      "dd7fffffff",
+      "ddffffffff",
+      "dc7fff", // arrays: 2^31-1, 2^32-1, 32767 elements
+      "df7fffffff",
+      "dfffffffff", // maps
+      "db7fffffff",
+      "dbffffffff",
+      "da7fff",
+      "d9ff", // strings
+      "c67fffffff",
+      "c6ffffffff", // bin
+      "c97fffffffff",
+      "c9ffffffffff",
+      "c8ffffff",
+      "c7ffff", // ext
     };
     for (String value : values) {
       assertMalformed(HexFormat.of().parseHex(head + value), "Routes = " + value);
       // The same header as the value of an unknown key, which takes the skipping path.
-      assertMalformed(HexFormat.of().parseHex("85a15a" + value + HexFormat.of().formatHex(TWO_ROUTES_BODY).substring(2)), "unknown = " + value);
+      assertMalformed(
+          HexFormat.of()
+              .parseHex(
+                  "85a15a" + value + HexFormat.of().formatHex(TWO_ROUTES_BODY).substring(2)),
+          "unknown = " + value);
       // And as the top-level value.
       assertMalformed(HexFormat.of().parseHex(value), "top = " + value);
     }
     // A route count that would fit the bytes left, but no routes behind it.
     assertMalformed(HexFormat.of().parseHex(head + "dc0100" + "c0".repeat(256)), "256 nil routes");
     // Strings claiming more than is there, in every string position.
-    assertMalformed(HexFormat.of().parseHex("84a454797065cc01a64e6f64654944db7fffffff41"), "NodeID str32");
+    assertMalformed(
+        HexFormat.of().parseHex("84a454797065cc01a64e6f64654944db7fffffff41"), "NodeID str32");
   }
 
   @Test
@@ -420,7 +531,8 @@ class GossipCodecTest {
     }
     assertMalformed(concat(HexFormat.of().parseHex("85a15a"), maps), "open maps");
     // Nesting in place of Routes.
-    assertMalformed(HexFormat.of().parseHex(headUpToRoutes() + "91".repeat(60_000) + "c0"), "nested Routes");
+    assertMalformed(
+        HexFormat.of().parseHex(headUpToRoutes() + "91".repeat(60_000) + "c0"), "nested Routes");
   }
 
   @Test
@@ -431,8 +543,9 @@ class GossipCodecTest {
     String pairs = "a0c0".repeat(32_000);
     bodies.add(HexFormat.of().parseHex("de7d04" + pairs)); // 32 004 claimed, 32 000 present
     bodies.add(HexFormat.of().parseHex("de7d00" + pairs)); // all present, message keys missing
-    bodies.add(HexFormat.of().parseHex(
-        "85a15adc5208" + "80".repeat(21_000) + HexFormat.of().formatHex(TWO_ROUTES_BODY).substring(2)));
+    bodies.add(HexFormat.of()
+        .parseHex("85a15adc5208" + "80".repeat(21_000)
+            + HexFormat.of().formatHex(TWO_ROUTES_BODY).substring(2)));
     bodies.add(HexFormat.of().parseHex("defde8" + pairs)); // 65 000 claimed
     long start = System.nanoTime();
     for (int round = 0; round < 20; round++) {
@@ -510,8 +623,11 @@ class GossipCodecTest {
     packet[40] ^= 1; // the signature no longer verifies: peekSender does not look
     assertThat(catchPacket(() -> GossipCodec.peekSender(packet, packet.length))).isNull();
     assertThat(peek(packet)).isEqualTo(ID.publicKey());
-    assertThat(catchPacket(() -> GossipCodec.peekSender(new byte[95], 95)).reason()).isEqualTo(DropReason.MALFORMED);
-    assertThat(catchPacket(() -> GossipCodec.peekSender(new byte[65_537], 65_537)).reason()).isEqualTo(DropReason.OVERSIZE);
+    assertThat(catchPacket(() -> GossipCodec.peekSender(new byte[95], 95)).reason())
+        .isEqualTo(DropReason.MALFORMED);
+    assertThat(
+            catchPacket(() -> GossipCodec.peekSender(new byte[65_537], 65_537)).reason())
+        .isEqualTo(DropReason.OVERSIZE);
     assertThat(peek(new byte[96])).isEqualTo(new byte[32]);
   }
 
@@ -552,20 +668,24 @@ class GossipCodecTest {
   @Test
   void aSignatureFromAnotherKeyIsBadSignature() {
     byte[] packet = GossipCodec.seal(ID, new GossipMessage(1, ID.nodeId(), 1, List.of()));
-    byte[] otherSignature = NodeIdentity.ephemeral().sign(Arrays.copyOfRange(packet, 96, packet.length));
+    byte[] otherSignature =
+        NodeIdentity.ephemeral().sign(Arrays.copyOfRange(packet, 96, packet.length));
     System.arraycopy(otherSignature, 0, packet, 32, 64);
     assertThat(openFails(packet, packet.length).reason()).isEqualTo(DropReason.BAD_SIGNATURE);
   }
 
   @Test
   void openRefusesInconsistentArguments() {
-    assertThatThrownBy(() -> GossipCodec.open(new byte[10], 11)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> GossipCodec.open(new byte[10], -1)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> GossipCodec.open(new byte[10], 11))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> GossipCodec.open(new byte[10], -1))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
   void sealRefusesAForeignNodeIdAndOversizedMessages() {
-    assertThatThrownBy(() -> GossipCodec.seal(ID, new GossipMessage(1, "0000000000000000", 1, List.of())))
+    assertThatThrownBy(
+            () -> GossipCodec.seal(ID, new GossipMessage(1, "0000000000000000", 1, List.of())))
         .isInstanceOf(IllegalArgumentException.class);
     List<GossipRoute> many = realisticRoutes(new Random(3), 400);
     assertThatThrownBy(() -> GossipCodec.seal(ID, new GossipMessage(1, ID.nodeId(), 1, many)))
@@ -604,7 +724,8 @@ class GossipCodecTest {
     // Fewest datagrams: no fewer can carry the bytes.
     long routeBytes = routes.stream().mapToLong(GossipCodec::encodedRouteSize).sum();
     int perDatagram = 65_000 - 96 - 60 - 3;
-    assertThat(packets.size()).isLessThanOrEqualTo((int) Math.ceil((double) routeBytes / perDatagram) + 1);
+    assertThat(packets.size())
+        .isLessThanOrEqualTo((int) Math.ceil((double) routeBytes / perDatagram) + 1);
     System.out.printf(
         "sealAnnounce: 2000 routes -> %d datagrams (max 65000 bytes), sizes %s%n",
         packets.size(), packets.stream().map(p -> p.length).toList());
@@ -618,7 +739,8 @@ class GossipCodecTest {
       List<GossipRoute> received = new ArrayList<>();
       for (int i = 0; i < packets.size(); i++) {
         assertThat(packets.get(i).length).isLessThanOrEqualTo(max);
-        GossipMessage m = GossipCodec.open(packets.get(i), packets.get(i).length).message();
+        GossipMessage m =
+            GossipCodec.open(packets.get(i), packets.get(i).length).message();
         assertThat(m.timestampNanos()).isEqualTo(100 + i);
         assertThat(m.routes()).isNotEmpty();
         received.addAll(m.routes());
@@ -649,7 +771,9 @@ class GossipCodecTest {
 
     List<byte[]> onlyHuge = GossipCodec.sealAnnounce(ID, 1, List.of(huge), 65_000);
     assertThat(onlyHuge).hasSize(1);
-    assertThat(GossipCodec.open(onlyHuge.get(0), onlyHuge.get(0).length).message().routes()).isEmpty();
+    assertThat(
+            GossipCodec.open(onlyHuge.get(0), onlyHuge.get(0).length).message().routes())
+        .isEmpty();
   }
 
   @Test
@@ -658,7 +782,8 @@ class GossipCodecTest {
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> GossipCodec.sealAnnounce(ID, 1, List.of(), 100))
         .isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> GossipCodec.sealAnnounce(ID, Long.MAX_VALUE, realisticRoutes(new Random(1), 2), 600))
+    assertThatThrownBy(() ->
+            GossipCodec.sealAnnounce(ID, Long.MAX_VALUE, realisticRoutes(new Random(1), 2), 600))
         .isInstanceOf(IllegalArgumentException.class);
   }
 
@@ -786,7 +911,8 @@ class GossipCodecTest {
 
   private static byte[] withRouteField(byte[] body, int route, String field, Value value) {
     Map<Value, Value> message = mapOf(body);
-    List<Value> routes = new ArrayList<>(message.get(str("Routes")).asArrayValue().list());
+    List<Value> routes =
+        new ArrayList<>(message.get(str("Routes")).asArrayValue().list());
     Map<Value, Value> r = new LinkedHashMap<>(routes.get(route).asMapValue().map());
     assertThat(r).containsKey(str(field));
     if (value == null) {
@@ -816,23 +942,25 @@ class GossipCodecTest {
   /** Routes as ncro would announce them: real-looking hashes, cache.nixos.org, 2026 times. */
   static List<GossipRoute> realisticRoutes(Random random, int count) {
     List<GossipRoute> routes = new ArrayList<>(count);
-    String[] upstreams = {"https://cache.nixos.org", "https://cache.nixos.org", "https://nix-community.cachix.org"};
+    String[] upstreams = {
+      "https://cache.nixos.org", "https://cache.nixos.org", "https://nix-community.cachix.org"
+    };
     for (int i = 0; i < count; i++) {
-      Instant verified = Instant.ofEpochSecond(NOV_2026 - random.nextInt(3600), random.nextInt(1_000_000_000));
+      Instant verified =
+          Instant.ofEpochSecond(NOV_2026 - random.nextInt(3600), random.nextInt(1_000_000_000));
       String fileHash = base32(random, 52);
-      routes.add(
-          new GossipRoute(
-              base32(random, 32),
-              upstreams[random.nextInt(upstreams.length)],
-              Math.round(random.nextDouble(5, 400) * 1000) / 1000.0,
-              random.nextDouble(5, 400),
-              verified,
-              1 + random.nextInt(50),
-              random.nextInt(3),
-              verified.plusSeconds(3600),
-              "sha256:" + base32(random, 52),
-              1_000 + random.nextInt(400_000_000),
-              "nar/" + fileHash + (random.nextBoolean() ? ".nar.xz" : ".nar.zst")));
+      routes.add(new GossipRoute(
+          base32(random, 32),
+          upstreams[random.nextInt(upstreams.length)],
+          Math.round(random.nextDouble(5, 400) * 1000) / 1000.0,
+          random.nextDouble(5, 400),
+          verified,
+          1 + random.nextInt(50),
+          random.nextInt(3),
+          verified.plusSeconds(3600),
+          "sha256:" + base32(random, 52),
+          1_000 + random.nextInt(400_000_000),
+          "nar/" + fileHash + (random.nextBoolean() ? ".nar.xz" : ".nar.zst")));
     }
     return routes;
   }
@@ -848,36 +976,64 @@ class GossipCodecTest {
   private record RouteHolder(GossipRoute route) {
     RouteHolder withCounts(long query, long failure) {
       GossipRoute r = route;
-      return new RouteHolder(
-          new GossipRoute(r.storePath(), r.upstreamUrl(), r.latencyMs(), r.latencyEma(), r.lastVerified(),
-              query, failure, r.expiresAt(), r.narHash(), r.narSize(), r.narUrl()));
+      return new RouteHolder(new GossipRoute(
+          r.storePath(),
+          r.upstreamUrl(),
+          r.latencyMs(),
+          r.latencyEma(),
+          r.lastVerified(),
+          query,
+          failure,
+          r.expiresAt(),
+          r.narHash(),
+          r.narSize(),
+          r.narUrl()));
     }
   }
 
   private static RouteHolder route(Random random, int i) {
-    return new RouteHolder(
-        new GossipRoute(
-            randomString(random),
-            randomString(random),
-            randomDouble(random),
-            randomDouble(random),
-            randomInstant(random),
-            random.nextLong(GossipWire.UINT32_MAX + 1),
-            i % 7 == 0 ? GossipWire.UINT32_MAX : random.nextInt(5),
-            randomInstant(random),
-            randomString(random),
-            i % 5 == 0 ? Long.MAX_VALUE : random.nextLong(Long.MAX_VALUE),
-            randomString(random)));
+    return new RouteHolder(new GossipRoute(
+        randomString(random),
+        randomString(random),
+        randomDouble(random),
+        randomDouble(random),
+        randomInstant(random),
+        random.nextLong(GossipWire.UINT32_MAX + 1),
+        i % 7 == 0 ? GossipWire.UINT32_MAX : random.nextInt(5),
+        randomInstant(random),
+        randomString(random),
+        i % 5 == 0 ? Long.MAX_VALUE : random.nextLong(Long.MAX_VALUE),
+        randomString(random)));
   }
 
   private static GossipRoute withNarSize(GossipRoute r, long narSize) {
-    return new GossipRoute(r.storePath(), r.upstreamUrl(), r.latencyMs(), r.latencyEma(), r.lastVerified(),
-        r.queryCount(), r.failureCount(), r.expiresAt(), r.narHash(), narSize, r.narUrl());
+    return new GossipRoute(
+        r.storePath(),
+        r.upstreamUrl(),
+        r.latencyMs(),
+        r.latencyEma(),
+        r.lastVerified(),
+        r.queryCount(),
+        r.failureCount(),
+        r.expiresAt(),
+        r.narHash(),
+        narSize,
+        r.narUrl());
   }
 
   private static GossipRoute withNarUrl(GossipRoute r, String narUrl) {
-    return new GossipRoute(r.storePath(), r.upstreamUrl(), r.latencyMs(), r.latencyEma(), r.lastVerified(),
-        r.queryCount(), r.failureCount(), r.expiresAt(), r.narHash(), r.narSize(), narUrl);
+    return new GossipRoute(
+        r.storePath(),
+        r.upstreamUrl(),
+        r.latencyMs(),
+        r.latencyEma(),
+        r.lastVerified(),
+        r.queryCount(),
+        r.failureCount(),
+        r.expiresAt(),
+        r.narHash(),
+        r.narSize(),
+        narUrl);
   }
 
   private static double randomDouble(Random random) {
@@ -892,9 +1048,13 @@ class GossipCodecTest {
   private static Instant randomInstant(Random random) {
     return switch (random.nextInt(4)) {
       case 0 -> Instant.ofEpochSecond(random.nextLong(1L << 32)); // timestamp32
-      case 1 -> Instant.ofEpochSecond(random.nextLong(1L << 34), random.nextInt(1_000_000_000)); // 64
-      case 2 -> Instant.ofEpochSecond(random.nextLong(-62_135_596_800L, 253_402_300_799L), random.nextInt(1_000_000_000));
-      default -> Instant.ofEpochSecond(NOV_2026 + random.nextInt(86_400), random.nextInt(1_000_000_000));
+      case 1 ->
+        Instant.ofEpochSecond(random.nextLong(1L << 34), random.nextInt(1_000_000_000)); // 64
+      case 2 ->
+        Instant.ofEpochSecond(
+            random.nextLong(-62_135_596_800L, 253_402_300_799L), random.nextInt(1_000_000_000));
+      default ->
+        Instant.ofEpochSecond(NOV_2026 + random.nextInt(86_400), random.nextInt(1_000_000_000));
     };
   }
 

@@ -31,9 +31,12 @@ class GossipVectorsTest {
 
   @Test
   void thereAreValidAndInvalidVectors() {
-    assertThat(valid()).extracting(Vector::name)
-        .containsExactlyInAnyOrder("announce-two-routes", "announce-no-routes", "announce-other-signer");
-    assertThat(invalid()).extracting(Vector::name)
+    assertThat(valid())
+        .extracting(Vector::name)
+        .containsExactlyInAnyOrder(
+            "announce-two-routes", "announce-no-routes", "announce-other-signer");
+    assertThat(invalid())
+        .extracting(Vector::name)
         .containsExactlyInAnyOrder("bad-signature", "tampered-body", "truncated", "garbage-body");
   }
 
@@ -117,7 +120,8 @@ class GossipVectorsTest {
   void emptyAnnounceReproducesTheNilRoutesVector() {
     Vector v = MeshVectors.named("announce-no-routes");
     NodeIdentity id = NodeIdentity.fromSeed(v.seed());
-    List<byte[]> packets = GossipCodec.sealAnnounce(id, v.message().timestampNanos(), List.of(), 65_000);
+    List<byte[]> packets =
+        GossipCodec.sealAnnounce(id, v.message().timestampNanos(), List.of(), 65_000);
     assertThat(packets).hasSize(1);
     assertThat(packets.get(0)).isEqualTo(v.packet());
   }
@@ -154,7 +158,8 @@ class GossipVectorsTest {
     byte[] packet = MeshVectors.named("garbage-body").packet();
     byte[] body = Arrays.copyOfRange(packet, 96, packet.length);
     assertThatThrownBy(() -> GossipCodec.decodeBody(body))
-        .isInstanceOfSatisfying(PacketException.class, e -> assertThat(e.reason()).isEqualTo(DropReason.MALFORMED));
+        .isInstanceOfSatisfying(
+            PacketException.class, e -> assertThat(e.reason()).isEqualTo(DropReason.MALFORMED));
   }
 
   @ParameterizedTest

@@ -21,7 +21,8 @@ class LearnedRoutesTest {
   @Test
   void expiredRoutesAreIgnored() {
     assertThat(routes.merge(route("http://a", 5, NOW, NOW), "n1")).isFalse();
-    assertThat(routes.merge(route("http://a", 5, NOW, NOW.minusSeconds(1)), "n1")).isFalse();
+    assertThat(routes.merge(route("http://a", 5, NOW, NOW.minusSeconds(1)), "n1"))
+        .isFalse();
     assertThat(routes.upstreamFor(H)).isEmpty();
   }
 
@@ -29,11 +30,18 @@ class LearnedRoutesTest {
   void lowerEmaWinsAndNewerVerificationBreaksTies() {
     Instant later = NOW.plus(Duration.ofHours(1));
     assertThat(routes.merge(route("http://slow", 50, NOW, later), "n1")).isTrue();
-    assertThat(routes.merge(route("http://fast", 10, NOW.minusSeconds(60), later), "n2")).isTrue();
+    assertThat(routes.merge(route("http://fast", 10, NOW.minusSeconds(60), later), "n2"))
+        .isTrue();
     assertThat(routes.upstreamFor(H)).hasValue("http://fast");
-    assertThat(routes.merge(route("http://slow", 50, NOW, later), "n1")).as("worse EMA").isFalse();
-    assertThat(routes.merge(route("http://other", 10, NOW.minusSeconds(120), later), "n3")).as("tie, older").isFalse();
-    assertThat(routes.merge(route("http://other", 10, NOW, later), "n3")).as("tie, newer").isTrue();
+    assertThat(routes.merge(route("http://slow", 50, NOW, later), "n1"))
+        .as("worse EMA")
+        .isFalse();
+    assertThat(routes.merge(route("http://other", 10, NOW.minusSeconds(120), later), "n3"))
+        .as("tie, older")
+        .isFalse();
+    assertThat(routes.merge(route("http://other", 10, NOW, later), "n3"))
+        .as("tie, newer")
+        .isTrue();
     assertThat(routes.upstreamFor(H)).hasValue("http://other");
     assertThat(routes.get(H).orElseThrow().fromNode()).isEqualTo("n3");
   }
@@ -50,7 +58,9 @@ class LearnedRoutesTest {
     LearnedRoutes small = new LearnedRoutes(10, Clock.fixed(NOW, ZoneOffset.UTC));
     for (int i = 0; i < 25; i++) {
       String h = String.format("%032d", i).replace('0', 'a');
-      small.merge(new GossipRoute(h, "http://a", 1, 1, NOW, 0, 0, NOW.plusSeconds(100 + i), "", 0, ""), "n");
+      small.merge(
+          new GossipRoute(h, "http://a", 1, 1, NOW, 0, 0, NOW.plusSeconds(100 + i), "", 0, ""),
+          "n");
     }
     assertThat(small.size()).isLessThanOrEqualTo(10);
     assertThat(small.upstreamFor(String.format("%032d", 24).replace('0', 'a'))).isPresent();

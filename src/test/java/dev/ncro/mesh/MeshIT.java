@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.config.Config;
 import dev.ncro.config.MeshConfig;
-import dev.ncro.config.UpstreamConfig;
 import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
@@ -32,7 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class MeshIT {
   private static final Duration GOSSIP = Duration.ofMillis(200);
-  @TempDir Path dir;
+
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @AfterEach
@@ -54,12 +56,18 @@ class MeshIT {
   }
 
   private NcroHarness start(Node self, List<URI> upstreams, List<Node> peers) throws Exception {
-    Config base = NcroHarness.config(dir.resolve(self.name() + ".db"), NcroHarness.upstreams(upstreams, null));
-    MeshConfig mesh = new MeshConfig(true, "127.0.0.1:" + self.port(),
-        peers.stream().map(p -> new MeshConfig.Peer("127.0.0.1:" + p.port(), p.publicKey())).toList(),
-        self.key().toString(), GOSSIP);
-    NcroHarness h = NcroHarness.start(new Config(base.server(), base.upstreams(), base.cache(), base.timeouts(),
-        base.logging(), mesh));
+    Config base = NcroHarness.config(
+        dir.resolve(self.name() + ".db"), NcroHarness.upstreams(upstreams, null));
+    MeshConfig mesh = new MeshConfig(
+        true,
+        "127.0.0.1:" + self.port(),
+        peers.stream()
+            .map(p -> new MeshConfig.Peer("127.0.0.1:" + p.port(), p.publicKey()))
+            .toList(),
+        self.key().toString(),
+        GOSSIP);
+    NcroHarness h = NcroHarness.start(new Config(
+        base.server(), base.upstreams(), base.cache(), base.timeouts(), base.logging(), mesh));
     open.add(h);
     return h;
   }
@@ -70,10 +78,11 @@ class MeshIT {
     return u;
   }
 
-
   private static double metric(NcroHarness n, String series) throws Exception {
     String text = new String(n.get("/metrics").body(), StandardCharsets.UTF_8);
-    return text.lines().filter(l -> l.startsWith(series + " ")).findFirst()
+    return text.lines()
+        .filter(l -> l.startsWith(series + " "))
+        .findFirst()
         .map(l -> Double.parseDouble(l.substring(series.length() + 1)))
         .orElseThrow(() -> new AssertionError("no series " + series));
   }
@@ -91,9 +100,11 @@ class MeshIT {
     Node c = node("c");
     NcroHarness na = start(a, List.of(holder.uri(), other.uri()), List.of(b, c));
     NcroHarness nb = start(b, List.of(holder.uri(), other.uri()), List.of(a, c));
-    NcroHarness nc = start(c, List.of(unknownToC.uri(), other.uri()), List.of(a, b)); // C does not list `holder`
+    NcroHarness nc =
+        start(c, List.of(unknownToC.uri(), other.uri()), List.of(a, b)); // C does not list `holder`
 
-    assertThat(na.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Route")).hasValue("race");
+    assertThat(na.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Route"))
+        .hasValue("race");
     Await.until("B learns A's route", () -> nb.ncro().mesh().status().routesLearned() > 0);
     Await.until("C hears A", () -> nc.ncro().mesh().status().routesLearned() > 0);
 
@@ -103,20 +114,27 @@ class MeshIT {
     assertThat(fromB.statusCode()).isEqualTo(200);
     assertThat(fromB.body()).isEqualTo(info);
     assertThat(fromB.headers().firstValue("X-Ncro-Route")).hasValue("mesh");
-    assertThat(other.requestCount("/" + h + ".narinfo")).as("B's other upstream is not asked").isEqualTo(otherBefore);
+    assertThat(other.requestCount("/" + h + ".narinfo"))
+        .as("B's other upstream is not asked")
+        .isEqualTo(otherBefore);
     assertThat(holder.requestCount("/" + h + ".narinfo")).isEqualTo(holderBefore + 1);
     assertThat(metric(nb, "ncro_mesh_route_hits_total")).isEqualTo(1);
 
     // C learned a route naming an upstream it does not list: it must never contact that host.
     HttpResponse<byte[]> fromC = nc.get("/" + h + ".narinfo");
     assertThat(fromC.statusCode()).isEqualTo(404);
-    assertThat(holder.requestCount("/" + h + ".narinfo")).as("C never contacts a host it does not list").isEqualTo(holderBefore + 1);
+    assertThat(holder.requestCount("/" + h + ".narinfo"))
+        .as("C never contacts a host it does not list")
+        .isEqualTo(holderBefore + 1);
     assertThat(metric(nc, "ncro_mesh_route_hits_total")).isZero();
 
     assertThat(metric(nb, "ncro_mesh_packets_accepted_total")).isPositive();
     assertThat(metric(nb, "ncro_mesh_routes_merged_total")).isPositive();
     assertThat(new String(nb.get("/status").body(), StandardCharsets.UTF_8))
-        .contains("\"node_id\":\"" + b.publicKey().substring(0, 16) + "\"", "\"addr\":\"127.0.0.1:" + a.port() + "\"", "last_packet_at");
+        .contains(
+            "\"node_id\":\"" + b.publicKey().substring(0, 16) + "\"",
+            "\"addr\":\"127.0.0.1:" + a.port() + "\"",
+            "last_packet_at");
   }
 
   @Test
@@ -127,18 +145,35 @@ class MeshIT {
     NcroHarness nb = start(b, List.of(up.uri()), List.of(a));
     NodeIdentity aId = NodeIdentity.loadOrCreate(a.key());
     NodeIdentity stranger = NodeIdentity.ephemeral();
-    GossipRoute route = new GossipRoute(TestNarinfo.hash(300), up.uri().toString(), 5, 5, Instant.now(), 0, 0,
-        Instant.now().plusSeconds(600), "", 0, "");
+    GossipRoute route = new GossipRoute(
+        TestNarinfo.hash(300),
+        up.uri().toString(),
+        5,
+        5,
+        Instant.now(),
+        0,
+        0,
+        Instant.now().plusSeconds(600),
+        "",
+        0,
+        "");
 
     try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
       long now = Instant.now().toEpochMilli() * 1_000_000L;
-      byte[] good = GossipCodec.seal(aId, new GossipMessage(GossipMessage.ANNOUNCE, aId.nodeId(), now, List.of(route)));
+      byte[] good = GossipCodec.seal(
+          aId, new GossipMessage(GossipMessage.ANNOUNCE, aId.nodeId(), now, List.of(route)));
       byte[] forged = good.clone();
       forged[40] ^= 1; // inside the signature
-      byte[] unlisted = GossipCodec.seal(stranger,
+      byte[] unlisted = GossipCodec.seal(
+          stranger,
           new GossipMessage(GossipMessage.ANNOUNCE, stranger.nodeId(), now, List.of(route)));
-      byte[] stale = GossipCodec.seal(aId,
-          new GossipMessage(GossipMessage.ANNOUNCE, aId.nodeId(), now - Duration.ofMinutes(10).toNanos(), List.of(route)));
+      byte[] stale = GossipCodec.seal(
+          aId,
+          new GossipMessage(
+              GossipMessage.ANNOUNCE,
+              aId.nodeId(),
+              now - Duration.ofMinutes(10).toNanos(),
+              List.of(route)));
       byte[] garbage = new byte[50]; // shorter than the 96-byte header
       for (byte[] p : List.of(good, good, forged, unlisted, stale, garbage)) {
         s.send(new DatagramPacket(p, p.length, InetAddress.getLoopbackAddress(), b.port()));
@@ -146,21 +181,28 @@ class MeshIT {
       Await.until("all six handled", () -> {
         try {
           return metric(nb, "ncro_mesh_packets_accepted_total")
-              + metric(nb, "ncro_mesh_packets_dropped_total{reason=\"bad_signature\"}")
-              + metric(nb, "ncro_mesh_packets_dropped_total{reason=\"unknown_sender\"}")
-              + metric(nb, "ncro_mesh_packets_dropped_total{reason=\"replay\"}")
-              + metric(nb, "ncro_mesh_packets_dropped_total{reason=\"malformed\"}") >= 6;
+                  + metric(nb, "ncro_mesh_packets_dropped_total{reason=\"bad_signature\"}")
+                  + metric(nb, "ncro_mesh_packets_dropped_total{reason=\"unknown_sender\"}")
+                  + metric(nb, "ncro_mesh_packets_dropped_total{reason=\"replay\"}")
+                  + metric(nb, "ncro_mesh_packets_dropped_total{reason=\"malformed\"}")
+              >= 6;
         } catch (Exception e) {
           throw new RuntimeException(e);
         }
       });
     }
     assertThat(metric(nb, "ncro_mesh_packets_accepted_total")).isEqualTo(1);
-    assertThat(metric(nb, "ncro_mesh_packets_dropped_total{reason=\"replay\"}")).as("the copy and the stale one").isEqualTo(2);
-    assertThat(metric(nb, "ncro_mesh_packets_dropped_total{reason=\"bad_signature\"}")).isEqualTo(1);
-    assertThat(metric(nb, "ncro_mesh_packets_dropped_total{reason=\"unknown_sender\"}")).isEqualTo(1);
-    assertThat(metric(nb, "ncro_mesh_packets_dropped_total{reason=\"malformed\"}")).isEqualTo(1);
-    assertThat(metric(nb, "ncro_mesh_packets_dropped_total{reason=\"oversize\"}")).isZero();
+    assertThat(metric(nb, "ncro_mesh_packets_dropped_total{reason=\"replay\"}"))
+        .as("the copy and the stale one")
+        .isEqualTo(2);
+    assertThat(metric(nb, "ncro_mesh_packets_dropped_total{reason=\"bad_signature\"}"))
+        .isEqualTo(1);
+    assertThat(metric(nb, "ncro_mesh_packets_dropped_total{reason=\"unknown_sender\"}"))
+        .isEqualTo(1);
+    assertThat(metric(nb, "ncro_mesh_packets_dropped_total{reason=\"malformed\"}"))
+        .isEqualTo(1);
+    assertThat(metric(nb, "ncro_mesh_packets_dropped_total{reason=\"oversize\"}"))
+        .isZero();
     assertThat(nb.ncro().mesh().status().routesLearned()).isEqualTo(1);
   }
 
@@ -173,8 +215,12 @@ class MeshIT {
     first.close();
     open.remove(first);
     assertThat(Files.size(a.key())).isEqualTo(64);
-    assertThat(Files.getPosixFilePermissions(a.key())).extracting(Object::toString).containsExactlyInAnyOrder("OWNER_READ", "OWNER_WRITE");
+    assertThat(Files.getPosixFilePermissions(a.key()))
+        .extracting(Object::toString)
+        .containsExactlyInAnyOrder("OWNER_READ", "OWNER_WRITE");
     NcroHarness second = start(a, List.of(up.uri()), List.of());
-    assertThat(second.ncro().mesh().identity().publicKeyHex()).isEqualTo(id).isEqualTo(a.publicKey());
+    assertThat(second.ncro().mesh().identity().publicKeyHex())
+        .isEqualTo(id)
+        .isEqualTo(a.publicKey());
   }
 }

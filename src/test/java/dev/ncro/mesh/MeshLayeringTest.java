@@ -20,23 +20,27 @@ class MeshLayeringTest {
     // The check sees real references: the codec's own uses of its pieces show up.
     assertThat(constantPool(GossipCodec.class))
         .contains("dev/ncro/mesh/PacketSealer", "dev/ncro/mesh/GossipBodyReader");
-    for (Class<?> piece :
-        List.of(
-            GossipWire.class,
-            GossipBodyWriter.class,
-            GossipBodyReader.class,
-            BoundedUnpacker.class,
-            AnnouncePacker.class,
-            PacketSealer.class)) {
-      assertThat(constantPool(piece)).as(piece.getSimpleName()).doesNotContain("dev/ncro/mesh/GossipCodec");
+    for (Class<?> piece : List.of(
+        GossipWire.class,
+        GossipBodyWriter.class,
+        GossipBodyReader.class,
+        BoundedUnpacker.class,
+        AnnouncePacker.class,
+        PacketSealer.class)) {
+      assertThat(constantPool(piece))
+          .as(piece.getSimpleName())
+          .doesNotContain("dev/ncro/mesh/GossipCodec");
     }
   }
 
   @Test
   void theReaderAndTheWriterDoNotKnowEachOther() throws IOException {
-    assertThat(constantPool(GossipBodyReader.class)).doesNotContain("dev/ncro/mesh/GossipBodyWriter");
-    assertThat(constantPool(GossipBodyWriter.class)).doesNotContain("dev/ncro/mesh/GossipBodyReader");
-    assertThat(constantPool(BoundedUnpacker.class)).doesNotContain("dev/ncro/mesh/GossipBodyReader");
+    assertThat(constantPool(GossipBodyReader.class))
+        .doesNotContain("dev/ncro/mesh/GossipBodyWriter");
+    assertThat(constantPool(GossipBodyWriter.class))
+        .doesNotContain("dev/ncro/mesh/GossipBodyReader");
+    assertThat(constantPool(BoundedUnpacker.class))
+        .doesNotContain("dev/ncro/mesh/GossipBodyReader");
   }
 
   @Test

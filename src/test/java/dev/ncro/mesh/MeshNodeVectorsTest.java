@@ -30,8 +30,13 @@ class MeshNodeVectorsTest {
   }
 
   private MeshNode node(MeshStats stats, LearnedRoutes learned, Clock clock) throws Exception {
-    String seed1 = HexFormat.of().formatHex(MeshVectors.named("announce-two-routes").publicKey());
-    MeshConfig cfg = new MeshConfig(true, "127.0.0.1:0", List.of(new MeshConfig.Peer("127.0.0.1:1", seed1)), "",
+    String seed1 =
+        HexFormat.of().formatHex(MeshVectors.named("announce-two-routes").publicKey());
+    MeshConfig cfg = new MeshConfig(
+        true,
+        "127.0.0.1:0",
+        List.of(new MeshConfig.Peer("127.0.0.1:1", seed1)),
+        "",
         Duration.ofHours(1));
     node = MeshNode.start(cfg, NodeIdentity.ephemeral(), List::of, learned, stats, clock);
     return node;
@@ -40,7 +45,8 @@ class MeshNodeVectorsTest {
   @Test
   void vectorsAreAdmittedOrDroppedForTheReasonTheirNoteGives() throws Exception {
     MeshVectors.Vector two = MeshVectors.named("announce-two-routes");
-    Clock clock = Clock.fixed(MeshVectors.instant(two.message().timestampNanos()).minusSeconds(5), ZoneOffset.UTC);
+    Clock clock = Clock.fixed(
+        MeshVectors.instant(two.message().timestampNanos()).minusSeconds(5), ZoneOffset.UTC);
     MeshStats stats = new MeshStats(clock);
     LearnedRoutes learned = new LearnedRoutes(100, clock);
     MeshNode n = node(stats, learned, clock);
@@ -59,7 +65,9 @@ class MeshNodeVectorsTest {
     for (Map.Entry<String, DropReason> e : expected.entrySet()) {
       long before = stats.dropped(e.getValue());
       n.receive(MeshVectors.named(e.getKey()).packet(), FROM);
-      assertThat(stats.dropped(e.getValue())).as(e.getKey() + ": " + MeshVectors.named(e.getKey()).note()).isEqualTo(before + 1);
+      assertThat(stats.dropped(e.getValue()))
+          .as(e.getKey() + ": " + MeshVectors.named(e.getKey()).note())
+          .isEqualTo(before + 1);
     }
     assertThat(stats.accepted()).isEqualTo(1);
   }
@@ -67,7 +75,8 @@ class MeshNodeVectorsTest {
   @Test
   void aValidAnnounceMergesItsLiveRoutes() throws Exception {
     MeshVectors.Vector two = MeshVectors.named("announce-two-routes");
-    Clock clock = Clock.fixed(MeshVectors.instant(two.message().timestampNanos()).plusSeconds(1), ZoneOffset.UTC);
+    Clock clock = Clock.fixed(
+        MeshVectors.instant(two.message().timestampNanos()).plusSeconds(1), ZoneOffset.UTC);
     MeshStats stats = new MeshStats(clock);
     LearnedRoutes learned = new LearnedRoutes(100, clock);
     MeshNode n = node(stats, learned, clock);
@@ -76,15 +85,19 @@ class MeshNodeVectorsTest {
     assertThat(stats.accepted()).isEqualTo(1);
     assertThat(stats.routesReceived()).isEqualTo(2);
     assertThat(stats.routesMerged()).isEqualTo(2);
-    assertThat(learned.upstreamFor("08lpj43znbvk594k15h07qv1xrhrpqpf")).hasValue("https://cache.nixos.org");
-    assertThat(learned.upstreamFor("2vqjx1ismanvhwxqw06kmxcl0f7hzyp7")).hasValue("https://nix-community.cachix.org");
+    assertThat(learned.upstreamFor("08lpj43znbvk594k15h07qv1xrhrpqpf"))
+        .hasValue("https://cache.nixos.org");
+    assertThat(learned.upstreamFor("2vqjx1ismanvhwxqw06kmxcl0f7hzyp7"))
+        .hasValue("https://nix-community.cachix.org");
     assertThat(stats.heard()).containsKey(HexFormat.of().formatHex(two.publicKey()));
   }
 
   @Test
   void packetsFarFromNowAreReplays() throws Exception {
     MeshVectors.Vector two = MeshVectors.named("announce-two-routes");
-    Clock clock = Clock.fixed(MeshVectors.instant(two.message().timestampNanos()).plus(Duration.ofHours(5)), ZoneOffset.UTC);
+    Clock clock = Clock.fixed(
+        MeshVectors.instant(two.message().timestampNanos()).plus(Duration.ofHours(5)),
+        ZoneOffset.UTC);
     MeshStats stats = new MeshStats(clock);
     MeshNode n = node(stats, new LearnedRoutes(100, clock), clock);
     n.receive(two.packet(), FROM);

@@ -42,17 +42,16 @@ final class MeshVectors {
       }
       List<Vector> vectors = new ArrayList<>();
       for (JsonNode v : new ObjectMapper().readTree(in)) {
-        vectors.add(
-            new Vector(
-                v.get("name").asText(),
-                HEX.parseHex(v.get("signer_seed_hex").asText()),
-                HEX.parseHex(v.get("signer_public_key_hex").asText()),
-                HEX.parseHex(v.get("signer_private_key_file_hex").asText()),
-                HEX.parseHex(v.get("packet_hex").asText()),
-                HEX.parseHex(v.get("body_hex").asText()),
-                v.get("valid").asBoolean(),
-                v.get("note").asText(),
-                v.has("message") ? message(v.get("message")) : null));
+        vectors.add(new Vector(
+            v.get("name").asText(),
+            HEX.parseHex(v.get("signer_seed_hex").asText()),
+            HEX.parseHex(v.get("signer_public_key_hex").asText()),
+            HEX.parseHex(v.get("signer_private_key_file_hex").asText()),
+            HEX.parseHex(v.get("packet_hex").asText()),
+            HEX.parseHex(v.get("body_hex").asText()),
+            v.get("valid").asBoolean(),
+            v.get("note").asText(),
+            v.has("message") ? message(v.get("message")) : null));
       }
       return vectors;
     } catch (IOException e) {
@@ -90,25 +89,25 @@ final class MeshVectors {
   private static GossipMessage message(JsonNode m) {
     List<GossipRoute> routes = new ArrayList<>();
     for (JsonNode r : m.get("Routes")) {
-      routes.add(
-          new GossipRoute(
-              r.get("StorePath").asText(),
-              r.get("UpstreamURL").asText(),
-              r.get("LatencyMs").asDouble(),
-              r.get("LatencyEMA").asDouble(),
-              instant(r.get("LastVerified_unix_nanos").asLong()),
-              r.get("QueryCount").asLong(),
-              r.get("FailureCount").asLong(),
-              instant(r.get("TTL_unix_nanos").asLong()),
-              r.get("NarHash").asText(),
-              r.get("NarSize").asLong(),
-              r.get("NarURL").asText()));
+      routes.add(new GossipRoute(
+          r.get("StorePath").asText(),
+          r.get("UpstreamURL").asText(),
+          r.get("LatencyMs").asDouble(),
+          r.get("LatencyEMA").asDouble(),
+          instant(r.get("LastVerified_unix_nanos").asLong()),
+          r.get("QueryCount").asLong(),
+          r.get("FailureCount").asLong(),
+          instant(r.get("TTL_unix_nanos").asLong()),
+          r.get("NarHash").asText(),
+          r.get("NarSize").asLong(),
+          r.get("NarURL").asText()));
     }
     return new GossipMessage(
         m.get("Type").asInt(), m.get("NodeID").asText(), m.get("Timestamp").asLong(), routes);
   }
 
   static Instant instant(long unixNanos) {
-    return Instant.ofEpochSecond(Math.floorDiv(unixNanos, 1_000_000_000L), Math.floorMod(unixNanos, 1_000_000_000L));
+    return Instant.ofEpochSecond(
+        Math.floorDiv(unixNanos, 1_000_000_000L), Math.floorMod(unixNanos, 1_000_000_000L));
   }
 }

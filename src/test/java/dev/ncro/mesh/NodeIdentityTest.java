@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 class NodeIdentityTest {
   private static final byte[] MESSAGE = "announce".getBytes(StandardCharsets.UTF_8);
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
 
   @Test
   void createsAMissingKeyFileWithMode0600AndParentDirectories() throws Exception {
@@ -35,7 +36,8 @@ class NodeIdentityTest {
     assertThat(content).hasSize(64);
     assertThat(Arrays.copyOfRange(content, 32, 64)).isEqualTo(created.publicKey());
     // The file is the seed followed by the public key: the seed alone gives the same identity.
-    assertThat(NodeIdentity.fromSeed(Arrays.copyOf(content, 32)).publicKey()).isEqualTo(created.publicKey());
+    assertThat(NodeIdentity.fromSeed(Arrays.copyOf(content, 32)).publicKey())
+        .isEqualTo(created.publicKey());
   }
 
   @Test
@@ -114,11 +116,15 @@ class NodeIdentityTest {
     byte[] flipped = signature.clone();
     flipped[10] ^= 0x40;
     assertThat(NodeIdentity.verify(id.publicKey(), MESSAGE, flipped)).isFalse();
-    assertThat(NodeIdentity.verify(id.publicKey(), "announcf".getBytes(StandardCharsets.UTF_8), signature)).isFalse();
-    assertThat(NodeIdentity.verify(NodeIdentity.ephemeral().publicKey(), MESSAGE, signature)).isFalse();
+    assertThat(NodeIdentity.verify(
+            id.publicKey(), "announcf".getBytes(StandardCharsets.UTF_8), signature))
+        .isFalse();
+    assertThat(NodeIdentity.verify(NodeIdentity.ephemeral().publicKey(), MESSAGE, signature))
+        .isFalse();
     // Malformed arguments are "not valid", never an exception.
     assertThat(NodeIdentity.verify(new byte[31], MESSAGE, signature)).isFalse();
-    assertThat(NodeIdentity.verify(id.publicKey(), MESSAGE, Arrays.copyOf(signature, 63))).isFalse();
+    assertThat(NodeIdentity.verify(id.publicKey(), MESSAGE, Arrays.copyOf(signature, 63)))
+        .isFalse();
     assertThat(NodeIdentity.verify(null, MESSAGE, signature)).isFalse();
     assertThat(NodeIdentity.verify(id.publicKey(), null, signature)).isFalse();
     byte[] allOnes = new byte[32];
@@ -136,9 +142,8 @@ class NodeIdentityTest {
     // Ed25519 is deterministic: the JDK, given the same seed, must produce the same bytes.
     MeshVectors.Vector v = MeshVectors.named("announce-two-routes");
     NodeIdentity id = NodeIdentity.fromPrivateKey(v.privateKeyFile());
-    PrivateKey jdkKey =
-        KeyFactory.getInstance("Ed25519")
-            .generatePrivate(new EdECPrivateKeySpec(NamedParameterSpec.ED25519, v.seed()));
+    PrivateKey jdkKey = KeyFactory.getInstance("Ed25519")
+        .generatePrivate(new EdECPrivateKeySpec(NamedParameterSpec.ED25519, v.seed()));
     for (byte[] message : new byte[][] {MESSAGE, v.body(), new byte[0]}) {
       Signature jdk = Signature.getInstance("Ed25519");
       jdk.initSign(jdkKey);
@@ -175,7 +180,8 @@ class NodeIdentityTest {
 
   @Test
   void fromSeedAndFromPrivateKeyRefuseWrongLengths() {
-    assertThatThrownBy(() -> NodeIdentity.fromSeed(new byte[31])).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> NodeIdentity.fromSeed(new byte[31]))
+        .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> NodeIdentity.fromPrivateKey(new byte[32]))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("32 bytes, expected 64");

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The key file as bytes: created once, never overwritten, and concurrent creators agree. */
 class NodeKeyFileTest {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
 
   @Test
   void anExistingFileIsReadAndNoKeyIsMade() throws Exception {

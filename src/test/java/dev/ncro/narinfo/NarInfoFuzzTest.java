@@ -34,6 +34,7 @@ class NarInfoFuzzTest {
   private static final List<NixPublicKey> KEYS = List.of(
       NixPublicKey.parse("ncro-test-1:WTU8CoLrh+5CO2/ZbvIZ5EFxvRrORFf27w4TRi9BKqs="),
       NixPublicKey.parse("cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="));
+
   private static final List<URI> UPSTREAMS = List.of(
       URI.create("https://cache.example.org/sub"),
       URI.create("https://cache.nixos.org"),
@@ -56,7 +57,8 @@ class NarInfoFuzzTest {
       assertThat(info.storePath()).contains("/" + info.hashPart() + "-");
       assertThat(info.url()).isNotEmpty();
       assertThat(info.narSize()).isNotNegative();
-      assertThat(info.fingerprint()).startsWith("1;" + info.storePath() + ";" + info.narHash() + ";" + info.narSize() + ";");
+      assertThat(info.fingerprint())
+          .startsWith("1;" + info.storePath() + ";" + info.narHash() + ";" + info.narSize() + ";");
       info.isSignedByAny(KEYS);
       assertThat(info.isSignedByAny(List.of())).isFalse();
     }
@@ -89,21 +91,31 @@ class NarInfoFuzzTest {
     int tail = in.length - inEnd;
     int outEnd = out.length - tail;
     assertThat(outEnd).as("output long enough").isGreaterThan(valueStart);
-    assertThat(Arrays.equals(in, 0, valueStart, out, 0, valueStart)).as("bytes before the URL value").isTrue();
-    assertThat(Arrays.equals(in, inEnd, in.length, out, outEnd, out.length)).as("bytes after the URL value").isTrue();
-    String base = upstream.toString().endsWith("/") ? upstream.toString() : upstream.toString() + "/";
+    assertThat(Arrays.equals(in, 0, valueStart, out, 0, valueStart))
+        .as("bytes before the URL value")
+        .isTrue();
+    assertThat(Arrays.equals(in, inEnd, in.length, out, outEnd, out.length))
+        .as("bytes after the URL value")
+        .isTrue();
+    String base =
+        upstream.toString().endsWith("/") ? upstream.toString() : upstream.toString() + "/";
     byte[] prefix = base.getBytes(StandardCharsets.UTF_8);
     byte[] relative = Arrays.copyOfRange(out, valueStart, outEnd);
     byte[] expected = new byte[prefix.length + relative.length];
     System.arraycopy(prefix, 0, expected, 0, prefix.length);
     System.arraycopy(relative, 0, expected, prefix.length, relative.length);
-    assertThat(Arrays.copyOfRange(in, valueStart, inEnd)).as("old value = <upstream>/ + new value").isEqualTo(expected);
-    assertThat(new String(relative, StandardCharsets.ISO_8859_1)).as("a NAR path ncro serves").startsWith("nar/");
+    assertThat(Arrays.copyOfRange(in, valueStart, inEnd))
+        .as("old value = <upstream>/ + new value")
+        .isEqualTo(expected);
+    assertThat(new String(relative, StandardCharsets.ISO_8859_1))
+        .as("a NAR path ncro serves")
+        .startsWith("nar/");
   }
 
   private static int firstUrlLine(byte[] b) {
     for (int i = 0; i <= b.length - URL_KEY.length; i++) {
-      if ((i == 0 || b[i - 1] == '\n') && Arrays.equals(b, i, i + URL_KEY.length, URL_KEY, 0, URL_KEY.length)) {
+      if ((i == 0 || b[i - 1] == '\n')
+          && Arrays.equals(b, i, i + URL_KEY.length, URL_KEY, 0, URL_KEY.length)) {
         return i;
       }
     }

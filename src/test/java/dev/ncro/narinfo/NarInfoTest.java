@@ -14,7 +14,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class NarInfoTest {
   private static final String HASH = "0123456789abcdfghijklmnpqrsvwxyz";
   private static final String PATH = "/nix/store/" + HASH + "-hello-2.12";
-  private static final String NAR_HASH = "sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s";
+  private static final String NAR_HASH =
+      "sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s";
 
   private static String body(String sig) {
     return "StorePath: " + PATH + "\n"
@@ -30,7 +31,8 @@ class NarInfoTest {
   }
 
   private static String fingerprint() {
-    return "1;" + PATH + ";" + NAR_HASH + ";226488;/nix/store/3n58xw4373jp0ljirf06d8077j15pc4j-glibc-2.37-8," + PATH;
+    return "1;" + PATH + ";" + NAR_HASH
+        + ";226488;/nix/store/3n58xw4373jp0ljirf06d8077j15pc4j-glibc-2.37-8," + PATH;
   }
 
   @Test
@@ -63,10 +65,12 @@ class NarInfoTest {
   void signatureVerifiesOnlyWithTheRightKeyAndName() throws Exception {
     TestKey key = new TestKey("cache.example.org-1");
     NarInfo signed = NarInfo.parse(body(key.sign(fingerprint())));
-    assertThat(signed.isSignedByAny(List.of(NixPublicKey.parse(key.publicKey())))).isTrue();
+    assertThat(signed.isSignedByAny(List.of(NixPublicKey.parse(key.publicKey()))))
+        .isTrue();
 
     TestKey sameNameOtherKey = new TestKey("cache.example.org-1");
-    assertThat(signed.isSignedByAny(List.of(NixPublicKey.parse(sameNameOtherKey.publicKey())))).isFalse();
+    assertThat(signed.isSignedByAny(List.of(NixPublicKey.parse(sameNameOtherKey.publicKey()))))
+        .isFalse();
 
     TestKey otherName = new TestKey("other-1");
     String renamed = key.publicKey().replace("cache.example.org-1", "other-1");
@@ -74,15 +78,18 @@ class NarInfoTest {
     assertThat(otherName.name()).isEqualTo("other-1");
 
     // A tampered field breaks the signature.
-    NarInfo tampered = NarInfo.parse(body(key.sign(fingerprint())).replace("NarSize: 226488", "NarSize: 226489"));
-    assertThat(tampered.isSignedByAny(List.of(NixPublicKey.parse(key.publicKey())))).isFalse();
+    NarInfo tampered =
+        NarInfo.parse(body(key.sign(fingerprint())).replace("NarSize: 226488", "NarSize: 226489"));
+    assertThat(tampered.isSignedByAny(List.of(NixPublicKey.parse(key.publicKey()))))
+        .isFalse();
   }
 
   @Test
   void verifiesARealNixSignature() throws Exception {
     // Made by Nix 2.8: `nix-store --generate-binary-cache-key ncro-test-1 sec pub`, then
     // `nix copy --to 'file://DIR?secret-key=sec&compression=none'` of a path with two references.
-    NixPublicKey pub = NixPublicKey.parse("ncro-test-1:WTU8CoLrh+5CO2/ZbvIZ5EFxvRrORFf27w4TRi9BKqs=");
+    NixPublicKey pub =
+        NixPublicKey.parse("ncro-test-1:WTU8CoLrh+5CO2/ZbvIZ5EFxvRrORFf27w4TRi9BKqs=");
     String narinfo = """
         StorePath: /nix/store/8g17ffks07mb0j9l4ras20b1wfkr7jcc-ncro-sigvec-c
         URL: nar/0sx6r4iqan9igkg2njfyln4iffs3fa6bky3nkalqvy9prcgjmmqv.nar
@@ -96,42 +103,55 @@ class NarInfoTest {
         CA: text:sha256:0vcyi1c9zj50956cnwrrm7w9rhm5964zj5q1x7nc814xysvgxxzm
         """;
     NarInfo n = NarInfo.parse(narinfo);
-    assertThat(n.fingerprint()).isEqualTo("1;/nix/store/8g17ffks07mb0j9l4ras20b1wfkr7jcc-ncro-sigvec-c;"
-        + "sha256:0sx6r4iqan9igkg2njfyln4iffs3fa6bky3nkalqvy9prcgjmmqv;240;"
-        + "/nix/store/5mxqkbp79wj5a53qkdirmfsvdixrlycr-a.txt,/nix/store/gbfcgkrndg79nf1v1nxinfpw1qvb232g-ncro-sigvec-d");
+    assertThat(n.fingerprint())
+        .isEqualTo(
+            "1;/nix/store/8g17ffks07mb0j9l4ras20b1wfkr7jcc-ncro-sigvec-c;"
+                + "sha256:0sx6r4iqan9igkg2njfyln4iffs3fa6bky3nkalqvy9prcgjmmqv;240;"
+                + "/nix/store/5mxqkbp79wj5a53qkdirmfsvdixrlycr-a.txt,/nix/store/gbfcgkrndg79nf1v1nxinfpw1qvb232g-ncro-sigvec-d");
     assertThat(n.isSignedByAny(List.of(pub))).isTrue();
-    assertThat(NarInfo.parse(narinfo.replace("a.txt g", "b.txt g")).isSignedByAny(List.of(pub))).isFalse();
+    assertThat(NarInfo.parse(narinfo.replace("a.txt g", "b.txt g")).isSignedByAny(List.of(pub)))
+        .isFalse();
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {
-      "",
-      "StorePath: /nix/store/" + HASH + "-x\nURL: nar/x\nNarHash: sha256:x\nNarSize: 1", // no final newline
-      "URL: nar/x\nNarHash: sha256:x\nNarSize: 1\n", // no StorePath
-      "StorePath: /nix/store/" + HASH + "-x\nNarHash: sha256:x\nNarSize: 1\n", // no URL
-      "StorePath: /nix/store/" + HASH + "-x\nURL: nar/x\nNarSize: 1\n", // no NarHash
-      "StorePath: /nix/store/" + HASH + "-x\nURL: nar/x\nNarHash: sha256:x\n", // no NarSize
-      "StorePath: /nix/store/" + HASH + "-x\nURL: nar/x\nNarHash: sha256:x\nNarSize: -1\n",
-      "StorePath: /nix/store/" + HASH + "-x\nURL: nar/x\nNarHash: sha256:x\nNarSize: lots\n",
-      "StorePath: /nix/store/eeee-x\nURL: nar/x\nNarHash: sha256:x\nNarSize: 1\n", // bad hash part
-      "StorePath: /nix/store/" + HASH + "-x\nURL nar/x\nNarHash: sha256:x\nNarSize: 1\n", // no ": "
-      "<html>502 Bad Gateway</html>\n",
-  })
+  @ValueSource(
+      strings = {
+        "",
+        "StorePath: /nix/store/" + HASH
+            + "-x\nURL: nar/x\nNarHash: sha256:x\nNarSize: 1", // no final newline
+        "URL: nar/x\nNarHash: sha256:x\nNarSize: 1\n", // no StorePath
+        "StorePath: /nix/store/" + HASH + "-x\nNarHash: sha256:x\nNarSize: 1\n", // no URL
+        "StorePath: /nix/store/" + HASH + "-x\nURL: nar/x\nNarSize: 1\n", // no NarHash
+        "StorePath: /nix/store/" + HASH + "-x\nURL: nar/x\nNarHash: sha256:x\n", // no NarSize
+        "StorePath: /nix/store/" + HASH + "-x\nURL: nar/x\nNarHash: sha256:x\nNarSize: -1\n",
+        "StorePath: /nix/store/" + HASH + "-x\nURL: nar/x\nNarHash: sha256:x\nNarSize: lots\n",
+        "StorePath: /nix/store/eeee-x\nURL: nar/x\nNarHash: sha256:x\nNarSize: 1\n", // bad hash
+        // part
+        "StorePath: /nix/store/" + HASH
+            + "-x\nURL nar/x\nNarHash: sha256:x\nNarSize: 1\n", // no ": "
+        "<html>502 Bad Gateway</html>\n",
+      })
   void rejectsWhatNixWouldReject(String text) {
-    assertThatThrownBy(() -> NarInfo.parse(text.getBytes(StandardCharsets.UTF_8))).isInstanceOf(NarInfoException.class);
+    assertThatThrownBy(() -> NarInfo.parse(text.getBytes(StandardCharsets.UTF_8)))
+        .isInstanceOf(NarInfoException.class);
   }
 
   @Test
   void absoluteUrlUnderTheUpstreamBecomesRelativeAndNothingElseChanges() {
     String abs = body(null).replace("URL: nar/", "URL: https://cache.example.org/sub/nar/");
-    byte[] out = NarInfoRewriter.relativizeUrl(abs.getBytes(StandardCharsets.UTF_8), URI.create("https://cache.example.org/sub"));
+    byte[] out = NarInfoRewriter.relativizeUrl(
+        abs.getBytes(StandardCharsets.UTF_8), URI.create("https://cache.example.org/sub"));
     assertThat(new String(out, StandardCharsets.UTF_8)).isEqualTo(body(null));
 
-    byte[] elsewhere = body(null).replace("URL: nar/", "URL: https://cdn.example.net/nar/").getBytes(StandardCharsets.UTF_8);
-    assertThat(NarInfoRewriter.relativizeUrl(elsewhere, URI.create("https://cache.example.org"))).isEqualTo(elsewhere);
+    byte[] elsewhere = body(null)
+        .replace("URL: nar/", "URL: https://cdn.example.net/nar/")
+        .getBytes(StandardCharsets.UTF_8);
+    assertThat(NarInfoRewriter.relativizeUrl(elsewhere, URI.create("https://cache.example.org")))
+        .isEqualTo(elsewhere);
 
     byte[] relative = body(null).getBytes(StandardCharsets.UTF_8);
-    assertThat(NarInfoRewriter.relativizeUrl(relative, URI.create("https://cache.example.org"))).isSameAs(relative);
+    assertThat(NarInfoRewriter.relativizeUrl(relative, URI.create("https://cache.example.org")))
+        .isSameAs(relative);
   }
 
   @Test

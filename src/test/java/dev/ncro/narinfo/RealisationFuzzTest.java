@@ -1,9 +1,9 @@
 package dev.ncro.narinfo;
 
-import java.nio.charset.StandardCharsets;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -17,8 +17,8 @@ import java.util.List;
  * <p>Seeds: {@code src/test/resources/dev/ncro/narinfo/RealisationFuzzTestInputs/parseVerify/}.
  */
 class RealisationFuzzTest {
-  private static final List<NixPublicKey> KEYS = List.of(
-      NixPublicKey.parse("i20-test-1:/upWvOIq4vCFE9furmMHu6eAW5TwSCLOAUn2fXhLrug="));
+  private static final List<NixPublicKey> KEYS =
+      List.of(NixPublicKey.parse("i20-test-1:/upWvOIq4vCFE9furmMHu6eAW5TwSCLOAUn2fXhLrug="));
 
   @FuzzTest(maxDuration = "15s")
   void parseVerify(byte[] data) {

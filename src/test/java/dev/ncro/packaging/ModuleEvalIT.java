@@ -1,6 +1,5 @@
 package dev.ncro.packaging;
 
-import java.util.concurrent.ConcurrentHashMap;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -22,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -40,17 +40,37 @@ import org.junit.jupiter.params.provider.ValueSource;
  * nix/package.nix, evaluated with stand-ins: its Maven repository is exactly the lock.
  */
 class ModuleEvalIT {
-  private static final Path ROOT = Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
-  private static final String FAKE_JAVA = "/nix/store/00000000000000000000000000000000-openjdk-headless-21/bin/java";
+  private static final Path ROOT =
+      Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
+  private static final String FAKE_JAVA =
+      "/nix/store/00000000000000000000000000000000-openjdk-headless-21/bin/java";
 
   @ParameterizedTest
-  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "discovery", "postgresql", "invalid"})
+  @ValueSource(
+      strings = {
+        "default",
+        "substituter",
+        "exclusive",
+        "socket",
+        "mesh",
+        "instances",
+        "credentials",
+        "policy",
+        "discovery",
+        "postgresql",
+        "invalid"
+      })
   void scenarioRendersWhatTheFixtureSays(String scenario) throws Exception {
     JsonNode got = eval(scenario);
-    JsonNode want = new ObjectMapper().readTree(ROOT.resolve("src/test/resources/packaging/eval/" + scenario + ".json").toFile());
-    assertThat(got).as("nix/tests/eval-module.nix --argstr scenario %s (after a deliberate module change:"
-            + " nix/tests/regenerate-eval-fixtures, then read the diff)",
-        scenario).isEqualTo(want);
+    JsonNode want = new ObjectMapper()
+        .readTree(ROOT.resolve("src/test/resources/packaging/eval/" + scenario + ".json")
+            .toFile());
+    assertThat(got)
+        .as(
+            "nix/tests/eval-module.nix --argstr scenario %s (after a deliberate module change:"
+                + " nix/tests/regenerate-eval-fixtures, then read the diff)",
+            scenario)
+        .isEqualTo(want);
     if (!scenario.equals("invalid")) {
       assertThat(got.get("failedAssertions")).as("assertions of %s", scenario).isEmpty();
     }
@@ -59,12 +79,14 @@ class ModuleEvalIT {
   @Test
   void invalidSetUpsAreRefusedWithTheOptionNamed() throws Exception {
     List<String> failed = texts(eval("invalid").get("failedAssertions"));
-    assertThat(failed).anyMatch(m -> m.contains("settings.mesh.bind_addr: port 70000 is outside 1-65535"))
+    assertThat(failed)
+        .anyMatch(m -> m.contains("settings.mesh.bind_addr: port 70000 is outside 1-65535"))
         .anyMatch(m -> m.contains("instances.zero.settings.server.listen: port 0 is outside"))
         .anyMatch(m -> m.contains("instances.zero.settings.upstreams: `password`"))
         .anyMatch(m -> m.contains("every instance needs its own settings.server.listen port"))
         .anyMatch(m -> m.contains("instances.db.settings.cache.store is \"postgresql\": set"))
-        .anyMatch(m -> m.contains("instances.dbpw.settings.cache.postgresql.url carries a password"));
+        .anyMatch(
+            m -> m.contains("instances.dbpw.settings.cache.postgresql.url carries a password"));
   }
 
   /** Instances: own unit, port, state directory, config file, credentials; the default instance stays ncro.service. */
@@ -77,7 +99,8 @@ class ModuleEvalIT {
         services.put(e.getKey(), e.getValue().asText());
       }
     });
-    assertThat(services).containsOnlyKeys("ncro.service", "ncro-private.service", "ncro-staging.service");
+    assertThat(services)
+        .containsOnlyKeys("ncro.service", "ncro-private.service", "ncro-staging.service");
     assertThat(r.get("units").has("ncro-staging.socket")).isTrue();
     Set<String> stateDirs = new HashSet<>();
     Set<String> configs = new HashSet<>();
@@ -88,24 +111,37 @@ class ModuleEvalIT {
       assertThat(directive(unit, "WorkingDirectory")).containsExactly("/var/lib/" + name);
       assertThat(directive(unit, "DynamicUser")).containsExactly("true");
       stateDirs.add(directive(unit, "StateDirectory").get(0));
-      Matcher m = Pattern.compile("--config (\\S+)").matcher(directive(unit, "ExecStart").get(0));
+      Matcher m = Pattern.compile("--config (\\S+)")
+          .matcher(directive(unit, "ExecStart").get(0));
       assertThat(m.find()).isTrue();
       configs.add(m.group(1));
       JsonNode settings = r.get("settings").get(name);
-      assertThat(settings.get("cache").get("db_path").asText()).isEqualTo("/var/lib/" + name + "/routes.db");
+      assertThat(settings.get("cache").get("db_path").asText())
+          .isEqualTo("/var/lib/" + name + "/routes.db");
     }
     assertThat(stateDirs).hasSize(3);
     assertThat(configs).hasSize(3);
-    assertThat(r.get("settings").get("ncro").get("server").get("listen").asText()).isEqualTo(":8080");
-    assertThat(r.get("settings").get("ncro-private").get("server").get("listen").asText()).isEqualTo("127.0.0.1:8081");
-    assertThat(r.get("settings").get("ncro-staging").get("server").get("listen").asText()).isEmpty();
-    assertThat(r.get("units").get("ncro-staging.socket").asText()).contains("ListenStream=[::1]:8082");
+    assertThat(r.get("settings").get("ncro").get("server").get("listen").asText())
+        .isEqualTo(":8080");
+    assertThat(r.get("settings").get("ncro-private").get("server").get("listen").asText())
+        .isEqualTo("127.0.0.1:8081");
+    assertThat(r.get("settings").get("ncro-staging").get("server").get("listen").asText())
+        .isEmpty();
+    assertThat(r.get("units").get("ncro-staging.socket").asText())
+        .contains("ListenStream=[::1]:8082");
     // Credentials: loaded by the private instance only, under its own credentials directory.
-    assertThat(directive(services.get("ncro-private.service"), "LoadCredential")).containsExactly(
-        "upstream0-ca:/etc/ssl/private-ca.pem", "upstream0-password:/run/secrets/private-cache-password",
-        "upstream1-token:/run/secrets/attic-token", "netrc:/run/secrets/ncro-netrc");
+    assertThat(directive(services.get("ncro-private.service"), "LoadCredential"))
+        .containsExactly(
+            "upstream0-ca:/etc/ssl/private-ca.pem",
+                "upstream0-password:/run/secrets/private-cache-password",
+            "upstream1-token:/run/secrets/attic-token", "netrc:/run/secrets/ncro-netrc");
     assertThat(directive(services.get("ncro.service"), "LoadCredential")).isEmpty();
-    assertThat(r.get("settings").get("ncro-private").get("upstreams").get(0).get("password_file").asText())
+    assertThat(r.get("settings")
+            .get("ncro-private")
+            .get("upstreams")
+            .get(0)
+            .get("password_file")
+            .asText())
         .isEqualTo("/run/credentials/ncro-private.service/upstream0-password");
   }
 
@@ -115,7 +151,9 @@ class ModuleEvalIT {
     for (String scenario : List.of("instances", "credentials", "mesh", "policy", "postgresql")) {
       JsonNode r = eval(scenario);
       String settings = r.get("settings").toString();
-      assertThat(settings).as(scenario).doesNotContain("/run/secrets/", "/etc/ncro/node.key", "hunter2");
+      assertThat(settings)
+          .as(scenario)
+          .doesNotContain("/run/secrets/", "/etc/ncro/node.key", "hunter2");
     }
     String unit = eval("credentials").get("units").get("ncro.service").asText();
     assertThat(directive(unit, "EnvironmentFile")).containsExactly("/run/secrets/ncro.env");
@@ -132,7 +170,19 @@ class ModuleEvalIT {
    * build-time {@code ncro --check --skip-secret-files} does; every other field is checked.
    */
   @ParameterizedTest
-  @ValueSource(strings = {"default", "substituter", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "discovery", "postgresql"})
+  @ValueSource(
+      strings = {
+        "default",
+        "substituter",
+        "exclusive",
+        "socket",
+        "mesh",
+        "instances",
+        "credentials",
+        "policy",
+        "discovery",
+        "postgresql"
+      })
   void renderedSettingsLoadInNcro(String scenario, @TempDir Path dir) throws Exception {
     JsonNode all = eval(scenario).get("settings");
     for (Iterator<Map.Entry<String, JsonNode>> it = all.fields(); it.hasNext(); ) {
@@ -140,7 +190,8 @@ class ModuleEvalIT {
       Path yaml = dir.resolve(instance.getKey() + ".yaml");
       Files.writeString(yaml, instance.getValue().toString()); // JSON is YAML
       Config c = ConfigLoader.load(yaml, Map.of(), ConfigLoader.SecretFiles.SKIP);
-      assertThat(c.cache().dbPath()).as(instance.getKey())
+      assertThat(c.cache().dbPath())
+          .as(instance.getKey())
           .isEqualTo(Path.of("/var/lib/" + instance.getKey() + "/routes.db"));
     }
     Path yaml = dir.resolve("ncro.yaml");
@@ -154,26 +205,34 @@ class ModuleEvalIT {
       }
       case "exclusive" -> assertThat(c.upstreams()).hasSize(2);
       case "instances" -> {
-        Config priv = ConfigLoader.load(dir.resolve("ncro-private.yaml"), Map.of(), ConfigLoader.SecretFiles.SKIP);
+        Config priv = ConfigLoader.load(
+            dir.resolve("ncro-private.yaml"), Map.of(), ConfigLoader.SecretFiles.SKIP);
         assertThat(priv.server().listen()).isEqualTo(new ListenAddress("127.0.0.1", 8081));
         assertThat(priv.upstreams()).hasSize(2);
-        assertThat(ConfigLoader.load(dir.resolve("ncro-staging.yaml"), Map.of(), ConfigLoader.SecretFiles.SKIP)
-            .server().listen()).as("socket-activated instance").isNull();
+        assertThat(ConfigLoader.load(
+                    dir.resolve("ncro-staging.yaml"), Map.of(), ConfigLoader.SecretFiles.SKIP)
+                .server()
+                .listen())
+            .as("socket-activated instance")
+            .isNull();
       }
       case "policy" -> {
         assertThat(c.upstreams().get(0).filters().rules()).hasSize(2);
         assertThat(c.upstreams().get(1).filters().rules()).hasSize(1);
         assertThat(c.fallbackCache().enabled()).isTrue();
         assertThat(c.fallbackCache().upstream().url()).hasToString("https://archive.corp.example");
-        assertThat(c.fallbackCache().upstream().caFile()).isEqualTo(Path.of("/run/credentials/ncro.service/fallback-ca"));
+        assertThat(c.fallbackCache().upstream().caFile())
+            .isEqualTo(Path.of("/run/credentials/ncro.service/fallback-ca"));
       }
       case "postgresql" -> {
         StoreConfig.Postgresql pg = (StoreConfig.Postgresql) c.cache().store();
-        assertThat(pg.passwordFile()).isEqualTo(Path.of("/run/credentials/ncro.service/postgresql-password"));
+        assertThat(pg.passwordFile())
+            .isEqualTo(Path.of("/run/credentials/ncro.service/postgresql-password"));
         assertThat(pg.jdbcUrl()).isEqualTo("jdbc:postgresql://127.0.0.1:5432/ncro");
         assertThat(pg.poolSize()).isEqualTo(4);
         String unit = eval(scenario).get("units").get("ncro.service").asText();
-        assertThat(directive(unit, "LoadCredential")).containsExactly("postgresql-password:/run/secrets/ncro-db-password");
+        assertThat(directive(unit, "LoadCredential"))
+            .containsExactly("postgresql-password:/run/secrets/ncro-db-password");
         assertThat(directive(unit, "After").get(0)).contains("postgresql.service");
       }
       case "credentials" -> {
@@ -186,13 +245,24 @@ class ModuleEvalIT {
 
   /** Every rendered unit (and socket unit) passes systemd-analyze verify, and each service stays hardened. */
   @ParameterizedTest
-  @ValueSource(strings = {"default", "exclusive", "socket", "mesh", "instances", "credentials", "policy", "discovery"})
+  @ValueSource(
+      strings = {
+        "default",
+        "exclusive",
+        "socket",
+        "mesh",
+        "instances",
+        "credentials",
+        "policy",
+        "discovery"
+      })
   void renderedUnitsPassSystemdAnalyze(String scenario, @TempDir Path dir) throws Exception {
     String analyze = tool("systemd-analyze").orElse(null);
     assumeTrue(analyze != null, "systemd-analyze not found (Debian package systemd)");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> files = new ArrayList<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = eval(scenario).get("units").fields(); it.hasNext(); ) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = eval(scenario).get("units").fields();
+        it.hasNext(); ) {
       var e = it.next();
       Path f = dir.resolve(e.getKey());
       // The stub JDK's store path does not exist here: verify checks that ExecStart's program does.
@@ -215,7 +285,9 @@ class ModuleEvalIT {
       Matcher m = Pattern.compile("Overall exposure level for \\S+: ([0-9.]+)").matcher(s.output());
       assertThat(m.find()).as(s.output()).isTrue();
       // The plain unit scores 1.4; a privileged port adds CAP_NET_BIND_SERVICE (mesh scenario).
-      assertThat(Double.parseDouble(m.group(1))).as("%s:\n%s", f, s.output()).isLessThanOrEqualTo(2.0);
+      assertThat(Double.parseDouble(m.group(1)))
+          .as("%s:\n%s", f, s.output())
+          .isLessThanOrEqualTo(2.0);
     }
   }
 
@@ -223,25 +295,32 @@ class ModuleEvalIT {
   @Test
   void packageFetchesExactlyTheLock() throws Exception {
     JsonNode pkg = nixEval(List.of(ROOT.resolve("nix/tests/eval-package.nix").toString()));
-    JsonNode lock = new ObjectMapper().readTree(ROOT.resolve("nix/maven-deps.json").toFile());
+    JsonNode lock =
+        new ObjectMapper().readTree(ROOT.resolve("nix/maven-deps.json").toFile());
     JsonNode repo = pkg.get("repository");
     assertThat(repo.size()).isEqualTo(lock.get("artifacts").size()).isGreaterThan(100);
     for (int i = 0; i < repo.size(); i++) {
       JsonNode a = lock.get("artifacts").get(i);
       assertThat(repo.get(i).get("path")).isEqualTo(a.get("path"));
       assertThat(repo.get(i).get("sha256")).isEqualTo(a.get("sha256"));
-      assertThat(repo.get(i).get("url").asText()).isEqualTo("https://repo.maven.apache.org/maven2/" + a.get("path").asText());
+      assertThat(repo.get(i).get("url").asText())
+          .isEqualTo("https://repo.maven.apache.org/maven2/" + a.get("path").asText());
     }
-    assertThat(pkg.get("buildPhase").asText()).contains("mvn --offline", "-Dmaven.repo.local=", "-Dmaven.test.skip=true");
+    assertThat(pkg.get("buildPhase").asText())
+        .contains("mvn --offline", "-Dmaven.repo.local=", "-Dmaven.test.skip=true");
     assertThat(pkg.get("meta").get("license").asText()).isEqualTo("Apache-2.0");
     assertThat(pkg.get("meta").get("homepage").asText()).startsWith("https://");
-    assertThat(pkg.get("meta").get("changelog").asText()).contains("v" + pkg.get("version").asText());
+    assertThat(pkg.get("meta").get("changelog").asText())
+        .contains("v" + pkg.get("version").asText());
   }
 
   // ---------------------------------------------------------------- helpers
 
   private static List<String> directive(String unit, String key) {
-    return unit.lines().filter(l -> l.startsWith(key + "=")).map(l -> l.substring(key.length() + 1)).toList();
+    return unit.lines()
+        .filter(l -> l.startsWith(key + "="))
+        .map(l -> l.substring(key.length() + 1))
+        .toList();
   }
 
   private static List<String> texts(JsonNode array) {
@@ -257,18 +336,24 @@ class ModuleEvalIT {
     if (cached != null) {
       return cached;
     }
-    JsonNode r = nixEval(List.of(ROOT.resolve("nix/tests/eval-module.nix").toString(), "--argstr", "scenario", scenario));
+    JsonNode r = nixEval(List.of(
+        ROOT.resolve("nix/tests/eval-module.nix").toString(), "--argstr", "scenario", scenario));
     CACHE.put(scenario, r);
     return r;
   }
 
   private static JsonNode nixEval(List<String> args) throws Exception {
-    String nix = tool("nix-instantiate").orElseThrow(() -> new AssertionError(
-        "nix-instantiate not found: install Debian's nix-bin (bin/test does)"));
-    Path lib = Path.of(System.getenv().getOrDefault("NCRO_NIXPKGS_LIB", "/work/shared/nixpkgs-lib/lib"));
-    assumeTrue(Files.isRegularFile(lib.resolve("default.nix")),
-        "nixpkgs' lib not found at " + lib + " (set NCRO_NIXPKGS_LIB to a nixpkgs checkout's lib/)");
-    List<String> cmd = new ArrayList<>(List.of(nix, "--eval", "--strict", "--json", "--readonly-mode"));
+    String nix = tool("nix-instantiate")
+        .orElseThrow(() -> new AssertionError(
+            "nix-instantiate not found: install Debian's nix-bin (bin/test does)"));
+    Path lib =
+        Path.of(System.getenv().getOrDefault("NCRO_NIXPKGS_LIB", "/work/shared/nixpkgs-lib/lib"));
+    assumeTrue(
+        Files.isRegularFile(lib.resolve("default.nix")),
+        "nixpkgs' lib not found at " + lib
+            + " (set NCRO_NIXPKGS_LIB to a nixpkgs checkout's lib/)");
+    List<String> cmd =
+        new ArrayList<>(List.of(nix, "--eval", "--strict", "--json", "--readonly-mode"));
     cmd.addAll(args);
     cmd.addAll(List.of("--arg", "lib", "import " + lib));
     Result r = run(cmd);
@@ -287,10 +372,14 @@ class ModuleEvalIT {
   }
 
   private static Optional<String> tool(String name) {
-    List<String> dirs = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)));
+    List<String> dirs = new ArrayList<>(
+        List.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)));
     dirs.addAll(List.of("/usr/bin", "/bin", "/usr/sbin", "/sbin"));
-    return dirs.stream().filter(d -> !d.isEmpty()).map(d -> Path.of(d, name))
-        .filter(Files::isExecutable).map(Path::toString).findFirst();
+    return dirs.stream()
+        .filter(d -> !d.isEmpty())
+        .map(d -> Path.of(d, name))
+        .filter(Files::isExecutable)
+        .map(Path::toString)
+        .findFirst();
   }
-
 }

@@ -1,9 +1,5 @@
 package dev.ncro.packaging;
 
-import dev.ncro.mesh.NodeIdentity;
-import java.io.ByteArrayOutputStream;
-import java.net.DatagramSocket;
-import java.net.InetAddress;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.abort;
@@ -16,10 +12,14 @@ import dev.ncro.config.ConfigLoader;
 import dev.ncro.config.ListenAddress;
 import dev.ncro.config.MeshConfig;
 import dev.ncro.config.UpstreamConfig;
+import dev.ncro.mesh.NodeIdentity;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
+import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -67,11 +67,15 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
  */
 class PackagingIT {
   private static final Path ROOT = repoRoot();
-  private static final Path SAMPLE_YAML = ROOT.resolve("src/test/resources/packaging/module-rendered.yaml");
-  private static final Path DEFAULTS_YAML = ROOT.resolve("src/test/resources/packaging/module-defaults-rendered.yaml");
+  private static final Path SAMPLE_YAML =
+      ROOT.resolve("src/test/resources/packaging/module-rendered.yaml");
+  private static final Path DEFAULTS_YAML =
+      ROOT.resolve("src/test/resources/packaging/module-defaults-rendered.yaml");
   private static final Path UNIT = ROOT.resolve("contrib/ncro.service");
-  private static final String NIXOS_KEY = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
-  private static final String COMMUNITY_KEY = "nix-community.cachix.org-1:mB9FSh9qf2dCimDSUo8Zy7bkq5CX+/rkCWyvRCYg3Fs=";
+  private static final String NIXOS_KEY =
+      "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
+  private static final String COMMUNITY_KEY =
+      "nix-community.cachix.org-1:mB9FSh9qf2dCimDSUo8Zy7bkq5CX+/rkCWyvRCYg3Fs=";
 
   // ---------------------------------------------------------------- Nix files
 
@@ -80,18 +84,28 @@ class PackagingIT {
     String nixInstantiate = requireNixInstantiate();
     List<Path> files = nixFiles();
     assertThat(files.stream().map(f -> ROOT.relativize(f).toString()))
-        .contains("flake.nix", "nix/package.nix", "nix/module.nix", "nix/tests/e2e.nix",
-            "nix/tests/sample-settings.nix", "nix/settings-defaults.nix", "nix/version.nix");
+        .contains(
+            "flake.nix",
+            "nix/package.nix",
+            "nix/module.nix",
+            "nix/tests/e2e.nix",
+            "nix/tests/sample-settings.nix",
+            "nix/settings-defaults.nix",
+            "nix/version.nix");
     for (Path f : files) {
       Result r = run(List.of(nixInstantiate, "--parse", f.toString()), Duration.ofSeconds(60));
-      assertThat(r.exit()).as("nix-instantiate --parse %s:\n%s", ROOT.relativize(f), r.output()).isZero();
+      assertThat(r.exit())
+          .as("nix-instantiate --parse %s:\n%s", ROOT.relativize(f), r.output())
+          .isZero();
     }
   }
 
   @Test
   void nixPackageVersionIsThePoms() throws Exception {
     String nixVersion = nixEvalJson("nix/version.nix").asText();
-    var pom = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(ROOT.resolve("pom.xml").toFile());
+    var pom = DocumentBuilderFactory.newInstance()
+        .newDocumentBuilder()
+        .parse(ROOT.resolve("pom.xml").toFile());
     String pomVersion = null;
     for (var n = pom.getDocumentElement().getFirstChild(); n != null; n = n.getNextSibling()) {
       if ("version".equals(n.getNodeName())) {
@@ -129,18 +143,30 @@ class PackagingIT {
                    curl = "curl"; };
           lib = { mkForce = x: x; };
         }).testScript""".formatted(ROOT.resolve("nix/tests/e2e.nix"));
-    Result r = run(List.of(nix, "--eval", "--strict", "--json", "--readonly-mode", "--expr", expr), Duration.ofSeconds(60));
-    assertThat(r.exit()).as("evaluating nix/tests/e2e.nix's testScript (a new pkgs/lib use needs a stand-in here):\n%s",
-        r.output()).isZero();
+    Result r = run(
+        List.of(nix, "--eval", "--strict", "--json", "--readonly-mode", "--expr", expr),
+        Duration.ofSeconds(60));
+    assertThat(r.exit())
+        .as(
+            "evaluating nix/tests/e2e.nix's testScript (a new pkgs/lib use needs a stand-in here):\n%s",
+            r.output())
+        .isZero();
     List<String> lines = r.output().lines().toList();
     String script = new ObjectMapper().readTree(lines.get(lines.size() - 1)).asText();
     assertThat(script).contains("start_all()", "ncro_upstream_race_wins_total");
     Path file = Files.createTempFile("ncro-e2e-testscript-", ".py");
     try {
       Files.writeString(file, script);
-      Result py = run(List.of(python.get(), "-c", "import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])",
-          file.toString()), Duration.ofSeconds(60));
-      assertThat(py.exit()).as("python3 ast.parse of the testScript:\n%s\n%s", py.output(), script).isZero();
+      Result py = run(
+          List.of(
+              python.get(),
+              "-c",
+              "import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])",
+              file.toString()),
+          Duration.ofSeconds(60));
+      assertThat(py.exit())
+          .as("python3 ast.parse of the testScript:\n%s\n%s", py.output(), script)
+          .isZero();
     } finally {
       Files.deleteIfExists(file);
     }
@@ -155,9 +181,11 @@ class PackagingIT {
     assertThat(c.server().listen()).isEqualTo(new ListenAddress("127.0.0.1", 8080));
     assertThat(c.server().readTimeout()).isEqualTo(Duration.ofSeconds(20));
     assertThat(c.server().writeTimeout()).isEqualTo(Duration.ofSeconds(30)); // ncro's default
-    assertThat(c.upstreams()).containsExactly(
-        new UpstreamConfig(URI.create("https://cache.nixos.org"), 10, List.of(NIXOS_KEY)),
-        new UpstreamConfig(URI.create("https://nix-community.cachix.org"), 20, List.of(COMMUNITY_KEY)));
+    assertThat(c.upstreams())
+        .containsExactly(
+            new UpstreamConfig(URI.create("https://cache.nixos.org"), 10, List.of(NIXOS_KEY)),
+            new UpstreamConfig(
+                URI.create("https://nix-community.cachix.org"), 20, List.of(COMMUNITY_KEY)));
     assertThat(c.cache().dbPath()).isEqualTo(Path.of("/var/lib/ncro/routes.db"));
     assertThat(c.cache().ttl()).isEqualTo(Duration.ofMinutes(30));
     assertThat(c.cache().negativeTtl()).isEqualTo(Duration.ofMinutes(5));
@@ -171,8 +199,9 @@ class PackagingIT {
     assertThat(c.mesh().bindAddr()).isEqualTo("0.0.0.0:7946");
     assertThat(c.mesh().privateKey()).isEqualTo("/var/lib/ncro/node.key");
     assertThat(c.mesh().gossipInterval()).isEqualTo(Duration.ofMinutes(1));
-    assertThat(c.mesh().peers()).containsExactly(new MeshConfig.Peer("100.64.1.2:7946",
-        "9611627710d8ab5d3f2aeb927408a595a1973aa6449a996d4ef27e3b6aadaa14"));
+    assertThat(c.mesh().peers())
+        .containsExactly(new MeshConfig.Peer(
+            "100.64.1.2:7946", "9611627710d8ab5d3f2aeb927408a595a1973aa6449a996d4ef27e3b6aadaa14"));
   }
 
   /** What the module renders when the user sets nothing but {@code enable}. */
@@ -181,8 +210,9 @@ class PackagingIT {
     Config c = ConfigLoader.load(DEFAULTS_YAML, Map.of());
 
     assertThat(c.server().listen()).isEqualTo(new ListenAddress(null, 8080));
-    assertThat(c.upstreams()).containsExactly(
-        new UpstreamConfig(URI.create("https://cache.nixos.org"), 10, List.of(NIXOS_KEY)));
+    assertThat(c.upstreams())
+        .containsExactly(
+            new UpstreamConfig(URI.create("https://cache.nixos.org"), 10, List.of(NIXOS_KEY)));
     assertThat(c.cache().dbPath()).isEqualTo(Path.of("/var/lib/ncro/routes.db"));
     assertThat(c.cache().dbPath()).startsWithRaw(Path.of("/var/lib/ncro"));
     assertThat(c.cache().ttl()).isEqualTo(Duration.ofHours(1));
@@ -206,12 +236,15 @@ class PackagingIT {
   void plainUnitPassesSystemdAnalyzeVerify() throws Exception {
     String analyze = requireSystemdAnalyze();
     String java = execStartProgram(Files.readString(UNIT));
-    assumeTrue(Files.isExecutable(Path.of(java)),
-        "the unit's ExecStart names " + java + ", missing on this machine: systemd-analyze verify would only report that");
+    assumeTrue(
+        Files.isExecutable(Path.of(java)),
+        "the unit's ExecStart names " + java
+            + ", missing on this machine: systemd-analyze verify would only report that");
     Result r = run(List.of(analyze, "verify", UNIT.toString()), Duration.ofSeconds(60));
     // verify exits 0 on unknown keys and unparsable values ("..., ignoring"): any line about the
     // unit is a failure.
-    List<String> aboutUnit = r.output().lines().filter(l -> l.contains("ncro.service")).toList();
+    List<String> aboutUnit =
+        r.output().lines().filter(l -> l.contains("ncro.service")).toList();
     assertThat(aboutUnit).as("systemd-analyze verify output:\n%s", r.output()).isEmpty();
     assertThat(r.exit()).as("systemd-analyze verify output:\n%s", r.output()).isZero();
   }
@@ -220,9 +253,12 @@ class PackagingIT {
   void plainSocketUnitPassesSystemdAnalyzeVerify() throws Exception {
     String analyze = requireSystemdAnalyze();
     String java = execStartProgram(Files.readString(UNIT));
-    assumeTrue(Files.isExecutable(Path.of(java)), "the service's ExecStart names " + java + ", missing on this machine");
+    assumeTrue(
+        Files.isExecutable(Path.of(java)),
+        "the service's ExecStart names " + java + ", missing on this machine");
     Path socket = ROOT.resolve("contrib/ncro.socket");
-    Result r = run(List.of(analyze, "verify", socket.toString(), UNIT.toString()), Duration.ofSeconds(60));
+    Result r =
+        run(List.of(analyze, "verify", socket.toString(), UNIT.toString()), Duration.ofSeconds(60));
     List<String> aboutUnit = r.output().lines().filter(l -> l.contains("ncro.")).toList();
     assertThat(aboutUnit).as("systemd-analyze verify output:\n%s", r.output()).isEmpty();
     assertThat(r.exit()).as(r.output()).isZero();
@@ -233,14 +269,23 @@ class PackagingIT {
   @Test
   void plainUnitIsHardened() throws Exception {
     String analyze = requireSystemdAnalyze();
-    Result r = run(List.of(analyze, "security", "--offline=true", "--no-pager", UNIT.toString()), Duration.ofSeconds(60));
-    Matcher m = Pattern.compile("Overall exposure level for ncro\\.service: ([0-9.]+)").matcher(r.output());
+    Result r = run(
+        List.of(analyze, "security", "--offline=true", "--no-pager", UNIT.toString()),
+        Duration.ofSeconds(60));
+    Matcher m =
+        Pattern.compile("Overall exposure level for ncro\\.service: ([0-9.]+)").matcher(r.output());
     assertThat(m.find()).as("systemd-analyze security output:\n%s", r.output()).isTrue();
     // 0 is a fully locked-down unit, 10 an unrestricted one; below 2 systemd calls it "OK".
     assertThat(Double.parseDouble(m.group(1))).as(r.output()).isLessThanOrEqualTo(2.0);
     String unit = Files.readString(UNIT);
-    assertThat(unit).contains("MemoryDenyWriteExecute=no", "ProtectSystem=strict", "DynamicUser=yes",
-        "StateDirectory=ncro", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "SystemCallFilter=@system-service");
+    assertThat(unit)
+        .contains(
+            "MemoryDenyWriteExecute=no",
+            "ProtectSystem=strict",
+            "DynamicUser=yes",
+            "StateDirectory=ncro",
+            "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+            "SystemCallFilter=@system-service");
   }
 
   /** The module and the plain unit must not drift apart: every directive of one is in the other. */
@@ -273,13 +318,17 @@ class PackagingIT {
    * MemoryDenyWriteExecute=yes must kill the JVM at start.
    */
   /** Skips unless systemd can boot in a namespace here; returns the JDK's real home. */
-  private static Path assumeSystemdCanBoot(Path systemd, Optional<String> unshare, Optional<String> nsenter)
-      throws IOException {
+  private static Path assumeSystemdCanBoot(
+      Path systemd, Optional<String> unshare, Optional<String> nsenter) throws IOException {
     assumeTrue(Files.isExecutable(systemd), "no /lib/systemd/systemd (Debian package systemd)");
-    assumeTrue(unshare.isPresent() && nsenter.isPresent(), "util-linux's unshare and nsenter are needed");
-    assumeTrue("root".equals(System.getProperty("user.name")), "needs root to boot systemd in a namespace");
+    assumeTrue(
+        unshare.isPresent() && nsenter.isPresent(), "util-linux's unshare and nsenter are needed");
+    assumeTrue(
+        "root".equals(System.getProperty("user.name")),
+        "needs root to boot systemd in a namespace");
     Path javaHome = Path.of(System.getProperty("java.home")).toRealPath();
-    assumeTrue(!javaHome.startsWith("/root") && !javaHome.startsWith("/home"),
+    assumeTrue(
+        !javaHome.startsWith("/root") && !javaHome.startsWith("/home"),
         "the JDK is under a home directory, hidden by ProtectHome=yes");
     return javaHome;
   }
@@ -323,32 +372,52 @@ class PackagingIT {
           mount -t tmpfs -o mode=0755 tmpfs /var/lib
           exec /lib/systemd/systemd --system --unit=ncro.service --log-target=console --show-status=no
           """);
-      boot = new ProcessBuilder(unshare.get(), "--fork", "--pid", "--mount", "--mount-proc", "/bin/sh",
-          script.toString(), stage.toString())
-          .redirectErrorStream(true).redirectOutput(stage.resolve("systemd.out").toFile()).start();
+      boot = new ProcessBuilder(
+              unshare.get(),
+              "--fork",
+              "--pid",
+              "--mount",
+              "--mount-proc",
+              "/bin/sh",
+              script.toString(),
+              stage.toString())
+          .redirectErrorStream(true)
+          .redirectOutput(stage.resolve("systemd.out").toFile())
+          .start();
       long pid1 = awaitNamespaceInit(boot, stage);
       Systemctl sd = new Systemctl(nsenter.get(), pid1);
 
       String state = sd.awaitState("ncro.service", stage, Set.of("active", "failed"));
       assertThat(state).as("ncro.service; its log:\n%s", sd.log("ncro")).isEqualTo("active");
 
-      HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+      HttpClient http =
+          HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
       awaitHealth(http, port, sd);
-      HttpResponse<String> narinfo = http.send(HttpRequest.newBuilder(
-          URI.create("http://127.0.0.1:" + port + "/" + hash + ".narinfo")).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> narinfo = http.send(
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/" + hash + ".narinfo"))
+              .build(),
+          HttpResponse.BodyHandlers.ofString());
       assertThat(narinfo.statusCode()).as(sd.log("ncro")).isEqualTo(200);
       assertThat(narinfo.headers().firstValue("X-Ncro-Route")).contains("race");
-      String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
-          HttpResponse.BodyHandlers.ofString()).body();
-      assertThat(metrics).contains("ncro_upstream_race_wins_total{upstream=\"" + up.uri() + "\"} 1.0");
+      String metrics = http.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString())
+          .body();
+      assertThat(metrics)
+          .contains("ncro_upstream_race_wins_total{upstream=\"" + up.uri() + "\"} 1.0");
 
       // The service really runs confined: a dynamic user, no capabilities, seccomp on.
       String mainPid = sd.show("ncro.service", "MainPID");
       String status = sd.exec("cat", "/proc/" + mainPid + "/status").output();
-      assertThat(status).containsPattern("(?m)^NoNewPrivs:\\s+1$").containsPattern("(?m)^Seccomp:\\s+2$")
-          .containsPattern("(?m)^CapEff:\\s+0+$").doesNotContainPattern("(?m)^Uid:\\s+0\\s");
+      assertThat(status)
+          .containsPattern("(?m)^NoNewPrivs:\\s+1$")
+          .containsPattern("(?m)^Seccomp:\\s+2$")
+          .containsPattern("(?m)^CapEff:\\s+0+$")
+          .doesNotContainPattern("(?m)^Uid:\\s+0\\s");
       assertThat(sd.exec("test", "-s", "/var/lib/private/ncro/routes.db").exit())
-          .as("the route database is in the StateDirectory").isZero();
+          .as("the route database is in the StateDirectory")
+          .isZero();
 
       assertThat(sd.systemctl("stop", "ncro.service").exit()).isZero();
       assertThat(sd.show("ncro.service", "Result")).as(sd.log("ncro")).isEqualTo("success");
@@ -357,17 +426,25 @@ class PackagingIT {
       sd.systemctl("start", "ncro-mdwe.service");
       // Type=notify: the JVM dies before READY=1, so the start itself fails.
       assertThat(sd.awaitState("ncro-mdwe.service", stage, Set.of("failed", "inactive")))
-          .as(sd.log("ncro-mdwe")).isEqualTo("failed");
+          .as(sd.log("ncro-mdwe"))
+          .isEqualTo("failed");
       assertThat(sd.show("ncro-mdwe.service", "Result")).isEqualTo("exit-code");
       assertThat(sd.log("ncro-mdwe")).contains("Failed to mark memory page as executable");
-      System.out.printf("systemd %s ran ncro as pid %s (%s); MemoryDenyWriteExecute=yes: %s%n",
-          sd.systemctl("--version").output().lines().findFirst().orElse("?"), mainPid,
-          status.lines().filter(l -> l.matches("(Uid|NoNewPrivs|Seccomp|Seccomp_filters|CapEff):.*"))
-              .map(l -> l.replaceAll("\\s+", " ")).toList(),
+      System.out.printf(
+          "systemd %s ran ncro as pid %s (%s); MemoryDenyWriteExecute=yes: %s%n",
+          sd.systemctl("--version").output().lines().findFirst().orElse("?"),
+          mainPid,
+          status
+              .lines()
+              .filter(l -> l.matches("(Uid|NoNewPrivs|Seccomp|Seccomp_filters|CapEff):.*"))
+              .map(l -> l.replaceAll("\\s+", " "))
+              .toList(),
           sd.log("ncro-mdwe").strip().replace('\n', ' '));
     } finally {
       if (boot != null) {
-        boot.toHandle().descendants().forEach(ProcessHandle::destroyForcibly); // PID 1 first takes the namespace with it
+        boot.toHandle()
+            .descendants()
+            .forEach(ProcessHandle::destroyForcibly); // PID 1 first takes the namespace with it
         boot.destroyForcibly();
         boot.waitFor(30, TimeUnit.SECONDS);
       }
@@ -401,8 +478,10 @@ class PackagingIT {
         meshPort = s.getLocalPort();
       }
       String classpath = stageClasspath(stage.resolve("payload/cp"));
-      String meshKey = NodeIdentity.loadOrCreate(stage.resolve("payload/node.key")).publicKeyHex();
-      // The module's rendering of the socket set-up, plus what this test needs: an upstream here and
+      String meshKey =
+          NodeIdentity.loadOrCreate(stage.resolve("payload/node.key")).publicKeyHex();
+      // The module's rendering of the socket set-up, plus what this test needs: an upstream here
+      // and
       // mesh mode with the key as a credential (the module's `mesh` set-up renders the same path).
       Files.writeString(stage.resolve("payload/config.yaml"), """
           server:
@@ -420,9 +499,14 @@ class PackagingIT {
           """.formatted(up.uri(), meshPort));
       JsonNode units = ModuleEvalIT.eval("socket").get("units");
       Path dir = Files.createDirectories(stage.resolve("units/ncro.service.d"));
-      Files.writeString(stage.resolve("units/ncro.service"), units.get("ncro.service").asText());
-      Files.writeString(stage.resolve("units/ncro.socket"), units.get("ncro.socket").asText()
-          .replace("ListenStream=127.0.0.1:8080", "ListenStream=127.0.0.1:" + port));
+      Files.writeString(
+          stage.resolve("units/ncro.service"), units.get("ncro.service").asText());
+      Files.writeString(
+          stage.resolve("units/ncro.socket"),
+          units
+              .get("ncro.socket")
+              .asText()
+              .replace("ListenStream=127.0.0.1:8080", "ListenStream=127.0.0.1:" + port));
       Files.writeString(dir.resolve("test.conf"), """
           [Unit]
           DefaultDependencies=no
@@ -433,9 +517,12 @@ class PackagingIT {
           StandardError=append:/run/ncro-test/ncro.log
           LoadCredential=mesh-key:/run/ncro-test/node.key
           Restart=no
-          """.formatted(javaHome.resolve("bin/java").toString().replace("%", "%%"), classpath.replace("%", "%%")));
+          """.formatted(
+              javaHome.resolve("bin/java").toString().replace("%", "%%"),
+              classpath.replace("%", "%%")));
       Files.createDirectories(stage.resolve("units/ncro.socket.d"));
-      Files.writeString(stage.resolve("units/ncro.socket.d/test.conf"), "[Unit]\nDefaultDependencies=no\n");
+      Files.writeString(
+          stage.resolve("units/ncro.socket.d/test.conf"), "[Unit]\nDefaultDependencies=no\n");
       Path script = stage.resolve("boot.sh");
       Files.writeString(script, """
           set -e
@@ -451,30 +538,51 @@ class PackagingIT {
           mount --make-rshared /
           exec /lib/systemd/systemd --system --unit=ncro.socket --log-target=console --show-status=no
           """);
-      boot = new ProcessBuilder(unshare.get(), "--fork", "--pid", "--mount", "--mount-proc", "/bin/sh",
-          script.toString(), stage.toString())
-          .redirectErrorStream(true).redirectOutput(stage.resolve("systemd.out").toFile()).start();
+      boot = new ProcessBuilder(
+              unshare.get(),
+              "--fork",
+              "--pid",
+              "--mount",
+              "--mount-proc",
+              "/bin/sh",
+              script.toString(),
+              stage.toString())
+          .redirectErrorStream(true)
+          .redirectOutput(stage.resolve("systemd.out").toFile())
+          .start();
       long pid1 = awaitNamespaceInit(boot, stage);
       Systemctl sd = new Systemctl(nsenter.get(), pid1);
 
-      assertThat(sd.awaitState("ncro.socket", stage, Set.of("active", "failed"))).isEqualTo("active");
-      assertThat(sd.show("ncro.service", "ActiveState")).as("started by the first connection only").isEqualTo("inactive");
+      assertThat(sd.awaitState("ncro.socket", stage, Set.of("active", "failed")))
+          .isEqualTo("active");
+      assertThat(sd.show("ncro.service", "ActiveState"))
+          .as("started by the first connection only")
+          .isEqualTo("inactive");
       // The first request starts ncro; it waits in the socket's backlog meanwhile.
-      HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+      HttpClient http =
+          HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
       HttpResponse<String> narinfo;
       try {
-        narinfo = http.send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + port + "/" + hash + ".narinfo")).timeout(Duration.ofSeconds(90)).build(),
+        narinfo = http.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/" + hash + ".narinfo"))
+                .timeout(Duration.ofSeconds(90))
+                .build(),
             HttpResponse.BodyHandlers.ofString());
       } catch (IOException e) {
-        throw new AssertionError("no answer through ncro.socket (" + e + "); ncro.service: "
-            + sd.systemctl("status", "ncro.service", "ncro.socket").output() + "\nits log:\n" + sd.log("ncro")
-            + "\nsystemd:\n" + Files.readString(stage.resolve("systemd.out")), e);
+        throw new AssertionError(
+            "no answer through ncro.socket (" + e + "); ncro.service: "
+                + sd.systemctl("status", "ncro.service", "ncro.socket").output() + "\nits log:\n"
+                + sd.log("ncro")
+                + "\nsystemd:\n" + Files.readString(stage.resolve("systemd.out")),
+            e);
       }
       assertThat(narinfo.statusCode()).as(sd.log("ncro")).isEqualTo(200);
       assertThat(narinfo.headers().firstValue("X-Ncro-Route")).contains("race");
-      assertThat(sd.awaitState("ncro.service", stage, Set.of("active", "failed"))).as(sd.log("ncro")).isEqualTo("active");
-      // READY=1 reached systemd with its STATUS= text (Type=notify), over the hardened unit's AF_UNIX.
+      assertThat(sd.awaitState("ncro.service", stage, Set.of("active", "failed")))
+          .as(sd.log("ncro"))
+          .isEqualTo("active");
+      // READY=1 reached systemd with its STATUS= text (Type=notify), over the hardened unit's
+      // AF_UNIX.
       assertThat(sd.show("ncro.service", "StatusText")).startsWith("serving on");
       assertThat(sd.show("ncro.service", "Type")).isEqualTo("notify");
       assertThat(sd.log("ncro")).contains("socket_activated=\"true\"").contains(meshKey);
@@ -491,11 +599,13 @@ class PackagingIT {
   }
 
   /** Writes units/NAME.service (the contrib unit unchanged) and its test drop-in(s). */
-  private static void stageUnit(Path stage, String name, String java, String classpath, String extra) throws IOException {
+  private static void stageUnit(
+      Path stage, String name, String java, String classpath, String extra) throws IOException {
     Path units = Files.createDirectories(stage.resolve("units/" + name + ".service.d"));
     Files.copy(UNIT, stage.resolve("units/" + name + ".service"));
     String esc = classpath.replace("%", "%%");
-    Files.writeString(units.resolve("test.conf"), """
+    Files.writeString(
+        units.resolve("test.conf"), """
         [Unit]
         DefaultDependencies=no
         [Service]
@@ -534,12 +644,14 @@ class PackagingIT {
             + boot.exitValue() + "): " + Files.readString(stage.resolve("systemd.out")));
       }
       Optional<ProcessHandle> init = boot.toHandle().children().findFirst();
-      if (init.isPresent() && init.get().info().command().map(c -> c.endsWith("/systemd")).orElse(false)) {
+      if (init.isPresent()
+          && init.get().info().command().map(c -> c.endsWith("/systemd")).orElse(false)) {
         return init.get().pid();
       }
       Thread.sleep(100);
     }
-    abort("systemd did not start in the namespace: " + Files.readString(stage.resolve("systemd.out")));
+    abort("systemd did not start in the namespace: "
+        + Files.readString(stage.resolve("systemd.out")));
     return -1;
   }
 
@@ -547,8 +659,12 @@ class PackagingIT {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (System.nanoTime() < deadline) {
       try {
-        if (http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build(),
-            HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+        if (http.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health"))
+                        .build(),
+                    HttpResponse.BodyHandlers.discarding())
+                .statusCode()
+            == 200) {
           return;
         }
       } catch (IOException notYet) {
@@ -602,7 +718,8 @@ class PackagingIT {
         Thread.sleep(200);
       }
       if (!answered) {
-        abort("systemd in the namespace never answered systemctl: " + Files.readString(stage.resolve("systemd.out")));
+        abort("systemd in the namespace never answered systemctl: "
+            + Files.readString(stage.resolve("systemd.out")));
       }
       return state;
     }
@@ -632,10 +749,18 @@ class PackagingIT {
 
   private static JsonNode nixEvalJson(String file) throws Exception {
     String nix = requireNixInstantiate();
-    Result r = run(List.of(nix, "--eval", "--strict", "--json", "--readonly-mode", ROOT.resolve(file).toString()),
+    Result r = run(
+        List.of(
+            nix,
+            "--eval",
+            "--strict",
+            "--json",
+            "--readonly-mode",
+            ROOT.resolve(file).toString()),
         Duration.ofSeconds(60));
     assertThat(r.exit()).as("nix-instantiate --eval %s:\n%s", file, r.output()).isZero();
-    // Nix prints warnings (e.g. a missing nixbld group) on stderr, merged here: the JSON is the last line.
+    // Nix prints warnings (e.g. a missing nixbld group) on stderr, merged here: the JSON is the
+    // last line.
     List<String> lines = r.output().lines().toList();
     return new ObjectMapper().readTree(lines.get(lines.size() - 1));
   }
@@ -658,7 +783,8 @@ class PackagingIT {
             }
             return true;
           })
-          .sorted().toList();
+          .sorted()
+          .toList();
     }
   }
 
@@ -670,8 +796,10 @@ class PackagingIT {
   }
 
   private static String requireNixInstantiate() {
-    return tool("nix-instantiate").orElseThrow(() -> new AssertionError(
-        "nix-instantiate not found: install Debian's nix-bin (apt-get install nix-bin); bin/test does"));
+    return tool("nix-instantiate")
+        .orElseThrow(
+            () -> new AssertionError(
+                "nix-instantiate not found: install Debian's nix-bin (apt-get install nix-bin); bin/test does"));
   }
 
   private static String requireSystemdAnalyze() {
@@ -681,10 +809,15 @@ class PackagingIT {
   }
 
   private static Optional<String> tool(String name) {
-    List<String> dirs = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)));
+    List<String> dirs = new ArrayList<>(
+        List.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)));
     dirs.addAll(List.of("/usr/bin", "/bin", "/usr/sbin", "/sbin"));
-    return dirs.stream().filter(d -> !d.isEmpty()).map(d -> Path.of(d, name))
-        .filter(Files::isExecutable).map(Path::toString).findFirst();
+    return dirs.stream()
+        .filter(d -> !d.isEmpty())
+        .map(d -> Path.of(d, name))
+        .filter(Files::isExecutable)
+        .map(Path::toString)
+        .findFirst();
   }
 
   private static int freePort() throws IOException {
@@ -719,7 +852,8 @@ class PackagingIT {
   }
 
   private static Path repoRoot() {
-    Path p = Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
+    Path p =
+        Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
     if (!Files.exists(p.resolve("pom.xml"))) {
       throw new IllegalStateException("run from the repository root (no pom.xml in " + p + ")");
     }

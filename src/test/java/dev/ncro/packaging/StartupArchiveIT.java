@@ -30,19 +30,27 @@ import org.junit.jupiter.api.io.TempDir;
  * this test: noise at 2 and 8 MB into a 22 MB archive, {@code hs_err} both times).
  */
 class StartupArchiveIT {
-  private static final Path ROOT = Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
+  private static final Path ROOT =
+      Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
   /** The NixOS module's default jvmOptions before the archive's. */
-  private static final List<String> JVM = List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError");
+  private static final List<String> JVM =
+      List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError");
 
   /** The archive options of bin/ncro, the NixOS module and contrib/ncro.service. */
   private static List<String> archiveFlags(Path archive) {
-    return List.of("-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=" + archive, "-XX:+VerifySharedSpaces",
-        "-Xlog:cds=off", "-Xlog:cds+dynamic=off");
+    return List.of(
+        "-XX:+AutoCreateSharedArchive",
+        "-XX:SharedArchiveFile=" + archive,
+        "-XX:+VerifySharedSpaces",
+        "-Xlog:cds=off",
+        "-Xlog:cds+dynamic=off");
   }
 
   @Test
-  void writtenByTheFirstStartUsedByTheNextAndADamagedOrStaleOneStillStarts(@TempDir Path dir) throws Exception {
-    Path built = Path.of(System.getProperty("ncro.jar", ROOT.resolve("target/ncro.jar").toString()));
+  void writtenByTheFirstStartUsedByTheNextAndADamagedOrStaleOneStillStarts(@TempDir Path dir)
+      throws Exception {
+    Path built =
+        Path.of(System.getProperty("ncro.jar", ROOT.resolve("target/ncro.jar").toString()));
     assumeTrue(Files.isRegularFile(built), "the packaged jar " + built + " (mvn package)");
     Path jar = dir.resolve("ncro.jar"); // as installed: its own path and mtime
     Files.copy(built, jar);
@@ -94,13 +102,18 @@ class StartupArchiveIT {
       cmd.addAll(List.of("-jar", jar.toString(), "--config", cfg.toString()));
       try (NcroProcess ncro = NcroProcess.command(cmd)) {
         HttpClient http = HttpClient.newHttpClient();
-        HttpResponse<String> info = http.send(HttpRequest.newBuilder(ncro.uri("/nix-cache-info")).build(),
+        HttpResponse<String> info = http.send(
+            HttpRequest.newBuilder(ncro.uri("/nix-cache-info")).build(),
             HttpResponse.BodyHandlers.ofString());
         assertThat(info.statusCode()).as(String.join("\n", ncro.log())).isEqualTo(200);
-        assertThat(http.send(ncro.narinfo(hash), HttpResponse.BodyHandlers.ofString()).statusCode())
-            .as(String.join("\n", ncro.log())).isEqualTo(200);
-        ncro.terminate(Duration.ofMinutes(3)); // the JVM writes a missing or unusable archive at exit
-        assertThat(ncro.log()).as("the JVM's archive messages stay out of ncro's log")
+        assertThat(http.send(ncro.narinfo(hash), HttpResponse.BodyHandlers.ofString())
+                .statusCode())
+            .as(String.join("\n", ncro.log()))
+            .isEqualTo(200);
+        ncro.terminate(
+            Duration.ofMinutes(3)); // the JVM writes a missing or unusable archive at exit
+        assertThat(ncro.log())
+            .as("the JVM's archive messages stay out of ncro's log")
             .noneMatch(l -> l.contains("[cds") || l.contains("hs_err"));
       }
     }
@@ -110,8 +123,13 @@ class StartupArchiveIT {
   private static boolean usable(Path jar, Path archive) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of(java()));
     cmd.addAll(JVM);
-    cmd.addAll(List.of("-XX:SharedArchiveFile=" + archive, "-XX:+VerifySharedSpaces", "-Xshare:on",
-        "-jar", jar.toString(), "--version"));
+    cmd.addAll(List.of(
+        "-XX:SharedArchiveFile=" + archive,
+        "-XX:+VerifySharedSpaces",
+        "-Xshare:on",
+        "-jar",
+        jar.toString(),
+        "--version"));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes());
     assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();

@@ -1,12 +1,12 @@
 package dev.ncro.policy;
 
-import dev.ncro.config.UpstreamCredentials;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ncro.config.FallbackCacheConfig;
 import dev.ncro.config.UpstreamConfig;
+import dev.ncro.config.UpstreamCredentials;
 import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
@@ -28,7 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
  * through ncro with {@code X-Ncro-Route: fallback}; what its answers make of a miss (404 or 503).
  */
 class FallbackCacheIT {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
   private final TestKey key = new TestKey("fallback-test-1");
   private TestUpstream a;
@@ -41,9 +43,12 @@ class FallbackCacheIT {
     a = open(TestUpstream.start());
     b = open(TestUpstream.start());
     fallback = open(TestUpstream.start());
-    ncro = open(NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"),
-            NcroHarness.upstreams(List.of(a.uri(), b.uri()), List.of(key.publicKey(), key.publicKey())))
-        .withFallbackCache(FallbackCacheConfig.of(new UpstreamConfig(fallback.uri(), 10, List.of(key.publicKey()))))));
+    ncro = open(NcroHarness.start(NcroHarness.config(
+            dir.resolve("routes.db"),
+            NcroHarness.upstreams(
+                List.of(a.uri(), b.uri()), List.of(key.publicKey(), key.publicKey())))
+        .withFallbackCache(FallbackCacheConfig.of(
+            new UpstreamConfig(fallback.uri(), 10, List.of(key.publicKey()))))));
   }
 
   private <T extends AutoCloseable> T open(T c) {
@@ -58,12 +63,15 @@ class FallbackCacheIT {
 
   private void hold(TestUpstream u, String hash) {
     u.putNarinfo(hash, TestNarinfo.make(hash, "nar/" + hash + ".nar", 4, key));
-    u.putNar("/nar/" + hash + ".nar", ("nar " + hash.substring(28)).getBytes(StandardCharsets.UTF_8));
+    u.putNar(
+        "/nar/" + hash + ".nar", ("nar " + hash.substring(28)).getBytes(StandardCharsets.UTF_8));
   }
 
   /** Narinfo requests the fallback cache received, all paths together (probes not counted). */
   private long fallbackNarinfoRequests() {
-    return fallback.requests().stream().filter(r -> r.path().endsWith(".narinfo")).count();
+    return fallback.requests().stream()
+        .filter(r -> r.path().endsWith(".narinfo"))
+        .count();
   }
 
   @Test
@@ -75,26 +83,31 @@ class FallbackCacheIT {
       HttpResponse<byte[]> r = ncro.get("/" + h + ".narinfo");
       assertThat(r.statusCode()).isEqualTo(200);
       assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("race");
-      assertThat(ncro.get("/nar/" + h + ".nar").headers().firstValue("X-Ncro-Route")).hasValue("nar-route");
+      assertThat(ncro.get("/nar/" + h + ".nar").headers().firstValue("X-Ncro-Route"))
+          .hasValue("nar-route");
     }
     assertThat(fallbackNarinfoRequests()).isZero();
-    assertThat(fallback.requests()).allSatisfy(r -> assertThat(r.path()).isEqualTo("/nix-cache-info"));
+    assertThat(fallback.requests())
+        .allSatisfy(r -> assertThat(r.path()).isEqualTo("/nix-cache-info"));
     // Never in the ordering either: the race winners are the regular upstreams only.
     JsonNode s = new ObjectMapper().readTree(ncro.get("/status").body());
     assertThat(s.get("upstreams")).hasSize(2);
-    assertThat(s.get("upstreams").get(0).get("race_wins").asLong() + s.get("upstreams").get(1).get("race_wins").asLong())
+    assertThat(s.get("upstreams").get(0).get("race_wins").asLong()
+            + s.get("upstreams").get(1).get("race_wins").asLong())
         .isEqualTo(20);
   }
 
   @Test
-  void whenEveryRegularUpstreamIsAbsentTheFallbackAnswersAndItsNarIsServedThroughNcro() throws Exception {
+  void whenEveryRegularUpstreamIsAbsentTheFallbackAnswersAndItsNarIsServedThroughNcro()
+      throws Exception {
     String h = TestNarinfo.hash(200);
     hold(fallback, h);
     HttpResponse<byte[]> r = ncro.get("/" + h + ".narinfo");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).isEqualTo(TestNarinfo.make(h, "nar/" + h + ".nar", 4, key));
     assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("fallback");
-    assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(fallback.uri().getAuthority());
+    assertThat(r.headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(fallback.uri().getAuthority());
     assertThat(a.requestCount("/" + h + ".narinfo")).isEqualTo(1);
     assertThat(b.requestCount("/" + h + ".narinfo")).isEqualTo(1);
     assertThat(fallback.requestCount("/" + h + ".narinfo")).isEqualTo(1);
@@ -103,21 +116,26 @@ class FallbackCacheIT {
     assertThat(nar.statusCode()).isEqualTo(200);
     assertThat(new String(nar.body(), StandardCharsets.UTF_8)).isEqualTo("nar " + h.substring(28));
     assertThat(nar.headers().firstValue("X-Ncro-Route")).hasValue("fallback");
-    assertThat(a.requestCount("/nar/" + h + ".nar")).as("the route says the fallback: asked first").isZero();
+    assertThat(a.requestCount("/nar/" + h + ".nar"))
+        .as("the route says the fallback: asked first")
+        .isZero();
 
     // Stored like any route: the next lookup is a hit, with no upstream and no fallback request.
     Await.until("route stored", () -> ncro.ncro().store().count() == 1);
-    assertThat(ncro.ncro().store().get(h).orElseThrow().upstream()).isEqualTo(fallback.uri().toString());
+    assertThat(ncro.ncro().store().get(h).orElseThrow().upstream())
+        .isEqualTo(fallback.uri().toString());
     HttpResponse<byte[]> again = ncro.get("/" + h + ".narinfo");
     assertThat(again.headers().firstValue("X-Ncro-Route")).hasValue("cache-hit");
-    assertThat(again.headers().firstValue("X-Ncro-Upstream")).hasValue(fallback.uri().getAuthority());
+    assertThat(again.headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(fallback.uri().getAuthority());
     assertThat(fallback.requestCount("/" + h + ".narinfo")).isEqualTo(1);
 
     JsonNode races = new ObjectMapper().readTree(ncro.get("/status").body()).get("recent_races");
     assertThat(races.get(0).get("outcome").asText()).isEqualTo("fallback");
     assertThat(races.get(0).get("upstream").asText()).isEqualTo(fallback.uri().toString());
     String metrics = new String(ncro.get("/metrics").body(), StandardCharsets.UTF_8);
-    assertThat(metrics).contains("ncro_fallback_lookups_total{outcome=\"found\"} 1.0")
+    assertThat(metrics)
+        .contains("ncro_fallback_lookups_total{outcome=\"found\"} 1.0")
         .contains("ncro_nar_bytes_total{upstream=\"" + fallback.uri() + "\"} 8.0")
         .contains("ncro_upstream_state{state=\"active\",upstream=\"" + fallback.uri() + "\"} 1.0")
         .doesNotContain("ncro_upstream_latency_seconds_count{upstream=\"" + fallback.uri() + "\"}")
@@ -140,19 +158,26 @@ class FallbackCacheIT {
     a.status5xxForAll(401);
     b.status5xxForAll(401);
     // What the prober records when /nix-cache-info answers 401 (its next round is 30 s away).
-    ncro.ncro().registry().all().forEach(u -> ncro.ncro().registry().unauthorized(u, "probe: /nix-cache-info answered 401"));
+    ncro.ncro()
+        .registry()
+        .all()
+        .forEach(
+            u -> ncro.ncro().registry().unauthorized(u, "probe: /nix-cache-info answered 401"));
     String h = TestNarinfo.hash(350);
     hold(fallback, h);
     HttpResponse<byte[]> r = ncro.get("/" + h + ".narinfo");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("X-Ncro-Route")).hasValue("fallback");
-    assertThat(a.requestCount("/" + h + ".narinfo")).as("an unauthorized upstream is not asked").isZero();
+    assertThat(a.requestCount("/" + h + ".narinfo"))
+        .as("an unauthorized upstream is not asked")
+        .isZero();
     // And a path the fallback does not have is unknown, not absent: some upstream refused us.
     assertThat(ncro.get("/" + TestNarinfo.hash(351) + ".narinfo").statusCode()).isEqualTo(503);
   }
 
   @Test
-  void absentEverywhereIncludingTheFallbackIsA404RememberedAndTheFallbackIsNotAskedAgain() throws Exception {
+  void absentEverywhereIncludingTheFallbackIsA404RememberedAndTheFallbackIsNotAskedAgain()
+      throws Exception {
     String h = TestNarinfo.hash(400);
     assertThat(ncro.get("/" + h + ".narinfo").statusCode()).isEqualTo(404);
     assertThat(fallbackNarinfoRequests()).isEqualTo(1);
@@ -165,7 +190,8 @@ class FallbackCacheIT {
   @Test
   void aFallbackNarinfoThatDoesNotVerifyCountsAsAbsent() throws Exception {
     String h = TestNarinfo.hash(450);
-    fallback.putNarinfo(h, TestNarinfo.make(h, "nar/" + h + ".nar", 4, new TestKey("someone-else-1")));
+    fallback.putNarinfo(
+        h, TestNarinfo.make(h, "nar/" + h + ".nar", 4, new TestKey("someone-else-1")));
     assertThat(ncro.get("/" + h + ".narinfo").statusCode()).isEqualTo(404);
     assertThat(fallbackNarinfoRequests()).isEqualTo(1);
   }
@@ -181,18 +207,21 @@ class FallbackCacheIT {
     fallback.put("/" + h2 + ".narinfo", TestUpstream.Response.status(500));
     HttpResponse<byte[]> r = ncro.get("/" + h2 + ".narinfo");
     assertThat(r.statusCode()).isEqualTo(503);
-    assertThat(new String(r.body(), StandardCharsets.UTF_8)).contains("fallback cache could not answer");
+    assertThat(new String(r.body(), StandardCharsets.UTF_8))
+        .contains("fallback cache could not answer");
     assertThat(fallbackNarinfoRequests()).isEqualTo(2);
     // Nothing remembered: once the fallback answers, the path is served.
     hold(fallback, h2);
-    assertThat(ncro.get("/" + h2 + ".narinfo").headers().firstValue("X-Ncro-Route")).hasValue("fallback");
+    assertThat(ncro.get("/" + h2 + ".narinfo").headers().firstValue("X-Ncro-Route"))
+        .hasValue("fallback");
   }
 
   @Test
   void aNarTheRoutedUpstreamLostIsServedByAnotherAsFailoverAndByTheFallbackLast() throws Exception {
     String h = TestNarinfo.hash(600);
     hold(a, h);
-    assertThat(ncro.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream")).hasValue(a.uri().getAuthority());
+    assertThat(ncro.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(a.uri().getAuthority());
     a.put("/nar/" + h + ".nar", TestUpstream.Response.status(404));
     b.putNar("/nar/" + h + ".nar", "nar b".getBytes(StandardCharsets.UTF_8));
     fallback.putNar("/nar/" + h + ".nar", "nar f".getBytes(StandardCharsets.UTF_8));
@@ -220,26 +249,38 @@ class FallbackCacheIT {
   void theFallbackSendsItsOwnCredentialsAndTheyNeverShow() throws Exception {
     String token = "fallback-T0ken-9f2c";
     TestUpstream secured = open(TestUpstream.start());
-    NcroHarness n = open(NcroHarness.start(NcroHarness.config(dir.resolve("secured.db"),
+    NcroHarness n = open(NcroHarness.start(NcroHarness.config(
+            dir.resolve("secured.db"),
             NcroHarness.upstreams(List.of(a.uri()), List.of(key.publicKey())))
-        .withFallbackCache(FallbackCacheConfig.of(new UpstreamConfig(secured.uri(), 10, List.of(key.publicKey()), null,
+        .withFallbackCache(FallbackCacheConfig.of(new UpstreamConfig(
+            secured.uri(),
+            10,
+            List.of(key.publicKey()),
+            null,
             new UpstreamCredentials.Bearer(token, "bearer_token_file"))))));
     String h = TestNarinfo.hash(800);
     hold(secured, h);
-    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Route")).hasValue("fallback");
-    assertThat(secured.requests()).filteredOn(r -> r.path().endsWith(".narinfo"))
-        .singleElement().satisfies(r -> assertThat(r.headers().get("authorization")).isEqualTo("Bearer " + token));
-    assertThat(a.requests()).allSatisfy(r -> assertThat(r.headers()).doesNotContainKey("authorization"));
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Route"))
+        .hasValue("fallback");
+    assertThat(secured.requests())
+        .filteredOn(r -> r.path().endsWith(".narinfo"))
+        .singleElement()
+        .satisfies(r -> assertThat(r.headers().get("authorization")).isEqualTo("Bearer " + token));
+    assertThat(a.requests())
+        .allSatisfy(r -> assertThat(r.headers()).doesNotContainKey("authorization"));
     JsonNode f = new ObjectMapper().readTree(n.get("/status").body()).get("fallback_cache");
     assertThat(f.get("auth").asText()).isEqualTo("bearer");
     assertThat(f.get("credentials_from").asText()).isEqualTo("bearer_token_file");
-    assertThat(new String(n.get("/status").body(), StandardCharsets.UTF_8) + new String(n.get("/metrics").body(),
-        StandardCharsets.UTF_8)).doesNotContain(token);
+    assertThat(new String(n.get("/status").body(), StandardCharsets.UTF_8)
+            + new String(n.get("/metrics").body(), StandardCharsets.UTF_8))
+        .doesNotContain(token);
   }
 
   @Test
   void statusShowsTheFallbackCacheAndItsProbedHealth() throws Exception {
-    Await.until("fallback probed", () -> !status().get("fallback_cache").get("last_probe_age_seconds").isNull());
+    Await.until(
+        "fallback probed",
+        () -> !status().get("fallback_cache").get("last_probe_age_seconds").isNull());
     JsonNode f = new ObjectMapper().readTree(ncro.get("/status").body()).get("fallback_cache");
     assertThat(f.get("url").asText()).isEqualTo(fallback.uri().toString());
     assertThat(f.get("state").asText()).isEqualTo("active");
@@ -250,7 +291,8 @@ class FallbackCacheIT {
     // Its failures show there too: a lookup that reaches it while it answers 500.
     fallback.status5xxForAll(500);
     assertThat(ncro.get("/" + TestNarinfo.hash(700) + ".narinfo").statusCode()).isEqualTo(503);
-    JsonNode failing = new ObjectMapper().readTree(ncro.get("/status").body()).get("fallback_cache");
+    JsonNode failing =
+        new ObjectMapper().readTree(ncro.get("/status").body()).get("fallback_cache");
     assertThat(failing.get("consecutive_failures").asInt()).isEqualTo(1);
     assertThat(failing.get("errors").get("status_5xx").asInt()).isEqualTo(1);
   }

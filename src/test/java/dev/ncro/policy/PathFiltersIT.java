@@ -35,7 +35,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PathFiltersIT {
   private static final String STORE = "/nix/store/";
-  @TempDir Path dir;
+
+  @TempDir
+  Path dir;
+
   private final Closer open = new Closer();
 
   @AfterEach
@@ -44,16 +47,20 @@ class PathFiltersIT {
   }
 
   /** An unsigned narinfo for {@code /nix/store/<hash>-<name>}, with these reference names and deriver. */
-  private static byte[] narinfo(String hash, String name, List<String> refNames, String deriverName) {
+  private static byte[] narinfo(
+      String hash, String name, List<String> refNames, String deriverName) {
     List<String> refs = new ArrayList<>();
     for (int i = 0; i < refNames.size(); i++) {
       refs.add(TestNarinfo.hash(9000 + i) + "-" + refNames.get(i));
     }
-    return ("StorePath: " + STORE + hash + "-" + name + "\nURL: nar/" + hash + ".nar\nCompression: none\n"
-        + "FileHash: sha256:0a8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s\nFileSize: 4\n"
-        + "NarHash: sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s\nNarSize: 4\n"
-        + "References: " + String.join(" ", refs) + "\n"
-        + (deriverName == null ? "" : "Deriver: " + TestNarinfo.hash(8000) + "-" + deriverName + "\n"))
+    return ("StorePath: " + STORE + hash + "-" + name + "\nURL: nar/" + hash
+            + ".nar\nCompression: none\n"
+            + "FileHash: sha256:0a8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s\nFileSize: 4\n"
+            + "NarHash: sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s\nNarSize: 4\n"
+            + "References: " + String.join(" ", refs) + "\n"
+            + (deriverName == null
+                ? ""
+                : "Deriver: " + TestNarinfo.hash(8000) + "-" + deriverName + "\n"))
         .getBytes(StandardCharsets.UTF_8);
   }
 
@@ -76,7 +83,8 @@ class PathFiltersIT {
   }
 
   private static UpstreamConfig filtered(URI uri, int priority, PathFilter... rules) {
-    return new UpstreamConfig(uri, priority, List.of()).withFilters(new PathFilters(List.of(rules)));
+    return new UpstreamConfig(uri, priority, List.of())
+        .withFilters(new PathFilters(List.of(rules)));
   }
 
   private static String narinfoPath(String hash) {
@@ -99,21 +107,31 @@ class PathFiltersIT {
     hold(a, clean, narinfo(clean, "hello-2.12", List.of("glibc-2.39"), "hello-2.12.drv"));
     // B holds the name-denied path too: through B it is served, and only through B.
     hold(b, byName, narinfo(byName, "secret-tool-1.0", List.of(), null));
-    NcroHarness n = ncro("deny.db", List.of(
-        filtered(a.uri(), 10,
-            new PathFilter(Action.DENY, Field.NAME, "secret-*"),
-            new PathFilter(Action.DENY, Field.STORE_PATH, STORE + byPath + "-*"),
-            new PathFilter(Action.DENY, Field.REFERENCE, STORE + "*-openssl-1.0*"),
-            new PathFilter(Action.DENY, Field.DERIVER, STORE + "*-evil-*.drv")),
-        new UpstreamConfig(b.uri(), 20, List.of())));
+    NcroHarness n = ncro(
+        "deny.db",
+        List.of(
+            filtered(
+                a.uri(),
+                10,
+                new PathFilter(Action.DENY, Field.NAME, "secret-*"),
+                new PathFilter(Action.DENY, Field.STORE_PATH, STORE + byPath + "-*"),
+                new PathFilter(Action.DENY, Field.REFERENCE, STORE + "*-openssl-1.0*"),
+                new PathFilter(Action.DENY, Field.DERIVER, STORE + "*-evil-*.drv")),
+            new UpstreamConfig(b.uri(), 20, List.of())));
 
     for (String denied : List.of(byPath, byRef, byDeriver)) {
       HttpResponse<byte[]> r = n.get(narinfoPath(denied));
       assertThat(r.statusCode()).as("narinfo of %s", denied).isEqualTo(404);
-      assertThat(a.requestCount(narinfoPath(denied))).as("A was asked for %s", denied).isEqualTo(1);
+      assertThat(a.requestCount(narinfoPath(denied)))
+          .as("A was asked for %s", denied)
+          .isEqualTo(1);
       assertThat(n.ncro().store().get(denied)).as("route of %s", denied).isEmpty();
-      assertThat(n.get("/nar/" + denied + ".nar").statusCode()).as("NAR of %s", denied).isEqualTo(404);
-      assertThat(a.requestCount("/nar/" + denied + ".nar")).as("A asked for the NAR of %s", denied).isZero();
+      assertThat(n.get("/nar/" + denied + ".nar").statusCode())
+          .as("NAR of %s", denied)
+          .isEqualTo(404);
+      assertThat(a.requestCount("/nar/" + denied + ".nar"))
+          .as("A asked for the NAR of %s", denied)
+          .isZero();
     }
 
     String metrics = new String(n.get("/metrics").body(), StandardCharsets.UTF_8);
@@ -122,7 +140,8 @@ class PathFiltersIT {
     HttpResponse<byte[]> viaB = n.get(narinfoPath(byName));
     assertThat(viaB.statusCode()).isEqualTo(200);
     assertThat(viaB.headers().firstValue("X-Ncro-Upstream")).hasValue(b.uri().getAuthority());
-    assertThat(n.ncro().store().get(byName).orElseThrow().upstream()).isEqualTo(b.uri().toString());
+    assertThat(n.ncro().store().get(byName).orElseThrow().upstream())
+        .isEqualTo(b.uri().toString());
     HttpResponse<byte[]> nar = n.get("/nar/" + byName + ".nar");
     assertThat(nar.statusCode()).isEqualTo(200);
     assertThat(nar.headers().firstValue("X-Ncro-Upstream")).hasValue(b.uri().getAuthority());
@@ -136,7 +155,6 @@ class PathFiltersIT {
     assertThat(ok.headers().firstValue("X-Ncro-Upstream")).hasValue(a.uri().getAuthority());
     assertThat(n.get("/nar/" + clean + ".nar").statusCode()).isEqualTo(200);
     assertThat(a.requestCount("/nar/" + clean + ".nar")).isEqualTo(1);
-
   }
 
   @Test
@@ -152,16 +170,22 @@ class PathFiltersIT {
     hold(a, byRef, narinfo(byRef, "plugin-1.0", List.of("mycorp-lib-2.0"), null));
     hold(a, byDeriver, narinfo(byDeriver, "artifact", List.of(), "mycorp-build.drv"));
     hold(a, other, narinfo(other, "hello-2.12", List.of("glibc-2.39"), "hello-2.12.drv"));
-    NcroHarness n = ncro("allow.db", List.of(filtered(a.uri(), 10,
-        new PathFilter(Action.ALLOW, Field.NAME, "mycorp-*"),
-        new PathFilter(Action.ALLOW, Field.STORE_PATH, STORE + byPath + "-pinned-*"),
-        new PathFilter(Action.ALLOW, Field.REFERENCE, STORE + "*-mycorp-lib-*"),
-        new PathFilter(Action.ALLOW, Field.DERIVER, "*-mycorp-*.drv"))));
+    NcroHarness n = ncro(
+        "allow.db",
+        List.of(filtered(
+            a.uri(),
+            10,
+            new PathFilter(Action.ALLOW, Field.NAME, "mycorp-*"),
+            new PathFilter(Action.ALLOW, Field.STORE_PATH, STORE + byPath + "-pinned-*"),
+            new PathFilter(Action.ALLOW, Field.REFERENCE, STORE + "*-mycorp-lib-*"),
+            new PathFilter(Action.ALLOW, Field.DERIVER, "*-mycorp-*.drv"))));
 
     for (String allowed : List.of(byName, byPath, byRef, byDeriver)) {
       HttpResponse<byte[]> r = n.get(narinfoPath(allowed));
       assertThat(r.statusCode()).as("narinfo of %s", allowed).isEqualTo(200);
-      assertThat(n.get("/nar/" + allowed + ".nar").statusCode()).as("NAR of %s", allowed).isEqualTo(200);
+      assertThat(n.get("/nar/" + allowed + ".nar").statusCode())
+          .as("NAR of %s", allowed)
+          .isEqualTo(200);
     }
     assertThat(n.get(narinfoPath(other)).statusCode()).isEqualTo(404);
     assertThat(n.ncro().store().get(other)).isEmpty();
@@ -178,13 +202,21 @@ class PathFiltersIT {
     hold(a, stable, narinfo(stable, "mycorp-tool-1.0", List.of("mycorp-lib-2.0"), null));
     hold(a, beta, narinfo(beta, "mycorp-tool-beta", List.of(), null));
     hold(a, linked, narinfo(linked, "mycorp-app-1.0", List.of("unfree-codec-3"), null));
-    NcroHarness n = ncro("wins.db", List.of(filtered(a.uri(), 10,
-        new PathFilter(Action.DENY, Field.NAME, "*-beta"),
-        new PathFilter(Action.ALLOW, Field.NAME, "mycorp-*"),
-        new PathFilter(Action.DENY, Field.REFERENCE, "*-unfree-*"))));
+    NcroHarness n = ncro(
+        "wins.db",
+        List.of(filtered(
+            a.uri(),
+            10,
+            new PathFilter(Action.DENY, Field.NAME, "*-beta"),
+            new PathFilter(Action.ALLOW, Field.NAME, "mycorp-*"),
+            new PathFilter(Action.DENY, Field.REFERENCE, "*-unfree-*"))));
     assertThat(n.get(narinfoPath(stable)).statusCode()).isEqualTo(200);
-    assertThat(n.get(narinfoPath(beta)).statusCode()).as("allowed by name, denied by name").isEqualTo(404);
-    assertThat(n.get(narinfoPath(linked)).statusCode()).as("allowed by name, denied by reference").isEqualTo(404);
+    assertThat(n.get(narinfoPath(beta)).statusCode())
+        .as("allowed by name, denied by name")
+        .isEqualTo(404);
+    assertThat(n.get(narinfoPath(linked)).statusCode())
+        .as("allowed by name, denied by reference")
+        .isEqualTo(404);
   }
 
   @Test
@@ -197,13 +229,19 @@ class PathFiltersIT {
     Await.until("route stored", () -> before.ncro().store().count() == 1);
     before.close();
 
-    NcroHarness after = ncro("restart.db", List.of(filtered(a.uri(), 10, new PathFilter(Action.DENY, Field.NAME, "unfree-*"))));
-    assertThat(after.ncro().store().get(h)).as("the old route is still in the database").isPresent();
+    NcroHarness after = ncro(
+        "restart.db",
+        List.of(filtered(a.uri(), 10, new PathFilter(Action.DENY, Field.NAME, "unfree-*"))));
+    assertThat(after.ncro().store().get(h))
+        .as("the old route is still in the database")
+        .isPresent();
     int narinfoAsks = a.requestCount(narinfoPath(h));
     HttpResponse<byte[]> r = after.get(narinfoPath(h));
     assertThat(r.statusCode()).isEqualTo(404);
     assertThat(r.headers().firstValue("X-Ncro-Route")).isEmpty();
-    assertThat(a.requestCount(narinfoPath(h))).as("raced again instead of served from the stored route").isEqualTo(narinfoAsks + 1);
+    assertThat(a.requestCount(narinfoPath(h)))
+        .as("raced again instead of served from the stored route")
+        .isEqualTo(narinfoAsks + 1);
     assertThat(after.get("/nar/" + h + ".nar").statusCode()).isEqualTo(404);
     assertThat(a.requestCount("/nar/" + h + ".nar")).isZero();
   }
@@ -214,15 +252,20 @@ class PathFiltersIT {
     }
   }
 
-  private NcroHarness meshNode(String name, int port, int peerPort, String peerKey, List<UpstreamConfig> ups)
+  private NcroHarness meshNode(
+      String name, int port, int peerPort, String peerKey, List<UpstreamConfig> ups)
       throws Exception {
     Path key = dir.resolve(name + ".key");
     NodeIdentity.loadOrCreate(key);
     Config base = NcroHarness.config(dir.resolve(name + ".db"), ups);
-    MeshConfig mesh = new MeshConfig(true, "127.0.0.1:" + port, List.of(new MeshConfig.Peer("127.0.0.1:" + peerPort, peerKey)),
-        key.toString(), Duration.ofMillis(200));
-    NcroHarness h = NcroHarness.start(new Config(base.server(), base.upstreams(), base.cache(), base.timeouts(),
-        base.logging(), mesh));
+    MeshConfig mesh = new MeshConfig(
+        true,
+        "127.0.0.1:" + port,
+        List.of(new MeshConfig.Peer("127.0.0.1:" + peerPort, peerKey)),
+        key.toString(),
+        Duration.ofMillis(200));
+    NcroHarness h = NcroHarness.start(new Config(
+        base.server(), base.upstreams(), base.cache(), base.timeouts(), base.logging(), mesh));
     open.add(h);
     return h;
   }
@@ -241,23 +284,37 @@ class PathFiltersIT {
     String pubB = NodeIdentity.loadOrCreate(keyB).publicKeyHex();
     int portA = freeUdpPort();
     int portB = freeUdpPort();
-    NcroHarness nodeA = meshNode("a", portA, portB, pubB, List.of(new UpstreamConfig(shared.uri(), 10, List.of())));
-    NcroHarness nodeB = meshNode("b", portB, portA, pubA, List.of(
-        filtered(shared.uri(), 10, new PathFilter(Action.DENY, Field.NAME, "unfree-*")),
-        new UpstreamConfig(second.uri(), 20, List.of())));
+    NcroHarness nodeA =
+        meshNode("a", portA, portB, pubB, List.of(new UpstreamConfig(shared.uri(), 10, List.of())));
+    NcroHarness nodeB = meshNode(
+        "b",
+        portB,
+        portA,
+        pubA,
+        List.of(
+            filtered(shared.uri(), 10, new PathFilter(Action.DENY, Field.NAME, "unfree-*")),
+            new UpstreamConfig(second.uri(), 20, List.of())));
 
     HttpResponse<byte[]> atA = nodeA.get(narinfoPath(h));
-    assertThat(atA.headers().firstValue("X-Ncro-Upstream")).hasValue(shared.uri().getAuthority());
-    Await.until("B learns A's route naming `shared`", () -> nodeB.ncro().mesh().status().routesLearned() > 0);
+    assertThat(atA.headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(shared.uri().getAuthority());
+    Await.until(
+        "B learns A's route naming `shared`",
+        () -> nodeB.ncro().mesh().status().routesLearned() > 0);
 
     HttpResponse<byte[]> atB = nodeB.get(narinfoPath(h));
     assertThat(atB.statusCode()).isEqualTo(200);
-    assertThat(atB.headers().firstValue("X-Ncro-Route")).as("not the mesh route").hasValue("race");
-    assertThat(atB.headers().firstValue("X-Ncro-Upstream")).hasValue(second.uri().getAuthority());
-    assertThat(nodeB.ncro().store().get(h).orElseThrow().upstream()).isEqualTo(second.uri().toString());
+    assertThat(atB.headers().firstValue("X-Ncro-Route"))
+        .as("not the mesh route")
+        .hasValue("race");
+    assertThat(atB.headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(second.uri().getAuthority());
+    assertThat(nodeB.ncro().store().get(h).orElseThrow().upstream())
+        .isEqualTo(second.uri().toString());
     HttpResponse<byte[]> nar = nodeB.get("/nar/" + h + ".nar");
     assertThat(nar.statusCode()).isEqualTo(200);
-    assertThat(nar.headers().firstValue("X-Ncro-Upstream")).hasValue(second.uri().getAuthority());
+    assertThat(nar.headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(second.uri().getAuthority());
     assertThat(shared.requestCount("/nar/" + h + ".nar")).isZero();
   }
 }

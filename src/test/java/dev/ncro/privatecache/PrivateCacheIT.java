@@ -1,8 +1,5 @@
 package dev.ncro.privatecache;
 
-import java.util.Arrays;
-import java.util.Base64;
-import java.util.HashMap;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -25,6 +22,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -49,7 +49,9 @@ class PrivateCacheIT {
   private static final TestKey KEY = new TestKey("private-1");
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  @TempDir static Path shared;
+  @TempDir
+  static Path shared;
+
   private static TestCa ca;
   private static TestCa.ServerCert cert;
   private static Path cache;
@@ -57,12 +59,15 @@ class PrivateCacheIT {
   private static final List<String> hashes = new ArrayList<>();
   private static final Map<String, byte[]> nars = new HashMap<>();
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final List<AutoCloseable> open = new ArrayList<>();
   private final Set<String> secrets = new HashSet<>();
   private LogCapture logs;
   private Ncro ncro;
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   @BeforeAll
   static void cacheAndCa() throws Exception {
@@ -70,14 +75,17 @@ class PrivateCacheIT {
     cert = ca.issue(List.of("localhost"), List.of("127.0.0.1"));
     cache = Files.createDirectories(shared.resolve("cache"));
     Files.createDirectories(cache.resolve("nar"));
-    Files.writeString(cache.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
+    Files.writeString(
+        cache.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
     Random rnd = new Random(12);
     for (int i = 0; i < PATHS; i++) {
       String h = TestNarinfo.hash(7000 + i);
       byte[] nar = new byte[100_000 + i];
       rnd.nextBytes(nar);
       Files.write(cache.resolve("nar/" + h + ".nar.xz"), nar);
-      Files.write(cache.resolve(h + ".narinfo"), TestNarinfo.make(h, "nar/" + h + ".nar.xz", nar.length * 2L, KEY));
+      Files.write(
+          cache.resolve(h + ".narinfo"),
+          TestNarinfo.make(h, "nar/" + h + ".nar.xz", nar.length * 2L, KEY));
       hashes.add(h);
       nars.put(h, nar);
     }
@@ -96,7 +104,8 @@ class PrivateCacheIT {
           assertThat(log).as("log output").doesNotContain(s);
           assertThat(status).as("/status").doesNotContain(s);
           assertThat(metrics).as("/metrics").doesNotContain(s);
-          String b64 = Base64.getEncoder().encodeToString((USER + ":" + s).getBytes(StandardCharsets.UTF_8));
+          String b64 =
+              Base64.getEncoder().encodeToString((USER + ":" + s).getBytes(StandardCharsets.UTF_8));
           assertThat(log + status + metrics).as("Basic credentials, encoded").doesNotContain(b64);
         }
       }
@@ -156,7 +165,8 @@ class PrivateCacheIT {
   }
 
   private HttpResponse<byte[]> get(String path, String... headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ncro.address().getPort() + path))
+    HttpRequest.Builder b = HttpRequest.newBuilder(
+            URI.create("http://127.0.0.1:" + ncro.address().getPort() + path))
         .timeout(Duration.ofSeconds(30));
     for (int i = 0; i < headers.length; i += 2) {
       b.header(headers[i], headers[i + 1]);
@@ -208,22 +218,32 @@ class PrivateCacheIT {
   @Test
   void basicAuthOverTlsWithTheTestCaAndSni() throws Exception {
     // Answers only when the client sent SNI "localhost": proves SNI goes out with every handshake.
-    Nginx n = nginx("if ($ssl_server_name != \"localhost\") { return 421; }\n      " + basicAuth() + serveCache());
+    Nginx n = nginx("if ($ssl_server_name != \"localhost\") { return 421; }\n      " + basicAuth()
+        + serveCache());
     Path pw = secretFile("password", PASSWORD);
-    start(upstream(n.httpsUri("localhost"), caFile() + "    username: \"" + USER + "\"\n    password_file: \"" + pw + "\"\n"), "");
+    start(
+        upstream(
+            n.httpsUri("localhost"),
+            caFile() + "    username: \"" + USER + "\"\n    password_file: \"" + pw + "\"\n"),
+        "");
     awaitState(0, "active");
     assertServesTheCache();
     JsonNode s = upstreamStatus(0);
     assertThat(s.get("auth").asText()).isEqualTo("basic");
     assertThat(s.get("credentials_from").asText()).isEqualTo("password_file");
-    assertThat(n.authorizationLog()).isNotEmpty().allSatisfy(l -> assertThat(l).contains(" Basic "));
+    assertThat(n.authorizationLog())
+        .isNotEmpty()
+        .allSatisfy(l -> assertThat(l).contains(" Basic "));
   }
 
   @Test
   void bearerTokenFromAFile() throws Exception {
-    Nginx n = nginx("if ($http_authorization != \"Bearer " + TOKEN + "\") { return 401; }\n      " + serveCache());
+    Nginx n = nginx("if ($http_authorization != \"Bearer " + TOKEN + "\") { return 401; }\n      "
+        + serveCache());
     Path token = secretFile("token", TOKEN);
-    start(upstream(n.httpsUri("localhost"), caFile() + "    bearer_token_file: \"" + token + "\"\n"), "");
+    start(
+        upstream(n.httpsUri("localhost"), caFile() + "    bearer_token_file: \"" + token + "\"\n"),
+        "");
     awaitState(0, "active");
     assertServesTheCache();
     assertThat(upstreamStatus(0).get("auth").asText()).isEqualTo("bearer");
@@ -234,14 +254,21 @@ class PrivateCacheIT {
     Nginx n = nginx(basicAuth() + serveCache());
     secrets.add(PASSWORD);
     Path netrc = dir.resolve("netrc");
-    Files.writeString(netrc, "# as Nix's netrc-file\nmachine other.example login x password \"not this one\"\n"
-        + "machine localhost\n  login " + USER + "\n  password " + PASSWORD + "\ndefault login nobody password wrong-default\n");
+    Files.writeString(
+        netrc,
+        "# as Nix's netrc-file\nmachine other.example login x password \"not this one\"\n"
+            + "machine localhost\n  login " + USER + "\n  password " + PASSWORD
+            + "\ndefault login nobody password wrong-default\n");
     Nginx other = nginx(basicAuth() + serveCache());
     Path pw = secretFile("password", PASSWORD);
-    // 127.0.0.1 matches no machine: "default" (wrong) applies, unless explicit credentials are given.
-    start(upstream(n.httpsUri("localhost"), caFile())
-        + "    priority: 10\n"
-        + upstream(other.httpsUri("127.0.0.1"), caFile() + "    username: \"" + USER + "\"\n    password_file: \"" + pw + "\"\n"),
+    // 127.0.0.1 matches no machine: "default" (wrong) applies, unless explicit credentials are
+    // given.
+    start(
+        upstream(n.httpsUri("localhost"), caFile())
+            + "    priority: 10\n"
+            + upstream(
+                other.httpsUri("127.0.0.1"),
+                caFile() + "    username: \"" + USER + "\"\n    password_file: \"" + pw + "\"\n"),
         "netrc_file: \"" + netrc + "\"\n");
     awaitState(0, "active");
     awaitState(1, "active");
@@ -252,63 +279,90 @@ class PrivateCacheIT {
 
   @Test
   void redirectChainIsFollowedInsideNcroAndCredentialsStayOnTheUpstreamsHost() throws Exception {
-    Nginx storage = nginx(serveCache()); // the "presigned storage" host: no auth, records what it sees
+    Nginx storage =
+        nginx(serveCache()); // the "presigned storage" host: no auth, records what it sees
     // narinfo: 301 to a relative Location on the same host; NAR: 307 to the storage host.
     Nginx front = nginx("absolute_redirect off;\n      " + basicAuth()
         + "location ~ ^/[a-z0-9]+\\.narinfo$ { return 301 /moved$uri; }\n"
         + "      location /moved/ { alias " + cache + "/; }\n"
-        + "      location /nar/ { return 307 " + storage.httpsUri("127.0.0.1") + "$uri?X-Signature=sig-secret-99; }\n"
+        + "      location /nar/ { return 307 " + storage.httpsUri("127.0.0.1")
+        + "$uri?X-Signature=sig-secret-99; }\n"
         + "      location = /nix-cache-info { root " + cache + "; }\n"
         + "      location /loop/ { return 302 /loop/again; }\n"
         + "      location /plain/ { return 302 http://127.0.0.1:" + storage.port() + "/nar/x; }");
     Path pw = secretFile("password", PASSWORD);
     secrets.add("sig-secret-99"); // a presigned URL's signature is a credential too
-    start(upstream(front.httpsUri("localhost"), caFile() + "    username: \"" + USER + "\"\n    password_file: \"" + pw + "\"\n"), "");
+    start(
+        upstream(
+            front.httpsUri("localhost"),
+            caFile() + "    username: \"" + USER + "\"\n    password_file: \"" + pw + "\"\n"),
+        "");
     awaitState(0, "active");
     assertServesTheCache();
 
-    // Range is kept on the redirected NAR request; bytes are counted under the upstream that redirected.
+    // Range is kept on the redirected NAR request; bytes are counted under the upstream that
+    // redirected.
     String h = hashes.get(0);
     HttpResponse<byte[]> part = get("/nar/" + h + ".nar.xz", "Range", "bytes=1000-");
     assertThat(part.statusCode()).isEqualTo(206);
     assertThat(part.body()).isEqualTo(Arrays.copyOfRange(nars.get(h), 1000, nars.get(h).length));
-    assertThat(storage.authorizationLog()).as("the storage host never saw credentials")
-        .isNotEmpty().allSatisfy(l -> assertThat(l).contains(" none "));
-    assertThat(storage.authorizationLog()).anySatisfy(l -> assertThat(l).contains("\"bytes=1000-\""));
-    assertThat(front.authorizationLog()).anySatisfy(l -> assertThat(l).startsWith("/moved/").contains(" Basic "));
-    long expected = nars.values().stream().mapToLong(b -> b.length).sum() + nars.get(h).length - 1000;
-    assertThat(metric("ncro_nar_bytes_total{upstream=\"" + front.httpsUri("localhost") + "\"}")).isEqualTo(expected);
+    assertThat(storage.authorizationLog())
+        .as("the storage host never saw credentials")
+        .isNotEmpty()
+        .allSatisfy(l -> assertThat(l).contains(" none "));
+    assertThat(storage.authorizationLog())
+        .anySatisfy(l -> assertThat(l).contains("\"bytes=1000-\""));
+    assertThat(front.authorizationLog())
+        .anySatisfy(l -> assertThat(l).startsWith("/moved/").contains(" Basic "));
+    long expected =
+        nars.values().stream().mapToLong(b -> b.length).sum() + nars.get(h).length - 1000;
+    assertThat(metric("ncro_nar_bytes_total{upstream=\"" + front.httpsUri("localhost") + "\"}"))
+        .isEqualTo(expected);
   }
 
   @Test
   void aRedirectLoopOrHttpsToHttpIsAClearFailureNotAHang() throws Exception {
-    Nginx front = nginx("absolute_redirect off;\n      location /nar/ { return 302 /nar/again$uri; }\n"
-        + "      location /nar/plain { return 302 http://127.0.0.1:1/nar/x; }\n" + serveCache().replace("location / { }", "location = /nix-cache-info { }"));
+    Nginx front =
+        nginx("absolute_redirect off;\n      location /nar/ { return 302 /nar/again$uri; }\n"
+            + "      location /nar/plain { return 302 http://127.0.0.1:1/nar/x; }\n"
+            + serveCache().replace("location / { }", "location = /nix-cache-info { }"));
     start(upstream(front.httpsUri("localhost"), caFile()), "");
     awaitState(0, "active");
     assertThat(get("/nar/loop.nar.xz").statusCode()).isEqualTo(502);
     assertThat(get("/nar/plain.nar.xz").statusCode()).isEqualTo(502);
-    Await.until("redirect loop logged", () -> logs.lines().stream().anyMatch(l -> l.contains("more than 5 redirects")));
-    Await.until("https to http refused", () -> logs.lines().stream()
-        .anyMatch(l -> l.contains("refused redirect from https to http: \"http://127.0.0.1:1/nar/x\"")));
-    long hops = front.accessLog().stream().filter(l -> l.contains("/nar/") && !l.contains("plain")).count();
+    Await.until(
+        "redirect loop logged",
+        () -> logs.lines().stream().anyMatch(l -> l.contains("more than 5 redirects")));
+    Await.until(
+        "https to http refused",
+        () -> logs.lines().stream()
+            .anyMatch(l ->
+                l.contains("refused redirect from https to http: \"http://127.0.0.1:1/nar/x\"")));
+    long hops = front.accessLog().stream()
+        .filter(l -> l.contains("/nar/") && !l.contains("plain"))
+        .count();
     assertThat(hops).as("first request + 5 redirects followed").isEqualTo(6);
     assertThat(upstreamStatus(0).at("/errors/protocol").asLong()).isEqualTo(2);
   }
 
   @Test
   void theDefaultTlsEngineIsBoringSslAndTheJdkEngineVerifiesTheSameWay() throws Exception {
-    Nginx n = nginx("if ($ssl_server_name != \"localhost\") { return 421; }\n      " + serveCache());
+    Nginx n =
+        nginx("if ($ssl_server_name != \"localhost\") { return 421; }\n      " + serveCache());
     TestCa.ServerCert wrongHost = ca.issue(List.of("wrong.example"), List.of());
     Nginx misnamed = Nginx.tls(wrongHost, serveCache());
     open.add(misnamed);
     System.setProperty("ncro.tls.provider", "jdk");
     try {
-      start(upstream(n.httpsUri("localhost"), caFile()) + upstream(misnamed.httpsUri("localhost"), caFile()), "");
+      start(
+          upstream(n.httpsUri("localhost"), caFile())
+              + upstream(misnamed.httpsUri("localhost"), caFile()),
+          "");
     } finally {
       System.clearProperty("ncro.tls.provider");
     }
-    assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("ncro listening").contains("tls_engine=jdk"));
+    assertThat(logs.lines())
+        .anySatisfy(l -> assertThat(l).contains("ncro listening").contains("tls_engine=jdk"));
     awaitState(0, "active");
     awaitState(1, "certificate_error");
     assertServesTheCache();
@@ -322,39 +376,62 @@ class PrivateCacheIT {
     Nginx misnamed = Nginx.tls(wrongHost, serveCache());
     open.add(misnamed);
     // No ca_file: the test CA is not in the system trust. And a certificate for another host name.
-    start(upstream(n.httpsUri("localhost"), "") + upstream(misnamed.httpsUri("localhost"), caFile()), "");
-    assertThat(logs.lines()).as("the default engine, which every other test here uses")
+    start(
+        upstream(n.httpsUri("localhost"), "") + upstream(misnamed.httpsUri("localhost"), caFile()),
+        "");
+    assertThat(logs.lines())
+        .as("the default engine, which every other test here uses")
         .anySatisfy(l -> assertThat(l).contains("ncro listening").contains("tls_engine=openssl"));
     awaitState(0, "certificate_error");
     awaitState(1, "certificate_error");
-    assertThat(upstreamStatus(0).get("state_reason").asText()).startsWith("probe: certificate: ")
+    assertThat(upstreamStatus(0).get("state_reason").asText())
+        .startsWith("probe: certificate: ")
         .containsIgnoringCase("certification path");
-    assertThat(upstreamStatus(1).get("state_reason").asText()).contains("certificate: ").contains("localhost");
+    assertThat(upstreamStatus(1).get("state_reason").asText())
+        .contains("certificate: ")
+        .contains("localhost");
     assertThat(get("/" + hashes.get(0) + ".narinfo").statusCode()).isEqualTo(503);
-    assertThat(metric("ncro_upstream_state{state=\"certificate_error\",upstream=\"" + n.httpsUri("localhost") + "\"}")).isEqualTo(1);
-    assertThat(linesAbout(n.httpsUri("localhost").toString())).filteredOn(l -> l.contains("state changed")).hasSize(1);
+    assertThat(metric("ncro_upstream_state{state=\"certificate_error\",upstream=\""
+            + n.httpsUri("localhost") + "\"}"))
+        .isEqualTo(1);
+    assertThat(linesAbout(n.httpsUri("localhost").toString()))
+        .filteredOn(l -> l.contains("state changed"))
+        .hasSize(1);
   }
 
   @Test
   void wrongOrMissingCredentialsAnswer503WithOneLogLinePerStateChange() throws Exception {
     Nginx wrong = nginx(basicAuth() + serveCache());
-    Nginx missing = nginx("if ($http_authorization != \"Bearer " + TOKEN + "\") { return 401; }\n      " + serveCache());
+    Nginx missing = nginx("if ($http_authorization != \"Bearer " + TOKEN
+        + "\") { return 401; }\n      " + serveCache());
     Path pw = secretFile("password", "not-the-" + PASSWORD);
-    start(upstream(wrong.httpsUri("localhost"), caFile() + "    username: \"" + USER + "\"\n    password_file: \"" + pw + "\"\n")
-        + upstream(missing.httpsUri("127.0.0.1"), caFile()), "");
+    start(
+        upstream(
+                wrong.httpsUri("localhost"),
+                caFile() + "    username: \"" + USER + "\"\n    password_file: \"" + pw + "\"\n")
+            + upstream(missing.httpsUri("127.0.0.1"), caFile()),
+        "");
     awaitState(0, "unauthorized");
     awaitState(1, "unauthorized");
-    assertThat(upstreamStatus(0).get("state_reason").asText()).isEqualTo("probe: /nix-cache-info answered 401");
+    assertThat(upstreamStatus(0).get("state_reason").asText())
+        .isEqualTo("probe: /nix-cache-info answered 401");
     for (int round = 0; round < 3; round++) {
       for (String h : hashes) {
-        assertThat(get("/" + h + ".narinfo").statusCode()).as("narinfo with refused credentials").isEqualTo(503);
+        assertThat(get("/" + h + ".narinfo").statusCode())
+            .as("narinfo with refused credentials")
+            .isEqualTo(503);
       }
     }
     String a = wrong.httpsUri("localhost").toString();
     assertThat(linesAbout(a)).as("log lines about %s", a).hasSize(1);
-    assertThat(linesAbout(a).get(0)).contains("WARN").contains("state changed").contains("unauthorized");
-    assertThat(metric("ncro_upstream_errors_total{kind=\"auth\",upstream=\"" + a + "\"}")).isGreaterThanOrEqualTo(1);
-    assertThat(metric("ncro_upstream_state{state=\"unauthorized\",upstream=\"" + a + "\"}")).isEqualTo(1);
+    assertThat(linesAbout(a).get(0))
+        .contains("WARN")
+        .contains("state changed")
+        .contains("unauthorized");
+    assertThat(metric("ncro_upstream_errors_total{kind=\"auth\",upstream=\"" + a + "\"}"))
+        .isGreaterThanOrEqualTo(1);
+    assertThat(metric("ncro_upstream_state{state=\"unauthorized\",upstream=\"" + a + "\"}"))
+        .isEqualTo(1);
     // Races left them out: nginx saw no narinfo request after the state was set.
     assertThat(wrong.accessLog()).noneMatch(l -> l.contains(".narinfo"));
   }
@@ -362,10 +439,13 @@ class PrivateCacheIT {
   @Test
   void aRefusedObjectIsUnavailableNotAbsentAndA403StaysAbsent() throws Exception {
     // nix-cache-info is public (the probe succeeds), every object needs credentials ncro lacks.
-    Nginx n = nginx("location = /nix-cache-info { root " + cache + "; }\n"
-        + "      location / { " + basicAuth() + "root " + cache + "; }");
-    Nginx s3 = nginx("location = /nix-cache-info { root " + cache + "; }\n      location / { return 403; }");
-    start(upstream(n.httpsUri("localhost"), caFile()) + upstream(s3.httpsUri("127.0.0.1"), caFile()), "");
+    Nginx n = nginx("location = /nix-cache-info { root " + cache + "; }\n" + "      location / { "
+        + basicAuth() + "root " + cache + "; }");
+    Nginx s3 = nginx(
+        "location = /nix-cache-info { root " + cache + "; }\n      location / { return 403; }");
+    start(
+        upstream(n.httpsUri("localhost"), caFile()) + upstream(s3.httpsUri("127.0.0.1"), caFile()),
+        "");
     // The start-up probe's success is an answer that re-arms the warning: wait for it to be in.
     Await.until("start-up probe of the refusing upstream", () -> {
       try {
@@ -376,13 +456,21 @@ class PrivateCacheIT {
     });
     for (int round = 0; round < 3; round++) {
       for (String h : hashes) {
-        assertThat(get("/" + h + ".narinfo").statusCode()).as("401 from the only holder: unknown, not absent").isEqualTo(503);
+        assertThat(get("/" + h + ".narinfo").statusCode())
+            .as("401 from the only holder: unknown, not absent")
+            .isEqualTo(503);
       }
     }
     String a = n.httpsUri("localhost").toString();
-    assertThat(linesAbout(a)).as("one warning for %d refusals", 3 * hashes.size()).singleElement().asString()
-        .contains("WARN").contains("refused a request").contains("status=401");
-    assertThat(metric("ncro_upstream_errors_total{kind=\"auth\",upstream=\"" + a + "\"}")).isEqualTo(3L * hashes.size());
+    assertThat(linesAbout(a))
+        .as("one warning for %d refusals", 3 * hashes.size())
+        .singleElement()
+        .asString()
+        .contains("WARN")
+        .contains("refused a request")
+        .contains("status=401");
+    assertThat(metric("ncro_upstream_errors_total{kind=\"auth\",upstream=\"" + a + "\"}"))
+        .isEqualTo(3L * hashes.size());
     assertThat(upstreamStatus(0).get("state").asText()).isEqualTo("active");
 
     // Without the refusing upstream, the 403 everywhere is "absent": S3 without list permission.
@@ -397,7 +485,11 @@ class PrivateCacheIT {
   void aWarmRaceMakesNoNewTlsHandshakes() throws Exception {
     Nginx n = nginx(basicAuth() + serveCache());
     Path pw = secretFile("password", PASSWORD);
-    start(upstream(n.httpsUri("localhost"), caFile() + "    username: \"" + USER + "\"\n    password_file: \"" + pw + "\"\n"), "");
+    start(
+        upstream(
+            n.httpsUri("localhost"),
+            caFile() + "    username: \"" + USER + "\"\n    password_file: \"" + pw + "\"\n"),
+        "");
     awaitState(0, "active");
     assertThat(get("/" + hashes.get(0) + ".narinfo").statusCode()).isEqualTo(200); // warms the pool
     long before = upstreamStatus(0).get("tls_handshakes").asLong();
@@ -407,6 +499,8 @@ class PrivateCacheIT {
     long after = upstreamStatus(0).get("tls_handshakes").asLong();
     assertThat(before).isPositive();
     assertThat(after).as("handshakes after %d more races", hashes.size() - 1).isEqualTo(before);
-    assertThat(metric("ncro_upstream_tls_handshakes_total{upstream=\"" + n.httpsUri("localhost") + "\"}")).isEqualTo(after);
+    assertThat(metric(
+            "ncro_upstream_tls_handshakes_total{upstream=\"" + n.httpsUri("localhost") + "\"}"))
+        .isEqualTo(after);
   }
 }

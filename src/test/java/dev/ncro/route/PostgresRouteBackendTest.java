@@ -26,14 +26,29 @@ class PostgresRouteBackendTest {
 
   private static Route route(int i) {
     String h = String.format("%032d", i).replace('0', 'a');
-    return new Route(h, "http://up", 1, "nar/" + h + ".nar", "sha256:f", "sha256:n", 1, new byte[] {'x'}, 1, Long.MAX_VALUE);
+    return new Route(
+        h,
+        "http://up",
+        1,
+        "nar/" + h + ".nar",
+        "sha256:f",
+        "sha256:n",
+        1,
+        new byte[] {'x'},
+        1,
+        Long.MAX_VALUE);
   }
 
   @Test
   void unreachableAtStartIsDegradedAndWritesBeyondTheQueueAreDroppedAndCounted() throws Exception {
     int port = closedPort();
-    PostgresSettings settings = new PostgresSettings("jdbc:postgresql://127.0.0.1:" + port + "/ncro",
-        "postgresql://ncro@127.0.0.1:" + port + "/ncro", "ncro", PASSWORD, Map.of("connectTimeout", "1"), 2);
+    PostgresSettings settings = new PostgresSettings(
+        "jdbc:postgresql://127.0.0.1:" + port + "/ncro",
+        "postgresql://ncro@127.0.0.1:" + port + "/ncro",
+        "ncro",
+        PASSWORD,
+        Map.of("connectTimeout", "1"),
+        2);
     try (PostgresRouteBackend b = PostgresRouteBackend.open(settings, 100, Clock.systemUTC())) {
       assertThat(b.state()).isEqualTo(StoreStatus.State.DOWN);
       assertThat(b.reason()).isNotEmpty().doesNotContain(PASSWORD);
@@ -57,9 +72,10 @@ class PostgresRouteBackendTest {
 
   @Test
   void settingsNeverPrintThePassword() {
-    PostgresSettings s = new PostgresSettings("jdbc:postgresql://db/ncro", "postgresql://ncro@db/ncro", "ncro",
-        PASSWORD, Map.of(), 8);
+    PostgresSettings s = new PostgresSettings(
+        "jdbc:postgresql://db/ncro", "postgresql://ncro@db/ncro", "ncro", PASSWORD, Map.of(), 8);
     assertThat(s.toString()).doesNotContain(PASSWORD);
-    assertThat(s.scrub("FATAL: something " + PASSWORD + " echoed")).isEqualTo("FATAL: something ******** echoed");
+    assertThat(s.scrub("FATAL: something " + PASSWORD + " echoed"))
+        .isEqualTo("FATAL: something ******** echoed");
   }
 }

@@ -43,7 +43,8 @@ class RouteStoreCrashIT {
   private static final int CLIENTS = 32;
   private static final int COMMITTED_BEFORE_KILL = 300;
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
 
   @Test
   void killDashNineMidLoadLosesNoCommittedRouteAndServingResumes() throws Exception {
@@ -56,7 +57,8 @@ class RouteStoreCrashIT {
       }
       Path db = dir.resolve("state/routes.db");
       Path cfg = NcroProcess.writeConfig(dir, up.uri(), db);
-      HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      HttpClient http =
+          HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
       // 1. Load: CLIENTS clients, each asking for narinfos nobody asked for before (a race and a
       //    route write each), until the process dies under them.
@@ -70,7 +72,8 @@ class RouteStoreCrashIT {
           clients.add(Thread.ofVirtual().start(() -> {
             try {
               for (int i = next.getAndIncrement(); i < HASHES; i = next.getAndIncrement()) {
-                HttpResponse<byte[]> r = http.send(first.narinfo(hashes.get(i)), HttpResponse.BodyHandlers.ofByteArray());
+                HttpResponse<byte[]> r = http.send(
+                    first.narinfo(hashes.get(i)), HttpResponse.BodyHandlers.ofByteArray());
                 if (r.statusCode() == 200) {
                   answered.add(hashes.get(i));
                 }
@@ -88,7 +91,9 @@ class RouteStoreCrashIT {
             Thread.sleep(20);
             committed.addAll(hashesIn(reader));
           }
-          assertThat(committed).as("routes committed under load").hasSizeGreaterThanOrEqualTo(COMMITTED_BEFORE_KILL);
+          assertThat(committed)
+              .as("routes committed under load")
+              .hasSizeGreaterThanOrEqualTo(COMMITTED_BEFORE_KILL);
           // 3. The last snapshot, then SIGKILL at once.
           committed.addAll(hashesIn(reader));
           first.kill();
@@ -97,17 +102,23 @@ class RouteStoreCrashIT {
           t.join(Duration.ofSeconds(20));
         }
       }
-      assertThat(clientEnds).as("every client was cut off by the kill, mid-load").hasSize(CLIENTS)
+      assertThat(clientEnds)
+          .as("every client was cut off by the kill, mid-load")
+          .hasSize(CLIENTS)
           .allSatisfy(e -> assertThat(e).isInstanceOf(IOException.class));
       assertThat(answered).as("answers before the kill").isNotEmpty();
 
       // 4. The file as the kill left it (WAL and all): intact, with every committed route.
       Path wal = db.resolveSibling("routes.db-wal");
-      assertThat(wal).as("a WAL left behind by the kill, for the next open to recover").exists();
-      System.out.printf("killed with %d routes committed, %d narinfos answered, WAL %d bytes%n",
+      assertThat(wal)
+          .as("a WAL left behind by the kill, for the next open to recover")
+          .exists();
+      System.out.printf(
+          "killed with %d routes committed, %d narinfos answered, WAL %d bytes%n",
           committed.size(), answered.size(), Files.size(wal));
       try (Connection c = readOnly(db)) {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA integrity_check")) {
+        try (Statement st = c.createStatement();
+            ResultSet rs = st.executeQuery("PRAGMA integrity_check")) {
           assertThat(rs.next()).isTrue();
           assertThat(rs.getString(1)).isEqualTo("ok");
         }
@@ -119,34 +130,47 @@ class RouteStoreCrashIT {
       up.clearRequests();
       try (NcroProcess second = NcroProcess.start(cfg)) {
         for (String h : committed) {
-          HttpResponse<byte[]> r = http.send(second.narinfo(h), HttpResponse.BodyHandlers.ofByteArray());
+          HttpResponse<byte[]> r =
+              http.send(second.narinfo(h), HttpResponse.BodyHandlers.ofByteArray());
           assertThat(r.statusCode()).as(h).isEqualTo(200);
           assertThat(r.headers().firstValue("X-Ncro-Route")).as(h).hasValue("cache-hit");
-          assertThat(new String(r.body(), StandardCharsets.UTF_8)).startsWith("StorePath: /nix/store/" + h);
+          assertThat(new String(r.body(), StandardCharsets.UTF_8))
+              .startsWith("StorePath: /nix/store/" + h);
         }
-        assertThat(up.requests()).as("upstream requests after the restart")
+        assertThat(up.requests())
+            .as("upstream requests after the restart")
             .noneSatisfy(req -> assertThat(req.path()).endsWith(".narinfo"));
         second.terminate();
-        assertThat(second.log()).as("no warning about the database").noneSatisfy(l -> assertThat(l).contains("moved aside"));
+        assertThat(second.log())
+            .as("no warning about the database")
+            .noneSatisfy(l -> assertThat(l).contains("moved aside"));
       }
     }
   }
 
   @Test
-  void aCorruptFileIsMovedAsideAndServingStartsFresh_anotherAppsDatabaseStopsStartUp() throws Exception {
+  void aCorruptFileIsMovedAsideAndServingStartsFresh_anotherAppsDatabaseStopsStartUp()
+      throws Exception {
     try (TestUpstream up = TestUpstream.start()) {
       String h = TestNarinfo.hash(42);
       up.putNarinfo(h, TestNarinfo.make(h, "nar/" + h + ".nar.xz", 100, null));
       Path db = dir.resolve("routes.db");
       Path cfg = NcroProcess.writeConfig(dir, up.uri(), db);
       Files.writeString(db, "these bytes were never an SQLite database\n".repeat(100));
-      HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      HttpClient http =
+          HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       try (NcroProcess ncro = NcroProcess.start(cfg)) {
-        HttpResponse<byte[]> r = http.send(ncro.narinfo(h), HttpResponse.BodyHandlers.ofByteArray());
+        HttpResponse<byte[]> r =
+            http.send(ncro.narinfo(h), HttpResponse.BodyHandlers.ofByteArray());
         assertThat(r.statusCode()).isEqualTo(200);
         ncro.terminate();
-        assertThat(ncro.log()).anySatisfy(l -> assertThat(l)
-            .contains("WARN", "moved aside", "path=\"" + db + "\"", "moved_to=\"" + db + ".corrupt-"));
+        assertThat(ncro.log())
+            .anySatisfy(l -> assertThat(l)
+                .contains(
+                    "WARN",
+                    "moved aside",
+                    "path=\"" + db + "\"",
+                    "moved_to=\"" + db + ".corrupt-"));
       }
       try (var files = Files.list(dir)) {
         assertThat(files.map(p -> p.getFileName().toString()))
@@ -156,18 +180,28 @@ class RouteStoreCrashIT {
 
       // Someone else's database at db_path: ncro stops with the path named, and leaves it alone.
       Path foreign = dir.resolve("app.db");
-      try (Connection c = new SQLiteConfig().createConnection("jdbc:sqlite:" + foreign); Statement st = c.createStatement()) {
+      try (Connection c = new SQLiteConfig().createConnection("jdbc:sqlite:" + foreign);
+          Statement st = c.createStatement()) {
         st.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY)");
       }
       byte[] before = Files.readAllBytes(foreign);
       Files.writeString(cfg, Files.readString(cfg).replace(db.toString(), foreign.toString()));
       String java = ProcessHandle.current().info().command().orElse("java");
-      Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-          "dev.ncro.Main", "-config", cfg.toString()).redirectErrorStream(true).start();
+      Process p = new ProcessBuilder(
+              java,
+              "--enable-native-access=ALL-UNNAMED",
+              "-cp",
+              System.getProperty("java.class.path"),
+              "dev.ncro.Main",
+              "-config",
+              cfg.toString())
+          .redirectErrorStream(true)
+          .start();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
       assertThat(p.exitValue()).isEqualTo(1);
-      assertThat(out).contains("ncro: cache.db_path: " + foreign + " is an SQLite database but not ncro's");
+      assertThat(out)
+          .contains("ncro: cache.db_path: " + foreign + " is an SQLite database but not ncro's");
       assertThat(Files.readAllBytes(foreign)).isEqualTo(before);
     }
   }
@@ -181,7 +215,8 @@ class RouteStoreCrashIT {
 
   private static Set<String> hashesIn(Connection c) throws SQLException {
     Set<String> out = new HashSet<>();
-    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT hash FROM routes")) {
+    try (Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT hash FROM routes")) {
       while (rs.next()) {
         out.add(rs.getString(1));
       }

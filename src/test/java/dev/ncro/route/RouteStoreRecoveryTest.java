@@ -8,6 +8,7 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import dev.ncro.support.Await;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,7 +28,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import dev.ncro.support.Await;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -37,10 +37,13 @@ import org.slf4j.LoggerFactory;
  * where a directory must be, the immutable attribute, procfs.
  */
 class RouteStoreRecoveryTest {
-  private static final Clock CLOCK = Clock.fixed(Instant.parse("2026-11-25T10:15:30Z"), ZoneOffset.UTC);
+  private static final Clock CLOCK =
+      Clock.fixed(Instant.parse("2026-11-25T10:15:30Z"), ZoneOffset.UTC);
   private static final String STAMP = "20261125T101530Z";
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private Path db;
   private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
   private final Logger logger = (Logger) LoggerFactory.getLogger(RouteStore.class);
@@ -65,9 +68,18 @@ class RouteStoreRecoveryTest {
 
   private static Route route(int i) {
     String h = hash(i);
-    return new Route(h, "http://up", 3.5, "nar/" + h + ".nar.xz", "sha256:f", "sha256:n", 4321,
-        ("StorePath: /nix/store/" + h + "-x\n" + "x".repeat(200 + i % 100) + "\n").getBytes(StandardCharsets.UTF_8),
-        CLOCK.millis(), CLOCK.millis() + 3_600_000);
+    return new Route(
+        h,
+        "http://up",
+        3.5,
+        "nar/" + h + ".nar.xz",
+        "sha256:f",
+        "sha256:n",
+        4321,
+        ("StorePath: /nix/store/" + h + "-x\n" + "x".repeat(200 + i % 100) + "\n")
+            .getBytes(StandardCharsets.UTF_8),
+        CLOCK.millis(),
+        CLOCK.millis() + 3_600_000);
   }
 
   /** A real route database of {@code n} routes, closed (checkpointed) so the file holds them all. */
@@ -95,8 +107,10 @@ class RouteStoreRecoveryTest {
     assertThat(logged.list).anySatisfy(e -> {
       assertThat(e.getLevel()).isEqualTo(Level.WARN);
       assertThat(e.getFormattedMessage()).contains("moved aside");
-      assertThat(e.getKeyValuePairs()).anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).isEqualTo("path=" + db));
-      assertThat(e.getKeyValuePairs()).anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).isEqualTo("moved_to=" + moved));
+      assertThat(e.getKeyValuePairs())
+          .anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).isEqualTo("path=" + db));
+      assertThat(e.getKeyValuePairs())
+          .anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).isEqualTo("moved_to=" + moved));
     });
   }
 
@@ -118,7 +132,8 @@ class RouteStoreRecoveryTest {
     Path wal = dir.resolve("routes.db-wal");
     Files.write(wal, new byte[] {1, 2, 3});
     assertMovedAsideAndFresh("corrupt", half);
-    assertThat(dir.resolve("routes.db.corrupt-" + STAMP + "-wal")).hasBinaryContent(new byte[] {1, 2, 3});
+    assertThat(dir.resolve("routes.db.corrupt-" + STAMP + "-wal"))
+        .hasBinaryContent(new byte[] {1, 2, 3});
   }
 
   @Test
@@ -131,7 +146,8 @@ class RouteStoreRecoveryTest {
     Files.write(db, bytes);
     Path moved = dir.resolve("routes.db.corrupt-" + STAMP);
     try (RouteStore s = RouteStore.open(db, 100_000, 10, CLOCK)) {
-      // Opening reads only the header and the schema: the damage is found by quick_check after start.
+      // Opening reads only the header and the schema: the damage is found by quick_check after
+      // start.
       Await.until("the damaged file moved aside", () -> Files.exists(moved));
       Await.until("the store switched to a fresh file", () -> s.count() == 0);
       s.put(route(7));
@@ -146,9 +162,13 @@ class RouteStoreRecoveryTest {
     assertThat(logged.list).anySatisfy(e -> {
       assertThat(e.getLevel()).isEqualTo(Level.WARN);
       assertThat(e.getFormattedMessage()).contains("moved aside");
-      assertThat(e.getKeyValuePairs()).anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).isEqualTo("path=" + db));
-      assertThat(e.getKeyValuePairs()).anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).isEqualTo("moved_to=" + moved));
-      assertThat(e.getKeyValuePairs()).anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).startsWith("reason=").contains("quick_check"));
+      assertThat(e.getKeyValuePairs())
+          .anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).isEqualTo("path=" + db));
+      assertThat(e.getKeyValuePairs())
+          .anySatisfy(kv -> assertThat(kv.key + "=" + kv.value).isEqualTo("moved_to=" + moved));
+      assertThat(e.getKeyValuePairs())
+          .anySatisfy(kv ->
+              assertThat(kv.key + "=" + kv.value).startsWith("reason=").contains("quick_check"));
     });
   }
 
@@ -167,7 +187,8 @@ class RouteStoreRecoveryTest {
 
   @Test
   void aRoutesTableOfAnotherSchemaIsMovedAsideAsIncompatible() throws Exception {
-    sql("CREATE TABLE routes (store_path TEXT PRIMARY KEY, upstream_url TEXT, latency_ema REAL)",
+    sql(
+        "CREATE TABLE routes (store_path TEXT PRIMARY KEY, upstream_url TEXT, latency_ema REAL)",
         "INSERT INTO routes VALUES ('/nix/store/x', 'https://cache.nixos.org', 12.0)");
     byte[] original = Files.readAllBytes(db);
     assertMovedAsideAndFresh("incompatible", original);
@@ -175,12 +196,15 @@ class RouteStoreRecoveryTest {
 
   @Test
   void anotherApplicationsDatabaseIsRefusedAndLeftUntouched() throws Exception {
-    sql("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)", "INSERT INTO users VALUES (1, 'alice')");
+    sql(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)",
+        "INSERT INTO users VALUES (1, 'alice')");
     byte[] original = Files.readAllBytes(db);
     assertThatThrownBy(() -> RouteStore.open(db, 100, 10, CLOCK))
         .isInstanceOf(RouteStoreException.class)
         .hasMessageStartingWith(db.toString())
-        .hasMessageContaining("not ncro's").hasMessageContaining("users");
+        .hasMessageContaining("not ncro's")
+        .hasMessageContaining("users");
     assertThat(Files.readAllBytes(db)).isEqualTo(original);
     assertThat(siblings()).containsExactly("routes.db");
   }
@@ -202,7 +226,8 @@ class RouteStoreRecoveryTest {
     try (RouteStore s = RouteStore.open(db, 100, 10, CLOCK)) {
       assertThat(s.count()).isEqualTo(3);
     }
-    assertThat(query("PRAGMA application_id")).isEqualTo(String.valueOf(RouteSchema.APPLICATION_ID));
+    assertThat(query("PRAGMA application_id"))
+        .isEqualTo(String.valueOf(RouteSchema.APPLICATION_ID));
     assertThat(siblings()).doesNotContain("routes.db.corrupt-" + STAMP);
   }
 
@@ -223,7 +248,8 @@ class RouteStoreRecoveryTest {
     Files.writeString(db, "not a database, second");
     RouteStore.open(db, 100, 10, CLOCK).close();
     assertThat(dir.resolve("routes.db.corrupt-" + STAMP)).hasContent("not a database, first");
-    assertThat(dir.resolve("routes.db.corrupt-" + STAMP + "-1")).hasContent("not a database, second");
+    assertThat(dir.resolve("routes.db.corrupt-" + STAMP + "-1"))
+        .hasContent("not a database, second");
   }
 
   // Locations that cannot work: a clear error naming the path, and nothing created or moved.
@@ -290,7 +316,9 @@ class RouteStoreRecoveryTest {
 
   private static boolean chattr(String flag, Path p) throws IOException, InterruptedException {
     try {
-      Process pr = new ProcessBuilder("chattr", flag, p.toString()).redirectErrorStream(true).start();
+      Process pr = new ProcessBuilder("chattr", flag, p.toString())
+          .redirectErrorStream(true)
+          .start();
       pr.getInputStream().readAllBytes();
       return pr.waitFor() == 0;
     } catch (IOException e) {
@@ -305,7 +333,8 @@ class RouteStoreRecoveryTest {
   }
 
   private void sql(String... statements) throws Exception {
-    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement st = c.createStatement()) {
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+        Statement st = c.createStatement()) {
       for (String s : statements) {
         st.execute(s);
       }

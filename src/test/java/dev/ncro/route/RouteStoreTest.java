@@ -1,28 +1,37 @@
 package dev.ncro.route;
 
-import java.time.Duration;
-import java.util.Optional;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ncro.support.MutableClock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import dev.ncro.support.MutableClock;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class RouteStoreTest {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
 
   private static Route route(String hash, long now, long ttl) {
-    return new Route(hash, "http://up", 12.5, "nar/" + hash + ".nar.xz", "sha256:f" + hash,
-        "sha256:n" + hash, 1234, ("StorePath: /nix/store/" + hash + "-x\n").getBytes(StandardCharsets.UTF_8),
-        now, now + ttl);
+    return new Route(
+        hash,
+        "http://up",
+        12.5,
+        "nar/" + hash + ".nar.xz",
+        "sha256:f" + hash,
+        "sha256:n" + hash,
+        1234,
+        ("StorePath: /nix/store/" + hash + "-x\n").getBytes(StandardCharsets.UTF_8),
+        now,
+        now + ttl);
   }
 
   private static String hash(int i) {
@@ -168,16 +177,40 @@ class RouteStoreTest {
     }
     // A backend whose find returns the row as read before the delete committed.
     try (SqliteRouteBackend real = SqliteRouteBackend.open(path, 100, clock);
-        RouteStore s = new RouteStore(new RouteBackend() {
-          public Optional<Route> find(String h) { return Optional.of(r); }
-          public Optional<Route> findByNarUrl(String u) { return real.findByNarUrl(u); }
-          public List<Route> recentLive(long now, int limit) { return real.recentLive(now, limit); }
-          public void upsert(Route x) { real.upsert(x); }
-          public void delete(String h) { real.delete(h); }
-          public void touch(List<Touch> t) { real.touch(t); }
-          public int count() { return real.count(); }
-          public void close() {}
-        }, 10, clock)) {
+        RouteStore s = new RouteStore(
+            new RouteBackend() {
+              public Optional<Route> find(String h) {
+                return Optional.of(r);
+              }
+
+              public Optional<Route> findByNarUrl(String u) {
+                return real.findByNarUrl(u);
+              }
+
+              public List<Route> recentLive(long now, int limit) {
+                return real.recentLive(now, limit);
+              }
+
+              public void upsert(Route x) {
+                real.upsert(x);
+              }
+
+              public void delete(String h) {
+                real.delete(h);
+              }
+
+              public void touch(List<Touch> t) {
+                real.touch(t);
+              }
+
+              public int count() {
+                return real.count();
+              }
+
+              public void close() {}
+            },
+            10,
+            clock)) {
       clock.advance(5);
       s.invalidate(hash(1));
       assertThat(s.get(hash(1))).as("the stale row is not served").isEmpty();

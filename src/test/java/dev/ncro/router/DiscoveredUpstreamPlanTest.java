@@ -27,9 +27,12 @@ import org.junit.jupiter.api.io.TempDir;
 class DiscoveredUpstreamPlanTest {
   private static final String HASH = "0".repeat(32);
   private static final String NAR = "nar/abc.nar.xz";
-  private static final List<String> KEYS = List.of("lan-cache-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=");
+  private static final List<String> KEYS =
+      List.of("lan-cache-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=");
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final MutableClock clock = new MutableClock();
   private RouteStore store;
   private Upstream configured;
@@ -39,8 +42,10 @@ class DiscoveredUpstreamPlanTest {
   @BeforeEach
   void setUp() throws Exception {
     store = RouteStore.open(dir.resolve("routes.db"), 100, 10, clock);
-    configured = new Upstream(new UpstreamConfig(URI.create("http://configured.test"), 10, List.of()), 0.3);
-    lan = Upstream.discovered(new UpstreamConfig(URI.create("http://192.168.1.7:5000"), 20, KEYS), 0.3, "lan");
+    configured =
+        new Upstream(new UpstreamConfig(URI.create("http://configured.test"), 10, List.of()), 0.3);
+    lan = Upstream.discovered(
+        new UpstreamConfig(URI.create("http://192.168.1.7:5000"), 20, KEYS), 0.3, "lan");
     configured.stats().recordSuccess(30);
     lan.stats().recordSuccess(2); // far faster: it would come first were it not discovered
     registry = new UpstreamRegistry(List.of(configured), Duration.ofMinutes(1));
@@ -54,8 +59,17 @@ class DiscoveredUpstreamPlanTest {
 
   private void route(Upstream u) {
     long now = clock.millis();
-    store.put(new Route(HASH, u.name(), 5, NAR, "sha256:file", "sha256:nar", 10,
-        "StorePath: x\n".getBytes(StandardCharsets.UTF_8), now, now + 60_000));
+    store.put(new Route(
+        HASH,
+        u.name(),
+        5,
+        NAR,
+        "sha256:file",
+        "sha256:nar",
+        10,
+        "StorePath: x\n".getBytes(StandardCharsets.UTF_8),
+        now,
+        now + 60_000));
   }
 
   @Test
@@ -70,7 +84,10 @@ class DiscoveredUpstreamPlanTest {
 
   @Test
   void onlyVerifiedCacheFilesAreAskedOfADiscoveredUpstream() {
-    CacheFileRouter files = new CacheFileRouter(registry, store, new FileRoutes(100, Duration.ofHours(1), clock),
+    CacheFileRouter files = new CacheFileRouter(
+        registry,
+        store,
+        new FileRoutes(100, Duration.ofHours(1), clock),
         new NegativeCache(Duration.ofMinutes(10), 100, clock));
     for (CacheFileKind kind : CacheFileKind.values()) {
       FilePlan plan = files.plan(kind, "/some/path", HASH);
@@ -81,7 +98,9 @@ class DiscoveredUpstreamPlanTest {
         assertThat(plan.notAsked()).as(kind.name()).isZero();
       }
     }
-    route(lan); // a listing is asked first of its narinfo's upstream: not when that one is discovered
-    assertThat(files.plan(CacheFileKind.LISTING, "/" + HASH + ".ls", HASH).first()).isNull();
+    route(
+        lan); // a listing is asked first of its narinfo's upstream: not when that one is discovered
+    assertThat(files.plan(CacheFileKind.LISTING, "/" + HASH + ".ls", HASH).first())
+        .isNull();
   }
 }

@@ -24,7 +24,9 @@ class NarRouterPlanTest {
   private static final String HASH = "0".repeat(32);
   private static final String NAR = "nar/abc.nar.xz";
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
+
   private final MutableClock clock = new MutableClock();
   private RouteStore store;
   private Upstream a;
@@ -57,8 +59,17 @@ class NarRouterPlanTest {
 
   private void route(Upstream u) {
     long now = clock.millis();
-    store.put(new Route(HASH, u.name(), 5, NAR, "sha256:file", "sha256:nar", 10,
-        "StorePath: x\n".getBytes(StandardCharsets.UTF_8), now, now + 60_000));
+    store.put(new Route(
+        HASH,
+        u.name(),
+        5,
+        NAR,
+        "sha256:file",
+        "sha256:nar",
+        10,
+        "StorePath: x\n".getBytes(StandardCharsets.UTF_8),
+        now,
+        now + 60_000));
   }
 
   private static void failTimes(Upstream u, int n) {
@@ -106,8 +117,17 @@ class NarRouterPlanTest {
   @Test
   void aRouteToAnUpstreamNoLongerConfiguredIsIgnored() {
     long now = clock.millis();
-    store.put(new Route(HASH, "http://gone.test", 5, NAR, "sha256:file", "sha256:nar", 10,
-        "StorePath: x\n".getBytes(StandardCharsets.UTF_8), now, now + 60_000));
+    store.put(new Route(
+        HASH,
+        "http://gone.test",
+        5,
+        NAR,
+        "sha256:file",
+        "sha256:nar",
+        10,
+        "StorePath: x\n".getBytes(StandardCharsets.UTF_8),
+        now,
+        now + 60_000));
     NarRouter.NarPlan plan = router.plan(NAR);
     assertThat(plan.order()).containsExactly(b, c, a);
     assertThat(plan.routed()).isNull();

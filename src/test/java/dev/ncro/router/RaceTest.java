@@ -31,7 +31,10 @@ class RaceTest {
   @BeforeEach
   void start() {
     transport = Transport.create(2);
-    client = new UpstreamClient(transport, new TimeoutsConfig(Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(2)), "test");
+    client = new UpstreamClient(
+        transport,
+        new TimeoutsConfig(Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(2)),
+        "test");
   }
 
   @AfterEach
@@ -77,16 +80,21 @@ class RaceTest {
     byte[] body = TestNarinfo.make(h, "nar/r.nar", 10, key);
     near.putNarinfo(h, body);
     far.putNarinfo(h, body);
-    UpstreamRegistry registry = new UpstreamRegistry(List.of(
-        new Upstream(new UpstreamConfig(near.uri(), 10, List.of(key.publicKey())), 0.3),
-        new Upstream(new UpstreamConfig(far.uri(), 10, List.of(key.publicKey())), 0.3)), Duration.ofMinutes(1));
+    UpstreamRegistry registry = new UpstreamRegistry(
+        List.of(
+            new Upstream(new UpstreamConfig(near.uri(), 10, List.of(key.publicKey())), 0.3),
+            new Upstream(new UpstreamConfig(far.uri(), 10, List.of(key.publicKey())), 0.3)),
+        Duration.ofMinutes(1));
     Metrics metrics = new Metrics(registry, () -> 0);
 
-    SlowCheckExecutor checks = new SlowCheckExecutor(Duration.ofMillis(400)); // far's answer arrives meanwhile
+    SlowCheckExecutor checks =
+        new SlowCheckExecutor(Duration.ofMillis(400)); // far's answer arrives meanwhile
     RaceOutcome outcome = new Race(h, registry.all(), client, registry, metrics, checks)
-        .run().get(5, TimeUnit.SECONDS);
-    assertThat(outcome).isInstanceOfSatisfying(RaceOutcome.Won.class,
-        w -> assertThat(w.upstream().url()).isEqualTo(near.uri()));
+        .run()
+        .get(5, TimeUnit.SECONDS);
+    assertThat(outcome)
+        .isInstanceOfSatisfying(
+            RaceOutcome.Won.class, w -> assertThat(w.upstream().url()).isEqualTo(near.uri()));
     assertThat(far.requestCount("/" + h + ".narinfo")).isEqualTo(1);
     assertThat(checks.checks).hasValue(1);
   }
@@ -98,18 +106,25 @@ class RaceTest {
     TestUpstream liar = TestUpstream.start();
     TestUpstream honest = TestUpstream.start();
     upstreams.addAll(List.of(liar, honest));
-    honest.setLatency(Duration.ofMillis(400)); // well after the liar's answer, even on a loaded machine
+    honest.setLatency(
+        Duration.ofMillis(400)); // well after the liar's answer, even on a loaded machine
     String h = TestNarinfo.hash(101);
     liar.putNarinfo(h, TestNarinfo.make(h, "nar/r.nar", 10, forger));
     honest.putNarinfo(h, TestNarinfo.make(h, "nar/r.nar", 10, key));
-    UpstreamRegistry registry = new UpstreamRegistry(List.of(
-        new Upstream(new UpstreamConfig(liar.uri(), 10, List.of(key.publicKey())), 0.3),
-        new Upstream(new UpstreamConfig(honest.uri(), 10, List.of(key.publicKey())), 0.3)), Duration.ofMinutes(1));
-    SlowCheckExecutor checks = new SlowCheckExecutor(Duration.ofMillis(800)); // honest's answer waits behind liar's
-    RaceOutcome outcome = new Race(h, registry.all(), client, registry, new Metrics(registry, () -> 0), checks)
-        .run().get(5, TimeUnit.SECONDS);
-    assertThat(outcome).isInstanceOfSatisfying(RaceOutcome.Won.class,
-        w -> assertThat(w.upstream().url()).isEqualTo(honest.uri()));
+    UpstreamRegistry registry = new UpstreamRegistry(
+        List.of(
+            new Upstream(new UpstreamConfig(liar.uri(), 10, List.of(key.publicKey())), 0.3),
+            new Upstream(new UpstreamConfig(honest.uri(), 10, List.of(key.publicKey())), 0.3)),
+        Duration.ofMinutes(1));
+    SlowCheckExecutor checks =
+        new SlowCheckExecutor(Duration.ofMillis(800)); // honest's answer waits behind liar's
+    RaceOutcome outcome = new Race(
+            h, registry.all(), client, registry, new Metrics(registry, () -> 0), checks)
+        .run()
+        .get(5, TimeUnit.SECONDS);
+    assertThat(outcome)
+        .isInstanceOfSatisfying(
+            RaceOutcome.Won.class, w -> assertThat(w.upstream().url()).isEqualTo(honest.uri()));
     assertThat(checks.checks).hasValue(2);
   }
 }

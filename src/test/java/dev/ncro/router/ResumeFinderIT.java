@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
 /** Where a broken download may continue: only an upstream with the very same file (FileHash). */
 class ResumeFinderIT {
   private static final String HASH = TestNarinfo.hash(7);
-  private static final String FILE_HASH = "sha256:0a8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s";
+  private static final String FILE_HASH =
+      "sha256:0a8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s";
 
   private final Closer open = new Closer();
   private Transport transport;
@@ -32,8 +33,10 @@ class ResumeFinderIT {
   @BeforeEach
   void setUp() {
     transport = Transport.create(1);
-    client = new UpstreamClient(transport,
-        new TimeoutsConfig(Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(2)), "test");
+    client = new UpstreamClient(
+        transport,
+        new TimeoutsConfig(Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(2)),
+        "test");
     finder = new ResumeFinder(client);
   }
 
@@ -79,7 +82,9 @@ class ResumeFinderIT {
     assertThat(found).isPresent();
     assertThat(found.get().upstream()).isSameAs(s);
     assertThat(found.get().narPath()).isEqualTo("/nar/renamed.nar.xz");
-    assertThat(absent.requestCount("/" + HASH + ".narinfo")).as("every candidate is asked").isEqualTo(1);
+    assertThat(absent.requestCount("/" + HASH + ".narinfo"))
+        .as("every candidate is asked")
+        .isEqualTo(1);
   }
 
   @Test
@@ -109,7 +114,12 @@ class ResumeFinderIT {
     String other = TestNarinfo.hash(8);
     wrongPath.putNarinfo(HASH, TestNarinfo.make(other, "nar/x.nar.xz", 10, null));
 
-    assertThat(find(List.of(upstream(different), upstream(broken), upstream(unsafe), upstream(garbage), upstream(wrongPath))))
+    assertThat(find(List.of(
+            upstream(different),
+            upstream(broken),
+            upstream(unsafe),
+            upstream(garbage),
+            upstream(wrongPath))))
         .isEmpty();
   }
 
@@ -117,8 +127,10 @@ class ResumeFinderIT {
   void withoutARouteThereIsNothingToCompareAndNobodyIsAsked() throws Exception {
     TestUpstream same = server();
     same.putNarinfo(HASH, TestNarinfo.make(HASH, "nar/x.nar.xz", 10, null));
-    assertThat(finder.find(HASH, null, List.of(upstream(same))).get(10, TimeUnit.SECONDS)).isEmpty();
-    assertThat(finder.find(null, FILE_HASH, List.of(upstream(same))).get(10, TimeUnit.SECONDS)).isEmpty();
+    assertThat(finder.find(HASH, null, List.of(upstream(same))).get(10, TimeUnit.SECONDS))
+        .isEmpty();
+    assertThat(finder.find(null, FILE_HASH, List.of(upstream(same))).get(10, TimeUnit.SECONDS))
+        .isEmpty();
     assertThat(same.requestCount("/" + HASH + ".narinfo")).isZero();
   }
 }

@@ -23,7 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code AWS_PROFILE}, else "default"; and temporary credentials refreshed before they expire.
  */
 class S3CredentialsTest {
-  @TempDir Path home;
+  @TempDir
+  Path home;
+
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
 
   @AfterEach
@@ -50,28 +52,40 @@ class S3CredentialsTest {
   }
 
   private static String section(String name, String key) {
-    return "[" + name + "]\naws_access_key_id = " + key + "\naws_secret_access_key = secret-" + key + "\n";
+    return "[" + name + "]\naws_access_key_id = " + key + "\naws_secret_access_key = secret-" + key
+        + "\n";
   }
 
   @Test
   void environmentVariablesComeFirst() throws IOException {
     credentialsFile(section("default", "AKIDFILE") + section("ci", "AKIDCI"));
-    Map<String, String> env = env("AWS_ACCESS_KEY_ID", "AKIDENV", "AWS_SECRET_ACCESS_KEY", "s", "AWS_PROFILE", "ci");
+    Map<String, String> env =
+        env("AWS_ACCESS_KEY_ID", "AKIDENV", "AWS_SECRET_ACCESS_KEY", "s", "AWS_PROFILE", "ci");
     assertThat(keyOf("", env)).isEqualTo("AKIDENV");
     assertThat(keyOf("ci", env)).as("even with a profile in the URL").isEqualTo("AKIDENV");
   }
 
   @Test
   void aSessionTokenInTheEnvironmentMakesSessionCredentials() {
-    var c = S3Credentials.chain("", env("AWS_ACCESS_KEY_ID", "ASIAENV", "AWS_SECRET_ACCESS_KEY", "s",
-        "AWS_SESSION_TOKEN", "tok")).resolveCredentials();
+    var c = S3Credentials.chain(
+            "",
+            env(
+                "AWS_ACCESS_KEY_ID",
+                "ASIAENV",
+                "AWS_SECRET_ACCESS_KEY",
+                "s",
+                "AWS_SESSION_TOKEN",
+                "tok"))
+        .resolveCredentials();
     assertThat(c).isInstanceOf(software.amazon.awssdk.auth.credentials.AwsSessionCredentials.class);
-    assertThat(((software.amazon.awssdk.auth.credentials.AwsSessionCredentials) c).sessionToken()).isEqualTo("tok");
+    assertThat(((software.amazon.awssdk.auth.credentials.AwsSessionCredentials) c).sessionToken())
+        .isEqualTo("tok");
   }
 
   @Test
   void theUrlsProfileBeatsAwsProfileWhichBeatsDefault() throws IOException {
-    credentialsFile(section("default", "AKIDDEFAULT") + section("a", "AKIDA") + section("b", "AKIDB"));
+    credentialsFile(
+        section("default", "AKIDDEFAULT") + section("a", "AKIDA") + section("b", "AKIDB"));
     assertThat(keyOf("a", env("AWS_PROFILE", "b"))).isEqualTo("AKIDA");
     assertThat(keyOf("", env("AWS_PROFILE", "b"))).isEqualTo("AKIDB");
     assertThat(keyOf("", env())).isEqualTo("AKIDDEFAULT");
@@ -82,7 +96,8 @@ class S3CredentialsTest {
   void theConfigFileAndExplicitFileLocationsAreRead() throws IOException {
     Path creds = Files.writeString(home.resolve("creds.ini"), section("x", "AKIDX"));
     Path config = Files.writeString(home.resolve("config.ini"), section("profile y", "AKIDY"));
-    Map<String, String> env = env("AWS_SHARED_CREDENTIALS_FILE", creds.toString(), "AWS_CONFIG_FILE", config.toString());
+    Map<String, String> env =
+        env("AWS_SHARED_CREDENTIALS_FILE", creds.toString(), "AWS_CONFIG_FILE", config.toString());
     assertThat(keyOf("x", env)).isEqualTo("AKIDX");
     assertThat(keyOf("y", env)).isEqualTo("AKIDY");
   }
@@ -108,17 +123,25 @@ class S3CredentialsTest {
     assertThat(first).startsWith("ASIATEMP");
     assertThat(c.current().expirationTime()).isPresent();
     assertThat(S3Credentials.nextRefresh(c.current().expirationTime(), Instant.now()))
-        .as("well before the expiry").isLessThanOrEqualTo(Duration.ofSeconds(5));
+        .as("well before the expiry")
+        .isLessThanOrEqualTo(Duration.ofSeconds(5));
     c.refresh();
-    assertThat(c.current().accessKeyId()).as("new temporary credentials").isNotEqualTo(first).startsWith("ASIATEMP");
+    assertThat(c.current().accessKeyId())
+        .as("new temporary credentials")
+        .isNotEqualTo(first)
+        .startsWith("ASIATEMP");
   }
 
   @Test
   void refreshScheduleHalvesTheRemainingLifetime() {
     Instant now = Instant.parse("2026-01-01T00:00:00Z");
-    assertThat(S3Credentials.nextRefresh(Optional.empty(), now)).isEqualTo(S3Credentials.STATIC_REFRESH);
-    assertThat(S3Credentials.nextRefresh(Optional.of(now.plusSeconds(120)), now)).isEqualTo(Duration.ofSeconds(60));
-    assertThat(S3Credentials.nextRefresh(Optional.of(now.plusSeconds(3600)), now)).isEqualTo(S3Credentials.STATIC_REFRESH);
-    assertThat(S3Credentials.nextRefresh(Optional.of(now.minusSeconds(5)), now)).isEqualTo(S3Credentials.MIN_REFRESH);
+    assertThat(S3Credentials.nextRefresh(Optional.empty(), now))
+        .isEqualTo(S3Credentials.STATIC_REFRESH);
+    assertThat(S3Credentials.nextRefresh(Optional.of(now.plusSeconds(120)), now))
+        .isEqualTo(Duration.ofSeconds(60));
+    assertThat(S3Credentials.nextRefresh(Optional.of(now.plusSeconds(3600)), now))
+        .isEqualTo(S3Credentials.STATIC_REFRESH);
+    assertThat(S3Credentials.nextRefresh(Optional.of(now.minusSeconds(5)), now))
+        .isEqualTo(S3Credentials.MIN_REFRESH);
   }
 }

@@ -74,9 +74,15 @@ class ByteWindowTest {
     ByteWindow w = ByteWindow.open(200, 1000, null, -1);
     w.delivered(300);
     assertThat(w.continuedBy(new ContentRange(300, 999, 1000))).isTrue();
-    assertThat(w.continuedBy(new ContentRange(301, 999, 1000))).as("one byte late").isFalse();
-    assertThat(w.continuedBy(new ContentRange(299, 999, 1000))).as("one byte early").isFalse();
-    assertThat(w.continuedBy(new ContentRange(300, 1499, 1500))).as("another file's length").isFalse();
+    assertThat(w.continuedBy(new ContentRange(301, 999, 1000)))
+        .as("one byte late")
+        .isFalse();
+    assertThat(w.continuedBy(new ContentRange(299, 999, 1000)))
+        .as("one byte early")
+        .isFalse();
+    assertThat(w.continuedBy(new ContentRange(300, 1499, 1500)))
+        .as("another file's length")
+        .isFalse();
     assertThat(w.continuedBy(null)).isFalse();
   }
 
@@ -93,13 +99,24 @@ class ByteWindowTest {
   void readsTheOpenRangeFormNixSends() {
     assertThat(ByteWindow.requestedFrom("bytes=0-")).isZero();
     assertThat(ByteWindow.requestedFrom("bytes=60000-")).isEqualTo(60_000);
-    assertThat(ByteWindow.requestedFrom("bytes=999999999999999999-")).isEqualTo(999_999_999_999_999_999L);
+    assertThat(ByteWindow.requestedFrom("bytes=999999999999999999-"))
+        .isEqualTo(999_999_999_999_999_999L);
   }
 
   @ParameterizedTest
   @NullSource
-  @ValueSource(strings = {"", "bytes=", "bytes=-500", "bytes=0-99", "bytes=1-,5-", "items=5-", "bytes=1000000000000000000-",
-      "bytes= 5-", "Bytes=5-"})
+  @ValueSource(
+      strings = {
+        "",
+        "bytes=",
+        "bytes=-500",
+        "bytes=0-99",
+        "bytes=1-,5-",
+        "items=5-",
+        "bytes=1000000000000000000-",
+        "bytes= 5-",
+        "Bytes=5-"
+      })
   void otherRangesAreNotAnOpenStart(String range) {
     assertThat(ByteWindow.requestedFrom(range)).isEqualTo(-1);
   }

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
  * ({@code unshare -n}) whose loopback has IPv6 disabled, so nothing outside it is touched.
  */
 class LoopbackFallbackIT {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
 
   @Test
   void withoutIpv6LoopbackNcroServesIpv4AndLogsIt() throws Exception {
@@ -32,15 +33,32 @@ class LoopbackFallbackIT {
           format: text
         """.formatted(dir.resolve("routes.db")));
     boolean root = System.getProperty("user.name").equals("root");
-    List<String> wrapper = List.of("unshare", root ? "-n" : "-rn", "sh", "-c",
-        "ip link set lo up && sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 && exec \"$@\"", "sh");
+    List<String> wrapper = List.of(
+        "unshare",
+        root ? "-n" : "-rn",
+        "sh",
+        "-c",
+        "ip link set lo up && sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 && exec \"$@\"",
+        "sh");
     try (NcroProcess ncro = NcroProcess.start(wrapper, cfg)) {
-      assertThat(ncro.log()).anySatisfy(l -> assertThat(l)
-          .contains("loopback address not available on this host, not listening on it", "address=\"::1\""));
-      assertThat(ncro.log()).anySatisfy(l -> assertThat(l)
-          .contains("ncro listening", "addresses=\"127.0.0.1:" + ncro.port() + "\"").doesNotContain("::1"));
-      NixFixture.Result curl = NixFixture.exec(List.of("nsenter", "--net=/proc/" + ncro.pid() + "/ns/net",
-          "curl", "-sS", "http://127.0.0.1:" + ncro.port() + "/nix-cache-info"), System.getenv(), Duration.ofSeconds(30));
+      assertThat(ncro.log())
+          .anySatisfy(l -> assertThat(l)
+              .contains(
+                  "loopback address not available on this host, not listening on it",
+                  "address=\"::1\""));
+      assertThat(ncro.log())
+          .anySatisfy(l -> assertThat(l)
+              .contains("ncro listening", "addresses=\"127.0.0.1:" + ncro.port() + "\"")
+              .doesNotContain("::1"));
+      NixFixture.Result curl = NixFixture.exec(
+          List.of(
+              "nsenter",
+              "--net=/proc/" + ncro.pid() + "/ns/net",
+              "curl",
+              "-sS",
+              "http://127.0.0.1:" + ncro.port() + "/nix-cache-info"),
+          System.getenv(),
+          Duration.ofSeconds(30));
       assertThat(curl.exitCode()).as(curl.output()).isZero();
       assertThat(curl.stdout()).startsWith("StoreDir: /nix/store\n");
     }

@@ -21,10 +21,28 @@ class NarHeadersTest {
 
   @Test
   void passesTheFileHeadersAndNothingElse() {
-    HttpResponse up = upstream(HttpResponseStatus.OK, "Content-Type", "application/x-nix-nar", "Content-Length", "1000",
-        "ETag", "\"e\"", "Last-Modified", "Tue, 01 Dec 2026 08:00:00 GMT", "Accept-Ranges", "bytes",
-        "Set-Cookie", "session=secret", "Connection", "close", "Server", "nginx", "Cache-Control", "max-age=60");
-    HttpResponse out = NarHeaders.forClient(up, ByteWindow.open(200, 1000, null, -1), false, "cache.example:443", "nar-route");
+    HttpResponse up = upstream(
+        HttpResponseStatus.OK,
+        "Content-Type",
+        "application/x-nix-nar",
+        "Content-Length",
+        "1000",
+        "ETag",
+        "\"e\"",
+        "Last-Modified",
+        "Tue, 01 Dec 2026 08:00:00 GMT",
+        "Accept-Ranges",
+        "bytes",
+        "Set-Cookie",
+        "session=secret",
+        "Connection",
+        "close",
+        "Server",
+        "nginx",
+        "Cache-Control",
+        "max-age=60");
+    HttpResponse out = NarHeaders.forClient(
+        up, ByteWindow.open(200, 1000, null, -1), false, "cache.example:443", "nar-route");
     assertThat(out.status().code()).isEqualTo(200);
     assertThat(out.headers().get("Content-Type")).isEqualTo("application/x-nix-nar");
     assertThat(out.headers().get("Content-Length")).isEqualTo("1000");
@@ -42,8 +60,18 @@ class NarHeadersTest {
 
   @Test
   void anHonoured206PassesItsContentRange() {
-    HttpResponse up = upstream(HttpResponseStatus.PARTIAL_CONTENT, "Content-Length", "400", "Content-Range", "bytes 600-999/1000");
-    HttpResponse out = NarHeaders.forClient(up, ByteWindow.open(206, 400, new ContentRange(600, 999, 1000), 600), false, "h", "fallback");
+    HttpResponse up = upstream(
+        HttpResponseStatus.PARTIAL_CONTENT,
+        "Content-Length",
+        "400",
+        "Content-Range",
+        "bytes 600-999/1000");
+    HttpResponse out = NarHeaders.forClient(
+        up,
+        ByteWindow.open(206, 400, new ContentRange(600, 999, 1000), 600),
+        false,
+        "h",
+        "fallback");
     assertThat(out.status().code()).isEqualTo(206);
     assertThat(out.headers().get("Content-Range")).isEqualTo("bytes 600-999/1000");
     assertThat(out.headers().get("Content-Length")).isEqualTo("400");
@@ -51,8 +79,10 @@ class NarHeadersTest {
 
   @Test
   void aWhole200ToARangeRequestBecomesThe206Asked() {
-    HttpResponse up = upstream(HttpResponseStatus.OK, "Content-Length", "100000", "Content-Type", "application/x-nix-nar");
-    HttpResponse out = NarHeaders.forClient(up, ByteWindow.open(200, 100_000, null, 70_000), false, "h", "nar-route");
+    HttpResponse up = upstream(
+        HttpResponseStatus.OK, "Content-Length", "100000", "Content-Type", "application/x-nix-nar");
+    HttpResponse out = NarHeaders.forClient(
+        up, ByteWindow.open(200, 100_000, null, 70_000), false, "h", "nar-route");
     assertThat(out.status().code()).isEqualTo(206);
     assertThat(out.headers().get("Content-Range")).isEqualTo("bytes 70000-99999/100000");
     assertThat(out.headers().get("Content-Length")).isEqualTo("30000");
@@ -63,7 +93,9 @@ class NarHeadersTest {
   void aBodyOfUnknownLengthIsChunkedExceptForHead() {
     HttpResponse up = upstream(HttpResponseStatus.OK, "Content-Type", "application/x-nix-nar");
     ByteWindow w = ByteWindow.open(200, -1, null, -1);
-    assertThat(HttpUtil.isTransferEncodingChunked(NarHeaders.forClient(up, w, false, "h", "r"))).isTrue();
-    assertThat(HttpUtil.isTransferEncodingChunked(NarHeaders.forClient(up, w, true, "h", "r"))).isFalse();
+    assertThat(HttpUtil.isTransferEncodingChunked(NarHeaders.forClient(up, w, false, "h", "r")))
+        .isTrue();
+    assertThat(HttpUtil.isTransferEncodingChunked(NarHeaders.forClient(up, w, true, "h", "r")))
+        .isFalse();
   }
 }

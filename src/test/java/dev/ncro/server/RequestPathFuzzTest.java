@@ -33,20 +33,27 @@ class RequestPathFuzzTest {
         String p = f.upstreamPath();
         int q = p.indexOf('?');
         String path = q < 0 ? p : p.substring(0, q);
-        assertThat(path).startsWith("/").doesNotContain("//", "\\", " ", "%2F", "%2f", "%25", "/../", "/./");
+        assertThat(path)
+            .startsWith("/")
+            .doesNotContain("//", "\\", " ", "%2F", "%2f", "%25", "/../", "/./");
         assertThat(path).doesNotEndWith("/..").doesNotEndWith("/.").doesNotEndWith("/");
-        assertThat(path.chars().allMatch(c -> c > 0x20 && c < 0x7f)).as("printable ASCII: %s", p).isTrue();
+        assertThat(path.chars().allMatch(c -> c > 0x20 && c < 0x7f))
+            .as("printable ASCII: %s", p)
+            .isTrue();
         assertThat(RequestPath.classify(p)).as("canonical: %s", p).isEqualTo(t);
         assertThat(uri.length()).isLessThanOrEqualTo(RequestPath.MAX_URI);
       }
       case Target.Narinfo n -> assertThat(uri).doesNotContain("%");
       case Target.Nar n -> {
         assertThat(n.narUrl()).doesNotContain("%", "\\");
-        // No traversal: no "." or ".." segment ("...." is an ordinary file name, found by this fuzzer).
-        String narPath = n.narUrl().contains("?") ? n.narUrl().substring(0, n.narUrl().indexOf('?')) : n.narUrl();
+        // No traversal: no "." or ".." segment ("...." is an ordinary file name, found by this
+        // fuzzer).
+        String narPath = n.narUrl().contains("?")
+            ? n.narUrl().substring(0, n.narUrl().indexOf('?'))
+            : n.narUrl();
         assertThat(narPath.split("/", -1)).doesNotContain(".", "..", "");
       }
-      default -> { }
+      default -> {}
     }
   }
 }

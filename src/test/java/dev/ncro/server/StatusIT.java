@@ -6,9 +6,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ncro.support.Await;
 import dev.ncro.support.NcroHarness;
-import dev.ncro.upstream.FailureKind;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
+import dev.ncro.upstream.FailureKind;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -19,22 +19,29 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@code /status} JSON and the HTML page, on a real ncro after real traffic. */
 class StatusIT {
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
 
   @Test
   void statusReportsHealthRoutesCountersAndEachUpstream() throws Exception {
-    try (TestUpstream fast = TestUpstream.start(); TestUpstream broken = TestUpstream.start()) {
+    try (TestUpstream fast = TestUpstream.start();
+        TestUpstream broken = TestUpstream.start()) {
       broken.status5xxForAll(500);
-      try (NcroHarness n = NcroHarness.start(NcroHarness.config(dir.resolve("r.db"),
-          NcroHarness.upstreams(List.of(fast.uri(), broken.uri()), null), Duration.ofMillis(200)))) {
+      try (NcroHarness n = NcroHarness.start(NcroHarness.config(
+          dir.resolve("r.db"),
+          NcroHarness.upstreams(List.of(fast.uri(), broken.uri()), null),
+          Duration.ofMillis(200)))) {
         String h = TestNarinfo.hash(90);
         fast.putNarinfo(h, TestNarinfo.make(h, "nar/s.nar", 10, null));
         assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
         assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
         var upstreams = n.ncro().registry().all();
-        Await.until("the good upstream was probed", () -> upstreams.get(0).stats().lastProbeNanos() != 0);
-        Await.until("the broken upstream's 5xx counted", () -> upstreams.get(1).stats().errors(FailureKind.STATUS_5XX) > 0
-            && upstreams.get(1).stats().consecutiveFailures() > 0);
+        Await.until(
+            "the good upstream was probed", () -> upstreams.get(0).stats().lastProbeNanos() != 0);
+        Await.until(
+            "the broken upstream's 5xx counted",
+            () -> upstreams.get(1).stats().errors(FailureKind.STATUS_5XX) > 0
+                && upstreams.get(1).stats().consecutiveFailures() > 0);
 
         HttpResponse<byte[]> r = n.get("/status");
         assertThat(r.statusCode()).isEqualTo(200);
@@ -68,7 +75,8 @@ class StatusIT {
         HttpResponse<byte[]> page = n.get("/");
         assertThat(page.statusCode()).isEqualTo(200);
         assertThat(page.headers().firstValue("Content-Type")).hasValue("text/html; charset=utf-8");
-        assertThat(new String(page.body(), StandardCharsets.UTF_8)).contains("<title>ncro", "/status");
+        assertThat(new String(page.body(), StandardCharsets.UTF_8))
+            .contains("<title>ncro", "/status");
       }
     }
   }

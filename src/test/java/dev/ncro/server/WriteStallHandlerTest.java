@@ -1,6 +1,5 @@
 package dev.ncro.server;
 
-import io.netty.handler.timeout.IdleState;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.buffer.Unpooled;
@@ -8,6 +7,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,8 +61,10 @@ class WriteStallHandlerTest {
     EmbeddedChannel ch = channel(new WriteStallHandler(TIMEOUT, c -> false));
     idleFor(ch, TIMEOUT + 100);
     assertThat(ch.isOpen()).isTrue();
-    assertThat(passedOn).singleElement().isInstanceOfSatisfying(IdleStateEvent.class,
-        e -> assertThat(e.state()).isEqualTo(IdleState.WRITER_IDLE));
+    assertThat(passedOn)
+        .singleElement()
+        .isInstanceOfSatisfying(
+            IdleStateEvent.class, e -> assertThat(e.state()).isEqualTo(IdleState.WRITER_IDLE));
     ch.finishAndReleaseAll();
   }
 

@@ -14,11 +14,13 @@ public final class Await {
   }
 
   /** As {@link #until(String, BooleanSupplier)}, for what has its own bound (an mDNS record's TTL). */
-  public static void until(String what, Duration limit, BooleanSupplier cond) throws InterruptedException {
+  public static void until(String what, Duration limit, BooleanSupplier cond)
+      throws InterruptedException {
     long deadline = System.nanoTime() + limit.toNanos();
     while (!cond.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out after " + limit.toSeconds() + " s waiting for: " + what);
+        throw new AssertionError(
+            "timed out after " + limit.toSeconds() + " s waiting for: " + what);
       }
       Thread.sleep(10);
     }

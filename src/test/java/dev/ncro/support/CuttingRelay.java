@@ -1,9 +1,9 @@
 package dev.ncro.support;
 
-import java.net.InetAddress;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -60,7 +60,8 @@ public final class CuttingRelay implements AutoCloseable {
 
   private void pump(Socket from, Socket to, boolean answers) {
     byte[] buf = new byte[64 * 1024];
-    try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+    try (InputStream in = from.getInputStream();
+        OutputStream out = to.getOutputStream()) {
       int n;
       while ((n = in.read(buf)) > 0) {
         long left = answers ? remaining.get() : -1;

@@ -52,9 +52,14 @@ public final class DelayRelay implements AutoCloseable {
   }
 
   /** Relays a new loopback port to {@code target} with round-trip time {@code rtt}. */
-  public static DelayRelay start(InetSocketAddress target, Duration rtt) throws InterruptedException {
-    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1,
-        Thread.ofPlatform().name("delay-relay-" + rtt.toMillis() + "ms").daemon(true).factory(),
+  public static DelayRelay start(InetSocketAddress target, Duration rtt)
+      throws InterruptedException {
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(
+        1,
+        Thread.ofPlatform()
+            .name("delay-relay-" + rtt.toMillis() + "ms")
+            .daemon(true)
+            .factory(),
         NioIoHandler.newFactory());
     long oneWayNanos = rtt.toNanos() / 2;
     try {
@@ -66,10 +71,17 @@ public final class DelayRelay implements AutoCloseable {
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel client) {
-              client.eventLoop().schedule(() -> connect(client, target, oneWayNanos), rtt.toNanos(), TimeUnit.NANOSECONDS);
+              client
+                  .eventLoop()
+                  .schedule(
+                      () -> connect(client, target, oneWayNanos),
+                      rtt.toNanos(),
+                      TimeUnit.NANOSECONDS);
             }
           })
-          .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).sync().channel();
+          .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+          .sync()
+          .channel();
       return new DelayRelay(group, server);
     } catch (InterruptedException | RuntimeException e) {
       group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
@@ -128,35 +140,47 @@ public final class DelayRelay implements AutoCloseable {
       if (pending > MAX_PENDING) {
         ctx.channel().config().setAutoRead(false);
       }
-      ctx.executor().schedule(() -> {
-        if (!peer.isActive()) {
-          buf.release();
-          return;
-        }
-        peer.writeAndFlush(buf).addListener((ChannelFutureListener) w -> {
-          pending -= n;
-          if (!w.isSuccess()) {
-            ctx.close();
-            peer.close();
-          } else if (pending <= MAX_PENDING / 2 && !ctx.channel().config().isAutoRead()) {
-            ctx.channel().config().setAutoRead(true);
-          }
-        });
-      }, delayNanos, TimeUnit.NANOSECONDS).addListener(f -> {
-        // Still in transit when the relay shut down (its scheduled tasks are cancelled): not leaked.
-        if (f.isCancelled() && buf.refCnt() > 0) {
-          buf.release();
-        }
-      });
+      ctx.executor()
+          .schedule(
+              () -> {
+                if (!peer.isActive()) {
+                  buf.release();
+                  return;
+                }
+                peer.writeAndFlush(buf).addListener((ChannelFutureListener) w -> {
+                  pending -= n;
+                  if (!w.isSuccess()) {
+                    ctx.close();
+                    peer.close();
+                  } else if (pending <= MAX_PENDING / 2
+                      && !ctx.channel().config().isAutoRead()) {
+                    ctx.channel().config().setAutoRead(true);
+                  }
+                });
+              },
+              delayNanos,
+              TimeUnit.NANOSECONDS)
+          .addListener(f -> {
+            // Still in transit when the relay shut down (its scheduled tasks are cancelled): not
+            // leaked.
+            if (f.isCancelled() && buf.refCnt() > 0) {
+              buf.release();
+            }
+          });
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
       // The close travels like the data, after what was sent before it.
       if (peer != null) {
-        ctx.executor().schedule(() -> {
-          peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-        }, delayNanos, TimeUnit.NANOSECONDS);
+        ctx.executor()
+            .schedule(
+                () -> {
+                  peer.writeAndFlush(Unpooled.EMPTY_BUFFER)
+                      .addListener(ChannelFutureListener.CLOSE);
+                },
+                delayNanos,
+                TimeUnit.NANOSECONDS);
       }
     }
 

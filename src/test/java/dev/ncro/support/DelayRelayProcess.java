@@ -25,13 +25,21 @@ public final class DelayRelayProcess implements AutoCloseable {
   }
 
   /** One relay per RTT, each to the same {@code target}; {@link #uris()} in the same order. */
-  public static DelayRelayProcess start(InetSocketAddress target, List<Duration> rtts) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-        "-Xmx64m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), DelayRelayProcess.class.getName(),
+  public static DelayRelayProcess start(InetSocketAddress target, List<Duration> rtts)
+      throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(
+        ProcessHandle.current().info().command().orElse("java"),
+        "-Xmx64m",
+        "-XX:+UseSerialGC",
+        "-cp",
+        System.getProperty("java.class.path"),
+        DelayRelayProcess.class.getName(),
         target.getHostString() + ":" + target.getPort()));
     rtts.forEach(r -> cmd.add(Long.toString(r.toMillis())));
-    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    Process p =
+        new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    BufferedReader out =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
     List<URI> uris = new ArrayList<>();
     for (int i = 0; i < rtts.size(); i++) {
       String line = out.readLine();

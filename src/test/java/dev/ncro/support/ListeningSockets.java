@@ -43,7 +43,8 @@ public final class ListeningSockets {
     byte[] b = new byte[hex.length() / 2];
     for (int word = 0; word < b.length / 4; word++) {
       for (int i = 0; i < 4; i++) {
-        b[word * 4 + i] = (byte) Integer.parseInt(hex.substring(word * 8 + (3 - i) * 2, word * 8 + (3 - i) * 2 + 2), 16);
+        b[word * 4 + i] = (byte)
+            Integer.parseInt(hex.substring(word * 8 + (3 - i) * 2, word * 8 + (3 - i) * 2 + 2), 16);
       }
     }
     return InetAddress.getByAddress(b); // an IPv4-mapped IPv6 address comes back as IPv4

@@ -36,10 +36,15 @@ public final class LogCapture implements AutoCloseable {
     List<String> out = new ArrayList<>();
     synchronized (appender.list) {
       for (ILoggingEvent e : List.copyOf(appender.list)) {
-        StringBuilder sb = new StringBuilder().append(e.getLevel()).append(' ').append(e.getLoggerName())
-            .append(' ').append(e.getFormattedMessage());
+        StringBuilder sb = new StringBuilder()
+            .append(e.getLevel())
+            .append(' ')
+            .append(e.getLoggerName())
+            .append(' ')
+            .append(e.getFormattedMessage());
         if (e.getKeyValuePairs() != null) {
-          e.getKeyValuePairs().forEach(kv -> sb.append(' ').append(kv.key).append('=').append(kv.value));
+          e.getKeyValuePairs()
+              .forEach(kv -> sb.append(' ').append(kv.key).append('=').append(kv.value));
         }
         for (IThrowableProxy t = e.getThrowableProxy(); t != null; t = t.getCause()) {
           sb.append(" | ").append(t.getClassName()).append(": ").append(t.getMessage());

@@ -1,6 +1,5 @@
 package dev.ncro.support;
 
-import java.util.Map;
 import dev.ncro.Ncro;
 import dev.ncro.config.CacheConfig;
 import dev.ncro.config.Config;
@@ -18,11 +17,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /** Starts a real ncro in-process on an ephemeral loopback port, in front of the given upstreams. */
 public final class NcroHarness implements AutoCloseable {
   private final Ncro ncro;
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   private NcroHarness(Ncro ncro) {
     this.ncro = ncro;
@@ -35,7 +36,8 @@ public final class NcroHarness implements AutoCloseable {
   /** As {@link #config(Path, List)}, with background probes every {@code probeInterval}. */
   public static Config config(Path db, List<UpstreamConfig> upstreams, Duration probeInterval) {
     return new Config(
-        new ServerConfig(new ListenAddress("127.0.0.1", 0), Duration.ofSeconds(5), Duration.ofSeconds(5), 30),
+        new ServerConfig(
+            new ListenAddress("127.0.0.1", 0), Duration.ofSeconds(5), Duration.ofSeconds(5), 30),
         upstreams,
         new CacheConfig(db, 1000, Duration.ofHours(1), Duration.ofMinutes(1), 0.3, probeInterval),
         new TimeoutsConfig(Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(2)),
@@ -47,7 +49,8 @@ public final class NcroHarness implements AutoCloseable {
   public static List<UpstreamConfig> upstreams(List<URI> uris, List<String> keys) {
     List<UpstreamConfig> out = new ArrayList<>();
     for (int i = 0; i < uris.size(); i++) {
-      out.add(new UpstreamConfig(uris.get(i), 10 * (i + 1), keys == null ? List.of() : List.of(keys.get(i))));
+      out.add(new UpstreamConfig(
+          uris.get(i), 10 * (i + 1), keys == null ? List.of() : List.of(keys.get(i))));
     }
     return out;
   }
@@ -70,13 +73,18 @@ public final class NcroHarness implements AutoCloseable {
   }
 
   public HttpResponse<byte[]> get(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(20)).build(),
+    return http.send(
+        HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(20)).build(),
         HttpResponse.BodyHandlers.ofByteArray());
   }
 
   public HttpResponse<byte[]> head(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(uri(path)).method("HEAD", HttpRequest.BodyPublishers.noBody())
-        .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofByteArray());
+    return http.send(
+        HttpRequest.newBuilder(uri(path))
+            .method("HEAD", HttpRequest.BodyPublishers.noBody())
+            .timeout(Duration.ofSeconds(20))
+            .build(),
+        HttpResponse.BodyHandlers.ofByteArray());
   }
 
   @Override

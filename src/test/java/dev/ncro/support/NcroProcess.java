@@ -1,6 +1,5 @@
 package dev.ncro.support;
 
-import java.util.ArrayList;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.BufferedReader;
@@ -12,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -24,7 +24,8 @@ import java.util.regex.Pattern;
  * in a separate process), with its log collected and its port read from the start-up line.
  */
 public final class NcroProcess implements AutoCloseable {
-  private static final Pattern LISTENING = Pattern.compile("ncro listening .*address=\"?[^ \"]*:(\\d+)");
+  private static final Pattern LISTENING =
+      Pattern.compile("ncro listening .*address=\"?[^ \"]*:(\\d+)");
   private final Process process;
   private final List<String> log = new CopyOnWriteArrayList<>();
   private final int port;
@@ -32,11 +33,14 @@ public final class NcroProcess implements AutoCloseable {
   private NcroProcess(Process process) throws InterruptedException {
     this.process = process;
     LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
-    Thread.ofVirtual().start(() -> new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))
-        .lines().forEach(l -> {
-          log.add(l);
-          lines.add(l);
-        }));
+    Thread.ofVirtual()
+        .start(() -> new BufferedReader(
+                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))
+            .lines()
+            .forEach(l -> {
+              log.add(l);
+              lines.add(l);
+            }));
     this.port = awaitPort(lines);
   }
 
@@ -45,11 +49,19 @@ public final class NcroProcess implements AutoCloseable {
   }
 
   /** As {@link #start(Path)}, run through {@code wrapper} (e.g. {@code unshare -n ...}), which must exec its arguments. */
-  public static NcroProcess start(List<String> wrapper, Path cfg) throws IOException, InterruptedException {
+  public static NcroProcess start(List<String> wrapper, Path cfg)
+      throws IOException, InterruptedException {
     String java = ProcessHandle.current().info().command().orElse("java");
     List<String> cmd = new ArrayList<>(wrapper);
-    cmd.addAll(List.of(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED",
-        "-cp", System.getProperty("java.class.path"), "dev.ncro.Main", "-config", cfg.toString()));
+    cmd.addAll(List.of(
+        java,
+        "-Xmx256m",
+        "--enable-native-access=ALL-UNNAMED",
+        "-cp",
+        System.getProperty("java.class.path"),
+        "dev.ncro.Main",
+        "-config",
+        cfg.toString()));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     try {
       return new NcroProcess(p);
@@ -101,7 +113,8 @@ public final class NcroProcess implements AutoCloseable {
 
   public HttpRequest narinfo(String hash) {
     return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/" + hash + ".narinfo"))
-        .timeout(Duration.ofSeconds(20)).build();
+        .timeout(Duration.ofSeconds(20))
+        .build();
   }
 
   /** SIGKILL: no shutdown hook, no checkpoint, no close. */
@@ -118,7 +131,9 @@ public final class NcroProcess implements AutoCloseable {
   /** As {@link #terminate()}, waiting up to {@code timeout} (e.g. for the JVM to write an archive at exit). */
   public void terminate(Duration timeout) throws InterruptedException {
     process.toHandle().destroy();
-    assertThat(process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)).as("stopped after SIGTERM").isTrue();
+    assertThat(process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS))
+        .as("stopped after SIGTERM")
+        .isTrue();
   }
 
   public List<String> log() {
@@ -138,7 +153,8 @@ public final class NcroProcess implements AutoCloseable {
         break;
       }
     }
-    throw new AssertionError("ncro did not report its port; its output:\n" + String.join("\n", log));
+    throw new AssertionError(
+        "ncro did not report its port; its output:\n" + String.join("\n", log));
   }
 
   @Override

@@ -29,7 +29,11 @@ public final class NetNamespace implements AutoCloseable {
   }
 
   public static NetNamespace create() throws IOException, InterruptedException {
-    List<String> cmd = List.of("unshare", ROOT ? "-n" : "-rn", "sh", "-c",
+    List<String> cmd = List.of(
+        "unshare",
+        ROOT ? "-n" : "-rn",
+        "sh",
+        "-c",
         "ip link set lo up multicast on && ip route add 224.0.0.0/4 dev lo && echo ready && exec cat");
     Process p;
     try {
@@ -38,12 +42,14 @@ public final class NetNamespace implements AutoCloseable {
       abort("cannot run unshare (util-linux) here: " + e.getMessage());
       throw e;
     }
-    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    BufferedReader out =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
     String first = out.readLine();
     if (!"ready".equals(first)) {
       p.destroyForcibly();
       p.waitFor(5, TimeUnit.SECONDS);
-      abort("network namespaces are not available here (" + String.join(" ", cmd) + " said: " + first + ")");
+      abort("network namespaces are not available here (" + String.join(" ", cmd) + " said: "
+          + first + ")");
     }
     return new NetNamespace(p);
   }
@@ -67,8 +73,12 @@ public final class NetNamespace implements AutoCloseable {
 
     /** A response header's value (the first), or null. */
     public String header(String name) {
-      return headers.lines().filter(l -> l.regionMatches(true, 0, name + ":", 0, name.length() + 1))
-          .map(l -> l.substring(name.length() + 1).strip()).findFirst().orElse(null);
+      return headers
+          .lines()
+          .filter(l -> l.regionMatches(true, 0, name + ":", 0, name.length() + 1))
+          .map(l -> l.substring(name.length() + 1).strip())
+          .findFirst()
+          .orElse(null);
     }
   }
 
@@ -77,12 +87,26 @@ public final class NetNamespace implements AutoCloseable {
     Path body = Files.createTempFile("ncro-ns", ".body");
     Path headers = Files.createTempFile("ncro-ns", ".headers");
     try {
-      NixFixture.Result r = NixFixture.exec(wrap(List.of("curl", "-sS", "-o", body.toString(), "-D", headers.toString(),
-          "-w", "%{http_code}", url)), System.getenv(), Duration.ofSeconds(30));
+      NixFixture.Result r = NixFixture.exec(
+          wrap(List.of(
+              "curl",
+              "-sS",
+              "-o",
+              body.toString(),
+              "-D",
+              headers.toString(),
+              "-w",
+              "%{http_code}",
+              url)),
+          System.getenv(),
+          Duration.ofSeconds(30));
       if (r.exitCode() != 0) {
         throw new IOException("curl " + url + " failed (exit " + r.exitCode() + "): " + r.stderr());
       }
-      return new Response(Integer.parseInt(r.stdout().strip()), Files.readString(headers), Files.readAllBytes(body));
+      return new Response(
+          Integer.parseInt(r.stdout().strip()),
+          Files.readString(headers),
+          Files.readAllBytes(body));
     } finally {
       Files.deleteIfExists(body);
       Files.deleteIfExists(headers);

@@ -1,7 +1,7 @@
 package dev.ncro.support;
 
-import java.net.InetAddress;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -37,7 +37,8 @@ public final class Nginx implements AutoCloseable {
     this.process = process;
     this.prefix = prefix;
     this.port = port;
-    // A JVM that ends without close() (a crashed main, a failed test run) must not leave nginx behind.
+    // A JVM that ends without close() (a crashed main, a failed test run) must not leave nginx
+    // behind.
     this.killAtExit = new Thread(() -> {
       try {
         process.destroyForcibly().waitFor(2, TimeUnit.SECONDS);
@@ -73,8 +74,9 @@ public final class Nginx implements AutoCloseable {
    * cache like any failing one (a cache failing on {@code nix-cache-info} is skipped instead).
    */
   public static Nginx failingLookups(int status) throws IOException, InterruptedException {
-    return start("location = /nix-cache-info { default_type text/plain; return 200 \"StoreDir: /nix/store\\nWantMassQuery: 1\\n\"; }\n"
-        + "      location / { return " + status + " \"failing on purpose\\n\"; }");
+    return start(
+        "location = /nix-cache-info { default_type text/plain; return 200 \"StoreDir: /nix/store\\nWantMassQuery: 1\\n\"; }\n"
+            + "      location / { return " + status + " \"failing on purpose\\n\"; }");
   }
 
   /**
@@ -82,8 +84,12 @@ public final class Nginx implements AutoCloseable {
    * ({@code {prefix}} in it is replaced by the instance's private directory). For private, HTTPS and
    * redirecting caches (auth_basic, Bearer checks, returns with a Location).
    */
-  public static Nginx tls(TestCa.ServerCert cert, String server) throws IOException, InterruptedException {
-    return start(" ssl", "ssl_certificate " + cert.cert() + ";\n      ssl_certificate_key " + cert.key() + ";\n      " + server);
+  public static Nginx tls(TestCa.ServerCert cert, String server)
+      throws IOException, InterruptedException {
+    return start(
+        " ssl",
+        "ssl_certificate " + cert.cert() + ";\n      ssl_certificate_key " + cert.key()
+            + ";\n      " + server);
   }
 
   /** Plain HTTP with a custom server block, as {@link #tls}. */
@@ -95,26 +101,39 @@ public final class Nginx implements AutoCloseable {
     return start("", server);
   }
 
-  private static Nginx start(String listenOptions, String server) throws IOException, InterruptedException {
+  private static Nginx start(String listenOptions, String server)
+      throws IOException, InterruptedException {
     if (!Files.isExecutable(BINARY)) {
-      throw new IllegalStateException(BINARY + " not found: install the Debian package nginx (apt-get install -y nginx)");
+      throw new IllegalStateException(
+          BINARY + " not found: install the Debian package nginx (apt-get install -y nginx)");
     }
     Path prefix = Files.createTempDirectory("ncro-nginx");
     Files.createDirectories(prefix.resolve("tmp"));
     IOException last = null;
     for (int attempt = 0; attempt < 5; attempt++) {
       int port = freePort();
-      Files.writeString(prefix.resolve("nginx.conf"), config(prefix, port, listenOptions,
-          server.replace("{prefix}", prefix.toString())));
+      Files.writeString(
+          prefix.resolve("nginx.conf"),
+          config(prefix, port, listenOptions, server.replace("{prefix}", prefix.toString())));
       Files.deleteIfExists(prefix.resolve("error.log"));
-      Process p = new ProcessBuilder(BINARY.toString(), "-p", prefix + "/", "-c", prefix.resolve("nginx.conf").toString(),
-          "-e", prefix.resolve("error.log").toString())
-          .redirectErrorStream(true).redirectOutput(prefix.resolve("stdout.log").toFile()).start();
+      Process p = new ProcessBuilder(
+              BINARY.toString(),
+              "-p",
+              prefix + "/",
+              "-c",
+              prefix.resolve("nginx.conf").toString(),
+              "-e",
+              prefix.resolve("error.log").toString())
+          .redirectErrorStream(true)
+          .redirectOutput(prefix.resolve("stdout.log").toFile())
+          .start();
       if (awaitListening(p, port)) {
         return new Nginx(p, prefix, port);
       }
       p.destroyForcibly().waitFor();
-      String log = Files.exists(prefix.resolve("error.log")) ? Files.readString(prefix.resolve("error.log")) : "";
+      String log = Files.exists(prefix.resolve("error.log"))
+          ? Files.readString(prefix.resolve("error.log"))
+          : "";
       last = new IOException("nginx did not start on port " + port + ":\n" + log
           + Files.readString(prefix.resolve("stdout.log")));
       if (!log.contains("Address already in use")) {

@@ -50,11 +50,13 @@ public final class NixFixture {
    * has its own paths, so both variants can sit in /nix/store side by side).
    */
   private static final String TAG = BIG_MIB > 0 ? "ncro-fx-v1-big" + BIG_MIB : "ncro-fx-v1";
+
   private static final Duration NIX_TIMEOUT = Duration.ofMinutes(3);
   private static NixFixture instance;
 
   /** A binary cache directory written by {@code nix copy}, and what it holds. */
-  public record Cache(String name, Path dir, String publicKey, String compression, Set<String> paths) {
+  public record Cache(
+      String name, Path dir, String publicKey, String compression, Set<String> paths) {
     public boolean holds(String storePath) {
       return paths.contains(storePath);
     }
@@ -73,7 +75,8 @@ public final class NixFixture {
   private final String absentPath;
   private final List<Cache> caches;
 
-  private NixFixture(Path dir, String root, List<String> paths, String absentPath, List<Cache> caches) {
+  private NixFixture(
+      Path dir, String root, List<String> paths, String absentPath, List<Cache> caches) {
     this.dir = dir;
     this.root = root;
     this.paths = paths;
@@ -120,7 +123,9 @@ public final class NixFixture {
   }
 
   public Cache cache(String name) {
-    return caches.stream().filter(c -> c.name().equals(name)).findFirst()
+    return caches.stream()
+        .filter(c -> c.name().equals(name))
+        .findFirst()
         .orElseThrow(() -> new IllegalArgumentException("no cache " + name));
   }
 
@@ -137,13 +142,15 @@ public final class NixFixture {
 
   /** Fails with the Debian package to install when Nix is missing. */
   public static Path requireNix() {
-    for (String dirName : List.of("/usr/bin", "/usr/local/bin", "/nix/var/nix/profiles/default/bin")) {
+    for (String dirName :
+        List.of("/usr/bin", "/usr/local/bin", "/nix/var/nix/profiles/default/bin")) {
       Path p = Path.of(dirName, "nix-store");
       if (Files.isExecutable(p)) {
         return p.getParent();
       }
     }
-    throw new IllegalStateException("nix-store not found: install the Debian package nix-bin (apt-get install -y nix-bin)");
+    throw new IllegalStateException(
+        "nix-store not found: install the Debian package nix-bin (apt-get install -y nix-bin)");
   }
 
   /**
@@ -157,13 +164,17 @@ public final class NixFixture {
     env.put("XDG_CACHE_HOME", home.resolve(".cache").toString());
     env.put("XDG_CONFIG_HOME", home.resolve(".config").toString());
     env.put("XDG_DATA_HOME", home.resolve(".local/share").toString());
-    // Root without the nixbld group: build as root, unsandboxed (the builders are /bin/sh one-liners).
-    env.put("NIX_CONFIG", String.join("\n",
-        "build-users-group =",
-        "experimental-features = nix-command",
-        "sandbox = false",
-        "substituters =",
-        ""));
+    // Root without the nixbld group: build as root, unsandboxed (the builders are /bin/sh
+    // one-liners).
+    env.put(
+        "NIX_CONFIG",
+        String.join(
+            "\n",
+            "build-users-group =",
+            "experimental-features = nix-command",
+            "sandbox = false",
+            "substituters =",
+            ""));
     env.put("PATH", requireNix() + ":" + System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
     return env;
   }
@@ -174,13 +185,15 @@ public final class NixFixture {
     Path out = Files.createTempFile("ncro-exec", ".out");
     Path err = Files.createTempFile("ncro-exec", ".err");
     try {
-      ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile());
+      ProcessBuilder pb =
+          new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile());
       pb.environment().clear();
       pb.environment().putAll(env);
       Process p = pb.start();
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly().waitFor();
-        throw new IllegalStateException("timed out after " + timeout + ": " + command + "\n" + Files.readString(err));
+        throw new IllegalStateException(
+            "timed out after " + timeout + ": " + command + "\n" + Files.readString(err));
       }
       return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
     } finally {
@@ -189,11 +202,12 @@ public final class NixFixture {
     }
   }
 
-  private static String run(Map<String, String> env, String... command) throws IOException, InterruptedException {
+  private static String run(Map<String, String> env, String... command)
+      throws IOException, InterruptedException {
     Result r = exec(List.of(command), env, NIX_TIMEOUT);
     if (r.exitCode() != 0) {
-      throw new IllegalStateException("failed (exit " + r.exitCode() + "): " + String.join(" ", command) + "\n"
-          + r.stderr());
+      throw new IllegalStateException(
+          "failed (exit " + r.exitCode() + "): " + String.join(" ", command) + "\n" + r.stderr());
     }
     return r.stdout().strip();
   }
@@ -201,7 +215,8 @@ public final class NixFixture {
   private static NixFixture build() throws IOException, InterruptedException {
     requireNix();
     if (!Files.isWritable(Path.of("/nix/store")) && !Files.isWritable(Path.of("/nix"))) {
-      throw new IllegalStateException("the fixture writes to /nix/store without a daemon: run the tests as root");
+      throw new IllegalStateException(
+          "the fixture writes to /nix/store without a daemon: run the tests as root");
     }
     Path dir = Files.createTempDirectory("ncro-nix-fixture");
     Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(dir)));
@@ -209,7 +224,8 @@ public final class NixFixture {
 
     // Larger files: two incompressible, two compressible.
     List<String> blobs = new ArrayList<>();
-    int[] sizes = BIG_MIB > 0 ? new int[] {BIG_MIB << 20, BIG_MIB << 20, 1 << 20, 512 << 10}
+    int[] sizes = BIG_MIB > 0
+        ? new int[] {BIG_MIB << 20, BIG_MIB << 20, 1 << 20, 512 << 10}
         : new int[] {2 << 20, 1 << 20, 1 << 20, 512 << 10};
     for (int i = 0; i < sizes.length; i++) {
       Path f = dir.resolve(TAG + "-blob-" + i + (i < 2 ? ".bin" : ".txt"));
@@ -220,11 +236,14 @@ public final class NixFixture {
     Path expr = dir.resolve("closure.nix");
     Files.writeString(expr, expression(blobs));
     String root = lastLine(run(env, "nix-build", expr.toString(), "--no-out-link"));
-    List<String> paths = run(env, "nix-store", "--query", "--requisites", root).lines().sorted().toList();
+    List<String> paths =
+        run(env, "nix-store", "--query", "--requisites", root).lines().sorted().toList();
 
     Path absentExpr = dir.resolve("absent.nix");
     Files.writeString(absentExpr, "builtins.toFile \"" + TAG + "-absent\" \"in no cache\\n\"\n");
-    String absent = run(env, "nix-instantiate", "--eval", "--read-write-mode", absentExpr.toString()).replace("\"", "");
+    String absent = run(
+            env, "nix-instantiate", "--eval", "--read-write-mode", absentExpr.toString())
+        .replace("\"", "");
 
     List<Cache> caches = new ArrayList<>();
     caches.add(cache(env, dir, "complete", "xz", root, paths, i -> true));
@@ -240,49 +259,82 @@ public final class NixFixture {
   private static String expression(List<String> blobs) {
     StringBuilder e = new StringBuilder("let\n");
     for (int i = 0; i < blobs.size(); i++) {
-      e.append("  blob").append(i).append(" = builtins.storePath \"").append(blobs.get(i)).append("\";\n");
+      e.append("  blob")
+          .append(i)
+          .append(" = builtins.storePath \"")
+          .append(blobs.get(i))
+          .append("\";\n");
     }
     for (int i = 0; i < 12; i++) {
-      e.append(textFile("l0_" + i, "leaf " + i + "\\n" + ("some text of leaf " + i + "\\n").repeat(20 * (i + 1))));
+      e.append(textFile(
+          "l0_" + i,
+          "leaf " + i + "\\n" + ("some text of leaf " + i + "\\n").repeat(20 * (i + 1))));
     }
     for (int j = 0; j < 16; j++) {
-      String refs = "${l0_" + (j % 12) + "} ${l0_" + ((j * 5 + 1) % 12) + "}" + (j < 4 ? " ${blob" + j + "}" : "");
+      String refs = "${l0_" + (j % 12) + "} ${l0_" + ((j * 5 + 1) % 12) + "}"
+          + (j < 4 ? " ${blob" + j + "}" : "");
       e.append(textFile("l1_" + j, "layer 1 file " + j + " uses " + refs + "\\n"));
     }
     for (int k = 0; k < 12; k++) {
-      e.append(textFile("l2_" + k, "layer 2 file " + k + " uses ${l1_" + k + "} ${l1_" + ((k + 7) % 16) + "} ${l0_"
-          + ((k * 7) % 12) + "}\\n"));
+      e.append(textFile(
+          "l2_" + k,
+          "layer 2 file " + k + " uses ${l1_" + k + "} ${l1_" + ((k + 7) % 16) + "} ${l0_"
+              + ((k * 7) % 12) + "}\\n"));
     }
     for (int m = 0; m < 8; m++) {
-      String refs = "${l2_" + m + "} ${l2_" + ((m + 5) % 12) + "}" + (m >= 2 ? " ${d_" + (m - 2) + "}" : "");
+      String refs =
+          "${l2_" + m + "} ${l2_" + ((m + 5) % 12) + "}" + (m >= 2 ? " ${d_" + (m - 2) + "}" : "");
       e.append(derivation("d_" + m, "derivation " + m + " uses " + refs));
     }
     for (int n = 0; n < 6; n++) {
-      e.append(textFile("l3_" + n, "layer 3 file " + n + " uses ${l2_" + (2 * n) + "} ${l2_" + (2 * n + 1) + "}\\n"));
+      e.append(textFile(
+          "l3_" + n,
+          "layer 3 file " + n + " uses ${l2_" + (2 * n) + "} ${l2_" + (2 * n + 1) + "}\\n"));
     }
-    e.append(derivation("root", "root uses ${d_6} ${d_7} ${l3_0} ${l3_1} ${l3_2} ${l3_3} ${l3_4} ${l3_5}"));
+    e.append(derivation(
+        "root", "root uses ${d_6} ${d_7} ${l3_0} ${l3_1} ${l3_2} ${l3_3} ${l3_4} ${l3_5}"));
     e.append("in root\n");
     return e.toString();
   }
 
   private static String textFile(String var, String content) {
-    return "  " + var + " = builtins.toFile \"" + TAG + "-" + var.replace('_', '-') + "\" \"" + content + "\";\n";
+    return "  " + var + " = builtins.toFile \"" + TAG + "-" + var.replace('_', '-') + "\" \""
+        + content + "\";\n";
   }
 
   private static String derivation(String var, String content) {
     return "  " + var + " = derivation { name = \"" + TAG + "-" + var.replace('_', '-')
-        + "\"; system = builtins.currentSystem; builder = \"/bin/sh\"; args = [ \"-c\" \"echo '" + content
+        + "\"; system = builtins.currentSystem; builder = \"/bin/sh\"; args = [ \"-c\" \"echo '"
+        + content
         + "' > $out\" ]; };\n";
   }
 
-  private static Cache cache(Map<String, String> env, Path dir, String name, String compression, String root,
-      List<String> paths, IntPredicate keep) throws IOException, InterruptedException {
+  private static Cache cache(
+      Map<String, String> env,
+      Path dir,
+      String name,
+      String compression,
+      String root,
+      List<String> paths,
+      IntPredicate keep)
+      throws IOException, InterruptedException {
     Path cacheDir = dir.resolve("cache-" + name);
     Path secret = dir.resolve(name + ".sec");
     Path pub = dir.resolve(name + ".pub");
-    run(env, "nix-store", "--generate-binary-cache-key", "ncro-test-" + name + "-1", secret.toString(), pub.toString());
-    run(env, "nix", "copy", "--to",
-        "file://" + cacheDir + "?compression=" + compression + "&secret-key=" + secret, root);
+    run(
+        env,
+        "nix-store",
+        "--generate-binary-cache-key",
+        "ncro-test-" + name + "-1",
+        secret.toString(),
+        pub.toString());
+    run(
+        env,
+        "nix",
+        "copy",
+        "--to",
+        "file://" + cacheDir + "?compression=" + compression + "&secret-key=" + secret,
+        root);
     Set<String> held = new LinkedHashSet<>();
     for (int i = 0; i < paths.size(); i++) {
       if (keep.test(i)) {
@@ -294,7 +346,8 @@ public final class NixFixture {
   }
 
   /** Removes the narinfo (and the NAR, unless a kept narinfo names it) of every path not held. */
-  private static void prune(Path cacheDir, List<String> paths, Set<String> held) throws IOException {
+  private static void prune(Path cacheDir, List<String> paths, Set<String> held)
+      throws IOException {
     Set<String> keptNars = new HashSet<>();
     for (String p : held) {
       keptNars.add(narUrl(cacheDir, p));
@@ -312,7 +365,9 @@ public final class NixFixture {
 
   private static String narUrl(Path cacheDir, String storePath) throws IOException {
     return Files.readAllLines(cacheDir.resolve(hashOf(storePath) + ".narinfo")).stream()
-        .filter(l -> l.startsWith("URL: ")).map(l -> l.substring(5)).findFirst()
+        .filter(l -> l.startsWith("URL: "))
+        .map(l -> l.substring(5))
+        .findFirst()
         .orElseThrow(() -> new IllegalStateException("narinfo without URL for " + storePath));
   }
 

@@ -55,8 +55,19 @@ public final class Postgres implements AutoCloseable {
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
     Files.writeString(dir.resolve("pwfile"), SUPERUSER_PASSWORD + "\n");
     chownToServerUser(dir);
-    run(List.of(bin.resolve("initdb").toString(), "-D", dir.resolve("data").toString(), "-U", SUPERUSER,
-        "--pwfile=" + dir.resolve("pwfile"), "--auth=scram-sha-256", "-E", "UTF8", "--no-sync", "--no-instructions"),
+    run(
+        List.of(
+            bin.resolve("initdb").toString(),
+            "-D",
+            dir.resolve("data").toString(),
+            "-U",
+            SUPERUSER,
+            "--pwfile=" + dir.resolve("pwfile"),
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions"),
         dir.resolve("initdb.log"));
     IOException last = null;
     for (int attempt = 0; attempt < 5; attempt++) {
@@ -75,8 +86,16 @@ public final class Postgres implements AutoCloseable {
 
   /** Starts the server again after {@link #stop} (same port, same data). */
   public void restart() throws IOException, InterruptedException {
-    pgCtl("start", "-w", "-t", "30", "-l", dir.resolve("server.log").toString(), "-o",
-        "-p " + port + " -c listen_addresses=127.0.0.1 -k " + dir + " -c fsync=off -c synchronous_commit=off"
+    pgCtl(
+        "start",
+        "-w",
+        "-t",
+        "30",
+        "-l",
+        dir.resolve("server.log").toString(),
+        "-o",
+        "-p " + port + " -c listen_addresses=127.0.0.1 -k " + dir
+            + " -c fsync=off -c synchronous_commit=off"
             + " -c full_page_writes=off -c max_connections=200");
   }
 
@@ -96,12 +115,14 @@ public final class Postgres implements AutoCloseable {
 
   /** A superuser connection to {@code database}. */
   public Connection connect(String database) throws SQLException {
-    return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + database, SUPERUSER, SUPERUSER_PASSWORD);
+    return DriverManager.getConnection(
+        "jdbc:postgresql://127.0.0.1:" + port + "/" + database, SUPERUSER, SUPERUSER_PASSWORD);
   }
 
   /** Runs statements as superuser in {@code database}. */
   public void sql(String database, String... statements) throws SQLException {
-    try (Connection c = connect(database); Statement st = c.createStatement()) {
+    try (Connection c = connect(database);
+        Statement st = c.createStatement()) {
       for (String s : statements) {
         st.execute(s);
       }
@@ -110,7 +131,10 @@ public final class Postgres implements AutoCloseable {
 
   /** A new login role owning a new, empty database of the same name: what a NixOS module sets up. */
   public void createOwnedDatabase(String name, String password) throws SQLException {
-    sql("postgres", "CREATE ROLE " + name + " LOGIN PASSWORD '" + password + "'", "CREATE DATABASE " + name + " OWNER " + name);
+    sql(
+        "postgres",
+        "CREATE ROLE " + name + " LOGIN PASSWORD '" + password + "'",
+        "CREATE DATABASE " + name + " OWNER " + name);
   }
 
   /** The server's log, for failure messages. */
@@ -131,7 +155,8 @@ public final class Postgres implements AutoCloseable {
   }
 
   private void pgCtl(String... args) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(bin.resolve("pg_ctl").toString(), "-D", dir.resolve("data").toString()));
+    List<String> cmd = new ArrayList<>(
+        List.of(bin.resolve("pg_ctl").toString(), "-D", dir.resolve("data").toString()));
     cmd.addAll(List.of(args));
     run(cmd, dir.resolve("pg_ctl.log"));
   }
@@ -142,13 +167,17 @@ public final class Postgres implements AutoCloseable {
       cmd.addAll(List.of("runuser", "-u", SUPERUSER, "--"));
     }
     cmd.addAll(command);
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process p = new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(log.toFile())
+        .start();
     if (!p.waitFor(60, TimeUnit.SECONDS)) {
       p.destroyForcibly().waitFor();
       throw new IOException(String.join(" ", command) + ": no answer in 60 s");
     }
     if (p.exitValue() != 0) {
-      throw new IOException(String.join(" ", command) + " exited " + p.exitValue() + ":\n" + Files.readString(log));
+      throw new IOException(
+          String.join(" ", command) + " exited " + p.exitValue() + ":\n" + Files.readString(log));
     }
   }
 
@@ -156,13 +185,17 @@ public final class Postgres implements AutoCloseable {
   private static Path binaries() throws IOException {
     Path base = Path.of("/usr/lib/postgresql");
     if (!Files.isDirectory(base)) {
-      throw new IllegalStateException("PostgreSQL not found: install the Debian package postgresql");
+      throw new IllegalStateException(
+          "PostgreSQL not found: install the Debian package postgresql");
     }
     try (Stream<Path> versions = Files.list(base)) {
-      return versions.filter(v -> Files.isExecutable(v.resolve("bin/pg_ctl")))
-          .max(Comparator.comparingInt(v -> Integer.parseInt(v.getFileName().toString().replaceAll("\\D", "0"))))
+      return versions
+          .filter(v -> Files.isExecutable(v.resolve("bin/pg_ctl")))
+          .max(Comparator.comparingInt(
+              v -> Integer.parseInt(v.getFileName().toString().replaceAll("\\D", "0"))))
           .map(v -> v.resolve("bin"))
-          .orElseThrow(() -> new IllegalStateException("no pg_ctl under " + base + ": install the Debian package postgresql"));
+          .orElseThrow(() -> new IllegalStateException(
+              "no pg_ctl under " + base + ": install the Debian package postgresql"));
     }
   }
 
@@ -174,9 +207,12 @@ public final class Postgres implements AutoCloseable {
     if (!isRoot()) {
       return;
     }
-    Process p = new ProcessBuilder("chown", "-R", SUPERUSER + ":", dir.toString()).inheritIO().start();
+    Process p = new ProcessBuilder("chown", "-R", SUPERUSER + ":", dir.toString())
+        .inheritIO()
+        .start();
     if (p.waitFor() != 0) {
-      throw new IOException("chown " + dir + " to " + SUPERUSER + " failed (is the postgresql package installed?)");
+      throw new IOException(
+          "chown " + dir + " to " + SUPERUSER + " failed (is the postgresql package installed?)");
     }
   }
 

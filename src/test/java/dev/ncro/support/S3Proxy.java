@@ -1,6 +1,5 @@
 package dev.ncro.support;
 
-import java.util.Map;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -15,6 +14,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -62,8 +62,8 @@ public final class S3Proxy implements AutoCloseable {
   public static Path jar() {
     String p = System.getProperty("ncro.s3proxy.jar");
     if (p == null || !Files.isRegularFile(Path.of(p))) {
-      throw new IllegalStateException("S3Proxy jar not found (system property ncro.s3proxy.jar = " + p
-          + "); run the tests through Maven, which copies it to target/s3proxy/");
+      throw new IllegalStateException("S3Proxy jar not found (system property ncro.s3proxy.jar = "
+          + p + "); run the tests through Maven, which copies it to target/s3proxy/");
     }
     return Path.of(p);
   }
@@ -80,27 +80,42 @@ public final class S3Proxy implements AutoCloseable {
       port = s.getLocalPort();
     }
     Path props = dir.resolve("s3proxy.properties");
-    Files.writeString(props, String.join("\n",
-        "s3proxy.endpoint=http://127.0.0.1:" + port,
-        "s3proxy.authorization=aws-v2-or-v4",
-        "s3proxy.identity=" + ACCESS_KEY,
-        "s3proxy.credential=" + secret,
-        "jclouds.provider=filesystem",
-        "jclouds.filesystem.basedir=" + data.toAbsolutePath(),
-        ""));
+    Files.writeString(
+        props,
+        String.join(
+            "\n",
+            "s3proxy.endpoint=http://127.0.0.1:" + port,
+            "s3proxy.authorization=aws-v2-or-v4",
+            "s3proxy.identity=" + ACCESS_KEY,
+            "s3proxy.credential=" + secret,
+            "jclouds.provider=filesystem",
+            "jclouds.filesystem.basedir=" + data.toAbsolutePath(),
+            ""));
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-    Process p = new ProcessBuilder(java.toString(), "-Xmx256m", "-XX:TieredStopAtLevel=1", "-jar", jar().toString(),
-        "--properties", props.toString())
-        .redirectErrorStream(true).redirectOutput(dir.resolve("s3proxy.log").toFile()).start();
+    Process p = new ProcessBuilder(
+            java.toString(),
+            "-Xmx256m",
+            "-XX:TieredStopAtLevel=1",
+            "-jar",
+            jar().toString(),
+            "--properties",
+            props.toString())
+        .redirectErrorStream(true)
+        .redirectOutput(dir.resolve("s3proxy.log").toFile())
+        .start();
     S3Proxy proxy = new S3Proxy(p, dir, data, port, secret);
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+    HttpClient http =
+        HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
     try {
       Await.until("S3Proxy listening on port " + port, () -> {
         if (!p.isAlive()) {
           throw new IllegalStateException("S3Proxy exited: " + proxy.log());
         }
         try {
-          http.send(HttpRequest.newBuilder(proxy.endpoint().resolve("/")).timeout(Duration.ofSeconds(2)).build(),
+          http.send(
+              HttpRequest.newBuilder(proxy.endpoint().resolve("/"))
+                  .timeout(Duration.ofSeconds(2))
+                  .build(),
               HttpResponse.BodyHandlers.discarding());
           return true;
         } catch (IOException e) {
@@ -173,7 +188,8 @@ public final class S3Proxy implements AutoCloseable {
 
   /** The environment ncro takes its AWS credentials from, with {@code secret} as the secret key. */
   public static Map<String, String> awsEnv(Path home, String secret) {
-    return Map.of("AWS_ACCESS_KEY_ID", ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", secret, "HOME", home.toString());
+    return Map.of(
+        "AWS_ACCESS_KEY_ID", ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", secret, "HOME", home.toString());
   }
 
   @Override
@@ -191,7 +207,12 @@ public final class S3Proxy implements AutoCloseable {
 
   /** Command line pieces for {@code curl --aws-sigv4} against this server (benchmarks). */
   public List<String> curlAuth() {
-    return List.of("--aws-sigv4", "aws:amz:us-east-1:s3", "--user", ACCESS_KEY + ":" + secret,
-        "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    return List.of(
+        "--aws-sigv4",
+        "aws:amz:us-east-1:s3",
+        "--user",
+        ACCESS_KEY + ":" + secret,
+        "-H",
+        "x-amz-content-sha256: UNSIGNED-PAYLOAD");
   }
 }

@@ -32,10 +32,28 @@ public final class TestCa {
   public static TestCa create(Path dir, String name) throws IOException, InterruptedException {
     Files.createDirectories(dir);
     TestCa ca = new TestCa(dir);
-    run(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", ca.caKey.toString(), "-out", ca.caCert.toString(), "-days", "2",
-        "-subj", "/CN=" + name, "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+    run(
+        dir,
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        ca.caKey.toString(),
+        "-out",
+        ca.caCert.toString(),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=" + name,
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign");
     return ca;
   }
 
@@ -45,7 +63,8 @@ public final class TestCa {
   }
 
   /** A server certificate for {@code dnsNames} and {@code ips} (subject alternative names). */
-  public ServerCert issue(List<String> dnsNames, List<String> ips) throws IOException, InterruptedException {
+  public ServerCert issue(List<String> dnsNames, List<String> ips)
+      throws IOException, InterruptedException {
     int n = ++serial;
     Path key = dir.resolve("server-" + n + ".key");
     Path csr = dir.resolve("server-" + n + ".csr");
@@ -54,20 +73,54 @@ public final class TestCa {
     List<String> san = new ArrayList<>();
     dnsNames.forEach(d -> san.add("DNS:" + d));
     ips.forEach(i -> san.add("IP:" + i));
-    Files.writeString(ext, "subjectAltName=" + String.join(",", san) + "\nextendedKeyUsage=serverAuth\n"
-        + "basicConstraints=CA:FALSE\n");
-    run(dir, "openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", key.toString(), "-out", csr.toString(), "-subj", "/CN=" + (dnsNames.isEmpty() ? ips.get(0) : dnsNames.get(0)));
-    run(dir, "openssl", "x509", "-req", "-in", csr.toString(), "-CA", caCert.toString(), "-CAkey", caKey.toString(),
-        "-set_serial", String.valueOf(1000 + n), "-days", "2", "-extfile", ext.toString(), "-out", cert.toString());
+    Files.writeString(
+        ext,
+        "subjectAltName=" + String.join(",", san) + "\nextendedKeyUsage=serverAuth\n"
+            + "basicConstraints=CA:FALSE\n");
+    run(
+        dir,
+        "openssl",
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.toString(),
+        "-out",
+        csr.toString(),
+        "-subj",
+        "/CN=" + (dnsNames.isEmpty() ? ips.get(0) : dnsNames.get(0)));
+    run(
+        dir,
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        csr.toString(),
+        "-CA",
+        caCert.toString(),
+        "-CAkey",
+        caKey.toString(),
+        "-set_serial",
+        String.valueOf(1000 + n),
+        "-days",
+        "2",
+        "-extfile",
+        ext.toString(),
+        "-out",
+        cert.toString());
     return new ServerCert(cert, key);
   }
 
   /** An Apache {@code htpasswd} line for nginx {@code auth_basic_user_file}. */
-  public static String htpasswd(Path dir, String user, String password) throws IOException, InterruptedException {
+  public static String htpasswd(Path dir, String user, String password)
+      throws IOException, InterruptedException {
     Path out = dir.resolve("htpasswd.out");
     ProcessBuilder pb = new ProcessBuilder("openssl", "passwd", "-apr1", "-stdin")
-        .redirectErrorStream(true).redirectOutput(out.toFile());
+        .redirectErrorStream(true)
+        .redirectOutput(out.toFile());
     Process p = pb.start();
     p.getOutputStream().write((password + "\n").getBytes());
     p.getOutputStream().close();
@@ -81,8 +134,11 @@ public final class TestCa {
 
   private static void run(Path dir, String... cmd) throws IOException, InterruptedException {
     Path log = dir.resolve("openssl.log");
-    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
-        .redirectOutput(log.toFile()).start();
+    Process p = new ProcessBuilder(cmd)
+        .directory(dir.toFile())
+        .redirectErrorStream(true)
+        .redirectOutput(log.toFile())
+        .start();
     if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
       p.destroyForcibly();
       throw new IOException(String.join(" ", cmd) + " failed:\n" + Files.readString(log));

@@ -1,7 +1,7 @@
 package dev.ncro.support;
 
-import java.util.Arrays;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /** Builds narinfo bodies for tests, signed by a {@link TestKey} (or unsigned when key is null). */
 public final class TestNarinfo {
@@ -24,16 +24,28 @@ public final class TestNarinfo {
     String storePath = "/nix/store/" + hash + "-test-" + hash.substring(0, 4);
     String narHash = "sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s";
     StringBuilder sb = new StringBuilder()
-        .append("StorePath: ").append(storePath).append('\n')
-        .append("URL: ").append(narUrl).append('\n')
+        .append("StorePath: ")
+        .append(storePath)
+        .append('\n')
+        .append("URL: ")
+        .append(narUrl)
+        .append('\n')
         .append("Compression: xz\n")
         .append("FileHash: sha256:0a8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s\n")
-        .append("FileSize: ").append(narSize / 2).append('\n')
-        .append("NarHash: ").append(narHash).append('\n')
-        .append("NarSize: ").append(narSize).append('\n')
+        .append("FileSize: ")
+        .append(narSize / 2)
+        .append('\n')
+        .append("NarHash: ")
+        .append(narHash)
+        .append('\n')
+        .append("NarSize: ")
+        .append(narSize)
+        .append('\n')
         .append("References: \n");
     if (key != null) {
-      sb.append("Sig: ").append(key.sign("1;" + storePath + ";" + narHash + ";" + narSize + ";")).append('\n');
+      sb.append("Sig: ")
+          .append(key.sign("1;" + storePath + ";" + narHash + ";" + narSize + ";"))
+          .append('\n');
     }
     return sb.toString().getBytes(StandardCharsets.UTF_8);
   }

@@ -1,26 +1,26 @@
 package dev.ncro.support;
 
-import java.net.InetSocketAddress;
-import java.util.Arrays;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A programmable binary cache on loopback, written on raw sockets so a test can make it misbehave
@@ -39,7 +39,12 @@ public final class TestUpstream implements AutoCloseable {
     }
 
     public static Response status(int status) {
-      return new Response(status, "text/plain", ("status " + status + "\n").getBytes(StandardCharsets.UTF_8), -1, false);
+      return new Response(
+          status,
+          "text/plain",
+          ("status " + status + "\n").getBytes(StandardCharsets.UTF_8),
+          -1,
+          false);
     }
 
     /** Declares the full length but closes the connection after {@code n} body bytes. */
@@ -81,9 +86,15 @@ public final class TestUpstream implements AutoCloseable {
 
   private TestUpstream(ServerSocket server) {
     this.server = server;
-    routes.put("/nix-cache-info", Response.ok("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n"
-        .getBytes(StandardCharsets.UTF_8)).withType("text/x-nix-cache-info"));
-    Thread.ofPlatform().daemon(true).name("test-upstream-" + server.getLocalPort()).start(this::acceptLoop);
+    routes.put(
+        "/nix-cache-info",
+        Response.ok("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n"
+                .getBytes(StandardCharsets.UTF_8))
+            .withType("text/x-nix-cache-info"));
+    Thread.ofPlatform()
+        .daemon(true)
+        .name("test-upstream-" + server.getLocalPort())
+        .start(this::acceptLoop);
   }
 
   public static TestUpstream start() throws IOException {
@@ -269,7 +280,8 @@ public final class TestUpstream implements AutoCloseable {
   }
 
   /** Writes the answer; false when the connection must be closed afterwards. */
-  private boolean answer(Request req, InputStream in, OutputStream out) throws IOException, InterruptedException {
+  private boolean answer(Request req, InputStream in, OutputStream out)
+      throws IOException, InterruptedException {
     if (!latency.isZero()) {
       Thread.sleep(latency);
     }
@@ -278,7 +290,8 @@ public final class TestUpstream implements AutoCloseable {
     if (r.hang()) {
       // Until the test closes this upstream (the read then fails) or the client gives up (EOF).
       while (in.read() >= 0) {
-        // a client does not send more on a connection whose request is unanswered; drop it if it does
+        // a client does not send more on a connection whose request is unanswered; drop it if it
+        // does
       }
       hangsEndedByPeer.incrementAndGet();
       return false;
@@ -293,13 +306,14 @@ public final class TestUpstream implements AutoCloseable {
     if (range != null && status == 200 && !rangeAs200 && range.matches("bytes=\\d+-")) {
       int from = Integer.parseInt(range.substring(6, range.length() - 1)) + (rangeOffByOne ? 1 : 0);
       if (from < body.length) {
-        extra = "Content-Range: bytes " + from + "-" + (body.length - 1) + "/" + body.length + "\r\n";
+        extra =
+            "Content-Range: bytes " + from + "-" + (body.length - 1) + "/" + body.length + "\r\n";
         body = Arrays.copyOfRange(body, from, body.length);
         status = 206;
       }
     }
-    String head1 = "HTTP/1.1 " + status + " X\r\nContent-Type: " + r.type() + "\r\nContent-Length: " + body.length
-        + "\r\nAccept-Ranges: bytes\r\n" + extra + "\r\n";
+    String head1 = "HTTP/1.1 " + status + " X\r\nContent-Type: " + r.type() + "\r\nContent-Length: "
+        + body.length + "\r\nAccept-Ranges: bytes\r\n" + extra + "\r\n";
     byte[] headBytes = head1.getBytes(StandardCharsets.ISO_8859_1);
     if ((!head || bodyOnHead) && r.truncateAfter() < 0 && body.length <= 16 * 1024) {
       // A small answer in one write, as real servers send it: headers and body then arrive in
@@ -344,7 +358,9 @@ public final class TestUpstream implements AutoCloseable {
     int c;
     while (state < 4 && (c = in.read()) >= 0) {
       buf.write(c);
-      state = (c == '\r' && (state == 0 || state == 2)) || (c == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+      state = (c == '\r' && (state == 0 || state == 2)) || (c == '\n' && (state == 1 || state == 3))
+          ? state + 1
+          : 0;
       if (buf.size() > 64 * 1024) {
         return null;
       }
@@ -361,7 +377,9 @@ public final class TestUpstream implements AutoCloseable {
     for (int i = 1; i < lines.length; i++) {
       int colon = lines[i].indexOf(':');
       if (colon > 0) {
-        headers.put(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).trim());
+        headers.put(
+            lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT),
+            lines[i].substring(colon + 1).trim());
       }
     }
     String len = headers.get("content-length");

@@ -1,6 +1,5 @@
 package dev.ncro.systemd;
 
-import io.netty.channel.epoll.Epoll;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -13,6 +12,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDomainDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainDatagramPacket;
@@ -62,24 +62,34 @@ class SystemdIT {
       up.putNarinfo(HASH, TestNarinfo.make(HASH, "nar/a.nar", 64, null));
       Path cfg = config(dir, up, "\"\"", "");
       int port = freeTcpPort();
-      List<String> cmd = new ArrayList<>(List.of(activate.toString(), "--listen=127.0.0.1:" + port));
+      List<String> cmd =
+          new ArrayList<>(List.of(activate.toString(), "--listen=127.0.0.1:" + port));
       cmd.addAll(ncroCommand(cfg));
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
       List<String> log = collect(p);
       try {
         Await.until("systemd-socket-activate listening on " + port, () -> connects(port));
-        assertThat(log).noneMatch(l -> l.contains("ncro listening")); // not started before a client came
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/" + HASH + ".narinfo"))
-            .timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(log)
+            .noneMatch(l -> l.contains("ncro listening")); // not started before a client came
+        HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        HttpResponse<String> r = http.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/" + HASH + ".narinfo"))
+                .timeout(Duration.ofSeconds(60))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(String.join("\n", log)).isEqualTo(200);
         assertThat(r.body()).contains("StorePath:");
         assertThat(r.headers().firstValue("X-Ncro-Route")).contains("race");
-        assertThat(log).anyMatch(l -> l.contains("ncro listening") && l.contains("socket_activated=\"true\"")
-            && l.contains(":" + port));
+        assertThat(log)
+            .anyMatch(l -> l.contains("ncro listening")
+                && l.contains("socket_activated=\"true\"")
+                && l.contains(":" + port));
         p.toHandle().destroy(); // SIGTERM reaches ncro: systemd-socket-activate exec'd it
         assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
-        Await.until("ncro's orderly stop in its log", () -> log.stream().anyMatch(l -> l.contains("ncro stopped")));
+        Await.until(
+            "ncro's orderly stop in its log",
+            () -> log.stream().anyMatch(l -> l.contains("ncro stopped")));
       } finally {
         p.destroyForcibly();
       }
@@ -90,7 +100,9 @@ class SystemdIT {
   @Test
   void emptyListenWithoutSocketActivationFails(@TempDir Path dir) throws Exception {
     try (TestUpstream up = TestUpstream.start()) {
-      Process p = new ProcessBuilder(ncroCommand(config(dir, up, "\"\"", ""))).redirectErrorStream(true).start();
+      Process p = new ProcessBuilder(ncroCommand(config(dir, up, "\"\"", "")))
+          .redirectErrorStream(true)
+          .start();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
       assertThat(p.exitValue()).isEqualTo(1);
@@ -109,13 +121,18 @@ class SystemdIT {
     Path socket = dir.resolve("notify.sock");
     List<String> received = new CopyOnWriteArrayList<>();
     try (TestUpstream up = TestUpstream.start()) {
-      Channel ch = new Bootstrap().group(group).channel(EpollDomainDatagramChannel.class)
+      Channel ch = new Bootstrap()
+          .group(group)
+          .channel(EpollDomainDatagramChannel.class)
           .handler(new SimpleChannelInboundHandler<DomainDatagramPacket>() {
             @Override
             protected void channelRead0(ChannelHandlerContext ctx, DomainDatagramPacket msg) {
               received.add(msg.content().toString(StandardCharsets.UTF_8));
             }
-          }).bind(new DomainSocketAddress(socket.toFile())).sync().channel();
+          })
+          .bind(new DomainSocketAddress(socket.toFile()))
+          .sync()
+          .channel();
       int port = freeTcpPort();
       int meshPort = freeUdpPort();
       Path cfg = config(dir, up, "\"127.0.0.1:" + port + "\"", """
@@ -135,21 +152,34 @@ class SystemdIT {
         boolean answers = connects(port);
         boolean meshBound = !udpBindable(meshPort);
         boolean dbExists = Files.exists(dir.resolve("routes.db"));
-        assertThat(received.get(0)).as(String.join("\n", log)).startsWith("READY=1\n").contains("STATUS=serving on");
+        assertThat(received.get(0))
+            .as(String.join("\n", log))
+            .startsWith("READY=1\n")
+            .contains("STATUS=serving on");
         assertThat(answers).as("the HTTP port answers when READY=1 arrives").isTrue();
-        assertThat(meshBound).as("the mesh UDP port is bound when READY=1 arrives").isTrue();
-        assertThat(dbExists).as("the route database is open when READY=1 arrives").isTrue();
+        assertThat(meshBound)
+            .as("the mesh UDP port is bound when READY=1 arrives")
+            .isTrue();
+        assertThat(dbExists)
+            .as("the route database is open when READY=1 arrives")
+            .isTrue();
 
-        Await.until("three watchdog pings", () -> received.stream().filter("WATCHDOG=1"::equals).count() >= 3);
-        assertThat(received.stream().filter(m -> m.startsWith("READY=1")).count()).isEqualTo(1);
+        Await.until(
+            "three watchdog pings",
+            () -> received.stream().filter("WATCHDOG=1"::equals).count() >= 3);
+        assertThat(received.stream().filter(m -> m.startsWith("READY=1")).count())
+            .isEqualTo(1);
 
         p.toHandle().destroy();
         assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
-        Await.until("STOPPING=1", () -> received.stream().anyMatch(m -> m.startsWith("STOPPING=1")));
+        Await.until(
+            "STOPPING=1", () -> received.stream().anyMatch(m -> m.startsWith("STOPPING=1")));
         int stopping = indexOf(received, "STOPPING=1");
-        assertThat(received.subList(stopping + 1, received.size())).noneMatch(m -> m.startsWith("READY=1"));
-        System.out.printf("sd_notify messages: %d (READY, %d WATCHDOG, STOPPING)%n", received.size(),
-            received.stream().filter("WATCHDOG=1"::equals).count());
+        assertThat(received.subList(stopping + 1, received.size()))
+            .noneMatch(m -> m.startsWith("READY=1"));
+        System.out.printf(
+            "sd_notify messages: %d (READY, %d WATCHDOG, STOPPING)%n",
+            received.size(), received.stream().filter("WATCHDOG=1"::equals).count());
       } finally {
         p.destroyForcibly();
         ch.close().sync();
@@ -168,7 +198,8 @@ class SystemdIT {
     return -1;
   }
 
-  private static Path config(Path dir, TestUpstream up, String listen, String extra) throws IOException {
+  private static Path config(Path dir, TestUpstream up, String listen, String extra)
+      throws IOException {
     Path cfg = dir.resolve("ncro.yaml");
     Files.writeString(cfg, """
         server:
@@ -185,14 +216,24 @@ class SystemdIT {
 
   private static List<String> ncroCommand(Path cfg) {
     String java = ProcessHandle.current().info().command().orElse("java");
-    return List.of(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-        "dev.ncro.Main", "--config", cfg.toString());
+    return List.of(
+        java,
+        "-Xmx256m",
+        "--enable-native-access=ALL-UNNAMED",
+        "-cp",
+        System.getProperty("java.class.path"),
+        "dev.ncro.Main",
+        "--config",
+        cfg.toString());
   }
 
   private static List<String> collect(Process p) {
     List<String> log = new CopyOnWriteArrayList<>();
-    Thread.ofVirtual().start(() -> new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))
-        .lines().forEach(log::add));
+    Thread.ofVirtual()
+        .start(() -> new BufferedReader(
+                new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))
+            .lines()
+            .forEach(log::add));
     return log;
   }
 
@@ -206,7 +247,8 @@ class SystemdIT {
   }
 
   private static boolean udpBindable(int port) {
-    try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), port))) {
+    try (DatagramSocket s =
+        new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), port))) {
       return true;
     } catch (SocketException e) {
       return false;
@@ -226,10 +268,17 @@ class SystemdIT {
   }
 
   private static Path tool(String name) {
-    Path found = Stream.concat(Stream.of(System.getenv().getOrDefault("PATH", "").split(":")),
+    Path found = Stream.concat(
+            Stream.of(System.getenv().getOrDefault("PATH", "").split(":")),
             Stream.of("/usr/bin", "/bin", "/usr/sbin"))
-        .filter(d -> !d.isEmpty()).map(d -> Path.of(d, name)).filter(Files::isExecutable).findFirst().orElse(null);
-    assertThat(found).as("%s not found: install Debian's systemd package (bin/test does)", name).isNotNull();
+        .filter(d -> !d.isEmpty())
+        .map(d -> Path.of(d, name))
+        .filter(Files::isExecutable)
+        .findFirst()
+        .orElse(null);
+    assertThat(found)
+        .as("%s not found: install Debian's systemd package (bin/test does)", name)
+        .isNotNull();
     return found;
   }
 }

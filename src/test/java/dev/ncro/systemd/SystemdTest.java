@@ -1,6 +1,5 @@
 package dev.ncro.systemd;
 
-import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,6 +9,7 @@ import io.netty.channel.nio.NioIoHandler;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The environment systemd passes (sd_listen_fds(3), sd_watchdog_enabled(3)) and the watchdog's loop check. */
@@ -24,29 +24,39 @@ class SystemdTest {
 
   @Test
   void listenFdsForAnotherProcessAreIgnored() {
-    assertThat(Systemd.fromEnvironment(Map.of("LISTEN_PID", "1", "LISTEN_FDS", "1"), PID).listenFds()).isEmpty();
+    assertThat(Systemd.fromEnvironment(Map.of("LISTEN_PID", "1", "LISTEN_FDS", "1"), PID)
+            .listenFds())
+        .isEmpty();
     // sd_listen_fds(3): no LISTEN_PID, no sockets.
-    assertThat(Systemd.fromEnvironment(Map.of("LISTEN_FDS", "1"), PID).listenFds()).isEmpty();
+    assertThat(Systemd.fromEnvironment(Map.of("LISTEN_FDS", "1"), PID).listenFds())
+        .isEmpty();
     assertThat(Systemd.fromEnvironment(Map.of(), PID)).isEqualTo(Systemd.NONE);
   }
 
   @Test
   void malformedValuesNameTheVariable() {
-    assertThatThrownBy(() -> Systemd.fromEnvironment(Map.of("LISTEN_PID", "4242", "LISTEN_FDS", "x"), PID))
-        .hasMessageContaining("LISTEN_FDS").hasMessageContaining("\"x\"");
+    assertThatThrownBy(
+            () -> Systemd.fromEnvironment(Map.of("LISTEN_PID", "4242", "LISTEN_FDS", "x"), PID))
+        .hasMessageContaining("LISTEN_FDS")
+        .hasMessageContaining("\"x\"");
     assertThatThrownBy(() -> Systemd.fromEnvironment(Map.of("WATCHDOG_USEC", "-5"), PID))
         .hasMessageContaining("WATCHDOG_USEC");
   }
 
   @Test
   void watchdogPingsAtHalfThePeriod() {
-    Systemd s = Systemd.fromEnvironment(Map.of("WATCHDOG_USEC", "30000000", "NOTIFY_SOCKET", "/run/n"), PID);
+    Systemd s = Systemd.fromEnvironment(
+        Map.of("WATCHDOG_USEC", "30000000", "NOTIFY_SOCKET", "/run/n"), PID);
     assertThat(s.watchdogPing()).isEqualTo(Duration.ofSeconds(15));
     assertThat(s.notifySocket()).isEqualTo("/run/n");
-    assertThat(Systemd.fromEnvironment(Map.of("WATCHDOG_USEC", "30000000", "WATCHDOG_PID", "4242"), PID)
-        .watchdogPing()).isEqualTo(Duration.ofSeconds(15));
-    assertThat(Systemd.fromEnvironment(Map.of("WATCHDOG_USEC", "30000000", "WATCHDOG_PID", "7"), PID)
-        .watchdogPing()).isNull();
+    assertThat(Systemd.fromEnvironment(
+                Map.of("WATCHDOG_USEC", "30000000", "WATCHDOG_PID", "4242"), PID)
+            .watchdogPing())
+        .isEqualTo(Duration.ofSeconds(15));
+    assertThat(
+            Systemd.fromEnvironment(Map.of("WATCHDOG_USEC", "30000000", "WATCHDOG_PID", "7"), PID)
+                .watchdogPing())
+        .isNull();
   }
 
   @Test

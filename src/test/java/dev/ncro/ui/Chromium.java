@@ -1,8 +1,5 @@
 package dev.ncro.ui;
 
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeoutException;
-import java.util.function.Supplier;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -20,9 +17,12 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Headless Chromium (Debian's {@code chromium}) driven over the DevTools protocol with the JDK's own
@@ -45,25 +45,49 @@ final class Chromium implements AutoCloseable {
     }
     Files.createDirectories(profile);
     Path log = profile.resolve("chromium.log");
-    Process p = new ProcessBuilder(BINARY.toString(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--hide-scrollbars", "--window-size=1280,800", "--remote-debugging-port=0", "--user-data-dir=" + profile,
-        url.toString())
-        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process p = new ProcessBuilder(
+            BINARY.toString(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1280,800",
+            "--remote-debugging-port=0",
+            "--user-data-dir=" + profile,
+            url.toString())
+        .redirectErrorStream(true)
+        .redirectOutput(log.toFile())
+        .start();
     try {
       Path portFile = profile.resolve("DevToolsActivePort");
-      await(() -> Files.exists(portFile) && lines(portFile).size() >= 2 || !p.isAlive(), Duration.ofSeconds(20),
+      await(
+          () -> Files.exists(portFile) && lines(portFile).size() >= 2 || !p.isAlive(),
+          Duration.ofSeconds(20),
           () -> "Chromium did not open its DevTools port; its log:\n" + read(log));
       if (!p.isAlive()) {
-        throw new AssertionError("Chromium exited with " + p.exitValue() + "; its log:\n" + read(log));
+        throw new AssertionError(
+            "Chromium exited with " + p.exitValue() + "; its log:\n" + read(log));
       }
       int port = Integer.parseInt(lines(portFile).get(0).trim());
       HttpClient http = HttpClient.newHttpClient();
       String[] target = new String[1];
-      await(() -> (target[0] = pageTarget(http, port)) != null, Duration.ofSeconds(10), () -> "no page target");
+      await(
+          () -> (target[0] = pageTarget(http, port)) != null,
+          Duration.ofSeconds(10),
+          () -> "no page target");
       Chromium c = new Chromium(p, http, URI.create(target[0]));
-      c.send("Emulation.setDeviceMetricsOverride", JSON.createObjectNode()
-          .put("width", 1280).put("height", 800).put("deviceScaleFactor", 1).put("mobile", false));
+      c.send(
+          "Emulation.setDeviceMetricsOverride",
+          JSON.createObjectNode()
+              .put("width", 1280)
+              .put("height", 800)
+              .put("deviceScaleFactor", 1)
+              .put("mobile", false));
       return c;
     } catch (Throwable t) {
       p.destroyForcibly();
@@ -73,28 +97,31 @@ final class Chromium implements AutoCloseable {
 
   private Chromium(Process process, HttpClient http, URI target) {
     this.process = process;
-    this.ws = http.newWebSocketBuilder().buildAsync(target, new WebSocket.Listener() {
-      private final StringBuilder buf = new StringBuilder();
+    this.ws = http.newWebSocketBuilder()
+        .buildAsync(target, new WebSocket.Listener() {
+          private final StringBuilder buf = new StringBuilder();
 
-      @Override
-      public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
-        buf.append(data);
-        if (last) {
-          try {
-            JsonNode msg = JSON.readTree(buf.toString());
-            CompletableFuture<JsonNode> f = msg.has("id") ? pending.remove(msg.get("id").asInt()) : null;
-            if (f != null) {
-              f.complete(msg);
+          @Override
+          public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
+            buf.append(data);
+            if (last) {
+              try {
+                JsonNode msg = JSON.readTree(buf.toString());
+                CompletableFuture<JsonNode> f =
+                    msg.has("id") ? pending.remove(msg.get("id").asInt()) : null;
+                if (f != null) {
+                  f.complete(msg);
+                }
+              } catch (Exception e) {
+                pending.values().forEach(f -> f.completeExceptionally(e));
+              }
+              buf.setLength(0);
             }
-          } catch (Exception e) {
-            pending.values().forEach(f -> f.completeExceptionally(e));
+            w.request(1);
+            return null;
           }
-          buf.setLength(0);
-        }
-        w.request(1);
-        return null;
-      }
-    }).join();
+        })
+        .join();
   }
 
   /** Sends one CDP command on the page session and returns its {@code result}. */
@@ -114,10 +141,15 @@ final class Chromium implements AutoCloseable {
 
   /** Evaluates a JavaScript expression in the page (promises awaited) and returns its JSON value. */
   JsonNode eval(String expression) throws Exception {
-    JsonNode r = send("Runtime.evaluate", JSON.createObjectNode().put("expression", expression)
-        .put("returnByValue", true).put("awaitPromise", true));
+    JsonNode r = send(
+        "Runtime.evaluate",
+        JSON.createObjectNode()
+            .put("expression", expression)
+            .put("returnByValue", true)
+            .put("awaitPromise", true));
     if (r.has("exceptionDetails")) {
-      throw new IllegalStateException("JavaScript failed: " + expression + "\n" + r.get("exceptionDetails"));
+      throw new IllegalStateException(
+          "JavaScript failed: " + expression + "\n" + r.get("exceptionDetails"));
     }
     return r.at("/result/value");
   }
@@ -127,7 +159,8 @@ final class Chromium implements AutoCloseable {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!eval("!!(" + condition + ")").asBoolean()) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out after " + timeout + " waiting for: " + condition + "\npage: " + eval(context));
+        throw new AssertionError("timed out after " + timeout + " waiting for: " + condition
+            + "\npage: " + eval(context));
       }
       Thread.sleep(100);
     }
@@ -161,8 +194,11 @@ final class Chromium implements AutoCloseable {
 
   private static String pageTarget(HttpClient http, int port) {
     try {
-      JsonNode list = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/json/list"))
-          .build(), HttpResponse.BodyHandlers.ofString()).body());
+      JsonNode list = JSON.readTree(http.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/json/list"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString())
+          .body());
       for (JsonNode t : list) {
         if (t.path("type").asText().equals("page") && t.has("webSocketDebuggerUrl")) {
           return t.get("webSocketDebuggerUrl").asText();

@@ -25,22 +25,29 @@ import org.junit.jupiter.api.io.TempDir;
 class StatusPageE2E {
   private static final Duration WAIT = Duration.ofSeconds(10);
   /** The upstream rows as the page shows them. */
-  private static final String ROWS = "[...document.querySelectorAll('#upstreams tr[data-upstream]')].map(tr => ({"
-      + "url: tr.dataset.upstream, state: tr.dataset.state, "
-      + "wins: Number(tr.querySelector('[data-field=race_wins]').dataset.value), "
-      + "errors: Number(tr.querySelector('[data-field=errors]').dataset.value)}))";
+  private static final String ROWS =
+      "[...document.querySelectorAll('#upstreams tr[data-upstream]')].map(tr => ({"
+          + "url: tr.dataset.upstream, state: tr.dataset.state, "
+          + "wins: Number(tr.querySelector('[data-field=race_wins]').dataset.value), "
+          + "errors: Number(tr.querySelector('[data-field=errors]').dataset.value)}))";
+
   private static final String TEXT = "document.querySelector('main').innerText";
 
-  @TempDir Path dir;
+  @TempDir
+  Path dir;
 
   @Test
   void upstreamRowsAppearAndUpdateAfterTrafficWithoutReload() throws Exception {
-    try (TestUpstream fast = TestUpstream.start(); TestUpstream broken = TestUpstream.start()) {
+    try (TestUpstream fast = TestUpstream.start();
+        TestUpstream broken = TestUpstream.start()) {
       broken.status5xxForAll(500);
-      try (NcroHarness n = NcroHarness.start(NcroHarness.config(dir.resolve("r.db"),
-              NcroHarness.upstreams(List.of(fast.uri(), broken.uri()), null), Duration.ofMillis(200)));
+      try (NcroHarness n = NcroHarness.start(NcroHarness.config(
+              dir.resolve("r.db"),
+              NcroHarness.upstreams(List.of(fast.uri(), broken.uri()), null),
+              Duration.ofMillis(200)));
           Chromium page = Chromium.open(n.uri("/"), dir.resolve("chromium"))) {
-        page.waitFor("document.querySelectorAll('#upstreams tr[data-upstream]').length === 2", WAIT, TEXT);
+        page.waitFor(
+            "document.querySelectorAll('#upstreams tr[data-upstream]').length === 2", WAIT, TEXT);
         JsonNode rows = page.eval(ROWS);
         assertThat(rows.get(0).get("url").asText()).isEqualTo(fast.uri().toString());
         assertThat(rows.get(0).get("state").asText()).isEqualTo("active");
@@ -55,26 +62,44 @@ class StatusPageE2E {
           fast.putNarinfo(h, TestNarinfo.make(h, "nar/" + h + ".nar", 100, null));
           assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
         }
-        assertThat(n.get("/" + TestNarinfo.hash(700) + ".narinfo").statusCode()).isEqualTo(200); // a cache hit
+        assertThat(n.get("/" + TestNarinfo.hash(700) + ".narinfo").statusCode())
+            .isEqualTo(200); // a cache hit
 
-        String fastRow = "document.querySelector('#upstreams tr[data-upstream=\"" + fast.uri() + "\"]')";
-        page.waitFor(fastRow + ".querySelector('[data-field=race_wins]').dataset.value === '3'", WAIT, ROWS);
-        page.waitFor("['degraded', 'down'].includes(document.querySelector('#upstreams tr[data-upstream=\""
-            + broken.uri() + "\"]').dataset.state)", WAIT, ROWS);
-        page.waitFor("document.querySelector('[data-tile=hit_ratio] .value').textContent === '25.0 %'", WAIT, TEXT);
+        String fastRow =
+            "document.querySelector('#upstreams tr[data-upstream=\"" + fast.uri() + "\"]')";
+        page.waitFor(
+            fastRow + ".querySelector('[data-field=race_wins]').dataset.value === '3'", WAIT, ROWS);
+        page.waitFor(
+            "['degraded', 'down'].includes(document.querySelector('#upstreams tr[data-upstream=\""
+                + broken.uri() + "\"]').dataset.state)",
+            WAIT,
+            ROWS);
+        page.waitFor(
+            "document.querySelector('[data-tile=hit_ratio] .value').textContent === '25.0 %'",
+            WAIT, TEXT);
         assertThat(page.eval(ROWS).get(1).get("errors").asInt()).isPositive();
-        assertThat(page.eval("document.getElementById('health').dataset.state").asText()).isEqualTo("degraded");
+        assertThat(page.eval("document.getElementById('health').dataset.state").asText())
+            .isEqualTo("degraded");
         JsonNode races = page.eval("[...document.querySelectorAll('#races tr[data-hash]')]"
             + ".map(tr => tr.dataset.outcome + ' ' + tr.dataset.hash)");
-        assertThat(races).extracting(JsonNode::asText).containsExactly(
-            "won " + TestNarinfo.hash(702), "won " + TestNarinfo.hash(701), "won " + TestNarinfo.hash(700));
-        assertThat(page.eval("window.ncroE2eMarker").asInt()).as("the page was not reloaded").isEqualTo(42);
+        assertThat(races)
+            .extracting(JsonNode::asText)
+            .containsExactly(
+                "won " + TestNarinfo.hash(702),
+                "won " + TestNarinfo.hash(701),
+                "won " + TestNarinfo.hash(700));
+        assertThat(page.eval("window.ncroE2eMarker").asInt())
+            .as("the page was not reloaded")
+            .isEqualTo(42);
         assertThat(page.eval("Number(document.body.dataset.polls)").asInt()).isGreaterThan(polls);
 
         n.close(); // ncro goes away: the page says so and keeps the last data, greyed
-        page.waitFor("document.getElementById('health').dataset.state === 'unreachable'", WAIT, TEXT);
-        assertThat(page.eval("document.getElementById('health').textContent").asText()).isEqualTo("ncro unreachable");
-        assertThat(page.eval("document.body.classList.contains('stale')").asBoolean()).isTrue();
+        page.waitFor(
+            "document.getElementById('health').dataset.state === 'unreachable'", WAIT, TEXT);
+        assertThat(page.eval("document.getElementById('health').textContent").asText())
+            .isEqualTo("ncro unreachable");
+        assertThat(page.eval("document.body.classList.contains('stale')").asBoolean())
+            .isTrue();
         assertThat(page.eval(ROWS)).hasSize(2);
       }
     }
@@ -86,18 +111,23 @@ class StatusPageE2E {
    */
   @Test
   void screenshotOfABusyProxy() throws Exception {
-    try (TestUpstream fast = TestUpstream.start(); TestUpstream slow = TestUpstream.start();
+    try (TestUpstream fast = TestUpstream.start();
+        TestUpstream slow = TestUpstream.start();
         TestUpstream flaky = TestUpstream.start()) {
       fast.setLatency(Duration.ofMillis(4));
       slow.setLatency(Duration.ofMillis(60));
       flaky.setLatency(Duration.ofMillis(20));
-      try (NcroHarness n = NcroHarness.start(NcroHarness.config(dir.resolve("r.db"),
-          NcroHarness.upstreams(List.of(fast.uri(), slow.uri(), flaky.uri()), null), Duration.ofMillis(250)))) {
+      try (NcroHarness n = NcroHarness.start(NcroHarness.config(
+          dir.resolve("r.db"),
+          NcroHarness.upstreams(List.of(fast.uri(), slow.uri(), flaky.uri()), null),
+          Duration.ofMillis(250)))) {
         Random random = new Random(7);
         List<String> hashes = new ArrayList<>();
         for (int i = 0; i < 40; i++) { // random-looking hashes, as real store paths have
           StringBuilder h = new StringBuilder();
-          random.ints(32, 0, 32).forEach(k -> h.append("0123456789abcdfghijklmnpqrsvwxyz".charAt(k)));
+          random
+              .ints(32, 0, 32)
+              .forEach(k -> h.append("0123456789abcdfghijklmnpqrsvwxyz".charAt(k)));
           hashes.add(h.toString());
         }
         for (int i = 0; i < 34; i++) {
@@ -133,16 +163,28 @@ class StatusPageE2E {
           n.get("/" + h + ".narinfo"); // won by fast, or unavailable (flaky answers 502)
         }
         try (Chromium page = Chromium.open(n.uri("/"), dir.resolve("chromium"))) {
-          page.send("Emulation.setEmulatedMedia", new ObjectMapper().createObjectNode().set("features",
-              new ObjectMapper().readTree("[{\"name\": \"prefers-color-scheme\", \"value\": \"light\"}]")));
-          page.waitFor("document.querySelector('#upstreams tr[data-upstream=\"" + flaky.uri()
-              + "\"]')?.dataset.state === 'down'", WAIT, ROWS);
-          page.waitFor("document.querySelectorAll('#races tr[data-hash]').length >= 38", WAIT, TEXT);
+          page.send(
+              "Emulation.setEmulatedMedia",
+              new ObjectMapper()
+                  .createObjectNode()
+                  .set(
+                      "features",
+                      new ObjectMapper()
+                          .readTree(
+                              "[{\"name\": \"prefers-color-scheme\", \"value\": \"light\"}]")));
+          page.waitFor(
+              "document.querySelector('#upstreams tr[data-upstream=\"" + flaky.uri()
+                  + "\"]')?.dataset.state === 'down'",
+              WAIT,
+              ROWS);
+          page.waitFor(
+              "document.querySelectorAll('#races tr[data-hash]').length >= 38", WAIT, TEXT);
           assertThat(page.eval("document.getElementById('health').textContent").asText())
               .isEqualTo("Degraded: 1 of 3 upstreams down");
           byte[] png = page.screenshot();
           assertThat(png).startsWith(0x89, 'P', 'N', 'G');
-          Path out = Path.of(System.getProperty("ncro.jar", "target/ncro.jar")).resolveSibling("status-page.png");
+          Path out = Path.of(System.getProperty("ncro.jar", "target/ncro.jar"))
+              .resolveSibling("status-page.png");
           Files.createDirectories(out.getParent());
           Files.write(out, png);
         }
@@ -156,8 +198,18 @@ class StatusPageE2E {
     try (InputStream in = StatusPageE2E.class.getResourceAsStream("/ui/status.html")) {
       html = new String(in.readAllBytes(), StandardCharsets.UTF_8);
     }
-    assertThat(html).doesNotContain("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
-        "<link", " src=", "@import", "url(", "http://", "https://");
+    assertThat(html)
+        .doesNotContain(
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "<link",
+            " src=",
+            "@import",
+            "url(",
+            "http://",
+            "https://");
   }
 
   /**
@@ -167,25 +219,43 @@ class StatusPageE2E {
    */
   @Test
   void aDiscoveredUpstreamIsMarkedAndItsRowLeavesWithItsAnnouncement() throws Exception {
-    try (TestUpstream configured = TestUpstream.start(); TestUpstream lan = TestUpstream.start()) {
-      try (NcroHarness n = NcroHarness.start(NcroHarness.config(dir.resolve("r.db"),
-              NcroHarness.upstreams(List.of(configured.uri()), null), Duration.ofMillis(200)));
+    try (TestUpstream configured = TestUpstream.start();
+        TestUpstream lan = TestUpstream.start()) {
+      try (NcroHarness n = NcroHarness.start(NcroHarness.config(
+              dir.resolve("r.db"),
+              NcroHarness.upstreams(List.of(configured.uri()), null),
+              Duration.ofMillis(200)));
           Chromium page = Chromium.open(n.uri("/"), dir.resolve("chromium"))) {
-        page.waitFor("document.querySelectorAll('#upstreams tr[data-upstream]').length === 1", WAIT, TEXT);
-        DiscoveryConfig d = new DiscoveryConfig(true, "_nix-serve._tcp", "local", 20,
+        page.waitFor(
+            "document.querySelectorAll('#upstreams tr[data-upstream]').length === 1", WAIT, TEXT);
+        DiscoveryConfig d = new DiscoveryConfig(
+            true,
+            "_nix-serve._tcp",
+            "local",
+            20,
             List.of("lan-cache-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="));
         DiscoveredCaches caches = new DiscoveredCaches(n.ncro().registry(), d, 0.3);
-        caches.announced(new DiscoveredCaches.Announcement("lo builder", "builder-3 cache",
-            List.of(InetAddress.getLoopbackAddress()), lan.uri().getPort(), ""));
-        String lanRow = "document.querySelector('#upstreams tr[data-upstream=\"http://127.0.0.1:" + lan.uri().getPort() + "\"]')";
+        caches.announced(new DiscoveredCaches.Announcement(
+            "lo builder",
+            "builder-3 cache",
+            List.of(InetAddress.getLoopbackAddress()),
+            lan.uri().getPort(),
+            ""));
+        String lanRow = "document.querySelector('#upstreams tr[data-upstream=\"http://127.0.0.1:"
+            + lan.uri().getPort() + "\"]')";
         page.waitFor(lanRow + " !== null && " + lanRow + ".dataset.state === 'active'", WAIT, TEXT);
-        assertThat(page.eval(lanRow + ".querySelector('[data-field=url]').innerText").asText())
+        assertThat(page.eval(lanRow + ".querySelector('[data-field=url]').innerText")
+                .asText())
             .contains("discovered (mDNS): builder-3 cache");
-        assertThat(page.eval(lanRow + ".querySelector('[data-field=priority]').dataset.value").asText()).isEqualTo("20");
-        String configuredRow = "document.querySelector('#upstreams tr[data-upstream=\"" + configured.uri() + "\"]')";
+        assertThat(page.eval(lanRow + ".querySelector('[data-field=priority]').dataset.value")
+                .asText())
+            .isEqualTo("20");
+        String configuredRow =
+            "document.querySelector('#upstreams tr[data-upstream=\"" + configured.uri() + "\"]')";
         assertThat(page.eval(configuredRow + ".innerText").asText()).doesNotContain("discovered");
         // For a person to look at: the build directory's status-page-discovered.png.
-        Path out = Path.of(System.getProperty("ncro.jar", "target/ncro.jar")).resolveSibling("status-page-discovered.png");
+        Path out = Path.of(System.getProperty("ncro.jar", "target/ncro.jar"))
+            .resolveSibling("status-page-discovered.png");
         Files.createDirectories(out.getParent());
         Files.write(out, page.screenshot());
         caches.withdrawn("lo builder", "goodbye");

@@ -1,17 +1,18 @@
 package dev.ncro.upstream;
 
-import java.time.Duration;
-import org.assertj.core.data.Offset;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.config.UpstreamConfig;
 import java.net.URI;
+import java.time.Duration;
 import java.util.List;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
 class UpstreamOrderTest {
   private static Upstream upstream(String host, int priority, double... samples) {
-    Upstream u = new Upstream(new UpstreamConfig(URI.create("http://" + host), priority, List.of()), 0.3);
+    Upstream u =
+        new Upstream(new UpstreamConfig(URI.create("http://" + host), priority, List.of()), 0.3);
     for (double s : samples) {
       u.stats().recordSuccess(s);
     }
@@ -53,7 +54,8 @@ class UpstreamOrderTest {
     Upstream measured = upstream("m", 30, 500);
     Upstream p20 = upstream("p20", 20);
     Upstream p10 = upstream("p10", 10);
-    assertThat(UpstreamOrder.order(List.of(p20, measured, p10))).containsExactly(measured, p10, p20);
+    assertThat(UpstreamOrder.order(List.of(p20, measured, p10)))
+        .containsExactly(measured, p10, p20);
   }
 
   @Test
@@ -116,11 +118,14 @@ class UpstreamOrderTest {
     reg.alive(u); // a later probe: it is back
     assertThat(u.stats().suspended()).isFalse();
 
-    reg.failure(u, FailureKind.TIMEOUT, "the hung probe's timeout fires now", probeSentDuringTheHang);
+    reg.failure(
+        u, FailureKind.TIMEOUT, "the hung probe's timeout fires now", probeSentDuringTheHang);
     assertThat(u.stats().suspended()).as("stale: sent before the latest answer").isFalse();
     assertThat(reg.availableOrdered()).containsExactly(u);
 
     reg.failure(u, FailureKind.CONNECT, "refused now", System.nanoTime());
-    assertThat(u.stats().suspended()).as("a request sent after the answer counts").isTrue();
+    assertThat(u.stats().suspended())
+        .as("a request sent after the answer counts")
+        .isTrue();
   }
 }

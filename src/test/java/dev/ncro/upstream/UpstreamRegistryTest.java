@@ -15,12 +15,18 @@ import org.junit.jupiter.api.Test;
 
 /** The upstream set as discovery changes it: snapshots, configured upstreams kept, listeners in order. */
 class UpstreamRegistryTest {
-  private static final List<String> KEYS = List.of("lan-cache-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=");
-  private final Upstream configured = new Upstream(new UpstreamConfig(URI.create("https://cache.example"), 10, List.of()), 0.3);
-  private final UpstreamRegistry registry = new UpstreamRegistry(List.of(configured), Duration.ofMinutes(1));
+  private static final List<String> KEYS =
+      List.of("lan-cache-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=");
+  private final Upstream configured =
+      new Upstream(new UpstreamConfig(URI.create("https://cache.example"), 10, List.of()), 0.3);
+  private final UpstreamRegistry registry =
+      new UpstreamRegistry(List.of(configured), Duration.ofMinutes(1));
 
   private static Upstream discovered(int i) {
-    return Upstream.discovered(new UpstreamConfig(URI.create("http://192.168.1." + i + ":5000"), 20, KEYS), 0.3, "cache " + i);
+    return Upstream.discovered(
+        new UpstreamConfig(URI.create("http://192.168.1." + i + ":5000"), 20, KEYS),
+        0.3,
+        "cache " + i);
   }
 
   @Test
@@ -31,13 +37,16 @@ class UpstreamRegistryTest {
     assertThat(before).containsExactly(configured);
     assertThat(registry.all()).containsExactly(configured, lan);
     assertThat(registry.byUrl("http://192.168.1.7:5000/")).contains(lan);
-    assertThatThrownBy(() -> registry.all().add(lan)).isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> registry.all().add(lan))
+        .isInstanceOf(UnsupportedOperationException.class);
   }
 
   @Test
   void onlyDiscoveredUpstreamsAreAddedOrRemoved() {
-    assertThatThrownBy(() -> registry.addDiscovered(configured)).isInstanceOf(IllegalArgumentException.class);
-    Upstream sameUrl = Upstream.discovered(new UpstreamConfig(configured.url(), 20, KEYS), 0.3, "impostor");
+    assertThatThrownBy(() -> registry.addDiscovered(configured))
+        .isInstanceOf(IllegalArgumentException.class);
+    Upstream sameUrl =
+        Upstream.discovered(new UpstreamConfig(configured.url(), 20, KEYS), 0.3, "impostor");
     assertThat(registry.addDiscovered(sameUrl)).isFalse();
     assertThat(registry.removeDiscovered(configured.name(), "test")).isEmpty();
     assertThat(registry.all()).containsExactly(configured);
@@ -69,7 +78,9 @@ class UpstreamRegistryTest {
     Thread reader = Thread.ofPlatform().start(() -> {
       while (!done.get()) {
         List<Upstream> snap = registry.all();
-        if (snap.isEmpty() || snap.get(0) != configured || snap.stream().distinct().count() != snap.size()) {
+        if (snap.isEmpty()
+            || snap.get(0) != configured
+            || snap.stream().distinct().count() != snap.size()) {
           readerSaw.set(snap.toString());
         }
         Thread.yield(); // two cores shared with the writers
@@ -98,7 +109,9 @@ class UpstreamRegistryTest {
     }
     done.set(true);
     reader.join();
-    assertThat(readerSaw.get()).as("a snapshot without the configured upstream first, or with a duplicate").isNull();
+    assertThat(readerSaw.get())
+        .as("a snapshot without the configured upstream first, or with a duplicate")
+        .isNull();
     assertThat(registry.all()).containsExactly(configured);
     synchronized (registry) {
       assertThat(events).hasSize(writers * rounds * 2);
