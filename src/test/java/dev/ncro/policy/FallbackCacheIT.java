@@ -13,6 +13,7 @@ import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestKey;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
+import dev.ncro.upstream.Health;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -155,6 +156,12 @@ class FallbackCacheIT {
 
   @Test
   void whenEveryRegularUpstreamRefusesNcroTheFallbackIsStillAsked() throws Exception {
+    // The start-up probe round first: a probe answered 200 after the refusals below are recorded
+    // would lift them again (a CI run saw exactly that).
+    Await.until(
+        "the start-up probes answered",
+        () -> ncro.ncro().registry().all().stream()
+            .allMatch(u -> u.stats().lastProbeNanos() != 0 && u.stats().state() == Health.ACTIVE));
     a.status5xxForAll(401);
     b.status5xxForAll(401);
     // What the prober records when /nix-cache-info answers 401 (its next round is 30 s away).
