@@ -45,20 +45,29 @@ public record CacheConfig(
         latencyAlpha,
         probeInterval,
         DEFAULT_NAR_HEDGE_DELAY,
-        DEFAULT_NAR_HEDGE_MAX);
+        DEFAULT_NAR_HEDGE_MAX,
+        DEFAULT_MAX_CONCURRENT_RACES,
+        StoreConfig.SQLITE);
   }
 
-  /** The SQLite store, without the race limit: {@code max_concurrent_races} 64. */
-  public CacheConfig(
-      Path dbPath,
-      int maxEntries,
-      Duration ttl,
-      Duration negativeTtl,
-      double latencyAlpha,
-      Duration probeInterval,
-      Duration narHedgeDelay,
-      int narHedgeMax) {
-    this(
+  /** This configuration with NAR hedging after {@code delay}, at most {@code max} attempts. */
+  public CacheConfig withNarHedging(Duration delay, int max) {
+    return new CacheConfig(
+        dbPath,
+        maxEntries,
+        ttl,
+        negativeTtl,
+        latencyAlpha,
+        probeInterval,
+        delay,
+        max,
+        maxConcurrentRaces,
+        store);
+  }
+
+  /** This configuration with at most {@code n} narinfo races at once. */
+  public CacheConfig withMaxConcurrentRaces(int n) {
+    return new CacheConfig(
         dbPath,
         maxEntries,
         ttl,
@@ -67,21 +76,13 @@ public record CacheConfig(
         probeInterval,
         narHedgeDelay,
         narHedgeMax,
-        DEFAULT_MAX_CONCURRENT_RACES);
+        n,
+        store);
   }
 
-  /** The SQLite store. */
-  public CacheConfig(
-      Path dbPath,
-      int maxEntries,
-      Duration ttl,
-      Duration negativeTtl,
-      double latencyAlpha,
-      Duration probeInterval,
-      Duration narHedgeDelay,
-      int narHedgeMax,
-      int maxConcurrentRaces) {
-    this(
+  /** This configuration with routes in {@code store}, bounded at {@code maxEntries}. */
+  public CacheConfig withStore(StoreConfig store, int maxEntries) {
+    return new CacheConfig(
         dbPath,
         maxEntries,
         ttl,
@@ -91,49 +92,6 @@ public record CacheConfig(
         narHedgeDelay,
         narHedgeMax,
         maxConcurrentRaces,
-        StoreConfig.SQLITE);
-  }
-
-  /** The SQLite store, without the hedging fields: their defaults. */
-  public CacheConfig(
-      Path dbPath,
-      int maxEntries,
-      Duration ttl,
-      Duration negativeTtl,
-      double latencyAlpha,
-      Duration probeInterval,
-      int maxConcurrentRaces) {
-    this(
-        dbPath,
-        maxEntries,
-        ttl,
-        negativeTtl,
-        latencyAlpha,
-        probeInterval,
-        DEFAULT_NAR_HEDGE_DELAY,
-        DEFAULT_NAR_HEDGE_MAX,
-        maxConcurrentRaces);
-  }
-
-  /** {@code store}, hedging and race limit at their defaults. */
-  public CacheConfig(
-      Path dbPath,
-      int maxEntries,
-      Duration ttl,
-      Duration negativeTtl,
-      double latencyAlpha,
-      Duration probeInterval,
-      StoreConfig store) {
-    this(
-        dbPath,
-        maxEntries,
-        ttl,
-        negativeTtl,
-        latencyAlpha,
-        probeInterval,
-        DEFAULT_NAR_HEDGE_DELAY,
-        DEFAULT_NAR_HEDGE_MAX,
-        DEFAULT_MAX_CONCURRENT_RACES,
         store);
   }
 

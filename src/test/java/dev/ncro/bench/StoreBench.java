@@ -77,14 +77,7 @@ public final class StoreBench {
       Config pgConfig = new Config(
           base.server(),
           base.upstreams(),
-          new CacheConfig(
-              c.dbPath(),
-              1_000_000,
-              c.ttl(),
-              c.negativeTtl(),
-              c.latencyAlpha(),
-              c.probeInterval(),
-              store),
+          c.withStore(store, 1_000_000),
           base.timeouts(),
           base.logging(),
           base.mesh());

@@ -68,15 +68,7 @@ class NarHedgingIT {
     Config config = new Config(
         base.server(),
         base.upstreams(),
-        new CacheConfig(
-            c.dbPath(),
-            c.maxEntries(),
-            c.ttl(),
-            c.negativeTtl(),
-            c.latencyAlpha(),
-            c.probeInterval(),
-            hedgeDelay,
-            hedgeMax),
+        c.withNarHedging(hedgeDelay, hedgeMax),
         new TimeoutsConfig(Duration.ofSeconds(2), firstByte, Duration.ofSeconds(2)),
         base.logging(),
         base.mesh());

@@ -70,14 +70,7 @@ class RaceLimitsIT {
     Config config = new Config(
         base.server(),
         base.upstreams(),
-        new CacheConfig(
-            c.dbPath(),
-            c.maxEntries(),
-            c.ttl(),
-            c.negativeTtl(),
-            c.latencyAlpha(),
-            c.probeInterval(),
-            64),
+        c.withMaxConcurrentRaces(64),
         base.timeouts(),
         base.logging(),
         base.mesh());
