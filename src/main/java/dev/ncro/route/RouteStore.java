@@ -28,6 +28,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * and the write are atomic against the delete; {@link #cache}, on the request path, takes no lock
  * and checks after its write instead (invalidate sets the tombstone before it removes, so one of the
  * two always sees the other).
+ *
+ * <p>A route made visible by {@link #cache} is also held in {@link #unwritten} until {@link #put}
+ * has written it: the memory layer admits by frequency (docs/decisions.md §13) and may drop a new,
+ * once-used route at once, and the NAR request that follows its narinfo must still find it.
  */
 public final class RouteStore implements AutoCloseable {
   /** Longer than any queued write waits; invalidations are rare (a NAR 404 on the routed upstream). */
@@ -43,6 +47,10 @@ public final class RouteStore implements AutoCloseable {
   private final ReentrantLock writes = new ReentrantLock();
   private final ConcurrentHashMap<String, Long> invalidatedAt = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<Pending> queued = new ConcurrentLinkedQueue<>();
+  /** Routes made visible by {@link #cache} and not yet written, by hash and by NAR URL. */
+  private final ConcurrentHashMap<String, Route> unwritten = new ConcurrentHashMap<>();
+
+  private final ConcurrentHashMap<String, Route> unwrittenByNarUrl = new ConcurrentHashMap<>();
 
   public RouteStore(RouteBackend backend, int memoryEntries, Clock clock) {
     this.backend = backend;
@@ -58,7 +66,7 @@ public final class RouteStore implements AutoCloseable {
 
   /** The route for {@code hash}, live or expired, from memory or the database. */
   public Optional<Route> get(String hash) {
-    Route r = memory.get(hash);
+    Route r = getCached(hash);
     if (r != null) {
       return Optional.of(r);
     }
@@ -67,12 +75,16 @@ public final class RouteStore implements AutoCloseable {
 
   /** A route from memory only: the non-blocking fast path for warm narinfo. */
   public Route getCached(String hash) {
-    return memory.get(hash);
+    Route r = memory.get(hash);
+    return r != null ? r : unwritten.get(hash);
   }
 
   /** The route whose narinfo carried NAR URL {@code narUrl} (relative, no leading slash). */
   public Optional<Route> byNarUrl(String narUrl) {
     Route r = memory.byNarUrl(narUrl);
+    if (r == null) {
+      r = unwrittenByNarUrl.get(narUrl);
+    }
     if (r != null) {
       return Optional.of(r);
     }
@@ -89,8 +101,13 @@ public final class RouteStore implements AutoCloseable {
    * that follows a narinfo answer within milliseconds must already find its upstream.
    */
   public void cache(Route route) {
+    unwritten.put(route.hash(), route);
+    if (route.narUrl() != null) {
+      unwrittenByNarUrl.put(route.narUrl(), route);
+    }
     memory.put(route);
     if (invalidatedSince(route)) {
+      forgetUnwritten(route);
       memory.remove(route.hash());
     }
   }
@@ -135,6 +152,7 @@ public final class RouteStore implements AutoCloseable {
         failure = e;
       }
       for (Pending p : batch) {
+        forgetUnwritten(p.route);
         p.failure = failure;
         p.written = true;
       }
@@ -170,6 +188,10 @@ public final class RouteStore implements AutoCloseable {
         invalidatedAt.values().removeIf(t -> t < now - TOMBSTONE_TTL.toMillis());
       }
       invalidatedAt.put(hash, now);
+      Route pending = unwritten.get(hash);
+      if (pending != null) {
+        forgetUnwritten(pending);
+      }
       memory.remove(hash);
       backend.delete(hash);
     } finally {
@@ -200,6 +222,14 @@ public final class RouteStore implements AutoCloseable {
       flushRecency();
     } finally {
       backend.close();
+    }
+  }
+
+  /** Drops {@code route} from {@link #unwritten} (only that route: a newer one for the hash stays). */
+  private void forgetUnwritten(Route route) {
+    unwritten.remove(route.hash(), route);
+    if (route.narUrl() != null) {
+      unwrittenByNarUrl.remove(route.narUrl(), route);
     }
   }
 

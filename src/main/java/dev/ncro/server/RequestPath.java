@@ -38,8 +38,9 @@ final class RequestPath {
       return new Target.Rejected(405, "only GET and HEAD are supported");
     }
     if (req.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)
-        || req.headers().getAll(HttpHeaderNames.CONTENT_LENGTH).stream()
-            .anyMatch(v -> !v.equals("0"))) {
+        || (req.headers().contains(HttpHeaderNames.CONTENT_LENGTH)
+            && req.headers().getAll(HttpHeaderNames.CONTENT_LENGTH).stream()
+                .anyMatch(v -> !v.equals("0")))) {
       return new Target.Rejected(400, "request bodies are not accepted");
     }
     return classify(req.uri());

@@ -215,6 +215,11 @@ public final class Upstream {
   }
 
   static Optional<Upstream> byName(List<Upstream> all, String name) {
-    return all.stream().filter(u -> u.name().equals(name)).findFirst();
+    for (Upstream u : all) { // a loop, not a stream: this runs on every warm hit
+      if (u.name().equals(name)) {
+        return Optional.of(u);
+      }
+    }
+    return Optional.empty();
   }
 }

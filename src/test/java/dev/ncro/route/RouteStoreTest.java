@@ -305,4 +305,29 @@ class RouteStoreTest {
     assertThat(n.size()).isLessThanOrEqualTo(10);
     assertThat(n.contains(hash(99))).isTrue();
   }
+
+  @Test
+  void aRouteMadeVisibleBeforeItsWriteIsFoundEvenWhenMemoryDropsItAndGoneAfterAnInvalidation()
+      throws Exception {
+    MutableClock clock = new MutableClock();
+    try (RouteStore s = RouteStore.open(dir.resolve("u.db"), 10_000, 2, clock)) {
+      Route fresh = route(hash(1), clock.millis(), 60_000);
+      s.cache(fresh);
+      // A memory layer of 2 routes sees a thousand others (a burst of races) before the write.
+      for (int i = 2; i < 1_000; i++) {
+        s.cache(route(hash(i), clock.millis(), 60_000));
+      }
+      assertThat(s.getCached(hash(1))).isSameAs(fresh);
+      assertThat(s.byNarUrl(fresh.narUrl())).containsSame(fresh);
+      s.put(fresh);
+      assertThat(s.get(hash(1))).isPresent();
+      assertThat(s.byNarUrl(fresh.narUrl())).isPresent();
+
+      Route pending = route(hash(5000), clock.millis(), 60_000);
+      s.cache(pending);
+      s.invalidate(hash(5000));
+      assertThat(s.getCached(hash(5000))).isNull();
+      assertThat(s.byNarUrl(pending.narUrl())).isEmpty();
+    }
+  }
 }
