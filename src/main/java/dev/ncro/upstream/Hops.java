@@ -1,7 +1,7 @@
 package dev.ncro.upstream;
 
-import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.ReadOnlyHttpHeaders;
 import java.util.List;
 import java.util.regex.Pattern;
 
@@ -17,6 +17,15 @@ public final class Hops {
   /** Up to 3 digits: more than 999 hops is not a request anyone meant to send. */
   private static final Pattern VALUE = Pattern.compile("[0-9]{1,3}");
 
+  /** Shared read-only headers for the usual counts: this runs on every narinfo request, hit or not. */
+  private static final HttpHeaders[] FORWARD = new HttpHeaders[16];
+
+  static {
+    for (int i = 0; i < FORWARD.length; i++) {
+      FORWARD[i] = new ReadOnlyHttpHeaders(false, HEADER, Integer.toString(i + 1));
+    }
+  }
+
   private Hops() {}
 
   /** The hop count a client's request arrived with (0 without the header), or -1 when the header is malformed. */
@@ -31,8 +40,14 @@ public final class Hops {
     return Integer.parseInt(all.get(0).strip());
   }
 
-  /** Headers for the upstream requests made on behalf of a request that arrived with {@code incoming} hops. */
+  /**
+   * Headers for the upstream requests made on behalf of a request that arrived with {@code
+   * incoming} hops. Read-only: callers copy them into a request ({@link UpstreamClient}) and never
+   * change them.
+   */
   public static HttpHeaders forward(int incoming) {
-    return new DefaultHttpHeaders().set(HEADER, Integer.toString(incoming + 1));
+    return incoming >= 0 && incoming < FORWARD.length
+        ? FORWARD[incoming]
+        : new ReadOnlyHttpHeaders(false, HEADER, Integer.toString(incoming + 1));
   }
 }
