@@ -30,7 +30,7 @@ public record UpstreamConfig(
     int warmConnections) {
   public static final int DEFAULT_MAX_INFLIGHT = 16;
   /** See README "Warm connections" for the measurement behind it. */
-  public static final int DEFAULT_WARM_CONNECTIONS = 4;
+  public static final int DEFAULT_WARM_CONNECTIONS = 16;
 
   public UpstreamConfig {
     publicKeys = List.copyOf(publicKeys);

@@ -79,17 +79,17 @@ class RaceLimitsIT {
     NcroHarness n = NcroHarness.start(config);
     open.add(n);
     // The first probe runs at start (a HEAD, whose connection ncro closes), then each upstream's
-    // warm connections open (warm_connections, default 4): let both settle, so every connection
-    // counted below is a race's, and the limits below hold with the warm ones counted.
-    int warm = UpstreamConfig.DEFAULT_WARM_CONNECTIONS;
+    // warm connections open (warm_connections: by default as many as max_inflight, 16 and 8
+    // here): let both settle, so every connection counted below is a race's, and the limits below
+    // hold with the warm ones counted.
     Await.until(
         "the start-up probes answered, their connections closed, the warm ones open",
         () -> holder.requestCount("/nix-cache-info") >= 1
             && absent.requestCount("/nix-cache-info") >= 1
-            && holder.openConnections() == warm
-            && absent.openConnections() == warm
+            && holder.openConnections() == 16
+            && absent.openConnections() == 8
             && n.ncro().registry().all().stream()
-                .allMatch(u -> u.stats().idleConnections() == warm));
+                .allMatch(u -> u.stats().idleConnections() == u.warmConnections()));
     int connectionsBefore = holder.connectionCount();
 
     ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor();
@@ -127,7 +127,9 @@ class RaceLimitsIT {
         .isEqualTo(MISSES);
     assertThat(holder.peakConcurrentRequests()).isLessThanOrEqualTo(16);
     assertThat(absent.peakConcurrentRequests()).isLessThanOrEqualTo(8);
-    assertThat(holder.connectionCount() - connectionsBefore).isLessThanOrEqualTo(16);
+    assertThat(holder.connectionCount() - connectionsBefore)
+        .as("every request went out on one of the 16 warm connections")
+        .isZero();
     assertThat(holder.peakOpenConnections()).isLessThanOrEqualTo(16);
     assertThat(absent.peakOpenConnections()).isLessThanOrEqualTo(8);
 
