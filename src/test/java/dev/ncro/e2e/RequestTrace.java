@@ -12,7 +12,8 @@ import java.util.Map;
  * Every request the bench's caches served during one scenario, from their nginx access logs
  * ({@code $msec} when the answer was logged, {@code $connection} and {@code $connection_requests}):
  * the per-request timings {@link NixClosureBench} prints with {@code NCRO_BENCH_PER_REQUEST=1}.
- * A request that is the first on its connection paid the relay's handshake round trip.
+ * A request that is the first on its connection ({@code nth} 1) went out on a new connection (and
+ * paid the relay's handshake round trip) or on a warm one used for the first time.
  */
 final class RequestTrace {
   private final List<FarCache> caches;
@@ -59,7 +60,7 @@ final class RequestTrace {
     lines.sort(Comparator.comparingDouble(Line::atMs));
     System.out.printf(
         "per request, %s (ms since the client started; nth: request number on its"
-            + " connection, 1 = a new connection)%n",
+            + " connection, 1 = the first on it: new, or warm and unused until then)%n",
         scenario);
     System.out.printf(
         "  %8s %-10s %-5s %-44s %6s %6s %4s%n",
