@@ -213,6 +213,13 @@ public final class TestUpstream implements AutoCloseable {
     return open.get();
   }
 
+  /** Starts the peaks ({@link #peakOpenConnections()} and the request peaks) again from now. */
+  public void resetPeaks() {
+    peakOpen.set(open.get());
+    peakServing.set(serving.get());
+    peakServingNarinfo.set(servingNarinfo.get());
+  }
+
   /** The most TCP connections that were open at once. */
   public int peakOpenConnections() {
     return peakOpen.get();
