@@ -111,6 +111,31 @@ class WarmConnectionsIT {
   }
 
   @Test
+  void aServerThatKeepsClosingIdleConnectionsAtOnceIsLeftAloneUntilTheNextProbe() throws Exception {
+    TestUpstream up = upstream();
+    NcroHarness n = ncro(List.of(config(up, 2)), Duration.ofHours(1));
+    Upstream u = n.ncro().registry().all().get(0);
+    Await.until(
+        "two idle connections",
+        () -> u.stats().idleConnections() == 2 && up.openConnections() == 2);
+    int before = up.connectionCount();
+    up.closeConnections(); // once: a restart, say; replaced
+    Await.until(
+        "both replaced",
+        () -> up.connectionCount() == before + 2 && u.stats().idleConnections() == 2);
+    up.closeConnections(); // again within seconds: a short keep-alive timeout
+    Await.until(
+        "ncro saw both closed",
+        () -> u.stats().idleConnections() == 0 && up.openConnections() == 0);
+    assertThat(up.connectionCount())
+        .as("no third round of reconnects before the next probe")
+        .isEqualTo(before + 2);
+    assertThat(up.requests())
+        .extracting(TestUpstream.Request::path)
+        .containsOnly("/nix-cache-info");
+  }
+
+  @Test
   void aRequestRightAfterTheUpstreamClosedThemStillGetsItsAnswer() throws Exception {
     TestUpstream up = upstream();
     List<String> paths = new ArrayList<>();
