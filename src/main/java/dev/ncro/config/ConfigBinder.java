@@ -57,7 +57,8 @@ final class ConfigBinder {
       "password_file",
       "bearer_token_file",
       "filters",
-      "max_inflight");
+      "max_inflight",
+      "warm_connections");
   /** An upstream's fields, less {@code priority} (it is never ordered against the others), plus {@code enabled}. */
   private static final Set<String> FALLBACK = Set.of(
       "enabled",
@@ -474,9 +475,18 @@ final class ConfigBinder {
     int maxInflight = m.containsKey("max_inflight")
         ? f.integer(m, "max_inflight", path + ".max_inflight", 1, MAX_INFLIGHT_LIMIT)
         : UpstreamConfig.DEFAULT_MAX_INFLIGHT;
+    int warm = Math.min(UpstreamConfig.DEFAULT_WARM_CONNECTIONS, maxInflight);
+    if (m.containsKey("warm_connections")) {
+      warm = f.integer(m, "warm_connections", path + ".warm_connections", 0, MAX_INFLIGHT_LIMIT);
+      if (warm > maxInflight) {
+        f.problem(
+            path + ".warm_connections",
+            "must be at most max_inflight (" + maxInflight + "): more would never be used at once");
+      }
+    }
     return url == null
         ? null
-        : new UpstreamConfig(url, priority, keys, ca, credentials, s3, filters, maxInflight);
+        : new UpstreamConfig(url, priority, keys, ca, credentials, s3, filters, maxInflight, warm);
   }
 
   /** {@code filters}: each rule needs {@code action}, {@code field} and a {@code pattern} (see {@link PathFilter}). */

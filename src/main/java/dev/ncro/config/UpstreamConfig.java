@@ -15,7 +15,8 @@ import java.util.Locale;
  * and its credentials come from the AWS chain, not {@code credentials}), null for HTTP(S).
  * {@code filters} decide which store paths this upstream may serve ({@link PathFilters}).
  * {@code maxInflight} bounds the narinfo requests in flight to it (NAR streams and probes do not
- * count, see README); more wait in a FIFO queue.
+ * count, see README); more wait in a FIFO queue. {@code warmConnections} idle connections are kept
+ * open to it ahead of demand, at most {@code maxInflight} (README "Warm connections").
  */
 public record UpstreamConfig(
     URI url,
@@ -25,13 +26,38 @@ public record UpstreamConfig(
     UpstreamCredentials credentials,
     S3Location s3,
     PathFilters filters,
-    int maxInflight) {
+    int maxInflight,
+    int warmConnections) {
   public static final int DEFAULT_MAX_INFLIGHT = 16;
+  /** See README "Warm connections" for the measurement behind it. */
+  public static final int DEFAULT_WARM_CONNECTIONS = 16;
 
   public UpstreamConfig {
     publicKeys = List.copyOf(publicKeys);
     credentials = credentials == null ? UpstreamCredentials.NONE : credentials;
     filters = filters == null ? PathFilters.NONE : filters;
+  }
+
+  /** With the default {@code warm_connections} (never more than {@code maxInflight}). */
+  public UpstreamConfig(
+      URI url,
+      int priority,
+      List<String> publicKeys,
+      Path caFile,
+      UpstreamCredentials credentials,
+      S3Location s3,
+      PathFilters filters,
+      int maxInflight) {
+    this(
+        url,
+        priority,
+        publicKeys,
+        caFile,
+        credentials,
+        s3,
+        filters,
+        maxInflight,
+        Math.min(DEFAULT_WARM_CONNECTIONS, maxInflight));
   }
 
   /** Without path filters, {@code max_inflight} 16. */
@@ -73,12 +99,27 @@ public record UpstreamConfig(
   /** The same upstream with {@code filters}. */
   public UpstreamConfig withFilters(PathFilters filters) {
     return new UpstreamConfig(
-        url, priority, publicKeys, caFile, credentials, s3, filters, maxInflight);
+        url, priority, publicKeys, caFile, credentials, s3, filters, maxInflight, warmConnections);
   }
 
-  /** This upstream with another in-flight limit. */
+  /** This upstream with another in-flight limit (and warm connections at most that many). */
   public UpstreamConfig withMaxInflight(int n) {
-    return new UpstreamConfig(url, priority, publicKeys, caFile, credentials, s3, filters, n);
+    return new UpstreamConfig(
+        url,
+        priority,
+        publicKeys,
+        caFile,
+        credentials,
+        s3,
+        filters,
+        n,
+        Math.min(warmConnections, n));
+  }
+
+  /** This upstream with {@code n} warm connections (0: none). */
+  public UpstreamConfig withWarmConnections(int n) {
+    return new UpstreamConfig(
+        url, priority, publicKeys, caFile, credentials, s3, filters, maxInflight, n);
   }
 
   /** An HTTP(S) upstream. */

@@ -173,6 +173,15 @@ public final class Metrics {
         .callback(cb -> upstreams.all().forEach(u -> cb.call(u.inflight().active(), u.name())))
         .register(registry);
     GaugeWithCallback.builder()
+        .name("ncro_upstream_idle_connections")
+        .help(
+            "Idle keep-alive connections to each upstream, ready for a request (warm_connections keeps"
+                + " at least that many while it is available)")
+        .labelNames("upstream")
+        .callback(
+            cb -> upstreams.all().forEach(u -> cb.call(u.stats().idleConnections(), u.name())))
+        .register(registry);
+    GaugeWithCallback.builder()
         .name("ncro_upstream_queued")
         .help("Narinfo requests waiting for a slot at each upstream (max_inflight reached)")
         .labelNames("upstream")

@@ -256,6 +256,8 @@ public final class StatusReport {
     g.writeNumberField("inflight", u.inflight().active());
     g.writeNumberField("queued", u.inflight().queued());
     g.writeNumberField("max_inflight", u.inflight().limit());
+    g.writeNumberField("idle_connections", s.idleConnections());
+    g.writeNumberField("warm_connections", u.isFallback() ? 0 : u.warmConnections());
     long probed = s.lastProbeNanos();
     number(g, "last_probe_age_seconds", probed == 0 ? Double.NaN : (nowNanos - probed) / 1e9);
     g.writeObjectFieldStart("errors");

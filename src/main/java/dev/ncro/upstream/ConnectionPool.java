@@ -10,11 +10,15 @@ import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
@@ -24,11 +28,46 @@ import javax.net.ssl.SSLParameters;
  * deque (the most recently used is the least likely to have been closed by the server); a closed
  * idle connection removes itself. The number of idle connections is capped; the number in use is
  * not, since the server side already bounds concurrency.
+ *
+ * <p>Warm-up ({@link #keepWarm}): the pool can keep a few idle connections open ahead of demand,
+ * so the first requests of a fresh ncro (or after an upstream came back) do not pay a TCP and TLS
+ * handshake, one or more round trips each, on top of their own. Measured in bench/cold: without
+ * it the first burst's races to a 10 ms cache took two round trips. A request that finds no idle
+ * connection takes over one that warm-up is still opening rather than opening another, so warm-up
+ * never raises the number of connections above what the requests alone would open, and it opens
+ * one only while fewer than {@link Warmth#maxLive} are open.
  */
 final class ConnectionPool {
   private static final int MAX_IDLE = 64;
+  /**
+   * An idle connection the server closed sooner than this after it went idle means a short
+   * keep-alive timeout (Starman's is 1 s): holding connections open there costs the server a
+   * worker each and buys little, so after a whole round of such closes warm-up waits for the next
+   * {@link #keepWarm} (the next successful probe) instead of reconnecting at once, again and again.
+   */
+  private static final long SHORT_IDLE_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+  private static final AttributeKey<Long> IDLE_SINCE = AttributeKey.valueOf("ncro.idleSince");
+
+  /** How many idle connections to keep open, at most how many open in all, and when at all. */
+  record Warmth(int minIdle, int maxLive, BooleanSupplier allowed) {
+    static final Warmth NONE = new Warmth(0, 0, () -> false);
+  }
+
   private final Bootstrap bootstrap;
   private final ConcurrentLinkedDeque<Channel> idle = new ConcurrentLinkedDeque<>();
+  /** Connections opened by this pool and not yet closed (idle, in use, or being opened). */
+  private final AtomicInteger live = new AtomicInteger();
+  /** Warm-up connections still opening (connect, TLS handshake), not yet taken by a request. */
+  private final ConcurrentLinkedDeque<ChannelFuture> warming = new ConcurrentLinkedDeque<>();
+
+  private volatile Warmth warmth = Warmth.NONE;
+  /** Warm-up stopped until the next {@link #keepWarm}: a warm connection failed, or closes came too fast. */
+  private volatile boolean paused;
+  /** Idle connections the server closed soon after they went idle, since one was last used. */
+  private int shortCloses;
+
+  private volatile boolean closed;
 
   /** {@code onHandshake} runs after each completed TLS handshake (a count proves reuse). */
   ConnectionPool(
@@ -81,16 +120,30 @@ final class ConnectionPool {
     Channel ch;
     while ((ch = idle.pollFirst()) != null) {
       if (ch.isActive()) {
+        synchronized (this) {
+          shortCloses = 0; // it was used: worth keeping
+        }
+        // No top-up here: the connection comes back when its response ends. One that does not
+        // (closed after the response, a broken body) is replaced when it closes.
         return ch;
       }
     }
     return null;
   }
 
+  /**
+   * A warm-up connection still being opened, now the caller's (warm-up will not put it in the
+   * pool), or null when none is: a request waits for it instead of opening one of its own.
+   */
+  ChannelFuture claimWarming() {
+    return warming.pollFirst();
+  }
+
   ChannelFuture connect() {
     ChannelFuture f = bootstrap.connect();
     Channel ch = f.channel();
-    ch.closeFuture().addListener(x -> idle.remove(ch));
+    live.incrementAndGet();
+    ch.closeFuture().addListener(x -> closed(ch));
     return f;
   }
 
@@ -99,13 +152,107 @@ final class ConnectionPool {
       ch.close();
       return;
     }
+    ch.attr(IDLE_SINCE).set(System.nanoTime());
     idle.addFirst(ch);
   }
 
-  void close() {
+  /**
+   * From now on keeps at least {@code w.minIdle()} idle connections open (or being opened) while
+   * {@code w.allowed()} holds and fewer than {@code w.maxLive()} are open, replacing those used or
+   * closed by the server. Called again after each successful probe: that also ends a pause.
+   */
+  void keepWarm(Warmth w) {
+    synchronized (this) {
+      warmth = w;
+      paused = false;
+      shortCloses = 0;
+    }
+    topUp();
+  }
+
+  /** Ends warm-up and closes the idle connections (an upstream that is gone). */
+  void stopWarm() {
+    warmth = Warmth.NONE;
     Channel ch;
     while ((ch = idle.pollFirst()) != null) {
       ch.close();
+    }
+  }
+
+  /** Idle connections ready for a request now. */
+  int idleCount() {
+    return idle.size();
+  }
+
+  /** Connections open (idle, in use, or being opened). */
+  int liveCount() {
+    return live.get();
+  }
+
+  private void closed(Channel ch) {
+    live.decrementAndGet();
+    boolean wasIdle = idle.remove(ch);
+    Long since = ch.attr(IDLE_SINCE).get();
+    if (wasIdle && since != null && !closed) {
+      synchronized (this) {
+        if (System.nanoTime() - since < SHORT_IDLE_NANOS && ++shortCloses > warmth.minIdle()) {
+          paused = true;
+        }
+      }
+    }
+    topUp();
+  }
+
+  /** Opens warm connections until the minimum is met, or a limit says stop. */
+  private synchronized void topUp() {
+    Warmth w = warmth;
+    while (!closed
+        && !paused
+        && w.minIdle() > 0
+        && idle.size() + warming.size() < w.minIdle()
+        && live.get() < w.maxLive()
+        && w.allowed().getAsBoolean()) {
+      ChannelFuture f = connect();
+      warming.addLast(f);
+      f.addListener(c -> {
+        if (!c.isSuccess()) {
+          warming.remove(f);
+          paused = true; // unreachable now: the next successful probe resumes
+          return;
+        }
+        SslHandler tls = f.channel().pipeline().get(SslHandler.class);
+        if (tls == null) {
+          warmed(f);
+        } else {
+          tls.handshakeFuture().addListener(h -> {
+            if (h.isSuccess()) {
+              warmed(f);
+            } else if (warming.remove(f)) {
+              paused = true;
+              f.channel().close();
+            }
+          });
+        }
+      });
+    }
+  }
+
+  /** A warm connection is ready: into the pool, unless a request took it over meanwhile. */
+  private void warmed(ChannelFuture f) {
+    if (warming.remove(f)) {
+      release(f.channel());
+    }
+  }
+
+  void close() {
+    closed = true;
+    Channel ch;
+    while ((ch = idle.pollFirst()) != null) {
+      ch.close();
+    }
+    ChannelFuture f;
+    while ((f = warming.pollFirst()) != null) {
+      f.channel().close();
     }
   }
 }

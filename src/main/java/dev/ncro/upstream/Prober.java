@@ -25,6 +25,10 @@ public final class Prober implements AutoCloseable, UpstreamRegistry.Listener {
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
       Thread.ofPlatform().name("ncro-prober").daemon(true).factory());
 
+  /**
+   * Probes and, after each successful probe, keeps the upstream's warm connections open (see
+   * {@link UpstreamClient#keepWarm}): the probe is what says an upstream is worth connecting to.
+   */
   public Prober(UpstreamRegistry registry, UpstreamClient client, Duration interval) {
     this.registry = registry;
     this.client = client;
@@ -49,6 +53,7 @@ public final class Prober implements AutoCloseable, UpstreamRegistry.Listener {
   @Override
   public void removed(Upstream u) {
     headRefused.remove(u);
+    client.stopWarm(u);
   }
 
   /** Probes every upstream once, and the fallback cache (only so /status shows its health), asynchronously. */
@@ -84,6 +89,9 @@ public final class Prober implements AutoCloseable, UpstreamRegistry.Listener {
         registry.unauthorized(u, "probe: /nix-cache-info answered " + s);
       } else if (s >= 200 && s < 300) {
         registry.probeSucceeded(u, r.elapsedMillis());
+        if (!u.isFallback()) { // asked only when no upstream has a path: not worth idle connections
+          client.keepWarm(u);
+        }
       } else if (s >= 500) {
         registry.failure(u, FailureKind.STATUS_5XX, "probe: status " + s, sent);
       } else {

@@ -84,6 +84,11 @@ public final class Upstream {
     return inflight;
   }
 
+  /** Idle connections kept open to it ahead of demand ({@code warm_connections}, README "Warm connections"). */
+  public int warmConnections() {
+    return config.warmConnections();
+  }
+
   /**
    * A cache found on the LAN by mDNS ({@code discovery}), announced as the service instance
    * {@code instance}; it has no credentials and trusts only {@code config.publicKeys()}.

@@ -112,21 +112,68 @@ public final class UpstreamClient implements AutoCloseable {
       String target,
       HttpHeaders extra,
       ResponseListener listener) {
-    ConnectionPool pool = pools.computeIfAbsent(
-        new PoolKey(upstream.name(), origin),
-        k -> new ConnectionPool(
-            transport,
-            url,
-            trust.context(upstream.caFile()),
-            timeouts.connect(),
-            upstream.stats()::countTlsHandshake));
+    ConnectionPool pool = pool(upstream, url, origin);
     Req req = new Req(upstream, method, host, target, extra, origin.equals(upstream.origin()));
     Channel idle = pool.pollIdle();
     if (idle != null) {
       dispatch(idle, true, pool, req, listener);
       return;
     }
+    ChannelFuture warming = pool.claimWarming();
+    if (warming != null) { // a warm-up connection on its way: sooner than a new one
+      warming.addListener(f -> {
+        if (f.isSuccess()) {
+          dispatch(warming.channel(), false, pool, req, listener);
+        } else {
+          sendFresh(pool, req, listener);
+        }
+      });
+      return;
+    }
     sendFresh(pool, req, listener);
+  }
+
+  private ConnectionPool pool(Upstream upstream, URI url, String origin) {
+    return pools.computeIfAbsent(new PoolKey(upstream.name(), origin), k -> {
+      ConnectionPool p = new ConnectionPool(
+          transport,
+          url,
+          trust.context(upstream.caFile()),
+          timeouts.connect(),
+          upstream.stats()::countTlsHandshake);
+      if (origin.equals(upstream.origin())) {
+        upstream.stats().idleConnections(p::idleCount);
+      }
+      return p;
+    });
+  }
+
+  /**
+   * Keeps {@code upstream}'s {@code warm_connections} (at most its {@code max_inflight}) idle
+   * connections open to its own origin ahead of demand, while it is {@link Upstream#available()}
+   * (see {@link ConnectionPool#keepWarm}). Called after each successful probe, so warm-up starts
+   * once the upstream has answered and resumes when it comes back.
+   */
+  public void keepWarm(Upstream upstream) {
+    int max = upstream.inflight().limit();
+    int min = Math.min(upstream.warmConnections(), max);
+    if (closed || (min == 0 && !pools.containsKey(ownKey(upstream)))) {
+      return;
+    }
+    pool(upstream, upstream.endpoint(), upstream.origin())
+        .keepWarm(new ConnectionPool.Warmth(min, max, upstream::available));
+  }
+
+  /** Ends warm-up for an upstream that is gone, closing its idle connections. */
+  public void stopWarm(Upstream upstream) {
+    ConnectionPool p = pools.get(ownKey(upstream));
+    if (p != null) {
+      p.stopWarm();
+    }
+  }
+
+  private static PoolKey ownKey(Upstream upstream) {
+    return new PoolKey(upstream.name(), upstream.origin());
   }
 
   private static String hostHeader(URI u) {

@@ -2,6 +2,7 @@ package dev.ncro.upstream;
 
 import java.util.EnumMap;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.IntSupplier;
 
 /**
  * Latency EMA, health and running totals of one upstream. Updated from race answers, NAR attempts
@@ -90,6 +91,18 @@ public final class UpstreamStats {
   /** Counts a completed TLS handshake with this upstream (or a host it redirected to). */
   void countTlsHandshake() {
     tlsHandshakes.increment();
+  }
+
+  private volatile IntSupplier idleConnections = () -> 0;
+
+  /** Where {@link #idleConnections()} reads from: the upstream's connection pool, once it exists. */
+  void idleConnections(IntSupplier source) {
+    idleConnections = source;
+  }
+
+  /** Idle keep-alive connections to the upstream, ready for a request (warm-up keeps a few). */
+  public int idleConnections() {
+    return idleConnections.getAsInt();
   }
 
   /** TLS handshakes so far: a warm pool makes none, so this stays flat under steady load. */

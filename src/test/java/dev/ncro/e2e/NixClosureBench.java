@@ -1,5 +1,6 @@
 package dev.ncro.e2e;
 
+import dev.ncro.config.UpstreamConfig;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.NixFixture;
 import java.net.URI;
@@ -25,6 +26,15 @@ import org.slf4j.LoggerFactory;
  * default {@code 80 10 40 3}. The two incompressible blobs of the closure are 64 MiB each (system
  * property {@code ncro.fixture.bigMiB}, default here 64; 0 = the small e2e fixture). Each scenario runs REPS times, interleaved, with a new client store
  * and client-side cache every time; the median is reported.
+ *
+ * <p>Issue 15 goal 3 (cold closure): "ncro, cold routes" is a fresh ncro (empty store, this JVM
+ * already warm) that has probed its upstreams and opened its warm connections before Nix starts,
+ * as a service does before its first client; "ncro, cold, no warm connections" is the same with
+ * {@code warm_connections: 0} (the code before warm-up). With {@code -- --dry-run} only the
+ * narinfo phase runs. {@code NCRO_BENCH_PER_REQUEST=1} prints, for the fast-first and the two cold
+ * scenarios of the last repetition, every request each cache served (nginx's access log: when it
+ * was answered, on which connection, the how-manyth on it), so the difference can be traced to
+ * requests: new connections, lookups of paths a cache lacks, NARs.
  */
 public final class NixClosureBench {
   private NixClosureBench() {}
@@ -82,6 +92,7 @@ public final class NixClosureBench {
           rttB,
           nixOptions.length == 0 ? "(defaults)" : String.join(" ", nixOptions));
 
+      boolean perRequest = System.getenv("NCRO_BENCH_PER_REQUEST") != null;
       int[] run = {0};
       Runner runner = substituters -> {
         NixClient nix = new NixClient(dir.resolve("client-" + run[0]++));
@@ -111,12 +122,31 @@ public final class NixClosureBench {
             times,
             "direct, complete cache first",
             runner.time(List.of(complete.uri(), partialA.uri(), partialB.uri())));
+        RequestTrace fastTrace =
+            perRequest && rep == reps - 1 ? RequestTrace.mark(upstreams) : null;
         record(
             times,
             "direct, nearest cache first",
             runner.time(List.of(partialA.uri(), partialB.uri(), complete.uri())));
-        try (NcroHarness cold = ncro(dir.resolve("cold-" + rep + ".db"), upstreams, keys)) {
-          record(times, "ncro, cold routes", runner.time(List.of(cold.uri(""))));
+        if (fastTrace != null) {
+          fastTrace.print("direct, nearest cache first");
+        }
+        boolean trace = perRequest && rep == reps - 1;
+        for (int warmConnections : new int[] {0, -1}) {
+          String scenario =
+              warmConnections == 0 ? "ncro, cold, no warm conns" : "ncro, cold routes";
+          try (NcroHarness cold = ncro(
+              dir.resolve("cold-" + warmConnections + "-" + rep + ".db"),
+              upstreams,
+              keys,
+              warmConnections)) {
+            cold.awaitProbedAndWarm(Duration.ofMillis(300));
+            RequestTrace t = trace ? RequestTrace.mark(upstreams) : null;
+            record(times, scenario, runner.time(List.of(cold.uri(""))));
+            if (t != null) {
+              t.print(scenario);
+            }
+          }
         }
         record(times, "ncro, warm routes", runner.time(List.of(warm.uri(""))));
         // The floor: the same caches with no added latency (Nix's own work: fetch, decompress,
@@ -159,6 +189,23 @@ public final class NixClosureBench {
           "fast-first " + fastFirst + " ms",
           (double) warmMs / fastFirst,
           0.6);
+      // Issue 15 goal 3: a fresh ncro against Nix's own best order, narinfo phase (--dry-run) at
+      // most 1.05 x, the whole substitution at most 1.0 x; and what warm connections changed.
+      boolean dryRun = Arrays.asList(nixOptions).contains("--dry-run");
+      long coldNoWarm = median(times.get("ncro, cold, no warm conns"));
+      summary(
+          "3 cold closure, " + (dryRun ? "narinfo phase (--dry-run)" : "full substitution")
+              + ", fresh ncro vs fast-first",
+          cold + " ms",
+          "fast-first " + fastFirst + " ms",
+          (double) cold / fastFirst,
+          dryRun ? 1.05 : 1.0);
+      System.out.printf(
+          "SUMMARY\t3 cold closure, %s, without warm connections\t%d ms\tfast-first %d ms\t%.2f\t(info)\t-%n",
+          dryRun ? "narinfo phase" : "full substitution",
+          coldNoWarm,
+          fastFirst,
+          (double) coldNoWarm / fastFirst);
       long floor = median(times.get("floor: nearest first, no RTT"));
       System.out.printf(
           "SUMMARY\t1 closure, ncro warm minus floor\t%d ms\tfast-first minus floor %d ms (floor %d ms)\t%.2f\t(info)\t-%n",
@@ -180,8 +227,19 @@ public final class NixClosureBench {
 
   private static NcroHarness ncro(Path db, List<FarCache> upstreams, List<String> keys)
       throws Exception {
-    return NcroHarness.start(NcroHarness.config(
-        db, NcroHarness.upstreams(upstreams.stream().map(FarCache::uri).toList(), keys)));
+    return ncro(db, upstreams, keys, -1);
+  }
+
+  /** {@code warmConnections}: each upstream's {@code warm_connections}, -1 for the default. */
+  private static NcroHarness ncro(
+      Path db, List<FarCache> upstreams, List<String> keys, int warmConnections) throws Exception {
+    List<UpstreamConfig> configs =
+        NcroHarness.upstreams(upstreams.stream().map(FarCache::uri).toList(), keys);
+    if (warmConnections >= 0) {
+      configs =
+          configs.stream().map(c -> c.withWarmConnections(warmConnections)).toList();
+    }
+    return NcroHarness.start(NcroHarness.config(db, configs));
   }
 
   private static void summary(

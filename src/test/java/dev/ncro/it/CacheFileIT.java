@@ -9,6 +9,7 @@ import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestKey;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
+import dev.ncro.upstream.Upstream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
@@ -340,10 +341,13 @@ class CacheFileIT {
     byte[] log = "served by a cache that answers HEAD with 405\n".getBytes(StandardCharsets.UTF_8);
     old.put(path, TestUpstream.Response.ok(log).withType("text/plain"));
     NcroHarness n = ncro(List.of(old.uri()), null);
+    Upstream u = n.ncro().registry().all().get(0);
     Await.until(
-        "the start-up probe fell back to GET",
+        "the start-up probe fell back to GET, and the warm connections are open",
         () -> old.requests().stream()
-            .anyMatch(q -> q.path().equals("/nix-cache-info") && q.method().equals("GET")));
+                .anyMatch(q -> q.path().equals("/nix-cache-info") && q.method().equals("GET"))
+            && u.stats().idleConnections() == u.warmConnections()
+            && old.openConnections() == u.warmConnections());
     assertThat(n.get(path).body()).isEqualTo(log);
     int connections = old.connectionCount();
     for (int i = 0; i < 3; i++) {

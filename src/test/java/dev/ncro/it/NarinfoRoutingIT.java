@@ -191,8 +191,10 @@ class NarinfoRoutingIT {
     NcroHarness n = ncro(List.of(fast.uri(), slow.uri()), null);
     Upstream slowUpstream = n.ncro().registry().all().get(1);
     Await.until(
-        "the start-up probe's answer is in",
-        () -> !Double.isNaN(slowUpstream.stats().emaMillis()));
+        "the start-up probe's answer is in and the warm connections are open",
+        () -> !Double.isNaN(slowUpstream.stats().emaMillis())
+            && slowUpstream.stats().idleConnections() == slowUpstream.warmConnections()
+            && slow.openConnections() == slowUpstream.warmConnections());
     int connectionsBefore = slow.connectionCount();
     for (int i = 0; i < 3; i++) {
       String h = TestNarinfo.hash(20 + i);

@@ -87,6 +87,26 @@ public final class NcroHarness implements AutoCloseable {
         HttpResponse.BodyHandlers.ofByteArray());
   }
 
+  /**
+   * For benchmarks of a fresh ncro: waits until every upstream's start-up probe has answered and it
+   * holds its warm connections ({@code warm_connections}), as a service started before its first
+   * client would; then {@code settle} more (a {@link DelayRelay} lets a new connection carry data
+   * only one RTT after it was accepted, as a network's handshake would).
+   */
+  public void awaitProbedAndWarm(Duration settle) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!ncro.registry().all().stream()
+        .allMatch(u -> !Double.isNaN(u.stats().emaMillis())
+            && u.stats().idleConnections()
+                >= Math.min(u.warmConnections(), u.inflight().limit()))) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the upstreams were not probed and warm within 30 s");
+      }
+      Thread.sleep(5);
+    }
+    Thread.sleep(settle.toMillis());
+  }
+
   @Override
   public void close() {
     ncro.stop();

@@ -198,9 +198,26 @@ public final class TestUpstream implements AutoCloseable {
     return bodiesCut.get();
   }
 
+  /**
+   * Closes every connection open now, as a server's keep-alive timeout closes idle ones (a request
+   * being answered on one is cut off).
+   */
+  public void closeConnections() throws IOException {
+    for (Socket s : sockets) {
+      s.close();
+    }
+  }
+
   /** TCP connections open now (closed ones count until this side has seen the close). */
   public int openConnections() {
     return open.get();
+  }
+
+  /** Starts the peaks ({@link #peakOpenConnections()} and the request peaks) again from now. */
+  public void resetPeaks() {
+    peakOpen.set(open.get());
+    peakServing.set(serving.get());
+    peakServingNarinfo.set(servingNarinfo.get());
   }
 
   /** The most TCP connections that were open at once. */
