@@ -250,6 +250,9 @@ public final class StoreBench {
   private static final Pattern NON2XX = Pattern.compile("Non-2xx or 3xx responses: (\\d+)");
 
   private static Wrk wrk(NcroHarness n, Path script, Path paths, int seconds) throws Exception {
+    if (System.getenv("STORE_BENCH_TRACE") != null) { // phase windows, to cut a JFR recording
+      System.err.printf("%s wrk %s%n", java.time.LocalTime.now(), paths.getFileName());
+    }
     Process p = new ProcessBuilder(
             "wrk",
             "-t1",
