@@ -417,13 +417,13 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
         if (state == State.UP
             && (now - lastJanitor >= JANITOR_EVERY.toMillis()
                 || (overBound && now - lastJanitor >= 1000))) {
-          janitor(now);
+          janitor(now, (long) count + sinceCount);
           lastJanitor = now;
           nextCount = now + COUNT_EVERY.toMillis();
           sinceCount = 0;
         } else if (state == State.UP && now >= nextCount) {
           try (Connection c = pool.getConnection()) {
-            count = PostgresJanitor.count(c);
+            count = PostgresJanitor.estimate(c);
           }
           nextCount = now + COUNT_EVERY.toMillis();
           sinceCount = 0;
@@ -479,9 +479,9 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
     }
   }
 
-  private void janitor(long now) throws SQLException {
+  private void janitor(long now, long atLeast) throws SQLException {
     try (Connection c = pool.getConnection()) {
-      PostgresJanitor.Result r = PostgresJanitor.run(c, maxEntries, now);
+      PostgresJanitor.Result r = PostgresJanitor.run(c, maxEntries, now, atLeast);
       count = r.routes();
       if (r.ran() && (r.evicted() > 0 || r.expired() > 0 || r.negatives() > 0)) {
         log.atInfo()
@@ -507,7 +507,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
             .addKeyValue("version", PostgresSchema.VERSION)
             .log();
       }
-      count = PostgresJanitor.count(c);
+      count = PostgresJanitor.estimate(c);
     }
     reason = "";
     state = State.UP;

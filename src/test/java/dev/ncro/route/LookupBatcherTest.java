@@ -95,8 +95,9 @@ class LookupBatcherTest {
     LookupBatcher<String, String> b = new LookupBatcher<>(2, 10, executor, q);
     List<CompletableFuture<String>> all = new ArrayList<>();
     all.add(b.lookup("k0"));
+    Await.until("the first query runs", () -> q.batches.size() == 1);
     all.add(b.lookup("k1"));
-    Await.until("two queries run", () -> q.batches.size() == 2);
+    Await.until("a second query runs beside it", () -> q.batches.size() == 2);
     for (int i = 2; i < 35; i++) {
       all.add(b.lookup("k" + i));
     }
