@@ -47,7 +47,7 @@ public final class StoreBench {
   public static void main(String[] args) throws Exception {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 3;
     int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
-    int dbRoutes = args.length > 2 ? Integer.parseInt(args[2]) : 150_000;
+    int dbRoutes = args.length > 2 ? Integer.parseInt(args[2]) : 300_000;
     ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
         .setLevel(ch.qos.logback.classic.Level.toLevel(
             System.getenv("NCRO_BENCH_LOG"), ch.qos.logback.classic.Level.WARN));
