@@ -73,9 +73,10 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
           + " LEFT JOIN ncro_routes r ON r.hash = k.h LEFT JOIN ncro_negatives n ON n.hash = k.h"
           + " WHERE r.hash IS NOT NULL OR n.hash IS NOT NULL";
   /**
-   * Memory-miss queries running at once. Measured with {@code bench/store/run} (docs/decisions.md
-   * §11): 64 clients on 2 cores; more queries in flight only add database processes competing for
-   * the same cores.
+   * Memory-miss queries running at once: one per core of the 2-core machine measured, so a second
+   * query overlaps the first one's round trip. One, two and four were not told apart by
+   * {@code bench/store/run} on that (shared) machine (docs/benchmarks.md, issue 17); more only add
+   * database processes competing for the same cores.
    */
   static final int LOOKUP_QUERIES = 2;
   /** Hashes per lookup query at most. */
