@@ -262,6 +262,32 @@ class PostgresRouteBackendIT {
   }
 
   @Test
+  void aSlowLookupIsAMissButADatabaseThatStopsAnsweringIsReportedDown() throws Exception {
+    long now = System.currentTimeMillis();
+    Route r = route(hash("h", 1), now);
+    insert(List.of(r), List.of(), now);
+    Await.until("the store answers", () -> backend.find(r.hash()).isPresent());
+    long failedBefore = backend.failedReads();
+    // Another session holds the table: lookups block in the database (a hung server, for them).
+    try (Connection holder = pg.connect(database)) {
+      holder.setAutoCommit(false);
+      holder.createStatement().execute("LOCK TABLE ncro_routes IN ACCESS EXCLUSIVE MODE");
+      // The first lookup gives up after READ_TIMEOUT: a counted miss.
+      assertThat(backend.find(r.hash())).isEmpty();
+      assertThat(backend.failedReads()).isEqualTo(failedBefore + 1);
+      // Once no query has answered for UNRESPONSIVE, the store is down and says why.
+      Await.until("the store is reported down", () -> {
+        backend.find(r.hash());
+        return backend.state() == StoreStatus.State.DOWN
+            && backend.reason().startsWith("no lookup answered for");
+      });
+      holder.rollback();
+    }
+    Await.until("the store answers again", () -> backend.find(r.hash()).isPresent());
+    assertSame(backend.find(r.hash()).orElseThrow(), r);
+  }
+
+  @Test
   void aUseIsWrittenOnlyWhenTheRowsLastUseIsOlderThanTheGrain() throws Exception {
     long now = System.currentTimeMillis();
     Route stale = route(hash("s", 1), now);
