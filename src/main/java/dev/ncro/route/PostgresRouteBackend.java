@@ -357,14 +357,15 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
 
   @Override
   public void touch(List<Touch> touched) {
-    for (Touch t : touched) {
-      enqueue(new PostgresWrites.Touch(t.hash(), t.atMillis()));
+    for (int from = 0; from < touched.size(); from += PostgresWrites.TOUCH_CHUNK) {
+      enqueue(new PostgresWrites.Touches(List.copyOf(
+          touched.subList(from, Math.min(touched.size(), from + PostgresWrites.TOUCH_CHUNK)))));
     }
   }
 
   private void enqueue(PostgresWrites.Write w) {
     if (closing || !queue.offer(w)) {
-      dropped.incrementAndGet();
+      dropped.addAndGet(PostgresWrites.count(List.of(w)));
     }
   }
 
@@ -453,7 +454,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
       }
       pending.subList(0, Math.min(BATCH, pending.size())).clear();
     }
-    dropped.addAndGet(pending.size());
+    dropped.addAndGet(PostgresWrites.count(pending));
   }
 
   /** Sends {@code pending}; returns how many new routes it may have added. Keeps it on a transient failure. */
@@ -468,7 +469,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
       if (transient_(e)) {
         down(describe(e));
       } else {
-        dropped.addAndGet(pending.size());
+        dropped.addAndGet(PostgresWrites.count(pending));
         log.atError()
             .setMessage("route database refused a batch of writes; dropped")
             .addKeyValue("writes", pending.size())

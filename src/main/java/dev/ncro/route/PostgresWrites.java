@@ -17,26 +17,36 @@ import java.util.TreeMap;
 final class PostgresWrites {
   private PostgresWrites() {}
 
-  sealed interface Write {
-    String hash();
-  }
+  sealed interface Write {}
 
   /** A route learned by this node; an older one never replaces a newer one from another node. */
-  record Upsert(Route route, long atMillis) implements Write {
-    @Override
-    public String hash() {
-      return route.hash();
-    }
-  }
+  record Upsert(Route route, long atMillis) implements Write {}
 
   /** A route invalidated by this node (its upstream answered the NAR with 404). */
   record Delete(String hash) implements Write {}
 
-  /** The last use of a route served from memory, for LRU eviction across the fleet. */
-  record Touch(String hash, long atMillis) implements Write {}
+  /**
+   * Last uses of routes served from memory, for LRU eviction across the fleet: up to
+   * {@link #TOUCH_CHUNK} of one recency flush in one queue entry. Measured: after a round of
+   * PostgreSQL-only hits a flush held up to 65 536 uses; one entry each overflowed the 10 000-entry
+   * queue, dropping them and any route written meanwhile.
+   */
+  record Touches(List<RouteBackend.Touch> touched) implements Write {}
 
   /** A path absent from every upstream, until {@code untilMillis}. */
   record Negative(String hash, long untilMillis) implements Write {}
+
+  /** Uses per {@link Touches} entry at most. */
+  static final int TOUCH_CHUNK = 5000;
+
+  /** How many writes {@code writes} stands for (a {@link Touches} entry counts each use): for the dropped-writes count. */
+  static long count(List<Write> writes) {
+    long n = 0;
+    for (Write w : writes) {
+      n += w instanceof Touches t ? t.touched().size() : 1;
+    }
+    return n;
+  }
 
   private static final String UPSERT =
       "INSERT INTO ncro_routes (" + PostgresSchema.COLUMNS + ", last_used)"
@@ -74,7 +84,8 @@ final class PostgresWrites {
         while (end < batch.size() && batch.get(end).getClass() == kind) {
           end++;
         }
-        applyRun(c, latestPerHash(batch.subList(i, end)));
+        List<Write> run = batch.subList(i, end);
+        applyRun(c, kind == Touches.class ? run : latestPerHash(run));
         i = end;
       }
       c.commit();
@@ -116,20 +127,24 @@ final class PostgresWrites {
         hashes(c, FOUND, run);
       }
       case Delete d -> hashes(c, DELETE, run);
-      case Touch t -> {
+      case Touches t -> {
+        // One row per hash (the latest use), ordered by hash, in one statement.
+        TreeMap<String, Long> latest = new TreeMap<>();
+        for (Write w : run) {
+          for (RouteBackend.Touch u : ((Touches) w).touched()) {
+            latest.merge(u.hash(), u.atMillis(), Math::max);
+          }
+        }
         try (PreparedStatement ps = c.prepareStatement(TOUCH)) {
-          ps.setArray(1, c.createArrayOf("text", run.stream().map(Write::hash).toArray()));
-          ps.setArray(
-              2,
-              c.createArrayOf(
-                  "bigint", run.stream().map(w -> ((Touch) w).atMillis()).toArray()));
+          ps.setArray(1, c.createArrayOf("text", latest.keySet().toArray()));
+          ps.setArray(2, c.createArrayOf("bigint", latest.values().toArray()));
           ps.executeUpdate();
         }
       }
       case Negative n -> {
         try (PreparedStatement ps = c.prepareStatement(NEGATIVE)) {
           for (Write w : run) {
-            ps.setString(1, w.hash());
+            ps.setString(1, ((Negative) w).hash());
             ps.setLong(2, ((Negative) w).untilMillis());
             ps.addBatch();
           }
@@ -141,7 +156,8 @@ final class PostgresWrites {
 
   private static void hashes(Connection c, String sql, List<Write> run) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setArray(1, c.createArrayOf("text", run.stream().map(Write::hash).toArray()));
+      ps.setArray(
+          1, c.createArrayOf("text", run.stream().map(PostgresWrites::hash).toArray()));
       ps.executeUpdate();
     }
   }
@@ -154,7 +170,7 @@ final class PostgresWrites {
   static List<Write> latestPerHash(List<Write> run) {
     TreeMap<String, Write> one = new TreeMap<>();
     for (Write w : run) {
-      one.merge(w.hash(), w, PostgresWrites::later);
+      one.merge(hash(w), w, PostgresWrites::later);
     }
     return new ArrayList<>(one.values());
   }
@@ -163,9 +179,18 @@ final class PostgresWrites {
     return switch (a) {
       case Upsert x ->
         x.route().verifiedAtMillis() > ((Upsert) b).route().verifiedAtMillis() ? a : b;
-      case Touch x -> x.atMillis() > ((Touch) b).atMillis() ? a : b;
       case Negative x -> x.untilMillis() > ((Negative) b).untilMillis() ? a : b;
       case Delete x -> a;
+      case Touches x -> throw new IllegalArgumentException("uses are merged by applyRun");
+    };
+  }
+
+  private static String hash(Write w) {
+    return switch (w) {
+      case Upsert u -> u.route().hash();
+      case Delete d -> d.hash();
+      case Negative n -> n.hash();
+      case Touches t -> throw new IllegalArgumentException("uses carry many hashes");
     };
   }
 }

@@ -294,10 +294,18 @@ class PostgresRouteBackendIT {
     Route recent = route(hash("s", 2), now);
     insert(List.of(stale), List.of(), now - 3_600_000);
     insert(List.of(recent), List.of(), now - 60_000);
-    backend.touch(List.of(
-        new RouteBackend.Touch(recent.hash(), now),
-        new RouteBackend.Touch(stale.hash(), now - 5),
-        new RouteBackend.Touch(stale.hash(), now)));
+    // A flush as large as the memory layer's pending bound: more uses than the write queue has
+    // entries, which must neither be dropped nor crowd out a route written after them.
+    List<RouteBackend.Touch> flush = new ArrayList<>();
+    for (int i = 0; i < RouteMemoryCache.MAX_TOUCHED - 3; i++) {
+      flush.add(new RouteBackend.Touch(hash("u", i), now));
+    }
+    flush.add(new RouteBackend.Touch(recent.hash(), now));
+    flush.add(new RouteBackend.Touch(stale.hash(), now - 5));
+    flush.add(new RouteBackend.Touch(stale.hash(), now));
+    backend.touch(flush);
+    Route after = route(hash("s", 3), now);
+    backend.upsert(after);
     Await.until("the stale row's use is written", () -> {
       try {
         return lastUsed(stale.hash()) == now;
@@ -308,6 +316,13 @@ class PostgresRouteBackendIT {
     // Same statement: the recent row was left alone (within
     // SqliteRouteBackend.RECENCY_GRANULARITY).
     assertThat(lastUsed(recent.hash())).isEqualTo(now - 60_000);
+    Await.until("the route queued after the uses is written", () -> {
+      try {
+        return verifiedAt(after.hash()) == now;
+      } catch (SQLException e) {
+        throw new IllegalStateException(e);
+      }
+    });
     assertThat(backend.droppedWrites()).isZero();
   }
 
