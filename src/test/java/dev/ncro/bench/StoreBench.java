@@ -142,6 +142,12 @@ public final class StoreBench {
                 b = wrk(postgres, script, hot, seconds);
               }
               default -> {
+                if (System.getenv("STORE_BENCH_SKIP_PG_ONLY") != null) {
+                  // To see whether memory hits differ without the PostgreSQL-only phase's
+                  // aftermath.
+                  e = new Wrk(0, 0, 0);
+                  continue;
+                }
                 // Each round walks a fresh part of the list: no path of it is in memory yet.
                 Path part =
                     paths(dir.resolve("cold-" + r + ".txt"), HOT + coldUsed, HOT + dbRoutes);
