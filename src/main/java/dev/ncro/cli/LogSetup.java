@@ -56,7 +56,13 @@ public final class LogSetup {
     out.start();
 
     root.addAppender(out);
-    root.setLevel(Level.toLevel(config.level(), Level.INFO));
+    Level level = Level.toLevel(config.level(), Level.INFO);
+    root.setLevel(level);
+    // HikariCP (the PostgreSQL route store's pool) warns, with a stack trace, for every pooled
+    // connection a database restart broke; the store reports the outage itself, one line per state
+    // change (PostgresRouteBackend). Its own lines only when debugging.
+    ctx.getLogger("com.zaxxer.hikari")
+        .setLevel(level.isGreaterOrEqual(Level.INFO) ? Level.ERROR : level);
     // Netty and the SQLite driver are chatty at debug; keep them at info unless asked for more.
     ctx.getLogger("io.netty").setLevel(Level.INFO);
   }

@@ -29,8 +29,19 @@ final class PostgresJanitor {
   /** What one run did; {@code ran} is false when another node held the lock. */
   record Result(boolean ran, int routes, int evicted, int expired, int negatives) {}
 
-  /** One run on {@code c} (autocommit on, returned so). */
-  static Result run(Connection c, int maxEntries, long nowMillis) throws SQLException {
+  /**
+   * Below this share of {@code max_entries} (by the server's row estimate and what this node wrote
+   * since) the table is not counted: eviction cannot be due, and {@code count(*)} reads the whole
+   * table (measured: 0.5 to 1 s for 150 000 routes, 95 MB, on the shared 2-core machine).
+   */
+  static final double COUNT_ABOVE = 0.9;
+
+  /**
+   * One run on {@code c} (autocommit on, returned so); {@code atLeast}: how many routes the caller
+   * knows of (its last figure plus what it wrote since), which the server's estimate may lag.
+   */
+  static Result run(Connection c, int maxEntries, long nowMillis, long atLeast)
+      throws SQLException {
     c.setAutoCommit(false);
     try {
       boolean locked;
@@ -41,7 +52,7 @@ final class PostgresJanitor {
       }
       if (!locked) {
         c.commit();
-        return new Result(false, count(c), 0, 0, 0);
+        return new Result(false, estimate(c), 0, 0, 0);
       }
       int expired;
       try (PreparedStatement ps =
@@ -55,7 +66,10 @@ final class PostgresJanitor {
         ps.setLong(1, nowMillis);
         negatives = ps.executeUpdate();
       }
-      int routes = count(c);
+      int routes = estimate(c);
+      if (Math.max(routes, atLeast) >= maxEntries * COUNT_ABOVE) {
+        routes = count(c);
+      }
       int evicted = 0;
       if (routes > maxEntries) {
         try (PreparedStatement ps = c.prepareStatement("DELETE FROM ncro_routes WHERE hash IN"
@@ -79,6 +93,20 @@ final class PostgresJanitor {
     }
   }
 
+  /**
+   * The server's running count of live rows ({@code n_live_tup}, kept from every insert and
+   * delete, read from memory): what the routes gauge shows between exact counts. It lags a commit
+   * by up to a second, and reads 0 after a crash of the server until the next exact count.
+   */
+  static int estimate(Connection c) throws SQLException {
+    try (Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT n_live_tup FROM pg_stat_user_tables"
+            + " WHERE relid = 'ncro_routes'::regclass")) {
+      return rs.next() ? (int) Math.min(Integer.MAX_VALUE, rs.getLong(1)) : 0;
+    }
+  }
+
+  /** The exact number of routes: reads the whole table. */
   static int count(Connection c) throws SQLException {
     try (Statement st = c.createStatement();
         ResultSet rs = st.executeQuery("SELECT count(*) FROM ncro_routes")) {

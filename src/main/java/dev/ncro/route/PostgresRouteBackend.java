@@ -11,7 +11,9 @@ import java.sql.SQLTransientException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
@@ -32,8 +34,9 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes. The database must never fail a request, so:
  * <ul>
  *   <li>reads ({@link #find}, on a memory miss: one indexed lookup of the route and the negative
- *       entry together) give up after {@link #READ_TIMEOUT} and count as misses: the request races;
- *       while the store is not UP they are misses at once, with no connection attempt;
+ *       entry together, shared with the misses that arrive meanwhile) give up after
+ *       {@link #READ_TIMEOUT} and count as misses: the request races; while the store is not UP
+ *       they are misses at once, with no connection attempt;
  *   <li>writes go to a bounded queue and one thread ({@code ncro-postgresql}) sends them in
  *       batches, one transaction each; a full queue drops the write (counted), and the route stays
  *       in this node's memory;
@@ -59,10 +62,31 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
 
   static final int BATCH = 500;
   private static final int LEARNED_NEGATIVES = 4096;
+  /**
+   * The lookup of a batch of memory misses ({@link LookupBatcher}): the route and the negative entry
+   * of each hash, by primary key, in one round trip. Only hashes with either come back.
+   */
   private static final String SELECT =
       "SELECT r.hash, r.upstream, r.latency_ms, r.nar_url, r.file_hash, r.nar_hash,"
-          + " r.nar_size, r.narinfo, r.verified_at, r.expires_at, n.expires_at FROM (SELECT ?::text AS h) k"
-          + " LEFT JOIN ncro_routes r ON r.hash = k.h LEFT JOIN ncro_negatives n ON n.hash = k.h";
+          + " r.nar_size, r.narinfo, r.verified_at, r.expires_at, n.expires_at, k.h"
+          + " FROM unnest(?::text[]) AS k(h)"
+          + " LEFT JOIN ncro_routes r ON r.hash = k.h LEFT JOIN ncro_negatives n ON n.hash = k.h"
+          + " WHERE r.hash IS NOT NULL OR n.hash IS NOT NULL";
+  /**
+   * Memory-miss queries running at once: one per core of the 2-core machine measured, so a second
+   * query overlaps the first one's round trip. One, two and four were not told apart by
+   * {@code bench/store/run} on that (shared) machine (docs/benchmarks.md, issue 17); more only add
+   * database processes competing for the same cores.
+   */
+  static final int LOOKUP_QUERIES = 2;
+  /** Hashes per lookup query at most. */
+  static final int LOOKUP_BATCH = 256;
+  /**
+   * Lookups time out (and race) on their own; the store is only marked DOWN when no query has
+   * started or answered for this long while lookups wait: a database that hangs, not a busy one.
+   */
+  static final Duration UNRESPONSIVE = Duration.ofSeconds(2);
+
   private static final String ROUTES = "SELECT " + PostgresSchema.COLUMNS + " FROM ncro_routes";
 
   private final PostgresSettings settings;
@@ -72,6 +96,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   private final ArrayBlockingQueue<PostgresWrites.Write> queue = new ArrayBlockingQueue<>(QUEUE);
   private final ExecutorService readers = Executors.newThreadPerTaskExecutor(
       Thread.ofVirtual().name("ncro-postgresql-read-", 0).factory());
+  private final LookupBatcher<String, Found> lookups;
   private final ConcurrentHashMap<String, Long> learnedNegatives = new ConcurrentHashMap<>();
   private final AtomicLong dropped = new AtomicLong();
   private final AtomicLong failedReads = new AtomicLong();
@@ -80,6 +105,11 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   private volatile String reason = "not connected yet";
   private volatile int count;
   private volatile boolean closing;
+  /** When a read query last started or answered ({@link System#nanoTime}). */
+  private volatile long progress = System.nanoTime();
+
+  /** One row of the batch lookup: the route (null if none) and the negative entry's expiry (0). */
+  private record Found(Route route, long negativeUntil) {}
 
   private PostgresRouteBackend(
       PostgresSettings settings, HikariDataSource pool, int maxEntries, Clock clock) {
@@ -88,6 +118,11 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
     this.maxEntries = maxEntries;
     this.clock = clock;
     this.worker = Thread.ofPlatform().name("ncro-postgresql").daemon(true).unstarted(this::work);
+    this.lookups = new LookupBatcher<>(
+        Math.max(1, Math.min(LOOKUP_QUERIES, settings.poolSize() - 1)),
+        LOOKUP_BATCH,
+        readers,
+        this::lookupAll);
   }
 
   /**
@@ -146,35 +181,66 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
     h.addDataSourceProperty("socketTimeout", "10");
     h.addDataSourceProperty("tcpKeepAlive", "true");
     h.addDataSourceProperty("ApplicationName", "ncro");
+    // A batch of route or negative-entry upserts goes as multi-row INSERTs, not one per row.
+    h.addDataSourceProperty("reWriteBatchedInserts", "true");
     s.properties().forEach(h::addDataSourceProperty);
     return h;
   }
 
   // ---- reads: on virtual threads of the caller, bounded by READ_TIMEOUT ----
 
+  /**
+   * One memory miss: answered by a query shared with the misses that arrive while others run
+   * ({@link LookupBatcher}); the caller waits at most {@link #READ_TIMEOUT}, then races.
+   */
   @Override
   public Optional<Route> find(String hash) {
-    return read(c -> {
-          try (PreparedStatement ps = c.prepareStatement(SELECT)) {
-            ps.setString(1, hash);
-            try (ResultSet rs = ps.executeQuery()) {
-              if (!rs.next()) {
-                return Optional.<Route>empty();
-              }
-              long negativeUntil = rs.getLong(11);
-              if (!rs.wasNull() && negativeUntil > clock.millis()) {
-                if (learnedNegatives.size() > LEARNED_NEGATIVES) {
-                  learnedNegatives.clear();
-                }
-                learnedNegatives.put(hash, negativeUntil);
-              }
-              return rs.getString(1) == null
-                  ? Optional.<Route>empty()
-                  : Optional.of(PostgresSchema.read(rs, 1));
-            }
-          }
-        })
-        .orElse(Optional.empty());
+    if (state != State.UP) {
+      failedReads.incrementAndGet();
+      return Optional.empty();
+    }
+    Found found;
+    try {
+      found = lookups.lookup(hash).get(READ_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Optional.empty();
+    } catch (TimeoutException e) {
+      timedOut();
+      return Optional.empty();
+    } catch (ExecutionException e) {
+      failed(e.getCause());
+      return Optional.empty();
+    }
+    if (found == null) {
+      return Optional.empty();
+    }
+    if (found.negativeUntil() > clock.millis()) {
+      if (learnedNegatives.size() > LEARNED_NEGATIVES) {
+        learnedNegatives.clear();
+      }
+      learnedNegatives.put(hash, found.negativeUntil());
+    }
+    return Optional.ofNullable(found.route());
+  }
+
+  /** The query behind {@link #find}: every hash of a batch in one round trip. */
+  private Map<String, Found> lookupAll(List<String> hashes) throws SQLException {
+    progress = System.nanoTime();
+    Map<String, Found> out = HashMap.newHashMap(hashes.size());
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(SELECT)) {
+      ps.setArray(1, c.createArrayOf("text", hashes.toArray()));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          long negativeUntil = rs.getLong(11);
+          Route route = rs.getString(1) == null ? null : PostgresSchema.read(rs, 1);
+          out.put(rs.getString(12), new Found(route, negativeUntil));
+        }
+      }
+    }
+    progress = System.nanoTime();
+    return out;
   }
 
   @Override
@@ -238,27 +304,43 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
       return Optional.empty();
     }
     Future<T> f = readers.submit(() -> {
+      progress = System.nanoTime();
       try (Connection c = pool.getConnection()) {
-        return q.run(c);
+        T answer = q.run(c);
+        progress = System.nanoTime();
+        return answer;
       }
     });
     try {
       return Optional.ofNullable(f.get(READ_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      f.cancel(true);
       return Optional.empty();
     } catch (TimeoutException e) {
-      f.cancel(true);
-      failedReads.incrementAndGet();
-      down("a lookup took longer than " + READ_TIMEOUT.toMillis() + " ms");
+      timedOut();
       return Optional.empty();
     } catch (ExecutionException e) {
-      failedReads.incrementAndGet();
-      Throwable cause = e.getCause();
-      down(cause instanceof SQLException s ? describe(s) : settings.scrub(String.valueOf(cause)));
+      failed(e.getCause());
       return Optional.empty();
     }
+  }
+
+  /**
+   * A lookup gave up waiting: a miss. The query goes on (interrupting it would close its
+   * connection) and returns its connection to the pool when it ends. Only when nothing has started
+   * or answered for {@link #UNRESPONSIVE} is the store DOWN: a busy database is slow, not gone.
+   */
+  private void timedOut() {
+    failedReads.incrementAndGet();
+    long quiet = System.nanoTime() - progress;
+    if (quiet > UNRESPONSIVE.toNanos()) {
+      down("no lookup answered for " + TimeUnit.NANOSECONDS.toMillis(quiet) + " ms");
+    }
+  }
+
+  private void failed(Throwable cause) {
+    failedReads.incrementAndGet();
+    down(cause instanceof SQLException s ? describe(s) : settings.scrub(String.valueOf(cause)));
   }
 
   // ---- writes: queued, sent by the worker ----
@@ -275,14 +357,15 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
 
   @Override
   public void touch(List<Touch> touched) {
-    for (Touch t : touched) {
-      enqueue(new PostgresWrites.Touch(t.hash(), t.atMillis()));
+    for (int from = 0; from < touched.size(); from += PostgresWrites.TOUCH_CHUNK) {
+      enqueue(new PostgresWrites.Touches(List.copyOf(
+          touched.subList(from, Math.min(touched.size(), from + PostgresWrites.TOUCH_CHUNK)))));
     }
   }
 
   private void enqueue(PostgresWrites.Write w) {
     if (closing || !queue.offer(w)) {
-      dropped.incrementAndGet();
+      dropped.addAndGet(PostgresWrites.count(List.of(w)));
     }
   }
 
@@ -336,13 +419,13 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
         if (state == State.UP
             && (now - lastJanitor >= JANITOR_EVERY.toMillis()
                 || (overBound && now - lastJanitor >= 1000))) {
-          janitor(now);
+          janitor(now, (long) count + sinceCount);
           lastJanitor = now;
           nextCount = now + COUNT_EVERY.toMillis();
           sinceCount = 0;
         } else if (state == State.UP && now >= nextCount) {
           try (Connection c = pool.getConnection()) {
-            count = PostgresJanitor.count(c);
+            count = PostgresJanitor.estimate(c);
           }
           nextCount = now + COUNT_EVERY.toMillis();
           sinceCount = 0;
@@ -371,7 +454,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
       }
       pending.subList(0, Math.min(BATCH, pending.size())).clear();
     }
-    dropped.addAndGet(pending.size());
+    dropped.addAndGet(PostgresWrites.count(pending));
   }
 
   /** Sends {@code pending}; returns how many new routes it may have added. Keeps it on a transient failure. */
@@ -386,7 +469,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
       if (transient_(e)) {
         down(describe(e));
       } else {
-        dropped.addAndGet(pending.size());
+        dropped.addAndGet(PostgresWrites.count(pending));
         log.atError()
             .setMessage("route database refused a batch of writes; dropped")
             .addKeyValue("writes", pending.size())
@@ -398,9 +481,9 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
     }
   }
 
-  private void janitor(long now) throws SQLException {
+  private void janitor(long now, long atLeast) throws SQLException {
     try (Connection c = pool.getConnection()) {
-      PostgresJanitor.Result r = PostgresJanitor.run(c, maxEntries, now);
+      PostgresJanitor.Result r = PostgresJanitor.run(c, maxEntries, now, atLeast);
       count = r.routes();
       if (r.ran() && (r.evicted() > 0 || r.expired() > 0 || r.negatives() > 0)) {
         log.atInfo()
@@ -426,7 +509,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
             .addKeyValue("version", PostgresSchema.VERSION)
             .log();
       }
-      count = PostgresJanitor.count(c);
+      count = PostgresJanitor.estimate(c);
     }
     reason = "";
     state = State.UP;
@@ -562,7 +645,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
     pool.close();
   }
 
-  /** The statement a memory miss runs (one parameter, the hash): tests check its plan uses the primary keys. */
+  /** The statement memory misses run (one parameter, an array of hashes): tests check its plan uses the primary keys. */
   public static String lookupSql() {
     return SELECT;
   }

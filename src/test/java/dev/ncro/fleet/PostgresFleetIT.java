@@ -144,6 +144,7 @@ class PostgresFleetIT {
     assertThat(a.get("/" + known + ".narinfo").statusCode()).isEqualTo(200);
     Await.until("route shared", () -> fleet.hasRoute(known));
 
+    LogCapture logs = open.add(new LogCapture());
     pg.stop();
     int i = 10;
     for (NcroHarness n : all) {
@@ -194,6 +195,16 @@ class PostgresFleetIT {
       assertThat(PostgresFleet.text(n.get("/metrics").body()))
           .contains("ncro_store_up{store=\"postgresql\"} 1");
     }
+    // The outage is logged as state changes (a node may see a second one if a connection broken by
+    // the restart fails after it reconnected), not as a warning per pooled connection.
+    List<String> lines = logs.lines();
+    assertThat(lines).noneMatch(l -> l.contains("com.zaxxer") && !l.startsWith("DEBUG"));
+    assertThat(
+            lines.stream().filter(l -> l.contains("route database unavailable")).count())
+        .isBetween(3L, 6L);
+    assertThat(
+            lines.stream().filter(l -> l.contains("route database connected")).count())
+        .isBetween(3L, 6L);
   }
 
   @Test

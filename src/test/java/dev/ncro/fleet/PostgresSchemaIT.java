@@ -117,7 +117,8 @@ class PostgresSchemaIT {
       // lookup can use.
       st.execute("SET enable_seqscan = off");
       try (var ps = c.prepareStatement("EXPLAIN " + PostgresRouteBackend.lookupSql())) {
-        ps.setString(1, TestNarinfo.hash(1));
+        ps.setArray(
+            1, c.createArrayOf("text", new Object[] {TestNarinfo.hash(1), TestNarinfo.hash(2)}));
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
             plan.append(rs.getString(1)).append('\n');
