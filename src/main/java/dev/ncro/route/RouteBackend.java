@@ -44,6 +44,15 @@ public interface RouteBackend extends AutoCloseable {
   /** Records the last use of routes served from memory (for LRU eviction). */
   void touch(List<Touch> touched);
 
+  /**
+   * Whether {@link #find} records a use of what it finds itself (when the stored last use is
+   * stale), so the caller need not: the SQLite backend reads {@code last_used} with the row and
+   * remembers only the uses a flush would write.
+   */
+  default boolean recordsUsesOnRead() {
+    return false;
+  }
+
   /** How many routes are stored. */
   int count();
 

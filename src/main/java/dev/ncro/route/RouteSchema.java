@@ -14,6 +14,10 @@ import java.util.TreeSet;
 final class RouteSchema {
   static final String SELECT =
       "SELECT hash, upstream, latency_ms, nar_url, file_hash, nar_hash, nar_size, narinfo, verified_at, expires_at FROM routes";
+  /** {@link #SELECT} plus {@code last_used} as column 11, for lookups that decide recency. */
+  static final String SELECT_WITH_LAST_USED =
+      "SELECT hash, upstream, latency_ms, nar_url, file_hash, nar_hash, nar_size, narinfo, verified_at, expires_at, last_used FROM routes";
+
   static final String UPSERT =
       "INSERT INTO routes (hash, upstream, latency_ms, nar_url, file_hash, nar_hash, nar_size, narinfo, verified_at, expires_at, last_used)"
           + " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(hash) DO UPDATE SET upstream=excluded.upstream,"

@@ -211,7 +211,7 @@ public final class RouteStore implements AutoCloseable {
   /** Writes in-memory recency (last use of cached routes) back to the database. */
   public void flushRecency() {
     List<RouteBackend.Touch> touched = memory.drainTouched();
-    if (!touched.isEmpty()) {
+    if (!touched.isEmpty() || backend.recordsUsesOnRead()) {
       backend.touch(touched);
     }
   }
@@ -251,7 +251,9 @@ public final class RouteStore implements AutoCloseable {
       memory.remove(r.hash());
       return false;
     }
-    memory.touch(r.hash());
+    if (!backend.recordsUsesOnRead()) {
+      memory.touch(r.hash());
+    }
     return true;
   }
 }

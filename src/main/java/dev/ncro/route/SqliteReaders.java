@@ -31,7 +31,7 @@ final class SqliteReaders {
 
     private Reader(Connection c) throws SQLException {
       connection = c;
-      find = c.prepareStatement(RouteSchema.SELECT + " WHERE hash = ?");
+      find = c.prepareStatement(RouteSchema.SELECT_WITH_LAST_USED + " WHERE hash = ?");
       byNarUrl = c.prepareStatement(
           RouteSchema.SELECT + " WHERE nar_url = ? ORDER BY verified_at DESC LIMIT 1");
       recentLive = c.prepareStatement(

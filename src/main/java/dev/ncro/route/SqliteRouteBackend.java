@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -75,6 +76,13 @@ public final class SqliteRouteBackend implements RouteBackend {
   private final int maxEntries;
   private final Clock clock;
   private final int readerCount;
+  /**
+   * Uses found by {@link #find} whose stored {@code last_used} is more than the grain behind, for
+   * the next {@link #touch}. Only those: under random hits over a large store, recording every use
+   * held up to 65 536 entries between flushes, promoted into the old generation (docs/decisions.md
+   * §14), for rows the flush then left alone.
+   */
+  private final ConcurrentHashMap<String, Long> readUses = new ConcurrentHashMap<>();
   /** Guards the writer, {@link #count} and the switch to a fresh file. */
   private final ReentrantLock lock = new ReentrantLock();
 
@@ -153,8 +161,24 @@ public final class SqliteRouteBackend implements RouteBackend {
   public Optional<Route> find(String hash) {
     return read(r -> {
       r.find.setString(1, hash);
-      return first(r.find);
+      try (ResultSet rs = r.find.executeQuery()) {
+        if (!rs.next()) {
+          return Optional.empty();
+        }
+        Route route = RouteSchema.read(rs);
+        long now = clock.millis();
+        if (now - rs.getLong(11) >= RECENCY_GRANULARITY.toMillis()
+            && readUses.size() < RouteMemoryCache.MAX_TOUCHED) {
+          readUses.put(hash, now);
+        }
+        return Optional.of(route);
+      }
     });
+  }
+
+  @Override
+  public boolean recordsUsesOnRead() {
+    return true;
   }
 
   @Override
@@ -238,7 +262,14 @@ public final class SqliteRouteBackend implements RouteBackend {
    * nothing.
    */
   @Override
-  public void touch(List<Touch> touched) {
+  public void touch(List<Touch> given) {
+    List<Touch> touched = new ArrayList<>(given);
+    for (String hash : List.copyOf(readUses.keySet())) {
+      Long at = readUses.remove(hash);
+      if (at != null) {
+        touched.add(new Touch(hash, at));
+      }
+    }
     long grain = RECENCY_GRANULARITY.toMillis();
     for (int from = 0; from < touched.size(); from += TOUCH_CHUNK) {
       List<Touch> chunk = touched.subList(from, Math.min(touched.size(), from + TOUCH_CHUNK));

@@ -330,4 +330,31 @@ class RouteStoreTest {
       assertThat(s.byNarUrl(pending.narUrl())).isEmpty();
     }
   }
+
+  @Test
+  void aDatabaseReadRecordsItsUseOnlyWhenTheStoredOneIsStale() throws Exception {
+    MutableClock clock = new MutableClock();
+    Path db = dir.resolve("uses.db");
+    try (RouteStore s = RouteStore.open(db, 100, 10, clock)) {
+      RouteBackend b = s.backend();
+      b.upsert(route(hash(1), clock.millis(), 60_000_000));
+      b.upsert(route(hash(2), clock.millis(), 60_000_000));
+      long written = clock.millis();
+      clock.advance(SqliteRouteBackend.RECENCY_GRANULARITY.toMillis() + 1);
+      b.find(hash(1)); // stale: recorded
+      b.touch(List.of());
+      clock.advance(1_000);
+      b.find(hash(1)); // fresh again: nothing to record
+      b.touch(List.of());
+      try (var c = DriverManager.getConnection("jdbc:sqlite:" + db);
+          ResultSet rs = c.createStatement()
+              .executeQuery("SELECT hash, last_used FROM routes ORDER BY hash")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getLong(2))
+            .isEqualTo(written + SqliteRouteBackend.RECENCY_GRANULARITY.toMillis() + 1);
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getLong(2)).as("never read").isEqualTo(written);
+      }
+    }
+  }
 }
