@@ -83,6 +83,7 @@ public final class TestUpstream implements AutoCloseable {
   private volatile boolean bodyOnHead;
   private volatile boolean rangeAs200;
   private volatile boolean rangeOffByOne;
+  private volatile boolean chunked;
 
   private TestUpstream(ServerSocket server) {
     this.server = server;
@@ -163,6 +164,11 @@ public final class TestUpstream implements AutoCloseable {
   /** Answers a Range request with a 206 that starts one byte later than asked (a broken cache). */
   public void rangeOffByOne(boolean on) {
     rangeOffByOne = on;
+  }
+
+  /** Bodies over 16 KiB go with {@code Transfer-Encoding: chunked} (64 KiB chunks) instead of a Content-Length. */
+  public void chunked(boolean on) {
+    chunked = on;
   }
 
   public List<Request> requests() {
@@ -324,6 +330,20 @@ public final class TestUpstream implements AutoCloseable {
       bodyBytes.computeIfAbsent(req.path(), k -> new AtomicLong()).addAndGet(body.length);
       out.flush();
       return !"close".equalsIgnoreCase(req.headers().get("connection"));
+    }
+    if (chunked && !head && r.truncateAfter() < 0) {
+      out.write(head1
+          .replace("Content-Length: " + body.length, "Transfer-Encoding: chunked")
+          .getBytes(StandardCharsets.ISO_8859_1));
+      for (int off = 0; off < body.length; off += 64 * 1024) {
+        int len = Math.min(64 * 1024, body.length - off);
+        out.write((Integer.toHexString(len) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+        out.write(body, off, len);
+        out.write("\r\n".getBytes(StandardCharsets.ISO_8859_1));
+      }
+      out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      return true;
     }
     out.write(headBytes);
     if (!head || bodyOnHead) {
