@@ -186,6 +186,11 @@ public final class Exchange {
     if (finished || response == null || splice != null) {
       return "the exchange is not streaming a body";
     }
+    if (!HttpUtil.isKeepAlive(response)) {
+      // Its FIN follows the body at once; Netty's splice closes a half-closed channel after one
+      // pipe-full (64 KiB) and drops what is still in the socket, where the copy relay reads on.
+      return "the upstream closes the connection after this response";
+    }
     return BodySplice.refusal(channel, client);
   }
 

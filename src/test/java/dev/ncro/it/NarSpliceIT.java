@@ -222,6 +222,38 @@ class NarSpliceIT {
   }
 
   @Test
+  void aBodyThatStallsMidSpliceHitsTheStallTimeoutAndResumesElsewhere() throws Exception {
+    TestUpstream routed = upstream();
+    TestUpstream other = upstream();
+    String h = TestNarinfo.hash(32);
+    byte[] nar = bytes(16 << 20, 10);
+    routed.putNarinfo(h, narinfo(h, "/nar/stall.nar", nar.length, "sha256:stallfile"));
+    other.setLatency(Duration.ofMillis(100));
+    other.putNarinfo(h, narinfo(h, "/nar/stall.nar", nar.length, "sha256:stallfile"));
+    routed.put("/nar/stall.nar", TestUpstream.Response.ok(nar).truncateAfter(7_000_000));
+    routed.stallAtTruncation(true); // then silence, connection open: only the stall timeout (2 s) ends it
+    other.putNar("/nar/stall.nar", nar);
+    NcroHarness n = ncro(List.of(routed.uri(), other.uri()));
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream"))
+        .hasValue(routed.uri().getAuthority());
+    other.setLatency(Duration.ZERO);
+
+    HttpResponse<byte[]> r = n.get("/nar/stall.nar");
+    assertThat(r.body()).isEqualTo(nar);
+    Await.until("ncro closed the stalled connection", () -> routed.hangsEndedByPeer() == 1);
+    assertThat(metric(
+            n, "ncro_upstream_errors_total{upstream=\"" + routed.uri() + "\",kind=\"timeout\"}"))
+        .isEqualTo(1);
+    TestUpstream.Request resumed = other.requests().stream()
+        .filter(q -> q.path().equals("/nar/stall.nar"))
+        .findFirst()
+        .orElseThrow();
+    // Nothing was lost to a close here: every byte the stalled upstream sent reached the client.
+    assertThat(resumed.headers().get("range")).isEqualTo("bytes=7000000-");
+    assertThat(relays(n, "splice")).isEqualTo(2);
+  }
+
+  @Test
   void aClientThatLeavesMidSpliceStopsTheUpstreamTransfer() throws Exception {
     TestUpstream a = upstream();
     byte[] nar = bytes(64 << 20, 6);

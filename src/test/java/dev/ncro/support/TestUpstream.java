@@ -84,6 +84,7 @@ public final class TestUpstream implements AutoCloseable {
   private volatile boolean rangeAs200;
   private volatile boolean rangeOffByOne;
   private volatile boolean chunked;
+  private volatile boolean stallAtTruncation;
 
   private TestUpstream(ServerSocket server) {
     this.server = server;
@@ -169,6 +170,14 @@ public final class TestUpstream implements AutoCloseable {
   /** Bodies over 16 KiB go with {@code Transfer-Encoding: chunked} (64 KiB chunks) instead of a Content-Length. */
   public void chunked(boolean on) {
     chunked = on;
+  }
+
+  /**
+   * A body with {@link Response#truncateAfter} stops there but keeps the connection open (until the
+   * peer closes it): a body that stalls mid-way, instead of one that breaks.
+   */
+  public void stallAtTruncation(boolean on) {
+    stallAtTruncation = on;
   }
 
   public List<Request> requests() {
@@ -351,6 +360,12 @@ public final class TestUpstream implements AutoCloseable {
       writeBody(req.path(), out, body, (int) n);
       if (n < body.length) {
         out.flush();
+        if (stallAtTruncation) {
+          while (in.read() >= 0) {
+            // hold the connection, sending nothing, until the peer gives up on it
+          }
+          hangsEndedByPeer.incrementAndGet();
+        }
         return false;
       }
     }
