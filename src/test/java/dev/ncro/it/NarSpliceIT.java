@@ -231,7 +231,8 @@ class NarSpliceIT {
     other.setLatency(Duration.ofMillis(100));
     other.putNarinfo(h, narinfo(h, "/nar/stall.nar", nar.length, "sha256:stallfile"));
     routed.put("/nar/stall.nar", TestUpstream.Response.ok(nar).truncateAfter(7_000_000));
-    routed.stallAtTruncation(true); // then silence, connection open: only the stall timeout (2 s) ends it
+    routed.stallAtTruncation(
+        true); // then silence, connection open: only the stall timeout (2 s) ends it
     other.putNar("/nar/stall.nar", nar);
     NcroHarness n = ncro(List.of(routed.uri(), other.uri()));
     assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream"))
@@ -242,7 +243,7 @@ class NarSpliceIT {
     assertThat(r.body()).isEqualTo(nar);
     Await.until("ncro closed the stalled connection", () -> routed.hangsEndedByPeer() == 1);
     assertThat(metric(
-            n, "ncro_upstream_errors_total{upstream=\"" + routed.uri() + "\",kind=\"timeout\"}"))
+            n, "ncro_upstream_errors_total{kind=\"timeout\",upstream=\"" + routed.uri() + "\"}"))
         .isEqualTo(1);
     TestUpstream.Request resumed = other.requests().stream()
         .filter(q -> q.path().equals("/nar/stall.nar"))
