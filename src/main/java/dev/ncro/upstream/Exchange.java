@@ -3,6 +3,7 @@ package dev.ncro.upstream;
 import io.netty.channel.Channel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -213,6 +214,9 @@ public final class Exchange {
       throw new IllegalStateException("splice not possible: " + spliceRefusal(client));
     }
     ConnectionPool.renewCodec(channel);
+    if (finished) {
+      return; // the old decoder held undecoded bytes (see onMessage): the exchange failed
+    }
     splice = BodySplice.start(
         channel,
         client,
@@ -289,6 +293,15 @@ public final class Exchange {
   void onMessage(Object msg) {
     if (finished) {
       ReferenceCountUtil.release(msg);
+      return;
+    }
+    if (!(msg instanceof HttpObject)) {
+      // Only a removed decoder's leftovers (renewCodec) arrive undecoded; its content state
+      // consumes every byte it is given, so this never happens, and must not pass silently if it
+      // did: those would be body bytes the splice skipped.
+      ReferenceCountUtil.release(msg);
+      failAndClose(new UpstreamException(
+          FailureKind.PROTOCOL, "undecoded bytes left when the response decoder was replaced"));
       return;
     }
     lastProgressNanos = System.nanoTime();
