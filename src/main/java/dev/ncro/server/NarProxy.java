@@ -444,7 +444,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     copied = 0;
     spliced = 0;
     splicing = false;
-    bodyOpen = true;
+    bodyOpen = !head(); // a HEAD answer has no body to relay
   }
 
   /** The current upstream body ended, whole or broken: counted once in the relay metrics. */
