@@ -43,7 +43,8 @@ final class ConfigBinder {
       "admin_allow",
       "trusted_proxies",
       "max_hops",
-      "want_mass_query");
+      "want_mass_query",
+      "nar_splice");
   private static final Set<String> CLIENT =
       Set.of("username", "password_file", "bearer_token_file");
   private static final Set<String> UPSTREAM = Set.of(
@@ -177,7 +178,8 @@ final class ConfigBinder {
             cidrs(m, "admin_allow", "server.admin_allow"),
             cidrs(m, "trusted_proxies", "server.trusted_proxies")),
         f.integer(m, "max_hops", "server.max_hops", 1, MAX_HOPS_LIMIT),
-        f.bool(m, "want_mass_query", "server.want_mass_query"));
+        f.bool(m, "want_mass_query", "server.want_mass_query"),
+        f.bool(m, "nar_splice", "server.nar_splice"));
   }
 
   /** A list of networks; absent or empty = no restriction (the caller decides what that means). */

@@ -21,8 +21,27 @@ public record ServerConfig(
     int cachePriority,
     AccessPolicy access,
     int maxHops,
-    boolean wantMassQuery) {
+    boolean wantMassQuery,
+    boolean narSplice) {
   public static final int DEFAULT_MAX_HOPS = 1;
+
+  /** The shape before the splice relay: {@code nar_splice} true. */
+  public ServerConfig(
+      ListenAddress listen,
+      Duration readTimeout,
+      Duration writeTimeout,
+      int cachePriority,
+      AccessPolicy access,
+      int maxHops,
+      boolean wantMassQuery) {
+    this(listen, readTimeout, writeTimeout, cachePriority, access, maxHops, wantMassQuery, true);
+  }
+
+  /** The same with {@code nar_splice} set. */
+  public ServerConfig withNarSplice(boolean on) {
+    return new ServerConfig(
+        listen, readTimeout, writeTimeout, cachePriority, access, maxHops, wantMassQuery, on);
+  }
 
   /** The shape before loop safety: {@code max_hops} 1, {@code want_mass_query} true. */
   public ServerConfig(

@@ -51,12 +51,17 @@ public final class Metrics {
   private final Histogram raceLatency;
   private final Gauge narStreams;
   private final Counter narHedges;
+  private final Counter narRelays;
+  private final Counter narRelayBytes;
   private final Histogram queueWait;
   private final Counter fileRequests;
   private final Counter clientRejected;
   private final Counter filtered;
   private final Counter fallback;
   /** How a lookup that reached the fallback cache ended. */
+  /** How a NAR body is relayed: {@code ncro_nar_relay_total}'s modes. */
+  static final String[] RELAY_MODES = {"splice", "copy"};
+
   static final String[] FALLBACK_OUTCOMES = {"found", "absent", "unavailable"};
 
   public Metrics(UpstreamRegistry upstreams, IntSupplier routeEntries) {
@@ -114,6 +119,20 @@ public final class Metrics {
         .register(registry);
     for (NarHedgeOutcome o : NarHedgeOutcome.values()) {
       narHedges.initLabelValues(o.label());
+    }
+    narRelays = Counter.builder()
+        .name("ncro_nar_relay_total")
+        .help("Upstream NAR bodies relayed to clients, by how: splice (kernel, plain HTTP) or copy")
+        .labelNames("mode")
+        .register(registry);
+    narRelayBytes = Counter.builder()
+        .name("ncro_nar_relay_bytes_total")
+        .help("NAR body bytes relayed to clients, by how: splice or copy")
+        .labelNames("mode")
+        .register(registry);
+    for (String mode : RELAY_MODES) {
+      narRelays.initLabelValues(mode);
+      narRelayBytes.initLabelValues(mode);
     }
     clientRejected = Counter.builder()
         .name("ncro_client_rejected_total")
@@ -361,6 +380,21 @@ public final class Metrics {
 
   public void narEnded() {
     narStreams.dec();
+  }
+
+  /**
+   * One upstream's NAR body ended (whole or broken), {@code copied} bytes of it relayed through
+   * ncro's memory and {@code spliced} by splice; its mode is splice when any byte was spliced.
+   */
+  public void narRelayed(long copied, long spliced) {
+    String mode = spliced > 0 ? "splice" : "copy";
+    narRelays.labelValues(mode).inc();
+    if (copied > 0) {
+      narRelayBytes.labelValues("copy").inc(copied);
+    }
+    if (spliced > 0) {
+      narRelayBytes.labelValues("splice").inc(spliced);
+    }
   }
 
   /** One NAR hedge ended (or could not be sent): {@link NarHedgeOutcome}. */

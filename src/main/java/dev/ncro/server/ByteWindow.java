@@ -69,7 +69,7 @@ final class ByteWindow {
   }
 
   /** {@code n} body bytes went to the client. */
-  void delivered(int n) {
+  void delivered(long n) {
     delivered += n;
   }
 

@@ -51,6 +51,7 @@ final class Endpoints {
   private final CacheFileRouter files;
   private final NarHedging hedging;
   private final int maxHops;
+  private final boolean narSplice;
 
   Endpoints(
       NarinfoRouter narinfo,
@@ -64,8 +65,10 @@ final class Endpoints {
       int cachePriority,
       int maxHops,
       boolean wantMassQuery,
-      NarHedging hedging) {
+      NarHedging hedging,
+      boolean narSplice) {
     this.hedging = hedging;
+    this.narSplice = narSplice;
     this.maxHops = maxHops;
     this.files = files;
     this.metrics = metrics;
@@ -278,6 +281,7 @@ final class Endpoints {
           metrics,
           resumes,
           hedging,
+          narSplice,
           () -> blocking.execute(() -> nars.routedUpstreamLost(plan)),
           conn::done);
       conn.channel().eventLoop().execute(() -> conn.stream(proxy));

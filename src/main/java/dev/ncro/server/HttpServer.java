@@ -79,7 +79,8 @@ public final class HttpServer implements AutoCloseable {
         config.cachePriority(),
         config.maxHops(),
         config.wantMassQuery(),
-        hedging);
+        hedging,
+        config.narSplice());
     this.gate = new ClientGate(config.access(), metrics);
   }
 

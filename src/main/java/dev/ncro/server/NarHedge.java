@@ -344,6 +344,13 @@ final class NarHedge {
     }
 
     @Override
+    public void onSpliced(long n) {
+      if (forwarding) {
+        proxy.onSpliced(n);
+      }
+    }
+
+    @Override
     public void onComplete() {
       if (forwarding) {
         proxy.onComplete();

@@ -45,6 +45,12 @@ import org.slf4j.LoggerFactory;
  * seamless response. Otherwise the client connection is aborted, so Nix sees a broken transfer and
  * never a clean end of a short body. The steps are the {@link Phase}s (docs/design.md draws them).
  *
+ * <p>Where the client and the upstream both speak plain HTTP over epoll on one event loop, the rest
+ * of a body of known length goes by splice(2) after the first socket read ({@link
+ * Exchange#spliceTo}, {@code server.nar_splice}): the bytes never enter ncro's memory, and every
+ * rule above holds, since the splice reports exactly how many bytes reached the client
+ * ({@link #onSpliced}). {@code ncro_nar_relay_total{mode}} tells which way each body went.
+ *
  * <p>All callbacks run on the current upstream connection's event loop, one exchange at a time;
  * {@link #clientClosed()} and {@link #clientWritable()} come from the client's loop and touch only
  * the atomic phase and the volatile exchange.
@@ -84,6 +90,8 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   private final Runnable onDone;
   private final Runnable routedLost;
   private final NarHedging hedging;
+  /** {@code server.nar_splice}: bodies may be spliced where both sides allow it. */
+  private final boolean spliceEnabled;
   /** The client's {@code Range: bytes=N-} start, -1 without one. */
   private final long requestedFrom;
 
@@ -116,6 +124,19 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   /** Body written to the client since the last flush. */
   private boolean unflushed;
 
+  /** The current upstream body's length (its Content-Length), -1 when unknown or chunked. */
+  private long bodyLength = -1;
+  /** Bytes of the current upstream body received so far (copied, dropped or spliced). */
+  private long bodyReceived;
+  /** Bytes of the current upstream body relayed by copy, and by splice. */
+  private long copied;
+
+  private long spliced;
+  /** Splice or copy was decided for the current upstream body (see {@link #maybeSplice}). */
+  private boolean splicing;
+  /** A body is streaming whose relay has not been counted in the metrics yet. */
+  private boolean bodyOpen;
+
   NarProxy(
       Channel client,
       HttpMethod method,
@@ -127,9 +148,11 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       Metrics metrics,
       ResumeFinder resumes,
       NarHedging hedging,
+      boolean spliceEnabled,
       Runnable routedLost,
       Runnable onDone) {
     this.client = client;
+    this.spliceEnabled = spliceEnabled;
     this.hedging = hedging;
     this.method = method;
     this.narUrl = narUrl;
@@ -339,6 +362,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
         ContentRange.parse(r.headers().get(HttpHeaderNames.CONTENT_RANGE)),
         requestedFrom);
     String route = hedged ? "nar-hedge" : plan.routeLabel(current);
+    bodyStarted(r);
     client.writeAndFlush(NarHeaders.forClient(r, window, head(), current.host(), route));
     registry.success(current, ex.elapsedNanos() / 1e6);
   }
@@ -364,6 +388,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       return;
     }
     registry.success(current, ex.elapsedNanos() / 1e6);
+    bodyStarted(r);
     log.atInfo()
         .setMessage("NAR resumed from another upstream")
         .addKeyValue("nar_url", narUrl)
@@ -385,6 +410,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       content.release();
       return;
     }
+    bodyReceived += content.readableBytes();
     content.skipBytes(window.drop(content.readableBytes()));
     if (!content.isReadable()) {
       content.release();
@@ -393,6 +419,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     int n = content.readableBytes();
     current.stats().countNarBytes(n);
     window.delivered(n);
+    copied += n;
     client.write(new DefaultHttpContent(content));
     unflushed = true;
     if (!client.isWritable()) {
@@ -407,6 +434,75 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       unflushed = false;
       client.flush();
     }
+    maybeSplice();
+  }
+
+  /** A 2xx body starts streaming to the client from the current upstream. */
+  private void bodyStarted(HttpResponse r) {
+    bodyLength = HttpUtil.isTransferEncodingChunked(r) ? -1 : HttpUtil.getContentLength(r, -1L);
+    bodyReceived = 0;
+    copied = 0;
+    spliced = 0;
+    splicing = false;
+    bodyOpen = !head(); // a HEAD answer has no body to relay
+  }
+
+  /** The current upstream body ended, whole or broken: counted once in the relay metrics. */
+  private void bodyEnded() {
+    if (bodyOpen) {
+      bodyOpen = false;
+      metrics.narRelayed(copied, spliced);
+    }
+  }
+
+  /**
+   * After a socket read (whatever it delivered went to the client by copy, and was flushed), the
+   * rest of the body goes by splice when: splice is on, the request is a GET, the upstream body
+   * has a Content-Length (not chunked) whose rest is exactly what the client still awaits (so no
+   * leading bytes of an ignored Range remain to drop), the client takes bytes now, and the
+   * connections allow it ({@link Exchange#spliceRefusal}: epoll, one event loop, no TLS).
+   * Nothing in ncro reads NAR bytes (no hash, no inspection): the copy relay only counts them.
+   */
+  private void maybeSplice() {
+    Exchange ex = exchange;
+    if (!spliceEnabled
+        || splicing
+        || ex == null
+        || head()
+        || bodyLength < 0
+        || phase.get() != Phase.STREAMING) {
+      return;
+    }
+    long rest = bodyLength - bodyReceived;
+    if (rest <= 0 || rest != window.promised() - window.delivered() || !client.isWritable()) {
+      return;
+    }
+    if (ex.readsPaused()) {
+      return; // asked again after the next read
+    }
+    splicing = true; // decided for this body: by splice, or by copy to its end
+    String refusal = ex.spliceRefusal(client);
+    if (refusal != null) {
+      log.atDebug()
+          .setMessage("NAR body relayed by copy")
+          .addKeyValue("nar_url", narUrl)
+          .addKeyValue("reason", refusal)
+          .log();
+      return;
+    }
+    ex.spliceTo(client, rest);
+  }
+
+  /** Spliced body bytes reached the client's pipe: counted as the copy relay counts its chunks. */
+  @Override
+  public void onSpliced(long n) {
+    if (window == null || phase.get() != Phase.STREAMING) {
+      return;
+    }
+    bodyReceived += n;
+    spliced += n;
+    current.stats().countNarBytes(n);
+    window.delivered(n);
   }
 
   @Override
@@ -422,6 +518,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
               true);
           return;
         }
+        bodyEnded();
         client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
         moveTo(Phase.DONE);
       }
@@ -467,6 +564,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
         "NAR " + error.kind().label() + ": " + error.getMessage(),
         sentNanos);
     if (p == Phase.STREAMING || p == Phase.RESUMING) {
+      bodyEnded();
       broken.add(current);
       moveTo(Phase.RESUMING);
       log.atWarn()

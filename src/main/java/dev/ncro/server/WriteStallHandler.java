@@ -2,6 +2,7 @@ package dev.ncro.server;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.epoll.EpollTcpInfo;
 import io.netty.handler.timeout.IdleState;
@@ -12,7 +13,8 @@ import java.util.function.Predicate;
 
 /**
  * Cuts a client that has stopped reading its response: {@code server.write_timeout} without write
- * progress while bytes are queued (the channel is not writable), and TCP not moving either. A
+ * progress while bytes are queued (the channel is not writable, or a splice waits), and TCP not
+ * moving either. A
  * pipeline stage of its own, as Netty's {@code WriteTimeoutHandler} is: the request handler never
  * sees the idle events it consumes.
  *
@@ -44,11 +46,24 @@ final class WriteStallHandler extends IdleStateHandler {
   @Override
   protected void channelIdle(ChannelHandlerContext ctx, IdleStateEvent evt) throws Exception {
     Channel ch = ctx.channel();
-    if (evt.state() == IdleState.WRITER_IDLE && !ch.isWritable() && !stillDelivering.test(ch)) {
+    if (evt.state() == IdleState.WRITER_IDLE && backlogged(ch) && !stillDelivering.test(ch)) {
       ctx.close();
       return;
     }
     super.channelIdle(ctx, evt);
+  }
+
+  /**
+   * Bytes wait for the client: the channel is above its high-water mark, or a spliced body's bytes
+   * wait in its pipe (Netty counts such a write as a few bytes, so it never makes the channel
+   * unwritable; see {@code BodySplice}).
+   */
+  private static boolean backlogged(Channel ch) {
+    if (!ch.isWritable()) {
+      return true;
+    }
+    ChannelOutboundBuffer out = ch.unsafe().outboundBuffer();
+    return out != null && !out.isEmpty();
   }
 
   /**

@@ -108,11 +108,23 @@ final class ConnectionPool {
                 }
               });
             }
-            // Large chunks: the decoder slices what the socket delivered instead of copying.
-            ch.pipeline().addLast("codec", new HttpClientCodec(8192, 32768, 1 << 20));
+            ch.pipeline().addLast("codec", codec());
             ch.pipeline().addLast("exchange", new ClientConnectionHandler());
           }
         });
+  }
+
+  /** Large chunks: the decoder slices what the socket delivered instead of copying. */
+  private static HttpClientCodec codec() {
+    return new HttpClientCodec(8192, 32768, 1 << 20);
+  }
+
+  /**
+   * A fresh codec in place of the connection's one, whose decoder is mid-body: after a body was
+   * spliced past it ({@link BodySplice}), the next response on the connection starts clean.
+   */
+  static void renewCodec(Channel ch) {
+    ch.pipeline().replace("codec", "codec", codec());
   }
 
   /** A live idle connection, or null when a new one must be opened. */

@@ -3,6 +3,7 @@ package dev.ncro.upstream;
 import io.netty.channel.Channel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -52,6 +53,8 @@ public final class Exchange {
   private boolean paused;
   private long lastProgressNanos = startNanos;
   private ScheduledFuture<?> watchdog;
+  /** The rest of the body is being spliced to a client ({@link #spliceTo}); null otherwise. */
+  private BodySplice splice;
 
   Exchange(
       Channel channel,
@@ -175,6 +178,91 @@ public final class Exchange {
     }
   }
 
+  /**
+   * Why the rest of this response's body cannot be spliced to {@code client} ({@link BodySplice}),
+   * or null when it can: epoll on both sides, one event loop, no TLS. Call on this connection's
+   * event loop.
+   */
+  public String spliceRefusal(Channel client) {
+    if (finished || response == null || splice != null) {
+      return "the exchange is not streaming a body";
+    }
+    if (!HttpUtil.isKeepAlive(response)) {
+      // Its FIN follows the body at once; Netty's splice closes a half-closed channel after one
+      // pipe-full (64 KiB) and drops what is still in the socket, where the copy relay reads on.
+      return "the upstream closes the connection after this response";
+    }
+    return BodySplice.refusal(channel, client);
+  }
+
+  /** Reading is paused by backpressure ({@link #pauseWhile}): no splice may start until it resumes. */
+  public boolean readsPaused() {
+    return paused;
+  }
+
+  /**
+   * Hands the rest of the body, exactly {@code length} bytes, to {@code client} by splice(2): no
+   * more {@code onContent}; the listener hears {@link ResponseListener#onSpliced} as bytes go, then
+   * {@code onComplete} or {@code onError} as before. The first-byte/stall watchdog goes on,
+   * counting spliced bytes as progress and a full client pipe as a pause. The HTTP decoder is
+   * replaced by a fresh one first: it never sees the spliced bytes, and the connection goes back
+   * to the pool only after all of them were consumed. Call on this connection's event loop after
+   * {@link #spliceRefusal} said null, and after the client got everything written on before.
+   */
+  public void spliceTo(Channel client, long length) {
+    if (paused || spliceRefusal(client) != null || length <= 0) {
+      throw new IllegalStateException("splice not possible: " + spliceRefusal(client));
+    }
+    ConnectionPool.renewCodec(channel);
+    if (finished) {
+      return; // the old decoder held undecoded bytes (see onMessage): the exchange failed
+    }
+    splice = BodySplice.start(
+        channel,
+        client,
+        length,
+        new BodySplice.Events() {
+          @Override
+          public void progress(long n) {
+            lastProgressNanos = System.nanoTime();
+            listener.onSpliced(n);
+          }
+
+          @Override
+          public void completed() {
+            if (!finished) {
+              bodyEnded();
+            }
+          }
+
+          @Override
+          public void failed(Throwable cause) {
+            spliceFailed(client, cause);
+          }
+        },
+        this::abort);
+  }
+
+  private void spliceFailed(Channel client, Throwable cause) {
+    if (finished) {
+      return;
+    }
+    if (!client.isActive()) { // the client went away: its handler tells the listener
+      finish();
+      channel.close();
+      return;
+    }
+    if (cause instanceof UpstreamException u) {
+      failAndClose(u);
+      return;
+    }
+    failAndClose(new UpstreamException(
+        FailureKind.TRUNCATED,
+        "connection closed mid-body (splice)"
+            + (cause == null || cause.getMessage() == null ? "" : ": " + cause.getMessage()),
+        cause));
+  }
+
   void start() {
     long period = Math.max(20, Math.min(firstByte.toMillis(), stall.toMillis()) / 5);
     watchdog = channel
@@ -185,6 +273,12 @@ public final class Exchange {
   private void checkTimeouts() {
     if (finished) {
       return;
+    }
+    if (splice != null) {
+      splice.settle(); // progress moves lastProgressNanos
+      if (!channel.config().isAutoRead()) { // Netty paused the upstream: the client's pipe is full
+        lastProgressNanos = System.nanoTime();
+      }
     }
     long now = System.nanoTime();
     if (response == null && now - startNanos > firstByte.toNanos()) {
@@ -199,6 +293,15 @@ public final class Exchange {
   void onMessage(Object msg) {
     if (finished) {
       ReferenceCountUtil.release(msg);
+      return;
+    }
+    if (!(msg instanceof HttpObject)) {
+      // Only a removed decoder's leftovers (renewCodec) arrive undecoded; its content state
+      // consumes every byte it is given, so this never happens, and must not pass silently if it
+      // did: those would be body bytes the splice skipped.
+      ReferenceCountUtil.release(msg);
+      failAndClose(new UpstreamException(
+          FailureKind.PROTOCOL, "undecoded bytes left when the response decoder was replaced"));
       return;
     }
     lastProgressNanos = System.nanoTime();
@@ -221,16 +324,21 @@ public final class Exchange {
         c.release();
       }
       if (msg instanceof LastHttpContent && !finished) {
-        boolean keepAlive = reusable && HttpUtil.isKeepAlive(response);
-        finish();
-        if (keepAlive) {
-          pool.release(channel);
-        } else {
-          channel.close();
-        }
-        listener.onComplete();
+        bodyEnded();
       }
     }
+  }
+
+  /** The whole body was consumed: the connection goes back to the pool (keep-alive) or is closed. */
+  private void bodyEnded() {
+    boolean keepAlive = reusable && HttpUtil.isKeepAlive(response);
+    finish();
+    if (keepAlive) {
+      pool.release(channel);
+    } else {
+      channel.close();
+    }
+    listener.onComplete();
   }
 
   void onReadBatchEnd() {
@@ -271,6 +379,9 @@ public final class Exchange {
 
   private void failAndClose(UpstreamException e) {
     boolean headersSeen = response != null;
+    if (splice != null && !finished) {
+      splice.settle(); // the listener must know exactly how many bytes the client got
+    }
     finish();
     channel.close();
     listener.onError(e, headersSeen);
@@ -278,6 +389,9 @@ public final class Exchange {
 
   private void finish() {
     finished = true;
+    if (splice != null) {
+      splice.stop();
+    }
     if (watchdog != null) {
       watchdog.cancel(false);
     }

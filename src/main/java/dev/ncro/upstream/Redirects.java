@@ -143,6 +143,13 @@ final class Redirects implements ResponseListener {
   }
 
   @Override
+  public void onSpliced(long n) {
+    if (next == null && !failed) {
+      delegate.onSpliced(n);
+    }
+  }
+
+  @Override
   public void onComplete() {
     if (failed) {
       return;

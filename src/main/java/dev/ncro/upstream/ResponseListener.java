@@ -28,6 +28,12 @@ public interface ResponseListener {
    */
   default void onReadBatchEnd() {}
 
+  /**
+   * After {@link Exchange#spliceTo}: {@code n} more body bytes went to the client by splice, never
+   * through {@link #onContent}. Only a listener that splices needs it.
+   */
+  default void onSpliced(long n) {}
+
   void onComplete();
 
   /**

@@ -83,6 +83,8 @@ public final class TestUpstream implements AutoCloseable {
   private volatile boolean bodyOnHead;
   private volatile boolean rangeAs200;
   private volatile boolean rangeOffByOne;
+  private volatile boolean chunked;
+  private volatile boolean stallAtTruncation;
 
   private TestUpstream(ServerSocket server) {
     this.server = server;
@@ -163,6 +165,19 @@ public final class TestUpstream implements AutoCloseable {
   /** Answers a Range request with a 206 that starts one byte later than asked (a broken cache). */
   public void rangeOffByOne(boolean on) {
     rangeOffByOne = on;
+  }
+
+  /** Bodies over 16 KiB go with {@code Transfer-Encoding: chunked} (64 KiB chunks) instead of a Content-Length. */
+  public void chunked(boolean on) {
+    chunked = on;
+  }
+
+  /**
+   * A body with {@link Response#truncateAfter} stops there but keeps the connection open (until the
+   * peer closes it): a body that stalls mid-way, instead of one that breaks.
+   */
+  public void stallAtTruncation(boolean on) {
+    stallAtTruncation = on;
   }
 
   public List<Request> requests() {
@@ -342,12 +357,32 @@ public final class TestUpstream implements AutoCloseable {
       out.flush();
       return !"close".equalsIgnoreCase(req.headers().get("connection"));
     }
+    if (chunked && !head && r.truncateAfter() < 0) {
+      out.write(head1
+          .replace("Content-Length: " + body.length, "Transfer-Encoding: chunked")
+          .getBytes(StandardCharsets.ISO_8859_1));
+      for (int off = 0; off < body.length; off += 64 * 1024) {
+        int len = Math.min(64 * 1024, body.length - off);
+        out.write((Integer.toHexString(len) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+        out.write(body, off, len);
+        out.write("\r\n".getBytes(StandardCharsets.ISO_8859_1));
+      }
+      out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      return true;
+    }
     out.write(headBytes);
     if (!head || bodyOnHead) {
       long n = r.truncateAfter() >= 0 ? Math.min(r.truncateAfter(), body.length) : body.length;
       writeBody(req.path(), out, body, (int) n);
       if (n < body.length) {
         out.flush();
+        if (stallAtTruncation) {
+          while (in.read() >= 0) {
+            // hold the connection, sending nothing, until the peer gives up on it
+          }
+          hangsEndedByPeer.incrementAndGet();
+        }
         return false;
       }
     }
