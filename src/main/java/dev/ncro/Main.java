@@ -13,7 +13,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.util.Map;
-import picocli.CommandLine;
+import org.apache.commons.cli.ParseException;
 
 /** Entry point: parses the command line, loads the config and runs a {@link Ncro} until signalled. */
 public final class Main {
@@ -25,20 +25,21 @@ public final class Main {
 
   /** Runs ncro; returns the process exit code. Blocks until shutdown when serving. */
   static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err) {
-    Cli cli = new Cli();
-    CommandLine cmd = new CommandLine(cli);
-    cmd.setOut(new PrintWriter(out, true));
-    cmd.setErr(new PrintWriter(err, true));
-    cmd.getCommandSpec().usageMessage().footer("", DefaultPaths.describeRouteDb(env));
+    Cli cli;
     try {
-      CommandLine.ParseResult parsed = cmd.parseArgs(args);
-      if (CommandLine.printHelpIfRequested(parsed)) {
-        return 0;
-      }
-    } catch (CommandLine.ParameterException e) {
+      cli = Cli.parse(args);
+    } catch (ParseException e) {
       err.println("ncro: " + e.getMessage());
-      cmd.usage(err);
+      Cli.printHelp(new PrintWriter(err, true), DefaultPaths.describeRouteDb(env));
       return 2;
+    }
+    if (cli.request() == Cli.Request.HELP) {
+      Cli.printHelp(new PrintWriter(out, true), DefaultPaths.describeRouteDb(env));
+      return 0;
+    }
+    if (cli.request() == Cli.Request.VERSION) {
+      out.println("ncro " + Cli.version());
+      return 0;
     }
     if (cli.generateMeshKey() != null) {
       try {

@@ -48,12 +48,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -161,8 +163,18 @@ public final class Ncro {
           a.close();
         }
       }));
-      OpenedStore routes = openStore(config, clock);
-      RouteStore store = track(opened, routes.store());
+      // The store opens (SQLite's native library, the file's checks) on a thread of its own while
+      // this one starts Netty: on two cores that takes about 0.15 s off the start (bench/first).
+      CompletableFuture<OpenedStore> storeOpening = CompletableFuture.supplyAsync(
+          () -> {
+            try {
+              return openStore(config, clock);
+            } catch (RouteStoreException e) {
+              throw new CompletionException(e);
+            }
+          },
+          r -> Thread.ofPlatform().name("ncro-store-open").daemon(true).start(r));
+      opened.add(() -> storeOpening.thenAccept(o -> o.store().close()));
       Transport transport = Transport.create(Transport.defaultThreads());
       opened.add(transport::shutdown);
       ExecutorService blocking = track(
@@ -173,8 +185,17 @@ public final class Ncro {
       UpstreamRegistry registry = s3 == null
           ? UpstreamRegistry.fromConfig(config)
           : UpstreamRegistry.fromConfig(config, s3::authorizer);
+      OpenedStore routes = joinStore(storeOpening);
+      RouteStore store = routes.store();
       TlsTrust trust =
           TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
+      // Read while the rest starts, so that the first HTTPS connection finds it ready; an
+      // HTTP-only configuration never reads it (see TlsTrust).
+      boolean https = Stream.concat(registry.all().stream(), registry.fallback().stream())
+          .anyMatch(u -> "https".equals(u.endpoint().getScheme()));
+      if (https) {
+        trust.preload();
+      }
       UpstreamClient client = track(
           opened, new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust));
       NegativeCache negative = new NegativeCache(
@@ -291,7 +312,7 @@ public final class Ncro {
           .addKeyValue("db", routes.status().location())
           .addKeyValue(
               "discovery", config.discovery().enabled() ? config.discovery().serviceType() : "off")
-          .addKeyValue("tls_engine", trust.provider())
+          .addKeyValue("tls_engine", https ? trust.provider() : "unused (no HTTPS upstream)")
           .addKeyValue(
               "ca_bundle",
               trust.bundle().map(Object::toString).orElse("none (JDK trust store only)"))
@@ -317,6 +338,18 @@ public final class Ncro {
     } catch (Throwable e) {
       closeInReverse(opened, e);
       throw e;
+    }
+  }
+
+  private static OpenedStore joinStore(CompletableFuture<OpenedStore> opening)
+      throws RouteStoreException {
+    try {
+      return opening.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RouteStoreException r) {
+        throw r;
+      }
+      throw e.getCause() instanceof RuntimeException r ? r : e;
     }
   }
 

@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
@@ -37,19 +39,27 @@ import org.slf4j.LoggerFactory;
  *
  * <p>One context per distinct {@code ca_file}: contexts hold session caches, so sharing them keeps
  * TLS session resumption working across pools.
+ *
+ * <p>Loaded off the start-up path: parsing the JDK store and the bundle (about 280 certificates)
+ * and loading the BoringSSL library took 0.7 to 1 s of a 2.5 s start on a 2-core machine
+ * (class-load timeline, {@code bench/first/run}), and an HTTP-only configuration needs none of
+ * it. {@link #system} starts the work on a thread of its own when HTTPS will be used, and the
+ * first {@link #context} waits for it; without HTTPS upstreams it runs on first use, if ever.
  */
 public final class TlsTrust {
   private static final Logger log = LoggerFactory.getLogger(TlsTrust.class);
   static final Path DEBIAN_BUNDLE = Path.of("/etc/ssl/certs/ca-certificates.crt");
-  private final List<X509Certificate> system;
   private final Optional<Path> bundle;
-  private final SslProvider provider;
+  private final String providerName;
   private final ConcurrentHashMap<Optional<Path>, SslContext> contexts = new ConcurrentHashMap<>();
+  /** The system certificates and the engine; null until the load starts. */
+  private volatile CompletableFuture<Loaded> loaded;
 
-  private TlsTrust(List<X509Certificate> system, Optional<Path> bundle, SslProvider provider) {
-    this.system = system;
+  private record Loaded(List<X509Certificate> system, SslProvider provider) {}
+
+  private TlsTrust(Optional<Path> bundle, String providerName) {
     this.bundle = bundle;
-    this.provider = provider;
+    this.providerName = providerName;
   }
 
   /**
@@ -59,8 +69,37 @@ public final class TlsTrust {
    * throughput in the same run (docs/decisions.md, section 3); "jdk" is the escape hatch.
    */
   public static TlsTrust system(Map<String, String> env, String providerName) {
+    return new TlsTrust(osBundle(env), providerName);
+  }
+
+  /**
+   * Starts loading the system trust and the TLS engine on a thread of its own, if that has not
+   * begun: called at start-up when an HTTPS upstream is configured, so the first HTTPS connection
+   * finds it ready.
+   */
+  public TlsTrust preload() {
+    load();
+    return this;
+  }
+
+  private CompletableFuture<Loaded> load() {
+    CompletableFuture<Loaded> l = loaded;
+    if (l == null) {
+      synchronized (this) {
+        l = loaded;
+        if (l == null) {
+          l = CompletableFuture.supplyAsync(
+              this::loadNow,
+              r -> Thread.ofPlatform().name("ncro-tls-trust").daemon(true).start(r));
+          loaded = l;
+        }
+      }
+    }
+    return l;
+  }
+
+  private Loaded loadNow() {
     List<X509Certificate> certs = new ArrayList<>(jdkDefault());
-    Optional<Path> bundle = osBundle(env);
     bundle.ifPresent(b -> {
       try {
         certs.addAll(read(b));
@@ -83,7 +122,7 @@ public final class TlsTrust {
             .log();
       }
     }
-    return new TlsTrust(List.copyOf(certs), bundle, provider);
+    return new Loaded(List.copyOf(certs), provider);
   }
 
   /** The bundle Nix would use: NIX_SSL_CERT_FILE, then SSL_CERT_FILE, then the Debian/NixOS path. */
@@ -102,8 +141,17 @@ public final class TlsTrust {
     return bundle;
   }
 
+  /** The TLS engine in use ("openssl" or "jdk"); waits for the load. */
   public String provider() {
-    return provider.name().toLowerCase(Locale.ROOT);
+    return loaded().provider().name().toLowerCase(Locale.ROOT);
+  }
+
+  private Loaded loaded() {
+    try {
+      return load().join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
+    }
   }
 
   /** The client context for an upstream with {@code caFile} (null: system trust only). */
@@ -112,11 +160,12 @@ public final class TlsTrust {
   }
 
   private SslContext build(Optional<Path> caFile) {
+    Loaded trust = loaded();
     try {
       KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
       ks.load(null, null);
       int i = 0;
-      for (X509Certificate c : system) {
+      for (X509Certificate c : trust.system()) {
         ks.setCertificateEntry("system-" + i++, c);
       }
       if (caFile.isPresent()) {
@@ -128,7 +177,7 @@ public final class TlsTrust {
           TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(ks);
       return SslContextBuilder.forClient()
-          .sslProvider(provider)
+          .sslProvider(trust.provider())
           .trustManager(tmf)
           .build();
     } catch (IOException | GeneralSecurityException e) {

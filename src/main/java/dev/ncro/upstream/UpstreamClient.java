@@ -138,7 +138,7 @@ public final class UpstreamClient implements AutoCloseable {
       ConnectionPool p = new ConnectionPool(
           transport,
           url,
-          trust.context(upstream.caFile()),
+          "https".equals(url.getScheme()) ? trust.context(upstream.caFile()) : null,
           timeouts.connect(),
           upstream.stats()::countTlsHandshake);
       if (origin.equals(upstream.origin())) {

@@ -3,6 +3,7 @@ package dev.ncro.packaging;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.ncro.support.Await;
 import dev.ncro.support.NcroProcess;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
@@ -87,6 +88,93 @@ class StartupArchiveIT {
     Files.setLastModifiedTime(jar, FileTime.fromMillis(2000));
     assertThat(usable(jar, archive)).as("an archive of another jar is refused").isFalse();
     assertStartsAndAnswers(dir.resolve("stale"), jar, archive);
+  }
+
+  /**
+   * bin/ncro on JDK 25 or later (docs/decisions.md §10): its first start trains the JDK's AOT cache
+   * in the background and runs with the AppCDS archive meanwhile; the next start maps the cache;
+   * a damaged cache never stops ncro from starting and answering.
+   */
+  @Test
+  void binNcroTrainsTheAotCacheUsesItAndStillStartsWithADamagedOne(@TempDir Path dir)
+      throws Exception {
+    assumeTrue(Runtime.version().feature() >= 25, "the JDK's AOT cache needs JDK 25");
+    Path jar = ROOT.resolve("target/ncro.jar");
+    assumeTrue(Files.isRegularFile(jar), "the packaged jar " + jar + " (mvn package)");
+    Path cacheHome = dir.resolve("cache-home");
+    long build = Files.getLastModifiedTime(jar).toMillis() / 1000;
+    Path aot = cacheHome.resolve("ncro/ncro-" + build + ".aot");
+    Path failed = cacheHome.resolve("ncro/ncro-" + build + ".aot.failed");
+
+    String first = assertBinNcroStartsAndAnswers(dir.resolve("first"), cacheHome);
+    assertThat(first).as("no cache yet: the AppCDS archive").contains("-XX:SharedArchiveFile=");
+    Await.until(
+        "the background training run writes the AOT cache",
+        Duration.ofMinutes(4),
+        () -> Files.isRegularFile(aot) || Files.exists(failed));
+    assertThat(failed).as("training run failed: see its log").doesNotExist();
+    assertThat(aotUsable(jar, aot)).as("the cache maps (-XX:AOTMode=on)").isTrue();
+    String second = assertBinNcroStartsAndAnswers(dir.resolve("second"), cacheHome);
+    assertThat(second).contains("-XX:AOTCache=" + aot);
+
+    try (RandomAccessFile f = new RandomAccessFile(aot.toFile(), "rw")) {
+      byte[] noise = new byte[256 << 10];
+      new Random(25).nextBytes(noise);
+      f.seek(f.length() / 3);
+      f.write(noise);
+    }
+    assertThat(aotUsable(jar, aot)).as("a damaged cache is detected").isFalse();
+    assertThat(assertBinNcroStartsAndAnswers(dir.resolve("damaged"), cacheHome))
+        .contains("-XX:AOTCache=" + aot);
+  }
+
+  /** bin/ncro with its own cache directory: answers, a narinfo too; returns its JVM's command line. */
+  private static String assertBinNcroStartsAndAnswers(Path dir, Path cacheHome) throws Exception {
+    Files.createDirectories(dir);
+    try (TestUpstream up = TestUpstream.start()) {
+      String hash = TestNarinfo.hash(2525);
+      up.putNarinfo(hash, TestNarinfo.make(hash, "nar/x.nar", 64, null));
+      Path cfg = NcroProcess.writeConfig(dir, up.uri(), dir.resolve("routes.db"));
+      List<String> cmd = List.of(
+          "env",
+          "XDG_CACHE_HOME=" + cacheHome,
+          "JAVA_HOME=" + System.getProperty("java.home"),
+          ROOT.resolve("bin/ncro").toString(),
+          "--config",
+          cfg.toString());
+      try (NcroProcess ncro = NcroProcess.command(cmd)) {
+        HttpClient http = HttpClient.newHttpClient();
+        assertThat(http.send(ncro.narinfo(hash), HttpResponse.BodyHandlers.ofString())
+                .statusCode())
+            .as(String.join("\n", ncro.log()))
+            .isEqualTo(200);
+        String cmdline =
+            Files.readString(Path.of("/proc/" + ncro.pid() + "/cmdline")).replace('\0', ' ');
+        ncro.terminate(Duration.ofMinutes(3));
+        assertThat(ncro.log())
+            .as("the JVM's archive messages stay out of ncro's log")
+            .noneMatch(l -> l.contains("[cds") || l.contains("[aot") || l.contains("hs_err"));
+        return cmdline;
+      }
+    }
+  }
+
+  /** Whether the JVM maps the AOT cache for {@code jar}: with -XX:AOTMode=on it refuses otherwise. */
+  private static boolean aotUsable(Path jar, Path aot) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of(java()));
+    cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-Xss512k", "-XX:+ExitOnOutOfMemoryError"));
+    cmd.addAll(List.of(
+        "-XX:AOTCache=" + aot,
+        "-XX:+VerifySharedSpaces",
+        "-XX:AOTMode=on",
+        "-jar",
+        jar.toString(),
+        "--version"));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
+    assertThat(out).as("no crash").doesNotContain("hs_err_pid");
+    return p.exitValue() == 0;
   }
 
   /** ncro from the jar with the launchers' flags: it answers, a narinfo too; then SIGTERM. */
