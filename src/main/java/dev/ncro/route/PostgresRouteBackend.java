@@ -68,7 +68,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
    */
   private static final String SELECT =
       "SELECT r.hash, r.upstream, r.latency_ms, r.nar_url, r.file_hash, r.nar_hash,"
-          + " r.nar_size, r.narinfo, r.verified_at, r.expires_at, n.expires_at, k.h"
+          + " r.nar_size, r.narinfo, r.verified_at, r.expires_at, n.expires_at, k.h, r.last_used"
           + " FROM unnest(?::text[]) AS k(h)"
           + " LEFT JOIN ncro_routes r ON r.hash = k.h LEFT JOIN ncro_negatives n ON n.hash = k.h"
           + " WHERE r.hash IS NOT NULL OR n.hash IS NOT NULL";
@@ -98,6 +98,9 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
       Thread.ofVirtual().name("ncro-postgresql-read-", 0).factory());
   private final LookupBatcher<String, Found> lookups;
   private final ConcurrentHashMap<String, Long> learnedNegatives = new ConcurrentHashMap<>();
+  /** Uses found by {@link #find} that the next {@link #touch} writes. */
+  private final ReadUses readUses = new ReadUses();
+
   private final AtomicLong dropped = new AtomicLong();
   private final AtomicLong failedReads = new AtomicLong();
   private final Thread worker;
@@ -109,7 +112,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   private volatile long progress = System.nanoTime();
 
   /** One row of the batch lookup: the route (null if none) and the negative entry's expiry (0). */
-  private record Found(Route route, long negativeUntil) {}
+  private record Found(Route route, long negativeUntil, long lastUsed) {}
 
   private PostgresRouteBackend(
       PostgresSettings settings, HikariDataSource pool, int maxEntries, Clock clock) {
@@ -221,7 +224,16 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
       }
       learnedNegatives.put(hash, found.negativeUntil());
     }
+    if (found.route() != null) {
+      readUses.read(hash, found.lastUsed(), clock.millis());
+    }
     return Optional.ofNullable(found.route());
+  }
+
+  /** The row's {@code last_used} comes with it: only a stale one is recorded ({@link ReadUses}). */
+  @Override
+  public boolean recordsUsesOnRead() {
+    return true;
   }
 
   /** The query behind {@link #find}: every hash of a batch in one round trip. */
@@ -235,7 +247,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
         while (rs.next()) {
           long negativeUntil = rs.getLong(11);
           Route route = rs.getString(1) == null ? null : PostgresSchema.read(rs, 1);
-          out.put(rs.getString(12), new Found(route, negativeUntil));
+          out.put(rs.getString(12), new Found(route, negativeUntil, rs.getLong(13)));
         }
       }
     }
@@ -356,7 +368,9 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   }
 
   @Override
-  public void touch(List<Touch> touched) {
+  public void touch(List<Touch> given) {
+    List<Touch> touched = new ArrayList<>(given);
+    readUses.drainInto(touched);
     for (int from = 0; from < touched.size(); from += PostgresWrites.TOUCH_CHUNK) {
       enqueue(new PostgresWrites.Touches(List.copyOf(
           touched.subList(from, Math.min(touched.size(), from + PostgresWrites.TOUCH_CHUNK)))));

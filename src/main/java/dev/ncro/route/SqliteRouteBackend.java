@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -68,7 +67,7 @@ import org.sqlite.SQLiteConnection;
 public final class SqliteRouteBackend implements RouteBackend {
   private static final Logger log = LoggerFactory.getLogger(SqliteRouteBackend.class);
   /** {@link #touch} leaves {@code last_used} alone when it is less than this much older. */
-  static final Duration RECENCY_GRANULARITY = Duration.ofMinutes(10);
+  static final Duration RECENCY_GRANULARITY = ReadUses.GRANULARITY;
   /** Touches written per transaction: a long flush must not hold route writes back. */
   private static final int TOUCH_CHUNK = 2000;
 
@@ -76,13 +75,8 @@ public final class SqliteRouteBackend implements RouteBackend {
   private final int maxEntries;
   private final Clock clock;
   private final int readerCount;
-  /**
-   * Uses found by {@link #find} whose stored {@code last_used} is more than the grain behind, for
-   * the next {@link #touch}. Only those: under random hits over a large store, recording every use
-   * held up to 65 536 entries between flushes, promoted into the old generation (docs/decisions.md
-   * §14), for rows the flush then left alone.
-   */
-  private final ConcurrentHashMap<String, Long> readUses = new ConcurrentHashMap<>();
+  /** Uses found by {@link #find} that the next {@link #touch} writes. */
+  private final ReadUses readUses = new ReadUses();
   /** Guards the writer, {@link #count} and the switch to a fresh file. */
   private final ReentrantLock lock = new ReentrantLock();
 
@@ -166,11 +160,7 @@ public final class SqliteRouteBackend implements RouteBackend {
           return Optional.empty();
         }
         Route route = RouteSchema.read(rs);
-        long now = clock.millis();
-        if (now - rs.getLong(11) >= RECENCY_GRANULARITY.toMillis()
-            && readUses.size() < RouteMemoryCache.MAX_TOUCHED) {
-          readUses.put(hash, now);
-        }
+        readUses.read(hash, rs.getLong(11), clock.millis());
         return Optional.of(route);
       }
     });
@@ -264,12 +254,7 @@ public final class SqliteRouteBackend implements RouteBackend {
   @Override
   public void touch(List<Touch> given) {
     List<Touch> touched = new ArrayList<>(given);
-    for (String hash : List.copyOf(readUses.keySet())) {
-      Long at = readUses.remove(hash);
-      if (at != null) {
-        touched.add(new Touch(hash, at));
-      }
-    }
+    readUses.drainInto(touched);
     long grain = RECENCY_GRANULARITY.toMillis();
     for (int from = 0; from < touched.size(); from += TOUCH_CHUNK) {
       List<Touch> chunk = touched.subList(from, Math.min(touched.size(), from + TOUCH_CHUNK));

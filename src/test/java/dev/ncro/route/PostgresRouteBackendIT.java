@@ -327,6 +327,29 @@ class PostgresRouteBackendIT {
   }
 
   @Test
+  void aLookupRecordsTheUseOfAStaleRowOnlyAndTheNextFlushWritesIt() throws Exception {
+    long now = System.currentTimeMillis();
+    Route stale = route(hash("q", 1), now);
+    Route fresh = route(hash("q", 2), now);
+    insert(List.of(stale), List.of(), now - 3_600_000);
+    insert(List.of(fresh), List.of(), now - 60_000);
+    assertThat(backend.recordsUsesOnRead()).isTrue();
+    assertThat(backend.find(stale.hash())).isPresent();
+    assertThat(backend.find(fresh.hash())).isPresent();
+    backend.touch(List.of()); // the store's periodic flush, with nothing from the memory layer
+    Await.until("the stale row's use is written", () -> {
+      try {
+        return lastUsed(stale.hash()) >= now;
+      } catch (SQLException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    assertThat(lastUsed(fresh.hash()))
+        .as("a use within the grain writes nothing")
+        .isEqualTo(now - 60_000);
+  }
+
+  @Test
   void repeatedWritesOfOneHashInABatchKeepTheNewestAndDeletionsLand() throws Exception {
     // Verified recently: the janitor deletes routes expired for more than 30 days.
     long t = System.currentTimeMillis();
