@@ -43,6 +43,9 @@ public final class RouteStore implements AutoCloseable {
 
   private final RouteBackend backend;
   private final RouteMemoryCache memory;
+  /** Database reads enter {@link #memory} only when read again soon (see {@link Doorkeeper}). */
+  private final Doorkeeper doorkeeper;
+
   private final Clock clock;
   private final ReentrantLock writes = new ReentrantLock();
   private final ConcurrentHashMap<String, Long> invalidatedAt = new ConcurrentHashMap<>();
@@ -55,6 +58,7 @@ public final class RouteStore implements AutoCloseable {
   public RouteStore(RouteBackend backend, int memoryEntries, Clock clock) {
     this.backend = backend;
     this.memory = new RouteMemoryCache(memoryEntries, clock);
+    this.doorkeeper = new Doorkeeper(memoryEntries / 8);
     this.clock = clock;
   }
 
@@ -241,11 +245,15 @@ public final class RouteStore implements AutoCloseable {
   }
 
   /**
-   * Caches a route read from the backend, unless it was invalidated meanwhile: a lookup that read
+   * Caches a route read from the backend if the {@link Doorkeeper} admits it (its second read within
+   * its window), unless it was invalidated meanwhile: a lookup that read
    * the row just before an invalidation's delete committed must not put it back in memory (lookups
    * no longer wait for writes: the reader pool). Checked after the write, as {@link #cache} does.
    */
   private boolean remember(Route r) {
+    if (!doorkeeper.admit(r.hash())) {
+      return !invalidatedSince(r);
+    }
     memory.put(r);
     if (invalidatedSince(r)) {
       memory.remove(r.hash());

@@ -214,7 +214,26 @@ class RouteStoreTest {
       clock.advance(5);
       s.invalidate(hash(1));
       assertThat(s.get(hash(1))).as("the stale row is not served").isEmpty();
+      assertThat(s.get(hash(1)))
+          .as("nor at a second read, which the doorkeeper admits")
+          .isEmpty();
       assertThat(s.getCached(hash(1))).as("nor cached").isNull();
+    }
+  }
+
+  @Test
+  void aDatabaseReadEntersMemoryAtItsSecondRead() throws Exception {
+    MutableClock clock = new MutableClock();
+    Path path = dir.resolve("r.db");
+    Route r = route(hash(1), clock.millis(), 60_000);
+    try (RouteStore s = RouteStore.open(path, 100, 10, clock)) {
+      s.put(r);
+    }
+    try (RouteStore s = RouteStore.open(path, 100, 10, clock)) {
+      assertThat(s.get(hash(1))).map(Route::hash).contains(hash(1));
+      assertThat(s.getCached(hash(1))).as("read once: left to the database").isNull();
+      assertThat(s.get(hash(1))).map(Route::hash).contains(hash(1));
+      assertThat(s.getCached(hash(1))).as("read again soon: in memory").isNotNull();
     }
   }
 
