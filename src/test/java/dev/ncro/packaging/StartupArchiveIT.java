@@ -130,64 +130,42 @@ class StartupArchiveIT {
 
   /** bin/ncro with its own cache directory: answers, a narinfo too; returns its JVM's command line. */
   private static String assertBinNcroStartsAndAnswers(Path dir, Path cacheHome) throws Exception {
-    Files.createDirectories(dir);
-    try (TestUpstream up = TestUpstream.start()) {
-      String hash = TestNarinfo.hash(2525);
-      up.putNarinfo(hash, TestNarinfo.make(hash, "nar/x.nar", 64, null));
-      Path cfg = NcroProcess.writeConfig(dir, up.uri(), dir.resolve("routes.db"));
-      List<String> cmd = List.of(
-          "env",
-          "XDG_CACHE_HOME=" + cacheHome,
-          "JAVA_HOME=" + System.getProperty("java.home"),
-          ROOT.resolve("bin/ncro").toString(),
-          "--config",
-          cfg.toString());
-      try (NcroProcess ncro = NcroProcess.command(cmd)) {
-        HttpClient http = HttpClient.newHttpClient();
-        assertThat(http.send(ncro.narinfo(hash), HttpResponse.BodyHandlers.ofString())
-                .statusCode())
-            .as(String.join("\n", ncro.log()))
-            .isEqualTo(200);
-        String cmdline =
-            Files.readString(Path.of("/proc/" + ncro.pid() + "/cmdline")).replace('\0', ' ');
-        ncro.terminate(Duration.ofMinutes(3));
-        assertThat(ncro.log())
-            .as("the JVM's archive messages stay out of ncro's log")
-            .noneMatch(l -> l.contains("[cds") || l.contains("[aot") || l.contains("hs_err"));
-        return cmdline;
-      }
-    }
+    return assertAnswers(
+        dir,
+        List.of(
+            "env",
+            "XDG_CACHE_HOME=" + cacheHome,
+            "JAVA_HOME=" + System.getProperty("java.home"),
+            ROOT.resolve("bin/ncro").toString()));
   }
 
   /** Whether the JVM maps the AOT cache for {@code jar}: with -XX:AOTMode=on it refuses otherwise. */
   private static boolean aotUsable(Path jar, Path aot) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(java()));
-    cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-Xss512k", "-XX:+ExitOnOutOfMemoryError"));
-    cmd.addAll(List.of(
-        "-XX:AOTCache=" + aot,
-        "-XX:+VerifySharedSpaces",
-        "-XX:AOTMode=on",
-        "-jar",
-        jar.toString(),
-        "--version"));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes());
-    assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
-    assertThat(out).as("no crash").doesNotContain("hs_err_pid");
-    return p.exitValue() == 0;
+    return startsWith(jar, "-XX:AOTCache=" + aot, "-XX:AOTMode=on");
   }
 
   /** ncro from the jar with the launchers' flags: it answers, a narinfo too; then SIGTERM. */
   private static void assertStartsAndAnswers(Path dir, Path jar, Path archive) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(java()));
+    cmd.addAll(JVM);
+    cmd.addAll(archiveFlags(archive));
+    cmd.addAll(List.of("-jar", jar.toString()));
+    assertAnswers(dir, cmd);
+  }
+
+  /**
+   * {@code command --config <a config of one upstream>}: answers {@code /nix-cache-info} and a
+   * narinfo; then SIGTERM, and the JVM may write an archive at exit. Returns the command line of
+   * the process (the JVM's, through launchers that exec). No archive message in ncro's log.
+   */
+  private static String assertAnswers(Path dir, List<String> command) throws Exception {
     Files.createDirectories(dir);
     try (TestUpstream up = TestUpstream.start()) {
       String hash = TestNarinfo.hash(1515);
       up.putNarinfo(hash, TestNarinfo.make(hash, "nar/x.nar", 64, null));
       Path cfg = NcroProcess.writeConfig(dir, up.uri(), dir.resolve("routes.db"));
-      List<String> cmd = new ArrayList<>(List.of(java()));
-      cmd.addAll(JVM);
-      cmd.addAll(archiveFlags(archive));
-      cmd.addAll(List.of("-jar", jar.toString(), "--config", cfg.toString()));
+      List<String> cmd = new ArrayList<>(command);
+      cmd.addAll(List.of("--config", cfg.toString()));
       try (NcroProcess ncro = NcroProcess.command(cmd)) {
         HttpClient http = HttpClient.newHttpClient();
         HttpResponse<String> info = http.send(
@@ -198,26 +176,30 @@ class StartupArchiveIT {
                 .statusCode())
             .as(String.join("\n", ncro.log()))
             .isEqualTo(200);
+        String cmdline =
+            Files.readString(Path.of("/proc/" + ncro.pid() + "/cmdline")).replace('\0', ' ');
         ncro.terminate(
             Duration.ofMinutes(3)); // the JVM writes a missing or unusable archive at exit
         assertThat(ncro.log())
             .as("the JVM's archive messages stay out of ncro's log")
-            .noneMatch(l -> l.contains("[cds") || l.contains("hs_err"));
+            .noneMatch(l -> l.contains("[cds") || l.contains("[aot") || l.contains("hs_err"));
+        return cmdline;
       }
     }
   }
 
   /** Whether the JVM maps {@code archive} for {@code jar}: with -Xshare:on it refuses to start otherwise. */
   private static boolean usable(Path jar, Path archive) throws IOException, InterruptedException {
+    return startsWith(jar, "-XX:SharedArchiveFile=" + archive, "-Xshare:on");
+  }
+
+  /** {@code java <JVM> <archive> -XX:+VerifySharedSpaces <required> -jar jar --version}: exit 0, never a crash. */
+  private static boolean startsWith(Path jar, String archive, String required)
+      throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of(java()));
     cmd.addAll(JVM);
-    cmd.addAll(List.of(
-        "-XX:SharedArchiveFile=" + archive,
-        "-XX:+VerifySharedSpaces",
-        "-Xshare:on",
-        "-jar",
-        jar.toString(),
-        "--version"));
+    cmd.addAll(
+        List.of(archive, "-XX:+VerifySharedSpaces", required, "-jar", jar.toString(), "--version"));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes());
     assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
