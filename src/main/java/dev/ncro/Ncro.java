@@ -185,8 +185,6 @@ public final class Ncro {
       UpstreamRegistry registry = s3 == null
           ? UpstreamRegistry.fromConfig(config)
           : UpstreamRegistry.fromConfig(config, s3::authorizer);
-      OpenedStore routes = joinStore(storeOpening);
-      RouteStore store = routes.store();
       TlsTrust trust =
           TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
       // Read while the rest starts, so that the first HTTPS connection finds it ready; an
@@ -196,6 +194,8 @@ public final class Ncro {
       if (https) {
         trust.preload();
       }
+      OpenedStore routes = joinStore(storeOpening);
+      RouteStore store = routes.store();
       UpstreamClient client = track(
           opened, new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust));
       NegativeCache negative = new NegativeCache(
