@@ -72,6 +72,9 @@ public final class Ncro {
   private static final int ANNOUNCED_ROUTES = 5_000;
   private static final int FILE_ROUTES = 20_000;
 
+  /** When an HTTP-only configuration loads TLS trust anyway (see {@link TlsTrust}). */
+  private static final Duration TLS_LATE_PRELOAD = Duration.ofSeconds(5);
+
   private final Transport transport;
   private final UpstreamClient client;
   private final RouteStore store;
@@ -188,7 +191,7 @@ public final class Ncro {
       TlsTrust trust =
           TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
       // Read while the rest starts, so that the first HTTPS connection finds it ready; an
-      // HTTP-only configuration never reads it (see TlsTrust).
+      // HTTP-only configuration reads it a few seconds later (see TlsTrust).
       boolean https = Stream.concat(registry.all().stream(), registry.fallback().stream())
           .anyMatch(u -> "https".equals(u.endpoint().getScheme()));
       if (https) {
@@ -270,6 +273,11 @@ public final class Ncro {
       opened.add(housekeeping::shutdownNow);
       InetSocketAddress bound = server.start(systemd.listenFds());
       prober.start();
+      if (!https) {
+        // Off the start, but before a redirect to an HTTPS mirror or a discovered HTTPS cache
+        // would wait for it where the connection opens (possibly an event loop).
+        housekeeping.schedule(trust::preload, TLS_LATE_PRELOAD.toSeconds(), TimeUnit.SECONDS);
+      }
       // After the prober: a cache found at once is probed at once.
       MdnsDiscovery discovery = config.discovery().enabled()
           ? track(

@@ -43,8 +43,9 @@ import org.slf4j.LoggerFactory;
  * <p>Loaded off the start-up path: parsing the JDK store and the bundle (about 280 certificates)
  * and loading the BoringSSL library took 0.7 to 1 s of a 2.5 s start on a 2-core machine
  * (class-load timeline, {@code bench/first/run}), and an HTTP-only configuration needs none of
- * it. {@link #system} starts the work on a thread of its own when HTTPS will be used, and the
- * first {@link #context} waits for it; without HTTPS upstreams it runs on first use, if ever.
+ * it at start. {@link #preload} starts the work on a thread of its own: at once when an HTTPS
+ * upstream is configured, a few seconds after start otherwise (a redirect to an HTTPS mirror or a
+ * discovered HTTPS cache then finds it ready); the first {@link #context} waits for it.
  */
 public final class TlsTrust {
   private static final Logger log = LoggerFactory.getLogger(TlsTrust.class);
