@@ -57,7 +57,11 @@ class NarinfoRoutingIT {
     byte[] body = TestNarinfo.make(h, "nar/" + h + ".nar.xz", 1000, key);
     slow.putNarinfo(h, body);
     fast.putNarinfo(h, body);
-    slow.setLatency(Duration.ofMillis(300));
+    slow.setLatency(Duration.ofMillis(400));
+    // Not instant either: a request still waiting for its slot when the race is won is never sent
+    // (Race), and on a loaded machine an instant answer could beat the dispatch of the others.
+    fast.setLatency(Duration.ofMillis(100));
+    absent.setLatency(Duration.ofMillis(100));
     NcroHarness n = ncro(
         List.of(slow.uri(), fast.uri(), absent.uri()),
         List.of(key.publicKey(), key.publicKey(), key.publicKey()));
