@@ -202,19 +202,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
       failedReads.incrementAndGet();
       return Optional.empty();
     }
-    Found found;
-    try {
-      found = lookups.lookup(hash).get(READ_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return Optional.empty();
-    } catch (TimeoutException e) {
-      timedOut();
-      return Optional.empty();
-    } catch (ExecutionException e) {
-      failed(e.getCause());
-      return Optional.empty();
-    }
+    Found found = await(lookups.lookup(hash)).orElse(null);
     if (found == null) {
       return Optional.empty();
     }
@@ -323,8 +311,16 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
         return answer;
       }
     });
+    return await(f);
+  }
+
+  /**
+   * A read's answer within {@link #READ_TIMEOUT}, or empty: a timeout or a failure is counted
+   * against the store's state, and the caller races instead.
+   */
+  private <T> Optional<T> await(Future<T> answer) {
     try {
-      return Optional.ofNullable(f.get(READ_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+      return Optional.ofNullable(answer.get(READ_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return Optional.empty();
