@@ -42,34 +42,13 @@ public record Config(
         DiscoveryConfig.DISABLED);
   }
 
-  /** Without mDNS discovery (off). */
-  public Config(
-      ServerConfig server,
-      List<UpstreamConfig> upstreams,
-      CacheConfig cache,
-      TimeoutsConfig timeouts,
-      LoggingConfig logging,
-      MeshConfig mesh,
-      FallbackCacheConfig fallbackCache) {
-    this(
-        server, upstreams, cache, timeouts, logging, mesh, fallbackCache, DiscoveryConfig.DISABLED);
-  }
-
-  /** Without a fallback cache. */
-  public Config(
-      ServerConfig server,
-      List<UpstreamConfig> upstreams,
-      CacheConfig cache,
-      TimeoutsConfig timeouts,
-      LoggingConfig logging,
-      MeshConfig mesh,
-      DiscoveryConfig discovery) {
-    this(
-        server, upstreams, cache, timeouts, logging, mesh, FallbackCacheConfig.DISABLED, discovery);
-  }
-
   /** The same configuration with {@code fallback} as its fallback cache. */
   public Config withFallbackCache(FallbackCacheConfig fallback) {
     return new Config(server, upstreams, cache, timeouts, logging, mesh, fallback, discovery);
+  }
+
+  /** The same configuration with {@code d} as its mDNS discovery. */
+  public Config withDiscovery(DiscoveryConfig d) {
+    return new Config(server, upstreams, cache, timeouts, logging, mesh, fallbackCache, d);
   }
 }

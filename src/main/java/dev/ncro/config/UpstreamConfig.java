@@ -38,64 +38,6 @@ public record UpstreamConfig(
     filters = filters == null ? PathFilters.NONE : filters;
   }
 
-  /** With the default {@code warm_connections} (never more than {@code maxInflight}). */
-  public UpstreamConfig(
-      URI url,
-      int priority,
-      List<String> publicKeys,
-      Path caFile,
-      UpstreamCredentials credentials,
-      S3Location s3,
-      PathFilters filters,
-      int maxInflight) {
-    this(
-        url,
-        priority,
-        publicKeys,
-        caFile,
-        credentials,
-        s3,
-        filters,
-        maxInflight,
-        Math.min(DEFAULT_WARM_CONNECTIONS, maxInflight));
-  }
-
-  /** Without path filters, {@code max_inflight} 16. */
-  public UpstreamConfig(
-      URI url,
-      int priority,
-      List<String> publicKeys,
-      Path caFile,
-      UpstreamCredentials credentials,
-      S3Location s3) {
-    this(
-        url, priority, publicKeys, caFile, credentials, s3, PathFilters.NONE, DEFAULT_MAX_INFLIGHT);
-  }
-
-  /** With path filters, {@code max_inflight} 16. */
-  public UpstreamConfig(
-      URI url,
-      int priority,
-      List<String> publicKeys,
-      Path caFile,
-      UpstreamCredentials credentials,
-      S3Location s3,
-      PathFilters filters) {
-    this(url, priority, publicKeys, caFile, credentials, s3, filters, DEFAULT_MAX_INFLIGHT);
-  }
-
-  /** Without path filters, with an in-flight limit. */
-  public UpstreamConfig(
-      URI url,
-      int priority,
-      List<String> publicKeys,
-      Path caFile,
-      UpstreamCredentials credentials,
-      S3Location s3,
-      int maxInflight) {
-    this(url, priority, publicKeys, caFile, credentials, s3, PathFilters.NONE, maxInflight);
-  }
-
   /** The same upstream with {@code filters}. */
   public UpstreamConfig withFilters(PathFilters filters) {
     return new UpstreamConfig(
@@ -122,7 +64,10 @@ public record UpstreamConfig(
         url, priority, publicKeys, caFile, credentials, s3, filters, maxInflight, n);
   }
 
-  /** An HTTP(S) upstream. */
+  /**
+   * An HTTP(S) upstream without path filters, with the default in-flight limit and warm
+   * connections; the {@code with…} methods change one setting each.
+   */
   public UpstreamConfig(
       URI url,
       int priority,
@@ -130,6 +75,26 @@ public record UpstreamConfig(
       Path caFile,
       UpstreamCredentials credentials) {
     this(url, priority, publicKeys, caFile, credentials, null);
+  }
+
+  /** As the HTTP(S) constructor, with {@code s3} for an {@code s3://} upstream (null for none). */
+  public UpstreamConfig(
+      URI url,
+      int priority,
+      List<String> publicKeys,
+      Path caFile,
+      UpstreamCredentials credentials,
+      S3Location s3) {
+    this(
+        url,
+        priority,
+        publicKeys,
+        caFile,
+        credentials,
+        s3,
+        PathFilters.NONE,
+        DEFAULT_MAX_INFLIGHT,
+        Math.min(DEFAULT_WARM_CONNECTIONS, DEFAULT_MAX_INFLIGHT));
   }
 
   /** A public cache trusted through the system's certificates only. */

@@ -42,8 +42,7 @@ final class PostgresJanitor {
    */
   static Result run(Connection c, int maxEntries, long nowMillis, long atLeast)
       throws SQLException {
-    c.setAutoCommit(false);
-    try {
+    return Transaction.run(c, () -> {
       boolean locked;
       try (Statement st = c.createStatement();
           ResultSet rs = st.executeQuery(
@@ -51,7 +50,6 @@ final class PostgresJanitor {
         locked = rs.next() && rs.getBoolean(1);
       }
       if (!locked) {
-        c.commit();
         return new Result(false, estimate(c), 0, 0, 0);
       }
       int expired;
@@ -79,18 +77,8 @@ final class PostgresJanitor {
         }
         routes -= evicted;
       }
-      c.commit();
       return new Result(true, routes, evicted, expired, negatives);
-    } catch (SQLException e) {
-      try {
-        c.rollback();
-      } catch (SQLException suppressed) {
-        e.addSuppressed(suppressed);
-      }
-      throw e;
-    } finally {
-      c.setAutoCommit(true);
-    }
+    });
   }
 
   /**

@@ -59,8 +59,7 @@ final class PostgresSchema {
    * Returns the version found before (0 for an empty database).
    */
   static int ensure(Connection c) throws SQLException, Refused {
-    c.setAutoCommit(false);
-    try {
+    return Transaction.run(c, () -> {
       try (Statement st = c.createStatement()) {
         st.execute("SELECT pg_advisory_xact_lock(" + SCHEMA_LOCK + ")");
       }
@@ -74,14 +73,8 @@ final class PostgresSchema {
               "UPDATE ncro_schema SET version = " + (v + 1) + ", updated_at = now() WHERE id = 1");
         }
       }
-      c.commit();
       return found;
-    } catch (SQLException | Refused e) {
-      c.rollback();
-      throw e;
-    } finally {
-      c.setAutoCommit(true);
-    }
+    });
   }
 
   /** The schema version of ncro's tables in {@code c}'s database, 0 when it is empty. */

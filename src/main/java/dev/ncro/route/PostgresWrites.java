@@ -75,8 +75,7 @@ final class PostgresWrites {
 
   /** Applies {@code batch} in one transaction on {@code c} (autocommit on, returned so). */
   static void apply(Connection c, List<Write> batch) throws SQLException {
-    c.setAutoCommit(false);
-    try {
+    Transaction.run(c, () -> {
       int i = 0;
       while (i < batch.size()) {
         Class<?> kind = batch.get(i).getClass();
@@ -88,17 +87,8 @@ final class PostgresWrites {
         applyRun(c, kind == Touches.class ? run : latestPerHash(run));
         i = end;
       }
-      c.commit();
-    } catch (SQLException e) {
-      try {
-        c.rollback();
-      } catch (SQLException suppressed) {
-        e.addSuppressed(suppressed);
-      }
-      throw e;
-    } finally {
-      c.setAutoCommit(true);
-    }
+      return null;
+    });
   }
 
   private static void applyRun(Connection c, List<Write> run) throws SQLException {
@@ -107,18 +97,7 @@ final class PostgresWrites {
         try (PreparedStatement ps = c.prepareStatement(UPSERT)) {
           for (Write w : run) {
             Upsert up = (Upsert) w;
-            Route r = up.route();
-            ps.setString(1, r.hash());
-            ps.setString(2, r.upstream());
-            ps.setDouble(3, r.latencyMs());
-            ps.setString(4, r.narUrl());
-            ps.setString(5, r.fileHash());
-            ps.setString(6, r.narHash());
-            ps.setLong(7, r.narSize());
-            ps.setBytes(8, r.narinfo());
-            ps.setLong(9, r.verifiedAtMillis());
-            ps.setLong(10, r.expiresAtMillis());
-            ps.setLong(11, up.atMillis());
+            RouteSchema.bind(ps, up.route(), up.atMillis());
             ps.addBatch();
           }
           ps.executeBatch();

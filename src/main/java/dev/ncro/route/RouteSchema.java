@@ -115,8 +115,7 @@ final class RouteSchema {
       // NORMAL sync in WAL mode: a committed route survives a process crash (kill -9); only the
       // last transactions may be lost on power failure, and the file stays consistent either way.
       st.execute("PRAGMA synchronous=NORMAL");
-      c.setAutoCommit(false);
-      try {
+      Transaction.run(c, () -> {
         st.execute("CREATE TABLE IF NOT EXISTS routes ("
             + " hash TEXT PRIMARY KEY, upstream TEXT NOT NULL, latency_ms REAL NOT NULL,"
             + " nar_url TEXT, file_hash TEXT, nar_hash TEXT, nar_size INTEGER NOT NULL,"
@@ -127,17 +126,8 @@ final class RouteSchema {
         st.execute("CREATE INDEX IF NOT EXISTS routes_verified_at ON routes(verified_at)");
         st.execute("PRAGMA application_id=" + APPLICATION_ID);
         st.execute("PRAGMA user_version=" + VERSION);
-        c.commit();
-      } catch (SQLException e) {
-        try {
-          c.rollback();
-        } catch (SQLException suppressed) {
-          e.addSuppressed(suppressed);
-        }
-        throw e;
-      } finally {
-        c.setAutoCommit(true);
-      }
+        return null;
+      });
     }
   }
 

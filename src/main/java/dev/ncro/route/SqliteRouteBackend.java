@@ -199,16 +199,17 @@ public final class SqliteRouteBackend implements RouteBackend {
     upsertAll(List.of(route));
   }
 
+  /** What one {@link #upsertAll} transaction did to the row count. */
+  private record Written(int added, int evicted) {}
+
   /** Inserts or replaces every route in one transaction, then evicts above the bound. */
   @Override
   public void upsertAll(List<Route> routes) {
     counted.join(); // the bound needs the count: the first writes after start wait for it
     write(w -> {
       long now = clock.millis();
-      int added = 0;
-      int evicted = 0;
-      w.c.setAutoCommit(false);
-      try {
+      Written written = Transaction.run(w.c, () -> {
+        int added = 0;
         for (Route route : routes) {
           w.exists.setString(1, route.hash());
           boolean existed;
@@ -221,18 +222,14 @@ public final class SqliteRouteBackend implements RouteBackend {
             added++;
           }
         }
+        int evicted = 0;
         if (count + added > maxEntries) {
           w.evict.setInt(1, count + added - maxEntries);
           evicted = w.evict.executeUpdate();
         }
-        w.c.commit();
-      } catch (SQLException e) {
-        rollback(w.c, e);
-        throw e;
-      } finally {
-        w.c.setAutoCommit(true);
-      }
-      count += added - evicted;
+        return new Written(added, evicted);
+      });
+      count += written.added() - written.evicted();
       return null;
     });
   }
@@ -259,22 +256,15 @@ public final class SqliteRouteBackend implements RouteBackend {
     for (int from = 0; from < touched.size(); from += TOUCH_CHUNK) {
       List<Touch> chunk = touched.subList(from, Math.min(touched.size(), from + TOUCH_CHUNK));
       write(w -> {
-        w.c.setAutoCommit(false);
-        try {
+        return Transaction.run(w.c, () -> {
           for (Touch t : chunk) {
             w.touch.setLong(1, t.atMillis());
             w.touch.setString(2, t.hash());
             w.touch.setLong(3, t.atMillis() - grain);
             w.touch.executeUpdate();
           }
-          w.c.commit();
-        } catch (SQLException e) {
-          rollback(w.c, e);
-          throw e;
-        } finally {
-          w.c.setAutoCommit(true);
-        }
-        return null;
+          return null;
+        });
       });
     }
   }
@@ -434,14 +424,6 @@ public final class SqliteRouteBackend implements RouteBackend {
       c.unwrap(SQLiteConnection.class).getDatabase().interrupt();
     } catch (SQLException e) {
       // closing anyway
-    }
-  }
-
-  private static void rollback(Connection c, SQLException e) {
-    try {
-      c.rollback();
-    } catch (SQLException suppressed) {
-      e.addSuppressed(suppressed);
     }
   }
 
