@@ -3,7 +3,7 @@ package dev.ncro.route;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.Await;
-import dev.ncro.support.Postgres;
+import dev.ncro.support.WithPostgres;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -19,9 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -31,26 +29,13 @@ import org.junit.jupiter.api.Test;
  * query turns its lookups into misses (races) and the store recovers, and the batched writes
  * (one statement per run of deletions or uses, multi-row upserts) land as the queue said.
  */
-class PostgresRouteBackendIT {
-  private static final AtomicInteger DATABASES = new AtomicInteger();
-  private static Postgres pg;
-
+class PostgresRouteBackendIT extends WithPostgres {
   private String database;
   private PostgresRouteBackend backend;
 
-  @BeforeAll
-  static void server() throws Exception {
-    pg = Postgres.start();
-  }
-
-  @AfterAll
-  static void stopServer() throws Exception {
-    pg.close();
-  }
-
   @BeforeEach
   void open() throws Exception {
-    database = "backend" + DATABASES.incrementAndGet();
+    database = newDatabaseName("backend");
     String password = "pw-" + database;
     pg.createOwnedDatabase(database, password);
     backend = PostgresRouteBackend.open(
