@@ -81,17 +81,8 @@ class PostgresRouteBackendIT extends WithPostgres {
       try (PreparedStatement ps = c.prepareStatement("INSERT INTO ncro_routes ("
           + PostgresSchema.COLUMNS + ", last_used) VALUES (?,?,?,?,?,?,?,?,?,?,?)")) {
         for (Route r : routes) {
-          ps.setString(1, r.hash());
-          ps.setString(2, r.upstream());
-          ps.setDouble(3, r.latencyMs());
-          ps.setString(4, r.narUrl());
-          ps.setString(5, r.fileHash());
-          ps.setString(6, r.narHash());
-          ps.setLong(7, r.narSize());
-          ps.setBytes(8, r.narinfo());
-          ps.setLong(9, r.verifiedAtMillis());
-          ps.setLong(10, r.expiresAtMillis());
-          ps.setLong(11, lastUsed);
+          // The routes table's columns, in the order both stores share (last_used last).
+          RouteSchema.bind(ps, r, lastUsed);
           ps.addBatch();
         }
         ps.executeBatch();
