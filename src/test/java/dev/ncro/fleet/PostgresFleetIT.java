@@ -3,65 +3,31 @@ package dev.ncro.fleet;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.Await;
-import dev.ncro.support.Closer;
 import dev.ncro.support.LogCapture;
 import dev.ncro.support.NcroHarness;
-import dev.ncro.support.Postgres;
 import dev.ncro.support.TestKey;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Three ncro nodes on one real PostgreSQL ({@code cache.store: postgresql}): what one node learns,
  * every node knows (routes and negative entries), and the database going away never fails a
  * request.
  */
-class PostgresFleetIT {
+class PostgresFleetIT extends WithPostgresFleet {
   private static final TestKey KEY = new TestKey("fleet-1");
-  private static final AtomicInteger DATABASES = new AtomicInteger();
-  private static Postgres pg;
 
-  @TempDir
-  Path dir;
-
-  private final Closer open = new Closer();
   private TestUpstream fast;
   private TestUpstream slow;
-  private PostgresFleet fleet;
-
-  @BeforeAll
-  static void server() throws Exception {
-    pg = Postgres.start();
-  }
-
-  @AfterAll
-  static void stopServer() throws Exception {
-    pg.close();
-  }
 
   @BeforeEach
-  void upstreamsAndDatabase() throws Exception {
+  void startUpstreams() throws Exception {
     fast = open.add(TestUpstream.start());
     slow = open.add(TestUpstream.start());
-    fleet = new PostgresFleet(pg, "fleet" + DATABASES.incrementAndGet(), dir, open);
-  }
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-    if (!pg.listening()) {
-      pg.restart();
-    }
   }
 
   private NcroHarness node() throws Exception {

@@ -8,68 +8,34 @@ import dev.ncro.config.ConfigLoader;
 import dev.ncro.route.PostgresRouteBackend;
 import dev.ncro.route.RouteStoreException;
 import dev.ncro.support.Await;
-import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
-import dev.ncro.support.Postgres;
 import dev.ncro.support.TestKey;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What ncro does with the database {@code cache.postgresql.url} names, at start: creates its schema
  * in an empty one, refuses one that holds something else (or a newer schema, or wrong credentials)
  * with a message naming it, and starts degraded, then connects, when the server is not there yet.
  */
-class PostgresSchemaIT {
+class PostgresSchemaIT extends WithPostgresFleet {
   private static final TestKey KEY = new TestKey("schema-1");
-  private static final AtomicInteger DATABASES = new AtomicInteger();
-  private static Postgres pg;
 
-  @TempDir
-  Path dir;
-
-  private final Closer open = new Closer();
   private TestUpstream upstream;
-  private PostgresFleet fleet;
-
-  @BeforeAll
-  static void server() throws Exception {
-    pg = Postgres.start();
-  }
-
-  @AfterAll
-  static void stopServer() throws Exception {
-    pg.close();
-  }
 
   @BeforeEach
-  void database() throws Exception {
+  void startUpstream() throws Exception {
     upstream = open.add(TestUpstream.start());
-    fleet = new PostgresFleet(pg, "schema" + DATABASES.incrementAndGet(), dir, open);
-  }
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-    if (!pg.listening()) {
-      pg.restart();
-    }
   }
 
   private NcroHarness node() throws Exception {

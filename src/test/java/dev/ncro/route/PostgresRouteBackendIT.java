@@ -3,7 +3,7 @@ package dev.ncro.route;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.Await;
-import dev.ncro.support.Postgres;
+import dev.ncro.support.WithPostgres;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -19,9 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -31,26 +29,13 @@ import org.junit.jupiter.api.Test;
  * query turns its lookups into misses (races) and the store recovers, and the batched writes
  * (one statement per run of deletions or uses, multi-row upserts) land as the queue said.
  */
-class PostgresRouteBackendIT {
-  private static final AtomicInteger DATABASES = new AtomicInteger();
-  private static Postgres pg;
-
+class PostgresRouteBackendIT extends WithPostgres {
   private String database;
   private PostgresRouteBackend backend;
 
-  @BeforeAll
-  static void server() throws Exception {
-    pg = Postgres.start();
-  }
-
-  @AfterAll
-  static void stopServer() throws Exception {
-    pg.close();
-  }
-
   @BeforeEach
   void open() throws Exception {
-    database = "backend" + DATABASES.incrementAndGet();
+    database = newDatabaseName("backend");
     String password = "pw-" + database;
     pg.createOwnedDatabase(database, password);
     backend = PostgresRouteBackend.open(
@@ -96,17 +81,8 @@ class PostgresRouteBackendIT {
       try (PreparedStatement ps = c.prepareStatement("INSERT INTO ncro_routes ("
           + PostgresSchema.COLUMNS + ", last_used) VALUES (?,?,?,?,?,?,?,?,?,?,?)")) {
         for (Route r : routes) {
-          ps.setString(1, r.hash());
-          ps.setString(2, r.upstream());
-          ps.setDouble(3, r.latencyMs());
-          ps.setString(4, r.narUrl());
-          ps.setString(5, r.fileHash());
-          ps.setString(6, r.narHash());
-          ps.setLong(7, r.narSize());
-          ps.setBytes(8, r.narinfo());
-          ps.setLong(9, r.verifiedAtMillis());
-          ps.setLong(10, r.expiresAtMillis());
-          ps.setLong(11, lastUsed);
+          // The routes table's columns, in the order both stores share (last_used last).
+          RouteSchema.bind(ps, r, lastUsed);
           ps.addBatch();
         }
         ps.executeBatch();
