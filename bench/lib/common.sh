@@ -140,6 +140,10 @@ our_ticks() {
   echo $((t + $(awk '{print $16+$17}' "/proc/$$/stat")))
 }
 busy_ticks() { awk '/^cpu / {print $2+$3+$4}' /proc/stat; }
+CLK=$(getconf CLK_TCK)
+# pid_ticks PID: user+system CPU ticks of one process; kid_ticks: of this shell's waited-for children
+pid_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+kid_ticks() { awk '{print $16+$17}' "/proc/$$/stat"; }
 # timed CMD...: LINE = CMD's output; OTHER = CPU used meanwhile by other processes, % of one core
 timed() {
   local t0=$EPOCHREALTIME b0 o0; b0=$(busy_ticks); o0=$(our_ticks)
