@@ -29,7 +29,10 @@ public record UpstreamConfig(
     int maxInflight,
     int warmConnections) {
   public static final int DEFAULT_MAX_INFLIGHT = 16;
-  /** See README "Warm connections" for the measurement behind it. */
+  /**
+   * See README "Warm connections" for the measurement behind it. At most {@link
+   * #DEFAULT_MAX_INFLIGHT}: more would never be used at once.
+   */
   public static final int DEFAULT_WARM_CONNECTIONS = 16;
 
   public UpstreamConfig {
@@ -94,7 +97,7 @@ public record UpstreamConfig(
         s3,
         PathFilters.NONE,
         DEFAULT_MAX_INFLIGHT,
-        Math.min(DEFAULT_WARM_CONNECTIONS, DEFAULT_MAX_INFLIGHT));
+        DEFAULT_WARM_CONNECTIONS);
   }
 
   /** A public cache trusted through the system's certificates only. */
