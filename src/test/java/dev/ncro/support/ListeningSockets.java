@@ -27,7 +27,9 @@ public final class ListeningSockets {
       if (!Files.exists(p)) {
         continue;
       }
-      for (String line : Files.readAllLines(p).subList(1, Files.readAllLines(p).size())) {
+      // Read once: the table changes between two reads while other sockets open and close.
+      List<String> lines = Files.readAllLines(p);
+      for (String line : lines.subList(1, lines.size())) {
         String[] f = line.strip().split("\\s+");
         String[] local = f[1].split(":");
         if (f[3].equals("0A") && Integer.parseInt(local[1], 16) == port) {
