@@ -46,6 +46,7 @@ import org.slf4j.LoggerFactory;
  * 0 is the code before warm-up) gets a fresh ncro of its own, in the same run; each is started,
  * its start-up probes and warm connections awaited, and left 0.3 s (over 3 x the largest RTT, the
  * relay's emulated handshake) before its first burst, as a service started before its first client.
+ * {@code NCRO_BENCH_MAX_INFLIGHT} sets every upstream's {@code max_inflight} (default: the config's).
  */
 public final class RaceBurstBench {
   private static final long[] RTTS = {10, 40, 80};
@@ -135,8 +136,10 @@ public final class RaceBurstBench {
       }
       List<Sample> samples = new ArrayList<>();
       ObjectMapper json = new ObjectMapper();
+      int inflight = Integer.parseInt(System.getenv().getOrDefault("NCRO_BENCH_MAX_INFLIGHT", "0"));
       for (int wc : variants) {
         List<UpstreamConfig> configs = NcroHarness.upstreams(ups, keys).stream()
+            .map(c -> inflight > 0 ? c.withMaxInflight(inflight) : c)
             .map(c -> c.withWarmConnections(Math.min(wc, c.maxInflight())))
             .toList();
         try (NcroHarness ncro =

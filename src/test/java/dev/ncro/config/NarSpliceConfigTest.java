@@ -6,21 +6,21 @@ import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** {@code server.nar_splice}: on by default, off in the file, and a bad value names the field. */
+/** {@code server.nar_splice}: off by default, on in the file, and a bad value names the field. */
 class NarSpliceConfigTest {
   @Test
-  void onByDefault() throws Exception {
-    assertThat(ConfigLoader.load((Path) null, Map.of()).server().narSplice()).isTrue();
+  void offByDefault() throws Exception {
+    assertThat(ConfigLoader.load((Path) null, Map.of()).server().narSplice()).isFalse();
   }
 
   @Test
-  void offInTheFile() throws Exception {
+  void onInTheFile() throws Exception {
     Config c = YamlConfigs.load("""
         server:
-          nar_splice: false
+          nar_splice: true
         """);
-    assertThat(c.server().narSplice()).isFalse();
-    assertThat(c.server().withNarSplice(true).narSplice()).isTrue();
+    assertThat(c.server().narSplice()).isTrue();
+    assertThat(c.server().withNarSplice(false).narSplice()).isFalse();
   }
 
   @Test
