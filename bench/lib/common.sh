@@ -10,6 +10,11 @@ export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 # bin/ncro's JVM flags (read from it, so the benchmarks follow the launcher), or BENCH_JAVA_OPTS
 BIN_NCRO_OPTS=$(sed -n 's/.*NCRO_JAVA_OPTS:-\([^}]*\)}.*/\1/p' "$REPO/bin/ncro" | head -1)
 JAVA_OPTS=${BENCH_JAVA_OPTS:-${BIN_NCRO_OPTS:--Xmx256m -XX:+UseSerialGC -Xss512k}}
+# What ncro.jar's manifest (Enable-Native-Access) gives a `java -jar` launch, also for the benches
+# that start ncro with -cp (in-process benches, bench/tls): without it, Netty on JDK 25 frees every
+# unpooled direct buffer by closing a shared Arena (a handshake with every thread), unless some
+# native library happened to load before Netty's first use (docs/benchmarks.md, sixth session).
+JAVA_OPTS="$JAVA_OPTS --enable-native-access=ALL-UNNAMED"
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 JAR_BUILD=${NCRO_BENCH_JAR_BUILD:-$REPO/target-bench6-jar}   # the jar benchmarks 3-5 run
 TEST_BUILD=${NCRO_BENCH_BUILD:-$REPO/target-bench6}          # classes for the Java bench mains
