@@ -48,6 +48,10 @@ public record Config(
   }
 
   /** The same configuration with {@code d} as its mDNS discovery. */
+  public Config withServer(ServerConfig s) {
+    return new Config(s, upstreams, cache, timeouts, logging, mesh, fallbackCache, discovery);
+  }
+
   public Config withDiscovery(DiscoveryConfig d) {
     return new Config(server, upstreams, cache, timeouts, logging, mesh, fallbackCache, d);
   }

@@ -25,7 +25,7 @@ public record ServerConfig(
     boolean narSplice) {
   public static final int DEFAULT_MAX_HOPS = 1;
 
-  /** The shape before the splice relay: {@code nar_splice} true. */
+  /** The shape before the splice relay: {@code nar_splice} false, as in the embedded default. */
   public ServerConfig(
       ListenAddress listen,
       Duration readTimeout,
@@ -34,7 +34,7 @@ public record ServerConfig(
       AccessPolicy access,
       int maxHops,
       boolean wantMassQuery) {
-    this(listen, readTimeout, writeTimeout, cachePriority, access, maxHops, wantMassQuery, true);
+    this(listen, readTimeout, writeTimeout, cachePriority, access, maxHops, wantMassQuery, false);
   }
 
   /** The same with {@code nar_splice} set. */

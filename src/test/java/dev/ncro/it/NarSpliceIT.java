@@ -74,8 +74,10 @@ class NarSpliceIT {
     return ncro(config(NcroHarness.upstreams(upstreams, null)));
   }
 
+  /** Splice on (the embedded default is off). */
   private Config config(List<UpstreamConfig> upstreams) {
-    return NcroHarness.config(dir.resolve("routes.db"), upstreams);
+    Config c = NcroHarness.config(dir.resolve("routes.db"), upstreams);
+    return c.withServer(c.server().withNarSplice(true));
   }
 
   private static byte[] bytes(int n, long seed) {
@@ -305,15 +307,7 @@ class NarSpliceIT {
     byte[] nar = bytes(12 << 20, 8);
     a.putNar("/nar/o.nar", nar);
     Config c = config(NcroHarness.upstreams(List.of(a.uri()), null));
-    NcroHarness n = ncro(new Config(
-        c.server().withNarSplice(false),
-        c.upstreams(),
-        c.cache(),
-        c.timeouts(),
-        c.logging(),
-        c.mesh(),
-        c.fallbackCache(),
-        c.discovery()));
+    NcroHarness n = ncro(c.withServer(c.server().withNarSplice(false)));
     assertThat(n.get("/nar/o.nar").body()).isEqualTo(nar);
     assertThat(relays(n, "copy")).isEqualTo(1);
     assertThat(relays(n, "splice")).isZero();
