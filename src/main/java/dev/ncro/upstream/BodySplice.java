@@ -8,6 +8,7 @@ import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.netty.channel.epoll.EpollChannelConfig;
 import io.netty.channel.epoll.EpollMode;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.internal.PlatformDependent;
 import java.lang.reflect.Field;
 import java.util.Queue;
 
@@ -58,6 +59,8 @@ final class BodySplice {
       len = task.getDeclaredField("len");
       if (!Queue.class.isAssignableFrom(queue.getType()) || len.getType() != int.class) {
         why = "this Netty's splice task has another shape";
+      } else if (!walkable()) {
+        why = "this Netty's splice queue cannot be walked";
       } else {
         queue.setAccessible(true);
         len.setAccessible(true);
@@ -68,6 +71,18 @@ final class BodySplice {
     QUEUE = queue;
     LEN = len;
     UNAVAILABLE = why;
+  }
+
+  /** Whether a queue of the kind Netty keeps splice tasks in can be iterated (see {@link #lastQueued}). */
+  private static boolean walkable() {
+    Queue<Object> probe = PlatformDependent.newMpscQueue();
+    probe.add(Boolean.TRUE);
+    probe.add(Boolean.FALSE);
+    Object last = null;
+    for (Object o : probe) {
+      last = o;
+    }
+    return last == Boolean.FALSE;
   }
 
   private final AbstractEpollStreamChannel from;
@@ -150,15 +165,26 @@ final class BodySplice {
     chunk = n;
     ChannelPromise p = from.newPromise();
     from.spliceTo(to, n, p);
-    task = ourTask();
+    task = lastQueued();
     p.addListener((ChannelFutureListener) this::chunkDone);
   }
 
-  /** The task just queued: the queue held no other, as chunks go one at a time and a completed task leaves it before the next is queued. */
-  private Object ourTask() {
+  /**
+   * The task just queued: the last in Netty's splice queue. Only this splice queues tasks on the
+   * upstream connection; the one before it, if any, is the finished chunk's, which Netty removes
+   * only after {@link #chunkDone} returns. Iterating is safe here: the event loop is the queue's
+   * only consumer.
+   */
+  private Object lastQueued() {
     try {
+      Object last = null;
       Queue<?> q = (Queue<?>) QUEUE.get(from);
-      return q == null ? null : q.peek();
+      if (q != null) {
+        for (Object t : q) {
+          last = t;
+        }
+      }
+      return last;
     } catch (IllegalAccessException e) {
       throw new IllegalStateException(e); // made accessible in the static initialiser
     }
@@ -183,9 +209,11 @@ final class BodySplice {
       events.completed();
       return;
     }
-    // Not from inside this listener: Netty removes the completed task from the queue only after
-    // it returns, and the next chunk's task must be the only one there (see ourTask).
-    from.eventLoop().execute(this::nextChunk);
+    // Now, from inside this listener, so the queue is never empty between chunks: Netty's read
+    // loop goes on after a finished task (at once when the upstream has half-closed), and with no
+    // task queued it reads the next body bytes into user space, where SpliceGuard can only fail
+    // the exchange.
+    nextChunk();
   }
 
   /** Body bytes in the client's pipe or beyond, exactly. */

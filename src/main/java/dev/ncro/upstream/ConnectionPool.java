@@ -120,9 +120,14 @@ final class ConnectionPool {
   }
 
   /**
-   * A fresh codec in place of the connection's one, whose decoder is mid-body: after a body was
-   * spliced past it ({@link BodySplice}), the next response on the connection starts clean.
+   * A {@link SpliceGuard} in place of the connection's codec, whose decoder is mid-body: the rest
+   * of the body is spliced past it ({@link BodySplice}).
    */
+  static void guardSplice(Channel ch) {
+    ch.pipeline().replace("codec", "codec", new SpliceGuard());
+  }
+
+  /** A fresh codec in place of the {@link SpliceGuard}: the next response on the connection starts clean. */
   static void renewCodec(Channel ch) {
     ch.pipeline().replace("codec", "codec", codec());
   }

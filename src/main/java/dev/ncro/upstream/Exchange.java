@@ -204,16 +204,16 @@ public final class Exchange {
    * Hands the rest of the body, exactly {@code length} bytes, to {@code client} by splice(2): no
    * more {@code onContent}; the listener hears {@link ResponseListener#onSpliced} as bytes go, then
    * {@code onComplete} or {@code onError} as before. The first-byte/stall watchdog goes on,
-   * counting spliced bytes as progress and a full client pipe as a pause. The HTTP decoder is
-   * replaced by a fresh one first: it never sees the spliced bytes, and the connection goes back
-   * to the pool only after all of them were consumed. Call on this connection's event loop after
+   * counting spliced bytes as progress and a full client pipe as a pause. The HTTP codec is
+   * replaced by a {@link SpliceGuard} first (a byte read past the splice fails the exchange), and
+   * by a fresh codec after the last byte: the connection goes back to the pool only then. Call on this connection's event loop after
    * {@link #spliceRefusal} said null, and after the client got everything written on before.
    */
   public void spliceTo(Channel client, long length) {
     if (paused || spliceRefusal(client) != null || length <= 0) {
       throw new IllegalStateException("splice not possible: " + spliceRefusal(client));
     }
-    ConnectionPool.renewCodec(channel);
+    ConnectionPool.guardSplice(channel);
     if (finished) {
       return; // the old decoder held undecoded bytes (see onMessage): the exchange failed
     }
@@ -231,6 +231,7 @@ public final class Exchange {
           @Override
           public void completed() {
             if (!finished) {
+              ConnectionPool.renewCodec(channel);
               bodyEnded();
             }
           }
@@ -302,6 +303,17 @@ public final class Exchange {
       ReferenceCountUtil.release(msg);
       failAndClose(new UpstreamException(
           FailureKind.PROTOCOL, "undecoded bytes left when the response decoder was replaced"));
+      return;
+    }
+    if (((HttpObject) msg).decoderResult().isFailure()) {
+      // A malformed head or chunk: the decoder ends the message with a failed part, which must not
+      // pass for the end of the body (a truncated NAR would be handed out as complete).
+      Throwable cause = ((HttpObject) msg).decoderResult().cause();
+      ReferenceCountUtil.release(msg);
+      failAndClose(new UpstreamException(
+          FailureKind.PROTOCOL,
+          "malformed response: " + (cause == null ? "undecodable" : cause.getMessage()),
+          cause));
       return;
     }
     lastProgressNanos = System.nanoTime();

@@ -26,8 +26,6 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -86,27 +84,20 @@ class NarSpliceIT {
     return b;
   }
 
-  /** A series of ncro's /metrics, 0 when absent. */
-  private static double metric(NcroHarness n, String series) throws Exception {
-    String text = new String(n.get("/metrics").body(), StandardCharsets.UTF_8);
-    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " (\\S+)$").matcher(text);
-    return m.find() ? Double.parseDouble(m.group(1)) : 0;
-  }
-
   private static double streams(NcroHarness n) {
     try {
-      return metric(n, "ncro_nar_streams_in_flight");
+      return n.metric("ncro_nar_streams_in_flight");
     } catch (Exception e) {
       throw new AssertionError("scraping /metrics", e);
     }
   }
 
   private static double relays(NcroHarness n, String mode) throws Exception {
-    return metric(n, "ncro_nar_relay_total{mode=\"" + mode + "\"}");
+    return n.metric("ncro_nar_relay_total{mode=\"" + mode + "\"}");
   }
 
   private static double relayBytes(NcroHarness n, String mode) throws Exception {
-    return metric(n, "ncro_nar_relay_bytes_total{mode=\"" + mode + "\"}");
+    return n.metric("ncro_nar_relay_bytes_total{mode=\"" + mode + "\"}");
   }
 
   @Test
@@ -124,7 +115,7 @@ class NarSpliceIT {
     assertThat(relays(n, "copy")).isZero();
     assertThat(relayBytes(n, "splice") + relayBytes(n, "copy")).isEqualTo(nar.length);
     assertThat(relayBytes(n, "splice")).isGreaterThan(nar.length / 2.0);
-    assertThat(metric(n, "ncro_nar_bytes_total{upstream=\"" + a.uri() + "\"}"))
+    assertThat(n.metric("ncro_nar_bytes_total{upstream=\"" + a.uri() + "\"}"))
         .isEqualTo(nar.length);
 
     // The spliced connection went back to the pool with a fresh decoder: the next answer on it
@@ -244,8 +235,8 @@ class NarSpliceIT {
     HttpResponse<byte[]> r = n.get("/nar/stall.nar");
     assertThat(r.body()).isEqualTo(nar);
     Await.until("ncro closed the stalled connection", () -> routed.hangsEndedByPeer() == 1);
-    assertThat(metric(
-            n, "ncro_upstream_errors_total{kind=\"timeout\",upstream=\"" + routed.uri() + "\"}"))
+    assertThat(n.metric(
+            "ncro_upstream_errors_total{kind=\"timeout\",upstream=\"" + routed.uri() + "\"}"))
         .isEqualTo(1);
     TestUpstream.Request resumed = other.requests().stream()
         .filter(q -> q.path().equals("/nar/stall.nar"))

@@ -114,6 +114,35 @@ class NarStreamingIT {
   }
 
   @Test
+  void aChunkedBodyThatTurnsMalformedIsABrokenDownloadNotACompleteOne() throws Exception {
+    TestUpstream a = upstream();
+    a.putNar("/nar/m.nar", bytes(1 << 20, 13));
+    a.chunked(true);
+    a.corruptChunk(true); // a bad chunk-size line half-way, then the connection closes
+    NcroHarness n = ncro(List.of(a.uri()));
+
+    HttpResponse<InputStream> r = HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(n.uri("/nar/m.nar")).build(),
+            HttpResponse.BodyHandlers.ofInputStream());
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThatThrownBy(() -> {
+          try (InputStream in = r.body()) {
+            in.readAllBytes();
+          }
+        })
+        .isInstanceOf(IOException.class);
+    String series = "ncro_upstream_errors_total{kind=\"protocol\",upstream=\"" + a.uri() + "\"}";
+    Await.until("the malformed body counted as a protocol error", () -> {
+      try {
+        return n.metric(series) == 1;
+      } catch (Exception e) {
+        throw new AssertionError("scraping /metrics", e);
+      }
+    });
+  }
+
+  @Test
   void aLargeNarStreamsIntact() throws Exception {
     TestUpstream a = upstream();
     byte[] nar = bytes(32 * 1024 * 1024, 6);

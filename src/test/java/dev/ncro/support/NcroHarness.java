@@ -78,6 +78,16 @@ public final class NcroHarness implements AutoCloseable {
         HttpResponse.BodyHandlers.ofByteArray());
   }
 
+  /** A series of ncro's {@code /metrics} (name and labels as exposed), 0 when absent. */
+  public double metric(String series) throws Exception {
+    String text = new String(get("/metrics").body(), java.nio.charset.StandardCharsets.UTF_8);
+    return text.lines()
+        .filter(l -> l.startsWith(series + " "))
+        .findFirst()
+        .map(l -> Double.parseDouble(l.substring(series.length() + 1).strip()))
+        .orElse(0.0);
+  }
+
   public HttpResponse<byte[]> head(String path) throws Exception {
     return http.send(
         HttpRequest.newBuilder(uri(path))

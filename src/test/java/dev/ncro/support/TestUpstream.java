@@ -84,6 +84,7 @@ public final class TestUpstream implements AutoCloseable {
   private volatile boolean rangeAs200;
   private volatile boolean rangeOffByOne;
   private volatile boolean chunked;
+  private volatile boolean corruptChunk;
   private volatile boolean stallAtTruncation;
 
   private TestUpstream(ServerSocket server) {
@@ -170,6 +171,14 @@ public final class TestUpstream implements AutoCloseable {
   /** Bodies over 16 KiB go with {@code Transfer-Encoding: chunked} (64 KiB chunks) instead of a Content-Length. */
   public void chunked(boolean on) {
     chunked = on;
+  }
+
+  /**
+   * With {@link #chunked}: half-way through the body a chunk-size line that is not hexadecimal,
+   * then the connection closes (a malformed body, not merely a short one).
+   */
+  public void corruptChunk(boolean on) {
+    corruptChunk = on;
   }
 
   /**
@@ -363,6 +372,11 @@ public final class TestUpstream implements AutoCloseable {
           .getBytes(StandardCharsets.ISO_8859_1));
       for (int off = 0; off < body.length; off += 64 * 1024) {
         int len = Math.min(64 * 1024, body.length - off);
+        if (corruptChunk && off >= body.length / 2) {
+          out.write("zz\r\n".getBytes(StandardCharsets.ISO_8859_1));
+          out.flush();
+          return false;
+        }
         out.write((Integer.toHexString(len) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
         out.write(body, off, len);
         out.write("\r\n".getBytes(StandardCharsets.ISO_8859_1));
