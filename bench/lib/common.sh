@@ -119,6 +119,25 @@ start_ncro() {
   done
   echo "ncro never answered on $PORT" >&2; exit 1
 }
+# train_archive OUT: bin/ncro's training run (bin/lib/AotTraining.java, no network) writing OUT, a
+# JDK 25 AOT cache (*.aot) or a dynamic AppCDS archive (*.jsa); KEEP=1 reuses one newer than the jar
+train_archive() {
+  local out=$1 log=$OUT/log/training-${1##*/}.log t0=$EPOCHREALTIME
+  if [ "${KEEP:-0}" = 1 ] && [ -s "$out" ] && [ "$out" -nt "$JAR" ]; then echo "   reusing $out"; return; fi
+  rm -f "$out"
+  "$JAVA_HOME/bin/java" "$REPO/bin/lib/AotTraining.java" "$JAR" "$out" $JAVA_OPTS >"$log" 2>&1 ||
+    { tail -30 "$log" >&2; echo "bench: training run for $out failed" >&2; exit 1; }
+  echo "   training run for ${out##*/}: $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", b-a}') s, $(du -m "$out" | cut -f1) MiB"
+}
+# archive_flags FILE: the JVM flags bin/ncro loads such an archive with
+archive_flags() {
+  case "$1" in
+    *.aot) echo "-XX:AOTCache=$1 -XX:+VerifySharedSpaces -Xlog:aot=off -Xlog:cds=off" ;;
+    *) echo "-XX:SharedArchiveFile=$1 -XX:+VerifySharedSpaces -Xlog:cds=off -Xlog:cds+dynamic=off" ;;
+  esac
+}
+# java_major: the feature version of $JAVA_HOME (bin/lib/jdk.sh, as bin/ncro decides by it)
+java_major() { (. "$REPO/bin/lib/jdk.sh"; ncro_java_major "$JAVA_HOME"); }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 hwm_mib() { awk '/^VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
