@@ -31,8 +31,9 @@ import java.util.regex.Pattern;
  * with {@code -XX:AOTCacheOutput}, driven through what a Nix client does, stopped with SIGTERM, at
  * which point the JVM writes the cache (classes loaded and linked, method profiles).
  *
- * <p>Used by bench/first/run to compare the AOT cache with an AppCDS archive of the same workload
- * (docs/decisions.md §10: the AOT cache was not shipped). Why a workload of its own: such a cache
+ * <p>bin/ncro runs it in the background on JDK 25 and later (contrib/ncro.service shows how a
+ * system install does the same); bench/first/run and bench/startup/run compare the cache with an
+ * AppCDS archive of the same workload (docs/decisions.md §10). Why a workload of its own: such a cache
  * would be made where ncro is built (the Nix build sandbox), with no network and no real binary
  * cache; this one needs neither (it also runs in a network namespace with only loopback). Two loopback
  * upstreams in this JVM (the JDK's HTTP server) serve signed narinfos, NARs and misses, so ncro
