@@ -1,6 +1,7 @@
 package dev.ncro.router;
 
 import dev.ncro.metrics.Metrics;
+import dev.ncro.narinfo.ContentDecoding;
 import dev.ncro.narinfo.NarInfo;
 import dev.ncro.narinfo.NarInfoException;
 import dev.ncro.narinfo.NarInfoRewriter;
@@ -10,6 +11,7 @@ import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamException;
 import dev.ncro.upstream.UpstreamRegistry;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.ArrayList;
@@ -277,9 +279,13 @@ final class Race {
 
   /** The won race's answer, or null when the body is not a valid narinfo for this hash from this upstream. */
   private RaceOutcome.Won accept(Upstream u, SmallResponse r) {
-    byte[] body = NarInfoRewriter.relativizeUrl(r.body(), u.endpoint());
+    byte[] body;
     NarInfo info;
     try {
+      body = NarInfoRewriter.relativizeUrl(
+          ContentDecoding.decode(
+              r.headers().get(HttpHeaderNames.CONTENT_ENCODING), r.body(), MAX_NARINFO_BYTES),
+          u.endpoint());
       info = NarInfo.parse(body);
     } catch (NarInfoException e) {
       registry.badAnswer(u, FailureKind.BAD_NARINFO);

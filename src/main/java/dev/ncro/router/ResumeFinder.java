@@ -1,11 +1,13 @@
 package dev.ncro.router;
 
+import dev.ncro.narinfo.ContentDecoding;
 import dev.ncro.narinfo.NarInfo;
 import dev.ncro.narinfo.NarInfoException;
 import dev.ncro.narinfo.NarInfoRewriter;
 import dev.ncro.upstream.SmallResponse;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.ArrayList;
 import java.util.List;
@@ -77,7 +79,9 @@ public final class ResumeFinder {
       return Optional.empty();
     }
     try {
-      NarInfo info = NarInfo.parse(NarInfoRewriter.relativizeUrl(r.body(), u.endpoint()));
+      byte[] body = ContentDecoding.decode(
+          r.headers().get(HttpHeaderNames.CONTENT_ENCODING), r.body(), Race.MAX_NARINFO_BYTES);
+      NarInfo info = NarInfo.parse(NarInfoRewriter.relativizeUrl(body, u.endpoint()));
       if (!info.hashPart().equals(hash)
           || !fileHash.equals(info.fileHash())
           || !SAFE_URL.matcher(info.url()).matches()

@@ -1,5 +1,6 @@
 package dev.ncro.server;
 
+import dev.ncro.narinfo.ContentDecoding;
 import dev.ncro.narinfo.NarInfoException;
 import dev.ncro.narinfo.Realisation;
 import dev.ncro.router.CacheFileRouter;
@@ -459,13 +460,11 @@ final class CacheFileProxy implements StreamedResponse {
       if (upstream.keys().isEmpty()) {
         return null; // nothing to check against: passed through, as a narinfo would be
       }
-      String encoding = response.headers().get(HttpHeaderNames.CONTENT_ENCODING);
-      if (encoding != null && !encoding.equalsIgnoreCase("identity")) {
-        return "stored with Content-Encoding " + encoding + ": its signature cannot be checked";
-      }
       Realisation r;
       try {
-        r = Realisation.parse(body);
+        // Checked decoded; the client gets the stored bytes and the header, and decodes them.
+        r = Realisation.parse(ContentDecoding.decode(
+            response.headers().get(HttpHeaderNames.CONTENT_ENCODING), body, MAX_VERIFIED_BYTES));
       } catch (NarInfoException e) {
         return e.getMessage();
       }

@@ -50,6 +50,8 @@ class CacheFileIT {
       "sha256:" + "ff89706d4f63a4f9ee7b2dfdc357771749274b97d9139035065042dd3c809fca" + "!out";
   static final String WRONG_ID =
       "sha256:" + "aa89706d4f63a4f9ee7b2dfdc357771749274b97d9139035065042dd3c809fca" + "!dev";
+  static final String GZ_ID =
+      "sha256:" + "bb89706d4f63a4f9ee7b2dfdc357771749274b97d9139035065042dd3c809fca" + "!out";
   static final String MISSING = "/log/" + TestNarinfo.hash(199) + "-nobody-has-it.drv";
 
   /** Every kind, each held only by the farthest cache. */
@@ -124,13 +126,26 @@ class CacheFileIT {
           .getBytes(StandardCharsets.UTF_8));
     }
     gzippedLog = gz.toByteArray();
+    // A realisation stored gzip-compressed in middle (signed by middle's key), a plain one in far.
+    ByteArrayOutputStream gzr = new ByteArrayOutputStream();
+    try (GZIPOutputStream out = new GZIPOutputStream(gzr)) {
+      out.write(realisation(GZ_ID, "8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1", nearKey)
+          .getBytes(StandardCharsets.UTF_8));
+    }
+    Files.createDirectories(m.resolve("realisations"));
+    Files.write(m.resolve("realisations/" + GZ_ID + ".doi"), gzr.toByteArray());
+    write(
+        f,
+        "realisations/" + GZ_ID + ".doi",
+        realisation(GZ_ID, "8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1", farKey));
     Files.createDirectories(m.resolve("log"));
     Files.write(m.resolve("log/" + GZ_DRV), gzippedLog);
     near = FarCache.serving("near", n, Duration.ofMillis(5));
     middle = FarCache.serving(
         "middle",
         m,
-        "location /log/ { default_type text/plain; add_header Content-Encoding gzip; }",
+        "location /log/ { default_type text/plain; add_header Content-Encoding gzip; }"
+            + " location /realisations/ { add_header Content-Encoding gzip; }",
         Duration.ofMillis(60));
     far = FarCache.serving("far", f, Duration.ofMillis(150));
   }
@@ -301,6 +316,19 @@ class CacheFileIT {
     NcroHarness trusting = ncro(List.of(near.uri(), far.uri()), null);
     HttpResponse<byte[]> r = trusting.get("/realisations/" + FORGED_ID + ".doi");
     assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(near.uri().getAuthority());
+  }
+
+  @Test
+  void aRealisationStoredCompressedIsCheckedDecodedAndPassedOnAsStored() throws Exception {
+    NcroHarness n = ncroOverAll();
+    String path = "/realisations/" + GZ_ID + ".doi";
+    HttpResponse<byte[]> r = n.get(path);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("X-Ncro-Upstream"))
+        .as("middle's signature verified on the decoded text: it wins over far")
+        .hasValue(middle.uri().getAuthority());
+    assertThat(r.headers().firstValue("Content-Encoding")).hasValue("gzip");
+    assertThat(r.body()).isEqualTo(direct(middle, path).body());
   }
 
   @Test

@@ -229,4 +229,66 @@ class NarinfoRoutingIT {
         "route " + hash + " written to the database", () -> n.ncro().store().count() > 0);
     assertThat(n.ncro().store().get(hash)).isPresent();
   }
+
+  private static byte[] xz(byte[] plain) throws Exception {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    try (org.tukaani.xz.XZOutputStream out =
+        new org.tukaani.xz.XZOutputStream(b, new org.tukaani.xz.LZMA2Options())) {
+      out.write(plain);
+    }
+    return b.toByteArray();
+  }
+
+  private static byte[] gzip(byte[] plain) throws Exception {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(b)) {
+      out.write(plain);
+    }
+    return b.toByteArray();
+  }
+
+  @Test
+  void aNarinfoStoredCompressedIsDecodedCheckedAndServedPlain() throws Exception {
+    TestKey key = new TestKey("test-1");
+    TestUpstream a = upstream();
+    String hx = TestNarinfo.hash(40);
+    String hg = TestNarinfo.hash(41);
+    byte[] px = TestNarinfo.make(hx, "nar/" + hx + ".nar.xz", 1000, key);
+    byte[] pg = TestNarinfo.make(hg, "nar/" + hg + ".nar.xz", 1000, key);
+    a.putEncodedNarinfo(hx, xz(px), "xz"); // nix copy --to 's3://…?narinfo-compression=xz'
+    a.putEncodedNarinfo(hg, gzip(pg), "gzip");
+    NcroHarness n = ncro(List.of(a.uri()), List.of(key.publicKey()));
+
+    for (String[] c : new String[][] {{hx, new String(px)}, {hg, new String(pg)}}) {
+      HttpResponse<byte[]> r = n.get("/" + c[0] + ".narinfo");
+      assertThat(r.statusCode()).as(c[0]).isEqualTo(200);
+      assertThat(r.headers().firstValue("Content-Encoding")).as(c[0]).isEmpty();
+      assertThat(new String(r.body()))
+          .as("the signature checked on the decoded text")
+          .isEqualTo(c[1]);
+      assertThat(n.ncro().store().get(c[0]))
+          .as("a route, served from the store next")
+          .isPresent();
+    }
+  }
+
+  @Test
+  void aNarinfoInAnEncodingNcroCannotDecodeLosesToAPlainOne() throws Exception {
+    TestUpstream zstd = upstream();
+    TestUpstream plain = upstream();
+    String h = TestNarinfo.hash(42);
+    byte[] body = TestNarinfo.make(h, "nar/" + h + ".nar.xz", 1000, null);
+    zstd.putEncodedNarinfo(h, new byte[] {0x28, (byte) 0xb5, 0x2f, (byte) 0xfd, 0}, "zstd");
+    plain.putNarinfo(h, body);
+    plain.setLatency(Duration.ofMillis(150)); // the zstd answer arrives first and is refused
+    NcroHarness n = ncro(List.of(zstd.uri(), plain.uri()), null);
+
+    HttpResponse<byte[]> r = n.get("/" + h + ".narinfo");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo(body);
+    assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(plain.uri().getAuthority());
+    assertThat(n.metric(
+            "ncro_upstream_errors_total{kind=\"bad_narinfo\",upstream=\"" + zstd.uri() + "\"}"))
+        .isEqualTo(1);
+  }
 }

@@ -64,6 +64,7 @@ public final class TestUpstream implements AutoCloseable {
 
   private final ServerSocket server;
   private final Map<String, Response> routes = new ConcurrentHashMap<>();
+  private final Map<String, String> encodings = new ConcurrentHashMap<>();
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private final AtomicInteger accepted = new AtomicInteger();
@@ -122,6 +123,13 @@ public final class TestUpstream implements AutoCloseable {
 
   public void putNarinfo(String hash, byte[] body) {
     put("/" + hash + ".narinfo", Response.ok(body).withType("text/x-nix-narinfo"));
+  }
+
+  /** A narinfo stored compressed, answered with {@code Content-Encoding: encoding} (as Nix's S3 store writes them). */
+  public void putEncodedNarinfo(String hash, byte[] encodedBody, String encoding) {
+    String path = "/" + hash + ".narinfo";
+    put(path, Response.ok(encodedBody).withType("text/x-nix-narinfo"));
+    encodings.put(path, encoding);
   }
 
   public void putNar(String path, byte[] body) {
@@ -343,11 +351,15 @@ public final class TestUpstream implements AutoCloseable {
     byte[] body = r.body();
     int status = r.status();
     String extra = "";
+    String encoding = encodings.get(req.path());
+    if (encoding != null) {
+      extra = "Content-Encoding: " + encoding + "\r\n";
+    }
     String range = req.headers().get("range");
     if (range != null && status == 200 && !rangeAs200 && range.matches("bytes=\\d+-")) {
       int from = Integer.parseInt(range.substring(6, range.length() - 1)) + (rangeOffByOne ? 1 : 0);
       if (from < body.length) {
-        extra =
+        extra +=
             "Content-Range: bytes " + from + "-" + (body.length - 1) + "/" + body.length + "\r\n";
         body = Arrays.copyOfRange(body, from, body.length);
         status = 206;
