@@ -159,6 +159,57 @@ class NixSubstitutionE2E {
   }
 
   @Test
+  void aCacheWhoseNarinfosAreStoredXzCompressedServesTheClosure() throws Exception {
+    // As `nix copy --to 's3://…?narinfo-compression=xz'` leaves a bucket: every narinfo compressed,
+    // answered with Content-Encoding: xz (Nix decodes by that header, and so must ncro).
+    Path copy = dir.resolve("complete-xz");
+    Path source = fx.cache("complete").dir();
+    try (Stream<Path> files = Files.walk(source)) {
+      for (Path f : files.filter(Files::isRegularFile).toList()) {
+        Path to = copy.resolve(source.relativize(f).toString());
+        Files.createDirectories(to.getParent());
+        byte[] bytes = Files.readAllBytes(f);
+        Files.write(to, f.getFileName().toString().endsWith(".narinfo") ? xz(bytes) : bytes);
+      }
+    }
+    FarCache xzCache = FarCache.serving(
+        "complete-xz", copy, "location ~ \\.narinfo$ { add_header Content-Encoding xz; }", NEAR);
+    open.add(xzCache);
+    String h = NixFixture.hashOf(fx.root());
+    HttpResponse<byte[]> direct = java.net.http.HttpClient.newHttpClient()
+        .send(
+            java.net.http.HttpRequest.newBuilder(xzCache.uri().resolve("/" + h + ".narinfo"))
+                .build(),
+            HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(direct.headers().firstValue("Content-Encoding")).hasValue("xz");
+    URI proxy = ncro(List.of(xzCache), List.of(fx.cache("complete").publicKey()));
+
+    NixClient nix = client("client");
+    NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
+
+    assertThat(r.exitCode())
+        .as("nix-store --realise through ncro:\n%s", r.output())
+        .isZero();
+    assertThat(nix.requisites(fx.root())).containsExactlyElementsOf(new TreeSet<>(fx.paths()));
+    NixFixture.Result verified = nix.verify(fx.paths());
+    assertThat(verified.exitCode())
+        .as("nix-store --verify-path:\n%s", verified.output())
+        .isZero();
+    assertThat(new String(ncro.ncro().store().get(h).orElseThrow().narinfo()))
+        .as("the decoded narinfo is stored")
+        .isEqualTo(Files.readString(source.resolve(h + ".narinfo")));
+  }
+
+  private static byte[] xz(byte[] plain) throws IOException {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    try (org.tukaani.xz.XZOutputStream out =
+        new org.tukaani.xz.XZOutputStream(b, new org.tukaani.xz.LZMA2Options())) {
+      out.write(plain);
+    }
+    return b.toByteArray();
+  }
+
+  @Test
   void aCacheAnswering500DoesNotStopSubstitutionFromAnotherCache() throws Exception {
     FarCache broken = failing(500, NEAR);
     FarCache complete = serving("complete", MIDDLE);
