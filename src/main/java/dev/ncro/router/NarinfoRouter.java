@@ -1,6 +1,5 @@
 package dev.ncro.router;
 
-import dev.ncro.config.CacheConfig;
 import dev.ncro.limit.FifoLimiter;
 import dev.ncro.metrics.Metrics;
 import dev.ncro.route.NegativeCache;
@@ -47,31 +46,6 @@ public final class NarinfoRouter {
   private final ConcurrentHashMap<String, CompletableFuture<NarinfoResult>> inflight =
       new ConcurrentHashMap<>();
   private final FifoLimiter races;
-
-  public NarinfoRouter(
-      UpstreamRegistry registry,
-      UpstreamClient client,
-      RouteStore store,
-      NegativeCache negative,
-      Duration ttl,
-      Clock clock,
-      Executor blocking,
-      Metrics metrics,
-      RecentRaces recent,
-      RouteHints hints) {
-    this(
-        registry,
-        client,
-        store,
-        negative,
-        ttl,
-        clock,
-        blocking,
-        metrics,
-        recent,
-        hints,
-        CacheConfig.DEFAULT_MAX_CONCURRENT_RACES);
-  }
 
   public NarinfoRouter(
       UpstreamRegistry registry,

@@ -102,19 +102,6 @@ final class CacheFileProxy implements StreamedResponse {
       UpstreamRegistry registry,
       CacheFileRouter router,
       Executor verifier,
-      Runnable onDone) {
-    this(client, head, target, plan, upstreams, registry, router, verifier, onDone, null);
-  }
-
-  CacheFileProxy(
-      Channel client,
-      boolean head,
-      Target.CacheFile target,
-      FilePlan plan,
-      UpstreamClient upstreams,
-      UpstreamRegistry registry,
-      CacheFileRouter router,
-      Executor verifier,
       Runnable onDone,
       HttpHeaders forward) {
     this.forward = forward;

@@ -41,66 +41,10 @@ public final class StatusReport {
   private final FifoLimiter raceLimit;
   private final StoreStatus store;
 
-  public StatusReport(
-      String version,
-      Clock clock,
-      UpstreamRegistry upstreams,
-      Metrics metrics,
-      RouteStore routes,
-      NegativeCache negative,
-      RecentRaces races,
-      Supplier<MeshNode.Status> mesh) {
-    this(
-        version,
-        clock,
-        upstreams,
-        metrics,
-        routes,
-        negative,
-        races,
-        mesh,
-        null,
-        StoreStatus.local("sqlite", ""));
-  }
-
-  /** {@code raceLimit}: the router's race limiter, shown as {@code races}; null leaves that out. */
-  public StatusReport(
-      String version,
-      Clock clock,
-      UpstreamRegistry upstreams,
-      Metrics metrics,
-      RouteStore routes,
-      NegativeCache negative,
-      RecentRaces races,
-      Supplier<MeshNode.Status> mesh,
-      FifoLimiter raceLimit) {
-    this(
-        version,
-        clock,
-        upstreams,
-        metrics,
-        routes,
-        negative,
-        races,
-        mesh,
-        raceLimit,
-        StoreStatus.local("sqlite", ""));
-  }
-
-  public StatusReport(
-      String version,
-      Clock clock,
-      UpstreamRegistry upstreams,
-      Metrics metrics,
-      RouteStore routes,
-      NegativeCache negative,
-      RecentRaces races,
-      Supplier<MeshNode.Status> mesh,
-      StoreStatus store) {
-    this(version, clock, upstreams, metrics, routes, negative, races, mesh, null, store);
-  }
-
-  /** {@code store}: the route store's state, shown as {@code store} and in {@code /health}. */
+  /**
+   * {@code raceLimit}: the router's race limiter, shown as {@code races} (null leaves that out);
+   * {@code store}: the route store's state, shown as {@code store} and in {@code /health}.
+   */
   public StatusReport(
       String version,
       Clock clock,
