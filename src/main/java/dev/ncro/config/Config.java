@@ -47,12 +47,8 @@ public record Config(
     return new Config(server, upstreams, cache, timeouts, logging, mesh, fallback, discovery);
   }
 
-  /** The same configuration with {@code d} as its mDNS discovery. */
+  /** The same configuration with {@code s} as its server settings. */
   public Config withServer(ServerConfig s) {
     return new Config(s, upstreams, cache, timeouts, logging, mesh, fallbackCache, discovery);
-  }
-
-  public Config withDiscovery(DiscoveryConfig d) {
-    return new Config(server, upstreams, cache, timeouts, logging, mesh, fallbackCache, d);
   }
 }
