@@ -121,6 +121,9 @@ public record NarInfo(
         deriver);
   }
 
+  /** The store directory ncro serves (the {@code StoreDir} of its nix-cache-info). */
+  public static final String STORE_DIR = "/nix/store";
+
   /** The directory of the store path ({@code /nix/store}), without a trailing slash. */
   public String storeDir() {
     return storePath.substring(0, storePath.lastIndexOf('/'));

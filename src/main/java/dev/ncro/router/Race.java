@@ -297,7 +297,9 @@ final class Race {
           .log();
       return null;
     }
-    if (!info.hashPart().equals(hash)) {
+    if (!info.hashPart().equals(hash) || !NarInfo.STORE_DIR.equals(info.storeDir())) {
+      // Another store directory too: ncro's nix-cache-info says /nix/store, and Nix refuses a
+      // narinfo whose path is outside its store (an error for the path, not a fall-through).
       registry.badAnswer(u, FailureKind.BAD_NARINFO);
       log.atWarn()
           .setMessage("narinfo for another path")

@@ -2,6 +2,7 @@ package dev.ncro.server;
 
 import dev.ncro.metrics.Metrics;
 import dev.ncro.narinfo.CacheFileKind;
+import dev.ncro.narinfo.NarInfo;
 import dev.ncro.router.CacheFileRouter;
 import dev.ncro.router.FilePlan;
 import dev.ncro.router.NarRouter;
@@ -79,8 +80,8 @@ final class Endpoints {
     this.client = client;
     this.registry = registry;
     this.blocking = blocking;
-    this.cacheInfo = ("StoreDir: /nix/store\nWantMassQuery: " + (wantMassQuery ? 1 : 0)
-            + "\nPriority: " + cachePriority + "\n")
+    this.cacheInfo = ("StoreDir: " + NarInfo.STORE_DIR + "\nWantMassQuery: "
+            + (wantMassQuery ? 1 : 0) + "\nPriority: " + cachePriority + "\n")
         .getBytes(StandardCharsets.UTF_8);
   }
 

@@ -291,4 +291,21 @@ class NarinfoRoutingIT {
             "ncro_upstream_errors_total{kind=\"bad_narinfo\",upstream=\"" + zstd.uri() + "\"}"))
         .isEqualTo(1);
   }
+
+  @Test
+  void aNarinfoForAnotherStoreDirectoryLosesToOneForNixStore() throws Exception {
+    TestUpstream gnu = upstream();
+    TestUpstream nix = upstream();
+    String h = TestNarinfo.hash(43);
+    byte[] body = TestNarinfo.make(h, "nar/" + h + ".nar.xz", 1000, null);
+    gnu.putNarinfo(h, new String(body).replace("/nix/store/", "/gnu/store/").getBytes());
+    nix.putNarinfo(h, body);
+    nix.setLatency(Duration.ofMillis(150)); // the other store's answer arrives first
+    NcroHarness n = ncro(List.of(gnu.uri(), nix.uri()), null);
+
+    HttpResponse<byte[]> r = n.get("/" + h + ".narinfo");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo(body);
+    assertThat(r.headers().firstValue("X-Ncro-Upstream")).hasValue(nix.uri().getAuthority());
+  }
 }
