@@ -206,8 +206,9 @@ public final class Exchange {
    * {@code onComplete} or {@code onError} as before. The first-byte/stall watchdog goes on,
    * counting spliced bytes as progress and a full client pipe as a pause. The HTTP codec is
    * replaced by a {@link SpliceGuard} first (a byte read past the splice fails the exchange), and
-   * by a fresh codec after the last byte: the connection goes back to the pool only then. Call on this connection's event loop after
-   * {@link #spliceRefusal} said null, and after the client got everything written on before.
+   * by a fresh codec after the last byte: the connection goes back to the pool only then. Call on
+   * this connection's event loop after {@link #spliceRefusal} said null, and after the client got
+   * everything written on before.
    */
   public void spliceTo(Channel client, long length) {
     if (paused || spliceRefusal(client) != null || length <= 0) {
@@ -311,9 +312,7 @@ public final class Exchange {
       Throwable cause = ((HttpObject) msg).decoderResult().cause();
       ReferenceCountUtil.release(msg);
       failAndClose(new UpstreamException(
-          FailureKind.PROTOCOL,
-          "malformed response: " + (cause == null ? "undecodable" : cause.getMessage()),
-          cause));
+          FailureKind.PROTOCOL, "malformed response: " + printable(cause), cause));
       return;
     }
     lastProgressNanos = System.nanoTime();
@@ -339,6 +338,13 @@ public final class Exchange {
         bodyEnded();
       }
     }
+  }
+
+  /** A decoder's complaint for a log line: it may quote the upstream's bytes, so short and printable. */
+  private static String printable(Throwable cause) {
+    String m = cause == null || cause.getMessage() == null ? "undecodable" : cause.getMessage();
+    m = m.length() > 160 ? m.substring(0, 160) + "..." : m;
+    return m.replaceAll("[^\\x20-\\x7e]", "?");
   }
 
   /** The whole body was consumed: the connection goes back to the pool (keep-alive) or is closed. */
