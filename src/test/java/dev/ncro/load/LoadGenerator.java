@@ -720,7 +720,12 @@ public final class LoadGenerator {
       if (l.startsWith("ncro_narinfo_cache_hits_total")
           || l.startsWith("ncro_narinfo_cache_misses_total")
           || l.startsWith("ncro_narinfo_requests_total")
-          || l.startsWith("ncro_nar_requests_total")) {
+          || l.startsWith("ncro_nar_requests_total")
+          // where a miss's time goes: waiting for a race slot, and the upstreams' answers
+          || l.startsWith("ncro_race_queue_wait_seconds_sum")
+          || l.startsWith("ncro_race_queue_wait_seconds_count")
+          || l.startsWith("ncro_upstream_latency_seconds_sum")
+          || l.startsWith("ncro_upstream_latency_seconds_count")) {
         System.out.println("  ncro " + l);
       }
     }
