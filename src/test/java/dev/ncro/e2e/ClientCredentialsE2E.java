@@ -17,7 +17,6 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -102,11 +101,7 @@ class ClientCredentialsE2E {
     assertThat(r.exitCode())
         .as("nix-store --realise with netrc-file:\n%s", r.output())
         .isZero();
-    assertThat(nix.requisites(fx.root())).containsExactlyElementsOf(new TreeSet<>(fx.paths()));
-    NixFixture.Result verified = nix.verify(fx.paths());
-    assertThat(verified.exitCode())
-        .as("nix-store --verify-path:\n%s", verified.output())
-        .isZero();
+    nix.assertHoldsValid(fx);
 
     String basic = "Basic "
         + Base64.getEncoder()

@@ -1,5 +1,7 @@
 package dev.ncro.e2e;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.ncro.support.NixFixture;
 import java.io.IOException;
 import java.net.URI;
@@ -63,6 +65,15 @@ public final class NixClient {
   }
 
   /** {@code nix-store --verify-path}: every path is valid here and its contents match its NAR hash. */
+  /** The fixture's whole closure is in this client's store, and {@code nix-store --verify-path} accepts every path. */
+  public void assertHoldsValid(NixFixture fx) throws IOException, InterruptedException {
+    assertThat(requisites(fx.root())).containsExactlyElementsOf(new TreeSet<>(fx.paths()));
+    NixFixture.Result verified = verify(fx.paths());
+    assertThat(verified.exitCode())
+        .as("nix-store --verify-path:\n%s", verified.output())
+        .isZero();
+  }
+
   public NixFixture.Result verify(Collection<String> paths)
       throws IOException, InterruptedException {
     List<String> cmd =

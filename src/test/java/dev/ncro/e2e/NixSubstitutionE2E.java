@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.route.Route;
 import dev.ncro.support.Await;
+import dev.ncro.support.Compress;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.NixFixture;
 import dev.ncro.support.TestUpstream;
@@ -113,11 +114,7 @@ class NixSubstitutionE2E {
     assertThat(r.exitCode())
         .as("nix-store --realise through ncro:\n%s", r.output())
         .isZero();
-    assertThat(nix.requisites(fx.root())).containsExactlyElementsOf(new TreeSet<>(fx.paths()));
-    NixFixture.Result verified = nix.verify(fx.paths());
-    assertThat(verified.exitCode())
-        .as("nix-store --verify-path:\n%s", verified.output())
-        .isZero();
+    nix.assertHoldsValid(fx);
 
     Map<String, Set<String>> expectedNars = new HashMap<>();
     List<String> misrouted = new ArrayList<>();
@@ -169,7 +166,8 @@ class NixSubstitutionE2E {
         Path to = copy.resolve(source.relativize(f).toString());
         Files.createDirectories(to.getParent());
         byte[] bytes = Files.readAllBytes(f);
-        Files.write(to, f.getFileName().toString().endsWith(".narinfo") ? xz(bytes) : bytes);
+        Files.write(
+            to, f.getFileName().toString().endsWith(".narinfo") ? Compress.xz(bytes) : bytes);
       }
     }
     FarCache xzCache = FarCache.serving(
@@ -190,23 +188,10 @@ class NixSubstitutionE2E {
     assertThat(r.exitCode())
         .as("nix-store --realise through ncro:\n%s", r.output())
         .isZero();
-    assertThat(nix.requisites(fx.root())).containsExactlyElementsOf(new TreeSet<>(fx.paths()));
-    NixFixture.Result verified = nix.verify(fx.paths());
-    assertThat(verified.exitCode())
-        .as("nix-store --verify-path:\n%s", verified.output())
-        .isZero();
+    nix.assertHoldsValid(fx);
     assertThat(new String(ncro.ncro().store().get(h).orElseThrow().narinfo()))
         .as("the decoded narinfo is stored")
         .isEqualTo(Files.readString(source.resolve(h + ".narinfo")));
-  }
-
-  private static byte[] xz(byte[] plain) throws IOException {
-    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
-    try (org.tukaani.xz.XZOutputStream out =
-        new org.tukaani.xz.XZOutputStream(b, new org.tukaani.xz.LZMA2Options())) {
-      out.write(plain);
-    }
-    return b.toByteArray();
   }
 
   @Test

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
+import dev.ncro.support.Compress;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestKey;
 import dev.ncro.support.TestNarinfo;
@@ -230,23 +231,6 @@ class NarinfoRoutingIT {
     assertThat(n.ncro().store().get(hash)).isPresent();
   }
 
-  private static byte[] xz(byte[] plain) throws Exception {
-    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
-    try (org.tukaani.xz.XZOutputStream out =
-        new org.tukaani.xz.XZOutputStream(b, new org.tukaani.xz.LZMA2Options())) {
-      out.write(plain);
-    }
-    return b.toByteArray();
-  }
-
-  private static byte[] gzip(byte[] plain) throws Exception {
-    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
-    try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(b)) {
-      out.write(plain);
-    }
-    return b.toByteArray();
-  }
-
   @Test
   void aNarinfoStoredCompressedIsDecodedCheckedAndServedPlain() throws Exception {
     TestKey key = new TestKey("test-1");
@@ -255,8 +239,8 @@ class NarinfoRoutingIT {
     String hg = TestNarinfo.hash(41);
     byte[] px = TestNarinfo.make(hx, "nar/" + hx + ".nar.xz", 1000, key);
     byte[] pg = TestNarinfo.make(hg, "nar/" + hg + ".nar.xz", 1000, key);
-    a.putEncodedNarinfo(hx, xz(px), "xz"); // nix copy --to 's3://…?narinfo-compression=xz'
-    a.putEncodedNarinfo(hg, gzip(pg), "gzip");
+    a.putEncodedNarinfo(hx, Compress.xz(px), "xz"); // nix copy --to 's3://…?narinfo-compression=xz'
+    a.putEncodedNarinfo(hg, Compress.gzip(pg), "gzip");
     NcroHarness n = ncro(List.of(a.uri()), List.of(key.publicKey()));
 
     for (String[] c : new String[][] {{hx, new String(px)}, {hg, new String(pg)}}) {
