@@ -48,7 +48,13 @@ let
       renderConfig
       ;
   };
-  inherit (import ./module/units.nix { inherit lib pkgs h top; }) serviceFor socketFor;
+  # networking.proxy.* as NixOS hands it to nix-daemon: ncro replaces the daemon's substituters, so
+  # it needs the same way out (README "Behind a forward proxy").
+  proxyEnvironment = config.networking.proxy.envVars or { };
+  inherit (import ./module/units.nix { inherit lib pkgs h top proxyEnvironment; })
+    serviceFor
+    socketFor
+    ;
 
   # `ncro --check` at build time: a bad value fails `nixos-rebuild`, not the service at boot.
   renderConfig =

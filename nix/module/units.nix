@@ -5,6 +5,7 @@
   pkgs,
   h,
   top,
+  proxyEnvironment,
 }:
 
 let
@@ -23,7 +24,8 @@ in
     ++ lib.optional inst.socketActivated "${inst.unit}.socket";
     requires = lib.optional inst.socketActivated "${inst.unit}.socket";
 
-    environment = inst.awsEnvironment;
+    # A proxy password belongs in environmentFile: networking.proxy is in the Nix store.
+    environment = proxyEnvironment // inst.awsEnvironment;
 
     serviceConfig = {
       # READY=1 once the listener, the route store and the mesh socket are up; WATCHDOG=1 every

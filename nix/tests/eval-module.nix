@@ -141,6 +141,11 @@ let
         type = types.listOf types.port;
         default = [ ];
       };
+      # nixos/modules/config/networking.nix: internal, set from networking.proxy.*.
+      networking.proxy.envVars = mkOption {
+        type = types.attrs;
+        default = { };
+      };
       systemd.services = mkOption {
         type = types.attrsOf serviceType;
         default = { };

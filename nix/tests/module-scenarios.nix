@@ -141,6 +141,13 @@ in
       awsProfile = "nix-cache";
       environmentFile = "/run/secrets/ncro.env";
     };
+    # As networking.proxy.default = "http://proxy.corp.example:3128" sets it: passed on, as to
+    # nix-daemon.
+    networking.proxy.envVars = {
+      https_proxy = "http://proxy.corp.example:3128";
+      HTTPS_PROXY = "http://proxy.corp.example:3128";
+      no_proxy = "127.0.0.1,localhost";
+    };
   };
 
   # Path filters on an upstream, and a fallback cache whose token file is delivered with

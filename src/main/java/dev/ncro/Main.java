@@ -82,6 +82,9 @@ public final class Main {
             + config.discovery().priority() + ", "
             + config.discovery().publicKeys().size() + " trusted key(s)");
       }
+      if (!config.proxy().isEmpty()) {
+        out.println("proxy: " + config.proxy().describe());
+      }
       return 0;
     }
     LogSetup.apply(config.logging());

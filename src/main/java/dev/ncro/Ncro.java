@@ -200,7 +200,9 @@ public final class Ncro {
       OpenedStore routes = joinStore(storeOpening);
       RouteStore store = routes.store();
       UpstreamClient client = track(
-          opened, new UpstreamClient(transport, config.timeouts(), "ncro/" + Cli.version(), trust));
+          opened,
+          new UpstreamClient(
+              transport, config.timeouts(), "ncro/" + Cli.version(), trust, config.proxy()));
       NegativeCache negative = new NegativeCache(
           config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock, routes.negatives());
       Metrics metrics = new Metrics(registry, store::count);
@@ -244,7 +246,8 @@ public final class Ncro {
           recent,
           mesh == null ? null : mesh::status,
           narinfo.races(),
-          routes.status());
+          routes.status(),
+          config.proxy());
       NarRouter nars = new NarRouter(registry, store);
       CacheFileRouter files = new CacheFileRouter(
           registry,
@@ -324,6 +327,8 @@ public final class Ncro {
           .addKeyValue(
               "ca_bundle",
               trust.bundle().map(Object::toString).orElse("none (JDK trust store only)"))
+          .addKeyValue(
+              "proxy", config.proxy().isEmpty() ? "none" : config.proxy().describe())
           .log();
       // Everything is up by now: the listener accepts, the store is open, the mesh socket is bound.
       notifier.ready("serving on " + bound);

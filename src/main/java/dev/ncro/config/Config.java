@@ -15,15 +15,39 @@ public record Config(
     LoggingConfig logging,
     MeshConfig mesh,
     FallbackCacheConfig fallbackCache,
-    DiscoveryConfig discovery) {
+    DiscoveryConfig discovery,
+    OutboundProxy proxy) {
 
   public Config {
     upstreams = List.copyOf(upstreams);
     fallbackCache = fallbackCache == null ? FallbackCacheConfig.DISABLED : fallbackCache;
     discovery = discovery == null ? DiscoveryConfig.DISABLED : discovery;
+    proxy = proxy == null ? OutboundProxy.NONE : proxy;
   }
 
-  /** Without a fallback cache or mDNS discovery. */
+  /** Without a forward proxy. */
+  public Config(
+      ServerConfig server,
+      List<UpstreamConfig> upstreams,
+      CacheConfig cache,
+      TimeoutsConfig timeouts,
+      LoggingConfig logging,
+      MeshConfig mesh,
+      FallbackCacheConfig fallbackCache,
+      DiscoveryConfig discovery) {
+    this(
+        server,
+        upstreams,
+        cache,
+        timeouts,
+        logging,
+        mesh,
+        fallbackCache,
+        discovery,
+        OutboundProxy.NONE);
+  }
+
+  /** Without a fallback cache, mDNS discovery or a forward proxy. */
   public Config(
       ServerConfig server,
       List<UpstreamConfig> upstreams,
@@ -44,11 +68,19 @@ public record Config(
 
   /** The same configuration with {@code fallback} as its fallback cache. */
   public Config withFallbackCache(FallbackCacheConfig fallback) {
-    return new Config(server, upstreams, cache, timeouts, logging, mesh, fallback, discovery);
+    return new Config(
+        server, upstreams, cache, timeouts, logging, mesh, fallback, discovery, proxy);
   }
 
   /** The same configuration with {@code s} as its server settings. */
   public Config withServer(ServerConfig s) {
-    return new Config(s, upstreams, cache, timeouts, logging, mesh, fallbackCache, discovery);
+    return new Config(
+        s, upstreams, cache, timeouts, logging, mesh, fallbackCache, discovery, proxy);
+  }
+
+  /** The same configuration with upstream connections through {@code p}. */
+  public Config withProxy(OutboundProxy p) {
+    return new Config(
+        server, upstreams, cache, timeouts, logging, mesh, fallbackCache, discovery, p);
   }
 }

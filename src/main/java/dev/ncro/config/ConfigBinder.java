@@ -151,7 +151,8 @@ final class ConfigBinder {
                 : f.section(top.get("fallback_cache"), "fallback_cache", FALLBACK),
             netrc,
             upstreams),
-        discovery(f.section(top.get("discovery"), "discovery", DISCOVERY)));
+        discovery(f.section(top.get("discovery"), "discovery", DISCOVERY)),
+        proxy());
     if (c.cache().hedgesNars()
         && c.cache().narHedgeDelay().compareTo(c.timeouts().firstByte()) >= 0) {
       f.problem(
@@ -164,6 +165,16 @@ final class ConfigBinder {
       throw new ConfigException(f.problems());
     }
     return c;
+  }
+
+  /** The forward proxy from curl's variables ({@link OutboundProxy}); a malformed one is a problem named by its variable. */
+  private OutboundProxy proxy() {
+    try {
+      return OutboundProxy.fromEnvironment(env);
+    } catch (OutboundProxy.Malformed e) {
+      f.problem("environment " + e.variable(), e.getMessage());
+      return OutboundProxy.NONE;
+    }
   }
 
   private ServerConfig server(Map<String, Object> m) {

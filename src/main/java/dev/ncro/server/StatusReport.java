@@ -2,7 +2,9 @@ package dev.ncro.server;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import dev.ncro.config.OutboundProxy;
 import dev.ncro.config.PathFilter;
+import dev.ncro.config.ProxyServer;
 import dev.ncro.limit.FifoLimiter;
 import dev.ncro.mesh.MeshNode;
 import dev.ncro.metrics.Metrics;
@@ -40,6 +42,7 @@ public final class StatusReport {
   private final Supplier<MeshNode.Status> mesh;
   private final FifoLimiter raceLimit;
   private final StoreStatus store;
+  private final OutboundProxy proxy;
 
   /**
    * {@code raceLimit}: the router's race limiter, shown as {@code races} (null leaves that out);
@@ -55,7 +58,9 @@ public final class StatusReport {
       RecentRaces races,
       Supplier<MeshNode.Status> mesh,
       FifoLimiter raceLimit,
-      StoreStatus store) {
+      StoreStatus store,
+      OutboundProxy proxy) {
+    this.proxy = proxy;
     this.raceLimit = raceLimit;
     this.store = store;
     this.mesh = mesh;
@@ -120,14 +125,14 @@ public final class StatusReport {
       g.writeArrayFieldStart("upstreams");
       long now = System.nanoTime();
       for (Upstream u : upstreams.all()) {
-        upstream(g, u, now);
+        upstream(g, u, now, proxy);
       }
       g.writeEndArray();
       // The fallback cache apart from the upstreams: it is not raced, so wins and priority mean
       // nothing for it; null when none is configured.
       if (upstreams.fallback().isPresent()) {
         g.writeFieldName("fallback_cache");
-        upstream(g, upstreams.fallback().get(), now);
+        upstream(g, upstreams.fallback().get(), now, proxy);
       } else {
         g.writeNullField("fallback_cache");
       }
@@ -164,7 +169,8 @@ public final class StatusReport {
         + ": routing from memory and races";
   }
 
-  private static void upstream(JsonGenerator g, Upstream u, long nowNanos) throws IOException {
+  private static void upstream(JsonGenerator g, Upstream u, long nowNanos, OutboundProxy proxy)
+      throws IOException {
     UpstreamStats s = u.stats();
     g.writeStartObject();
     g.writeStringField("url", u.name());
@@ -175,6 +181,8 @@ public final class StatusReport {
     g.writeStringField("auth", u.auth().scheme());
     g.writeStringField("credentials_from", u.credentialSource());
     g.writeNumberField("tls_handshakes", s.tlsHandshakes());
+    ProxyServer via = proxy.forUrl(u.endpoint());
+    g.writeStringField("proxy", via == null ? "none" : via.display()); // never its credentials
     if (!u.isFallback()) {
       g.writeNumberField("priority", u.priority());
     }

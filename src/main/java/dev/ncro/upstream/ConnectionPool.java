@@ -8,6 +8,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.proxy.ProxyHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AttributeKey;
@@ -55,6 +56,7 @@ final class ConnectionPool {
   }
 
   private final Bootstrap bootstrap;
+  private final ProxyRoute route;
   private final ConcurrentLinkedDeque<Channel> idle = new ConcurrentLinkedDeque<>();
   /** Connections opened by this pool and not yet closed (idle, in use, or being opened). */
   private final AtomicInteger live = new AtomicInteger();
@@ -69,12 +71,21 @@ final class ConnectionPool {
 
   private volatile boolean closed;
 
-  /** {@code onHandshake} runs after each completed TLS handshake (a count proves reuse). */
+  /**
+   * {@code onHandshake} runs after each completed TLS handshake (a count proves reuse); {@code
+   * route} says whether connections go through a forward proxy.
+   */
   ConnectionPool(
-      Transport transport, URI url, SslContext ssl, Duration connectTimeout, Runnable onHandshake) {
+      Transport transport,
+      URI url,
+      SslContext ssl,
+      Duration connectTimeout,
+      Runnable onHandshake,
+      ProxyRoute route) {
     String host = url.getHost();
     boolean https = "https".equals(url.getScheme());
     int port = url.getPort() > 0 ? url.getPort() : (https ? 443 : 80);
+    this.route = route;
     this.bootstrap = new Bootstrap()
         .group(transport.group())
         .channel(transport.socketChannel())
@@ -84,10 +95,15 @@ final class ConnectionPool {
         // quarter of the reads, chunks and wake-ups of the client's event loop.
         .option(
             ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64, 2048, 256 << 10))
-        .remoteAddress(host, port)
+        .remoteAddress(route.remoteAddress(host, port))
+        .resolver(route.resolver())
         .handler(new ChannelInitializer<>() {
           @Override
           protected void initChannel(Channel ch) {
+            ProxyHandler tunnel = route.tunnelHandler(connectTimeout);
+            if (tunnel != null) {
+              ch.pipeline().addLast("proxy", tunnel); // first: TLS runs inside the tunnel
+            }
             if (https) {
               SslHandler tls = ssl.newHandler(ch.alloc(), host, port);
               tls.setHandshakeTimeoutMillis(connectTimeout.toMillis());
@@ -156,12 +172,17 @@ final class ConnectionPool {
     return warming.pollFirst();
   }
 
+  /** A new connection, complete once it can carry a request (through the proxy's tunnel, if any). */
   ChannelFuture connect() {
     ChannelFuture f = bootstrap.connect();
     Channel ch = f.channel();
     live.incrementAndGet();
     ch.closeFuture().addListener(x -> closed(ch));
-    return f;
+    return route.mode() == ProxyRoute.Mode.TUNNEL ? ProxyRoute.tunnelled(f) : f;
+  }
+
+  ProxyRoute route() {
+    return route;
   }
 
   void release(Channel ch) {

@@ -1,5 +1,6 @@
 package dev.ncro.upstream;
 
+import dev.ncro.config.OutboundProxy;
 import dev.ncro.config.TimeoutsConfig;
 import dev.ncro.transport.Transport;
 import io.netty.buffer.ByteBuf;
@@ -30,6 +31,7 @@ public final class UpstreamClient implements AutoCloseable {
   private final TimeoutsConfig timeouts;
   private final TlsTrust trust;
   private final String userAgent;
+  private final OutboundProxy proxy;
   private final ConcurrentHashMap<PoolKey, ConnectionPool> pools = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
@@ -43,10 +45,21 @@ public final class UpstreamClient implements AutoCloseable {
 
   public UpstreamClient(
       Transport transport, TimeoutsConfig timeouts, String userAgent, TlsTrust trust) {
+    this(transport, timeouts, userAgent, trust, OutboundProxy.NONE);
+  }
+
+  /** {@code proxy}: the forward proxies connections go through ({@code https_proxy} and siblings). */
+  public UpstreamClient(
+      Transport transport,
+      TimeoutsConfig timeouts,
+      String userAgent,
+      TlsTrust trust,
+      OutboundProxy proxy) {
     this.transport = transport;
     this.timeouts = timeouts;
     this.userAgent = userAgent;
     this.trust = trust;
+    this.proxy = proxy;
   }
 
   /**
@@ -111,9 +124,12 @@ public final class UpstreamClient implements AutoCloseable {
       String host,
       String target,
       HttpHeaders extra,
-      ResponseListener listener) {
+      ResponseListener given) {
     ConnectionPool pool = pool(upstream, url, origin);
     Req req = new Req(upstream, method, host, target, extra, origin.equals(upstream.origin()));
+    ResponseListener listener = pool.route().mode() == ProxyRoute.Mode.FORWARD
+        ? new ProxyRefusal(given, pool.route().display())
+        : given;
     Channel idle = pool.pollIdle();
     if (idle != null) {
       dispatch(idle, true, pool, req, listener);
@@ -135,12 +151,14 @@ public final class UpstreamClient implements AutoCloseable {
 
   private ConnectionPool pool(Upstream upstream, URI url, String origin) {
     return pools.computeIfAbsent(new PoolKey(upstream.name(), origin), k -> {
+      boolean https = "https".equals(url.getScheme());
       ConnectionPool p = new ConnectionPool(
           transport,
           url,
-          "https".equals(url.getScheme()) ? trust.context(upstream.caFile()) : null,
+          https ? trust.context(upstream.caFile()) : null,
           timeouts.connect(),
-          upstream.stats()::countTlsHandshake);
+          upstream.stats()::countTlsHandshake,
+          ProxyRoute.of(proxy.forUrl(url), https));
       if (origin.equals(upstream.origin())) {
         upstream.stats().idleConnections(p::idleCount);
       }
@@ -208,7 +226,7 @@ public final class UpstreamClient implements AutoCloseable {
       ClientConnectionHandler.attach(ch, exchange);
       exchange.start();
       listener.onSent(exchange);
-      ch.writeAndFlush(request(req)).addListener(w -> {
+      ch.writeAndFlush(request(req, pool.route())).addListener(w -> {
         exchange.requestWritten();
         if (!w.isSuccess()) {
           exchange.onConnectionLost(w.cause());
@@ -232,7 +250,7 @@ public final class UpstreamClient implements AutoCloseable {
     });
   }
 
-  private FullHttpRequest request(Req r) {
+  private FullHttpRequest request(Req r, ProxyRoute route) {
     FullHttpRequest req = new DefaultFullHttpRequest(
         HttpVersion.HTTP_1_1, r.method(), r.target(), Unpooled.EMPTY_BUFFER);
     HttpHeaders h = req.headers();
@@ -252,6 +270,10 @@ public final class UpstreamClient implements AutoCloseable {
       r.upstream()
           .auth()
           .authorize(r.method(), r.host(), r.target(), h); // last: a signature covers the rest
+    }
+    if (route.mode() == ProxyRoute.Mode.FORWARD) {
+      req.setUri("http://" + r.host() + r.target()); // absolute form: the proxy's next hop
+      route.authorizeForward(h);
     }
     return req;
   }

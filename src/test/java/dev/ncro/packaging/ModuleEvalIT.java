@@ -161,7 +161,11 @@ class ModuleEvalIT {
         .containsExactlyInAnyOrder(
             "\"AWS_SHARED_CREDENTIALS_FILE=/run/credentials/ncro.service/aws-credentials\"",
             "\"AWS_CONFIG_FILE=/run/credentials/ncro.service/aws-config\"",
-            "\"AWS_PROFILE=nix-cache\"");
+            "\"AWS_PROFILE=nix-cache\"",
+            // networking.proxy, passed on as NixOS passes it to nix-daemon (no secret in it).
+            "\"https_proxy=http://proxy.corp.example:3128\"",
+            "\"HTTPS_PROXY=http://proxy.corp.example:3128\"",
+            "\"no_proxy=127.0.0.1,localhost\"");
   }
 
   /**

@@ -10,9 +10,9 @@ import dev.ncro.config.ConfigLoader;
 import dev.ncro.support.Await;
 import dev.ncro.support.LogCapture;
 import dev.ncro.support.Nginx;
+import dev.ncro.support.SignedCache;
 import dev.ncro.support.TestCa;
 import dev.ncro.support.TestKey;
-import dev.ncro.support.TestNarinfo;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,11 +24,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -54,10 +52,9 @@ class PrivateCacheIT {
 
   private static TestCa ca;
   private static TestCa.ServerCert cert;
-  private static Path cache;
+  private static SignedCache cache;
+  private static List<String> hashes;
   private static Path htpasswd;
-  private static final List<String> hashes = new ArrayList<>();
-  private static final Map<String, byte[]> nars = new HashMap<>();
 
   @TempDir
   Path dir;
@@ -73,22 +70,8 @@ class PrivateCacheIT {
   static void cacheAndCa() throws Exception {
     ca = TestCa.create(shared.resolve("ca"), "ncro test CA");
     cert = ca.issue(List.of("localhost"), List.of("127.0.0.1"));
-    cache = Files.createDirectories(shared.resolve("cache"));
-    Files.createDirectories(cache.resolve("nar"));
-    Files.writeString(
-        cache.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
-    Random rnd = new Random(12);
-    for (int i = 0; i < PATHS; i++) {
-      String h = TestNarinfo.hash(7000 + i);
-      byte[] nar = new byte[100_000 + i];
-      rnd.nextBytes(nar);
-      Files.write(cache.resolve("nar/" + h + ".nar.xz"), nar);
-      Files.write(
-          cache.resolve(h + ".narinfo"),
-          TestNarinfo.make(h, "nar/" + h + ".nar.xz", nar.length * 2L, KEY));
-      hashes.add(h);
-      nars.put(h, nar);
-    }
+    cache = SignedCache.create(shared.resolve("cache"), KEY, PATHS, 7000, 100_000, 12);
+    hashes = cache.hashes();
     htpasswd = shared.resolve("htpasswd");
     Files.writeString(htpasswd, TestCa.htpasswd(shared, USER, PASSWORD));
   }
@@ -135,7 +118,7 @@ class PrivateCacheIT {
   }
 
   private static String serveCache() {
-    return "root " + cache + ";\n      location / { }";
+    return "root " + cache.root() + ";\n      location / { }";
   }
 
   private Path secretFile(String name, String value) throws Exception {
@@ -188,16 +171,8 @@ class PrivateCacheIT {
     });
   }
 
-  /** Every path: narinfo 200 (byte-exact) and its NAR 200 with the right bytes. */
   private void assertServesTheCache() throws Exception {
-    for (String h : hashes) {
-      HttpResponse<byte[]> ni = get("/" + h + ".narinfo");
-      assertThat(ni.statusCode()).as("narinfo %s", h).isEqualTo(200);
-      assertThat(ni.body()).isEqualTo(Files.readAllBytes(cache.resolve(h + ".narinfo")));
-      HttpResponse<byte[]> nar = get("/nar/" + h + ".nar.xz");
-      assertThat(nar.statusCode()).as("NAR %s", h).isEqualTo(200);
-      assertThat(nar.body()).isEqualTo(nars.get(h));
-    }
+    cache.assertServedBy(this::get);
   }
 
   private long metric(String line) throws Exception {
@@ -284,10 +259,10 @@ class PrivateCacheIT {
     // narinfo: 301 to a relative Location on the same host; NAR: 307 to the storage host.
     Nginx front = nginx("absolute_redirect off;\n      " + basicAuth()
         + "location ~ ^/[a-z0-9]+\\.narinfo$ { return 301 /moved$uri; }\n"
-        + "      location /moved/ { alias " + cache + "/; }\n"
+        + "      location /moved/ { alias " + cache.root() + "/; }\n"
         + "      location /nar/ { return 307 " + storage.httpsUri("127.0.0.1")
         + "$uri?X-Signature=sig-secret-99; }\n"
-        + "      location = /nix-cache-info { root " + cache + "; }\n"
+        + "      location = /nix-cache-info { root " + cache.root() + "; }\n"
         + "      location /loop/ { return 302 /loop/again; }\n"
         + "      location /plain/ { return 302 http://127.0.0.1:" + storage.port() + "/nar/x; }");
     Path pw = secretFile("password", PASSWORD);
@@ -305,7 +280,7 @@ class PrivateCacheIT {
     String h = hashes.get(0);
     HttpResponse<byte[]> part = get("/nar/" + h + ".nar.xz", "Range", "bytes=1000-");
     assertThat(part.statusCode()).isEqualTo(206);
-    assertThat(part.body()).isEqualTo(Arrays.copyOfRange(nars.get(h), 1000, nars.get(h).length));
+    assertThat(part.body()).isEqualTo(Arrays.copyOfRange(cache.nar(h), 1000, cache.nar(h).length));
     assertThat(storage.authorizationLog())
         .as("the storage host never saw credentials")
         .isNotEmpty()
@@ -314,8 +289,7 @@ class PrivateCacheIT {
         .anySatisfy(l -> assertThat(l).contains("\"bytes=1000-\""));
     assertThat(front.authorizationLog())
         .anySatisfy(l -> assertThat(l).startsWith("/moved/").contains(" Basic "));
-    long expected =
-        nars.values().stream().mapToLong(b -> b.length).sum() + nars.get(h).length - 1000;
+    long expected = cache.narBytes() + cache.nar(h).length - 1000;
     assertThat(metric("ncro_nar_bytes_total{upstream=\"" + front.httpsUri("localhost") + "\"}"))
         .isEqualTo(expected);
   }
@@ -439,10 +413,10 @@ class PrivateCacheIT {
   @Test
   void aRefusedObjectIsUnavailableNotAbsentAndA403StaysAbsent() throws Exception {
     // nix-cache-info is public (the probe succeeds), every object needs credentials ncro lacks.
-    Nginx n = nginx("location = /nix-cache-info { root " + cache + "; }\n" + "      location / { "
-        + basicAuth() + "root " + cache + "; }");
-    Nginx s3 = nginx(
-        "location = /nix-cache-info { root " + cache + "; }\n      location / { return 403; }");
+    Nginx n = nginx("location = /nix-cache-info { root " + cache.root() + "; }\n"
+        + "      location / { " + basicAuth() + "root " + cache.root() + "; }");
+    Nginx s3 = nginx("location = /nix-cache-info { root " + cache.root()
+        + "; }\n      location / { return 403; }");
     start(
         upstream(n.httpsUri("localhost"), caFile()) + upstream(s3.httpsUri("127.0.0.1"), caFile()),
         "");

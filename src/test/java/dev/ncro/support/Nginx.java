@@ -1,17 +1,13 @@
 package dev.ncro.support;
 
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * A real nginx ({@code /usr/sbin/nginx}, Debian package {@code nginx}) on a loopback port, serving a
@@ -45,7 +41,7 @@ public final class Nginx implements AutoCloseable {
       } catch (InterruptedException ignored) {
         // exiting anyway
       }
-      deleteTree(prefix);
+      ChildProcesses.deleteTree(prefix);
     });
     Runtime.getRuntime().addShutdownHook(killAtExit);
   }
@@ -111,7 +107,7 @@ public final class Nginx implements AutoCloseable {
     Files.createDirectories(prefix.resolve("tmp"));
     IOException last = null;
     for (int attempt = 0; attempt < 5; attempt++) {
-      int port = freePort();
+      int port = ChildProcesses.freeLoopbackPort();
       Files.writeString(
           prefix.resolve("nginx.conf"),
           config(prefix, port, listenOptions, server.replace("{prefix}", prefix.toString())));
@@ -140,7 +136,7 @@ public final class Nginx implements AutoCloseable {
         break;
       }
     }
-    deleteTree(prefix);
+    ChildProcesses.deleteTree(prefix);
     throw last;
   }
 
@@ -177,12 +173,6 @@ public final class Nginx implements AutoCloseable {
           }
         }
         """.formatted(prefix, tmp, port, server, listenOptions);
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
   }
 
   private static boolean awaitListening(Process p, int port) throws InterruptedException {
@@ -237,27 +227,7 @@ public final class Nginx implements AutoCloseable {
 
   @Override
   public void close() {
-    try {
-      Runtime.getRuntime().removeShutdownHook(killAtExit);
-    } catch (IllegalStateException shuttingDown) {
-      // the hook is running or about to
-    }
-    process.destroy();
-    try {
-      if (!process.waitFor(5, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor();
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    deleteTree(prefix);
-  }
-
-  private static void deleteTree(Path dir) {
-    try (Stream<Path> walk = Files.walk(dir)) {
-      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException ignored) {
-      // best effort
-    }
+    ChildProcesses.stop(process, killAtExit);
+    ChildProcesses.deleteTree(prefix);
   }
 }

@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -17,7 +16,6 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntPredicate;
-import java.util.stream.Stream;
 
 /**
  * Real Nix store paths and real binary caches written by Nix itself, for end-to-end tests and
@@ -219,7 +217,7 @@ public final class NixFixture {
           "the fixture writes to /nix/store without a daemon: run the tests as root");
     }
     Path dir = Files.createTempDirectory("ncro-nix-fixture");
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(dir)));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> ChildProcesses.deleteTree(dir)));
     Map<String, String> env = environment(dir.resolve("home"));
 
     // Larger files: two incompressible, two compressible.
@@ -388,14 +386,6 @@ public final class NixFixture {
   private static String lastLine(String s) {
     List<String> lines = s.lines().toList();
     return lines.get(lines.size() - 1).strip();
-  }
-
-  private static void deleteTree(Path dir) {
-    try (Stream<Path> walk = Files.walk(dir)) {
-      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException ignored) {
-      // best effort at exit
-    }
   }
 
   @Override
