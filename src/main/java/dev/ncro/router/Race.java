@@ -7,6 +7,7 @@ import dev.ncro.narinfo.NarInfoException;
 import dev.ncro.narinfo.NarInfoRewriter;
 import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.SmallResponse;
+import dev.ncro.upstream.Throttle;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamException;
@@ -179,7 +180,13 @@ final class Race {
       }
       return;
     }
-    if (status == 404 || status == 403 || status == 410) {
+    if (Throttle.asked(status, r.headers())) {
+      registry.throttled(u, "narinfo " + hash, status, r.headers());
+      if (status >= 500) {
+        registry.failure(u, FailureKind.STATUS_5XX, "narinfo: status " + status, startedNanos);
+      }
+      countUnavailable(); // busy, not known to lack it: a 503 if no one else has it
+    } else if (status == 404 || status == 403 || status == 410) {
       // 403 stays "absent": S3 buckets without list permission answer 403 for a missing key.
       registry.alive(u);
     } else if (status == 401) {

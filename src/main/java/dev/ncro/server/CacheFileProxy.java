@@ -8,6 +8,7 @@ import dev.ncro.router.FilePlan;
 import dev.ncro.upstream.Exchange;
 import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.ResponseListener;
+import dev.ncro.upstream.Throttle;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamException;
@@ -298,7 +299,14 @@ final class CacheFileProxy implements StreamedResponse {
         passing = true;
         return;
       }
-      if (s == 404 || s == 403 || s == 410) {
+      if (Throttle.asked(s, r.headers())) {
+        registry.throttled(upstream, target.kind().label(), s, r.headers());
+        if (s >= 500) {
+          registry.failure(
+              upstream, FailureKind.STATUS_5XX, target.kind().label() + ": status " + s, sentNanos);
+        }
+        failed = true;
+      } else if (s == 404 || s == 403 || s == 410) {
         registry.alive(upstream); // absent here: settled in onComplete
       } else if (s >= 500) {
         registry.failure(

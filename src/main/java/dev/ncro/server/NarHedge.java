@@ -301,7 +301,7 @@ final class NarHedge {
           if (hedge) {
             metrics.narHedge(NarHedgeOutcome.FAILED);
           }
-          proxy.steppedAside(upstream, s, sentNanos);
+          proxy.steppedAside(upstream, s, r.headers(), sentNanos);
           v = Verdict.STEP_ASIDE;
         } else {
           losers = settle(this, false);

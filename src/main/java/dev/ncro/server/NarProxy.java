@@ -8,6 +8,7 @@ import dev.ncro.upstream.FailureKind;
 import dev.ncro.upstream.Hops;
 import dev.ncro.upstream.RequestAuth;
 import dev.ncro.upstream.ResponseListener;
+import dev.ncro.upstream.Throttle;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamException;
@@ -279,8 +280,14 @@ final class NarProxy implements ResponseListener, StreamedResponse {
    * refusal ({@link RequestAuth#mayRefuse}) cannot be told from an absent file without its body, so
    * it counts as a failure, never as "the routed upstream lost the NAR".
    */
-  void steppedAside(Upstream u, int status, long sent) {
+  void steppedAside(Upstream u, int status, HttpHeaders headers, long sent) {
     if (u.auth().mayRefuse(status)) {
+      failedSome = true;
+    } else if (Throttle.asked(status, headers)) {
+      registry.throttled(u, "NAR " + narUrl, status, headers);
+      if (status >= 500) {
+        registry.failure(u, FailureKind.STATUS_5XX, "NAR status " + status, sent);
+      }
       failedSome = true;
     } else if (status == 404 || status == 410 || status == 403) {
       registry.alive(u);
@@ -330,6 +337,15 @@ final class NarProxy implements ResponseListener, StreamedResponse {
       refusalBody =
           Unpooled.buffer(512); // heap, unpooled: nothing leaks if the exchange is dropped
       return; // read the small error body: it tells a refusal from an absent key (onComplete)
+    }
+    if (Throttle.asked(s, r.headers())) {
+      moveTo(Phase.DRAINING);
+      registry.throttled(current, "NAR " + narUrl, s, r.headers());
+      if (s >= 500) {
+        registry.failure(current, FailureKind.STATUS_5XX, "NAR status " + s, sentNanos);
+      }
+      failedSome = true;
+      return; // drain the small error body, then try the next upstream in onComplete
     }
     if (s == 404 || s == 410 || s == 403) {
       moveTo(Phase.DRAINING);

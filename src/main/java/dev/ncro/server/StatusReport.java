@@ -201,6 +201,7 @@ public final class StatusReport {
     g.writeEndArray();
     number(g, "ema_latency_ms", s.emaMillis());
     g.writeNumberField("consecutive_failures", s.consecutiveFailures());
+    g.writeNumberField("throttled_ms", s.throttledMillis()); // 0 unless it asked us to wait
     if (!u.isFallback()) {
       g.writeNumberField("race_wins", s.raceWins());
     }

@@ -23,6 +23,8 @@ public enum FailureKind {
   AUTH,
   /** The upstream's TLS certificate did not verify (unknown issuer, expired, wrong host name). */
   TLS,
+  /** The upstream asked to slow down: 429, or 503 with Retry-After ({@link Throttle}). */
+  THROTTLED,
   /** Anything else (protocol error, oversized answer, a bad redirect). */
   PROTOCOL;
 

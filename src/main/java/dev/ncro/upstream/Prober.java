@@ -87,6 +87,11 @@ public final class Prober implements AutoCloseable, UpstreamRegistry.Listener {
         registry.unauthorized(u, "probe: " + refused);
       } else if (!judged && (s == 401 || s == 403)) {
         registry.unauthorized(u, "probe: /nix-cache-info answered " + s);
+      } else if (Throttle.asked(s, r.headers())) {
+        registry.throttled(u, "probe", s, r.headers());
+        if (s >= 500) {
+          registry.failure(u, FailureKind.STATUS_5XX, "probe: status " + s, sent);
+        }
       } else if (s >= 200 && s < 300) {
         registry.probeSucceeded(u, r.elapsedMillis());
         if (!u.isFallback()) { // asked only when no upstream has a path: not worth idle connections

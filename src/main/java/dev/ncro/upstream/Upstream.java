@@ -203,7 +203,10 @@ public final class Upstream {
     return stats.usable();
   }
 
-  /** Worth a request now: usable and not suspended after a timeout or refused connection. */
+  /**
+   * Worth a request now: usable, not suspended after a timeout or refused connection, and not
+   * throttled after a 429 ({@link Throttle}).
+   */
   public boolean available() {
     return stats.available();
   }

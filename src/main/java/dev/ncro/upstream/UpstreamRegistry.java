@@ -3,9 +3,11 @@ package dev.ncro.upstream;
 import dev.ncro.config.Config;
 import dev.ncro.config.S3Location;
 import dev.ncro.config.UpstreamConfig;
+import io.netty.handler.codec.http.HttpHeaders;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -252,6 +254,28 @@ public final class UpstreamRegistry {
           .addKeyValue("upstream", u.name())
           .addKeyValue("request", what)
           .addKeyValue("status", status)
+          .log();
+    }
+  }
+
+  /**
+   * {@code u} answered {@code what} with a request to slow down ({@link Throttle#asked}): it is
+   * left out of races and NAR attempts for its {@code Retry-After}, or a growing backoff. One info
+   * line when a throttle starts, none while it runs. A 503 also counts as a failure (the caller
+   * records it); a 429 does not: the upstream is up, only busy with us.
+   */
+  public void throttled(Upstream u, String what, int status, HttpHeaders headers) {
+    u.stats().countError(FailureKind.THROTTLED);
+    Duration asked = Throttle.retryAfter(headers, Instant.now());
+    if (u.stats().throttle(asked)) {
+      log.atInfo()
+          .setMessage("upstream asked to slow down; left out of races until the wait is over")
+          .addKeyValue("upstream", u.name())
+          .addKeyValue("request", what)
+          .addKeyValue("status", status)
+          .addKeyValue("wait_ms", u.stats().throttledMillis())
+          .addKeyValue(
+              "retry_after", asked == null ? "none (backing off)" : asked.toSeconds() + "s")
           .log();
     }
   }

@@ -1,6 +1,8 @@
 package dev.ncro.upstream;
 
+import java.time.Duration;
 import java.util.EnumMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.IntSupplier;
 
@@ -40,6 +42,8 @@ public final class UpstreamStats {
 
   private boolean answered;
   private long downSinceNanos;
+  /** Throttles (429, 503 with Retry-After) since the last other answer: the backoff's exponent. */
+  private int throttlesInARow;
 
   /** What readers see: the state as of the latest write. */
   private record View(
@@ -48,13 +52,19 @@ public final class UpstreamStats {
       String blockedReason,
       boolean suspended,
       double emaMillis,
-      int consecutiveFailures) {
+      int consecutiveFailures,
+      boolean throttled,
+      long throttledUntilNanos) {
+    boolean throttledAt(long nowNanos) {
+      return throttled && nowNanos - throttledUntilNanos < 0;
+    }
+
     Health state() {
       return blocked != null ? blocked : health;
     }
   }
 
-  private volatile View view = new View(Health.ACTIVE, null, "", false, Double.NaN, 0);
+  private volatile View view = new View(Health.ACTIVE, null, "", false, Double.NaN, 0, false, 0);
 
   UpstreamStats(double alpha) {
     this.alpha = alpha;
@@ -122,6 +132,7 @@ public final class UpstreamStats {
   /** Records a success without a meaningful latency sample (e.g. a 404 that proves liveness). */
   public synchronized Health recordAlive() {
     answeredNow();
+    throttlesInARow = 0;
     Health before = state();
     consecutiveFailures = 0;
     health = Health.ACTIVE;
@@ -148,7 +159,43 @@ public final class UpstreamStats {
 
   /** Called under the lock by every write that changes what {@link View} holds. */
   private void publish() {
-    view = new View(health, blocked, blockedReason, suspended, emaMillis, consecutiveFailures);
+    View v = view;
+    view = new View(
+        health,
+        blocked,
+        blockedReason,
+        suspended,
+        emaMillis,
+        consecutiveFailures,
+        v.throttled(),
+        v.throttledUntilNanos());
+  }
+
+  /**
+   * Leaves the upstream out of races and NAR attempts for {@code asked} (its Retry-After), or, when
+   * null, for {@link Throttle#backoff} of the throttles in a row. A later end never moves earlier.
+   * Returns true when this starts a throttle (none was running): worth one log line.
+   */
+  synchronized boolean throttle(Duration asked) {
+    long now = System.nanoTime();
+    View v = view;
+    boolean starts = !v.throttledAt(now);
+    throttlesInARow++;
+    Duration wait = asked != null ? asked : Throttle.backoff(throttlesInARow);
+    long until = now + wait.toNanos();
+    if (v.throttledAt(now) && v.throttledUntilNanos() - until > 0) {
+      until = v.throttledUntilNanos();
+    }
+    view = new View(
+        health, blocked, blockedReason, suspended, emaMillis, consecutiveFailures, true, until);
+    return starts;
+  }
+
+  /** Milliseconds until the upstream may be asked again after a throttle; 0 when it may now. */
+  public long throttledMillis() {
+    View v = view;
+    long now = System.nanoTime();
+    return v.throttledAt(now) ? TimeUnit.NANOSECONDS.toMillis(v.throttledUntilNanos() - now) : 0;
   }
 
   private void answeredNow() {
@@ -212,10 +259,13 @@ public final class UpstreamStats {
     return v.health() != Health.DOWN && v.blocked() == null;
   }
 
-  /** Usable and not suspended, read from one snapshot; see {@link Upstream#available()}. */
+  /** Usable, not suspended and not throttled, read from one snapshot; see {@link Upstream#available()}. */
   boolean available() {
     View v = view;
-    return v.health() != Health.DOWN && v.blocked() == null && !v.suspended();
+    return v.health() != Health.DOWN
+        && v.blocked() == null
+        && !v.suspended()
+        && !v.throttledAt(System.nanoTime());
   }
 
   /** True while UNAUTHORIZED or CERTIFICATE_ERROR. */

@@ -80,6 +80,7 @@ public final class TestUpstream implements AutoCloseable {
   private final AtomicInteger hangsEndedByPeer = new AtomicInteger();
   private volatile Duration latency = Duration.ZERO;
   private volatile Response forAll;
+  private volatile String retryAfter;
   private volatile boolean refuseHead;
   private volatile boolean bodyOnHead;
   private volatile boolean rangeAs200;
@@ -146,6 +147,12 @@ public final class TestUpstream implements AutoCloseable {
     forAll = Response.status(status);
   }
 
+  /** Every request gets {@code status} with {@code Retry-After: retryAfter} (null: none). */
+  public void throttleAll(int status, String retryAfter) {
+    this.retryAfter = retryAfter;
+    forAll = Response.status(status);
+  }
+
   /** Every request is read and never answered. */
   public void hangAll() {
     forAll = Response.status(200).hanging();
@@ -154,6 +161,7 @@ public final class TestUpstream implements AutoCloseable {
   /** Back to normal after {@link #hangAll()} or {@link #status5xxForAll(int)} (hung requests stay hung). */
   public void behave() {
     forAll = null;
+    retryAfter = null;
   }
 
   /** HEAD gets 405; GET works. */
@@ -354,6 +362,10 @@ public final class TestUpstream implements AutoCloseable {
     String encoding = encodings.get(req.path());
     if (encoding != null) {
       extra = "Content-Encoding: " + encoding + "\r\n";
+    }
+    String wait = retryAfter;
+    if (forAll != null && wait != null) {
+      extra += "Retry-After: " + wait + "\r\n";
     }
     String range = req.headers().get("range");
     if (range != null && status == 200 && !rangeAs200 && range.matches("bytes=\\d+-")) {

@@ -1,0 +1,140 @@
+package dev.ncro.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ncro.support.Await;
+import dev.ncro.support.Closer;
+import dev.ncro.support.LogCapture;
+import dev.ncro.support.NcroHarness;
+import dev.ncro.support.TestNarinfo;
+import dev.ncro.support.TestUpstream;
+import dev.ncro.upstream.Upstream;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * An upstream that rate-limits (429, 503 with Retry-After): it is left out of races and NAR
+ * attempts for the wait it names, the others answer meanwhile, a path only it may hold is a 503
+ * (never a 404 Nix would remember), and it is asked again once the wait is over.
+ */
+class ThrottleIT {
+  @TempDir
+  Path dir;
+
+  private final Closer open = new Closer();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    open.close();
+  }
+
+  private <T extends AutoCloseable> T keep(T c) {
+    open.add(c);
+    return c;
+  }
+
+  private NcroHarness ncro(List<URI> upstreams) throws Exception {
+    return keep(NcroHarness.start(NcroHarness.config(
+        dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null), Duration.ofHours(1))));
+  }
+
+  private static long narinfoRequests(TestUpstream u) {
+    return u.requests().stream().filter(r -> r.path().endsWith(".narinfo")).count();
+  }
+
+  @Test
+  void a429LeavesTheUpstreamOutForItsRetryAfterWhileTheOthersAnswer() throws Exception {
+    TestUpstream busy = keep(TestUpstream.start());
+    TestUpstream other = keep(TestUpstream.start());
+    LogCapture logs = keep(new LogCapture());
+    NcroHarness n = ncro(List.of(busy.uri(), other.uri()));
+    Upstream b = n.ncro().registry().all().get(0);
+    Await.until(
+        "start-up probes answered",
+        () ->
+            busy.requestCount("/nix-cache-info") > 0 && other.requestCount("/nix-cache-info") > 0);
+    busy.throttleAll(429, "120");
+
+    for (int i = 0; i < 5; i++) {
+      String h = TestNarinfo.hash(300 + i);
+      other.putNarinfo(h, TestNarinfo.make(h, "nar/" + i + ".nar", 10, null));
+      assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+    }
+    assertThat(narinfoRequests(busy)).as("asked once, then left alone").isEqualTo(1);
+    assertThat(b.stats().throttledMillis()).isGreaterThan(100_000);
+    assertThat(b.usable()).isTrue();
+    assertThat(n.metric(
+            "ncro_upstream_errors_total{kind=\"throttled\",upstream=\"" + busy.uri() + "\"}"))
+        .isEqualTo(1);
+    assertThat(n.get("/status").body()).asString().contains("\"throttled_ms\"");
+    assertThat(logs.lines().stream().filter(l -> l.contains("asked to slow down")))
+        .singleElement()
+        .satisfies(l -> assertThat(l).contains("retry_after=120s"));
+
+    // Absent from the others, and the throttled one not asked: not known to be absent.
+    String onlyBusy = TestNarinfo.hash(399);
+    assertThat(n.get("/" + onlyBusy + ".narinfo").statusCode()).isEqualTo(503);
+    assertThat(narinfoRequests(busy)).isEqualTo(1);
+  }
+
+  @Test
+  void aNarAnswered429IsFetchedFromTheNextHolderInstead() throws Exception {
+    TestUpstream busy = keep(TestUpstream.start());
+    TestUpstream other = keep(TestUpstream.start());
+    byte[] nar = new byte[200_000];
+    new Random(5).nextBytes(nar);
+    String h = TestNarinfo.hash(310);
+    for (TestUpstream u : List.of(busy, other)) {
+      u.putNarinfo(h, TestNarinfo.make(h, "nar/t.nar", nar.length, null));
+      u.putNar("/nar/t.nar", nar);
+    }
+    NcroHarness n = ncro(List.of(busy.uri(), other.uri()));
+    Await.until(
+        "start-up probes answered",
+        () ->
+            busy.requestCount("/nix-cache-info") > 0 && other.requestCount("/nix-cache-info") > 0);
+    other.setLatency(Duration.ofMillis(150)); // busy wins the race: the NAR's route
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+    assertThat(n.ncro().store().get(h).orElseThrow().upstream())
+        .isEqualTo(busy.uri().toString());
+    other.setLatency(Duration.ZERO);
+    busy.throttleAll(429, null); // no Retry-After: ncro backs off on its own
+    var got = n.get("/nar/t.nar");
+    assertThat(got.statusCode()).isEqualTo(200);
+    assertThat(got.body()).isEqualTo(nar);
+    assertThat(busy.requestCount("/nar/t.nar"))
+        .as("the routed holder was asked first")
+        .isEqualTo(1);
+    assertThat(n.ncro().registry().all().get(0).stats().throttledMillis()).isPositive();
+  }
+
+  @Test
+  void afterTheWaitTheUpstreamIsAskedAgain() throws Exception {
+    TestUpstream busy = keep(TestUpstream.start());
+    TestUpstream other = keep(TestUpstream.start());
+    NcroHarness n = ncro(List.of(busy.uri(), other.uri()));
+    Upstream b = n.ncro().registry().all().get(0);
+    Await.until(
+        "start-up probes answered",
+        () ->
+            busy.requestCount("/nix-cache-info") > 0 && other.requestCount("/nix-cache-info") > 0);
+    busy.throttleAll(503, "1"); // maintenance: 503 with Retry-After
+    String first = TestNarinfo.hash(320);
+    other.putNarinfo(first, TestNarinfo.make(first, "nar/a.nar", 10, null));
+    assertThat(n.get("/" + first + ".narinfo").statusCode()).isEqualTo(200);
+    assertThat(b.available()).isFalse();
+    busy.behave();
+    Await.until("the wait is over", b::available);
+    String second = TestNarinfo.hash(321);
+    busy.putNarinfo(second, TestNarinfo.make(second, "nar/b.nar", 10, null));
+    assertThat(n.get("/" + second + ".narinfo").statusCode()).isEqualTo(200);
+    assertThat(n.ncro().store().get(second).orElseThrow().upstream())
+        .isEqualTo(busy.uri().toString());
+  }
+}
