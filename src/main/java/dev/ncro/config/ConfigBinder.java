@@ -610,6 +610,14 @@ final class ConfigBinder {
       f.problem(path, "\"" + text + "\" has no host");
       return null;
     }
+    if (u.getRawQuery() != null && u.getRawFragment() == null) {
+      // Copied from nix.conf, where "?priority=40&trusted=1" are the store's settings.
+      f.problem(
+          path,
+          "\"" + text + "\" has a query: Nix store parameters such as ?priority= are not part of"
+              + " an upstream URL here (give priority: as a field of the upstream)");
+      return null;
+    }
     if (u.getRawQuery() != null || u.getRawFragment() != null || u.getRawUserInfo() != null) {
       f.problem(
           path,

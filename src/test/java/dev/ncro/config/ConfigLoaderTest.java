@@ -149,7 +149,7 @@ class ConfigLoaderTest {
         "ftp upstream             | upstreams:\\n  - url: ftp://x                     | upstreams[0].url: \"ftp://x\" must be an http://, https:// or s3:// URL",
         "relative upstream        | upstreams:\\n  - url: cache.nixos.org             | upstreams[0].url: \"cache.nixos.org\" must be an http",
         "upstream without host    | upstreams:\\n  - url: 'http:///x'                 | upstreams[0].url: \"http:///x\" has no host",
-        "upstream with query      | upstreams:\\n  - url: 'http://x/?a=b'             | upstreams[0].url: \"http://x/?a=b\" must not have a query",
+        "upstream with query      | upstreams:\\n  - url: 'http://x/?a=b'             | upstreams[0].url: \"http://x/?a=b\" has a query: Nix store parameters",
         "upstream without url     | upstreams:\\n  - priority: 1                      | upstreams[0].url: missing",
         "s3 bad region            | upstreams:\\n  - url: 's3://cache?region=EU'     | upstreams[0].url: S3 upstream \"s3://cache?region=EU\", region: \"EU\" is not a region name",
         "s3 bad scheme            | upstreams:\\n  - url: 's3://cache?scheme=ftp'    | upstreams[0].url: S3 upstream \"s3://cache?scheme=ftp\", scheme: \"ftp\" is not http or https",
