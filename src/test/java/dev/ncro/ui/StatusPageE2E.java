@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ncro.config.DiscoveryConfig;
+import dev.ncro.config.OutboundProxy;
 import dev.ncro.discovery.DiscoveredCaches;
+import dev.ncro.support.ForwardProxy;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
@@ -17,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -261,6 +264,43 @@ class StatusPageE2E {
         caches.withdrawn("lo builder", "goodbye");
         page.waitFor(lanRow + " === null", WAIT, TEXT);
         assertThat(page.eval(ROWS)).hasSize(1);
+      }
+    }
+  }
+
+  @Test
+  void aRateLimitedUpstreamSaysForHowLongAndAProxiedOneThroughWhich() throws Exception {
+    try (ForwardProxy proxy = ForwardProxy.http(null, null);
+        TestUpstream busy = TestUpstream.start();
+        TestUpstream other = TestUpstream.start()) {
+      try (NcroHarness n = NcroHarness.start(NcroHarness.config(
+                  dir.resolve("r.db"),
+                  NcroHarness.upstreams(List.of(busy.uri(), other.uri()), null),
+                  Duration.ofHours(1))
+              .withProxy(
+                  OutboundProxy.fromEnvironment(Map.of("http_proxy", proxy.url("http", null)))));
+          Chromium page = Chromium.open(n.uri("/"), dir.resolve("chromium"))) {
+        n.awaitProbedAndWarm(Duration.ZERO);
+        busy.throttleAll(429, "300");
+        String h = TestNarinfo.hash(730);
+        other.putNarinfo(h, TestNarinfo.make(h, "nar/" + h + ".nar", 100, null));
+        assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+        String busyRow =
+            "document.querySelector('#upstreams tr[data-upstream=\"" + busy.uri() + "\"]')";
+        page.waitFor(
+            busyRow + "?.querySelector('[data-field=state]').innerText.includes('rate-limited')",
+            WAIT,
+            TEXT);
+        assertThat(page.eval(busyRow + ".querySelector('[data-field=state]').innerText")
+                .asText())
+            .contains("active")
+            .containsPattern("rate-limited: asked to wait [45]m");
+        assertThat(page.eval(busyRow + ".querySelector('[data-field=url]').innerText")
+                .asText())
+            .contains("via proxy " + proxy.url("http", null));
+        assertThat(page.eval(busyRow + ".querySelector('[data-field=errors]').innerText")
+                .asText())
+            .contains("throttled");
       }
     }
   }
