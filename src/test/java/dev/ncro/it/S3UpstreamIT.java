@@ -2,12 +2,14 @@ package dev.ncro.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ncro.config.OutboundProxy;
 import dev.ncro.config.S3Location;
 import dev.ncro.config.UpstreamConfig;
 import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
 import dev.ncro.support.CuttingRelay;
 import dev.ncro.support.DelayRelay;
+import dev.ncro.support.ForwardProxy;
 import dev.ncro.support.LogCapture;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.S3Proxy;
@@ -149,6 +151,32 @@ class S3UpstreamIT {
         .contains("\"display\":\"s3://nix-cache/team/x86 @ " + s3.hostPort() + "\"")
         .contains("\"auth\":\"aws-sigv4\"")
         .contains("\"state\":\"active\"");
+    assertNoSecret(n, s3.secretKey());
+  }
+
+  @Test
+  void aBucketBehindAForwardProxyIsStillSignedForItsOwnHost() throws Exception {
+    String h = TestNarinfo.hash(105);
+    byte[] nar = bytes(300_000, 5);
+    cache("nix-cache", "", h, "nar/p.nar.xz", nar, null);
+    ForwardProxy proxy = open.add(ForwardProxy.http(null, null));
+    String url = "s3://nix-cache?endpoint=" + s3.hostPort() + "&scheme=http";
+    NcroHarness n = open.add(NcroHarness.start(
+        NcroHarness.config(dir.resolve("routes.db"), List.of(s3Upstream(url, 10)))
+            .withProxy(
+                OutboundProxy.fromEnvironment(Map.of("http_proxy", proxy.url("http", null)))),
+        S3Proxy.awsEnv(dir.resolve("home"), s3.secretKey())));
+
+    HttpResponse<byte[]> info = n.get("/" + h + ".narinfo");
+    assertThat(info.statusCode()).as(body(info)).isEqualTo(200);
+    HttpResponse<byte[]> r = n.get("/nar/p.nar.xz");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo(nar);
+    // Forwarded with the absolute URL; the signature covers the bucket's host and path, which the
+    // proxy passes on unchanged.
+    assertThat(proxy.log())
+        .anySatisfy(l ->
+            assertThat(l).contains("GET http://" + s3.hostPort() + "/nix-cache/" + h + ".narinfo"));
     assertNoSecret(n, s3.secretKey());
   }
 
