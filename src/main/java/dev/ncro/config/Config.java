@@ -25,28 +25,6 @@ public record Config(
     proxy = proxy == null ? OutboundProxy.NONE : proxy;
   }
 
-  /** Without a forward proxy. */
-  public Config(
-      ServerConfig server,
-      List<UpstreamConfig> upstreams,
-      CacheConfig cache,
-      TimeoutsConfig timeouts,
-      LoggingConfig logging,
-      MeshConfig mesh,
-      FallbackCacheConfig fallbackCache,
-      DiscoveryConfig discovery) {
-    this(
-        server,
-        upstreams,
-        cache,
-        timeouts,
-        logging,
-        mesh,
-        fallbackCache,
-        discovery,
-        OutboundProxy.NONE);
-  }
-
   /** Without a fallback cache, mDNS discovery or a forward proxy. */
   public Config(
       ServerConfig server,
@@ -63,7 +41,8 @@ public record Config(
         logging,
         mesh,
         FallbackCacheConfig.DISABLED,
-        DiscoveryConfig.DISABLED);
+        DiscoveryConfig.DISABLED,
+        OutboundProxy.NONE);
   }
 
   /** The same configuration with {@code fallback} as its fallback cache. */
