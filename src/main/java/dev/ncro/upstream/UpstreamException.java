@@ -3,6 +3,8 @@ package dev.ncro.upstream;
 import io.netty.channel.ConnectTimeoutException;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.UnknownHostException;
+import java.nio.channels.UnresolvedAddressException;
 import java.security.cert.CertPathBuilderException;
 import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertificateException;
@@ -44,6 +46,13 @@ public final class UpstreamException extends IOException {
         || c instanceof ConnectTimeoutException
         || c instanceof SSLException) {
       return new UpstreamException(FailureKind.CONNECT, String.valueOf(c.getMessage()), c);
+    }
+    if (c instanceof UnknownHostException || c instanceof UnresolvedAddressException) {
+      // No DNS answer (a typo, no network yet, a proxy's name): unreachable, like a refusal.
+      return new UpstreamException(
+          FailureKind.CONNECT,
+          "cannot resolve host" + (c.getMessage() == null ? "" : " " + c.getMessage()),
+          c);
     }
     return new UpstreamException(FailureKind.PROTOCOL, String.valueOf(c), c);
   }
