@@ -4,7 +4,10 @@ import java.util.Locale;
 
 /** Why an exchange with an upstream failed; also the {@code kind} label of the error metric. */
 public enum FailureKind {
-  /** TCP or TLS set-up failed or was refused. */
+  /**
+   * The name did not resolve, TCP or TLS set-up failed or was refused, or a forward proxy refused
+   * the tunnel.
+   */
   CONNECT,
   /** No response headers within the first-byte timeout, or the body stalled. */
   TIMEOUT,
