@@ -14,8 +14,9 @@ import java.util.Locale;
  * <ul>
  *   <li>Entries are separated by commas or spaces; {@code *} alone means every host.
  *   <li>A name matches itself and every name below it: {@code example.org} and {@code
- *       .example.org} both match {@code example.org} and {@code cache.example.org}, never {@code
- *       badexample.org}. Case does not matter.
+ *       .example.org} (and {@code *.example.org}, as other tools write it) match {@code
+ *       example.org} and {@code cache.example.org}, never {@code badexample.org}. Case does not
+ *       matter.
  *   <li>An IP address or network ({@code 10.0.0.0/8}, {@code ::1}) matches an upstream given by IP
  *       address inside it. Names are never resolved to decide.
  * </ul>
@@ -54,6 +55,10 @@ public final class NoProxy {
         continue;
       }
       String name = e.toLowerCase(Locale.ROOT);
+      if (name.startsWith("*.")) {
+        name = name.substring(
+            1); // "*.corp.example", as Go and others accept: the same as ".corp.example"
+      }
       while (name.startsWith(".")) {
         name = name.substring(1);
       }

@@ -98,6 +98,7 @@ class OutboundProxyTest {
     assertThat(n.matches("notcorp.example")).isFalse();
     assertThat(n.matches("cache.lan.evil")).isFalse();
     assertThat(n.matches("cache.nixos.org")).isFalse();
+    assertThat(NoProxy.parse("*.corp.example").matches("nix.corp.example")).isTrue();
   }
 
   @Test
