@@ -33,6 +33,7 @@ import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
@@ -49,7 +50,9 @@ class AccessControlIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
+  @RegisterExtension
+  final Closer open = new Closer();
+
   private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
   private final Logger ncroLog = (Logger) LoggerFactory.getLogger("dev.ncro");
   private TestUpstream up;
@@ -61,7 +64,7 @@ class AccessControlIT {
 
   @BeforeEach
   void upstream() throws Exception {
-    up = open.add(TestUpstream.start());
+    up = open.keep(TestUpstream.start());
     hash = TestNarinfo.hash(19);
     narinfo = TestNarinfo.make(hash, "nar/access.nar", 5, null);
     up.putNarinfo(hash, narinfo);
@@ -69,10 +72,9 @@ class AccessControlIT {
   }
 
   @AfterEach
-  void closeAll() throws Exception {
+  void stopCapturingLogs() {
     ncroLog.detachAppender(logged);
     ncroLog.setLevel(null);
-    open.close();
   }
 
   private void start(String serverYaml) throws Exception {
@@ -88,7 +90,7 @@ class AccessControlIT {
           db_path: "%s"
         """.formatted(server.indent(2).stripTrailing(), up.uri(), dir.resolve("routes.db"));
     Config c = ConfigLoader.load(yaml, "test.yaml", Map.of("HOME", dir.toString()));
-    ncro = open.add(NcroHarness.start(c));
+    ncro = open.keep(NcroHarness.start(c));
     // Everything ncro logs from here on, at every level (the prober's own lines aside).
     logged.start();
     ncroLog.addAppender(logged);

@@ -2,6 +2,7 @@ package dev.ncro.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.NixFixture;
 import java.io.IOException;
@@ -12,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,9 +21,9 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -74,7 +74,9 @@ class CacheFileE2E {
   @TempDir
   Path dir;
 
-  private final List<AutoCloseable> open = new ArrayList<>();
+  @RegisterExtension
+  final Closer open = new Closer();
+
   private NcroHarness ncro;
 
   @BeforeAll
@@ -156,13 +158,6 @@ class CacheFileE2E {
     }
   }
 
-  @AfterEach
-  void closeAll() throws Exception {
-    for (int i = open.size() - 1; i >= 0; i--) {
-      open.get(i).close();
-    }
-  }
-
   private static Map<String, String> withCaDerivations(Map<String, String> base) {
     Map<String, String> e = new HashMap<>(base);
     e.put(
@@ -189,10 +184,9 @@ class CacheFileE2E {
 
   private URI ncro() throws Exception {
     List<URI> upstreams = List.of(near.uri(), empty.uri(), far.uri(), gzipped.uri());
-    ncro = NcroHarness.start(NcroHarness.config(
+    ncro = open.keep(NcroHarness.start(NcroHarness.config(
         dir.resolve("routes.db"),
-        NcroHarness.upstreams(upstreams, List.of(publicKey, publicKey, publicKey, publicKey))));
-    open.add(ncro);
+        NcroHarness.upstreams(upstreams, List.of(publicKey, publicKey, publicKey, publicKey)))));
     return ncro.uri("");
   }
 

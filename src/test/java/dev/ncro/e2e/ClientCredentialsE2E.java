@@ -17,9 +17,9 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -35,24 +35,20 @@ class ClientCredentialsE2E {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
+  @RegisterExtension
+  final Closer open = new Closer();
 
   @BeforeAll
   static void fixture() {
     fx = NixFixture.get();
   }
 
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
-
   @Test
   void nixSubstitutesWithNetrcCredentialsAndIsRefusedWithoutThem() throws Exception {
     FarCache complete =
-        open.add(FarCache.serving("complete", fx.cache("complete").dir(), Duration.ofMillis(5)));
+        open.keep(FarCache.serving("complete", fx.cache("complete").dir(), Duration.ofMillis(5)));
     Path password = Files.writeString(dir.resolve("ci.password"), PASSWORD + "\n");
-    NcroHarness ncro = open.add(NcroHarness.start(ConfigLoader.load(
+    NcroHarness ncro = open.keep(NcroHarness.start(ConfigLoader.load(
         """
         server:
           listen: "127.0.0.1:0"

@@ -5,18 +5,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.ncro.config.FallbackCacheConfig;
 import dev.ncro.config.UpstreamConfig;
 import dev.ncro.route.Route;
+import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.Nginx;
 import dev.ncro.support.NixFixture;
 import java.net.URI;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -30,24 +30,16 @@ class FallbackCacheE2E {
   @TempDir
   Path dir;
 
-  private final List<AutoCloseable> open = new ArrayList<>();
+  @RegisterExtension
+  final Closer open = new Closer();
 
   @BeforeAll
   static void fixture() {
     fx = NixFixture.get();
   }
 
-  @AfterEach
-  void closeAll() throws Exception {
-    for (int i = open.size() - 1; i >= 0; i--) {
-      open.get(i).close();
-    }
-  }
-
   private Nginx serve(String cache) throws Exception {
-    Nginx n = Nginx.serve(fx.cache(cache).dir());
-    open.add(n);
-    return n;
+    return open.keep(Nginx.serve(fx.cache(cache).dir()));
   }
 
   @Test
@@ -55,14 +47,13 @@ class FallbackCacheE2E {
     Nginx a = serve("partial-a");
     Nginx b = serve("partial-b");
     Nginx fallback = serve("complete");
-    NcroHarness ncro = NcroHarness.start(NcroHarness.config(
+    NcroHarness ncro = open.keep(NcroHarness.start(NcroHarness.config(
             dir.resolve("routes.db"),
             NcroHarness.upstreams(
                 List.of(a.uri(), b.uri()),
                 List.of(fx.cache("partial-a").publicKey(), fx.cache("partial-b").publicKey())))
         .withFallbackCache(FallbackCacheConfig.of(
-            new UpstreamConfig(fallback.uri(), 10, List.of(fx.cache("complete").publicKey())))));
-    open.add(ncro);
+            new UpstreamConfig(fallback.uri(), 10, List.of(fx.cache("complete").publicKey()))))));
 
     NixClient nix = new NixClient(dir.resolve("client"));
     NixFixture.Result r = nix.realise(List.of(ncro.uri("")), fx.trustedPublicKeys(), fx.root());

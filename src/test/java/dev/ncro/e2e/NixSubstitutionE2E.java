@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.route.Route;
 import dev.ncro.support.Await;
+import dev.ncro.support.Closer;
 import dev.ncro.support.Compress;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.NixFixture;
@@ -25,9 +26,9 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -48,7 +49,9 @@ class NixSubstitutionE2E {
   @TempDir
   Path dir;
 
-  private final List<AutoCloseable> open = new ArrayList<>();
+  @RegisterExtension
+  final Closer open = new Closer();
+
   private NcroHarness ncro;
 
   @BeforeAll
@@ -56,31 +59,18 @@ class NixSubstitutionE2E {
     fx = NixFixture.get();
   }
 
-  @AfterEach
-  void closeAll() throws Exception {
-    for (int i = open.size() - 1; i >= 0; i--) {
-      open.get(i).close();
-    }
-  }
-
   private FarCache serving(String cacheName, Duration rtt)
       throws IOException, InterruptedException {
-    FarCache c = FarCache.serving(cacheName, fx.cache(cacheName).dir(), rtt);
-    open.add(c);
-    return c;
+    return open.keep(FarCache.serving(cacheName, fx.cache(cacheName).dir(), rtt));
   }
 
   private FarCache failing(int status, Duration rtt) throws IOException, InterruptedException {
-    FarCache c = FarCache.failing("failing-" + status, status, rtt);
-    open.add(c);
-    return c;
+    return open.keep(FarCache.failing("failing-" + status, status, rtt));
   }
 
   private FarCache failingLookups(int status, Duration rtt)
       throws IOException, InterruptedException {
-    FarCache c = FarCache.failingLookups("failing-lookups-" + status, status, rtt);
-    open.add(c);
-    return c;
+    return open.keep(FarCache.failingLookups("failing-lookups-" + status, status, rtt));
   }
 
   /** ncro in front of {@code caches}, in this order, each with the key of {@code keys}. */
@@ -89,9 +79,8 @@ class NixSubstitutionE2E {
   }
 
   private URI ncroAt(List<URI> upstreams, List<String> keys) throws Exception {
-    ncro = NcroHarness.start(
-        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys)));
-    open.add(ncro);
+    ncro = open.keep(NcroHarness.start(
+        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys))));
     return ncro.uri("");
   }
 
@@ -170,9 +159,8 @@ class NixSubstitutionE2E {
             to, f.getFileName().toString().endsWith(".narinfo") ? Compress.xz(bytes) : bytes);
       }
     }
-    FarCache xzCache = FarCache.serving(
-        "complete-xz", copy, "location ~ \\.narinfo$ { add_header Content-Encoding xz; }", NEAR);
-    open.add(xzCache);
+    FarCache xzCache = open.keep(FarCache.serving(
+        "complete-xz", copy, "location ~ \\.narinfo$ { add_header Content-Encoding xz; }", NEAR));
     String h = NixFixture.hashOf(fx.root());
     HttpResponse<byte[]> direct = java.net.http.HttpClient.newHttpClient()
         .send(
@@ -222,8 +210,7 @@ class NixSubstitutionE2E {
   @Test
   void aBlackHoleAndARefusingCacheDoNotStopTheClosure() throws Exception {
     // Accepts connections and never answers, once ncro has seen it healthy (its start-up probe).
-    TestUpstream hole = TestUpstream.start();
-    open.add(hole);
+    TestUpstream hole = open.keep(TestUpstream.start());
     FarCache complete = serving("complete", MIDDLE);
     URI refusing;
     try (ServerSocket s = new ServerSocket(0)) {
@@ -366,8 +353,7 @@ class NixSubstitutionE2E {
     // Nix's own resumption (5 tries) cannot finish it there: ncro must resume from nginx, which
     // holds the same file (same FileHash), further away (DESIGN 3.5).
     NixFixture.Cache source = fx.cache("complete");
-    TestUpstream cutter = TestUpstream.start();
-    open.add(cutter);
+    TestUpstream cutter = open.keep(TestUpstream.start());
     String cutNar = null;
     long cutSize = 0;
     try (Stream<Path> files = Files.walk(source.dir())) {

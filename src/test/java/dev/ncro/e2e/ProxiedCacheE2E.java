@@ -6,17 +6,17 @@ import dev.ncro.config.OutboundProxy;
 import dev.ncro.config.UpstreamConfig;
 import dev.ncro.config.UpstreamCredentials;
 import dev.ncro.route.Route;
+import dev.ncro.support.Closer;
 import dev.ncro.support.ForwardProxy;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.Nginx;
 import dev.ncro.support.NixFixture;
 import dev.ncro.support.TestCa;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -30,28 +30,17 @@ class ProxiedCacheE2E {
   @TempDir
   Path dir;
 
-  private final List<AutoCloseable> open = new ArrayList<>();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    for (int i = open.size() - 1; i >= 0; i--) {
-      open.get(i).close();
-    }
-  }
-
-  private <T extends AutoCloseable> T keep(T t) {
-    open.add(t);
-    return t;
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   @Test
   void nixSubstitutesAClosureWhosePrivatePartIsOnlyBehindTheProxy() throws Exception {
     NixFixture fx = NixFixture.get();
     TestCa ca = TestCa.create(dir.resolve("ca"), "ncro proxy e2e CA");
     TestCa.ServerCert cert = ca.issue(List.of("localhost"), List.of("127.0.0.1"));
-    ForwardProxy proxy = keep(ForwardProxy.http(null, null));
-    Nginx lan = keep(Nginx.serve(fx.cache("partial-a").dir()));
-    Nginx remote = keep(Nginx.tls(
+    ForwardProxy proxy = open.keep(ForwardProxy.http(null, null));
+    Nginx lan = open.keep(Nginx.serve(fx.cache("partial-a").dir()));
+    Nginx remote = open.keep(Nginx.tls(
         cert,
         "allow " + ForwardProxy.OUTGOING + ";\n      deny all;\n      root "
             + fx.cache("complete").dir() + ";\n      location / { }"));
@@ -64,7 +53,7 @@ class ProxiedCacheE2E {
             List.of(fx.cache("complete").publicKey()),
             ca.certificate(),
             UpstreamCredentials.NONE));
-    NcroHarness ncro = keep(NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), ups)
+    NcroHarness ncro = open.keep(NcroHarness.start(NcroHarness.config(dir.resolve("routes.db"), ups)
         .withProxy(OutboundProxy.fromEnvironment(Map.of("https_proxy", proxy.url("http", null))))));
 
     NixClient nix = new NixClient(dir.resolve("client"));

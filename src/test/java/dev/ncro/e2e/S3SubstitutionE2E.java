@@ -13,9 +13,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -29,24 +29,20 @@ class S3SubstitutionE2E {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
+  @RegisterExtension
+  final Closer open = new Closer();
 
   @BeforeAll
   static void fixture() {
     fx = NixFixture.get();
   }
 
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
-
   @Test
   void nixSubstitutesAClosureWhosePathsAreOnlyPartlyOutsideTheBucket() throws Exception {
-    S3Proxy s3 = open.add(S3Proxy.start(dir.resolve("s3proxy")));
+    S3Proxy s3 = open.keep(S3Proxy.start(dir.resolve("s3proxy")));
     s3.putTree("nix-cache", "ci/main", fx.cache("complete").dir());
     FarCache partial =
-        open.add(FarCache.serving("partial-a", fx.cache("partial-a").dir(), Duration.ofMillis(5)));
+        open.keep(FarCache.serving("partial-a", fx.cache("partial-a").dir(), Duration.ofMillis(5)));
     UpstreamConfig bucket = UpstreamConfig.s3(
         S3Location.parse("s3://nix-cache/ci/main?endpoint=" + s3.hostPort()
             + "&scheme=http&region=eu-central-1"),
@@ -54,7 +50,7 @@ class S3SubstitutionE2E {
         List.of(fx.cache("complete").publicKey()));
     UpstreamConfig http =
         new UpstreamConfig(partial.uri(), 10, List.of(fx.cache("partial-a").publicKey()));
-    NcroHarness ncro = open.add(NcroHarness.start(
+    NcroHarness ncro = open.keep(NcroHarness.start(
         NcroHarness.config(dir.resolve("routes.db"), List.of(http, bucket)),
         S3Proxy.awsEnv(dir.resolve("home"), s3.secretKey())));
 

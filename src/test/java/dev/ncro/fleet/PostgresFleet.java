@@ -72,7 +72,7 @@ final class PostgresFleet {
     nodes++;
     NcroHarness h =
         NcroHarness.start(ConfigLoader.load(yaml.toString(), "node-" + nodes + ".yaml", Map.of()));
-    return open.add(h);
+    return open.keep(h);
   }
 
   /** Whether the shared table holds a route for {@code hash} (what every node can read). */

@@ -12,8 +12,8 @@ import dev.ncro.support.Postgres;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.TreeSet;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -25,12 +25,8 @@ class PostgresFleetE2E {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   private static long narinfoRequests(Nginx cache) throws Exception {
     return cache.accessLog().stream()
@@ -43,8 +39,8 @@ class PostgresFleetE2E {
       throws Exception {
     NixFixture fx = NixFixture.get();
     NixFixture.Cache complete = fx.cache("complete");
-    Nginx cache = open.add(Nginx.serve(complete.dir()));
-    Postgres pg = open.add(Postgres.start());
+    Nginx cache = open.keep(Nginx.serve(complete.dir()));
+    Postgres pg = open.keep(Postgres.start());
     PostgresFleet fleet = new PostgresFleet(pg, "nixfleet", dir, open);
     NcroHarness a = fleet.node(List.of(cache.uri()), complete.publicKey(), "");
     NcroHarness b = fleet.node(List.of(cache.uri()), complete.publicKey(), "");

@@ -26,8 +26,8 @@ class PostgresFleetIT extends WithPostgresFleet {
 
   @BeforeEach
   void startUpstreams() throws Exception {
-    fast = open.add(TestUpstream.start());
-    slow = open.add(TestUpstream.start());
+    fast = open.keep(TestUpstream.start());
+    slow = open.keep(TestUpstream.start());
   }
 
   private NcroHarness node() throws Exception {
@@ -114,7 +114,7 @@ class PostgresFleetIT extends WithPostgresFleet {
     assertThat(a.get("/" + known + ".narinfo").statusCode()).isEqualTo(200);
     Await.until("route shared", () -> fleet.hasRoute(known));
 
-    LogCapture logs = open.add(new LogCapture());
+    LogCapture logs = open.keep(new LogCapture());
     pg.stop();
     int i = 10;
     for (NcroHarness n : all) {

@@ -35,7 +35,7 @@ class PostgresSchemaIT extends WithPostgresFleet {
 
   @BeforeEach
   void startUpstream() throws Exception {
-    upstream = open.add(TestUpstream.start());
+    upstream = open.keep(TestUpstream.start());
   }
 
   private NcroHarness node() throws Exception {

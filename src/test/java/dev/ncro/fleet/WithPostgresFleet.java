@@ -24,6 +24,10 @@ abstract class WithPostgresFleet extends WithPostgres {
     fleet = new PostgresFleet(pg, newDatabaseName("fleet"), dir, open);
   }
 
+  /**
+   * Closes the nodes here, not as a registered extension: extensions run after every
+   * {@code @AfterEach}, and the nodes must go before {@link WithPostgres} restarts a stopped server.
+   */
   @AfterEach
   void closeAll() throws Exception {
     open.close();

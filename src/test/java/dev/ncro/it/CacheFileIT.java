@@ -26,9 +26,9 @@ import java.util.List;
 import java.util.zip.GZIPOutputStream;
 import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -75,7 +75,9 @@ class CacheFileIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
+  @RegisterExtension
+  final Closer open = new Closer();
+
   private final HttpClient http =
       HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
@@ -159,11 +161,6 @@ class CacheFileIT {
     }
   }
 
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
-
   static Path cacheDir(String name) throws Exception {
     Path d = Files.createDirectories(root.resolve(name));
     Files.writeString(
@@ -186,10 +183,8 @@ class CacheFileIT {
   }
 
   private NcroHarness ncro(List<URI> upstreams, List<String> keys) throws Exception {
-    NcroHarness h = NcroHarness.start(
-        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys)));
-    open.add(h);
-    return h;
+    return open.keep(NcroHarness.start(
+        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys))));
   }
 
   private NcroHarness ncroOverAll() throws Exception {
@@ -280,8 +275,7 @@ class CacheFileIT {
 
   @Test
   void oneUpstreamDownMakesAMiss503AndIsNotRemembered() throws Exception {
-    FarCache broken = FarCache.failingLookups("broken", 500, Duration.ofMillis(5));
-    open.add(broken);
+    FarCache broken = open.keep(FarCache.failingLookups("broken", 500, Duration.ofMillis(5)));
     NcroHarness n = ncro(List.of(near.uri(), broken.uri(), far.uri()), null);
     String path = "/log/" + TestNarinfo.hash(196) + "-nowhere.drv";
     long nearBefore = requests(near, path);
@@ -350,8 +344,7 @@ class CacheFileIT {
 
   @Test
   void aLogCutShortByItsUpstreamAbortsTheClientConnectionInsteadOfEndingCleanly() throws Exception {
-    TestUpstream cutter = TestUpstream.start();
-    open.add(cutter);
+    TestUpstream cutter = open.keep(TestUpstream.start());
     String path = "/log/" + TestNarinfo.hash(160) + "-cut-1.drv";
     byte[] log = "a long build log line\n".repeat(20_000).getBytes(StandardCharsets.UTF_8);
     cutter.put(path, TestUpstream.Response.ok(log).truncateAfter(100_000));
@@ -362,8 +355,7 @@ class CacheFileIT {
 
   @Test
   void headWorksAgainstAnUpstreamThatRefusesHead() throws Exception {
-    TestUpstream old = TestUpstream.start();
-    open.add(old);
+    TestUpstream old = open.keep(TestUpstream.start());
     old.refuseHead(true);
     String path = "/log/" + TestNarinfo.hash(161) + "-old-cache-1.drv";
     byte[] log = "served by a cache that answers HEAD with 405\n".getBytes(StandardCharsets.UTF_8);
@@ -409,10 +401,8 @@ class CacheFileIT {
 
   @Test
   void aListingFollowsTheNarinfoRouteOfItsStorePath() throws Exception {
-    TestUpstream fast = TestUpstream.start();
-    TestUpstream slow = TestUpstream.start();
-    open.add(fast);
-    open.add(slow);
+    TestUpstream fast = open.keep(TestUpstream.start());
+    TestUpstream slow = open.keep(TestUpstream.start());
     String h = TestNarinfo.hash(150);
     byte[] listing = "{\"root\":{\"type\":\"directory\",\"entries\":{}},\"version\":1}"
         .getBytes(StandardCharsets.UTF_8);
@@ -441,8 +431,7 @@ class CacheFileIT {
         "/realisations/sha256:3c724348a06b40c195b76aa202a455cb0bbbcbedc8f75daa2a46af143671162c%21out.doi",
       })
   void rawAndPercentEscapedRealisationIdsGiveTheSame200(String path) throws Exception {
-    TestUpstream plain = TestUpstream.start();
-    open.add(plain);
+    TestUpstream plain = open.keep(TestUpstream.start());
     String canonical = "/realisations/" + ID + ".doi";
     byte[] body = realisation(ID, "8lripx2hgwzaz3v8j8kvczjh337wx0y1-ca-1", farKey)
         .getBytes(StandardCharsets.UTF_8);

@@ -26,8 +26,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -44,15 +44,12 @@ class LoopSafetyIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
+  @RegisterExtension
+  final Closer open = new Closer();
+
   private final HttpClient http =
       HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private final TestKey key = new TestKey("test-1");
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
 
   @Test
   void twoNodesThatAreEachOthersUpstreamAnswerAMissWithOneRequestEach() throws Exception {
@@ -201,9 +198,7 @@ class LoopSafetyIT {
   }
 
   private TestUpstream spy() throws Exception {
-    TestUpstream u = TestUpstream.start();
-    open.add(u);
-    return u;
+    return open.keep(TestUpstream.start());
   }
 
   private HttpResponse<byte[]> get(NcroHarness n, String path, String hop) throws Exception {
@@ -269,9 +264,7 @@ class LoopSafetyIT {
   }
 
   private NcroHarness start(Config c) throws Exception {
-    NcroHarness n = NcroHarness.start(c);
-    open.add(n);
-    return n;
+    return open.keep(NcroHarness.start(c));
   }
 
   /** Narinfo requests this node has answered, over all statuses. */

@@ -21,8 +21,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Random;
 import org.assertj.core.api.Assertions;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -38,17 +38,11 @@ class NarHedgingIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   private TestUpstream upstream() throws Exception {
-    TestUpstream u = TestUpstream.start();
-    open.add(u);
-    return u;
+    return open.keep(TestUpstream.start());
   }
 
   private NcroHarness ncro(List<URI> upstreams, Duration firstByte) throws Exception {
@@ -72,9 +66,7 @@ class NarHedgingIT {
         new TimeoutsConfig(Duration.ofSeconds(2), firstByte, Duration.ofSeconds(2)),
         base.logging(),
         base.mesh());
-    NcroHarness h = NcroHarness.start(config);
-    open.add(h);
-    return h;
+    return open.keep(NcroHarness.start(config));
   }
 
   private static byte[] bytes(int n, long seed) {

@@ -26,9 +26,9 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -44,28 +44,20 @@ class NarSpliceIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
+  @RegisterExtension
+  final Closer open = new Closer();
 
   @BeforeAll
   static void oneEventLoop() {
     System.setProperty("ncro.io.threads", "1");
   }
 
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
-
   private TestUpstream upstream() throws Exception {
-    TestUpstream u = TestUpstream.start();
-    open.add(u);
-    return u;
+    return open.keep(TestUpstream.start());
   }
 
   private NcroHarness ncro(Config config) throws Exception {
-    NcroHarness h = NcroHarness.start(config);
-    open.add(h);
-    return h;
+    return open.keep(NcroHarness.start(config));
   }
 
   private NcroHarness ncro(List<URI> upstreams) throws Exception {
@@ -312,8 +304,8 @@ class NarSpliceIT {
     Path root = Files.createDirectories(shared.resolve("cache/nar"));
     byte[] nar = bytes(12 << 20, 9);
     Files.write(root.resolve("s.nar"), nar);
-    Nginx nginx = Nginx.tls(cert, "root " + root.getParent() + ";\n      location / { }");
-    open.add(nginx);
+    Nginx nginx =
+        open.keep(Nginx.tls(cert, "root " + root.getParent() + ";\n      location / { }"));
     NcroHarness n = ncro(config(List.of(new UpstreamConfig(
         nginx.httpsUri("localhost"), 10, List.of(), ca.certificate(), UpstreamCredentials.NONE))));
     HttpResponse<byte[]> r = n.get("/nar/s.nar");

@@ -20,8 +20,8 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -31,24 +31,16 @@ class NarStreamingIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   private TestUpstream upstream() throws Exception {
-    TestUpstream u = TestUpstream.start();
-    open.add(u);
-    return u;
+    return open.keep(TestUpstream.start());
   }
 
   private NcroHarness ncro(List<URI> upstreams) throws Exception {
-    NcroHarness h = NcroHarness.start(
-        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null)));
-    open.add(h);
-    return h;
+    return open.keep(NcroHarness.start(
+        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null))));
   }
 
   private static byte[] bytes(int n, long seed) {

@@ -19,8 +19,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** narinfo routing against real loopback upstreams: race, cache hit, negative cache, singleflight. */
@@ -28,24 +28,16 @@ class NarinfoRoutingIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   private TestUpstream upstream() throws Exception {
-    TestUpstream u = TestUpstream.start();
-    open.add(u);
-    return u;
+    return open.keep(TestUpstream.start());
   }
 
   private NcroHarness ncro(List<URI> upstreams, List<String> keys) throws Exception {
-    NcroHarness h = NcroHarness.start(
-        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys)));
-    open.add(h);
-    return h;
+    return open.keep(NcroHarness.start(
+        NcroHarness.config(dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, keys))));
   }
 
   @Test

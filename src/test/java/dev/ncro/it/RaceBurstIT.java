@@ -17,8 +17,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -35,12 +35,8 @@ class RaceBurstIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   @Test
   void everyRouteChosenDuringABurstNamesTheNearestHolder() throws Exception {
@@ -57,22 +53,18 @@ class RaceBurstIT {
     }
     Files.writeString(
         files.resolve("nix-cache-info"), "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n");
-    Nginx cache = Nginx.serve(files);
-    open.add(cache);
-    DelayRelay near = DelayRelay.start(cache.address(), Duration.ofMillis(10));
-    open.add(near);
-    DelayRelay far = DelayRelay.start(cache.address(), Duration.ofMillis(FAR_MS));
-    open.add(far);
+    Nginx cache = open.keep(Nginx.serve(files));
+    DelayRelay near = open.keep(DelayRelay.start(cache.address(), Duration.ofMillis(10)));
+    DelayRelay far = open.keep(DelayRelay.start(cache.address(), Duration.ofMillis(FAR_MS)));
     // The far cache first in the configuration, so configuration order cannot explain a right
     // answer.
-    NcroHarness n = NcroHarness.start(NcroHarness.config(
+    NcroHarness n = open.keep(NcroHarness.start(NcroHarness.config(
         dir.resolve("routes.db"),
         NcroHarness.upstreams(
-            List.of(far.uri(), near.uri()), List.of(key.publicKey(), key.publicKey()))));
-    open.add(n);
+            List.of(far.uri(), near.uri()), List.of(key.publicKey(), key.publicKey())))));
 
     ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor();
-    open.add(clients::shutdownNow);
+    open.keep(clients::shutdownNow);
     for (int burst = 0; burst < 2; burst++) {
       List<CompletableFuture<HttpResponse<byte[]>>> answers = new ArrayList<>();
       for (String h : hashes.subList(burst * IN_FLIGHT, (burst + 1) * IN_FLIGHT)) {

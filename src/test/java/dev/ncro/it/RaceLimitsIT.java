@@ -22,8 +22,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -37,20 +37,14 @@ class RaceLimitsIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   @Test
   void twoHundredConcurrentMissesStayWithinTheLimitsAndAllAnswer() throws Exception {
     TestKey key = new TestKey("test-1");
-    TestUpstream holder = TestUpstream.start();
-    open.add(holder);
-    TestUpstream absent = TestUpstream.start();
-    open.add(absent);
+    TestUpstream holder = open.keep(TestUpstream.start());
+    TestUpstream absent = open.keep(TestUpstream.start());
     // Long enough for the burst to pile up behind the limits while /status is read: 200 ms keeps
     // 64 races running for about 2.5 s (100 ms left that to about 1.3 s once warm connections
     // spared the handshakes, and a /status read on the busy test machine took up to 0.5 s).
@@ -76,8 +70,7 @@ class RaceLimitsIT {
         base.timeouts(),
         base.logging(),
         base.mesh());
-    NcroHarness n = NcroHarness.start(config);
-    open.add(n);
+    NcroHarness n = open.keep(NcroHarness.start(config));
     // The first probe runs at start (a HEAD, whose connection ncro closes), then each upstream's
     // warm connections open (warm_connections: by default as many as max_inflight, 16 and 8
     // here): let both settle, so every connection counted below is a race's, and the limits below
@@ -97,7 +90,7 @@ class RaceLimitsIT {
     absent.resetPeaks();
 
     ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor();
-    open.add(clients::shutdownNow);
+    open.keep(clients::shutdownNow);
     List<CompletableFuture<HttpResponse<byte[]>>> answers = new ArrayList<>();
     for (String h : hashes) {
       answers.add(CompletableFuture.supplyAsync(

@@ -30,9 +30,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -46,19 +46,16 @@ class S3UpstreamIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
+  @RegisterExtension
+  final Closer open = new Closer();
+
   private LogCapture logs;
   private S3Proxy s3;
 
   @BeforeEach
   void start() throws Exception {
-    logs = open.add(new LogCapture());
-    s3 = open.add(S3Proxy.start(dir.resolve("s3proxy")));
-  }
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
+    logs = open.keep(new LogCapture());
+    s3 = open.keep(S3Proxy.start(dir.resolve("s3proxy")));
   }
 
   private static byte[] bytes(int n, long seed) {
@@ -94,10 +91,9 @@ class S3UpstreamIT {
   }
 
   private NcroHarness ncro(List<UpstreamConfig> upstreams, String secret) throws Exception {
-    NcroHarness n = NcroHarness.start(
+    return open.keep(NcroHarness.start(
         NcroHarness.config(dir.resolve("routes.db"), upstreams),
-        S3Proxy.awsEnv(dir.resolve("home"), secret));
-    return open.add(n);
+        S3Proxy.awsEnv(dir.resolve("home"), secret)));
   }
 
   private static String body(HttpResponse<byte[]> r) {
@@ -212,7 +208,7 @@ class S3UpstreamIT {
   @Test
   void anUnknownAccessKeyIsUnauthorizedToo() throws Exception {
     cache("private", "", TestNarinfo.hash(103), "nar/q.nar", bytes(1000, 3), null);
-    NcroHarness n = open.add(NcroHarness.start(
+    NcroHarness n = open.keep(NcroHarness.start(
         NcroHarness.config(
             dir.resolve("routes.db"),
             List.of(s3Upstream("s3://private?endpoint=" + s3.hostPort() + "&scheme=http", 10))),
@@ -234,7 +230,7 @@ class S3UpstreamIT {
     String onlyHttp = TestNarinfo.hash(104);
     String nowhere = TestNarinfo.hash(105);
     cache("cache", "", TestNarinfo.hash(106), "nar/other.nar", bytes(1000, 4), null);
-    TestUpstream http = open.add(TestUpstream.start());
+    TestUpstream http = open.keep(TestUpstream.start());
     byte[] nar = bytes(50_000, 5);
     http.putNarinfo(onlyHttp, TestNarinfo.make(onlyHttp, "nar/http.nar", nar.length, KEY));
     http.putNar("/nar/http.nar", nar);
@@ -262,8 +258,8 @@ class S3UpstreamIT {
     cache("far", "", h, "nar/far-name.nar.xz", nar, "sha256:samefile");
     InetSocketAddress s3Address =
         new InetSocketAddress("127.0.0.1", s3.endpoint().getPort());
-    CuttingRelay cutting = open.add(CuttingRelay.start(s3Address));
-    DelayRelay far = open.add(DelayRelay.start(s3Address, Duration.ofMillis(150)));
+    CuttingRelay cutting = open.keep(CuttingRelay.start(s3Address));
+    DelayRelay far = open.keep(DelayRelay.start(s3Address, Duration.ofMillis(150)));
     NcroHarness n = ncro(
         List.of(
             s3Upstream("s3://near?endpoint=" + cutting.hostPort() + "&scheme=http", 10),

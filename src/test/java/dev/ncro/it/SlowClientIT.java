@@ -24,9 +24,9 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -44,7 +44,8 @@ class SlowClientIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
+  @RegisterExtension
+  final Closer open = new Closer();
 
   @BeforeAll
   static void makeNar() {
@@ -52,14 +53,8 @@ class SlowClientIT {
     new Random(42).nextBytes(nar);
   }
 
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
-
   private TestUpstream upstream() throws Exception {
-    TestUpstream u = TestUpstream.start();
-    open.add(u);
+    TestUpstream u = open.keep(TestUpstream.start());
     u.putNar(NAR, nar);
     return u;
   }
@@ -76,9 +71,7 @@ class SlowClientIT {
         base.timeouts(),
         base.logging(),
         base.mesh());
-    NcroHarness h = NcroHarness.start(c);
-    open.add(h);
-    return h;
+    return open.keep(NcroHarness.start(c));
   }
 
   /** A raw HTTP/1.1 client connection to ncro. */
@@ -97,7 +90,7 @@ class SlowClientIT {
       socket.setSoTimeout(20_000);
       in = socket.getInputStream();
       out = socket.getOutputStream();
-      open.add(this);
+      open.keep(this);
     }
 
     void send(String s) throws IOException {

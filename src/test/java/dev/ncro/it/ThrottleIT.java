@@ -14,8 +14,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -27,20 +27,11 @@ class ThrottleIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
-
-  private <T extends AutoCloseable> T keep(T c) {
-    open.add(c);
-    return c;
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   private NcroHarness ncro(List<URI> upstreams) throws Exception {
-    return keep(NcroHarness.start(NcroHarness.config(
+    return open.keep(NcroHarness.start(NcroHarness.config(
         dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null), Duration.ofHours(1))));
   }
 
@@ -50,9 +41,9 @@ class ThrottleIT {
 
   @Test
   void a429LeavesTheUpstreamOutForItsRetryAfterWhileTheOthersAnswer() throws Exception {
-    TestUpstream busy = keep(TestUpstream.start());
-    TestUpstream other = keep(TestUpstream.start());
-    LogCapture logs = keep(new LogCapture());
+    TestUpstream busy = open.keep(TestUpstream.start());
+    TestUpstream other = open.keep(TestUpstream.start());
+    LogCapture logs = open.keep(new LogCapture());
     NcroHarness n = ncro(List.of(busy.uri(), other.uri()));
     Upstream b = n.ncro().registry().all().get(0);
     Await.until(
@@ -85,8 +76,8 @@ class ThrottleIT {
 
   @Test
   void aNarAnswered429IsFetchedFromTheNextHolderInstead() throws Exception {
-    TestUpstream busy = keep(TestUpstream.start());
-    TestUpstream other = keep(TestUpstream.start());
+    TestUpstream busy = open.keep(TestUpstream.start());
+    TestUpstream other = open.keep(TestUpstream.start());
     byte[] nar = new byte[200_000];
     new Random(5).nextBytes(nar);
     String h = TestNarinfo.hash(310);
@@ -116,8 +107,8 @@ class ThrottleIT {
 
   @Test
   void afterTheWaitTheUpstreamIsAskedAgain() throws Exception {
-    TestUpstream busy = keep(TestUpstream.start());
-    TestUpstream other = keep(TestUpstream.start());
+    TestUpstream busy = open.keep(TestUpstream.start());
+    TestUpstream other = open.keep(TestUpstream.start());
     NcroHarness n = ncro(List.of(busy.uri(), other.uri()));
     Upstream b = n.ncro().registry().all().get(0);
     Await.until(

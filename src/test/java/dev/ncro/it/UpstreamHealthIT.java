@@ -13,8 +13,8 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Probes, health states and recovery, against real loopback upstreams that fail in real ways. */
@@ -22,26 +22,17 @@ class UpstreamHealthIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
-
-  private <T extends AutoCloseable> T keep(T c) {
-    open.add(c);
-    return c;
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   private NcroHarness ncro(List<URI> upstreams, Duration probeInterval) throws Exception {
-    return keep(NcroHarness.start(NcroHarness.config(
+    return open.keep(NcroHarness.start(NcroHarness.config(
         dir.resolve("routes.db"), NcroHarness.upstreams(upstreams, null), probeInterval)));
   }
 
   @Test
   void probesUseGetWhenHeadIsRefusedAndFeedTheEma() throws Exception {
-    TestUpstream old = keep(TestUpstream.start());
+    TestUpstream old = open.keep(TestUpstream.start());
     old.refuseHead(true);
     NcroHarness n = ncro(List.of(old.uri()), Duration.ofMillis(200));
     Upstream u = n.ncro().registry().all().get(0);
@@ -75,7 +66,7 @@ class UpstreamHealthIT {
     assertThat(n.get("/health").statusCode()).isEqualTo(503);
     assertThat(n.get("/nix-cache-info").statusCode()).isEqualTo(200);
 
-    TestUpstream back = keep(TestUpstream.start(port));
+    TestUpstream back = open.keep(TestUpstream.start(port));
     back.putNarinfo(h, TestNarinfo.make(h, "nar/z.nar", 10, null));
     Await.until("ACTIVE after a successful probe", () -> u.stats().health() == Health.ACTIVE);
     assertThat(n.get("/health").statusCode()).isEqualTo(200);
@@ -84,8 +75,8 @@ class UpstreamHealthIT {
 
   @Test
   void liveTrafficFailuresCountBeforeAnyProbe() throws Exception {
-    TestUpstream good = keep(TestUpstream.start());
-    TestUpstream broken = keep(TestUpstream.start());
+    TestUpstream good = open.keep(TestUpstream.start());
+    TestUpstream broken = open.keep(TestUpstream.start());
     NcroHarness n = ncro(List.of(good.uri(), broken.uri()), Duration.ofHours(1));
     Upstream bad = n.ncro().registry().all().get(1);
     Await.until("start-up probe answered", () -> broken.requestCount("/nix-cache-info") > 0);
@@ -102,8 +93,8 @@ class UpstreamHealthIT {
 
   @Test
   void aBlackHoleDoesNotDelayAnAnswerAnotherUpstreamHas() throws Exception {
-    TestUpstream good = keep(TestUpstream.start());
-    TestUpstream hole = keep(TestUpstream.start());
+    TestUpstream good = open.keep(TestUpstream.start());
+    TestUpstream hole = open.keep(TestUpstream.start());
     NcroHarness n = ncro(List.of(hole.uri(), good.uri()), Duration.ofSeconds(1));
     Await.until(
         "start-up probes answered",

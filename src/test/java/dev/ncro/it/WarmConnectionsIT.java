@@ -16,8 +16,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -30,26 +30,19 @@ class WarmConnectionsIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
+  @RegisterExtension
+  final Closer open = new Closer();
+
   private int dbs;
 
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
-
   private TestUpstream upstream() throws Exception {
-    TestUpstream u = TestUpstream.start();
-    open.add(u);
-    return u;
+    return open.keep(TestUpstream.start());
   }
 
   private NcroHarness ncro(List<UpstreamConfig> upstreams, Duration probeInterval)
       throws Exception {
-    NcroHarness n = NcroHarness.start(
-        NcroHarness.config(dir.resolve("routes-" + dbs++ + ".db"), upstreams, probeInterval));
-    open.add(n);
-    return n;
+    return open.keep(NcroHarness.start(
+        NcroHarness.config(dir.resolve("routes-" + dbs++ + ".db"), upstreams, probeInterval)));
   }
 
   private static UpstreamConfig config(TestUpstream u, int warm) {

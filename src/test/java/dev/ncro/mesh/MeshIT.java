@@ -20,8 +20,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -35,12 +35,8 @@ class MeshIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   private static int freeUdpPort() throws Exception {
     try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
@@ -66,16 +62,12 @@ class MeshIT {
             .toList(),
         self.key().toString(),
         GOSSIP);
-    NcroHarness h = NcroHarness.start(new Config(
-        base.server(), base.upstreams(), base.cache(), base.timeouts(), base.logging(), mesh));
-    open.add(h);
-    return h;
+    return open.keep(NcroHarness.start(new Config(
+        base.server(), base.upstreams(), base.cache(), base.timeouts(), base.logging(), mesh)));
   }
 
   private TestUpstream upstream() throws Exception {
-    TestUpstream u = TestUpstream.start();
-    open.add(u);
-    return u;
+    return open.keep(TestUpstream.start());
   }
 
   private static double metric(NcroHarness n, String series) throws Exception {

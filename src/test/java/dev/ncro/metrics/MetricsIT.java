@@ -17,8 +17,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code /metrics} on a real ncro: the series exist from start-up, count real traffic, and pass promtool. */
@@ -26,12 +26,8 @@ class MetricsIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   private String scrape(NcroHarness n) throws Exception {
     HttpResponse<byte[]> r = n.get("/metrics");
@@ -43,14 +39,11 @@ class MetricsIT {
 
   @Test
   void everyKnownSeriesExistsAtZeroThenCountsTraffic() throws Exception {
-    TestUpstream fast = TestUpstream.start();
-    TestUpstream slow = TestUpstream.start();
-    open.add(fast);
-    open.add(slow);
+    TestUpstream fast = open.keep(TestUpstream.start());
+    TestUpstream slow = open.keep(TestUpstream.start());
     slow.setLatency(Duration.ofMillis(100));
-    NcroHarness n = NcroHarness.start(NcroHarness.config(
-        dir.resolve("r.db"), NcroHarness.upstreams(List.of(fast.uri(), slow.uri()), null)));
-    open.add(n);
+    NcroHarness n = open.keep(NcroHarness.start(NcroHarness.config(
+        dir.resolve("r.db"), NcroHarness.upstreams(List.of(fast.uri(), slow.uri()), null))));
     String f = fast.uri().toString();
     String s = slow.uri().toString();
 
@@ -121,11 +114,11 @@ class MetricsIT {
     TestUpstream garbage = TestUpstream.start();
     TestUpstream hole = TestUpstream.start();
     TestUpstream gone = TestUpstream.start();
-    List.of(good, fiveHundred, liar, garbage, hole).forEach(open::add);
+    List.of(good, fiveHundred, liar, garbage, hole).forEach(open::keep);
     int gonePort = gone.uri().getPort();
     gone.close();
     URI goneUri = URI.create("http://127.0.0.1:" + gonePort);
-    NcroHarness n = NcroHarness.start(NcroHarness.config(
+    NcroHarness n = open.keep(NcroHarness.start(NcroHarness.config(
         dir.resolve("e.db"),
         NcroHarness.upstreams(
             List.of(good.uri(), fiveHundred.uri(), liar.uri(), garbage.uri(), hole.uri(), goneUri),
@@ -136,8 +129,7 @@ class MetricsIT {
                 key.publicKey(),
                 key.publicKey(),
                 key.publicKey())),
-        Duration.ofHours(1)));
-    open.add(n);
+        Duration.ofHours(1))));
     // Start-up probes are in (and counted) before the baseline: every upstream was probed once.
     List<Upstream> all = n.ncro().registry().all();
     Await.until(

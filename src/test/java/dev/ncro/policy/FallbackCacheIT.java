@@ -18,9 +18,9 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,7 +32,9 @@ class FallbackCacheIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
+  @RegisterExtension
+  final Closer open = new Closer();
+
   private final TestKey key = new TestKey("fallback-test-1");
   private TestUpstream a;
   private TestUpstream b;
@@ -41,25 +43,15 @@ class FallbackCacheIT {
 
   @BeforeEach
   void start() throws Exception {
-    a = open(TestUpstream.start());
-    b = open(TestUpstream.start());
-    fallback = open(TestUpstream.start());
-    ncro = open(NcroHarness.start(NcroHarness.config(
+    a = open.keep(TestUpstream.start());
+    b = open.keep(TestUpstream.start());
+    fallback = open.keep(TestUpstream.start());
+    ncro = open.keep(NcroHarness.start(NcroHarness.config(
             dir.resolve("routes.db"),
             NcroHarness.upstreams(
                 List.of(a.uri(), b.uri()), List.of(key.publicKey(), key.publicKey())))
         .withFallbackCache(FallbackCacheConfig.of(
             new UpstreamConfig(fallback.uri(), 10, List.of(key.publicKey()))))));
-  }
-
-  private <T extends AutoCloseable> T open(T c) {
-    open.add(c);
-    return c;
-  }
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
   }
 
   private void hold(TestUpstream u, String hash) {
@@ -255,8 +247,8 @@ class FallbackCacheIT {
   @Test
   void theFallbackSendsItsOwnCredentialsAndTheyNeverShow() throws Exception {
     String token = "fallback-T0ken-9f2c";
-    TestUpstream secured = open(TestUpstream.start());
-    NcroHarness n = open(NcroHarness.start(NcroHarness.config(
+    TestUpstream secured = open.keep(TestUpstream.start());
+    NcroHarness n = open.keep(NcroHarness.start(NcroHarness.config(
             dir.resolve("secured.db"),
             NcroHarness.upstreams(List.of(a.uri()), List.of(key.publicKey())))
         .withFallbackCache(FallbackCacheConfig.of(new UpstreamConfig(

@@ -24,8 +24,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -39,12 +39,8 @@ class PathFiltersIT {
   @TempDir
   Path dir;
 
-  private final Closer open = new Closer();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    open.close();
-  }
+  @RegisterExtension
+  final Closer open = new Closer();
 
   /** An unsigned narinfo for {@code /nix/store/<hash>-<name>}, with these reference names and deriver. */
   private static byte[] narinfo(
@@ -65,9 +61,7 @@ class PathFiltersIT {
   }
 
   private TestUpstream upstream() throws Exception {
-    TestUpstream u = TestUpstream.start();
-    open.add(u);
-    return u;
+    return open.keep(TestUpstream.start());
   }
 
   /** Puts the path's narinfo and its 4-byte NAR on {@code u}. */
@@ -77,9 +71,7 @@ class PathFiltersIT {
   }
 
   private NcroHarness ncro(String db, List<UpstreamConfig> upstreams) throws Exception {
-    NcroHarness h = NcroHarness.start(NcroHarness.config(dir.resolve(db), upstreams));
-    open.add(h);
-    return h;
+    return open.keep(NcroHarness.start(NcroHarness.config(dir.resolve(db), upstreams)));
   }
 
   private static UpstreamConfig filtered(URI uri, int priority, PathFilter... rules) {
@@ -264,10 +256,8 @@ class PathFiltersIT {
         List.of(new MeshConfig.Peer("127.0.0.1:" + peerPort, peerKey)),
         key.toString(),
         Duration.ofMillis(200));
-    NcroHarness h = NcroHarness.start(new Config(
-        base.server(), base.upstreams(), base.cache(), base.timeouts(), base.logging(), mesh));
-    open.add(h);
-    return h;
+    return open.keep(NcroHarness.start(new Config(
+        base.server(), base.upstreams(), base.cache(), base.timeouts(), base.logging(), mesh)));
   }
 
   @Test

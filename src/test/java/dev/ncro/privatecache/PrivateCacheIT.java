@@ -8,6 +8,7 @@ import dev.ncro.Ncro;
 import dev.ncro.config.Config;
 import dev.ncro.config.ConfigLoader;
 import dev.ncro.support.Await;
+import dev.ncro.support.Closer;
 import dev.ncro.support.LogCapture;
 import dev.ncro.support.Nginx;
 import dev.ncro.support.SignedCache;
@@ -21,7 +22,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.HashSet;
@@ -31,6 +31,7 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -59,7 +60,9 @@ class PrivateCacheIT {
   @TempDir
   Path dir;
 
-  private final List<AutoCloseable> open = new ArrayList<>();
+  @RegisterExtension
+  final Closer open = new Closer();
+
   private final Set<String> secrets = new HashSet<>();
   private LogCapture logs;
   private Ncro ncro;
@@ -76,8 +79,12 @@ class PrivateCacheIT {
     Files.writeString(htpasswd, TestCa.htpasswd(shared, USER, PASSWORD));
   }
 
+  /**
+   * Scans, then stops ncro. Runs before {@code open} closes the caches (JUnit runs a class's
+   * {@code @AfterEach} methods before its extensions), so ncro stops before its upstreams go.
+   */
   @AfterEach
-  void scanForSecretsAndClose() throws Exception {
+  void scanForSecretsThenStop() throws Exception {
     try {
       if (ncro != null) {
         String status = new String(get("/status").body(), StandardCharsets.UTF_8);
@@ -99,18 +106,13 @@ class PrivateCacheIT {
       if (logs != null) {
         logs.close();
       }
-      for (int i = open.size() - 1; i >= 0; i--) {
-        open.get(i).close();
-      }
     }
   }
 
   // ---- set-up helpers ----
 
   private Nginx nginx(String server) throws Exception {
-    Nginx n = Nginx.tls(cert, server);
-    open.add(n);
-    return n;
+    return open.keep(Nginx.tls(cert, server));
   }
 
   private static String basicAuth() {
@@ -324,8 +326,7 @@ class PrivateCacheIT {
     Nginx n =
         nginx("if ($ssl_server_name != \"localhost\") { return 421; }\n      " + serveCache());
     TestCa.ServerCert wrongHost = ca.issue(List.of("wrong.example"), List.of());
-    Nginx misnamed = Nginx.tls(wrongHost, serveCache());
-    open.add(misnamed);
+    Nginx misnamed = open.keep(Nginx.tls(wrongHost, serveCache()));
     System.setProperty("ncro.tls.provider", "jdk");
     try {
       start(
@@ -347,8 +348,7 @@ class PrivateCacheIT {
   void certificateProblemsAreAVisibleStateWithTheReason() throws Exception {
     Nginx n = nginx(serveCache());
     TestCa.ServerCert wrongHost = ca.issue(List.of("wrong.example"), List.of());
-    Nginx misnamed = Nginx.tls(wrongHost, serveCache());
-    open.add(misnamed);
+    Nginx misnamed = open.keep(Nginx.tls(wrongHost, serveCache()));
     // No ca_file: the test CA is not in the system trust. And a certificate for another host name.
     start(
         upstream(n.httpsUri("localhost"), "") + upstream(misnamed.httpsUri("localhost"), caFile()),

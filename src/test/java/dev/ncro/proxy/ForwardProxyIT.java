@@ -8,6 +8,7 @@ import dev.ncro.Ncro;
 import dev.ncro.config.Config;
 import dev.ncro.config.ConfigLoader;
 import dev.ncro.support.Await;
+import dev.ncro.support.Closer;
 import dev.ncro.support.ForwardProxy;
 import dev.ncro.support.LogCapture;
 import dev.ncro.support.Nginx;
@@ -21,12 +22,12 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -55,7 +56,9 @@ class ForwardProxyIT {
   @TempDir
   Path dir;
 
-  private final List<AutoCloseable> open = new ArrayList<>();
+  @RegisterExtension
+  final Closer open = new Closer();
+
   private LogCapture logs;
   private Ncro ncro;
   private final HttpClient http =
@@ -69,8 +72,12 @@ class ForwardProxyIT {
     hashes = cache.hashes();
   }
 
+  /**
+   * Scans, then stops ncro. Runs before {@code open} closes the caches and proxies (JUnit runs a
+   * class's {@code @AfterEach} methods before its extensions), so ncro stops before they go.
+   */
   @AfterEach
-  void scanForTheProxyPasswordAndClose() throws Exception {
+  void scanForTheProxyPasswordThenStop() throws Exception {
     try {
       if (ncro != null) {
         String everything = String.join("\n", logs.lines())
@@ -85,9 +92,6 @@ class ForwardProxyIT {
       if (logs != null) {
         logs.close();
       }
-      for (int i = open.size() - 1; i >= 0; i--) {
-        open.get(i).close();
-      }
     }
   }
 
@@ -95,7 +99,7 @@ class ForwardProxyIT {
 
   /** A cache over TLS that admits only {@code admit} and clients that sent SNI "localhost". */
   private Nginx tlsCache(String admit) throws Exception {
-    return keep(Nginx.tls(
+    return open.keep(Nginx.tls(
         cert,
         "allow " + admit + ";\n      deny all;\n"
             + "      if ($ssl_server_name != \"localhost\") { return 421; }\n"
@@ -103,13 +107,8 @@ class ForwardProxyIT {
   }
 
   private Nginx plainCache(String admit) throws Exception {
-    return keep(Nginx.custom("allow " + admit + ";\n      deny all;\n      root " + cache.root()
-        + ";\n      location / { }"));
-  }
-
-  private <T extends AutoCloseable> T keep(T t) {
-    open.add(t);
-    return t;
+    return open.keep(Nginx.custom("allow " + admit + ";\n      deny all;\n      root "
+        + cache.root() + ";\n      location / { }"));
   }
 
   /** Starts ncro from YAML through the real config path, with {@code env} as its environment. */
@@ -154,7 +153,7 @@ class ForwardProxyIT {
 
   @Test
   void anHttpsCacheIsReachedThroughAConnectTunnelWithProxyCredentials() throws Exception {
-    ForwardProxy proxy = keep(ForwardProxy.http(PROXY_USER, PROXY_PASSWORD));
+    ForwardProxy proxy = open.keep(ForwardProxy.http(PROXY_USER, PROXY_PASSWORD));
     Nginx n = tlsCache(ForwardProxy.OUTGOING);
     start(
         n.httpsUri("localhost"),
@@ -176,7 +175,7 @@ class ForwardProxyIT {
 
   @Test
   void aPlainHttpCacheIsForwardedWithTheAbsoluteUrl() throws Exception {
-    ForwardProxy proxy = keep(ForwardProxy.http(null, null));
+    ForwardProxy proxy = open.keep(ForwardProxy.http(null, null));
     Nginx n = plainCache(ForwardProxy.OUTGOING);
     start(n.uri(), false, Map.of("http_proxy", proxy.url("http", null)));
     awaitState("active");
@@ -189,7 +188,7 @@ class ForwardProxyIT {
 
   @Test
   void noProxyHostsAreReachedDirectly() throws Exception {
-    ForwardProxy proxy = keep(ForwardProxy.http(null, null));
+    ForwardProxy proxy = open.keep(ForwardProxy.http(null, null));
     Nginx n = plainCache("127.0.0.1");
     start(
         n.uri(),
@@ -203,7 +202,7 @@ class ForwardProxyIT {
 
   @Test
   void aProxyRefusingOurCredentialsMakesTheCacheUnavailableNotAbsent() throws Exception {
-    ForwardProxy proxy = keep(ForwardProxy.http(PROXY_USER, PROXY_PASSWORD));
+    ForwardProxy proxy = open.keep(ForwardProxy.http(PROXY_USER, PROXY_PASSWORD));
     Nginx n = tlsCache(ForwardProxy.OUTGOING);
     start(
         n.httpsUri("localhost"),
@@ -218,7 +217,7 @@ class ForwardProxyIT {
 
   @Test
   void socks5hTunnelsAnHttpsCache() throws Exception {
-    ForwardProxy proxy = keep(ForwardProxy.socks5());
+    ForwardProxy proxy = open.keep(ForwardProxy.socks5());
     Nginx n = tlsCache(ForwardProxy.OUTGOING);
     start(n.httpsUri("localhost"), true, Map.of("all_proxy", proxy.url("socks5h", null)));
     awaitState("active");
@@ -231,7 +230,7 @@ class ForwardProxyIT {
   void socks5TunnelsAPlainHttpCache() throws Exception {
     // Dante logs the address it connected to either way, so which side resolved "localhost"
     // (here for socks5, the proxy for socks5h) is checked in ProxyRouteTest.
-    ForwardProxy proxy = keep(ForwardProxy.socks5());
+    ForwardProxy proxy = open.keep(ForwardProxy.socks5());
     Nginx n = plainCache(ForwardProxy.OUTGOING);
     start(
         URI.create("http://localhost:" + n.port()),

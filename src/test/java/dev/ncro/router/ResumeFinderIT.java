@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Where a broken download may continue: only an upstream with the very same file (FileHash). */
 class ResumeFinderIT {
@@ -25,7 +26,9 @@ class ResumeFinderIT {
   private static final String FILE_HASH =
       "sha256:0a8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s";
 
-  private final Closer open = new Closer();
+  @RegisterExtension
+  final Closer open = new Closer();
+
   private Transport transport;
   private UpstreamClient client;
   private ResumeFinder finder;
@@ -44,13 +47,10 @@ class ResumeFinderIT {
   void tearDown() throws Exception {
     client.close();
     transport.shutdown();
-    open.close();
   }
 
   private TestUpstream server() throws Exception {
-    TestUpstream t = TestUpstream.start();
-    open.add(t);
-    return t;
+    return open.keep(TestUpstream.start());
   }
 
   private static Upstream upstream(TestUpstream t) {

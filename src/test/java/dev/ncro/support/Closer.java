@@ -2,12 +2,20 @@ package dev.ncro.support;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
-/** What a test opened (upstreams, ncro instances, relays), closed in reverse order. */
-public final class Closer implements AutoCloseable {
+/**
+ * What a test opened (upstreams, ncro instances, relays), closed in reverse order. Registered on a
+ * test class as {@code @RegisterExtension final Closer open = new Closer();}, it closes after each
+ * test, after the class's own {@code @AfterEach} methods (JUnit runs those first), so such a
+ * method can still use what is open, for example to scan ncro's log and status for secrets.
+ */
+public final class Closer implements AutoCloseable, AfterEachCallback {
   private final Deque<AutoCloseable> open = new ArrayDeque<>();
 
-  public <T extends AutoCloseable> T add(T c) {
+  /** Closes {@code c} with the rest; returns it. */
+  public <T extends AutoCloseable> T keep(T c) {
     open.push(c);
     return c;
   }
@@ -17,6 +25,12 @@ public final class Closer implements AutoCloseable {
     open.remove(c);
   }
 
+  @Override
+  public void afterEach(ExtensionContext context) throws Exception {
+    close();
+  }
+
+  /** Closes everything, the last kept first; throws the first failure, the others suppressed. */
   @Override
   public void close() throws Exception {
     Exception first = null;
