@@ -155,9 +155,9 @@ class S3UpstreamIT {
     String h = TestNarinfo.hash(105);
     byte[] nar = bytes(300_000, 5);
     cache("nix-cache", "", h, "nar/p.nar.xz", nar, null);
-    ForwardProxy proxy = open.add(ForwardProxy.http(null, null));
+    ForwardProxy proxy = open.keep(ForwardProxy.http(null, null));
     String url = "s3://nix-cache?endpoint=" + s3.hostPort() + "&scheme=http";
-    NcroHarness n = open.add(NcroHarness.start(
+    NcroHarness n = open.keep(NcroHarness.start(
         NcroHarness.config(dir.resolve("routes.db"), List.of(s3Upstream(url, 10)))
             .withProxy(
                 OutboundProxy.fromEnvironment(Map.of("http_proxy", proxy.url("http", null)))),
