@@ -34,7 +34,9 @@ import dev.ncro.systemd.Notifier;
 import dev.ncro.systemd.Systemd;
 import dev.ncro.systemd.Watchdog;
 import dev.ncro.transport.Transport;
+import dev.ncro.upstream.LocalCacheServer;
 import dev.ncro.upstream.Prober;
+import dev.ncro.upstream.RequestAuth;
 import dev.ncro.upstream.TlsTrust;
 import dev.ncro.upstream.UpstreamClient;
 import dev.ncro.upstream.UpstreamRegistry;
@@ -185,9 +187,14 @@ public final class Ncro {
           Executors.newThreadPerTaskExecutor(
               Thread.ofVirtual().name("ncro-blocking-", 0).factory()));
       S3Auth s3 = s3Start.join();
-      UpstreamRegistry registry = s3 == null
-          ? UpstreamRegistry.fromConfig(config)
-          : UpstreamRegistry.fromConfig(config, s3::authorizer);
+      // file:// caches: served to our own client over loopback, so they are upstreams like any
+      // other.
+      List<Path> localDirs = UpstreamRegistry.localDirs(config);
+      LocalCacheServer local = localDirs.isEmpty()
+          ? null
+          : track(opened, LocalCacheServer.start(transport, localDirs, blocking));
+      UpstreamRegistry registry = UpstreamRegistry.fromConfig(
+          config, s3 == null ? u -> RequestAuth.NONE : s3::authorizer, local);
       TlsTrust trust =
           TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
       // Read while the rest starts, so that the first HTTPS connection finds it ready; an

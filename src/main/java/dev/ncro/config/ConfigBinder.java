@@ -6,6 +6,7 @@ import dev.ncro.access.ClientCredential;
 import dev.ncro.narinfo.NixPublicKey;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -456,9 +457,12 @@ final class ConfigBinder {
       f.problem(path + ".url", "must not be empty");
     }
     S3Location s3 = S3Location.isS3(urlText) ? s3Url(urlText, path + ".url") : null;
+    boolean local = UpstreamConfig.isLocal(urlText);
     URI url = s3 != null
         ? s3.canonical()
-        : S3Location.isS3(urlText) ? null : upstreamUrl(urlText, path + ".url");
+        : S3Location.isS3(urlText)
+            ? null
+            : local ? localUrl(urlText, path + ".url") : upstreamUrl(urlText, path + ".url");
     int priority = hasPriority && m.containsKey("priority")
         ? f.integer(m, "priority", path + ".priority", 0, Integer.MAX_VALUE)
         : DEFAULT_PRIORITY;
@@ -482,8 +486,12 @@ final class ConfigBinder {
       }
     }
     Path ca = caFile(m, path);
-    UpstreamCredentials credentials =
-        S3Location.isS3(urlText) ? noHttpCredentials(m, path) : credentials(m, path, url, netrc);
+    if (local && ca != null) {
+      f.problem(path + ".ca_file", "does not apply to a file:// cache, which has no TLS");
+    }
+    UpstreamCredentials credentials = S3Location.isS3(urlText) || local
+        ? noHttpCredentials(m, path, local ? "a file:// cache, read from the directory" : null)
+        : credentials(m, path, url, netrc);
     PathFilters filters = filters(f.list(m, "filters", path + ".filters"), path + ".filters");
     int maxInflight = m.containsKey("max_inflight")
         ? f.integer(m, "max_inflight", path + ".max_inflight", 1, MAX_INFLIGHT_LIMIT)
@@ -552,16 +560,50 @@ final class ConfigBinder {
   }
 
   /** An S3 upstream signs with AWS credentials; HTTP ones given for it are a mistake worth naming. */
-  private UpstreamCredentials noHttpCredentials(Map<String, Object> m, String path) {
+  /** {@code what}: the upstream kind to name, or null for an S3 bucket. */
+  private UpstreamCredentials noHttpCredentials(Map<String, Object> m, String path, String what) {
     for (String k : List.of("username", "password", "password_file", "bearer_token_file")) {
       if (m.containsKey(k)) {
         f.problem(
             path + "." + k,
-            "does not apply to an s3:// upstream, which signs with AWS credentials"
-                + " (environment, shared credentials file, profile=)");
+            what != null
+                ? "does not apply to " + what
+                : "does not apply to an s3:// upstream, which signs with AWS credentials"
+                    + " (environment, shared credentials file, profile=)");
       }
     }
     return UpstreamCredentials.NONE;
+  }
+
+  /**
+   * A {@code file:///absolute/dir} binary cache, as Nix names one; the directory must exist and be
+   * readable, except in a build-time check (it exists only on the target).
+   */
+  private URI localUrl(String text, String path) {
+    URI u;
+    try {
+      u = new URI(text);
+    } catch (URISyntaxException e) {
+      f.problem(path, "not a valid URL: " + e.getMessage());
+      return null;
+    }
+    if ((u.getRawAuthority() != null && !u.getRawAuthority().isEmpty())
+        || u.getRawQuery() != null
+        || u.getRawFragment() != null
+        || u.getPath() == null
+        || !u.getPath().startsWith("/")) {
+      f.problem(
+          path,
+          "\"" + text + "\" must be file:///absolute/directory (a local directory or mount,"
+              + " without host, query or fragment)");
+      return null;
+    }
+    URI url = UpstreamConfig.normalize(u);
+    Path dir = Path.of(url.getPath());
+    if (readSecretFiles && !(Files.isDirectory(dir) && Files.isReadable(dir))) {
+      f.problem(path, dir + " is not a readable directory");
+    }
+    return url;
   }
 
   /** An {@code s3://} URL in Nix's syntax; a problem names the parameter at fault. */
@@ -603,7 +645,7 @@ final class ConfigBinder {
     }
     String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.equals("http") && !scheme.equals("https")) {
-      f.problem(path, "\"" + text + "\" must be an http://, https:// or s3:// URL");
+      f.problem(path, "\"" + text + "\" must be an http://, https://, s3:// or file:// URL");
       return null;
     }
     if (u.getHost() == null || u.getHost().isEmpty()) {

@@ -1,6 +1,7 @@
 package dev.ncro.config;
 
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -34,6 +35,16 @@ public record UpstreamConfig(
    * #DEFAULT_MAX_INFLIGHT}: more would never be used at once.
    */
   public static final int DEFAULT_WARM_CONNECTIONS = 16;
+
+  /** Whether {@code url} names a {@code file://} binary cache (a directory). */
+  public static boolean isLocal(String url) {
+    return url.regionMatches(true, 0, "file:", 0, 5);
+  }
+
+  /** The directory of a {@code file://} cache, or null for any other kind. */
+  public Path localDir() {
+    return "file".equals(url.getScheme()) ? Path.of(url.getPath()) : null;
+  }
 
   public UpstreamConfig {
     publicKeys = List.copyOf(publicKeys);
@@ -119,6 +130,14 @@ public record UpstreamConfig(
   public static URI normalize(URI u) {
     if (S3Location.isS3(u.toString())) {
       return S3Location.parse(u.toString()).canonical();
+    }
+    if (isLocal(u.toString())) {
+      try {
+        // file:///dir, the directory normalized ("//", "/./", a trailing "/" dropped).
+        return new URI("file", "", Path.of(u.getPath()).normalize().toString(), null);
+      } catch (URISyntaxException e) {
+        throw new IllegalArgumentException(e.getMessage(), e);
+      }
     }
     String p = u.getRawPath() == null ? "" : u.getRawPath().replaceAll("/+$", "");
     String port = u.getPort() < 0 ? "" : ":" + u.getPort();

@@ -80,6 +80,11 @@ public interface RequestAuth {
     return new HeaderAuth("bearer", "Bearer " + token);
   }
 
+  /** The token of ncro's own loopback server for {@code file://} caches ({@link LocalCacheServer}). */
+  static RequestAuth local(String token) {
+    return new HeaderAuth("local", "Bearer " + token);
+  }
+
   /** A constant {@code Authorization} header; its value is kept out of {@link #toString()}. */
   final class HeaderAuth implements RequestAuth {
     private final String scheme;

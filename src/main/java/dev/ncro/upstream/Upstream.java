@@ -51,12 +51,25 @@ public final class Upstream {
 
   /** {@code auth} authorizes every request to this upstream's own origin (never a redirect target elsewhere). */
   public Upstream(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
-    this(config, latencyAlpha, auth, false, null);
+    this(config, latencyAlpha, auth, false, null, null);
   }
 
   /** The fallback cache: asked only when no regular upstream has a path (see {@link UpstreamRegistry#fallback()}). */
   public static Upstream fallback(UpstreamConfig config, double latencyAlpha, RequestAuth auth) {
-    return new Upstream(config, latencyAlpha, auth, true, null);
+    return new Upstream(config, latencyAlpha, auth, true, null, null);
+  }
+
+  /**
+   * A {@code file://} cache, reached at {@code endpoint} of the {@link LocalCacheServer} that serves
+   * its directory, with that server's {@code auth}; {@code fallback}: it is the fallback cache.
+   */
+  public static Upstream local(
+      UpstreamConfig config,
+      double latencyAlpha,
+      URI endpoint,
+      RequestAuth auth,
+      boolean fallback) {
+    return new Upstream(config, latencyAlpha, auth, fallback, null, endpoint);
   }
 
   private Upstream(
@@ -64,14 +77,17 @@ public final class Upstream {
       double latencyAlpha,
       RequestAuth auth,
       boolean fallback,
-      String discoveredAs) {
+      String discoveredAs,
+      URI localEndpoint) {
     this.fallback = fallback;
     this.discoveredAs = discoveredAs;
     this.config = config;
     this.auth = auth;
     this.keys = config.publicKeys().stream().map(NixPublicKey::parse).toList();
     this.stats = new UpstreamStats(latencyAlpha);
-    this.endpoint = config.s3() == null ? config.url() : config.s3().httpBase();
+    this.endpoint = localEndpoint != null
+        ? localEndpoint
+        : config.s3() == null ? config.url() : config.s3().httpBase();
     this.origin = Origin.of(endpoint);
     this.inflight = new FifoLimiter(config.maxInflight());
   }
@@ -94,7 +110,7 @@ public final class Upstream {
    * {@code instance}; it has no credentials and trusts only {@code config.publicKeys()}.
    */
   public static Upstream discovered(UpstreamConfig config, double latencyAlpha, String instance) {
-    return new Upstream(config, latencyAlpha, RequestAuth.NONE, false, instance);
+    return new Upstream(config, latencyAlpha, RequestAuth.NONE, false, instance, null);
   }
 
   /** Found by mDNS rather than configured: it comes and goes with its announcements. */
@@ -127,8 +143,11 @@ public final class Upstream {
     return config.url().toString();
   }
 
-  /** Host (with port when not default), for the {@code X-Ncro-Upstream} header. */
+  /** Host (with port when not default), for the {@code X-Ncro-Upstream} header; "local" for a {@code file://} cache. */
   public String host() {
+    if (config.localDir() != null) {
+      return "local";
+    }
     int port = endpoint.getPort();
     return port < 0 ? endpoint.getHost() : endpoint.getHost() + ":" + port;
   }

@@ -6,6 +6,7 @@ import dev.ncro.config.UpstreamConfig;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -117,19 +118,48 @@ public final class UpstreamRegistry {
    */
   public static UpstreamRegistry fromConfig(
       Config config, Function<UpstreamConfig, RequestAuth> s3Auth) {
+    return fromConfig(config, s3Auth, null);
+  }
+
+  /**
+   * As {@link #fromConfig(Config, Function)}; each {@code file://} cache is reached through {@code
+   * local}, which serves the directories of {@link #localDirs} in that order (null when there are
+   * none).
+   */
+  public static UpstreamRegistry fromConfig(
+      Config config, Function<UpstreamConfig, RequestAuth> s3Auth, LocalCacheServer local) {
     Duration twoProbes = config.cache().probeInterval().multipliedBy(2);
     double alpha = config.cache().latencyAlpha();
     UpstreamConfig fb = config.fallbackCache().upstream();
+    List<Path> dirs = localDirs(config);
+    Function<UpstreamConfig, Upstream> regular = u -> u.localDir() != null
+        ? Upstream.local(u, alpha, local.endpoint(dirs.indexOf(u.localDir())), local.auth(), false)
+        : u.s3() != null ? new Upstream(u, alpha, s3Auth.apply(u)) : new Upstream(u, alpha);
+    Upstream fallback = null;
+    if (fb != null) {
+      fallback = fb.localDir() != null
+          ? Upstream.local(
+              fb, alpha, local.endpoint(dirs.indexOf(fb.localDir())), local.auth(), true)
+          : Upstream.fallback(
+              fb, alpha, fb.s3() != null ? s3Auth.apply(fb) : Upstream.authFor(fb.credentials()));
+    }
     return new UpstreamRegistry(
-        config.upstreams().stream()
-            .map(u ->
-                u.s3() != null ? new Upstream(u, alpha, s3Auth.apply(u)) : new Upstream(u, alpha))
-            .toList(),
-        fb == null
-            ? null
-            : Upstream.fallback(
-                fb, alpha, fb.s3() != null ? s3Auth.apply(fb) : Upstream.authFor(fb.credentials())),
+        config.upstreams().stream().map(regular).toList(),
+        fallback,
         twoProbes.compareTo(Duration.ofMinutes(1)) > 0 ? twoProbes : Duration.ofMinutes(1));
+  }
+
+  /** The directories of the {@code file://} caches (upstreams, then the fallback cache), each once. */
+  public static List<Path> localDirs(Config config) {
+    List<UpstreamConfig> all = new ArrayList<>(config.upstreams());
+    if (config.fallbackCache().upstream() != null) {
+      all.add(config.fallbackCache().upstream());
+    }
+    return all.stream()
+        .map(UpstreamConfig::localDir)
+        .filter(d -> d != null)
+        .distinct()
+        .toList();
   }
 
   /**

@@ -183,6 +183,33 @@ class NixSubstitutionE2E {
   }
 
   @Test
+  void aFileCacheDirectoryCompletesTheClosureBesideAnHttpCache() throws Exception {
+    // As `nix copy --to file:///mnt/cache` leaves a directory (here the fixture's own): a
+    // file:// substituter, which ncro serves to itself over loopback.
+    FarCache partialA = serving("partial-a", NEAR);
+    URI local = URI.create("file://" + fx.cache("complete").dir().toAbsolutePath());
+    URI proxy = ncroAt(
+        List.of(partialA.uri(), local),
+        List.of(fx.cache("partial-a").publicKey(), fx.cache("complete").publicKey()));
+
+    NixClient nix = client("client");
+    NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
+
+    assertThat(r.exitCode())
+        .as("nix-store --realise through ncro:\n%s", r.output())
+        .isZero();
+    nix.assertHoldsValid(fx);
+    List<String> onlyInDirectory =
+        fx.paths().stream().filter(p -> !fx.cache("partial-a").holds(p)).toList();
+    assertThat(onlyInDirectory).isNotEmpty();
+    for (String p : onlyInDirectory) {
+      assertThat(ncro.ncro().store().get(NixFixture.hashOf(p)).orElseThrow().upstream())
+          .as("route of %s", p)
+          .isEqualTo(local.toString());
+    }
+  }
+
+  @Test
   void aCacheAnswering500DoesNotStopSubstitutionFromAnotherCache() throws Exception {
     FarCache broken = failing(500, NEAR);
     FarCache complete = serving("complete", MIDDLE);
