@@ -129,7 +129,7 @@ class RoutingPolicyConfigTest {
         .singleElement()
         .asString()
         .startsWith("fallback_cache.url: ")
-        .contains("http://, https:// or s3://");
+        .contains("http://, https://, s3:// or file://");
     assertThat(YamlConfigs.problems(
             up + "fallback_cache:\n  enabled: true\n  url: \"https://CACHE.nixos.org/\"\n"))
         .singleElement()
