@@ -64,7 +64,19 @@ public final class NixClient {
     return NixFixture.exec(cmd, env, TIMEOUT);
   }
 
-  /** {@code nix-store --verify-path}: every path is valid here and its contents match its NAR hash. */
+  /**
+   * {@code nix-store --realise} of the fixture's closure through {@code substituters} succeeds (the
+   * failure shows Nix's output), and the closure arrived valid ({@link #assertHoldsValid}).
+   */
+  public void assertSubstitutes(List<URI> substituters, NixFixture fx)
+      throws IOException, InterruptedException {
+    NixFixture.Result r = realise(substituters, fx.trustedPublicKeys(), fx.root());
+    assertThat(r.exitCode())
+        .as("nix-store --realise through ncro:\n%s", r.output())
+        .isZero();
+    assertHoldsValid(fx);
+  }
+
   /** The fixture's whole closure is in this client's store, and {@code nix-store --verify-path} accepts every path. */
   public void assertHoldsValid(NixFixture fx) throws IOException, InterruptedException {
     assertThat(requisites(fx.root())).containsExactlyElementsOf(new TreeSet<>(fx.paths()));

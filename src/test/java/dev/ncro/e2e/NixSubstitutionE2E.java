@@ -98,12 +98,7 @@ class NixSubstitutionE2E {
     URI proxy = ncro(all, all.stream().map(c -> fx.cache(c.name()).publicKey()).toList());
 
     NixClient nix = client("client");
-    NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
-
-    assertThat(r.exitCode())
-        .as("nix-store --realise through ncro:\n%s", r.output())
-        .isZero();
-    nix.assertHoldsValid(fx);
+    nix.assertSubstitutes(List.of(proxy), fx);
 
     Map<String, Set<String>> expectedNars = new HashMap<>();
     List<String> misrouted = new ArrayList<>();
@@ -171,12 +166,7 @@ class NixSubstitutionE2E {
     URI proxy = ncro(List.of(xzCache), List.of(fx.cache("complete").publicKey()));
 
     NixClient nix = client("client");
-    NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
-
-    assertThat(r.exitCode())
-        .as("nix-store --realise through ncro:\n%s", r.output())
-        .isZero();
-    nix.assertHoldsValid(fx);
+    nix.assertSubstitutes(List.of(proxy), fx);
     assertThat(new String(ncro.ncro().store().get(h).orElseThrow().narinfo()))
         .as("the decoded narinfo is stored")
         .isEqualTo(Files.readString(source.resolve(h + ".narinfo")));
@@ -193,12 +183,7 @@ class NixSubstitutionE2E {
         List.of(fx.cache("partial-a").publicKey(), fx.cache("complete").publicKey()));
 
     NixClient nix = client("client");
-    NixFixture.Result r = nix.realise(List.of(proxy), fx.trustedPublicKeys(), fx.root());
-
-    assertThat(r.exitCode())
-        .as("nix-store --realise through ncro:\n%s", r.output())
-        .isZero();
-    nix.assertHoldsValid(fx);
+    nix.assertSubstitutes(List.of(proxy), fx);
     List<String> onlyInDirectory =
         fx.paths().stream().filter(p -> !fx.cache("partial-a").holds(p)).toList();
     assertThat(onlyInDirectory).isNotEmpty();
