@@ -265,7 +265,7 @@ public final class UpstreamStats {
     return v.health() != Health.DOWN
         && v.blocked() == null
         && !v.suspended()
-        && !v.throttledAt(System.nanoTime());
+        && !(v.throttled() && v.throttledAt(System.nanoTime())); // no clock read unless throttled
   }
 
   /** True while UNAUTHORIZED or CERTIFICATE_ERROR. */
