@@ -46,10 +46,7 @@ class ThrottleIT {
     LogCapture logs = open.keep(new LogCapture());
     NcroHarness n = ncro(List.of(busy.uri(), other.uri()));
     Upstream b = n.ncro().registry().all().get(0);
-    Await.until(
-        "start-up probes answered",
-        () ->
-            busy.requestCount("/nix-cache-info") > 0 && other.requestCount("/nix-cache-info") > 0);
+    n.awaitProbedAndWarm(Duration.ZERO); // both probed: the start-up probes are not counted below
     busy.throttleAll(429, "120");
 
     for (int i = 0; i < 5; i++) {
@@ -86,10 +83,7 @@ class ThrottleIT {
       u.putNar("/nar/t.nar", nar);
     }
     NcroHarness n = ncro(List.of(busy.uri(), other.uri()));
-    Await.until(
-        "start-up probes answered",
-        () ->
-            busy.requestCount("/nix-cache-info") > 0 && other.requestCount("/nix-cache-info") > 0);
+    n.awaitProbedAndWarm(Duration.ZERO); // both probed: the start-up probes are not counted below
     other.setLatency(Duration.ofMillis(150)); // busy wins the race: the NAR's route
     assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
     assertThat(n.ncro().store().get(h).orElseThrow().upstream())
@@ -111,10 +105,7 @@ class ThrottleIT {
     TestUpstream other = open.keep(TestUpstream.start());
     NcroHarness n = ncro(List.of(busy.uri(), other.uri()));
     Upstream b = n.ncro().registry().all().get(0);
-    Await.until(
-        "start-up probes answered",
-        () ->
-            busy.requestCount("/nix-cache-info") > 0 && other.requestCount("/nix-cache-info") > 0);
+    n.awaitProbedAndWarm(Duration.ZERO); // both probed: the start-up probes are not counted below
     busy.throttleAll(503, "1"); // maintenance: 503 with Retry-After
     String first = TestNarinfo.hash(320);
     other.putNarinfo(first, TestNarinfo.make(first, "nar/a.nar", 10, null));
