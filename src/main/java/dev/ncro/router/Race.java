@@ -180,7 +180,7 @@ final class Race {
       }
       return;
     }
-    if (Throttle.asked(status, r.headers())) {
+    if (Throttle.asked(status, r.headers(), r.body())) {
       registry.throttled(u, "narinfo " + hash, status, r.headers());
       if (status >= 500) {
         registry.failure(u, FailureKind.STATUS_5XX, "narinfo: status " + status, startedNanos);

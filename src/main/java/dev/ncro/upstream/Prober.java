@@ -87,7 +87,7 @@ public final class Prober implements AutoCloseable, UpstreamRegistry.Listener {
         registry.unauthorized(u, "probe: " + refused);
       } else if (!judged && (s == 401 || s == 403)) {
         registry.unauthorized(u, "probe: /nix-cache-info answered " + s);
-      } else if (Throttle.asked(s, r.headers())) {
+      } else if (Throttle.asked(s, r.headers(), r.body())) {
         registry.throttled(u, "probe", s, r.headers());
         if (s >= 500) {
           registry.failure(u, FailureKind.STATUS_5XX, "probe: status " + s, sent);

@@ -2,6 +2,7 @@ package dev.ncro.upstream;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZonedDateTime;
@@ -10,7 +11,7 @@ import java.time.format.DateTimeParseException;
 
 /**
  * An upstream asking to be left alone for a while: {@code 429 Too Many Requests}, or {@code 503}
- * with {@code Retry-After} (maintenance, S3's {@code SlowDown}). Private caches (Cachix, Attic,
+ * with {@code Retry-After} (maintenance) or with S3's {@code SlowDown} error. Private caches (Cachix, Attic,
  * a CDN in front of S3) rate-limit; asking again at once, on behalf of every client, only extends
  * the limit. So the upstream is left out of races and NAR attempts for the time it names, or,
  * without a {@code Retry-After}, for 1 s, doubling with each throttle in a row up to a minute.
@@ -27,6 +28,21 @@ public final class Throttle {
   /** Whether a response with {@code status} and {@code headers} asks to slow down. */
   public static boolean asked(int status, HttpHeaders headers) {
     return status == 429 || (status == 503 && headers.contains(HttpHeaderNames.RETRY_AFTER));
+  }
+
+  /**
+   * As {@link #asked(int, HttpHeaders)}, also reading a small error {@code body}: S3 asks with a
+   * 503 whose XML error code is {@code SlowDown}, without a Retry-After (backed off, then).
+   */
+  public static boolean asked(int status, HttpHeaders headers, byte[] body) {
+    return asked(status, headers) || (status == 503 && slowDown(body));
+  }
+
+  private static boolean slowDown(byte[] body) {
+    if (body == null || body.length == 0 || body.length > 64 * 1024) {
+      return false;
+    }
+    return new String(body, StandardCharsets.UTF_8).contains("<Code>SlowDown</Code>");
   }
 
   /**

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
@@ -23,6 +24,16 @@ class ThrottleTest {
     assertThat(Throttle.asked(503, new DefaultHttpHeaders())).isFalse();
     assertThat(Throttle.asked(502, retryAfter("5"))).isFalse();
     assertThat(Throttle.asked(404, retryAfter("5"))).isFalse();
+    byte[] slowDown = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
+            + "<Message>Please reduce your request rate.</Message></Error>")
+        .getBytes(StandardCharsets.UTF_8);
+    assertThat(Throttle.asked(503, new DefaultHttpHeaders(), slowDown))
+        .as("S3's SlowDown")
+        .isTrue();
+    assertThat(Throttle.asked(500, new DefaultHttpHeaders(), slowDown)).isFalse();
+    assertThat(
+            Throttle.asked(503, new DefaultHttpHeaders(), "busy".getBytes(StandardCharsets.UTF_8)))
+        .isFalse();
   }
 
   @Test
