@@ -187,6 +187,35 @@ class ForwardProxyIT {
   }
 
   @Test
+  void aRedirectToAnotherHostFollowsThatHostsRule() throws Exception {
+    // The cache (through the proxy) sends NARs to a storage host that no_proxy names: the
+    // redirected request goes direct, the cache's own through the tunnel.
+    ForwardProxy proxy = open.keep(ForwardProxy.http(null, null));
+    Nginx storage = open.keep(Nginx.tls(
+        cert,
+        "allow 127.0.0.1;\n      deny all;\n      root " + cache.root()
+            + ";\n      location / { }"));
+    Nginx front = open.keep(Nginx.tls(
+        cert,
+        "allow " + ForwardProxy.OUTGOING + ";\n      deny all;\n      root " + cache.root()
+            + ";\n      location /nar/ { return 307 " + storage.httpsUri("127.0.0.1") + "$uri; }\n"
+            + "      location / { }"));
+    start(
+        front.httpsUri("localhost"),
+        true,
+        Map.of("https_proxy", proxy.url("http", null), "no_proxy", "127.0.0.1"));
+    awaitState("active");
+    assertServesTheCache();
+    assertThat(front.accessLog())
+        .anySatisfy(l -> assertThat(l).startsWith("GET /nar/").contains(" 307 "));
+    assertThat(storage.accessLog())
+        .anySatisfy(l -> assertThat(l).startsWith("GET /nar/").contains(" 200 "));
+    assertThat(proxy.log())
+        .anySatisfy(l -> assertThat(l).contains("CONNECT localhost:" + front.port()))
+        .noneSatisfy(l -> assertThat(l).contains(":" + storage.port()));
+  }
+
+  @Test
   void noProxyHostsAreReachedDirectly() throws Exception {
     ForwardProxy proxy = open.keep(ForwardProxy.http(null, null));
     Nginx n = plainCache("127.0.0.1");
