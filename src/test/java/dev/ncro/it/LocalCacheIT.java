@@ -90,6 +90,27 @@ class LocalCacheIT {
   }
 
   @Test
+  void aDirectoryCanBeTheFallbackCache() throws Exception {
+    SignedCache archive = SignedCache.create(dir.resolve("archive"), KEY, 2, 9320, 50_000, 6);
+    TestUpstream regular = open.keep(TestUpstream.start());
+    String yaml = "server:\n  listen: \"127.0.0.1:0\"\n"
+        + "cache:\n  db_path: \"" + dir.resolve("routes.db") + "\"\n  probe_interval: 1h\n"
+        + "upstreams:\n  - url: \"" + regular.uri() + "\"\n"
+        + "fallback_cache:\n  enabled: true\n  url: \"" + archive.root().toUri() + "\"\n"
+        + "  public_key: \"" + KEY.publicKey() + "\"\n";
+    NcroHarness n = open.keep(NcroHarness.start(ConfigLoader.load(yaml, "test.yaml", Map.of())));
+
+    archive.assertServedBy(n::get); // absent from the regular upstream: the fallback answers
+    String h = archive.hashes().get(0);
+    assertThat(n.get("/" + h + ".narinfo").headers().firstValue("X-Ncro-Upstream"))
+        .hasValue("local");
+    JsonNode f = JSON.readTree(n.get("/status").body()).get("fallback_cache");
+    assertThat(f.get("url").asText()).isEqualTo("file://" + archive.root().toAbsolutePath());
+    assertThat(f.get("auth").asText()).isEqualTo("local");
+    assertThat(regular.requestCount("/" + h + ".narinfo")).as("asked first").isPositive();
+  }
+
+  @Test
   void theLoopbackServerAnswersOnlyNcroAndOnlyFilesOfTheCache() throws Exception {
     SignedCache cache = SignedCache.create(dir.resolve("c"), KEY, 1, 9310, 5_000, 4);
     Files.createSymbolicLink(cache.root().resolve("escape"), Path.of("/etc/hostname"));
