@@ -181,10 +181,7 @@ final class Race {
       return;
     }
     if (Throttle.asked(status, r.headers(), r.body())) {
-      registry.throttled(u, "narinfo " + hash, status, r.headers());
-      if (status >= 500) {
-        registry.failure(u, FailureKind.STATUS_5XX, "narinfo: status " + status, startedNanos);
-      }
+      registry.throttled(u, "narinfo " + hash, status, r.headers(), startedNanos);
       countUnavailable(); // busy, not known to lack it: a 503 if no one else has it
     } else if (status == 404 || status == 403 || status == 410) {
       // 403 stays "absent": S3 buckets without list permission answer 403 for a missing key.

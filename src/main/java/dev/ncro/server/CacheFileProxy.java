@@ -300,11 +300,7 @@ final class CacheFileProxy implements StreamedResponse {
         return;
       }
       if (Throttle.asked(s, r.headers())) {
-        registry.throttled(upstream, target.kind().label(), s, r.headers());
-        if (s >= 500) {
-          registry.failure(
-              upstream, FailureKind.STATUS_5XX, target.kind().label() + ": status " + s, sentNanos);
-        }
+        registry.throttled(upstream, target.kind().label(), s, r.headers(), sentNanos);
         failed = true;
       } else if (s == 404 || s == 403 || s == 410) {
         registry.alive(upstream); // absent here: settled in onComplete

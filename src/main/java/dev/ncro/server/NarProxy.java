@@ -284,10 +284,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     if (u.auth().mayRefuse(status)) {
       failedSome = true;
     } else if (Throttle.asked(status, headers)) {
-      registry.throttled(u, "NAR " + narUrl, status, headers);
-      if (status >= 500) {
-        registry.failure(u, FailureKind.STATUS_5XX, "NAR status " + status, sent);
-      }
+      registry.throttled(u, "NAR " + narUrl, status, headers, sent);
       failedSome = true;
     } else if (status == 404 || status == 410 || status == 403) {
       registry.alive(u);
@@ -340,10 +337,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     }
     if (Throttle.asked(s, r.headers())) {
       moveTo(Phase.DRAINING);
-      registry.throttled(current, "NAR " + narUrl, s, r.headers());
-      if (s >= 500) {
-        registry.failure(current, FailureKind.STATUS_5XX, "NAR status " + s, sentNanos);
-      }
+      registry.throttled(current, "NAR " + narUrl, s, r.headers(), sentNanos);
       failedSome = true;
       return; // drain the small error body, then try the next upstream in onComplete
     }

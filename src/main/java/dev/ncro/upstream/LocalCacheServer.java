@@ -59,12 +59,10 @@ import java.util.regex.Pattern;
 public final class LocalCacheServer implements AutoCloseable {
   private static final Pattern KEY = Pattern.compile("[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*");
 
-  private final List<Path> roots;
   private final Channel listener;
   private final String token;
 
-  private LocalCacheServer(List<Path> roots, Channel listener, String token) {
-    this.roots = roots;
+  private LocalCacheServer(Channel listener, String token) {
     this.listener = listener;
     this.token = token;
   }
@@ -93,7 +91,7 @@ public final class LocalCacheServer implements AutoCloseable {
         .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
         .sync()
         .channel();
-    return new LocalCacheServer(real, ch, token);
+    return new LocalCacheServer(ch, token);
   }
 
   /** The directory as it really is (links resolved), or as given when it cannot be resolved now. */
@@ -114,10 +112,6 @@ public final class LocalCacheServer implements AutoCloseable {
   /** What ncro's requests carry: the token, shown as the scheme {@code local} and never printed. */
   public RequestAuth auth() {
     return RequestAuth.local(token);
-  }
-
-  public int directories() {
-    return roots.size();
   }
 
   @Override

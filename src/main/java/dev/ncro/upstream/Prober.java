@@ -88,10 +88,7 @@ public final class Prober implements AutoCloseable, UpstreamRegistry.Listener {
       } else if (!judged && (s == 401 || s == 403)) {
         registry.unauthorized(u, "probe: /nix-cache-info answered " + s);
       } else if (Throttle.asked(s, r.headers(), r.body())) {
-        registry.throttled(u, "probe", s, r.headers());
-        if (s >= 500) {
-          registry.failure(u, FailureKind.STATUS_5XX, "probe: status " + s, sent);
-        }
+        registry.throttled(u, "probe", s, r.headers(), sent);
       } else if (s >= 200 && s < 300) {
         registry.probeSucceeded(u, r.elapsedMillis());
         if (!u.isFallback()) { // asked only when no upstream has a path: not worth idle connections

@@ -291,10 +291,13 @@ public final class UpstreamRegistry {
   /**
    * {@code u} answered {@code what} with a request to slow down ({@link Throttle#asked}): it is
    * left out of races and NAR attempts for its {@code Retry-After}, or a growing backoff. One info
-   * line when a throttle starts, none while it runs. A 503 also counts as a failure (the caller
-   * records it); a 429 does not: the upstream is up, only busy with us.
+   * line when a throttle starts, none while it runs. A 503 also counts as a failure ({@code
+   * sentNanos}: when the request went out); a 429 does not: the upstream is up, only busy with us.
    */
-  public void throttled(Upstream u, String what, int status, HttpHeaders headers) {
+  public void throttled(Upstream u, String what, int status, HttpHeaders headers, long sentNanos) {
+    if (status >= 500) {
+      failure(u, FailureKind.STATUS_5XX, what + ": status " + status, sentNanos);
+    }
     u.stats().countError(FailureKind.THROTTLED);
     Duration asked = Throttle.retryAfter(headers, Instant.now());
     if (u.stats().throttle(asked)) {
