@@ -1,6 +1,8 @@
 package dev.ncro.config;
 
 import java.math.BigInteger;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -144,6 +146,23 @@ final class YamlFields {
     } catch (IllegalArgumentException e) {
       problem(path, e.getMessage());
       return Duration.ZERO;
+    }
+  }
+
+  /** An optional path field: null when absent or empty. */
+  Path optionalPath(Map<String, Object> m, String key, String path) {
+    if (m.get(key) == null) {
+      return null;
+    }
+    String text = string(m, key, path);
+    if (text.isEmpty()) {
+      return null;
+    }
+    try {
+      return Path.of(text);
+    } catch (InvalidPathException e) {
+      problem(path, "not a valid path: " + e.getReason());
+      return null;
     }
   }
 

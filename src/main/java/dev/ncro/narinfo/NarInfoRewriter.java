@@ -63,18 +63,7 @@ public final class NarInfoRewriter {
     int nameStart = from + NAR_DIR.length;
     int nameEnd = nameStart;
     while (nameEnd < to && b[nameEnd] != '?') {
-      byte c = b[nameEnd];
-      boolean ok = (c >= 'a' && c <= 'z')
-          || (c >= 'A' && c <= 'Z')
-          || (c >= '0' && c <= '9')
-          || c == '-'
-          || c == '.'
-          || c == '_'
-          || c == '~'
-          || c == '+'
-          || c == '='
-          || c == ',';
-      if (!ok) {
+      if (!PathChars.safe(b[nameEnd])) {
         return false;
       }
       nameEnd++;

@@ -1,5 +1,6 @@
 package dev.ncro.server;
 
+import dev.ncro.narinfo.PathChars;
 import dev.ncro.narinfo.StorePathHash;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
@@ -100,18 +101,7 @@ final class RequestPath {
   private static boolean safePath(String path) {
     for (int i = 0; i < path.length(); i++) {
       char c = path.charAt(i);
-      boolean ok = (c >= 'a' && c <= 'z')
-          || (c >= 'A' && c <= 'Z')
-          || (c >= '0' && c <= '9')
-          || c == '-'
-          || c == '.'
-          || c == '_'
-          || c == '~'
-          || c == '+'
-          || c == '='
-          || c == ','
-          || c == '/';
-      if (!ok) {
+      if (c != '/' && !PathChars.safe(c)) {
         return false;
       }
     }
