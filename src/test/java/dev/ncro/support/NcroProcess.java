@@ -57,6 +57,9 @@ public final class NcroProcess implements AutoCloseable {
         java,
         "-Xmx256m",
         "--enable-native-access=ALL-UNNAMED",
+        // as in the test JVM (paranoid, from the pom): a leak report fails close()
+        "-Dio.netty.leakDetection.level="
+            + System.getProperty("io.netty.leakDetection.level", "simple"),
         "-cp",
         System.getProperty("java.class.path"),
         "dev.ncro.Main",
@@ -157,9 +160,14 @@ public final class NcroProcess implements AutoCloseable {
         "ncro did not report its port; its output:\n" + String.join("\n", log));
   }
 
+  /** Stops the process; fails when its log holds a Netty leak report ({@code LEAK: ...}). */
   @Override
   public void close() throws InterruptedException {
     process.destroyForcibly();
     process.waitFor(10, TimeUnit.SECONDS);
+    if (log.stream().anyMatch(l -> l.contains("LEAK:"))) {
+      throw new AssertionError(
+          "Netty reported leaks in the ncro process:\n" + String.join("\n", log));
+    }
   }
 }
