@@ -31,18 +31,24 @@ let
       };
     }) lock.artifacts
   );
+
+  # Only what the Maven build reads, and the two monitoring files installed beside the jar:
+  # editing docs, nix/ or bin/ does not rebuild ncro.
+  sources = lib.fileset.unions [
+    ../pom.xml
+    ../src
+    # for services.prometheus.ruleFiles and Grafana's dashboard provisioning
+    ../contrib/prometheus-alerts.yaml
+    ../contrib/grafana-dashboard.json
+  ];
 in
 stdenv.mkDerivation (finalAttrs: {
   pname = "ncro";
   version = import ./version.nix;
 
-  # Only what the Maven build reads: editing docs, nix/ or bin/ does not rebuild ncro.
   src = lib.fileset.toSource {
     root = ../.;
-    fileset = lib.fileset.unions [
-      ../pom.xml
-      ../src
-    ];
+    fileset = sources;
   };
 
   # The lock lists what this Maven version resolves; another version may need other plugin
@@ -81,6 +87,7 @@ stdenv.mkDerivation (finalAttrs: {
     runHook preInstall
 
     install -Dm644 target/ncro.jar $out/share/ncro/ncro.jar
+    install -Dm644 -t $out/share/ncro contrib/prometheus-alerts.yaml contrib/grafana-dashboard.json
     makeWrapper ${lib.getExe' jdk21_headless "java"} $out/bin/ncro \
       --set-default NCRO_JAVA_OPTS "-Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError" \
       --add-flags "\$NCRO_JAVA_OPTS" \
@@ -90,6 +97,7 @@ stdenv.mkDerivation (finalAttrs: {
   '';
 
   passthru = {
+    inherit sources;
     jre = jdk21_headless;
     mavenRepository = repository;
   };

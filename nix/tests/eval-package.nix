@@ -23,7 +23,10 @@ let
   };
 in
 {
-  inherit (pkg) pname version buildPhase;
+  inherit (pkg) pname version buildPhase installPhase;
+  sources = map (f: lib.removePrefix (toString ../.. + "/") (toString f)) (
+    lib.fileset.toList pkg.passthru.sources
+  );
   repository = map (e: {
     path = e.name;
     inherit (e.path.fetched) url sha256;

@@ -318,6 +318,48 @@ class ModuleEvalIT {
         .contains("v" + pkg.get("version").asText());
   }
 
+  /**
+   * The package's installPhase, run by bash in a stand-in build tree (makeWrapper and runHook
+   * stubbed): the jar, the alert rules and the Grafana dashboard land in share/ncro, and the source
+   * set includes the two monitoring files, so a NixOS config can point
+   * services.prometheus.ruleFiles at the installed rules.
+   */
+  @Test
+  void packageInstallsTheJarAndTheMonitoringFiles(@TempDir Path dir) throws Exception {
+    JsonNode pkg = nixEval(List.of(ROOT.resolve("nix/tests/eval-package.nix").toString()));
+    List<String> sources = texts(pkg.get("sources"));
+    assertThat(sources)
+        .contains("pom.xml", "contrib/prometheus-alerts.yaml", "contrib/grafana-dashboard.json")
+        .noneMatch(f -> f.startsWith("docs/") || f.startsWith("bin/") || f.startsWith("nix/"));
+    Path build = Files.createDirectories(dir.resolve("build"));
+    Files.createDirectories(build.resolve("target"));
+    Files.writeString(build.resolve("target/ncro.jar"), "stand-in jar");
+    Files.createDirectories(build.resolve("contrib"));
+    for (String f : List.of("prometheus-alerts.yaml", "grafana-dashboard.json")) {
+      Files.copy(ROOT.resolve("contrib/" + f), build.resolve("contrib/" + f));
+    }
+    Path out = dir.resolve("out");
+    String script = "set -euo pipefail\n"
+        + "runHook() { :; }\n"
+        + "makeWrapper() { mkdir -p \"$(dirname \"$2\")\"; printf '%s\\n' \"$@\" > \"$2\"; }\n"
+        + "out=" + out + "\n"
+        + pkg.get("installPhase").asText();
+    Process p = new ProcessBuilder("bash", "-c", script)
+        .directory(build.toFile())
+        .redirectErrorStream(true)
+        .start();
+    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as("installPhase: %s", log).isZero();
+    assertThat(out.resolve("share/ncro/ncro.jar")).hasContent("stand-in jar");
+    assertThat(out.resolve("share/ncro/prometheus-alerts.yaml"))
+        .hasSameBinaryContentAs(ROOT.resolve("contrib/prometheus-alerts.yaml"));
+    assertThat(out.resolve("share/ncro/grafana-dashboard.json"))
+        .hasSameBinaryContentAs(ROOT.resolve("contrib/grafana-dashboard.json"));
+    assertThat(Files.readString(out.resolve("bin/ncro")))
+        .contains("-jar " + out + "/share/ncro/ncro.jar");
+  }
+
   // ---------------------------------------------------------------- helpers
 
   private static List<String> directive(String unit, String key) {
