@@ -2,6 +2,8 @@ package dev.ncro.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ncro.config.ConfigLoader;
 import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
@@ -23,15 +25,17 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code contrib/prometheus-alerts.yaml}: promtool accepts it, its own unit tests pass
- * ({@code src/test/resources/prometheus/alerts-test.yaml}), and every series it selects exists on a
- * real ncro from the first scrape. The last is what goes wrong with alert rules in practice: a
- * renamed metric or label value, and the rule watches nothing, silently, for ever.
+ * The monitoring files in {@code contrib/}: promtool accepts the alerting rules and their unit tests
+ * pass ({@code src/test/resources/prometheus/alerts-test.yaml}), and every series the rules and the
+ * Grafana dashboard select exists on a real ncro from the first scrape. The last is what goes wrong
+ * with such files in practice: a renamed metric or label value, and a rule watches nothing, a
+ * panel stays empty, silently, for ever.
  */
-class AlertRulesIT {
+class MonitoringFilesIT {
   private static final Path ROOT =
       Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
   private static final Path RULES = ROOT.resolve("contrib/prometheus-alerts.yaml");
+  private static final Path DASHBOARD = ROOT.resolve("contrib/grafana-dashboard.json");
   private static final Path RULE_TESTS =
       ROOT.resolve("src/test/resources/prometheus/alerts-test.yaml");
   /** A metric name with its label matchers, as written in a rule's expression. */
@@ -55,7 +59,7 @@ class AlertRulesIT {
   }
 
   @Test
-  void everySeriesARuleSelectsExistsOnAFreshNcro() throws Exception {
+  void everySeriesTheRulesAndTheDashboardSelectExistsOnAFreshNcro() throws Exception {
     TestUpstream up = open.keep(TestUpstream.start());
     Path cfg = dir.resolve("ncro.yaml");
     Files.writeString(cfg, """
@@ -77,8 +81,12 @@ class AlertRulesIT {
         .filter(l -> !l.startsWith("#"))
         .toList();
 
-    List<String> selectors = selectors();
-    assertThat(selectors).as("selectors in the rules").hasSizeGreaterThanOrEqualTo(12);
+    List<String> rules = selectors(ruleExpressions());
+    assertThat(rules).as("selectors in the rules").hasSizeGreaterThanOrEqualTo(12);
+    List<String> panels = selectors(dashboardExpressions());
+    assertThat(panels).as("selectors in the dashboard").hasSizeGreaterThanOrEqualTo(20);
+    List<String> selectors = new ArrayList<>(rules);
+    selectors.addAll(panels);
     List<String> missing = new ArrayList<>();
     for (String selector : selectors) {
       Matcher s = SELECTOR.matcher(selector);
@@ -93,6 +101,9 @@ class AlertRulesIT {
       }
       Matcher m = MATCHER.matcher(s.group(2) == null ? "" : s.group(2));
       while (m.find()) {
+        if (m.group(3).contains("$")) {
+          continue; // a dashboard variable ($job, $instance, $upstream): any value
+        }
         List<String> values =
             m.group(2).equals("=~") ? List.of(m.group(3).split("\\|")) : List.of(m.group(3));
         for (String v : values) {
@@ -106,16 +117,36 @@ class AlertRulesIT {
     assertThat(missing).as("what the rules select but ncro does not expose").isEmpty();
   }
 
-  /** Every {@code ncro_*} selector in the rules' {@code expr:} lines. */
-  private static List<String> selectors() throws IOException {
+  /** The rules' {@code expr:} lines (each rule's expression is one line). */
+  private static List<String> ruleExpressions() throws IOException {
+    return Files.readAllLines(RULES).stream()
+        .map(String::strip)
+        .filter(l -> l.startsWith("expr:"))
+        .toList();
+  }
+
+  /** Every {@code expr} of the dashboard's panels, and its variables' queries ({@code label_values}). */
+  private static List<String> dashboardExpressions() throws IOException {
+    JsonNode dashboard = new ObjectMapper().readTree(DASHBOARD.toFile());
     List<String> out = new ArrayList<>();
-    for (String line : Files.readAllLines(RULES)) {
-      String t = line.strip();
-      if (t.startsWith("expr:")) {
-        Matcher s = SELECTOR.matcher(t);
-        while (s.find()) {
-          out.add(s.group());
-        }
+    dashboard.findValues("expr").forEach(n -> out.add(n.asText()));
+    for (JsonNode q : dashboard.findValues("query")) { // text, or {"query": text, "refId": ...}
+      JsonNode text = q.isObject() ? q.path("query") : q;
+      if (text.isTextual()) {
+        out.add(text.asText());
+      }
+    }
+    dashboard.findValues("definition").forEach(n -> out.add(n.asText()));
+    return out;
+  }
+
+  /** Every {@code ncro_*} selector in {@code expressions}. */
+  private static List<String> selectors(List<String> expressions) {
+    List<String> out = new ArrayList<>();
+    for (String e : expressions) {
+      Matcher s = SELECTOR.matcher(e);
+      while (s.find()) {
+        out.add(s.group());
       }
     }
     return out;
