@@ -18,6 +18,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
@@ -118,10 +119,13 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   private boolean failedSome;
   /** Some upstream refused ncro's credentials: without the NAR elsewhere, the answer is 503. */
   private boolean refusedSome;
-  /** While DRAINING an answer that may be a refusal ({@link RequestAuth#mayRefuse}): its error body. */
-  private ByteBuf refusalBody;
+  /**
+   * While DRAINING an answer whose body decides what it was: a possible refusal ({@link
+   * RequestAuth#mayRefuse}), or a 503 that may be S3's {@code SlowDown}.
+   */
+  private ByteBuf errorBody;
 
-  private int refusalStatus;
+  private int errorStatus;
   /** Body written to the client since the last flush. */
   private boolean unflushed;
 
@@ -330,9 +334,8 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     int s = r.status().code();
     if (current.auth().mayRefuse(s)) {
       moveTo(Phase.DRAINING);
-      refusalStatus = s;
-      refusalBody =
-          Unpooled.buffer(512); // heap, unpooled: nothing leaks if the exchange is dropped
+      errorStatus = s;
+      errorBody = Unpooled.buffer(512); // heap, unpooled: nothing leaks if the exchange is dropped
       return; // read the small error body: it tells a refusal from an absent key (onComplete)
     }
     if (Throttle.asked(s, r.headers())) {
@@ -348,6 +351,12 @@ final class NarProxy implements ResponseListener, StreamedResponse {
         routedLost.run();
       }
       return; // drain the small error body, then try the next upstream in onComplete
+    }
+    if (s == 503) { // S3's SlowDown comes without Retry-After: its XML body says so
+      moveTo(Phase.DRAINING);
+      errorStatus = s;
+      errorBody = Unpooled.buffer(512);
+      return;
     }
     if (s >= 500) {
       moveTo(Phase.DRAINING);
@@ -410,11 +419,9 @@ final class NarProxy implements ResponseListener, StreamedResponse {
   @Override
   public void onContent(ByteBuf content) {
     Phase p = phase.get();
-    if (p == Phase.DRAINING
-        && refusalBody != null
-        && refusalBody.readableBytes() < MAX_ERROR_BODY) {
-      refusalBody.writeBytes(
-          content, Math.min(content.readableBytes(), MAX_ERROR_BODY - refusalBody.readableBytes()));
+    if (p == Phase.DRAINING && errorBody != null && errorBody.readableBytes() < MAX_ERROR_BODY) {
+      errorBody.writeBytes(
+          content, Math.min(content.readableBytes(), MAX_ERROR_BODY - errorBody.readableBytes()));
     }
     if (p != Phase.STREAMING) {
       content.release();
@@ -533,24 +540,37 @@ final class NarProxy implements ResponseListener, StreamedResponse {
         moveTo(Phase.DONE);
       }
       default -> {
-        if (refusalBody != null) {
-          refusalSettled();
+        if (errorBody != null) {
+          errorBodySettled();
         }
         next();
       }
     }
   }
 
-  /** A possible refusal's body is complete: unauthorized, absent (403/404/410) or a failure. */
-  private void refusalSettled() {
-    byte[] body = new byte[refusalBody.readableBytes()];
-    refusalBody.readBytes(body);
-    refusalBody = null;
-    String refused = current.auth().refusal(refusalStatus, body);
+  /**
+   * The error body is complete: a 503 is a request to slow down or a failure; a possible refusal is
+   * unauthorized, absent (403/404/410) or a failure.
+   */
+  private void errorBodySettled() {
+    byte[] body = new byte[errorBody.readableBytes()];
+    errorBody.readBytes(body);
+    errorBody = null;
+    if (errorStatus == 503) {
+      if (Throttle.asked(errorStatus, EmptyHttpHeaders.INSTANCE, body)) {
+        registry.throttled(
+            current, "NAR " + narUrl, errorStatus, EmptyHttpHeaders.INSTANCE, sentNanos);
+      } else {
+        registry.failure(current, FailureKind.STATUS_5XX, "NAR status 503", sentNanos);
+      }
+      failedSome = true;
+      return;
+    }
+    String refused = current.auth().refusal(errorStatus, body);
     if (refused != null) {
       registry.unauthorized(current, "NAR: " + refused);
       refusedSome = true;
-    } else if (refusalStatus == 403 || refusalStatus == 404 || refusalStatus == 410) {
+    } else if (errorStatus == 403 || errorStatus == 404 || errorStatus == 410) {
       registry.alive(current);
       if (current == plan.routed()) {
         routedLost.run();
@@ -563,7 +583,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
 
   @Override
   public void onError(UpstreamException error, boolean headersSeen) {
-    refusalBody = null;
+    errorBody = null;
     Phase p = phase.get();
     if (p.isFinal()) {
       return;

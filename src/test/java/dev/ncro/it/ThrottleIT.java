@@ -10,6 +10,7 @@ import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import dev.ncro.upstream.Upstream;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -97,6 +98,64 @@ class ThrottleIT {
         .as("the routed holder was asked first")
         .isEqualTo(1);
     assertThat(n.ncro().registry().all().get(0).stats().throttledMillis()).isPositive();
+  }
+
+  @Test
+  void aNarAnsweredWithS3sSlowDownBacksOffThatUpstream() throws Exception {
+    TestUpstream bucket = open.keep(TestUpstream.start());
+    TestUpstream other = open.keep(TestUpstream.start());
+    byte[] nar = new byte[100_000];
+    new Random(6).nextBytes(nar);
+    other.putNar("/nar/s.nar", nar);
+    // S3 (and S3-compatible stores) answer a request rate over the limit this way: 503, no
+    // Retry-After, the reason only in the XML body
+    bucket.put(
+        "/nar/s.nar",
+        new TestUpstream.Response(
+            503,
+            "application/xml",
+            ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
+                    + "<Message>Please reduce your request rate.</Message></Error>")
+                .getBytes(StandardCharsets.UTF_8),
+            -1,
+            false));
+    other.put(
+        "/nar/plain503.nar",
+        new TestUpstream.Response(
+            503,
+            "text/html",
+            "<html>maintenance</html>".getBytes(StandardCharsets.UTF_8),
+            -1,
+            false));
+    NcroHarness n = ncro(List.of(bucket.uri(), other.uri()));
+    n.awaitProbedAndWarm(Duration.ZERO);
+    Upstream b = n.ncro().registry().all().get(0);
+    Upstream o = n.ncro().registry().all().get(1);
+    String h = TestNarinfo.hash(320);
+    for (TestUpstream u : List.of(bucket, other)) {
+      u.putNarinfo(h, TestNarinfo.make(h, "nar/s.nar", nar.length, null));
+    }
+    other.setLatency(Duration.ofMillis(150)); // the bucket wins the race: the NAR's route
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+    other.setLatency(Duration.ZERO);
+
+    var got = n.get("/nar/s.nar");
+    assertThat(got.statusCode()).isEqualTo(200);
+    assertThat(got.body()).isEqualTo(nar);
+    assertThat(bucket.requestCount("/nar/s.nar"))
+        .as("the routed bucket was asked first")
+        .isEqualTo(1);
+    assertThat(b.stats().throttledMillis()).as("the bucket backs off").isPositive();
+    assertThat(n.metric(
+            "ncro_upstream_errors_total{kind=\"throttled\",upstream=\"" + bucket.uri() + "\"}"))
+        .isEqualTo(1);
+
+    // A 503 without SlowDown (or Retry-After) is a plain failure: no throttle
+    assertThat(n.get("/nar/plain503.nar").statusCode()).isEqualTo(502);
+    assertThat(o.stats().throttledMillis()).isZero();
+    assertThat(n.metric(
+            "ncro_upstream_errors_total{kind=\"status_5xx\",upstream=\"" + other.uri() + "\"}"))
+        .isEqualTo(1);
   }
 
   @Test
