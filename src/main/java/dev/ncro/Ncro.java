@@ -91,6 +91,9 @@ public final class Ncro {
   private final Watchdog watchdog;
   private final S3Auth s3;
   private final MdnsDiscovery discovery;
+  /** Serves the file:// caches on its own event loop; null without any. */
+  private final LocalCacheServer local;
+
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final AtomicBoolean stopping = new AtomicBoolean();
 
@@ -108,8 +111,10 @@ public final class Ncro {
       Notifier notifier,
       Watchdog watchdog,
       S3Auth s3,
-      MdnsDiscovery discovery) {
+      MdnsDiscovery discovery,
+      LocalCacheServer local) {
     this.mesh = mesh;
+    this.local = local;
     this.discovery = discovery;
     this.s3 = s3;
     this.notifier = notifier;
@@ -354,7 +359,8 @@ public final class Ncro {
           notifier,
           watchdog,
           s3,
-          discovery);
+          discovery,
+          local);
     } catch (Throwable e) {
       closeInReverse(opened, e);
       throw e;
@@ -461,6 +467,9 @@ public final class Ncro {
     }
     housekeeping.shutdownNow();
     client.close();
+    if (local != null) {
+      local.close();
+    }
     transport.shutdown();
     blocking.shutdown();
     try {

@@ -70,6 +70,20 @@ public record Transport(
         "nio");
   }
 
+  /**
+   * One event loop of this transport's kind (epoll or NIO) in a group of its own, its thread named
+   * {@code threadName}: for work that may block an event loop (a {@code sendfile} from a stalled
+   * NFS mount) and must not stop the loops every client shares.
+   */
+  public Transport isolated(String threadName) {
+    ThreadFactory tf = Thread.ofPlatform().name(threadName).daemon(true).factory();
+    IoHandlerFactory f = socketChannel == EpollSocketChannel.class
+        ? EpollIoHandler.newFactory()
+        : NioIoHandler.newFactory();
+    return new Transport(
+        new MultiThreadIoEventLoopGroup(1, tf, f), serverChannel, socketChannel, name);
+  }
+
   public void shutdown() {
     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
   }

@@ -54,15 +54,19 @@ import java.util.regex.Pattern;
  * <hash>.narinfo}, {@code nar/…}, {@code log/…}, {@code realisations/…}, {@code *.ls}, {@code
  * debuginfo/…}): segments of letters, digits and {@code ._+-}, never {@code .} or {@code ..}; a
  * symbolic link that leads out of the directory is refused. Opening a file runs on {@code
- * blocking} (an NFS server may be slow); the body goes out by {@code sendfile}.
+ * blocking} (an NFS server may be slow); the body goes out by {@code sendfile}, on an event loop of
+ * this server's own: a stalled mount then stalls the file:// transfers (which ncro's client sees as
+ * a slow upstream: stall timeout, next holder), never the loops that serve every other client.
  */
 public final class LocalCacheServer implements AutoCloseable {
   private static final Pattern KEY = Pattern.compile("[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*");
 
+  private final Transport own;
   private final Channel listener;
   private final String token;
 
-  private LocalCacheServer(Channel listener, String token) {
+  private LocalCacheServer(Transport own, Channel listener, String token) {
+    this.own = own;
     this.listener = listener;
     this.token = token;
   }
@@ -75,23 +79,30 @@ public final class LocalCacheServer implements AutoCloseable {
     String token = HexFormat.of().formatHex(secret);
     List<Path> real = roots.stream().map(LocalCacheServer::realDirectory).toList();
     byte[] expected = ("Bearer " + token).getBytes(StandardCharsets.US_ASCII);
-    Channel ch = new ServerBootstrap()
-        .group(transport.group())
-        .channel(transport.serverChannel())
-        .childOption(ChannelOption.TCP_NODELAY, true)
-        .childHandler(new ChannelInitializer<SocketChannel>() {
-          @Override
-          protected void initChannel(SocketChannel c) {
-            c.pipeline()
-                .addLast(new HttpServerCodec(8192, 8192, 8192))
-                .addLast(new HttpObjectAggregator(0))
-                .addLast(new FileHandler(real, expected, blocking));
-          }
-        })
-        .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
-        .sync()
-        .channel();
-    return new LocalCacheServer(ch, token);
+    Transport own = transport.isolated("ncro-local-io");
+    Channel ch;
+    try {
+      ch = new ServerBootstrap()
+          .group(own.group())
+          .channel(own.serverChannel())
+          .childOption(ChannelOption.TCP_NODELAY, true)
+          .childHandler(new ChannelInitializer<SocketChannel>() {
+            @Override
+            protected void initChannel(SocketChannel c) {
+              c.pipeline()
+                  .addLast(new HttpServerCodec(8192, 8192, 8192))
+                  .addLast(new HttpObjectAggregator(0))
+                  .addLast(new FileHandler(real, expected, blocking));
+            }
+          })
+          .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+          .sync()
+          .channel();
+    } catch (RuntimeException | InterruptedException e) {
+      own.shutdown();
+      throw e;
+    }
+    return new LocalCacheServer(own, ch, token);
   }
 
   /** The directory as it really is (links resolved), or as given when it cannot be resolved now. */
@@ -117,6 +128,7 @@ public final class LocalCacheServer implements AutoCloseable {
   @Override
   public void close() {
     listener.close().syncUninterruptibly();
+    own.shutdown();
   }
 
   /** Answers one request at a time per connection, as HTTP/1.1 keep-alive asks. */

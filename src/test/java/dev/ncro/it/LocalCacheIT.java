@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ncro.config.ConfigLoader;
+import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
 import dev.ncro.support.NcroHarness;
 import dev.ncro.support.SignedCache;
@@ -87,6 +88,18 @@ class LocalCacheIT {
     assertThat(u.get("auth").asText()).isEqualTo("local");
     assertThat(u.get("host").asText()).isEqualTo("local");
     assertThat(n.ncro().store().get(h).orElseThrow().upstream()).isEqualTo(name);
+
+    // The directory is read on an event loop of its own (a stalled mount must not stop the
+    // others), which goes away with ncro
+    assertThat(localLoops()).hasSize(1);
+    n.close();
+    Await.until("the file:// event loop stopped", () -> localLoops().isEmpty());
+  }
+
+  private static List<Thread> localLoops() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().equals("ncro-local-io"))
+        .toList();
   }
 
   @Test
