@@ -19,6 +19,7 @@ import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -62,6 +63,8 @@ import org.slf4j.LoggerFactory;
 final class CacheFileProxy implements StreamedResponse {
   private static final Logger log = LoggerFactory.getLogger(CacheFileProxy.class);
   static final int MAX_VERIFIED_BYTES = 1 << 20;
+  /** What is kept of a 503's body: S3's error XML is a few hundred bytes. */
+  private static final int MAX_ERROR_BODY = 16 * 1024;
   /** A HEAD's winner body up to this size is read and dropped, keeping the connection; larger ones close it. */
   private static final long DRAIN_LIMIT = 64 * 1024;
 
@@ -243,6 +246,9 @@ final class CacheFileProxy implements StreamedResponse {
 
     private boolean passing;
     private ByteBuf collected;
+    /** A 503's body (heap, unpooled: nothing to release), read to tell S3's SlowDown from a failure. */
+    private ByteBuf errorBody;
+
     private boolean unflushed;
     private long delivered;
     private long promised = -1;
@@ -302,6 +308,9 @@ final class CacheFileProxy implements StreamedResponse {
       if (Throttle.asked(s, r.headers())) {
         registry.throttled(upstream, target.kind().label(), s, r.headers(), sentNanos);
         failed = true;
+      } else if (s == 503) { // S3's SlowDown says so in its XML body only: settled in onComplete
+        errorBody = Unpooled.buffer(512);
+        failed = true;
       } else if (s == 404 || s == 403 || s == 410) {
         registry.alive(upstream); // absent here: settled in onComplete
       } else if (s >= 500) {
@@ -348,6 +357,10 @@ final class CacheFileProxy implements StreamedResponse {
           exchange.pauseWhile(() -> !client.isWritable());
         }
         return;
+      }
+      if (errorBody != null && errorBody.readableBytes() < MAX_ERROR_BODY) {
+        errorBody.writeBytes(
+            content, Math.min(content.readableBytes(), MAX_ERROR_BODY - errorBody.readableBytes()));
       }
       if (collected != null) {
         if (collected.readableBytes() + content.readableBytes() > MAX_VERIFIED_BYTES) {
@@ -413,6 +426,17 @@ final class CacheFileProxy implements StreamedResponse {
         collected = null;
         verifier.execute(() -> checked(body));
         return;
+      }
+      if (errorBody != null) {
+        byte[] body = new byte[errorBody.readableBytes()];
+        errorBody.readBytes(body);
+        errorBody = null;
+        String what = target.kind().label();
+        if (Throttle.asked(503, EmptyHttpHeaders.INSTANCE, body)) {
+          registry.throttled(upstream, what, 503, EmptyHttpHeaders.INSTANCE, sentNanos);
+        } else {
+          registry.failure(upstream, FailureKind.STATUS_5XX, what + ": status 503", sentNanos);
+        }
       }
       finish(failed);
     }

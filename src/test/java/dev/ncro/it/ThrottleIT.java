@@ -109,16 +109,7 @@ class ThrottleIT {
     other.putNar("/nar/s.nar", nar);
     // S3 (and S3-compatible stores) answer a request rate over the limit this way: 503, no
     // Retry-After, the reason only in the XML body
-    bucket.put(
-        "/nar/s.nar",
-        new TestUpstream.Response(
-            503,
-            "application/xml",
-            ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
-                    + "<Message>Please reduce your request rate.</Message></Error>")
-                .getBytes(StandardCharsets.UTF_8),
-            -1,
-            false));
+    bucket.put("/nar/s.nar", slowDown());
     other.put(
         "/nar/plain503.nar",
         new TestUpstream.Response(
@@ -156,6 +147,43 @@ class ThrottleIT {
     assertThat(n.metric(
             "ncro_upstream_errors_total{kind=\"status_5xx\",upstream=\"" + other.uri() + "\"}"))
         .isEqualTo(1);
+  }
+
+  @Test
+  void aBuildLogAnsweredWithS3sSlowDownBacksOffThatUpstream() throws Exception {
+    TestUpstream bucket = open.keep(TestUpstream.start());
+    TestUpstream other = open.keep(TestUpstream.start());
+    String log = "/log/" + TestNarinfo.hash(330) + "-hello-2.12.drv";
+    byte[] text = "building hello\n".getBytes(StandardCharsets.UTF_8);
+    other.put(log, TestUpstream.Response.ok(text).withType("text/plain"));
+    bucket.put(log, slowDown());
+    NcroHarness n = ncro(List.of(bucket.uri(), other.uri()));
+    n.awaitProbedAndWarm(Duration.ZERO);
+
+    var got = n.get(log);
+    assertThat(got.statusCode()).isEqualTo(200);
+    assertThat(got.body()).isEqualTo(text);
+    Await.until(
+        "the bucket's answer settled",
+        () -> n.ncro().registry().all().get(0).stats().throttledMillis() > 0);
+    assertThat(n.metric(
+            "ncro_upstream_errors_total{kind=\"throttled\",upstream=\"" + bucket.uri() + "\"}"))
+        .isEqualTo(1);
+    assertThat(n.metric(
+            "ncro_upstream_errors_total{kind=\"protocol\",upstream=\"" + bucket.uri() + "\"}"))
+        .isZero();
+  }
+
+  /** S3's answer to a request rate over its limit: 503, no Retry-After, the reason in XML. */
+  private static TestUpstream.Response slowDown() {
+    return new TestUpstream.Response(
+        503,
+        "application/xml",
+        ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
+                + "<Message>Please reduce your request rate.</Message></Error>")
+            .getBytes(StandardCharsets.UTF_8),
+        -1,
+        false);
   }
 
   @Test
