@@ -85,11 +85,7 @@ class ThrottleIT {
     }
     NcroHarness n = ncro(List.of(busy.uri(), other.uri()));
     n.awaitProbedAndWarm(Duration.ZERO); // both probed: the start-up probes are not counted below
-    other.setLatency(Duration.ofMillis(150)); // busy wins the race: the NAR's route
-    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
-    assertThat(n.ncro().store().get(h).orElseThrow().upstream())
-        .isEqualTo(busy.uri().toString());
-    other.setLatency(Duration.ZERO);
+    routeTo(n, busy, other, h);
     busy.throttleAll(429, null); // no Retry-After: ncro backs off on its own
     var got = n.get("/nar/t.nar");
     assertThat(got.statusCode()).isEqualTo(200);
@@ -126,9 +122,7 @@ class ThrottleIT {
     for (TestUpstream u : List.of(bucket, other)) {
       u.putNarinfo(h, TestNarinfo.make(h, "nar/s.nar", nar.length, null));
     }
-    other.setLatency(Duration.ofMillis(150)); // the bucket wins the race: the NAR's route
-    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
-    other.setLatency(Duration.ZERO);
+    routeTo(n, bucket, other, h);
 
     var got = n.get("/nar/s.nar");
     assertThat(got.statusCode()).isEqualTo(200);
@@ -172,6 +166,16 @@ class ThrottleIT {
     assertThat(n.metric(
             "ncro_upstream_errors_total{kind=\"protocol\",upstream=\"" + bucket.uri() + "\"}"))
         .isZero();
+  }
+
+  /** Makes {@code winner} the route of {@code h} (and so the first asked for its NAR). */
+  private static void routeTo(NcroHarness n, TestUpstream winner, TestUpstream loser, String h)
+      throws Exception {
+    loser.setLatency(Duration.ofMillis(150));
+    assertThat(n.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+    assertThat(n.ncro().store().get(h).orElseThrow().upstream())
+        .isEqualTo(winner.uri().toString());
+    loser.setLatency(Duration.ZERO);
   }
 
   /** S3's answer to a request rate over its limit: 503, no Retry-After, the reason in XML. */
