@@ -19,7 +19,6 @@ import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
-import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -431,12 +430,7 @@ final class CacheFileProxy implements StreamedResponse {
         byte[] body = new byte[errorBody.readableBytes()];
         errorBody.readBytes(body);
         errorBody = null;
-        String what = target.kind().label();
-        if (Throttle.asked(503, EmptyHttpHeaders.INSTANCE, body)) {
-          registry.throttled(upstream, what, 503, EmptyHttpHeaders.INSTANCE, sentNanos);
-        } else {
-          registry.failure(upstream, FailureKind.STATUS_5XX, what + ": status 503", sentNanos);
-        }
+        registry.unavailable(upstream, target.kind().label(), body, sentNanos);
       }
       finish(failed);
     }

@@ -18,7 +18,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
-import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
@@ -557,12 +556,7 @@ final class NarProxy implements ResponseListener, StreamedResponse {
     errorBody.readBytes(body);
     errorBody = null;
     if (errorStatus == 503) {
-      if (Throttle.asked(errorStatus, EmptyHttpHeaders.INSTANCE, body)) {
-        registry.throttled(
-            current, "NAR " + narUrl, errorStatus, EmptyHttpHeaders.INSTANCE, sentNanos);
-      } else {
-        registry.failure(current, FailureKind.STATUS_5XX, "NAR status 503", sentNanos);
-      }
+      registry.unavailable(current, "NAR " + narUrl, body, sentNanos);
       failedSome = true;
       return;
     }

@@ -3,6 +3,7 @@ package dev.ncro.upstream;
 import dev.ncro.config.Config;
 import dev.ncro.config.S3Location;
 import dev.ncro.config.UpstreamConfig;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -285,6 +286,19 @@ public final class UpstreamRegistry {
           .addKeyValue("request", what)
           .addKeyValue("status", status)
           .log();
+    }
+  }
+
+  /**
+   * {@code u} answered {@code what} with a 503 without {@code Retry-After}, whose {@code body} has
+   * been read: S3's {@code SlowDown} asks to slow down ({@link #throttled}), anything else is a 5xx
+   * failure.
+   */
+  public void unavailable(Upstream u, String what, byte[] body, long sentNanos) {
+    if (Throttle.asked(503, EmptyHttpHeaders.INSTANCE, body)) {
+      throttled(u, what, 503, EmptyHttpHeaders.INSTANCE, sentNanos);
+    } else {
+      failure(u, FailureKind.STATUS_5XX, what + ": status 503", sentNanos);
     }
   }
 
