@@ -66,7 +66,14 @@ class MetricsIT {
             "ncro_upstream_state{state=\"down\",upstream=\"" + f + "\"} 0.0",
             "ncro_nar_bytes_total{upstream=\"" + f + "\"} 0.0",
             "ncro_nar_streams_in_flight 0.0",
-            "ncro_route_entries 0.0");
+            "ncro_route_entries 0.0",
+            // the JVM and the process, registered at this first scrape
+            "jvm_memory_used_bytes{area=\"heap\"}",
+            "jvm_memory_max_bytes{area=\"heap\"}",
+            "jvm_threads_current",
+            "process_open_fds",
+            "process_max_fds",
+            "process_resident_memory_bytes");
 
     String h = TestNarinfo.hash(80);
     byte[] info = TestNarinfo.make(h, "nar/m.nar", 10, null);

@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.snakeyaml.engine.v2.api.Load;
+import org.snakeyaml.engine.v2.api.LoadSettings;
 
 /**
  * The monitoring files in {@code contrib/}: promtool accepts the alerting rules and their unit tests
@@ -39,7 +41,8 @@ class MonitoringFilesIT {
   private static final Path RULE_TESTS =
       ROOT.resolve("src/test/resources/prometheus/alerts-test.yaml");
   /** A metric name with its label matchers, as written in a rule's expression. */
-  private static final Pattern SELECTOR = Pattern.compile("(ncro_[a-z_]+)(?:\\{([^}]*)})?");
+  private static final Pattern SELECTOR =
+      Pattern.compile("((?:ncro|jvm|process)_[a-z_]+)(?:\\{([^}]*)})?");
 
   private static final Pattern MATCHER = Pattern.compile("(\\w+)\\s*(=~|=)\\s*\"([^\"]*)\"");
 
@@ -52,7 +55,7 @@ class MonitoringFilesIT {
   @Test
   void promtoolAcceptsTheRulesAndTheirTestsPass() throws Exception {
     assertThat(promtool(dir, "check", "rules", RULES.toString()))
-        .contains("SUCCESS: 12 rules found");
+        .contains("SUCCESS: 14 rules found");
     Files.copy(RULES, dir.resolve("prometheus-alerts.yaml"));
     Files.copy(RULE_TESTS, dir.resolve("alerts-test.yaml"));
     assertThat(promtool(dir, "test", "rules", "alerts-test.yaml")).contains("SUCCESS");
@@ -82,7 +85,7 @@ class MonitoringFilesIT {
         .toList();
 
     List<String> rules = selectors(ruleExpressions());
-    assertThat(rules).as("selectors in the rules").hasSizeGreaterThanOrEqualTo(12);
+    assertThat(rules).as("selectors in the rules").hasSizeGreaterThanOrEqualTo(14);
     List<String> panels = selectors(dashboardExpressions());
     assertThat(panels).as("selectors in the dashboard").hasSizeGreaterThanOrEqualTo(20);
     List<String> selectors = new ArrayList<>(rules);
@@ -117,12 +120,17 @@ class MonitoringFilesIT {
     assertThat(missing).as("what the rules select but ncro does not expose").isEmpty();
   }
 
-  /** The rules' {@code expr:} lines (each rule's expression is one line). */
+  /** Every rule's {@code expr}. */
   private static List<String> ruleExpressions() throws IOException {
-    return Files.readAllLines(RULES).stream()
-        .map(String::strip)
-        .filter(l -> l.startsWith("expr:"))
-        .toList();
+    Map<?, ?> file = (Map<?, ?>)
+        new Load(LoadSettings.builder().build()).loadFromString(Files.readString(RULES));
+    List<String> out = new ArrayList<>();
+    for (Object group : (List<?>) file.get("groups")) {
+      for (Object rule : (List<?>) ((Map<?, ?>) group).get("rules")) {
+        out.add((String) ((Map<?, ?>) rule).get("expr"));
+      }
+    }
+    return out;
   }
 
   /** Every {@code expr} of the dashboard's panels, and its variables' queries ({@code label_values}). */
@@ -140,7 +148,7 @@ class MonitoringFilesIT {
     return out;
   }
 
-  /** Every {@code ncro_*} selector in {@code expressions}. */
+  /** Every {@code ncro_*}, {@code jvm_*} and {@code process_*} selector in {@code expressions}. */
   private static List<String> selectors(List<String> expressions) {
     List<String> out = new ArrayList<>();
     for (String e : expressions) {

@@ -405,7 +405,10 @@ class PackagingIT {
               HttpResponse.BodyHandlers.ofString())
           .body();
       assertThat(metrics)
-          .contains("ncro_upstream_race_wins_total{upstream=\"" + up.uri() + "\"} 1.0");
+          .contains("ncro_upstream_race_wins_total{upstream=\"" + up.uri() + "\"} 1.0")
+          // what the descriptor and heap alerts read, also inside the confined unit
+          .containsPattern("(?m)^process_open_fds [1-9]")
+          .containsPattern("(?m)^jvm_memory_max_bytes\\{area=\"heap\"} [1-9]");
 
       // The service really runs confined: a dynamic user, no capabilities, seccomp on.
       String mainPid = sd.show("ncro.service", "MainPID");
