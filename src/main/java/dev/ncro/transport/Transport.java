@@ -1,7 +1,6 @@
 package dev.ncro.transport;
 
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
@@ -55,10 +54,22 @@ public record Transport(
       }
     }
     ThreadFactory tf = Thread.ofPlatform().name("ncro-io-", 0).daemon(true).factory();
-    if (Epoll.isAvailable()) {
-      IoHandlerFactory f = EpollIoHandler.newFactory();
+    return of(threads, tf, Epoll.isAvailable());
+  }
+
+  /**
+   * One event loop of this transport's kind (epoll or NIO) in a group of its own, its thread named
+   * {@code threadName}: for work that may block an event loop (a {@code sendfile} from a stalled
+   * NFS mount) and must not stop the loops every client shares.
+   */
+  public Transport isolated(String threadName) {
+    return of(1, Thread.ofPlatform().name(threadName).daemon(true).factory(), "epoll".equals(name));
+  }
+
+  private static Transport of(int threads, ThreadFactory tf, boolean epoll) {
+    if (epoll) {
       return new Transport(
-          new MultiThreadIoEventLoopGroup(threads, tf, f),
+          new MultiThreadIoEventLoopGroup(threads, tf, EpollIoHandler.newFactory()),
           EpollServerSocketChannel.class,
           EpollSocketChannel.class,
           "epoll");
@@ -68,20 +79,6 @@ public record Transport(
         NioServerSocketChannel.class,
         NioSocketChannel.class,
         "nio");
-  }
-
-  /**
-   * One event loop of this transport's kind (epoll or NIO) in a group of its own, its thread named
-   * {@code threadName}: for work that may block an event loop (a {@code sendfile} from a stalled
-   * NFS mount) and must not stop the loops every client shares.
-   */
-  public Transport isolated(String threadName) {
-    ThreadFactory tf = Thread.ofPlatform().name(threadName).daemon(true).factory();
-    IoHandlerFactory f = socketChannel == EpollSocketChannel.class
-        ? EpollIoHandler.newFactory()
-        : NioIoHandler.newFactory();
-    return new Transport(
-        new MultiThreadIoEventLoopGroup(1, tf, f), serverChannel, socketChannel, name);
   }
 
   public void shutdown() {
