@@ -34,6 +34,7 @@ import dev.ncro.systemd.Notifier;
 import dev.ncro.systemd.Systemd;
 import dev.ncro.systemd.Watchdog;
 import dev.ncro.transport.Transport;
+import dev.ncro.upstream.CredentialWatcher;
 import dev.ncro.upstream.LocalCacheServer;
 import dev.ncro.upstream.Prober;
 import dev.ncro.upstream.RequestAuth;
@@ -302,6 +303,7 @@ public final class Ncro {
                   new DiscoveredCaches(
                       registry, config.discovery(), config.cache().latencyAlpha())))
           : null;
+      new CredentialWatcher(registry, prober).schedule(housekeeping);
       housekeeping.scheduleWithFixedDelay(
           () -> {
             try {

@@ -240,7 +240,7 @@ final class ConfigBinder {
   }
 
   /** The top-level {@code netrc_file}, read now; null when not set or unreadable (a problem is recorded). */
-  private Netrc netrc(Map<String, Object> top) {
+  private UpstreamBinder.NetrcFile netrc(Map<String, Object> top) {
     Path p = f.optionalPath(top, "netrc_file", "netrc_file");
     if (p == null) {
       return null;
@@ -249,7 +249,7 @@ final class ConfigBinder {
       return null; // not read: upstreams get no netrc credentials in this check
     }
     try {
-      return CredentialFiles.netrc(p);
+      return new UpstreamBinder.NetrcFile(p, CredentialFiles.netrc(p));
     } catch (CredentialFiles.FileProblem e) {
       f.problem("netrc_file", e.getMessage());
       return null;

@@ -26,6 +26,9 @@ final class UpstreamBinder {
     String read(Path file) throws CredentialFiles.FileProblem;
   }
 
+  /** The top-level {@code netrc_file} as read at start-up, and where to read it again. */
+  record NetrcFile(Path path, Netrc parsed) {}
+
   /** The fields an upstream and the fallback cache share. */
   private static final List<String> COMMON = List.of(
       "url",
@@ -57,12 +60,12 @@ final class UpstreamBinder {
   }
 
   private final YamlFields f;
-  private final Netrc netrc;
+  private final NetrcFile netrc;
   private final Secrets secrets;
   private final boolean readFiles;
 
   /** {@code netrc}: the top-level netrc, or null; {@code readFiles}: false in a build-time check. */
-  UpstreamBinder(YamlFields f, Netrc netrc, Secrets secrets, boolean readFiles) {
+  UpstreamBinder(YamlFields f, NetrcFile netrc, Secrets secrets, boolean readFiles) {
     this.f = f;
     this.netrc = netrc;
     this.secrets = secrets;
@@ -72,7 +75,8 @@ final class UpstreamBinder {
   /**
    * Credentials for one upstream: explicit ones ({@code username} + {@code password} or
    * {@code password_file}, or {@code bearer_token_file}) win; otherwise its host's netrc entry.
-   * Every file is read now, so a bad one stops start-up (and {@code --check}) with its field.
+   * Every file is read now, so a bad one stops start-up (and {@code --check}) with its field, and
+   * again whenever it changes ({@link UpstreamCredentials.FromFile}).
    */
   private UpstreamCredentials credentials(Map<String, Object> m, String path, URI url) {
     String username =
@@ -113,10 +117,23 @@ final class UpstreamBinder {
     }
     try {
       if (tokenFile != null) {
-        return new UpstreamCredentials.Bearer(secrets.read(tokenFile), "bearer_token_file");
+        return fromFile(
+            new UpstreamCredentials.Bearer(secrets.read(tokenFile), "bearer_token_file"),
+            new CredentialFile(
+                "bearer_token_file",
+                tokenFile,
+                file -> new UpstreamCredentials.Bearer(
+                    CredentialFiles.secret(file), "bearer_token_file")));
       }
       if (passwordFile != null) {
-        return new UpstreamCredentials.Basic(username, secrets.read(passwordFile), "password_file");
+        String user = username;
+        return fromFile(
+            new UpstreamCredentials.Basic(user, secrets.read(passwordFile), "password_file"),
+            new CredentialFile(
+                "password_file",
+                passwordFile,
+                file -> new UpstreamCredentials.Basic(
+                    user, CredentialFiles.secret(file), "password_file")));
       }
     } catch (CredentialFiles.FileProblem e) {
       f.problem(
@@ -127,13 +144,26 @@ final class UpstreamBinder {
       return new UpstreamCredentials.Basic(username, password, "password");
     }
     if (netrc != null && url != null) {
-      return netrc
-          .forHost(url.getHost())
-          .<UpstreamCredentials>map(e ->
-              new UpstreamCredentials.Basic(e.login(), e.password(), "netrc_file line " + e.line()))
-          .orElse(UpstreamCredentials.NONE);
+      String host = url.getHost();
+      return fromFile(
+          forHost(netrc.parsed(), host),
+          new CredentialFile(
+              "netrc_file", netrc.path(), file -> forHost(CredentialFiles.netrc(file), host)));
     }
     return UpstreamCredentials.NONE;
+  }
+
+  private static UpstreamCredentials forHost(Netrc netrc, String host) {
+    return netrc
+        .forHost(host)
+        .<UpstreamCredentials>map(e ->
+            new UpstreamCredentials.Basic(e.login(), e.password(), "netrc_file line " + e.line()))
+        .orElse(UpstreamCredentials.NONE);
+  }
+
+  /** Read again when the file changes, except in a build-time check, which reads no files. */
+  private UpstreamCredentials fromFile(UpstreamCredentials initial, CredentialFile file) {
+    return readFiles ? new UpstreamCredentials.FromFile(initial, file) : initial;
   }
 
   private Path caFile(Map<String, Object> m, String path) {

@@ -37,15 +37,23 @@ public final class Upstream {
   private final String discoveredAs;
 
   public Upstream(UpstreamConfig config, double latencyAlpha) {
-    this(config, latencyAlpha, authFor(config.credentials()));
+    this(config, latencyAlpha, authFor(config));
   }
 
-  /** The hook for configured Basic or Bearer credentials. */
+  /** The hook for an upstream's configured Basic or Bearer credentials, read again when from a file. */
+  static RequestAuth authFor(UpstreamConfig config) {
+    return config.credentials() instanceof UpstreamCredentials.FromFile f
+        ? new ReloadingAuth(config.url().toString(), f)
+        : authFor(config.credentials());
+  }
+
+  /** The hook for credentials as they are now. */
   static RequestAuth authFor(UpstreamCredentials c) {
     return switch (c) {
       case UpstreamCredentials.None n -> RequestAuth.NONE;
       case UpstreamCredentials.Basic b -> RequestAuth.basic(b.username(), b.password());
       case UpstreamCredentials.Bearer b -> RequestAuth.bearer(b.token());
+      case UpstreamCredentials.FromFile f -> authFor(f.initial());
     };
   }
 
@@ -164,7 +172,7 @@ public final class Upstream {
 
   /** Where its credentials came from ("none", "password_file", "netrc_file line 3"...); never the secret. */
   public String credentialSource() {
-    return config.credentials().source();
+    return auth instanceof ReloadingAuth r ? r.source() : config.credentials().source();
   }
 
   /** Scheme, host and port (always explicit): where its credentials may be sent, and nowhere else. */

@@ -141,8 +141,7 @@ public final class UpstreamRegistry {
       fallback = fb.localDir() != null
           ? Upstream.local(
               fb, alpha, local.endpoint(dirs.indexOf(fb.localDir())), local.auth(), true)
-          : Upstream.fallback(
-              fb, alpha, fb.s3() != null ? s3Auth.apply(fb) : Upstream.authFor(fb.credentials()));
+          : Upstream.fallback(fb, alpha, fb.s3() != null ? s3Auth.apply(fb) : Upstream.authFor(fb));
     }
     return new UpstreamRegistry(
         config.upstreams().stream().map(regular).toList(),

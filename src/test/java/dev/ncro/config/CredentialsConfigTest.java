@@ -1,7 +1,9 @@
 package dev.ncro.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -30,12 +32,12 @@ class CredentialsConfigTest {
     Path pw = file("pw", SECRET + "\n");
     Config c =
         YamlConfigs.load(upstream("    username: alice\n    password_file: \"" + pw + "\"\n"));
-    assertThat(c.upstreams().get(0).credentials())
+    assertThat(fromFile(c.upstreams().get(0).credentials()))
         .isEqualTo(new UpstreamCredentials.Basic("alice", SECRET, "password_file"));
     assertThat(c.upstreams().get(0).toString()).doesNotContain(SECRET);
     Path tok = file("tok", SECRET + "\r\n");
     c = YamlConfigs.load(upstream("    bearer_token_file: \"" + tok + "\"\n"));
-    assertThat(c.upstreams().get(0).credentials())
+    assertThat(fromFile(c.upstreams().get(0).credentials()))
         .isEqualTo(new UpstreamCredentials.Bearer(SECRET, "bearer_token_file"));
     assertThat(c.toString()).doesNotContain(SECRET);
   }
@@ -103,12 +105,69 @@ class CredentialsConfigTest {
         + "  - url: \"https://other.example.com\"\n"
         + "  - url: \"https://third.example.com\"\n    username: u\n    password_file: \"" + pw
         + "\"\n");
-    assertThat(c.upstreams().get(0).credentials())
+    assertThat(fromFile(c.upstreams().get(0).credentials()))
         .isEqualTo(new UpstreamCredentials.Basic("", SECRET, "netrc_file line 1"));
-    assertThat(c.upstreams().get(1).credentials())
+    assertThat(fromFile(c.upstreams().get(1).credentials()))
         .isEqualTo(new UpstreamCredentials.Basic("d", "dpw", "netrc_file line 2"));
-    assertThat(c.upstreams().get(2).credentials())
+    assertThat(fromFile(c.upstreams().get(2).credentials()))
         .isEqualTo(new UpstreamCredentials.Basic("u", "explicit", "password_file"));
+  }
+
+  /** The credentials as read at start-up, asserting that they will be read again when their file changes. */
+  static UpstreamCredentials fromFile(UpstreamCredentials c) {
+    assertThat(c).isInstanceOf(UpstreamCredentials.FromFile.class);
+    return ((UpstreamCredentials.FromFile) c).initial();
+  }
+
+  @Test
+  void credentialFilesAreReadAgainWithTheChecksOfStartUp() throws Exception {
+    Path pw = file("pw", SECRET + "\n");
+    Path tok = file("tok", SECRET + "\n");
+    Path netrc = file("netrc", "machine other.example.com password x\n");
+    Config c = YamlConfigs.load("netrc_file: \"" + netrc + "\"\nupstreams:\n"
+        + "  - url: \"https://a.example.com\"\n    username: alice\n    password_file: \"" + pw
+        + "\"\n  - url: \"https://b.example.com\"\n    bearer_token_file: \"" + tok + "\"\n"
+        + "  - url: \"https://cache.example.com\"\n"
+        + "  - url: \"https://inline.example.com\"\n    username: u\n    password: \"p\"\n");
+    CredentialFile pwFile =
+        ((UpstreamCredentials.FromFile) c.upstreams().get(0).credentials()).file();
+    CredentialFile tokFile =
+        ((UpstreamCredentials.FromFile) c.upstreams().get(1).credentials()).file();
+    CredentialFile netrcFile =
+        ((UpstreamCredentials.FromFile) c.upstreams().get(2).credentials()).file();
+    assertThat(fromFile(c.upstreams().get(2).credentials())).isEqualTo(UpstreamCredentials.NONE);
+    // Inline secrets have no file to follow.
+    assertThat(c.upstreams().get(3).credentials())
+        .isEqualTo(new UpstreamCredentials.Basic("u", "p", "password"));
+
+    Files.writeString(pw, "rotated\n");
+    Files.writeString(tok, "rotated-token");
+    Files.writeString(
+        netrc,
+        "machine other.example.com password x\n"
+            + "machine cache.example.com login bob password added\n");
+    assertThat(pwFile.read())
+        .isEqualTo(new UpstreamCredentials.Basic("alice", "rotated", "password_file"));
+    assertThat(tokFile.read())
+        .isEqualTo(new UpstreamCredentials.Bearer("rotated-token", "bearer_token_file"));
+    assertThat(netrcFile.read())
+        .isEqualTo(new UpstreamCredentials.Basic("bob", "added", "netrc_file line 2"));
+
+    // A bad rewrite is an error naming the field and the path, never quoting the content.
+    Files.writeString(pw, SECRET + "\nsecond line " + SECRET + "\n");
+    assertThatThrownBy(pwFile::read)
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("password_file: " + pw + ": line 2")
+        .message()
+        .doesNotContain(SECRET);
+    Files.writeString(netrc, "machine cache.example.com passwd " + SECRET + "\n");
+    assertThatThrownBy(netrcFile::read)
+        .hasMessageContaining("netrc_file: " + netrc + ": line 1")
+        .message()
+        .doesNotContain(SECRET);
+    Files.delete(tok);
+    assertThatThrownBy(tokFile::read)
+        .hasMessageContaining("bearer_token_file: " + tok + ": no such file");
   }
 
   @Test

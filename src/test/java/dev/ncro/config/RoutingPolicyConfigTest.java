@@ -105,7 +105,7 @@ class RoutingPolicyConfigTest {
     assertThat(c.fallbackCache().enabled()).isTrue();
     assertThat(fb.url()).isEqualTo(URI.create("https://fallback.example.com/base"));
     assertThat(fb.publicKeys()).containsExactly(KEY);
-    assertThat(fb.credentials())
+    assertThat(CredentialsConfigTest.fromFile(fb.credentials()))
         .isEqualTo(new UpstreamCredentials.Bearer("t0ken", "bearer_token_file"));
     assertThat(fb.filters().rules()).hasSize(1);
     assertThat(c.toString()).doesNotContain("t0ken");

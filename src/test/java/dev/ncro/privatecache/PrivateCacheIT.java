@@ -21,6 +21,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Base64;
@@ -224,6 +225,39 @@ class PrivateCacheIT {
     awaitState(0, "active");
     assertServesTheCache();
     assertThat(upstreamStatus(0).get("auth").asText()).isEqualTo("bearer");
+  }
+
+  @Test
+  void aRotatedTokenFileTakesEffectWithoutARestart() throws Exception {
+    String rotated = "tok-Rotated-5c1d88";
+    Nginx n = nginx("if ($http_authorization != \"Bearer " + rotated + "\") { return 401; }\n      "
+        + serveCache());
+    Path token = secretFile("token", TOKEN); // the old token: refused
+    secrets.add(rotated);
+    start(
+        upstream(n.httpsUri("localhost"), caFile() + "    bearer_token_file: \"" + token + "\"\n"),
+        "");
+    awaitState(0, "unauthorized");
+    assertThat(get("/" + hashes.get(0) + ".narinfo").statusCode()).isEqualTo(503);
+
+    // Rotated the way secret managers do it: a new file renamed over the old one. Probes run once
+    // an hour here, so only the credential watcher's own probe can bring the upstream back.
+    Path next = dir.resolve("token.new");
+    Files.writeString(next, rotated + "\n");
+    Files.move(next, token, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    awaitState(0, "active");
+    assertServesTheCache();
+    assertThat(logs.lines()).anyMatch(l -> l.contains("credential file changed"));
+    assertThat(upstreamStatus(0).get("credentials_from").asText()).isEqualTo("bearer_token_file");
+
+    // A broken rewrite is reported and changes nothing: the last good token stays in use.
+    Files.writeString(token, "");
+    Await.until(
+        "the broken file reported",
+        () -> logs.lines().stream()
+            .anyMatch(l -> l.contains("cannot be used") && l.contains("empty")));
+    assertServesTheCache(); // the NARs are fetched again, with the last good token
+    assertThat(upstreamStatus(0).get("state").asText()).isEqualTo("active");
   }
 
   @Test
