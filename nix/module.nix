@@ -51,9 +51,13 @@ let
   # networking.proxy.* as NixOS hands it to nix-daemon: ncro replaces the daemon's substituters, so
   # it needs the same way out (README "Behind a forward proxy").
   proxyEnvironment = config.networking.proxy.envVars or { };
-  inherit (import ./module/units.nix { inherit lib pkgs h top proxyEnvironment; })
+  # The host's own systemctl (NixOS's systemd.package), for the credential restart.
+  systemctl = "${config.systemd.package}/bin/systemctl";
+  inherit (import ./module/units.nix { inherit lib pkgs h top proxyEnvironment systemctl; })
     serviceFor
     socketFor
+    credentialPathFor
+    credentialRestartFor
     ;
 
   # `ncro --check` at build time: a bad value fails `nixos-rebuild`, not the service at boot.
@@ -79,6 +83,10 @@ let
   instances =
     lib.optional top.enable (instance "" top)
     ++ lib.mapAttrsToList instance (lib.filterAttrs (_: i: i.enable) top.instances);
+  # Instances with files from the host that a change of restarts (restartOnCredentialChange).
+  restarted = lib.filter (
+    i: i.icfg.restartOnCredentialChange && i.credentialSources != [ ]
+  ) instances;
 
   # Where this host's own Nix reaches the default instance: a wildcard listen address means loopback.
   localUrl =
@@ -231,7 +239,14 @@ in
         ++ lib.optional (lib.any (i: i.icfg.openFirewall && i.discoveryEnabled) instances) 5353;
     };
 
-    systemd.services = lib.listToAttrs (map (i: lib.nameValuePair i.unit (serviceFor i)) instances);
+    systemd.services = lib.listToAttrs (
+      map (i: lib.nameValuePair i.unit (serviceFor i)) instances
+      ++ map (i: lib.nameValuePair "${i.unit}-credentials" (credentialRestartFor i)) restarted
+    );
+
+    systemd.paths = lib.listToAttrs (
+      map (i: lib.nameValuePair "${i.unit}-credentials" (credentialPathFor i)) restarted
+    );
 
     systemd.sockets = lib.listToAttrs (
       map (i: lib.nameValuePair i.unit (socketFor i)) (lib.filter (i: i.socketActivated) instances)

@@ -201,6 +201,12 @@ in
       ;
     unit = unitName name;
     loadCredential = lib.concatMap (f: f.load) allFiles;
+    # The host paths behind loadCredential ("id:path"): what a change of restarts the service.
+    credentialSources = lib.unique (
+      map (l: lib.concatStringsSep ":" (lib.drop 1 (lib.splitString ":" l))) (
+        lib.concatMap (f: f.load) allFiles
+      )
+    );
     credentialWarnings = lib.concatMap (f: f.warn) allFiles;
     awsEnvironment =
       lib.optionalAttrs (awsCredentials.value != null) {

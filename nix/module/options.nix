@@ -429,6 +429,19 @@ in
       '';
     };
 
+    restartOnCredentialChange = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Restart the service when a file it gets through `LoadCredential` changes on the host
+        (a rotated token or password, a new netrc or AWS credentials file). systemd copies these
+        files when the service starts, so ncro's own watching of its credential files sees only
+        that copy; a `systemd.path` unit watching the host paths (`PathChanged=`) runs
+        `systemctl try-restart` instead. With socket activation, requests made during the restart
+        wait in the socket.
+      '';
+    };
+
     openFirewall = mkOption {
       type = types.bool;
       default = false;

@@ -1,15 +1,40 @@
 # The systemd units of one ncro instance (from nix/module/instance.nix): the hardened
-# `Type=notify` service and, with socket activation, its socket unit.
+# `Type=notify` service, with socket activation its socket unit, and the path unit (and its
+# oneshot) that restarts it when a credential file changes.
 {
   lib,
   pkgs,
   h,
   top,
   proxyEnvironment,
+  systemctl,
 }:
 
 let
   inherit (h) escapeSystemdArg listenStream;
+
+  # The confinement both services share (the ncro service adds a dynamic user, no capabilities
+  # and its system-call filter; the restart oneshot, root with CAP_SYS_ADMIN, adds no network).
+  confined = {
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    ProtectKernelTunables = true;
+    ProtectKernelModules = true;
+    ProtectKernelLogs = true;
+    ProtectControlGroups = true;
+    ProtectClock = true;
+    ProtectHostname = true;
+    ProtectProc = "invisible";
+    RestrictNamespaces = true;
+    RestrictRealtime = true;
+    RestrictSUIDSGID = true;
+    LockPersonality = true;
+    SystemCallArchitectures = "native";
+    UMask = "0077";
+  };
 in
 {
   serviceFor = inst: {
@@ -27,7 +52,7 @@ in
     # A proxy password belongs in environmentFile: networking.proxy is in the Nix store.
     environment = proxyEnvironment // inst.awsEnvironment;
 
-    serviceConfig = {
+    serviceConfig = confined // {
       # READY=1 once the listener, the route store and the mesh socket are up; WATCHDOG=1 every
       # 30 s while the event loops answer (SystemdIT). A hung JVM is restarted after 60 s.
       Type = "notify";
@@ -58,37 +83,19 @@ in
       StateDirectory = inst.unit;
       StateDirectoryMode = "0700";
       WorkingDirectory = inst.stateDir;
-      UMask = "0077";
 
       # Hardening. The JVM and its bundled natives (netty epoll, sqlite-jdbc, unpacked to the
       # private /tmp) need nothing beyond this.
       CapabilityBoundingSet = if inst.privileged then "CAP_NET_BIND_SERVICE" else "";
       AmbientCapabilities = lib.optionals inst.privileged [ "CAP_NET_BIND_SERVICE" ];
       PrivateUsers = !inst.privileged;
-      NoNewPrivileges = true;
-      ProtectSystem = "strict";
-      ProtectHome = true;
-      PrivateTmp = true;
-      PrivateDevices = true;
       DevicePolicy = "closed";
-      ProtectKernelTunables = true;
-      ProtectKernelModules = true;
-      ProtectKernelLogs = true;
-      ProtectControlGroups = true;
-      ProtectClock = true;
-      ProtectHostname = true;
-      ProtectProc = "invisible";
       RestrictAddressFamilies = [
         "AF_INET"
         "AF_INET6"
         "AF_UNIX"
       ];
-      RestrictNamespaces = true;
-      RestrictRealtime = true;
-      RestrictSUIDSGID = true;
-      LockPersonality = true;
       RemoveIPC = true;
-      SystemCallArchitectures = "native";
       SystemCallFilter = [
         "@system-service"
         "~@privileged"
@@ -98,6 +105,33 @@ in
       # the template interpreter generated at start). Under systemd's filter the JVM dies at
       # once: "Failed to mark memory page as executable" (checked, see docs/install.md).
       MemoryDenyWriteExecute = false;
+    };
+  };
+
+  # LoadCredential copies the files at start: a changed host file restarts the service (the
+  # option restartOnCredentialChange). PathChanged= fires when a writer closes the file and when a
+  # file is renamed over it; try-restart leaves a stopped service stopped.
+  credentialPathFor = inst: {
+    description = "Restarts ${inst.unit}.service when a credential file changes";
+    wantedBy = [ "paths.target" ];
+    pathConfig = {
+      PathChanged = inst.credentialSources;
+      Unit = "${inst.unit}-credentials.service";
+    };
+  };
+  credentialRestartFor = inst: {
+    description = "Restart ${inst.unit}.service for changed credentials";
+    # Root (systemd answers a restart request from root, or from whom polkit allows), with
+    # CAP_SYS_ADMIN only, which systemd checks for managing units; nothing else is reachable.
+    serviceConfig = confined // {
+      Type = "oneshot";
+      ExecStart = "${systemctl} try-restart ${inst.unit}.service";
+      CapabilityBoundingSet = "CAP_SYS_ADMIN";
+      PrivateNetwork = true;
+      IPAddressDeny = "any";
+      RestrictAddressFamilies = "AF_UNIX";
+      MemoryDenyWriteExecute = true;
+      SystemCallFilter = [ "@system-service" ];
     };
   };
 

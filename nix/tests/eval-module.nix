@@ -108,6 +108,14 @@ let
       };
     };
   };
+  pathType = types.submodule {
+    options = unitOptions // {
+      pathConfig = mkOption {
+        type = types.attrsOf unitOption;
+        default = { };
+      };
+    };
+  };
   socketType = types.submodule {
     options = unitOptions // {
       listenStreams = strList;
@@ -153,6 +161,14 @@ let
       systemd.sockets = mkOption {
         type = types.attrsOf socketType;
         default = { };
+      };
+      systemd.paths = mkOption {
+        type = types.attrsOf pathType;
+        default = { };
+      };
+      systemd.package = mkOption {
+        type = types.package;
+        default = fakeDrv "systemd-257" { };
       };
       # Only what the postgresql scenario sets (nixos/modules/services/databases/postgresql.nix).
       services.postgresql = mkOption {
@@ -214,6 +230,8 @@ let
     + lib.concatStrings (lib.mapAttrsToList (k: v: "Environment=\"${k}=${v}\"\n") s.environment)
     + section s.serviceConfig
     + installSection s;
+  pathFile =
+    p: unitSection p + "\n[Path]\n" + section p.pathConfig + installSection p;
   socketFile =
     s:
     unitSection s
@@ -236,7 +254,8 @@ in
   configFiles = lib.listToAttrs (map (i: lib.nameValuePair i.name i.value.configFile) allInstances);
   units =
     lib.mapAttrs' (n: s: lib.nameValuePair "${n}.service" (serviceFile s)) cfg.systemd.services
-    // lib.mapAttrs' (n: s: lib.nameValuePair "${n}.socket" (socketFile s)) cfg.systemd.sockets;
+    // lib.mapAttrs' (n: s: lib.nameValuePair "${n}.socket" (socketFile s)) cfg.systemd.sockets
+    // lib.mapAttrs' (n: p: lib.nameValuePair "${n}.path" (pathFile p)) cfg.systemd.paths;
   nix = {
     inherit (cfg.nix.settings) substituters trusted-public-keys;
   };

@@ -150,6 +150,32 @@ in
     };
   };
 
+  # An upstream token from a host file, delivered with LoadCredential: the path unit restarts
+  # ncro when the file changes (restartOnCredentialChange, on by default; PackagingIT runs it
+  # under real systemd). The second instance opts out: no path unit for it.
+  rotation = {
+    services.ncro = {
+      enable = true;
+      settings.upstreams = [
+        {
+          url = "https://cache.example.com";
+          bearer_token_file = "/run/ncro-test/token";
+        }
+      ];
+      instances.pinned = {
+        enable = true;
+        restartOnCredentialChange = false;
+        settings.server.listen = "127.0.0.1:8081";
+        settings.upstreams = [
+          {
+            url = "https://cache.example.com";
+            bearer_token_file = "/run/ncro-test/token";
+          }
+        ];
+      };
+    };
+  };
+
   # Path filters on an upstream, and a fallback cache whose token file is delivered with
   # LoadCredential and whose key Nix is told to trust.
   policy = {

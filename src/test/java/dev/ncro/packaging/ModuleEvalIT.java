@@ -44,6 +44,8 @@ class ModuleEvalIT {
       Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
   private static final String FAKE_JAVA =
       "/nix/store/00000000000000000000000000000000-openjdk-headless-21/bin/java";
+  static final String FAKE_SYSTEMCTL =
+      "/nix/store/00000000000000000000000000000000-systemd-257/bin/systemctl";
 
   @ParameterizedTest
   @ValueSource(
@@ -58,6 +60,7 @@ class ModuleEvalIT {
         "policy",
         "discovery",
         "postgresql",
+        "rotation",
         "invalid"
       })
   void scenarioRendersWhatTheFixtureSays(String scenario) throws Exception {
@@ -95,7 +98,7 @@ class ModuleEvalIT {
     JsonNode r = eval("instances");
     Map<String, String> services = new LinkedHashMap<>();
     r.get("units").fields().forEachRemaining(e -> {
-      if (e.getKey().endsWith(".service")) {
+      if (e.getKey().endsWith(".service") && !e.getKey().endsWith("-credentials.service")) {
         services.put(e.getKey(), e.getValue().asText());
       }
     });
@@ -136,6 +139,16 @@ class ModuleEvalIT {
                 "upstream0-password:/run/secrets/private-cache-password",
             "upstream1-token:/run/secrets/attic-token", "netrc:/run/secrets/ncro-netrc");
     assertThat(directive(services.get("ncro.service"), "LoadCredential")).isEmpty();
+    // ... and only it is restarted when one of them changes on the host.
+    assertThat(
+            directive(r.get("units").get("ncro-private-credentials.path").asText(), "PathChanged"))
+        .containsExactly(
+            "/etc/ssl/private-ca.pem",
+            "/run/secrets/private-cache-password",
+            "/run/secrets/attic-token",
+            "/run/secrets/ncro-netrc");
+    assertThat(r.get("units").has("ncro-credentials.path")).isFalse();
+    assertThat(r.get("units").has("ncro-staging-credentials.path")).isFalse();
     assertThat(r.get("settings")
             .get("ncro-private")
             .get("upstreams")
@@ -185,7 +198,8 @@ class ModuleEvalIT {
         "credentials",
         "policy",
         "discovery",
-        "postgresql"
+        "postgresql",
+        "rotation"
       })
   void renderedSettingsLoadInNcro(String scenario, @TempDir Path dir) throws Exception {
     JsonNode all = eval(scenario).get("settings");
@@ -247,6 +261,34 @@ class ModuleEvalIT {
     }
   }
 
+  /**
+   * Files handed over with LoadCredential are copies made at start: the path unit restarts the
+   * instance when one of their host paths changes, unless the instance opts out.
+   */
+  @Test
+  void aChangedCredentialFileRestartsTheInstanceThatAsksForIt() throws Exception {
+    JsonNode units = eval("rotation").get("units");
+    String path = units.get("ncro-credentials.path").asText();
+    assertThat(directive(path, "PathChanged")).containsExactly("/run/ncro-test/token");
+    assertThat(directive(path, "Unit")).containsExactly("ncro-credentials.service");
+    assertThat(directive(path, "WantedBy")).containsExactly("paths.target");
+    String oneshot = units.get("ncro-credentials.service").asText();
+    assertThat(directive(oneshot, "Type")).containsExactly("oneshot");
+    assertThat(directive(oneshot, "ExecStart"))
+        .containsExactly(FAKE_SYSTEMCTL + " try-restart ncro.service");
+    assertThat(directive(units.get("ncro.service").asText(), "LoadCredential"))
+        .containsExactly("upstream0-token:/run/ncro-test/token");
+    // restartOnCredentialChange = false: the same credential, no path unit.
+    assertThat(directive(units.get("ncro-pinned.service").asText(), "LoadCredential"))
+        .containsExactly("upstream0-token:/run/ncro-test/token");
+    assertThat(units.has("ncro-pinned-credentials.path")).isFalse();
+    assertThat(units.has("ncro-pinned-credentials.service")).isFalse();
+    // Nothing to watch without credentials: no path unit at all.
+    assertThat(eval("default").get("units").fieldNames())
+        .toIterable()
+        .containsExactly("ncro.service");
+  }
+
   /** Every rendered unit (and socket unit) passes systemd-analyze verify, and each service stays hardened. */
   @ParameterizedTest
   @ValueSource(
@@ -258,7 +300,8 @@ class ModuleEvalIT {
         "instances",
         "credentials",
         "policy",
-        "discovery"
+        "discovery",
+        "rotation"
       })
   void renderedUnitsPassSystemdAnalyze(String scenario, @TempDir Path dir) throws Exception {
     String analyze = tool("systemd-analyze").orElse(null);
@@ -270,7 +313,12 @@ class ModuleEvalIT {
       var e = it.next();
       Path f = dir.resolve(e.getKey());
       // The stub JDK's store path does not exist here: verify checks that ExecStart's program does.
-      Files.writeString(f, e.getValue().asText().replace(FAKE_JAVA, java));
+      Files.writeString(
+          f,
+          e.getValue()
+              .asText()
+              .replace(FAKE_JAVA, java)
+              .replace(FAKE_SYSTEMCTL, tool("systemctl").orElse("/bin/systemctl")));
       files.add(f.toString());
     }
     List<String> cmd = new ArrayList<>(List.of(analyze, "verify"));

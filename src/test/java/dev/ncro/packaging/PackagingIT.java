@@ -2,7 +2,6 @@ package dev.ncro.packaging;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.abort;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -30,7 +29,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -317,37 +315,15 @@ class PackagingIT {
    * syscall filter is proven, not just survived. ncro must serve a race through it; then
    * MemoryDenyWriteExecute=yes must kill the JVM at start.
    */
-  /** Skips unless systemd can boot in a namespace here; returns the JDK's real home. */
-  private static Path assumeSystemdCanBoot(
-      Path systemd, Optional<String> unshare, Optional<String> nsenter) throws IOException {
-    assumeTrue(Files.isExecutable(systemd), "no /lib/systemd/systemd (Debian package systemd)");
-    assumeTrue(
-        unshare.isPresent() && nsenter.isPresent(), "util-linux's unshare and nsenter are needed");
-    assumeTrue(
-        "root".equals(System.getProperty("user.name")),
-        "needs root to boot systemd in a namespace");
-    Path javaHome = Path.of(System.getProperty("java.home")).toRealPath();
-    assumeTrue(
-        !javaHome.startsWith("/root") && !javaHome.startsWith("/home"),
-        "the JDK is under a home directory, hidden by ProtectHome=yes");
-    return javaHome;
-  }
-
   @Test
   void plainUnitRunsNcroUnderRealSystemd() throws Exception {
-    Path systemd = Path.of("/lib/systemd/systemd");
-    Optional<String> unshare = tool("unshare");
-    Optional<String> nsenter = tool("nsenter");
-    Path javaHome = assumeSystemdCanBoot(systemd, unshare, nsenter);
-
-    Path stage = Files.createTempDirectory("ncro-systemd-");
-    Process boot = null;
-    try (TestUpstream up = TestUpstream.start()) {
+    try (SystemdNamespace sd = SystemdNamespace.prepare("ncro-systemd-");
+        TestUpstream up = TestUpstream.start()) {
       String hash = TestNarinfo.hash(4242);
       up.putNarinfo(hash, TestNarinfo.make(hash, "nar/payload.nar", 64, null));
       int port = freePort();
-      String classpath = stageClasspath(stage.resolve("payload/cp"));
-      Files.writeString(stage.resolve("payload/config.yaml"), """
+      String classpath = sd.stageClasspath();
+      Files.writeString(sd.payload().resolve("config.yaml"), """
           server:
             listen: "127.0.0.1:%d"
           upstreams:
@@ -357,37 +333,12 @@ class PackagingIT {
           logging:
             format: text
           """.formatted(port, up.uri()));
-      String java = javaHome.resolve("bin/java").toString();
-      stageUnit(stage, "ncro", java, classpath, "");
-      stageUnit(stage, "ncro-mdwe", java, classpath, "MemoryDenyWriteExecute=yes\n");
-      Path script = stage.resolve("boot.sh");
-      Files.writeString(script, """
-          set -e
-          mount --make-rprivate /
-          mount -t tmpfs -o mode=0755 tmpfs /run
-          mkdir -p /run/systemd/system /run/ncro-test
-          cp -R "$1/units/." /run/systemd/system/
-          cp -R "$1/payload/." /run/ncro-test/
-          mount -t tmpfs -o mode=1777 tmpfs /tmp
-          mount -t tmpfs -o mode=0755 tmpfs /var/lib
-          exec /lib/systemd/systemd --system --unit=ncro.service --log-target=console --show-status=no
-          """);
-      boot = new ProcessBuilder(
-              unshare.get(),
-              "--fork",
-              "--pid",
-              "--mount",
-              "--mount-proc",
-              "/bin/sh",
-              script.toString(),
-              stage.toString())
-          .redirectErrorStream(true)
-          .redirectOutput(stage.resolve("systemd.out").toFile())
-          .start();
-      long pid1 = awaitNamespaceInit(boot, stage);
-      Systemctl sd = new Systemctl(nsenter.get(), pid1);
+      String java = SystemdNamespace.java();
+      stageUnit(sd.units(), "ncro", java, classpath, "");
+      stageUnit(sd.units(), "ncro-mdwe", java, classpath, "MemoryDenyWriteExecute=yes\n");
+      sd.boot("ncro.service", false);
 
-      String state = sd.awaitState("ncro.service", stage, Set.of("active", "failed"));
+      String state = sd.awaitState("ncro.service", Set.of("active", "failed"));
       assertThat(state).as("ncro.service; its log:\n%s", sd.log("ncro")).isEqualTo("active");
 
       HttpClient http =
@@ -428,7 +379,7 @@ class PackagingIT {
       // MemoryDenyWriteExecute=yes: HotSpot cannot create its executable code at all.
       sd.systemctl("start", "ncro-mdwe.service");
       // Type=notify: the JVM dies before READY=1, so the start itself fails.
-      assertThat(sd.awaitState("ncro-mdwe.service", stage, Set.of("failed", "inactive")))
+      assertThat(sd.awaitState("ncro-mdwe.service", Set.of("failed", "inactive")))
           .as(sd.log("ncro-mdwe"))
           .isEqualTo("failed");
       assertThat(sd.show("ncro-mdwe.service", "Result")).isEqualTo("exit-code");
@@ -443,15 +394,6 @@ class PackagingIT {
               .map(l -> l.replaceAll("\\s+", " "))
               .toList(),
           sd.log("ncro-mdwe").strip().replace('\n', ' '));
-    } finally {
-      if (boot != null) {
-        boot.toHandle()
-            .descendants()
-            .forEach(ProcessHandle::destroyForcibly); // PID 1 first takes the namespace with it
-        boot.destroyForcibly();
-        boot.waitFor(30, TimeUnit.SECONDS);
-      }
-      deleteTree(stage);
     }
   }
 
@@ -465,14 +407,9 @@ class PackagingIT {
    */
   @Test
   void moduleSocketUnitsRunNcroUnderRealSystemd() throws Exception {
-    Path systemd = Path.of("/lib/systemd/systemd");
-    Optional<String> unshare = tool("unshare");
-    Optional<String> nsenter = tool("nsenter");
-    Path javaHome = assumeSystemdCanBoot(systemd, unshare, nsenter);
-
-    Path stage = Files.createTempDirectory("ncro-systemd-module-");
-    Process boot = null;
-    try (TestUpstream up = TestUpstream.start()) {
+    try (SystemdNamespace sd = SystemdNamespace.prepare("ncro-systemd-module-");
+        TestUpstream up = TestUpstream.start()) {
+      Path stage = sd.units().getParent();
       String hash = TestNarinfo.hash(4343);
       up.putNarinfo(hash, TestNarinfo.make(hash, "nar/payload.nar", 64, null));
       int port = freePort();
@@ -480,7 +417,7 @@ class PackagingIT {
       try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
         meshPort = s.getLocalPort();
       }
-      String classpath = stageClasspath(stage.resolve("payload/cp"));
+      String classpath = sd.stageClasspath();
       String meshKey =
           NodeIdentity.loadOrCreate(stage.resolve("payload/node.key")).publicKeyHex();
       // The module's rendering of the socket set-up, plus what this test needs: an upstream here
@@ -510,54 +447,16 @@ class PackagingIT {
               .get("ncro.socket")
               .asText()
               .replace("ListenStream=127.0.0.1:8080", "ListenStream=127.0.0.1:" + port));
-      Files.writeString(dir.resolve("test.conf"), """
-          [Unit]
-          DefaultDependencies=no
-          [Service]
-          ExecStart=
-          ExecStart=%s -Xmx256m --enable-native-access=ALL-UNNAMED -cp %s dev.ncro.Main --config /run/ncro-test/config.yaml
-          StandardOutput=append:/run/ncro-test/ncro.log
-          StandardError=append:/run/ncro-test/ncro.log
-          LoadCredential=mesh-key:/run/ncro-test/node.key
-          Restart=no
-          """.formatted(
-              javaHome.resolve("bin/java").toString().replace("%", "%%"),
-              classpath.replace("%", "%%")));
+      Files.writeString(
+          dir.resolve("test.conf"),
+          SystemdNamespace.moduleServiceDropIn(
+              classpath, "LoadCredential=mesh-key:/run/ncro-test/node.key\n"));
       Files.createDirectories(stage.resolve("units/ncro.socket.d"));
       Files.writeString(
           stage.resolve("units/ncro.socket.d/test.conf"), "[Unit]\nDefaultDependencies=no\n");
-      Path script = stage.resolve("boot.sh");
-      Files.writeString(script, """
-          set -e
-          mount --make-rprivate /
-          mount -t tmpfs -o mode=0755 tmpfs /run
-          mkdir -p /run/systemd/system /run/ncro-test
-          cp -R "$1/units/." /run/systemd/system/
-          cp -R "$1/payload/." /run/ncro-test/
-          mount -t tmpfs -o mode=1777 tmpfs /tmp
-          mount -t tmpfs -o mode=0755 tmpfs /var/lib
-          # New peer groups, private to this namespace: systemd mounts each unit's credentials
-          # in the unit's own namespace and relies on propagation, as on a booted host.
-          mount --make-rshared /
-          exec /lib/systemd/systemd --system --unit=ncro.socket --log-target=console --show-status=no
-          """);
-      boot = new ProcessBuilder(
-              unshare.get(),
-              "--fork",
-              "--pid",
-              "--mount",
-              "--mount-proc",
-              "/bin/sh",
-              script.toString(),
-              stage.toString())
-          .redirectErrorStream(true)
-          .redirectOutput(stage.resolve("systemd.out").toFile())
-          .start();
-      long pid1 = awaitNamespaceInit(boot, stage);
-      Systemctl sd = new Systemctl(nsenter.get(), pid1);
+      sd.boot("ncro.socket", true);
 
-      assertThat(sd.awaitState("ncro.socket", stage, Set.of("active", "failed")))
-          .isEqualTo("active");
+      assertThat(sd.awaitState("ncro.socket", Set.of("active", "failed"))).isEqualTo("active");
       assertThat(sd.show("ncro.service", "ActiveState"))
           .as("started by the first connection only")
           .isEqualTo("inactive");
@@ -576,12 +475,12 @@ class PackagingIT {
             "no answer through ncro.socket (" + e + "); ncro.service: "
                 + sd.systemctl("status", "ncro.service", "ncro.socket").output() + "\nits log:\n"
                 + sd.log("ncro")
-                + "\nsystemd:\n" + Files.readString(stage.resolve("systemd.out")),
+                + "\nsystemd:\n" + sd.systemdOutput(),
             e);
       }
       assertThat(narinfo.statusCode()).as(sd.log("ncro")).isEqualTo(200);
       assertThat(narinfo.headers().firstValue("X-Ncro-Route")).contains("race");
-      assertThat(sd.awaitState("ncro.service", stage, Set.of("active", "failed")))
+      assertThat(sd.awaitState("ncro.service", Set.of("active", "failed")))
           .as(sd.log("ncro"))
           .isEqualTo("active");
       // READY=1 reached systemd with its STATUS= text (Type=notify), over the hardened unit's
@@ -591,21 +490,14 @@ class PackagingIT {
       assertThat(sd.log("ncro")).contains("socket_activated=\"true\"").contains(meshKey);
       assertThat(sd.systemctl("stop", "ncro.service", "ncro.socket").exit()).isZero();
       assertThat(sd.show("ncro.service", "Result")).as(sd.log("ncro")).isEqualTo("success");
-    } finally {
-      if (boot != null) {
-        boot.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
-        boot.destroyForcibly();
-        boot.waitFor(30, TimeUnit.SECONDS);
-      }
-      deleteTree(stage);
     }
   }
 
   /** Writes units/NAME.service (the contrib unit unchanged) and its test drop-in(s). */
   private static void stageUnit(
-      Path stage, String name, String java, String classpath, String extra) throws IOException {
-    Path units = Files.createDirectories(stage.resolve("units/" + name + ".service.d"));
-    Files.copy(UNIT, stage.resolve("units/" + name + ".service"));
+      Path unitDir, String name, String java, String classpath, String extra) throws IOException {
+    Path units = Files.createDirectories(unitDir.resolve(name + ".service.d"));
+    Files.copy(UNIT, unitDir.resolve(name + ".service"));
     String esc = classpath.replace("%", "%%");
     Files.writeString(
         units.resolve("test.conf"), """
@@ -621,44 +513,7 @@ class PackagingIT {
         %s""".formatted(java.replace("%", "%%"), esc, name, name, extra));
   }
 
-  /** Copies the test JVM's classpath (ncro's classes and jars) where the dynamic user can read it. */
-  private static String stageClasspath(Path dir) throws IOException {
-    Files.createDirectories(dir);
-    List<String> entries = new ArrayList<>();
-    int i = 0;
-    for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
-      Path src = Path.of(e);
-      if (!Files.exists(src)) {
-        continue;
-      }
-      String name = i++ + (Files.isDirectory(src) ? "" : ".jar");
-      copyTree(src, dir.resolve(name));
-      entries.add("/run/ncro-test/cp/" + name);
-    }
-    return String.join(":", entries);
-  }
-
-  /** The PID (in this namespace) of the namespace's PID 1, once it is systemd. */
-  private static long awaitNamespaceInit(Process boot, Path stage) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (System.nanoTime() < deadline) {
-      if (!boot.isAlive()) {
-        abort("cannot boot systemd in a PID and mount namespace here (unshare exited "
-            + boot.exitValue() + "): " + Files.readString(stage.resolve("systemd.out")));
-      }
-      Optional<ProcessHandle> init = boot.toHandle().children().findFirst();
-      if (init.isPresent()
-          && init.get().info().command().map(c -> c.endsWith("/systemd")).orElse(false)) {
-        return init.get().pid();
-      }
-      Thread.sleep(100);
-    }
-    abort("systemd did not start in the namespace: "
-        + Files.readString(stage.resolve("systemd.out")));
-    return -1;
-  }
-
-  private static void awaitHealth(HttpClient http, int port, Systemctl sd) throws Exception {
+  private static void awaitHealth(HttpClient http, int port, SystemdNamespace sd) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (System.nanoTime() < deadline) {
       try {
@@ -678,61 +533,11 @@ class PackagingIT {
     fail("ncro under systemd never answered /health; its log:\n" + sd.log("ncro"));
   }
 
-  /** systemctl and friends, run inside the namespace. */
-  private record Systemctl(String nsenter, long pid1) {
-    Result exec(String... cmd) throws Exception {
-      List<String> c = new ArrayList<>(List.of(nsenter, "-t", Long.toString(pid1), "-m", "-p"));
-      c.addAll(List.of(cmd));
-      return run(c, Duration.ofSeconds(60));
-    }
-
-    Result systemctl(String... args) throws Exception {
-      List<String> c = new ArrayList<>(List.of("systemctl", "--no-pager"));
-      c.addAll(List.of(args));
-      return exec(c.toArray(String[]::new));
-    }
-
-    String show(String unit, String property) throws Exception {
-      return systemctl("show", unit, "-p", property, "--value").output().strip();
-    }
-
-    String log(String name) {
-      try {
-        return exec("cat", "/run/ncro-test/" + name + ".log").output();
-      } catch (Exception e) {
-        return "(no log: " + e + ")";
-      }
-    }
-
-    /** Waits until the unit's ActiveState is one of {@code done}; aborts when systemd never answers. */
-    String awaitState(String unit, Path stage, Set<String> done) throws Exception {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      boolean answered = false;
-      String state = "";
-      while (System.nanoTime() < deadline) {
-        Result r = systemctl("show", unit, "-p", "ActiveState", "--value");
-        if (r.exit() == 0) {
-          answered = true;
-          state = r.output().strip();
-          if (done.contains(state)) {
-            return state;
-          }
-        }
-        Thread.sleep(200);
-      }
-      if (!answered) {
-        abort("systemd in the namespace never answered systemctl: "
-            + Files.readString(stage.resolve("systemd.out")));
-      }
-      return state;
-    }
-  }
-
   // ---------------------------------------------------------------- helpers
 
-  private record Result(int exit, String output) {}
+  record Result(int exit, String output) {}
 
-  private static Result run(List<String> cmd, Duration timeout) throws Exception {
+  static Result run(List<String> cmd, Duration timeout) throws Exception {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     var out = new ByteArrayOutputStream();
     Thread reader = Thread.ofVirtual().start(() -> {
@@ -811,7 +616,7 @@ class PackagingIT {
     return t.get();
   }
 
-  private static Optional<String> tool(String name) {
+  static Optional<String> tool(String name) {
     List<String> dirs = new ArrayList<>(
         List.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)));
     dirs.addAll(List.of("/usr/bin", "/bin", "/usr/sbin", "/sbin"));
@@ -826,31 +631,6 @@ class PackagingIT {
   private static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
-    }
-  }
-
-  private static void copyTree(Path src, Path dst) throws IOException {
-    try (Stream<Path> s = Files.walk(src)) {
-      for (Path p : s.toList()) {
-        Path target = dst.resolve(src.relativize(p).toString());
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(target);
-        } else {
-          Files.createDirectories(target.getParent());
-          Files.copy(p, target);
-        }
-      }
-    }
-  }
-
-  private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(dir)) {
-      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
     }
   }
 
