@@ -2,6 +2,7 @@ package dev.ncro;
 
 import dev.ncro.cli.Cli;
 import dev.ncro.config.Config;
+import dev.ncro.config.CredentialFile;
 import dev.ncro.config.StoreConfig;
 import dev.ncro.config.UpstreamConfig;
 import dev.ncro.discovery.DiscoveredCaches;
@@ -390,7 +391,15 @@ public final class Ncro {
     if (config.cache().store() instanceof StoreConfig.Postgresql pg) {
       PostgresRouteBackend backend = PostgresRouteBackend.open(
           new PostgresSettings(
-              pg.jdbcUrl(), pg.display(), pg.user(), pg.password(), pg.properties(), pg.poolSize()),
+              pg.jdbcUrl(),
+              pg.display(),
+              pg.user(),
+              pg.password(),
+              pg.passwordFile() == null
+                  ? null
+                  : CredentialFile.secret("cache.postgresql.password_file", pg.passwordFile()),
+              pg.properties(),
+              pg.poolSize()),
           config.cache().maxEntries(),
           clock);
       return new OpenedStore(new RouteStore(backend, memory, clock), backend, backend.negatives());

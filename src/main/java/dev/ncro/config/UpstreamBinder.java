@@ -119,7 +119,7 @@ final class UpstreamBinder {
       if (tokenFile != null) {
         return fromFile(
             new UpstreamCredentials.Bearer(secrets.read(tokenFile), "bearer_token_file"),
-            new CredentialFile(
+            new CredentialFile<>(
                 "bearer_token_file",
                 tokenFile,
                 file -> new UpstreamCredentials.Bearer(
@@ -129,7 +129,7 @@ final class UpstreamBinder {
         String user = username;
         return fromFile(
             new UpstreamCredentials.Basic(user, secrets.read(passwordFile), "password_file"),
-            new CredentialFile(
+            new CredentialFile<>(
                 "password_file",
                 passwordFile,
                 file -> new UpstreamCredentials.Basic(
@@ -147,7 +147,7 @@ final class UpstreamBinder {
       String host = url.getHost();
       return fromFile(
           forHost(netrc.parsed(), host),
-          new CredentialFile(
+          new CredentialFile<>(
               "netrc_file", netrc.path(), file -> forHost(CredentialFiles.netrc(file), host)));
     }
     return UpstreamCredentials.NONE;
@@ -162,7 +162,8 @@ final class UpstreamBinder {
   }
 
   /** Read again when the file changes, except in a build-time check, which reads no files. */
-  private UpstreamCredentials fromFile(UpstreamCredentials initial, CredentialFile file) {
+  private UpstreamCredentials fromFile(
+      UpstreamCredentials initial, CredentialFile<UpstreamCredentials> file) {
     return readFiles ? new UpstreamCredentials.FromFile(initial, file) : initial;
   }
 

@@ -38,7 +38,8 @@ public sealed interface UpstreamCredentials {
    * Credentials read from a file that ncro reads again when it changes ({@link CredentialFile}):
    * {@code initial} is what it held at start-up.
    */
-  record FromFile(UpstreamCredentials initial, CredentialFile file) implements UpstreamCredentials {
+  record FromFile(UpstreamCredentials initial, CredentialFile<UpstreamCredentials> file)
+      implements UpstreamCredentials {
     @Override
     public String source() {
       return initial.source();

@@ -90,6 +90,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   private static final String ROUTES = "SELECT " + PostgresSchema.COLUMNS + " FROM ncro_routes";
 
   private final PostgresSettings settings;
+  private final PostgresPassword password;
   private final HikariDataSource pool;
   private final int maxEntries;
   private final Clock clock;
@@ -115,8 +116,13 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   private record Found(Route route, long negativeUntil, long lastUsed) {}
 
   private PostgresRouteBackend(
-      PostgresSettings settings, HikariDataSource pool, int maxEntries, Clock clock) {
+      PostgresSettings settings,
+      PostgresPassword password,
+      HikariDataSource pool,
+      int maxEntries,
+      Clock clock) {
     this.settings = settings;
+    this.password = password;
     this.pool = pool;
     this.maxEntries = maxEntries;
     this.clock = clock;
@@ -135,14 +141,16 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
    */
   public static PostgresRouteBackend open(PostgresSettings settings, int maxEntries, Clock clock)
       throws RouteStoreException {
-    HikariDataSource pool = new HikariDataSource(hikari(settings));
-    PostgresRouteBackend b = new PostgresRouteBackend(settings, pool, maxEntries, clock);
+    PostgresPassword password =
+        new PostgresPassword(settings.user(), settings.password(), settings.passwordFile());
+    HikariDataSource pool = new HikariDataSource(hikari(settings, password));
+    PostgresRouteBackend b = new PostgresRouteBackend(settings, password, pool, maxEntries, clock);
     try {
       b.connect();
     } catch (PostgresSchema.Refused e) {
       pool.close();
       throw new RouteStoreException(
-          "cache.postgresql.url: " + settings.display() + ": " + settings.scrub(e.getMessage()),
+          "cache.postgresql.url: " + settings.display() + ": " + password.scrub(e.getMessage()),
           null);
     } catch (SQLException e) {
       String why = b.describe(e);
@@ -163,15 +171,15 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
     return b;
   }
 
-  private static HikariConfig hikari(PostgresSettings s) {
+  private static HikariConfig hikari(PostgresSettings s, PostgresPassword password) {
     HikariConfig h = new HikariConfig();
     h.setPoolName("ncro-postgresql");
     h.setJdbcUrl(s.jdbcUrl());
     if (!s.user().isEmpty()) {
-      h.setUsername(s.user());
-    }
-    if (!s.password().isEmpty()) {
-      h.setPassword(s.password());
+      // Asked for each new connection: a rotated password file is followed (PostgresPassword).
+      h.setCredentialsProvider(password);
+    } else if (!s.password().isEmpty()) {
+      h.setPassword(s.password()); // no user named: pgjdbc's default user, a fixed password
     }
     h.setMaximumPoolSize(s.poolSize());
     h.setMinimumIdle(Math.min(2, s.poolSize()));
@@ -348,7 +356,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
 
   private void failed(Throwable cause) {
     failedReads.incrementAndGet();
-    down(cause instanceof SQLException s ? describe(s) : settings.scrub(String.valueOf(cause)));
+    down(cause instanceof SQLException s ? describe(s) : password.scrub(String.valueOf(cause)));
   }
 
   // ---- writes: queued, sent by the worker ----
@@ -404,7 +412,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
                 .addKeyValue("url", settings.display())
                 .log();
           } catch (PostgresSchema.Refused e) {
-            refuse(settings.scrub(e.getMessage()));
+            refuse(password.scrub(e.getMessage()));
             backoff = BACKOFF_MAX.toMillis();
           } catch (SQLException e) {
             down(describe(e));
@@ -446,7 +454,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
         down(describe(e));
       } catch (RuntimeException e) {
         log.atError().setMessage("route database worker failed").setCause(e).log();
-        down(settings.scrub(String.valueOf(e)));
+        down(password.scrub(String.valueOf(e)));
       }
     }
     finish(pending);
@@ -598,7 +606,7 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
   private String describe(SQLException e) {
     SQLException root = rootSql(e);
     String m = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
-    return settings.scrub(m.strip());
+    return password.scrub(m.strip());
   }
 
   // ---- StoreStatus ----

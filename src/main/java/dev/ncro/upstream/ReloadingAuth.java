@@ -36,7 +36,7 @@ final class ReloadingAuth implements RequestAuth {
   }
 
   private final String upstream;
-  private final CredentialFile file;
+  private final CredentialFile<UpstreamCredentials> file;
   private volatile UpstreamCredentials credentials;
   private volatile RequestAuth current;
   private Stamp seen; // only the watcher thread reads and writes it

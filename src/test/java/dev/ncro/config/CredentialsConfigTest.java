@@ -129,11 +129,11 @@ class CredentialsConfigTest {
         + "\"\n  - url: \"https://b.example.com\"\n    bearer_token_file: \"" + tok + "\"\n"
         + "  - url: \"https://cache.example.com\"\n"
         + "  - url: \"https://inline.example.com\"\n    username: u\n    password: \"p\"\n");
-    CredentialFile pwFile =
+    CredentialFile<UpstreamCredentials> pwFile =
         ((UpstreamCredentials.FromFile) c.upstreams().get(0).credentials()).file();
-    CredentialFile tokFile =
+    CredentialFile<UpstreamCredentials> tokFile =
         ((UpstreamCredentials.FromFile) c.upstreams().get(1).credentials()).file();
-    CredentialFile netrcFile =
+    CredentialFile<UpstreamCredentials> netrcFile =
         ((UpstreamCredentials.FromFile) c.upstreams().get(2).credentials()).file();
     assertThat(fromFile(c.upstreams().get(2).credentials())).isEqualTo(UpstreamCredentials.NONE);
     // Inline secrets have no file to follow.

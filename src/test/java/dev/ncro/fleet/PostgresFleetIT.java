@@ -9,6 +9,10 @@ import dev.ncro.support.TestKey;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -197,6 +201,49 @@ class PostgresFleetIT extends WithPostgresFleet {
     });
     // The newest route stays.
     assertThat(fleet.hasRoute(TestNarinfo.hash(55))).isTrue();
+  }
+
+  /**
+   * A secret manager rotates the role's password and the file; the server then drops ncro's
+   * sessions (as a failover or max lifetime would). New connections must use the file's new
+   * password, with no restart: new routes reach the database again.
+   */
+  @Test
+  void aRotatedDatabasePasswordIsUsedForNewConnectionsWithoutARestart() throws Exception {
+    NcroHarness a = node();
+    publish(70);
+    assertThat(a.get("/" + TestNarinfo.hash(70) + ".narinfo").statusCode()).isEqualTo(200);
+    Await.until("the first route shared", () -> fleet.hasRoute(TestNarinfo.hash(70)));
+
+    String rotated = "pw-rotated-" + Long.toHexString(System.nanoTime());
+    try (LogCapture logs = new LogCapture()) {
+      pg.sql("postgres", "ALTER ROLE " + fleet.database + " PASSWORD '" + rotated + "'");
+      Path next = fleet.passwordFile.resolveSibling("db-password.new");
+      Files.writeString(next, rotated + "\n");
+      Files.move(
+          next,
+          fleet.passwordFile,
+          StandardCopyOption.ATOMIC_MOVE,
+          StandardCopyOption.REPLACE_EXISTING);
+      pg.sql(
+          "postgres",
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '"
+              + fleet.database + "'");
+
+      String h = TestNarinfo.hash(71);
+      publish(71);
+      assertThat(a.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
+      Await.until(
+          "a route learned after the rotation reached the database",
+          Duration.ofSeconds(30),
+          () -> fleet.hasRoute(h));
+      Await.until("the store is up", () -> status(a).contains("\"state\":\"up\""));
+      assertThat(logs.lines()).anyMatch(l -> l.contains("database password file changed"));
+      String everything = status(a)
+          + PostgresFleet.text(a.get("/metrics").body())
+          + String.join("\n", logs.lines());
+      assertThat(everything).doesNotContain(rotated).doesNotContain(fleet.password);
+    }
   }
 
   @Test

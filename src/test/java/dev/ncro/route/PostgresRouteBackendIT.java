@@ -44,6 +44,7 @@ class PostgresRouteBackendIT extends WithPostgres {
             "postgresql://" + database + "@127.0.0.1:" + pg.port() + "/" + database,
             database,
             password,
+            null,
             Map.of("sslmode", "disable"),
             4),
         1_000_000,

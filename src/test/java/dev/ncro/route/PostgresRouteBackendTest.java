@@ -47,6 +47,7 @@ class PostgresRouteBackendTest {
         "postgresql://ncro@127.0.0.1:" + port + "/ncro",
         "ncro",
         PASSWORD,
+        null,
         Map.of("connectTimeout", "1"),
         2);
     try (PostgresRouteBackend b = PostgresRouteBackend.open(settings, 100, Clock.systemUTC())) {
@@ -73,9 +74,17 @@ class PostgresRouteBackendTest {
   @Test
   void settingsNeverPrintThePassword() {
     PostgresSettings s = new PostgresSettings(
-        "jdbc:postgresql://db/ncro", "postgresql://ncro@db/ncro", "ncro", PASSWORD, Map.of(), 8);
+        "jdbc:postgresql://db/ncro",
+        "postgresql://ncro@db/ncro",
+        "ncro",
+        PASSWORD,
+        null,
+        Map.of(),
+        8);
     assertThat(s.toString()).doesNotContain(PASSWORD);
-    assertThat(s.scrub("FATAL: something " + PASSWORD + " echoed"))
+    PostgresPassword p = new PostgresPassword("ncro", PASSWORD, null);
+    assertThat(p.toString()).doesNotContain(PASSWORD);
+    assertThat(p.scrub("FATAL: something " + PASSWORD + " echoed"))
         .isEqualTo("FATAL: something ******** echoed");
   }
 }
