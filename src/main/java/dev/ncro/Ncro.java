@@ -305,6 +305,14 @@ public final class Ncro {
                       registry, config.discovery(), config.cache().latencyAlpha())))
           : null;
       new CredentialWatcher(registry, prober).schedule(housekeeping);
+      if (!config.server().access().clients().isEmpty()) {
+        // Client credential files, rotated under ncro (README "Rotation"): a stat each per second.
+        housekeeping.scheduleWithFixedDelay(
+            config.server().access()::refreshClients,
+            0,
+            CredentialWatcher.PERIOD.toMillis(),
+            TimeUnit.MILLISECONDS);
+      }
       housekeeping.scheduleWithFixedDelay(
           () -> {
             try {

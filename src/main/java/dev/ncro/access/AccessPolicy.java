@@ -33,11 +33,11 @@ public final class AccessPolicy {
   private final List<Cidr> allow;
   private final List<Cidr> adminAllow;
   private final List<Cidr> trustedProxies;
-  private final List<ClientCredential> clients;
+  private final List<ClientEntry> clients;
 
   public AccessPolicy(
       List<Cidr> allow,
-      List<ClientCredential> clients,
+      List<? extends ClientEntry> clients,
       List<Cidr> adminAllow,
       List<Cidr> trustedProxies) {
     this.allow = List.copyOf(allow);
@@ -58,8 +58,21 @@ public final class AccessPolicy {
     return trustedProxies;
   }
 
-  public List<ClientCredential> clients() {
+  public List<ClientEntry> clients() {
     return clients;
+  }
+
+  /**
+   * Re-reads the client credential files that changed (see {@link ClientEntry#refresh()}); true
+   * when some entry now accepts another credential. Called once a second by the housekeeping
+   * thread when there are clients.
+   */
+  public boolean refreshClients() {
+    boolean changed = false;
+    for (ClientEntry e : clients) {
+      changed |= e.refresh();
+    }
+    return changed;
   }
 
   /**
@@ -141,8 +154,8 @@ public final class AccessPolicy {
       return false;
     }
     boolean match = false;
-    for (ClientCredential c : clients) {
-      byte[] expected = switch (c) {
+    for (ClientEntry e : clients) {
+      byte[] expected = switch (e.current()) {
         case ClientCredential.Basic b -> basic ? b.digest() : null;
         case ClientCredential.Bearer t -> basic ? null : t.digest();
       };

@@ -3,6 +3,7 @@ package dev.ncro.config;
 import dev.ncro.access.AccessPolicy;
 import dev.ncro.access.Cidr;
 import dev.ncro.access.ClientCredential;
+import dev.ncro.access.ClientEntry;
 import dev.ncro.narinfo.NixPublicKey;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -180,8 +181,8 @@ final class ConfigBinder {
    * or a bearer token ({@code bearer_token_file}). The files are read now, so an unreadable one
    * stops start-up (and {@code --check}) instead of locking every client out later.
    */
-  private List<ClientCredential> clients(List<?> list) {
-    List<ClientCredential> out = new ArrayList<>();
+  private List<ClientEntry> clients(List<?> list) {
+    List<ClientEntry> out = new ArrayList<>();
     for (int i = 0; i < list.size(); i++) {
       String path = "server.clients[" + i + "]";
       Map<String, Object> c = f.section(list.get(i), path, CLIENT);
@@ -201,7 +202,13 @@ final class ConfigBinder {
         String file = f.string(c, "bearer_token_file", path + ".bearer_token_file");
         String token = secret(file, path + ".bearer_token_file");
         if (token != null) {
-          out.add(ClientCredential.bearer(token));
+          out.add(followed(
+              path,
+              ClientCredential.bearer(token),
+              new CredentialFile<>(
+                  "bearer_token_file",
+                  Path.of(file),
+                  p -> ClientCredential.bearer(CredentialFiles.secret(p)))));
         }
       } else if (basic) {
         String user = f.string(c, "username", path + ".username");
@@ -215,13 +222,44 @@ final class ConfigBinder {
         }
         String password = secret(file, path + ".password_file");
         if (password != null && !user.isEmpty() && user.indexOf(':') < 0) {
-          out.add(ClientCredential.basic(user, password));
+          out.add(followed(
+              path,
+              ClientCredential.basic(user, password),
+              new CredentialFile<>(
+                  "password_file",
+                  Path.of(file),
+                  p -> ClientCredential.basic(user, CredentialFiles.secret(p)))));
         }
       } else {
         f.problem(path, "needs username and password_file, or bearer_token_file");
       }
     }
     return out;
+  }
+
+  /** A client credential that follows its file, except in a build-time check (no files read). */
+  private ClientEntry followed(
+      String path, ClientCredential initial, CredentialFile<ClientCredential> file) {
+    if (!readSecretFiles) {
+      return initial;
+    }
+    FollowedFile<ClientCredential> followed = new FollowedFile<>(path, file, initial);
+    return new ClientEntry() {
+      @Override
+      public ClientCredential current() {
+        return followed.current();
+      }
+
+      @Override
+      public boolean refresh() {
+        return followed.refresh();
+      }
+
+      @Override
+      public String toString() {
+        return followed.current().toString();
+      }
+    };
   }
 
   private String secret(String file, String path) {

@@ -9,6 +9,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import dev.ncro.config.Config;
 import dev.ncro.config.ConfigLoader;
+import dev.ncro.support.Await;
 import dev.ncro.support.Closer;
 import dev.ncro.support.ListeningSockets;
 import dev.ncro.support.NcroHarness;
@@ -25,6 +26,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
@@ -224,6 +226,47 @@ class AccessControlIT {
             "ncro_client_rejected_total{reason=\"missing_credentials\"} 4.0",
             "ncro_client_rejected_total{reason=\"bad_credentials\"} 6.0");
     assertThat(m + String.join("\n", requestLog())).doesNotContain("correct horse", "t0ken");
+  }
+
+  @Test
+  void aRotatedClientPasswordOrTokenTakesEffectWithoutARestart() throws Exception {
+    Path pw = Files.writeString(dir.resolve("ci.pw"), "old horse\n");
+    Path token = Files.writeString(dir.resolve("robot.token"), "t0ken-1\n");
+    start("""
+        clients:
+          - username: ci
+            password_file: "%s"
+          - bearer_token_file: "%s"
+        """.formatted(pw, token));
+    String path = "/" + hash + ".narinfo";
+    assertThat(get(ADMIN, path, "Authorization", basic("ci", "old horse")).statusCode())
+        .isEqualTo(200);
+
+    Path next = dir.resolve("ci.pw.new");
+    Files.writeString(next, "new horse\n");
+    Files.move(next, pw, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    Files.writeString(token, "t0ken-2\n");
+    Await.until("the new password and token accepted", () -> {
+      try {
+        return get(ADMIN, path, "Authorization", basic("ci", "new horse")).statusCode() == 200
+            && get(ADMIN, path, "Authorization", "Bearer t0ken-2").statusCode() == 200;
+      } catch (Exception e) {
+        return false;
+      }
+    });
+    assertThat(get(ADMIN, path, "Authorization", basic("ci", "old horse")).statusCode())
+        .isEqualTo(401);
+    assertThat(get(ADMIN, path, "Authorization", "Bearer t0ken-1").statusCode()).isEqualTo(401);
+
+    // A broken rewrite locks nobody out: the last good token stays valid.
+    Files.writeString(token, "");
+    Await.until(
+        "the broken file reported",
+        () ->
+            logged.list.stream().anyMatch(e -> e.getFormattedMessage().contains("cannot be used")));
+    assertThat(get(ADMIN, path, "Authorization", "Bearer t0ken-2").statusCode()).isEqualTo(200);
+    assertThat(String.join("\n", requestLog()))
+        .doesNotContain("old horse", "new horse", "t0ken-1", "t0ken-2");
   }
 
   @Test

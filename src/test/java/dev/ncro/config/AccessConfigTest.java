@@ -2,10 +2,15 @@ package dev.ncro.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ncro.access.AccessPolicy;
+import dev.ncro.access.AccessPolicy.Scope;
 import dev.ncro.access.Cidr;
+import dev.ncro.access.Rejection;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,6 +43,28 @@ class AccessConfigTest {
     assertThat(a.clients().toString())
         .as("no secret in a printed config")
         .doesNotContain("s3cret", "tok-123");
+  }
+
+  @Test
+  void clientCredentialsFollowTheirFiles() throws Exception {
+    Path token = Files.writeString(dir.resolve("robot"), "tok-1\n");
+    AccessPolicy a = YamlConfigs.load(
+            "server:\n  clients:\n    - bearer_token_file: \"" + token + "\"\n")
+        .server()
+        .access();
+    InetAddress local = InetAddress.getLoopbackAddress();
+    assertThat(a.check(local, List.of(), "Bearer tok-1", Scope.CACHE)).isNull();
+    assertThat(a.refreshClients()).as("first look, same token").isFalse();
+
+    Files.writeString(token, "tok-22\n");
+    assertThat(a.check(local, List.of(), "Bearer tok-22", Scope.CACHE))
+        .as("not before a refresh")
+        .isEqualTo(Rejection.BAD_CREDENTIALS);
+    assertThat(a.refreshClients()).isTrue();
+    assertThat(a.check(local, List.of(), "Bearer tok-22", Scope.CACHE)).isNull();
+    assertThat(a.check(local, List.of(), "Bearer tok-1", Scope.CACHE))
+        .isEqualTo(Rejection.BAD_CREDENTIALS);
+    assertThat(a.clients().toString()).doesNotContain("tok-");
   }
 
   @Test

@@ -238,7 +238,8 @@ class PostgresFleetIT extends WithPostgresFleet {
           Duration.ofSeconds(30),
           () -> fleet.hasRoute(h));
       Await.until("the store is up", () -> status(a).contains("\"state\":\"up\""));
-      assertThat(logs.lines()).anyMatch(l -> l.contains("database password file changed"));
+      assertThat(logs.lines())
+          .anyMatch(l -> l.contains("credential file changed") && l.contains("cache.postgresql"));
       String everything = status(a)
           + PostgresFleet.text(a.get("/metrics").body())
           + String.join("\n", logs.lines());

@@ -1,0 +1,94 @@
+package dev.ncro.config;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a {@link CredentialFile} holds, kept current: {@link #refresh()} looks at the file (one
+ * {@code stat}) and reads it again only when its modification time, size or inode changed (a
+ * rewrite, a file renamed over it, a Kubernetes or systemd symlink swap). Readers take
+ * {@link #current()}, a volatile read, and never touch the file system. A file that is now missing
+ * or malformed is logged once per change, without its content, and the last good value kept.
+ *
+ * <p>Used for every secret ncro may have rotated under it: upstream credentials, the database
+ * password, client credentials.
+ */
+public final class FollowedFile<T> {
+  private static final Logger log = LoggerFactory.getLogger(FollowedFile.class);
+
+  /** One version of the file; null fields when it cannot be seen. */
+  private record Stamp(FileTime modified, long size, Object key) {}
+
+  private final String owner;
+  private final CredentialFile<T> file;
+  private volatile T current;
+  private Stamp seen; // guarded by this
+
+  /**
+   * {@code owner}: whose file it is, for the log ("upstream https://...", "cache.postgresql");
+   * {@code initial}: what start-up read. The file is not stamped now: it may have changed since,
+   * so the first {@link #refresh()} reads it once more (and changes nothing if it is the same).
+   */
+  public FollowedFile(String owner, CredentialFile<T> file, T initial) {
+    this.owner = owner;
+    this.file = file;
+    this.current = initial;
+  }
+
+  public T current() {
+    return current;
+  }
+
+  public CredentialFile<T> file() {
+    return file;
+  }
+
+  /** Reads the file again if it changed; true when {@link #current()} now holds something else. */
+  public synchronized boolean refresh() {
+    Stamp now;
+    try {
+      BasicFileAttributes a = Files.readAttributes(file.path(), BasicFileAttributes.class);
+      now = new Stamp(a.lastModifiedTime(), a.size(), a.fileKey());
+    } catch (IOException e) {
+      now = new Stamp(null, -1, null);
+    }
+    if (now.equals(seen)) {
+      return false;
+    }
+    boolean first = seen == null;
+    seen = now;
+    T next;
+    try {
+      next = file.read();
+    } catch (IOException e) {
+      log.atWarn()
+          .setMessage("credential file changed but cannot be used; keeping the last good value")
+          .addKeyValue("for", owner)
+          .addKeyValue("problem", e.getMessage())
+          .log();
+      return false;
+    }
+    if (next.equals(current)) {
+      return false; // touched, or rewritten with the same secret
+    }
+    current = next;
+    log.atInfo()
+        .setMessage(
+            first
+                ? "credential file changed since start-up; using what it holds now"
+                : "credential file changed; using what it holds now")
+        .addKeyValue("for", owner)
+        .addKeyValue("file", file.path())
+        .log();
+    return true;
+  }
+
+  @Override
+  public String toString() {
+    return "FollowedFile[" + owner + ", " + file + "]";
+  }
+}
