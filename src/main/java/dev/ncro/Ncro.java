@@ -221,6 +221,8 @@ public final class Ncro {
           config.cache().negativeTtl(), NEGATIVE_ENTRIES, clock, routes.negatives());
       Metrics metrics = new Metrics(registry, store::count);
       StoreMetrics.register(metrics.registry(), routes.status());
+      metrics.credentialFiles(
+          registry, config.server().access(), routes.status()::unusablePasswordFiles);
       RecentRaces recent = new RecentRaces(RECENT_RACES);
       LearnedRoutes learned = null;
       MeshNode mesh = null;

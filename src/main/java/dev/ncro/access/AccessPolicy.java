@@ -62,6 +62,15 @@ public final class AccessPolicy {
     return clients;
   }
 
+  /** How many client entries run on a last good credential because their file's change was unusable. */
+  public int unusableClientFiles() {
+    int n = 0;
+    for (ClientEntry e : clients) {
+      n += e.usable() ? 0 : 1;
+    }
+    return n;
+  }
+
   /**
    * Re-reads the client credential files that changed (see {@link ClientEntry#refresh()}); true
    * when some entry now accepts another credential. Called once a second by the housekeeping

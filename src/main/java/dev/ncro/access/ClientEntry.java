@@ -13,4 +13,9 @@ public interface ClientEntry {
   default boolean refresh() {
     return false;
   }
+
+  /** False while its file's last change could not be used (the last good credential stays). */
+  default boolean usable() {
+    return true;
+  }
 }

@@ -256,6 +256,11 @@ final class ConfigBinder {
       }
 
       @Override
+      public boolean usable() {
+        return followed.usable();
+      }
+
+      @Override
       public String toString() {
         return followed.current().toString();
       }

@@ -26,6 +26,7 @@ public final class FollowedFile<T> {
   private final String owner;
   private final CredentialFile<T> file;
   private volatile T current;
+  private volatile boolean usable = true;
   private Stamp seen; // guarded by this
 
   /**
@@ -47,6 +48,14 @@ public final class FollowedFile<T> {
     return file;
   }
 
+  /**
+   * False while the file's last change could not be used (missing, empty, malformed): ncro runs on
+   * the last good value, but a restart would now fail. {@code ncro_credential_files_unusable}.
+   */
+  public boolean usable() {
+    return usable;
+  }
+
   /** Reads the file again if it changed; true when {@link #current()} now holds something else. */
   public synchronized boolean refresh() {
     Stamp now;
@@ -65,6 +74,7 @@ public final class FollowedFile<T> {
     try {
       next = file.read();
     } catch (IOException e) {
+      usable = false;
       log.atWarn()
           .setMessage("credential file changed but cannot be used; keeping the last good value")
           .addKeyValue("for", owner)
@@ -72,6 +82,7 @@ public final class FollowedFile<T> {
           .log();
       return false;
     }
+    usable = true;
     if (next.equals(current)) {
       return false; // touched, or rewritten with the same secret
     }

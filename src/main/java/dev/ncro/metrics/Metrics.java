@@ -1,5 +1,6 @@
 package dev.ncro.metrics;
 
+import dev.ncro.access.AccessPolicy;
 import dev.ncro.access.Rejection;
 import dev.ncro.limit.FifoLimiter;
 import dev.ncro.narinfo.CacheFileKind;
@@ -74,6 +75,31 @@ public final class Metrics {
   static final String[] RELAY_MODES = {"splice", "copy"};
 
   static final String[] FALLBACK_OUTCOMES = {"found", "absent", "unavailable"};
+
+  /**
+   * {@code ncro_credential_files_unusable{kind}}: credential files whose last change could not be
+   * used (missing, empty, malformed). ncro runs on the last good value, but its next start would
+   * fail on the file, which is worth an alert before that restart. {@code database}: the route
+   * store's count (the store registers its own series; this one is about files, for all kinds).
+   */
+  public void credentialFiles(
+      UpstreamRegistry upstreams, AccessPolicy access, IntSupplier database) {
+    GaugeWithCallback.builder()
+        .name("ncro_credential_files_unusable")
+        .help(
+            "Credential files whose last change could not be used (the last good value stays in use; a restart would fail), by kind")
+        .labelNames("kind")
+        .callback(cb -> {
+          cb.call(
+              upstreams.allWithFallback().stream()
+                  .filter(u -> !u.credentialFileUsable())
+                  .count(),
+              "upstream");
+          cb.call(access.unusableClientFiles(), "client");
+          cb.call(database.getAsInt(), "database");
+        })
+        .register(registry);
+  }
 
   public Metrics(UpstreamRegistry upstreams, IntSupplier routeEntries) {
     cacheHits = Counter.builder()

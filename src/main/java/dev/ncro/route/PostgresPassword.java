@@ -46,6 +46,11 @@ final class PostgresPassword implements HikariCredentialsProvider {
     return Credentials.of(user.isEmpty() ? null : user, password.isEmpty() ? null : password);
   }
 
+  /** False while the password file's last change could not be used (the last good one stays). */
+  boolean usable() {
+    return file == null || file.usable();
+  }
+
   /** The password new connections use now. */
   String current() {
     return file == null ? fixed : file.current();

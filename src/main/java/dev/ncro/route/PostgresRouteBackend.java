@@ -646,6 +646,11 @@ public final class PostgresRouteBackend implements RouteBackend, StoreStatus {
     return failedReads.get();
   }
 
+  @Override
+  public int unusablePasswordFiles() {
+    return password.usable() ? 0 : 1;
+  }
+
   /** Sends what is queued (when the database answers), then closes the pool. */
   @Override
   public void close() {

@@ -48,6 +48,14 @@ public interface StoreStatus {
   /** Lookups that failed or timed out and were counted as misses (the request raced instead). */
   long failedReads();
 
+  /**
+   * 1 while the database password file's last change could not be used (the last good password
+   * stays in use, but a restart would fail on it); 0 otherwise and for stores without one.
+   */
+  default int unusablePasswordFiles() {
+    return 0;
+  }
+
   /** A local file: always up, nothing queued (its writes are synchronous), nothing dropped. */
   static StoreStatus local(String kind, String location) {
     return new StoreStatus() {

@@ -35,6 +35,11 @@ final class ReloadingAuth implements RequestAuth {
     return file.current().source();
   }
 
+  /** False while the file's last change could not be used ({@link FollowedFile#usable()}). */
+  boolean usable() {
+    return file.usable();
+  }
+
   /**
    * Reads the file again if it changed. True when requests now carry other credentials than
    * before, so the upstream is worth probing at once (an UNAUTHORIZED upstream comes back only

@@ -175,6 +175,14 @@ public final class Upstream {
     return auth instanceof ReloadingAuth r ? r.source() : config.credentials().source();
   }
 
+  /**
+   * False while its credential file's last change could not be used: requests carry the last
+   * good credentials, but a restart would fail on the file.
+   */
+  public boolean credentialFileUsable() {
+    return !(auth instanceof ReloadingAuth r) || r.usable();
+  }
+
   /** Scheme, host and port (always explicit): where its credentials may be sent, and nowhere else. */
   public String origin() {
     return origin;

@@ -265,6 +265,11 @@ class AccessControlIT {
         () ->
             logged.list.stream().anyMatch(e -> e.getFormattedMessage().contains("cannot be used")));
     assertThat(get(ADMIN, path, "Authorization", "Bearer t0ken-2").statusCode()).isEqualTo(200);
+    metricsAuth = new String[] {"Authorization", "Bearer t0ken-2"};
+    assertThat(get(ADMIN, "/metrics", metricsAuth).body())
+        .contains("ncro_credential_files_unusable{kind=\"client\"} 1.0")
+        .contains("ncro_credential_files_unusable{kind=\"upstream\"} 0.0")
+        .contains("ncro_credential_files_unusable{kind=\"database\"} 0.0");
     assertThat(String.join("\n", requestLog()))
         .doesNotContain("old horse", "new horse", "t0ken-1", "t0ken-2");
   }

@@ -240,6 +240,22 @@ class PostgresFleetIT extends WithPostgresFleet {
       Await.until("the store is up", () -> status(a).contains("\"state\":\"up\""));
       assertThat(logs.lines())
           .anyMatch(l -> l.contains("credential file changed") && l.contains("cache.postgresql"));
+
+      // A broken rewrite: new connections keep the last good password, and the metric tells.
+      Files.writeString(fleet.passwordFile, "");
+      pg.sql(
+          "postgres",
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '"
+              + fleet.database + "'");
+      String h2 = TestNarinfo.hash(72);
+      publish(72);
+      assertThat(a.get("/" + h2 + ".narinfo").statusCode()).isEqualTo(200);
+      Await.until(
+          "a route reached the database on the last good password",
+          Duration.ofSeconds(30),
+          () -> fleet.hasRoute(h2));
+      assertThat(PostgresFleet.text(a.get("/metrics").body()))
+          .contains("ncro_credential_files_unusable{kind=\"database\"} 1.0");
       String everything = status(a)
           + PostgresFleet.text(a.get("/metrics").body())
           + String.join("\n", logs.lines());

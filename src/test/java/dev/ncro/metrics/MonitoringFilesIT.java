@@ -55,7 +55,7 @@ class MonitoringFilesIT {
   @Test
   void promtoolAcceptsTheRulesAndTheirTestsPass() throws Exception {
     assertThat(promtool(dir, "check", "rules", RULES.toString()))
-        .contains("SUCCESS: 14 rules found");
+        .contains("SUCCESS: 15 rules found");
     Files.copy(RULES, dir.resolve("prometheus-alerts.yaml"));
     Files.copy(RULE_TESTS, dir.resolve("alerts-test.yaml"));
     assertThat(promtool(dir, "test", "rules", "alerts-test.yaml")).contains("SUCCESS");

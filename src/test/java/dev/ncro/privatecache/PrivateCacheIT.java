@@ -258,6 +258,15 @@ class PrivateCacheIT {
             .anyMatch(l -> l.contains("cannot be used") && l.contains("empty")));
     assertServesTheCache(); // the NARs are fetched again, with the last good token
     assertThat(upstreamStatus(0).get("state").asText()).isEqualTo("active");
+    assertThat(metric("ncro_credential_files_unusable{kind=\"upstream\"}")).isEqualTo(1);
+    Files.writeString(token, rotated + "\n");
+    Await.until("the file usable again", () -> {
+      try {
+        return metric("ncro_credential_files_unusable{kind=\"upstream\"}") == 0;
+      } catch (Exception e) {
+        return false;
+      }
+    });
   }
 
   @Test
