@@ -180,6 +180,7 @@ public final class StatusReport {
     g.writeStringField("state_reason", s.stateReason());
     g.writeStringField("auth", u.auth().scheme());
     g.writeStringField("credentials_from", u.credentialSource());
+    g.writeStringField("credentials_file", u.credentialFileState());
     g.writeNumberField("tls_handshakes", s.tlsHandshakes());
     ProxyServer via = proxy.forUrl(u.endpoint());
     g.writeStringField("proxy", via == null ? "none" : via.display()); // never its credentials

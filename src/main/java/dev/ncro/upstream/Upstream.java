@@ -180,7 +180,18 @@ public final class Upstream {
    * good credentials, but a restart would fail on the file.
    */
   public boolean credentialFileUsable() {
-    return !(auth instanceof ReloadingAuth r) || r.usable();
+    return !credentialFileState().equals("unusable");
+  }
+
+  /**
+   * For {@code /status}: "none" without a credential file, "ok", or "unusable" while its last
+   * change could not be used (see {@link #credentialFileUsable()}).
+   */
+  public String credentialFileState() {
+    if (!(auth instanceof ReloadingAuth r)) {
+      return "none";
+    }
+    return r.usable() ? "ok" : "unusable";
   }
 
   /** Scheme, host and port (always explicit): where its credentials may be sent, and nowhere else. */

@@ -249,6 +249,7 @@ class PrivateCacheIT {
     assertServesTheCache();
     assertThat(logs.lines()).anyMatch(l -> l.contains("credential file changed"));
     assertThat(upstreamStatus(0).get("credentials_from").asText()).isEqualTo("bearer_token_file");
+    assertThat(upstreamStatus(0).get("credentials_file").asText()).isEqualTo("ok");
 
     // A broken rewrite is reported and changes nothing: the last good token stays in use.
     Files.writeString(token, "");
@@ -259,6 +260,7 @@ class PrivateCacheIT {
     assertServesTheCache(); // the NARs are fetched again, with the last good token
     assertThat(upstreamStatus(0).get("state").asText()).isEqualTo("active");
     assertThat(metric("ncro_credential_files_unusable{kind=\"upstream\"}")).isEqualTo(1);
+    assertThat(upstreamStatus(0).get("credentials_file").asText()).isEqualTo("unusable");
     Files.writeString(token, rotated + "\n");
     Await.until("the file usable again", () -> {
       try {
