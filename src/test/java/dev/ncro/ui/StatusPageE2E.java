@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ncro.config.Config;
+import dev.ncro.config.ConfigLoader;
 import dev.ncro.config.DiscoveryConfig;
 import dev.ncro.config.OutboundProxy;
 import dev.ncro.discovery.DiscoveredCaches;
@@ -301,6 +303,41 @@ class StatusPageE2E {
         assertThat(page.eval(busyRow + ".querySelector('[data-field=errors]').innerText")
                 .asText())
             .contains("throttled");
+      }
+    }
+  }
+
+  @Test
+  void anUnusableCredentialFileIsShownUnderItsUpstream() throws Exception {
+    try (TestUpstream up = TestUpstream.start()) {
+      Path token = Files.writeString(dir.resolve("token"), "tok-1\n");
+      Config c = ConfigLoader.load(
+          """
+          server:
+            listen: "127.0.0.1:0"
+          cache:
+            db_path: "%s"
+            probe_interval: 1h
+          upstreams:
+            - url: "%s"
+              bearer_token_file: "%s"
+          """.formatted(dir.resolve("c.db"), up.uri(), token), "test.yaml", Map.of());
+      try (NcroHarness n = NcroHarness.start(c);
+          Chromium page = Chromium.open(n.uri("/"), dir.resolve("chromium"))) {
+        String row = "document.querySelector('#upstreams tr[data-upstream=\"" + up.uri() + "\"]')";
+        page.waitFor(row + " !== null", WAIT, TEXT);
+        assertThat(page.eval(row + ".querySelector('[data-field=state]').innerText")
+                .asText())
+            .doesNotContain("credential file");
+        Files.writeString(token, ""); // a rotation gone wrong: ncro keeps the last good token
+        page.waitFor(
+            row + ".querySelector('[data-field=state]').innerText.includes('credential file')",
+            WAIT,
+            TEXT);
+        assertThat(page.eval(row + ".querySelector('[data-field=state]').innerText")
+                .asText())
+            .contains("credential file changed but unusable")
+            .doesNotContain("tok-1");
       }
     }
   }
