@@ -75,6 +75,14 @@ final class PostgresFleet {
     return open.keep(h);
   }
 
+  /** Ends every session of this fleet's role, as a failover or the pool's max lifetime would. */
+  void dropSessions() throws SQLException {
+    pg.sql(
+        "postgres",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + database
+            + "'");
+  }
+
   /** Whether the shared table holds a route for {@code hash} (what every node can read). */
   boolean hasRoute(String hash) {
     return exists("SELECT 1 FROM ncro_routes WHERE hash = ?", hash);

@@ -225,10 +225,7 @@ class PostgresFleetIT extends WithPostgresFleet {
           fleet.passwordFile,
           StandardCopyOption.ATOMIC_MOVE,
           StandardCopyOption.REPLACE_EXISTING);
-      pg.sql(
-          "postgres",
-          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '"
-              + fleet.database + "'");
+      fleet.dropSessions();
 
       String h = TestNarinfo.hash(71);
       publish(71);
@@ -243,10 +240,7 @@ class PostgresFleetIT extends WithPostgresFleet {
 
       // A broken rewrite: new connections keep the last good password, and the metric tells.
       Files.writeString(fleet.passwordFile, "");
-      pg.sql(
-          "postgres",
-          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '"
-              + fleet.database + "'");
+      fleet.dropSessions();
       String h2 = TestNarinfo.hash(72);
       publish(72);
       assertThat(a.get("/" + h2 + ".narinfo").statusCode()).isEqualTo(200);

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.util.Credentials;
 import dev.ncro.config.CredentialFile;
+import dev.ncro.support.FileTimes;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -14,11 +14,6 @@ import org.junit.jupiter.api.io.TempDir;
 class PostgresPasswordTest {
   @TempDir
   Path dir;
-
-  private static void bumpTime(Path p) throws Exception {
-    Files.setLastModifiedTime(
-        p, FileTime.fromMillis(Files.getLastModifiedTime(p).toMillis() + 2_000));
-  }
 
   @Test
   void newConnectionsGetTheRotatedPasswordAndBadFilesKeepTheLastGoodOne() throws Exception {
@@ -30,11 +25,11 @@ class PostgresPasswordTest {
     assertThat(c.getPassword()).isEqualTo("old-pw-1");
 
     Files.writeString(file, "new-pw-2\n");
-    bumpTime(file);
+    FileTimes.bump(file);
     assertThat(p.getCredentials().getPassword()).isEqualTo("new-pw-2");
 
     Files.writeString(file, "");
-    bumpTime(file);
+    FileTimes.bump(file);
     assertThat(p.getCredentials().getPassword()).as("an empty file").isEqualTo("new-pw-2");
     Files.delete(file);
     assertThat(p.getCredentials().getPassword()).as("a missing file").isEqualTo("new-pw-2");

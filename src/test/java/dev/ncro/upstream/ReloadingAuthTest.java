@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncro.config.Config;
 import dev.ncro.config.ConfigLoader;
+import dev.ncro.support.FileTimes;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -43,12 +44,6 @@ class ReloadingAuthTest {
             .encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
   }
 
-  /** Moves the modification time on, as a rewrite a second later would (some file systems keep whole seconds). */
-  private static void bumpTime(Path p) throws Exception {
-    Files.setLastModifiedTime(
-        p, FileTime.fromMillis(Files.getLastModifiedTime(p).toMillis() + 2_000));
-  }
-
   @Test
   void aRotatedTokenIsUsedAfterTheNextRefreshAndOnlyThen() throws Exception {
     Path tok = Files.writeString(dir.resolve("token"), "first\n");
@@ -59,14 +54,14 @@ class ReloadingAuthTest {
     assertThat(auth.refresh()).as("unchanged").isFalse();
 
     Files.writeString(tok, "second\n");
-    bumpTime(tok);
+    FileTimes.bump(tok);
     assertThat(header(u)).as("requests never read the file").isEqualTo("Bearer first");
     assertThat(auth.refresh()).isTrue();
     assertThat(header(u)).isEqualTo("Bearer second");
     assertThat(auth.toString()).doesNotContain("second");
 
     // Touched or rewritten with the same secret: nothing changes, nothing to probe.
-    bumpTime(tok);
+    FileTimes.bump(tok);
     assertThat(auth.refresh()).isFalse();
     assertThat(header(u)).isEqualTo("Bearer second");
   }
@@ -94,7 +89,7 @@ class ReloadingAuthTest {
     auth.refresh();
 
     Files.writeString(tok, "");
-    bumpTime(tok);
+    FileTimes.bump(tok);
     assertThat(auth.refresh()).isFalse();
     assertThat(header(u)).isEqualTo("Bearer good");
 
@@ -123,7 +118,7 @@ class ReloadingAuthTest {
         netrc,
         "machine other.example.com password x\n"
             + "machine cache.example.com login bob password pw\n");
-    bumpTime(netrc);
+    FileTimes.bump(netrc);
     assertThat(auth.refresh()).isTrue();
     assertThat(header(u)).isEqualTo(basic("bob", "pw"));
     assertThat(u.credentialSource()).isEqualTo("netrc_file line 2");
