@@ -89,7 +89,7 @@ stdenv.mkDerivation (finalAttrs: {
     install -Dm644 target/ncro.jar $out/share/ncro/ncro.jar
     install -Dm644 -t $out/share/ncro contrib/prometheus-alerts.yaml contrib/grafana-dashboard.json
     makeWrapper ${lib.getExe' jdk21_headless "java"} $out/bin/ncro \
-      --set-default NCRO_JAVA_OPTS "-Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError" \
+      --set-default NCRO_JAVA_OPTS "-Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -XX:TrimNativeHeapInterval=5000" \
       --add-flags "\$NCRO_JAVA_OPTS" \
       --add-flags "-jar $out/share/ncro/ncro.jar"
 

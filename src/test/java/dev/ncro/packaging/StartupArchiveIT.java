@@ -34,8 +34,11 @@ class StartupArchiveIT {
   private static final Path ROOT =
       Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
   /** The NixOS module's default jvmOptions before the archive's. */
-  private static final List<String> JVM =
-      List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError");
+  private static final List<String> JVM = List.of(
+      "-Xmx256m",
+      "-XX:+UseSerialGC",
+      "-XX:+ExitOnOutOfMemoryError",
+      "-XX:TrimNativeHeapInterval=5000");
 
   /** The archive options of bin/ncro, the NixOS module and contrib/ncro.service. */
   private static List<String> archiveFlags(Path archive) {
