@@ -32,8 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Upstreams behind a forward proxy, as on a network whose only way out is {@code https_proxy}:
- * real tinyproxy (CONNECT tunnels, absolute-URL forwarding, Basic proxy credentials) and real Dante
- * (SOCKS5). Each cache (real nginx) admits only {@link ForwardProxy#OUTGOING}, the address the
+ * real tinyproxy (CONNECT tunnels, absolute-URL forwarding, Basic proxy credentials), real Dante
+ * (SOCKS5) and real microsocks (SOCKS5 with a username and password). Each cache (real nginx) admits only {@link ForwardProxy#OUTGOING}, the address the
  * proxy connects from, so a cache that answers proves the request went through the proxy; the one
  * reached directly ({@code no_proxy}) admits only 127.0.0.1. After every test the log, {@code
  * /status} and {@code /metrics} are scanned for the proxy's password.
@@ -269,5 +269,34 @@ class ForwardProxyIT {
     assertServesTheCache();
     assertThat(proxy.log())
         .anySatisfy(l -> assertThat(l).contains("tcp/connect").contains("127.0.0.1." + n.port()));
+  }
+
+  @Test
+  void socks5hWithCredentialsTunnelsAnHttpsCache() throws Exception {
+    ForwardProxy proxy = open.keep(ForwardProxy.socks5(PROXY_USER, PROXY_PASSWORD));
+    Nginx n = tlsCache(ForwardProxy.OUTGOING);
+    start(
+        n.httpsUri("localhost"),
+        true,
+        Map.of("all_proxy", proxy.url("socks5h", PROXY_USER + ":" + PROXY_PASSWORD)));
+    awaitState("active");
+    assertServesTheCache();
+    // socks5h: the proxy was given the name and resolved it.
+    assertThat(proxy.log())
+        .anySatisfy(l -> assertThat(l).contains("connected to localhost:" + n.port()));
+    assertThat(upstreamStatus().get("proxy").asText()).isEqualTo(proxy.url("socks5h", null));
+  }
+
+  @Test
+  void aSocksProxyRefusingOurCredentialsMakesTheCacheUnavailableNotAbsent() throws Exception {
+    ForwardProxy proxy = open.keep(ForwardProxy.socks5(PROXY_USER, PROXY_PASSWORD));
+    Nginx n = tlsCache(ForwardProxy.OUTGOING);
+    start(
+        n.httpsUri("localhost"),
+        true,
+        Map.of("all_proxy", proxy.url("socks5h", PROXY_USER + ":wrong-" + PROXY_PASSWORD)));
+    assertThat(get("/" + hashes.get(0) + ".narinfo").statusCode()).isEqualTo(503);
+    assertThat(n.accessLog()).isEmpty();
+    assertThat(proxy.log()).as("no tunnel opened").isEmpty();
   }
 }

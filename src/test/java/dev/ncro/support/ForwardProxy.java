@@ -10,7 +10,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A real forward proxy on a loopback port: tinyproxy (Debian {@code tinyproxy}: HTTP, {@code
- * CONNECT}, Basic proxy credentials) or Dante (Debian {@code dante-server}: SOCKS5). Either makes
+ * CONNECT}, Basic proxy credentials), Dante (Debian {@code dante-server}: SOCKS5) or microsocks
+ * (Debian {@code microsocks}: SOCKS5 with a username and password, RFC 1929). Each makes
  * its outgoing connections from {@link #OUTGOING}, 127.0.0.2, so a cache that admits only that
  * address is reachable through the proxy and nowhere else: a request that arrived went through it.
  */
@@ -20,6 +21,7 @@ public final class ForwardProxy implements AutoCloseable {
 
   private static final Path TINYPROXY = Path.of("/usr/bin/tinyproxy");
   private static final Path DANTED = Path.of("/usr/sbin/danted");
+  private static final Path MICROSOCKS = Path.of("/usr/bin/microsocks");
 
   private final Process process;
   private final Path dir;
@@ -85,6 +87,34 @@ public final class ForwardProxy implements AutoCloseable {
     return started(p, dir, port);
   }
 
+  /**
+   * microsocks, SOCKS5 demanding {@code user} and {@code password} (Dante's username method
+   * checks system accounts). It logs a line per tunnel it opened ("connected to HOST:PORT"), none
+   * for a client it refused.
+   */
+  public static ForwardProxy socks5(String user, String password)
+      throws IOException, InterruptedException {
+    require(MICROSOCKS, "microsocks");
+    Path dir = Files.createTempDirectory("ncro-microsocks");
+    int port = ChildProcesses.freeLoopbackPort();
+    Process p = new ProcessBuilder(
+            MICROSOCKS.toString(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            String.valueOf(port),
+            "-b",
+            OUTGOING,
+            "-u",
+            user,
+            "-P",
+            password)
+        .redirectErrorStream(true)
+        .redirectOutput(dir.resolve("proxy.log").toFile())
+        .start();
+    return started(p, dir, port);
+  }
+
   private static ForwardProxy started(Process p, Path dir, int port)
       throws IOException, InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -97,7 +127,8 @@ public final class ForwardProxy implements AutoCloseable {
       }
     }
     p.destroyForcibly().waitFor();
-    String out = Files.readString(dir.resolve("stdout.log"));
+    Path stdout = dir.resolve("stdout.log");
+    String out = Files.readString(Files.exists(stdout) ? stdout : dir.resolve("proxy.log"));
     ChildProcesses.deleteTree(dir);
     throw new IOException("the proxy did not start on port " + port + ":\n" + out);
   }
@@ -118,7 +149,8 @@ public final class ForwardProxy implements AutoCloseable {
     return scheme + "://" + (userInfo == null ? "" : userInfo + "@") + "127.0.0.1:" + port;
   }
 
-  /** The proxy's log so far (tinyproxy: one line per connection and per request). */
+  /** The proxy's log so far (tinyproxy: one line per connection and per request; Dante and
+   * microsocks: one per tunnel). */
   public List<String> log() throws IOException {
     Path log = dir.resolve("proxy.log");
     return Files.exists(log) ? Files.readAllLines(log) : List.of();
