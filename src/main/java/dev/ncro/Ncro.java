@@ -307,6 +307,24 @@ public final class Ncro {
                       registry, config.discovery(), config.cache().latencyAlpha())))
           : null;
       new CredentialWatcher(registry, prober).schedule(housekeeping);
+      // The OS bundle and ca_files, changed under ncro (README "Rotation"): a stat each per
+      // second once HTTPS is in use; a change probes every upstream at once.
+      housekeeping.scheduleWithFixedDelay(
+          () -> {
+            try {
+              if (trust.refresh()) {
+                registry.allWithFallback().forEach(prober::probeNow);
+              }
+            } catch (RuntimeException e) {
+              log.atWarn()
+                  .setMessage("checking the TLS trust files failed")
+                  .addKeyValue("error", String.valueOf(e))
+                  .log();
+            }
+          },
+          CredentialWatcher.PERIOD.toMillis(),
+          CredentialWatcher.PERIOD.toMillis(),
+          TimeUnit.MILLISECONDS);
       if (!config.server().access().clients().isEmpty()) {
         // Client credential files, rotated under ncro (README "Rotation"): a stat each per second.
         housekeeping.scheduleWithFixedDelay(

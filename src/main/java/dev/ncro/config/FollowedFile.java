@@ -1,9 +1,6 @@
 package dev.ncro.config;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.FileTime;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,14 +17,11 @@ import org.slf4j.LoggerFactory;
 public final class FollowedFile<T> {
   private static final Logger log = LoggerFactory.getLogger(FollowedFile.class);
 
-  /** One version of the file; null fields when it cannot be seen. */
-  private record Stamp(FileTime modified, long size, Object key) {}
-
   private final String owner;
   private final CredentialFile<T> file;
   private volatile T current;
   private volatile boolean usable = true;
-  private Stamp seen; // guarded by this
+  private FileStamp seen; // guarded by this
 
   /**
    * {@code owner}: whose file it is, for the log ("upstream https://...", "cache.postgresql");
@@ -58,13 +52,7 @@ public final class FollowedFile<T> {
 
   /** Reads the file again if it changed; true when {@link #current()} now holds something else. */
   public synchronized boolean refresh() {
-    Stamp now;
-    try {
-      BasicFileAttributes a = Files.readAttributes(file.path(), BasicFileAttributes.class);
-      now = new Stamp(a.lastModifiedTime(), a.size(), a.fileKey());
-    } catch (IOException e) {
-      now = new Stamp(null, -1, null);
-    }
+    FileStamp now = FileStamp.of(file.path());
     if (now.equals(seen)) {
       return false;
     }

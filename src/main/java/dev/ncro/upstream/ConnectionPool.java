@@ -20,6 +20,7 @@ import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
@@ -78,7 +79,7 @@ final class ConnectionPool {
   ConnectionPool(
       Transport transport,
       URI url,
-      SslContext ssl,
+      Supplier<SslContext> ssl,
       Duration connectTimeout,
       Runnable onHandshake,
       ProxyRoute route) {
@@ -105,7 +106,7 @@ final class ConnectionPool {
               ch.pipeline().addLast("proxy", tunnel); // first: TLS runs inside the tunnel
             }
             if (https) {
-              SslHandler tls = ssl.newHandler(ch.alloc(), host, port);
+              SslHandler tls = ssl.get().newHandler(ch.alloc(), host, port);
               tls.setHandshakeTimeoutMillis(connectTimeout.toMillis());
               SSLEngine engine = tls.engine();
               SSLParameters params = engine.getSSLParameters();

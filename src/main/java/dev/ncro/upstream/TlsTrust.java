@@ -1,5 +1,6 @@
 package dev.ncro.upstream;
 
+import dev.ncro.config.FileStamp;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -17,10 +18,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
 import org.slf4j.Logger;
@@ -40,6 +43,13 @@ import org.slf4j.LoggerFactory;
  * <p>One context per distinct {@code ca_file}: contexts hold session caches, so sharing them keeps
  * TLS session resumption working across pools.
  *
+ * <p>Followed while running ({@link #refresh}, once a second on the housekeeping thread): when the
+ * OS bundle or a {@code ca_file} changes (one {@code stat} each: a company's new root CA rolled out
+ * by {@code update-ca-certificates} or configuration management, a cache's certificate re-issued
+ * by a new internal CA), the contexts built on it are rebuilt and new connections use them;
+ * connections already open keep the trust they were verified with. A file that is now unreadable
+ * or holds no certificate keeps the last good trust, logged once per change.
+ *
  * <p>Loaded off the start-up path: parsing the JDK store and the bundle (about 280 certificates)
  * and loading the BoringSSL library took 0.7 to 1 s of a 2.5 s start on a 2-core machine
  * (class-load timeline, {@code bench/first/run}), and an HTTP-only configuration needs none of
@@ -52,11 +62,25 @@ public final class TlsTrust {
   static final Path DEBIAN_BUNDLE = Path.of("/etc/ssl/certs/ca-certificates.crt");
   private final Optional<Path> bundle;
   private final String providerName;
-  private final ConcurrentHashMap<Optional<Path>, SslContext> contexts = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Optional<Path>, Trusted> contexts = new ConcurrentHashMap<>();
   /** The system certificates and the engine; null until the load starts. */
   private volatile CompletableFuture<Loaded> loaded;
 
-  private record Loaded(List<X509Certificate> system, SslProvider provider) {}
+  /** {@code bundleStamp}: the OS bundle's version the system certificates were read from. */
+  private record Loaded(
+      List<X509Certificate> system, SslProvider provider, FileStamp bundleStamp) {}
+
+  /** The context for one {@code ca_file}, and the versions of the files it was built from. */
+  private static final class Trusted {
+    final Optional<Path> caFile;
+    volatile SslContext context;
+    FileStamp caStamp; // guarded by TlsTrust.this
+    FileStamp bundleStamp; // guarded by TlsTrust.this
+
+    Trusted(Optional<Path> caFile) {
+      this.caFile = caFile;
+    }
+  }
 
   private TlsTrust(Optional<Path> bundle, String providerName) {
     this.bundle = bundle;
@@ -100,6 +124,7 @@ public final class TlsTrust {
   }
 
   private Loaded loadNow() {
+    FileStamp stamp = bundle.map(FileStamp::of).orElse(null);
     List<X509Certificate> certs = new ArrayList<>(jdkDefault());
     bundle.ifPresent(b -> {
       try {
@@ -123,7 +148,7 @@ public final class TlsTrust {
             .log();
       }
     }
-    return new Loaded(List.copyOf(certs), provider);
+    return new Loaded(List.copyOf(certs), provider, stamp);
   }
 
   /** The bundle Nix would use: NIX_SSL_CERT_FILE, then SSL_CERT_FILE, then the Debian/NixOS path. */
@@ -155,32 +180,25 @@ public final class TlsTrust {
     }
   }
 
-  /** The client context for an upstream with {@code caFile} (null: system trust only). */
-  public SslContext context(Path caFile) {
-    return contexts.computeIfAbsent(Optional.ofNullable(caFile), this::build);
+  /**
+   * The client context for an upstream with {@code caFile} (null: system trust only), as it is
+   * now: a pool asks for every new connection, so a rebuilt context ({@link #refresh}) is used
+   * from the next connection on.
+   */
+  public Supplier<SslContext> context(Path caFile) {
+    Trusted t = contexts.computeIfAbsent(Optional.ofNullable(caFile), this::first);
+    return () -> t.context;
   }
 
-  private SslContext build(Optional<Path> caFile) {
+  private Trusted first(Optional<Path> caFile) {
     Loaded trust = loaded();
+    Trusted t = new Trusted(caFile);
+    synchronized (this) {
+      t.caStamp = caFile.map(FileStamp::of).orElse(null);
+      t.bundleStamp = trust.bundleStamp();
+    }
     try {
-      KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
-      ks.load(null, null);
-      int i = 0;
-      for (X509Certificate c : trust.system()) {
-        ks.setCertificateEntry("system-" + i++, c);
-      }
-      if (caFile.isPresent()) {
-        for (X509Certificate c : read(caFile.get())) {
-          ks.setCertificateEntry("ca-file-" + i++, c);
-        }
-      }
-      TrustManagerFactory tmf =
-          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-      tmf.init(ks);
-      return SslContextBuilder.forClient()
-          .sslProvider(trust.provider())
-          .trustManager(tmf)
-          .build();
+      t.context = build(trust, caFile);
     } catch (IOException | GeneralSecurityException e) {
       // ca_file was checked at start-up; it changed or vanished since.
       throw new IllegalStateException(
@@ -188,6 +206,104 @@ public final class TlsTrust {
               + e.getMessage(),
           e);
     }
+    return t;
+  }
+
+  /**
+   * Looks at the OS bundle and every {@code ca_file} in use, one {@code stat} each, and rebuilds
+   * the contexts whose files changed. Returns true when some context changed (the caller probes
+   * the upstreams at once: one that failed its TLS handshake may now pass). Does nothing before
+   * the first HTTPS connection loaded the trust.
+   */
+  public synchronized boolean refresh() {
+    CompletableFuture<Loaded> l = loaded;
+    if (l == null || !l.isDone() || l.isCompletedExceptionally()) {
+      return false;
+    }
+    Loaded trust = l.join();
+    if (bundle.isPresent()) {
+      FileStamp now = FileStamp.of(bundle.get());
+      if (!now.equals(trust.bundleStamp())) {
+        trust = reloadBundle(trust, now);
+      }
+    }
+    boolean changed = false;
+    for (Trusted t : contexts.values()) {
+      FileStamp ca = t.caFile.map(FileStamp::of).orElse(null);
+      if (Objects.equals(ca, t.caStamp) && Objects.equals(trust.bundleStamp(), t.bundleStamp)) {
+        continue;
+      }
+      t.caStamp = ca;
+      t.bundleStamp = trust.bundleStamp();
+      try {
+        t.context = build(trust, t.caFile);
+        changed = true;
+        log.atInfo()
+            .setMessage("TLS trust changed; new upstream connections use it")
+            .addKeyValue("ca_file", t.caFile.map(Path::toString).orElse("none"))
+            .addKeyValue("bundle", bundle.map(Path::toString).orElse("none"))
+            .log();
+      } catch (IOException | GeneralSecurityException e) {
+        log.atWarn()
+            .setMessage("TLS trust changed but cannot be used; keeping the last good one")
+            .addKeyValue("ca_file", t.caFile.map(Path::toString).orElse("none"))
+            .addKeyValue("problem", e.getMessage())
+            .log();
+      }
+    }
+    return changed;
+  }
+
+  /** The system certificates read again from a changed OS bundle; the old ones if it is unusable. */
+  private Loaded reloadBundle(Loaded old, FileStamp now) {
+    Path b = bundle.orElseThrow();
+    Loaded next;
+    try {
+      List<X509Certificate> certs = new ArrayList<>(jdkDefault());
+      certs.addAll(certificates(b));
+      next = new Loaded(List.copyOf(certs), old.provider(), now);
+    } catch (IOException | GeneralSecurityException e) {
+      log.atWarn()
+          .setMessage("system CA bundle changed but cannot be read; keeping the last good one")
+          .addKeyValue("path", b)
+          .addKeyValue("problem", e.getMessage())
+          .log();
+      next = new Loaded(old.system(), old.provider(), now); // stamped: logged once per change
+    }
+    loaded = CompletableFuture.completedFuture(next);
+    return next;
+  }
+
+  private static SslContext build(Loaded trust, Optional<Path> caFile)
+      throws IOException, GeneralSecurityException {
+    KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
+    ks.load(null, null);
+    int i = 0;
+    for (X509Certificate c : trust.system()) {
+      ks.setCertificateEntry("system-" + i++, c);
+    }
+    if (caFile.isPresent()) {
+      for (X509Certificate c : certificates(caFile.get())) {
+        ks.setCertificateEntry("ca-file-" + i++, c);
+      }
+    }
+    TrustManagerFactory tmf =
+        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(ks);
+    return SslContextBuilder.forClient()
+        .sslProvider(trust.provider())
+        .trustManager(tmf)
+        .build();
+  }
+
+  /** {@link #read}, refusing a file without any certificate (empty, or caught mid-write). */
+  private static List<X509Certificate> certificates(Path pem)
+      throws IOException, GeneralSecurityException {
+    List<X509Certificate> certs = read(pem);
+    if (certs.isEmpty()) {
+      throw new IOException(pem + " holds no certificate");
+    }
+    return certs;
   }
 
   private static List<X509Certificate> jdkDefault() {

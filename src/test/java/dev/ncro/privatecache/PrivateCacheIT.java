@@ -390,6 +390,39 @@ class PrivateCacheIT {
   }
 
   @Test
+  void aCaFileReplacedUnderNcroIsFollowedWithoutARestart() throws Exception {
+    // The cache's certificate comes from a new company CA; ncro's ca_file still holds the old one.
+    TestCa next = TestCa.create(dir.resolve("next-ca"), "ncro test CA, next");
+    Nginx n = open.keep(Nginx.tls(next.issue(List.of("localhost"), List.of()), serveCache()));
+    Path caFile = dir.resolve("company-ca.pem");
+    Files.copy(ca.certificate(), caFile);
+    start(upstream(n.httpsUri("localhost"), "    ca_file: \"" + caFile + "\"\n"), "");
+    awaitState(0, "certificate_error");
+    assertThat(get("/" + hashes.get(0) + ".narinfo").statusCode()).isEqualTo(503);
+
+    // A half-written file (no certificate yet) keeps the last good trust and is reported.
+    Files.writeString(caFile, "-----BEGIN CERT");
+    Await.until(
+        "the unusable file reported",
+        () -> logs.lines().stream()
+            .anyMatch(l -> l.contains("TLS trust changed but cannot be used")));
+    assertThat(upstreamStatus(0).get("state").asText()).isEqualTo("certificate_error");
+
+    // The new CA rolled out the way configuration management does it: renamed over the old file.
+    // Probes run once an hour here: only the change's own probe brings the upstream back.
+    Path staged = dir.resolve("company-ca.pem.new");
+    Files.writeString(
+        staged, Files.readString(ca.certificate()) + Files.readString(next.certificate()));
+    Files.move(staged, caFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    awaitState(0, "active");
+    assertServesTheCache();
+    assertThat(logs.lines())
+        .anySatisfy(l -> assertThat(l)
+            .contains("TLS trust changed; new upstream connections use it")
+            .contains(caFile.toString()));
+  }
+
+  @Test
   void certificateProblemsAreAVisibleStateWithTheReason() throws Exception {
     Nginx n = nginx(serveCache());
     TestCa.ServerCert wrongHost = ca.issue(List.of("wrong.example"), List.of());
