@@ -222,7 +222,10 @@ public final class Ncro {
       Metrics metrics = new Metrics(registry, store::count);
       StoreMetrics.register(metrics.registry(), routes.status());
       metrics.credentialFiles(
-          registry, config.server().access(), routes.status()::unusablePasswordFiles);
+          registry,
+          config.server().access(),
+          routes.status()::unusablePasswordFiles,
+          trust::unusableCaFiles);
       RecentRaces recent = new RecentRaces(RECENT_RACES);
       LearnedRoutes learned = null;
       MeshNode mesh = null;

@@ -81,9 +81,11 @@ public final class Metrics {
    * used (missing, empty, malformed). ncro runs on the last good value, but its next start would
    * fail on the file, which is worth an alert before that restart. {@code database}: the route
    * store's count (the store registers its own series; this one is about files, for all kinds).
+   * {@code ca}: upstreams' {@code ca_file}s (not secrets, but followed the same way, and a start
+   * fails on them the same way).
    */
   public void credentialFiles(
-      UpstreamRegistry upstreams, AccessPolicy access, IntSupplier database) {
+      UpstreamRegistry upstreams, AccessPolicy access, IntSupplier database, IntSupplier ca) {
     GaugeWithCallback.builder()
         .name("ncro_credential_files_unusable")
         .help(
@@ -97,6 +99,7 @@ public final class Metrics {
               "upstream");
           cb.call(access.unusableClientFiles(), "client");
           cb.call(database.getAsInt(), "database");
+          cb.call(ca.getAsInt(), "ca");
         })
         .register(registry);
   }

@@ -74,6 +74,9 @@ public final class TlsTrust {
   private static final class Trusted {
     final Optional<Path> caFile;
     volatile SslContext context;
+    /** False while the last change of its files could not be used. */
+    volatile boolean usable = true;
+
     FileStamp caStamp; // guarded by TlsTrust.this
     FileStamp bundleStamp; // guarded by TlsTrust.this
 
@@ -237,6 +240,7 @@ public final class TlsTrust {
       t.bundleStamp = trust.bundleStamp();
       try {
         t.context = build(trust, t.caFile);
+        t.usable = true;
         changed = true;
         log.atInfo()
             .setMessage("TLS trust changed; new upstream connections use it")
@@ -244,6 +248,7 @@ public final class TlsTrust {
             .addKeyValue("bundle", bundle.map(Path::toString).orElse("none"))
             .log();
       } catch (IOException | GeneralSecurityException e) {
+        t.usable = false;
         log.atWarn()
             .setMessage("TLS trust changed but cannot be used; keeping the last good one")
             .addKeyValue("ca_file", t.caFile.map(Path::toString).orElse("none"))
@@ -252,6 +257,16 @@ public final class TlsTrust {
       }
     }
     return changed;
+  }
+
+  /**
+   * How many {@code ca_file}s in use changed into something ncro cannot use (it runs on the last
+   * good trust; a restart would fail on the file): {@code ncro_credential_files_unusable{kind="ca"}}.
+   */
+  public int unusableCaFiles() {
+    return (int) contexts.values().stream()
+        .filter(t -> t.caFile.isPresent() && !t.usable)
+        .count();
   }
 
   /** The system certificates read again from a changed OS bundle; the old ones if it is unusable. */

@@ -407,6 +407,7 @@ class PrivateCacheIT {
         () -> logs.lines().stream()
             .anyMatch(l -> l.contains("TLS trust changed but cannot be used")));
     assertThat(upstreamStatus(0).get("state").asText()).isEqualTo("certificate_error");
+    assertThat(metric("ncro_credential_files_unusable{kind=\"ca\"}")).isEqualTo(1);
 
     // The new CA rolled out the way configuration management does it: renamed over the old file.
     // Probes run once an hour here: only the change's own probe brings the upstream back.
@@ -420,6 +421,7 @@ class PrivateCacheIT {
         .anySatisfy(l -> assertThat(l)
             .contains("TLS trust changed; new upstream connections use it")
             .contains(caFile.toString()));
+    assertThat(metric("ncro_credential_files_unusable{kind=\"ca\"}")).isZero();
   }
 
   @Test

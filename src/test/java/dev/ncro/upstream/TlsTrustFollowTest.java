@@ -72,6 +72,7 @@ class TlsTrustFollowTest {
     FileTimes.bump(caFile);
     assertThat(trust.refresh()).isFalse();
     assertThat(withCa.get()).as("the last good trust").isSameAs(second);
+    assertThat(trust.unusableCaFiles()).isEqualTo(1);
 
     Files.writeString(bundle, pem(roots.get(0), roots.get(3)));
     FileTimes.bump(bundle);
@@ -80,5 +81,12 @@ class TlsTrustFollowTest {
     assertThat(withCa.get())
         .as("rebuilt on the new bundle, its ca_file still unusable: kept")
         .isSameAs(second);
+    assertThat(trust.unusableCaFiles()).isEqualTo(1);
+
+    Files.writeString(caFile, pem(roots.get(1)));
+    FileTimes.bump(caFile);
+    assertThat(trust.refresh()).isTrue();
+    assertThat(withCa.get()).isNotSameAs(second);
+    assertThat(trust.unusableCaFiles()).isZero();
   }
 }
