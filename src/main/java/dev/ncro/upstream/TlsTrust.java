@@ -78,7 +78,8 @@ public final class TlsTrust {
     volatile boolean usable = true;
 
     FileStamp caStamp; // guarded by TlsTrust.this
-    FileStamp bundleStamp; // guarded by TlsTrust.this
+    /** The system certificates it was built on (by identity: a bundle read anew is a new list). */
+    List<X509Certificate> system; // guarded by TlsTrust.this
 
     Trusted(Optional<Path> caFile) {
       this.caFile = caFile;
@@ -198,7 +199,7 @@ public final class TlsTrust {
     Trusted t = new Trusted(caFile);
     synchronized (this) {
       t.caStamp = caFile.map(FileStamp::of).orElse(null);
-      t.bundleStamp = trust.bundleStamp();
+      t.system = trust.system();
     }
     try {
       t.context = build(trust, caFile);
@@ -233,11 +234,11 @@ public final class TlsTrust {
     boolean changed = false;
     for (Trusted t : contexts.values()) {
       FileStamp ca = t.caFile.map(FileStamp::of).orElse(null);
-      if (Objects.equals(ca, t.caStamp) && Objects.equals(trust.bundleStamp(), t.bundleStamp)) {
+      if (Objects.equals(ca, t.caStamp) && trust.system() == t.system) {
         continue;
       }
       t.caStamp = ca;
-      t.bundleStamp = trust.bundleStamp();
+      t.system = trust.system();
       try {
         t.context = build(trust, t.caFile);
         t.usable = true;
@@ -283,7 +284,8 @@ public final class TlsTrust {
           .addKeyValue("path", b)
           .addKeyValue("problem", e.getMessage())
           .log();
-      next = new Loaded(old.system(), old.provider(), now); // stamped: logged once per change
+      // Stamped, so logged once per change; the same certificates, so no context is rebuilt.
+      next = new Loaded(old.system(), old.provider(), now);
     }
     loaded = CompletableFuture.completedFuture(next);
     return next;
