@@ -266,7 +266,8 @@ public final class Ncro {
           mesh == null ? null : mesh::status,
           narinfo.races(),
           routes.status(),
-          config.proxy());
+          config.proxy(),
+          trust);
       NarRouter nars = new NarRouter(registry, store);
       CacheFileRouter files = new CacheFileRouter(
           registry,

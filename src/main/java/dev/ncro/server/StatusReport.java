@@ -13,6 +13,7 @@ import dev.ncro.route.RouteStore;
 import dev.ncro.route.StoreStatus;
 import dev.ncro.router.RecentRaces;
 import dev.ncro.upstream.FailureKind;
+import dev.ncro.upstream.TlsTrust;
 import dev.ncro.upstream.Upstream;
 import dev.ncro.upstream.UpstreamRegistry;
 import dev.ncro.upstream.UpstreamStats;
@@ -43,10 +44,12 @@ public final class StatusReport {
   private final FifoLimiter raceLimit;
   private final StoreStatus store;
   private final OutboundProxy proxy;
+  private final TlsTrust trust;
 
   /**
    * {@code raceLimit}: the router's race limiter, shown as {@code races} (null leaves that out);
-   * {@code store}: the route store's state, shown as {@code store} and in {@code /health}.
+   * {@code store}: the route store's state, shown as {@code store} and in {@code /health};
+   * {@code trust}: whose {@code ca_file}s' state each upstream shows.
    */
   public StatusReport(
       String version,
@@ -59,8 +62,10 @@ public final class StatusReport {
       Supplier<MeshNode.Status> mesh,
       FifoLimiter raceLimit,
       StoreStatus store,
-      OutboundProxy proxy) {
+      OutboundProxy proxy,
+      TlsTrust trust) {
     this.proxy = proxy;
+    this.trust = trust;
     this.raceLimit = raceLimit;
     this.store = store;
     this.mesh = mesh;
@@ -125,14 +130,14 @@ public final class StatusReport {
       g.writeArrayFieldStart("upstreams");
       long now = System.nanoTime();
       for (Upstream u : upstreams.all()) {
-        upstream(g, u, now, proxy);
+        upstream(g, u, now, proxy, trust);
       }
       g.writeEndArray();
       // The fallback cache apart from the upstreams: it is not raced, so wins and priority mean
       // nothing for it; null when none is configured.
       if (upstreams.fallback().isPresent()) {
         g.writeFieldName("fallback_cache");
-        upstream(g, upstreams.fallback().get(), now, proxy);
+        upstream(g, upstreams.fallback().get(), now, proxy, trust);
       } else {
         g.writeNullField("fallback_cache");
       }
@@ -169,7 +174,8 @@ public final class StatusReport {
         + ": routing from memory and races";
   }
 
-  private static void upstream(JsonGenerator g, Upstream u, long nowNanos, OutboundProxy proxy)
+  private static void upstream(
+      JsonGenerator g, Upstream u, long nowNanos, OutboundProxy proxy, TlsTrust trust)
       throws IOException {
     UpstreamStats s = u.stats();
     g.writeStartObject();
@@ -181,6 +187,7 @@ public final class StatusReport {
     g.writeStringField("auth", u.auth().scheme());
     g.writeStringField("credentials_from", u.credentialSource());
     g.writeStringField("credentials_file", u.credentialFileState());
+    g.writeStringField("ca_file", trust.caFileState(u.caFile()));
     g.writeNumberField("tls_handshakes", s.tlsHandshakes());
     ProxyServer via = proxy.forUrl(u.endpoint());
     g.writeStringField("proxy", via == null ? "none" : via.display()); // never its credentials

@@ -261,6 +261,18 @@ public final class TlsTrust {
   }
 
   /**
+   * For {@code /status}: "none" without a {@code ca_file}, "ok", or "unusable" while its last change
+   * could not be used (connections are verified against the last good trust meanwhile).
+   */
+  public String caFileState(Path caFile) {
+    if (caFile == null) {
+      return "none";
+    }
+    Trusted t = contexts.get(Optional.of(caFile));
+    return t == null || t.usable ? "ok" : "unusable";
+  }
+
+  /**
    * How many {@code ca_file}s in use changed into something ncro cannot use (it runs on the last
    * good trust; a restart would fail on the file): {@code ncro_credential_files_unusable{kind="ca"}}.
    */

@@ -87,6 +87,7 @@ class LocalCacheIT {
     assertThat(u.get("state").asText()).isEqualTo("active");
     assertThat(u.get("auth").asText()).isEqualTo("local");
     assertThat(u.get("host").asText()).isEqualTo("local");
+    assertThat(u.get("ca_file").asText()).isEqualTo("none");
     assertThat(n.ncro().store().get(h).orElseThrow().upstream()).isEqualTo(name);
 
     // The directory is read on an event loop of its own (a stalled mount must not stop the

@@ -399,6 +399,7 @@ class PrivateCacheIT {
     start(upstream(n.httpsUri("localhost"), "    ca_file: \"" + caFile + "\"\n"), "");
     awaitState(0, "certificate_error");
     assertThat(get("/" + hashes.get(0) + ".narinfo").statusCode()).isEqualTo(503);
+    assertThat(upstreamStatus(0).get("ca_file").asText()).isEqualTo("ok");
 
     // A half-written file (no certificate yet) keeps the last good trust and is reported.
     Files.writeString(caFile, "-----BEGIN CERT");
@@ -408,6 +409,7 @@ class PrivateCacheIT {
             .anyMatch(l -> l.contains("TLS trust changed but cannot be used")));
     assertThat(upstreamStatus(0).get("state").asText()).isEqualTo("certificate_error");
     assertThat(metric("ncro_credential_files_unusable{kind=\"ca\"}")).isEqualTo(1);
+    assertThat(upstreamStatus(0).get("ca_file").asText()).isEqualTo("unusable");
 
     // The new CA rolled out the way configuration management does it: renamed over the old file.
     // Probes run once an hour here: only the change's own probe brings the upstream back.
@@ -422,6 +424,7 @@ class PrivateCacheIT {
             .contains("TLS trust changed; new upstream connections use it")
             .contains(caFile.toString()));
     assertThat(metric("ncro_credential_files_unusable{kind=\"ca\"}")).isZero();
+    assertThat(upstreamStatus(0).get("ca_file").asText()).isEqualTo("ok");
   }
 
   @Test
