@@ -88,6 +88,11 @@ public final class SqliteRouteBackend implements RouteBackend {
   private volatile Connection checking;
   private volatile boolean closed;
   private int count;
+  /**
+   * Writes run so far, counted after each: a reader whose snapshot predates the count starts a new
+   * one before its lookup ({@link SqliteReaders}).
+   */
+  private volatile long commits;
 
   /** The writer connection and its statements, prepared once. */
   private static final class Writer {
@@ -434,7 +439,13 @@ public final class SqliteRouteBackend implements RouteBackend {
   }
 
   private <T> T read(SqlWork<SqliteReaders.Reader, T> work) {
-    SqliteReaders.Reader r = borrow();
+    SqliteReaders.Reader r;
+    try {
+      r = borrow();
+    } catch (SQLException e) {
+      onFailure(e);
+      throw new RouteStoreException.Unchecked("route database: " + e.getMessage(), e);
+    }
     try {
       return work.run(r);
     } catch (SQLException e) {
@@ -446,11 +457,11 @@ public final class SqliteRouteBackend implements RouteBackend {
   }
 
   /** A reader of the current pool; waits out a switch to a fresh file. */
-  private SqliteReaders.Reader borrow() {
+  private SqliteReaders.Reader borrow() throws SQLException {
     try {
       for (; ; ) {
         SqliteReaders pool = readers;
-        SqliteReaders.Reader r = pool.borrow();
+        SqliteReaders.Reader r = pool.borrow(commits);
         if (r != null) {
           return r;
         }
@@ -470,7 +481,12 @@ public final class SqliteRouteBackend implements RouteBackend {
   private <T> T write(SqlWork<Writer, T> work) {
     lock.lock();
     try {
-      return work.run(writer);
+      try {
+        return work.run(writer);
+      } finally {
+        commits++; // under the lock: the only writer of the field
+        readers.endIdleSnapshots();
+      }
     } catch (SQLException e) {
       onFailure(e);
       throw new RouteStoreException.Unchecked("route database: " + e.getMessage(), e);
