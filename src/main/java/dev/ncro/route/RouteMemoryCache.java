@@ -101,6 +101,22 @@ final class RouteMemoryCache {
     });
   }
 
+  /**
+   * Replaces the route for {@code r.hash()} if memory holds one (a route raced again after it
+   * expired or was invalidated): a stale route left in memory would be found first and raced
+   * again at every lookup. Adds nothing otherwise.
+   */
+  void replaceIfPresent(Route r) {
+    long now = clock.millis();
+    byHash.asMap().computeIfPresent(r.hash(), (hash, old) -> {
+      unindex(old.route);
+      if (r.narUrl() != null) {
+        byNarUrl.put(r.narUrl(), r);
+      }
+      return new Entry(r, now);
+    });
+  }
+
   void remove(String hash) {
     byHash.asMap().computeIfPresent(hash, (h, old) -> {
       unindex(old.route);

@@ -16,8 +16,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Design notes. Recency for LRU eviction is tracked in memory and written back in batches by
  * {@link #flushRecency()} (called periodically and at close), so a cache hit never costs a database
- * write. A new route is made visible in memory by {@link #cache} at once and written by {@link #put}
- * later, off the request path; concurrent writes share one transaction (see {@link #put}).
+ * write. A new route is made visible by {@link #cache} at once and written by {@link #put} later,
+ * off the request path; concurrent writes share one transaction (see {@link #put}).
  *
  * <p>Invalidation wins over a late write. A NAR 404 from the routed upstream invalidates the route
  * while the write of that very route may still be queued (the narinfo was answered milliseconds
@@ -29,9 +29,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * and checks after its write instead (invalidate sets the tombstone before it removes, so one of the
  * two always sees the other).
  *
- * <p>A route made visible by {@link #cache} is also held in {@link #unwritten} until {@link #put}
- * has written it: the memory layer admits by frequency (docs/decisions.md §13) and may drop a new,
- * once-used route at once, and the NAR request that follows its narinfo must still find it.
+ * <p>A route made visible by {@link #cache} is held in {@link #unwritten} until {@link #put} has
+ * written it, so the NAR request that follows its narinfo finds it; it does not enter the memory
+ * layer then. A new route enters memory like any other, when the database has served it twice soon
+ * ({@link Doorkeeper}). Putting every new route in memory, where it lived for thousands of later
+ * routes, had each one promoted to the old generation and dropped there: a fresh ncro learning
+ * 300 000 routes reached 300 MiB of RSS against 190 MiB now (docs/benchmarks.md, "Twelfth
+ * session"). Nix asks for a path's narinfo once per closure (it caches narinfos itself), so a new
+ * route's next use is usually another client's, and a database read serves it.
  */
 public final class RouteStore implements AutoCloseable {
   /** Longer than any queued write waits; invalidations are rare (a NAR 404 on the routed upstream). */
@@ -109,7 +114,7 @@ public final class RouteStore implements AutoCloseable {
     if (route.narUrl() != null) {
       unwrittenByNarUrl.put(route.narUrl(), route);
     }
-    memory.put(route);
+    memory.replaceIfPresent(route);
     if (invalidatedSince(route)) {
       forgetUnwritten(route);
       memory.remove(route.hash());
@@ -143,7 +148,7 @@ public final class RouteStore implements AutoCloseable {
       List<Route> routes = new ArrayList<>(batch.size());
       for (Pending p : batch) {
         if (!invalidatedSince(p.route)) {
-          memory.put(p.route);
+          memory.replaceIfPresent(p.route); // over an older one a lookup may have read meanwhile
           routes.add(p.route);
         }
       }

@@ -89,7 +89,7 @@ class LoopSafetyIT {
 
     // A plain client's request races and stores the route...
     assertThat(b.get("/" + h + ".narinfo").statusCode()).isEqualTo(200);
-    Await.until("the route is stored", () -> b.ncro().store().getCached(h) != null);
+    Await.until("the route is stored", () -> b.ncro().store().get(h).isPresent());
     int spyBefore = requestsFor(spy, h).size();
     int otherBefore = requestsFor(other, h).size();
     // ...which a request at the limit is then served from, without a request upstream,

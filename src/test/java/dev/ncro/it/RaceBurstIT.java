@@ -87,7 +87,8 @@ class RaceBurstIT {
       }
     }
     for (String h : hashes) {
-      assertThat(n.ncro().store().getCached(h).upstream()).isEqualTo(near.uri().toString());
+      assertThat(n.ncro().store().get(h).orElseThrow().upstream())
+          .isEqualTo(near.uri().toString());
     }
   }
 }

@@ -222,6 +222,32 @@ class RouteStoreTest {
   }
 
   @Test
+  void aNewRouteIsLeftToTheDatabaseUntilReadAgainAndReplacesAStaleOneInMemory() throws Exception {
+    MutableClock clock = new MutableClock();
+    try (RouteStore s = RouteStore.open(dir.resolve("n.db"), 100, 10, clock)) {
+      Route first = route(hash(1), clock.millis(), 1_000);
+      s.cache(first);
+      assertThat(s.getCached(hash(1))).as("visible before its write").isSameAs(first);
+      s.put(first);
+      // Learned once, used once so far: the database keeps it, memory is for routes in use.
+      assertThat(s.getCached(hash(1))).as("written: left to the database").isNull();
+      assertThat(s.get(hash(1))).map(Route::hash).contains(hash(1));
+      assertThat(s.get(hash(1))).map(Route::hash).contains(hash(1));
+      assertThat(s.getCached(hash(1))).as("read again soon: in memory").isNotNull();
+
+      // It expires and is raced again: the new route replaces the stale one in memory at once
+      // (left there, the stale one would be found first, and raced, at every lookup).
+      clock.advance(2_000);
+      Route again = route(hash(1), clock.millis(), 60_000);
+      s.cache(again);
+      assertThat(s.getCached(hash(1))).isSameAs(again);
+      assertThat(s.byNarUrl(again.narUrl())).containsSame(again);
+      s.put(again);
+      assertThat(s.getCached(hash(1))).isSameAs(again);
+    }
+  }
+
+  @Test
   void aDatabaseReadEntersMemoryAtItsSecondRead() throws Exception {
     MutableClock clock = new MutableClock();
     Path path = dir.resolve("r.db");
@@ -277,7 +303,7 @@ class RouteStoreTest {
       Route fresh = route(hash(1), clock.millis(), 60_000); // a new race after the invalidation
       s.cache(fresh);
       s.put(fresh);
-      assertThat(s.get(hash(1))).contains(fresh);
+      assertThat(s.get(hash(1))).get().usingRecursiveComparison().isEqualTo(fresh);
       assertThat(s.count()).isEqualTo(1);
     }
   }
