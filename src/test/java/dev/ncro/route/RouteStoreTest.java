@@ -1,5 +1,7 @@
 package dev.ncro.route;
 
+import static dev.ncro.route.TestRoutes.hash;
+import static dev.ncro.route.TestRoutes.route;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -19,24 +21,6 @@ import org.junit.jupiter.api.io.TempDir;
 class RouteStoreTest {
   @TempDir
   Path dir;
-
-  private static Route route(String hash, long now, long ttl) {
-    return new Route(
-        hash,
-        "http://up",
-        12.5,
-        "nar/" + hash + ".nar.xz",
-        "sha256:f" + hash,
-        "sha256:n" + hash,
-        1234,
-        ("StorePath: /nix/store/" + hash + "-x\n").getBytes(StandardCharsets.UTF_8),
-        now,
-        now + ttl);
-  }
-
-  private static String hash(int i) {
-    return String.format("%032d", i).replace('0', 'a');
-  }
 
   @Test
   void putGetAndSurviveReopen() throws Exception {

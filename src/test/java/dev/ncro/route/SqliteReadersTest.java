@@ -2,7 +2,6 @@ package dev.ncro.route;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -99,21 +98,10 @@ class SqliteReadersTest {
   }
 
   private static Route route(String hash) {
-    long now = System.currentTimeMillis();
-    return new Route(
-        hash,
-        "http://up",
-        12.5,
-        "nar/" + hash + ".nar.xz",
-        "sha256:f" + hash,
-        "sha256:n" + hash,
-        1234,
-        ("StorePath: /nix/store/" + hash + "-x\n").getBytes(StandardCharsets.UTF_8),
-        now,
-        now + 60_000);
+    return TestRoutes.route(hash, System.currentTimeMillis(), 60_000);
   }
 
   private static String hash(int i) {
-    return String.format("%032d", i).replace('0', 'a');
+    return TestRoutes.hash(i);
   }
 }
