@@ -336,7 +336,8 @@ public final class LoadGenerator {
     String opts = System.getenv()
         .getOrDefault(
             "NCRO_JAVA_OPTS",
-            "-Xmx256m -XX:+UseSerialGC -Xss512k -XX:+ExitOnOutOfMemoryError"); // bin/ncro's
+            "-Xmx256m -XX:+UseSerialGC -Xss512k -XX:+ExitOnOutOfMemoryError"
+                + " -XX:TrimNativeHeapInterval=5000"); // bin/ncro's
     cmd.addAll(Arrays.asList(opts.trim().split("\\s+"))); // as bin/ncro runs it
     // bin/ncro runs the jar, whose manifest enables native access (epoll, SQLite); -cp needs the
     // flag.
