@@ -90,15 +90,7 @@ final class RouteMemoryCache {
 
   void put(Route r) {
     long now = clock.millis();
-    byHash.asMap().compute(r.hash(), (hash, old) -> {
-      if (old != null) {
-        unindex(old.route);
-      }
-      if (r.narUrl() != null) {
-        byNarUrl.put(r.narUrl(), r);
-      }
-      return new Entry(r, now);
-    });
+    byHash.asMap().compute(r.hash(), (hash, old) -> indexed(old, r, now));
   }
 
   /**
@@ -108,13 +100,18 @@ final class RouteMemoryCache {
    */
   void replaceIfPresent(Route r) {
     long now = clock.millis();
-    byHash.asMap().computeIfPresent(r.hash(), (hash, old) -> {
+    byHash.asMap().computeIfPresent(r.hash(), (hash, old) -> indexed(old, r, now));
+  }
+
+  /** The entry for {@code r} in place of {@code old} (or none), its NAR URL index moved with it. */
+  private Entry indexed(Entry old, Route r, long now) {
+    if (old != null) {
       unindex(old.route);
-      if (r.narUrl() != null) {
-        byNarUrl.put(r.narUrl(), r);
-      }
-      return new Entry(r, now);
-    });
+    }
+    if (r.narUrl() != null) {
+      byNarUrl.put(r.narUrl(), r);
+    }
+    return new Entry(r, now);
   }
 
   void remove(String hash) {
