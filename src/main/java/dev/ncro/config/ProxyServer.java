@@ -52,6 +52,10 @@ public record ProxyServer(Kind kind, String host, int port, String username, Str
     } catch (URISyntaxException e) {
       throw new IllegalArgumentException("not a proxy URL such as \"http://proxy.example:3128\"");
     }
+    if (u.getScheme() == null) {
+      // "://" somewhere past the start, as in "/x://y": a relative reference, not a proxy.
+      throw new IllegalArgumentException("not a proxy URL such as \"http://proxy.example:3128\"");
+    }
     String scheme = u.getScheme().toLowerCase(Locale.ROOT);
     Kind kind = switch (scheme) {
       case "http" -> Kind.HTTP;

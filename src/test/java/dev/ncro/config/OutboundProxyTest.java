@@ -84,6 +84,12 @@ class OutboundProxyTest {
         .isInstanceOfSatisfying(
             OutboundProxy.Malformed.class,
             e -> assertThat(e.getMessage()).doesNotContain("hunter2"));
+    // "://" past the start is no scheme at all (found by ConfigLoaderFuzzTest in CI).
+    assertThatThrownBy(() -> OutboundProxy.fromEnvironment(Map.of("http_proxy", "/x://y")))
+        .isInstanceOfSatisfying(OutboundProxy.Malformed.class, e -> {
+          assertThat(e.variable()).isEqualTo("http_proxy");
+          assertThat(e.getMessage()).contains("not a proxy URL");
+        });
   }
 
   @Test
