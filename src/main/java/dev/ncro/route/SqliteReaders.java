@@ -71,8 +71,8 @@ final class SqliteReaders {
     /** Ends the read transaction (sqlite-jdbc begins the next one, deferred, at once). */
     private void endSnapshot() throws SQLException {
       if (snapshotOf != -1) {
-        snapshotOf = -1;
         connection.commit();
+        snapshotOf = -1; // only once ended: a failed end is tried again at the next borrow
       }
     }
   }

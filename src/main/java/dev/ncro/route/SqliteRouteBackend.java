@@ -478,21 +478,48 @@ public final class SqliteRouteBackend implements RouteBackend {
     }
   }
 
+  /**
+   * Runs one write under the lock. The write's own outcome is what the caller sees: a failure to
+   * end the idle readers' snapshots afterwards is added to the write's error, or, after a write that
+   * committed, reported (damage detection, one warning) without turning that write into an error.
+   */
   private <T> T write(SqlWork<Writer, T> work) {
     lock.lock();
     try {
+      SQLException failure = null;
+      T result = null;
       try {
-        return work.run(writer);
+        result = work.run(writer);
+      } catch (SQLException e) {
+        failure = e;
       } finally {
         commits++; // under the lock: the only writer of the field
-        readers.endIdleSnapshots();
+        failure = endIdleSnapshots(failure);
       }
-    } catch (SQLException e) {
-      onFailure(e);
-      throw new RouteStoreException.Unchecked("route database: " + e.getMessage(), e);
+      if (failure != null) {
+        onFailure(failure);
+        throw new RouteStoreException.Unchecked("route database: " + failure.getMessage(), failure);
+      }
+      return result;
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Returns the write's failure, with this step's own added to it if both failed. */
+  private SQLException endIdleSnapshots(SQLException writeFailure) {
+    try {
+      readers.endIdleSnapshots();
+    } catch (SQLException e) {
+      if (writeFailure != null) {
+        writeFailure.addSuppressed(e);
+      } else {
+        onFailure(e);
+        log.warn(
+            "route database: a reader's snapshot could not end after a write: {}", e.getMessage());
+      }
+    }
+    return writeFailure;
   }
 
   @FunctionalInterface

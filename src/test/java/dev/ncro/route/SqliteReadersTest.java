@@ -1,6 +1,7 @@
 package dev.ncro.route;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -80,6 +81,52 @@ class SqliteReadersTest {
         assertThat(rs.getInt(2)).as("frames left in the WAL").isZero();
       }
       assertThat(b.find(hash(49))).isPresent();
+    }
+  }
+
+  @Test
+  void aReaderThatCannotEndItsSnapshotFailsAloneAndStaysInThePool() throws Exception {
+    Path db = dir.resolve("routes.db");
+    try (Connection writer = RouteDatabase.open(db, Clock.systemUTC())) {
+      insert(writer, "a");
+      SqliteReaders pool = SqliteReaders.open(db, 2);
+      try {
+        SqliteReaders.Reader broken = pool.borrow(0);
+        SqliteReaders.Reader good = pool.borrow(0);
+        assertThat(count(broken)).isEqualTo(1); // both hold a snapshot
+        assertThat(count(good)).isEqualTo(1);
+        broken.connection.close();
+        broken.giveBack();
+        good.giveBack();
+        insert(writer, "b");
+
+        assertThatThrownBy(pool::endIdleSnapshots).isInstanceOf(SQLException.class);
+        SqliteReaders.Reader first = pool.borrow(0); // no newer commit asked for: no retry
+        SqliteReaders.Reader second = pool.borrow(0);
+        SqliteReaders.Reader working = first == good ? first : second;
+        assertThat(List.of(first, second)).as("both back in the pool").contains(broken, good);
+        assertThat(count(working))
+            .as("its snapshot ended despite the other's failure")
+            .isEqualTo(2);
+        SqliteReaders.Reader failing = first == good ? second : first;
+        failing.giveBack();
+        working.giveBack();
+        // The failed end was not counted as done: asking for a later commit tries it again.
+        // The broken reader is never handed out as if its old snapshot had ended.
+        int refused = 0;
+        for (int i = 0; i < 2; i++) {
+          try {
+            SqliteReaders.Reader r = pool.borrow(1);
+            assertThat(r).isSameAs(good);
+            r.giveBack();
+          } catch (SQLException e) {
+            refused++;
+          }
+        }
+        assertThat(refused).isEqualTo(1);
+      } finally {
+        pool.retire();
+      }
     }
   }
 
