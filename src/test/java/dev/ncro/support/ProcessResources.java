@@ -1,0 +1,54 @@
+package dev.ncro.support;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.LongSupplier;
+import java.util.stream.Stream;
+
+/**
+ * What a process holds, read from {@code /proc}: the resource-stability tests compare these after
+ * a first round of traffic and after several more, so a leak of one descriptor or one thread per
+ * failure shows without any knowledge of where it would be.
+ */
+public final class ProcessResources {
+  private ProcessResources() {}
+
+  public static long descriptors(long pid) {
+    try (Stream<Path> fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+      return fds.count();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public static long threads(long pid) {
+    try {
+      return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream()
+          .filter(l -> l.startsWith("Threads:"))
+          .mapToLong(l -> Long.parseLong(l.substring("Threads:".length()).trim()))
+          .findFirst()
+          .orElseThrow();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Waits up to 20 s for {@code now} to be at most {@code first + slack} (idle connections close on
+   * their own time); the failure says where it stands.
+   */
+  public static void atMost(String what, LongSupplier now, long first, long slack)
+      throws InterruptedException {
+    try {
+      Await.until(
+          what + " at most " + (first + slack) + " (" + first + " after the first round)",
+          Duration.ofSeconds(20),
+          () -> now.getAsLong() <= first + slack);
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + "; now " + now.getAsLong(), e);
+    }
+  }
+}
