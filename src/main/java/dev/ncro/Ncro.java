@@ -202,12 +202,12 @@ public final class Ncro {
           : track(opened, LocalCacheServer.start(transport, localDirs, blocking));
       UpstreamRegistry registry = UpstreamRegistry.fromConfig(
           config, s3 == null ? u -> RequestAuth.NONE : s3::authorizer, local);
-      TlsTrust trust =
-          TlsTrust.system(System.getenv(), System.getProperty("ncro.tls.provider", ""));
+      TlsTrust trust = TlsTrust.system(env, System.getProperty("ncro.tls.provider", ""));
       // Read while the rest starts, so that the first HTTPS connection finds it ready; an
       // HTTP-only configuration reads it a few seconds later (see TlsTrust).
       boolean https = Stream.concat(registry.all().stream(), registry.fallback().stream())
-          .anyMatch(u -> "https".equals(u.endpoint().getScheme()));
+              .anyMatch(u -> "https".equals(u.endpoint().getScheme()))
+          || config.proxy().usesTls();
       if (https) {
         trust.preload();
       }

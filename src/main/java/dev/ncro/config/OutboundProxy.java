@@ -91,6 +91,12 @@ public record OutboundProxy(ProxyServer http, ProxyServer https, NoProxy noProxy
     return p == null || url.getHost() == null || noProxy.matches(url.getHost()) ? null : p;
   }
 
+  /** Whether a proxy is reached over TLS ({@code https://}): then TLS trust is needed at once. */
+  public boolean usesTls() {
+    return (http != null && http.kind() == ProxyServer.Kind.HTTPS)
+        || (https != null && https.kind() == ProxyServer.Kind.HTTPS);
+  }
+
   public boolean isEmpty() {
     return http == null && https == null;
   }

@@ -8,34 +8,44 @@ import java.util.Locale;
 
 /**
  * A forward proxy that upstream connections go through, parsed the way curl (and so Nix) reads
- * {@code https_proxy} and its siblings: no scheme means {@code http://}, no port means 1080, and
- * {@code user:password@} before the host are credentials, percent-decoded.
+ * {@code https_proxy} and its siblings: no scheme means {@code http://}, no port means 1080 (443
+ * for an {@code https://} proxy), and {@code user:password@} before the host are credentials,
+ * percent-decoded.
  *
  * <p>{@link Kind#HTTP}: an {@code https://} upstream is reached through a {@code CONNECT} tunnel,
  * a plain {@code http://} one by sending the proxy the absolute URL (as curl does; a CONNECT to
- * port 80 is refused by Squid's default rules). {@link Kind#SOCKS5} resolves the upstream's name
- * here and hands the proxy an address; {@link Kind#SOCKS5H} hands it the name.
+ * port 80 is refused by Squid's default rules). {@link Kind#HTTPS} is the same spoken over TLS to
+ * the proxy itself, checked against system trust (an {@code https://} upstream's own TLS then runs
+ * inside that). {@link Kind#SOCKS5} resolves the upstream's name here and hands the proxy an
+ * address; {@link Kind#SOCKS5H} hands it the name.
  *
  * <p>The password never leaves this record except as a {@code Proxy-Authorization} or SOCKS
  * handshake: {@link #toString()} and {@link #display()} leave it out.
  */
 public record ProxyServer(Kind kind, String host, int port, String username, String password) {
-  /** curl's default proxy port (CURL_DEFAULT_PROXY_PORT), for every proxy kind. */
-  static final int DEFAULT_PORT = 1080;
-
   public enum Kind {
-    HTTP("http"),
-    SOCKS5("socks5"),
-    SOCKS5H("socks5h");
+    HTTP("http", 1080),
+    /** HTTP proxying over TLS to the proxy. */
+    HTTPS("https", 443),
+    SOCKS5("socks5", 1080),
+    SOCKS5H("socks5h", 1080);
 
     private final String scheme;
+    private final int defaultPort;
 
-    Kind(String scheme) {
+    /** {@code defaultPort}: curl's (CURL_DEFAULT_PROXY_PORT, CURL_DEFAULT_HTTPS_PROXY_PORT). */
+    Kind(String scheme, int defaultPort) {
       this.scheme = scheme;
+      this.defaultPort = defaultPort;
     }
 
     public String scheme() {
       return scheme;
+    }
+
+    /** Whether the proxy speaks HTTP (CONNECT tunnels and absolute-URL forwarding). */
+    public boolean http() {
+      return this == HTTP || this == HTTPS;
     }
   }
 
@@ -61,13 +71,10 @@ public record ProxyServer(Kind kind, String host, int port, String username, Str
       case "http" -> Kind.HTTP;
       case "socks5" -> Kind.SOCKS5;
       case "socks5h" -> Kind.SOCKS5H;
-      case "https" ->
-        throw new IllegalArgumentException(
-            "an https:// proxy (TLS to the proxy itself) is not supported; use http://, whose"
-                + " CONNECT tunnel still carries TLS end to end to an https:// cache");
+      case "https" -> Kind.HTTPS;
       default ->
         throw new IllegalArgumentException(
-            "proxy scheme \"" + scheme + "\" is not supported (http, socks5 or socks5h)");
+            "proxy scheme \"" + scheme + "\" is not supported (http, https, socks5 or socks5h)");
     };
     if (u.getHost() == null || u.getHost().isEmpty()) {
       throw new IllegalArgumentException(
@@ -85,7 +92,7 @@ public record ProxyServer(Kind kind, String host, int port, String username, Str
       password = colon < 0 ? "" : decode(info.substring(colon + 1));
     }
     return new ProxyServer(
-        kind, host, u.getPort() > 0 ? u.getPort() : DEFAULT_PORT, user, password);
+        kind, host, u.getPort() > 0 ? u.getPort() : kind.defaultPort, user, password);
   }
 
   private static String decode(String s) {

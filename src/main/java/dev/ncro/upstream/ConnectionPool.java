@@ -12,18 +12,13 @@ import io.netty.handler.proxy.ProxyHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AttributeKey;
-import io.netty.util.NetUtil;
 import java.net.URI;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
-import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLParameters;
 
 /**
  * Keep-alive connections to one upstream (scheme, host, port). Idle connections wait in a LIFO
@@ -41,6 +36,8 @@ import javax.net.ssl.SSLParameters;
  */
 final class ConnectionPool {
   private static final int MAX_IDLE = 64;
+  /** The pipeline name of the upstream's own TLS handler (an https:// proxy's is another). */
+  private static final String TLS = "tls";
   /**
    * An idle connection the server closed sooner than this after it went idle means a short
    * keep-alive timeout (Starman's is 1 s): holding connections open there costs the server a
@@ -101,24 +98,18 @@ final class ConnectionPool {
         .handler(new ChannelInitializer<>() {
           @Override
           protected void initChannel(Channel ch) {
+            SslHandler toProxy = route.proxyTlsHandler(ch.alloc(), connectTimeout);
+            if (toProxy != null) {
+              ch.pipeline().addLast(ProxyRoute.PROXY_TLS, toProxy); // under everything else
+            }
             ProxyHandler tunnel = route.tunnelHandler(connectTimeout);
             if (tunnel != null) {
-              ch.pipeline().addLast("proxy", tunnel); // first: TLS runs inside the tunnel
+              ch.pipeline().addLast("proxy", tunnel); // before TLS: TLS runs inside the tunnel
             }
             if (https) {
-              SslHandler tls = ssl.get().newHandler(ch.alloc(), host, port);
-              tls.setHandshakeTimeoutMillis(connectTimeout.toMillis());
-              SSLEngine engine = tls.engine();
-              SSLParameters params = engine.getSSLParameters();
-              params.setEndpointIdentificationAlgorithm("HTTPS");
-              if (!NetUtil.isValidIpV4Address(host) && !NetUtil.isValidIpV6Address(host)) {
-                // Explicitly: the JDK leaves SNI out for a name without a dot ("localhost", an
-                // intranet "cache"), and a server with several certificates then picks the wrong
-                // one.
-                params.setServerNames(List.of(new SNIHostName(host)));
-              }
-              engine.setSSLParameters(params);
-              ch.pipeline().addLast("tls", tls);
+              SslHandler tls =
+                  VerifiedTls.handler(ssl.get(), ch.alloc(), host, port, connectTimeout);
+              ch.pipeline().addLast(TLS, tls);
               tls.handshakeFuture().addListener(h -> {
                 if (h.isSuccess()) {
                   onHandshake.run();
@@ -179,7 +170,7 @@ final class ConnectionPool {
     Channel ch = f.channel();
     live.incrementAndGet();
     ch.closeFuture().addListener(x -> closed(ch));
-    return route.mode() == ProxyRoute.Mode.TUNNEL ? ProxyRoute.tunnelled(f) : f;
+    return route.mode() == ProxyRoute.Mode.DIRECT ? f : route.ready(f);
   }
 
   ProxyRoute route() {
@@ -259,7 +250,7 @@ final class ConnectionPool {
           paused = true; // unreachable now: the next successful probe resumes
           return;
         }
-        SslHandler tls = f.channel().pipeline().get(SslHandler.class);
+        SslHandler tls = (SslHandler) f.channel().pipeline().get(TLS);
         if (tls == null) {
           warmed(f);
         } else {

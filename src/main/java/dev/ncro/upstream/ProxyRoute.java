@@ -1,6 +1,7 @@
 package dev.ncro.upstream;
 
 import dev.ncro.config.ProxyServer;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelPromise;
@@ -9,6 +10,8 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.proxy.HttpProxyHandler;
 import io.netty.handler.proxy.ProxyHandler;
 import io.netty.handler.proxy.Socks5ProxyHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.resolver.DefaultAddressResolverGroup;
 import io.netty.resolver.NoopAddressResolverGroup;
@@ -17,6 +20,7 @@ import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.function.Supplier;
 
 /**
  * How one pool's connections reach their target: directly, through a tunnel the proxy opens
@@ -28,6 +32,12 @@ import java.util.Base64;
  * refuses (407, 403, an unknown host) fails the connection as a {@link FailureKind#CONNECT}, and
  * TLS to the upstream starts only inside the tunnel: certificate checks and SNI are the upstream's,
  * never the proxy's.
+ *
+ * <p>An {@code https://} proxy adds TLS to the proxy itself, first in the pipeline, under
+ * everything else: verified against system trust with the proxy's own name (SNI and host name
+ * check), and complete before a connection counts as open. A proxy certificate that does not verify
+ * fails the connection as {@link FailureKind#TLS}, naming the proxy; nothing is ever sent to it in
+ * the clear.
  */
 final class ProxyRoute {
   enum Mode {
@@ -36,23 +46,36 @@ final class ProxyRoute {
     FORWARD
   }
 
-  static final ProxyRoute DIRECT = new ProxyRoute(null, Mode.DIRECT);
+  static final ProxyRoute DIRECT = new ProxyRoute(null, Mode.DIRECT, null);
+
+  /** The pipeline name of the TLS handler to an {@code https://} proxy. */
+  static final String PROXY_TLS = "proxy-tls";
 
   private final ProxyServer proxy;
   private final Mode mode;
+  /** The client context for TLS to an {@code https://} proxy; null for other proxies. */
+  private final Supplier<SslContext> proxyTls;
 
-  private ProxyRoute(ProxyServer proxy, Mode mode) {
+  private ProxyRoute(ProxyServer proxy, Mode mode, Supplier<SslContext> proxyTls) {
     this.proxy = proxy;
     this.mode = mode;
+    this.proxyTls = proxyTls;
   }
 
-  /** The route to a {@code scheme://host:port} target through {@code proxy} (null: directly). */
-  static ProxyRoute of(ProxyServer proxy, boolean https) {
+  /**
+   * The route to a {@code scheme://host:port} target through {@code proxy} (null: directly);
+   * {@code systemTrust} is asked for only when the proxy is an {@code https://} one.
+   */
+  static ProxyRoute of(
+      ProxyServer proxy, boolean https, Supplier<Supplier<SslContext>> systemTrust) {
     if (proxy == null) {
       return DIRECT;
     }
-    boolean forward = proxy.kind() == ProxyServer.Kind.HTTP && !https;
-    return new ProxyRoute(proxy, forward ? Mode.FORWARD : Mode.TUNNEL);
+    boolean forward = proxy.kind().http() && !https;
+    return new ProxyRoute(
+        proxy,
+        forward ? Mode.FORWARD : Mode.TUNNEL,
+        proxy.kind() == ProxyServer.Kind.HTTPS ? systemTrust.get() : null);
   }
 
   Mode mode() {
@@ -92,7 +115,7 @@ final class ProxyRoute {
     // Resolved here, on the event loop, as the bootstrap resolves a direct target's name.
     InetSocketAddress at = new InetSocketAddress(proxy.host(), proxy.port());
     ProxyHandler h = switch (proxy.kind()) {
-      case HTTP ->
+      case HTTP, HTTPS ->
         proxy.hasCredentials()
             ? new HttpProxyHandler(at, proxy.username(), proxy.password())
             : new HttpProxyHandler(at);
@@ -103,10 +126,22 @@ final class ProxyRoute {
   }
 
   /**
-   * {@code connected} (the TCP connection), completed only once the tunnel is open when there is
-   * one: a refusing proxy then fails it, as an unreachable upstream would.
+   * TLS to the proxy, first in the pipeline (under the tunnel and the upstream's own TLS); null
+   * unless the proxy is an {@code https://} one.
    */
-  static ChannelFuture tunnelled(ChannelFuture connected) {
+  SslHandler proxyTlsHandler(ByteBufAllocator alloc, Duration handshakeTimeout) {
+    if (proxyTls == null) {
+      return null;
+    }
+    return VerifiedTls.handler(proxyTls.get(), alloc, proxy.host(), proxy.port(), handshakeTimeout);
+  }
+
+  /**
+   * {@code connected} (the TCP connection), completed only once the connection can carry a
+   * request: TLS to an {@code https://} proxy done, and the tunnel open when there is one. A
+   * refusing proxy then fails it, as an unreachable upstream would.
+   */
+  ChannelFuture ready(ChannelFuture connected) {
     Channel ch = connected.channel();
     ChannelPromise done = ch.newPromise();
     connected.addListener(c -> {
@@ -114,21 +149,49 @@ final class ProxyRoute {
         done.setFailure(c.cause());
         return;
       }
+      SslHandler tls = (SslHandler) ch.pipeline().get(PROXY_TLS);
       ProxyHandler tunnel = ch.pipeline().get(ProxyHandler.class);
-      if (tunnel == null) {
-        done.setSuccess();
+      if (tls == null) {
+        whenTunnelled(tunnel, ch, done);
         return;
       }
-      tunnel.connectFuture().addListener(t -> {
-        if (t.isSuccess()) {
-          done.trySuccess();
+      tls.handshakeFuture().addListener(h -> {
+        if (h.isSuccess()) {
+          whenTunnelled(tunnel, ch, done);
         } else {
-          done.tryFailure(t.cause());
+          done.tryFailure(proxyTlsFailure(h.cause()));
           ch.close();
         }
       });
     });
     return done;
+  }
+
+  private static void whenTunnelled(ProxyHandler tunnel, Channel ch, ChannelPromise done) {
+    if (tunnel == null) {
+      done.trySuccess();
+      return;
+    }
+    tunnel.connectFuture().addListener(t -> {
+      if (t.isSuccess()) {
+        done.trySuccess();
+      } else {
+        done.tryFailure(t.cause());
+        ch.close();
+      }
+    });
+  }
+
+  /** A failed handshake with the proxy, classified and worded as the proxy's, not the upstream's. */
+  private UpstreamException proxyTlsFailure(Throwable cause) {
+    String certificate = UpstreamException.certificateProblem(cause);
+    return certificate != null
+        ? new UpstreamException(
+            FailureKind.TLS, "proxy " + proxy.display() + ": " + certificate, cause)
+        : new UpstreamException(
+            FailureKind.CONNECT,
+            "TLS to proxy " + proxy.display() + " failed: " + cause.getMessage(),
+            cause);
   }
 
   /** For a forwarded request: the proxy's credentials, when it has some. */

@@ -158,7 +158,7 @@ public final class UpstreamClient implements AutoCloseable {
           https ? trust.context(upstream.caFile()) : null,
           timeouts.connect(),
           upstream.stats()::countTlsHandshake,
-          ProxyRoute.of(proxy.forUrl(url), https));
+          ProxyRoute.of(proxy.forUrl(url), https, () -> trust.context(null)));
       if (origin.equals(upstream.origin())) {
         upstream.stats().idleConnections(p::idleCount);
       }

@@ -69,7 +69,7 @@ class OutboundProxyTest {
   @Test
   void unsupportedOrMalformedProxiesNameTheVariableAndNotThePassword() {
     assertThatThrownBy(() ->
-            OutboundProxy.fromEnvironment(Map.of("https_proxy", "https://u:hunter2@proxy:443")))
+            OutboundProxy.fromEnvironment(Map.of("https_proxy", "socks4://u:hunter2@proxy:1")))
         .isInstanceOfSatisfying(OutboundProxy.Malformed.class, e -> {
           assertThat(e.variable()).isEqualTo("https_proxy");
           assertThat(e.getMessage()).contains("not supported").doesNotContain("hunter2");
@@ -90,6 +90,19 @@ class OutboundProxyTest {
           assertThat(e.variable()).isEqualTo("http_proxy");
           assertThat(e.getMessage()).contains("not a proxy URL");
         });
+  }
+
+  @Test
+  void anHttpsProxyIsReachedOverTlsOnPort443UnlessTold() {
+    OutboundProxy p = OutboundProxy.fromEnvironment(Map.of(
+        "https_proxy", "https://u:hunter2@tls-proxy", "http_proxy", "https://tls-proxy:8443"));
+    assertThat(p.forUrl(HTTPS).kind()).isEqualTo(ProxyServer.Kind.HTTPS);
+    assertThat(p.forUrl(HTTPS).port()).isEqualTo(443);
+    assertThat(p.forUrl(URI.create("http://cache.local")).port()).isEqualTo(8443);
+    assertThat(p.usesTls()).isTrue();
+    assertThat(p.describe()).contains("https://tls-proxy:443").doesNotContain("hunter2");
+    assertThat(OutboundProxy.fromEnvironment(Map.of("all_proxy", "http://p:1")).usesTls())
+        .isFalse();
   }
 
   @Test

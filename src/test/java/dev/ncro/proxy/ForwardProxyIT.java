@@ -187,6 +187,73 @@ class ForwardProxyIT {
   }
 
   @Test
+  void anHttpsProxyCarriesTheCachesOwnTlsInsideItsTlsWithProxyCredentials() throws Exception {
+    ForwardProxy proxy = open.keep(ForwardProxy.http(PROXY_USER, PROXY_PASSWORD));
+    Nginx front = open.keep(Nginx.tlsStream(cert, proxy.port())); // TLS only: no plain listener
+    Nginx n = tlsCache(ForwardProxy.OUTGOING);
+    String proxyUrl = "https://" + PROXY_USER + ":" + PROXY_PASSWORD + "@localhost:" + front.port();
+    start(
+        n.httpsUri("localhost"),
+        true,
+        Map.of("https_proxy", proxyUrl, "NIX_SSL_CERT_FILE", ca.certificate().toString()));
+    awaitState("active");
+    assertServesTheCache();
+    // Through the TLS front to tinyproxy (the only way to it ncro was given), then a tunnel in
+    // which the cache's own TLS ran (SNI "localhost", or nginx answers 421).
+    assertThat(proxy.log())
+        .anySatisfy(l -> assertThat(l).contains("CONNECT localhost:" + n.port()));
+    assertThat(n.accessLog()).hasSizeGreaterThanOrEqualTo(2 * PATHS);
+    assertThat(upstreamStatus().get("proxy").asText())
+        .isEqualTo("https://localhost:" + front.port());
+  }
+
+  @Test
+  void aPlainHttpCacheIsForwardedOverTlsToAnHttpsProxy() throws Exception {
+    ForwardProxy proxy = open.keep(ForwardProxy.http(null, null));
+    Nginx front = open.keep(Nginx.tlsStream(cert, proxy.port()));
+    Nginx n = plainCache(ForwardProxy.OUTGOING);
+    start(
+        n.uri(),
+        false,
+        Map.of(
+            "http_proxy",
+            "https://localhost:" + front.port(),
+            "NIX_SSL_CERT_FILE",
+            ca.certificate().toString()));
+    awaitState("active");
+    assertServesTheCache();
+    assertThat(proxy.log())
+        .anySatisfy(l -> assertThat(l)
+            .contains("GET http://127.0.0.1:" + n.port() + "/" + hashes.get(0) + ".narinfo"));
+  }
+
+  @Test
+  void anHttpsProxyWhoseCertificateDoesNotVerifyGetsNothing() throws Exception {
+    ForwardProxy proxy = open.keep(ForwardProxy.http(PROXY_USER, PROXY_PASSWORD));
+    Nginx front = open.keep(Nginx.tlsStream(cert, proxy.port()));
+    Nginx n = tlsCache(ForwardProxy.OUTGOING);
+    // The test CA is trusted for the cache (ca_file) but not as system trust: the proxy's
+    // certificate, issued by it, must not verify.
+    start(
+        n.httpsUri("localhost"),
+        true,
+        Map.of(
+            "https_proxy",
+            "https://" + PROXY_USER + ":" + PROXY_PASSWORD + "@localhost:" + front.port(),
+            "NIX_SSL_CERT_FILE",
+            dir.resolve("no-such-bundle.crt").toString()));
+    awaitState("certificate_error");
+    assertThat(upstreamStatus().get("state_reason").asText())
+        .contains("proxy https://localhost:" + front.port())
+        .contains("certificate");
+    assertThat(get("/" + hashes.get(0) + ".narinfo").statusCode()).isEqualTo(503);
+    assertThat(proxy.log())
+        .as("no request reached the proxy (its log has one line per request): the TLS handshake"
+            + " with its front failed first")
+        .noneSatisfy(l -> assertThat(l).contains("Request"));
+  }
+
+  @Test
   void aRedirectToAnotherHostFollowsThatHostsRule() throws Exception {
     // The cache (through the proxy) sends NARs to a storage host that no_proxy names: the
     // redirected request goes direct, the cache's own through the tunnel.

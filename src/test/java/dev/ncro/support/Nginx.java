@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
 
 /**
  * A real nginx ({@code /usr/sbin/nginx}, Debian package {@code nginx}) on a loopback port, serving a
@@ -23,6 +24,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Nginx implements AutoCloseable {
   public static final Path BINARY = Path.of("/usr/sbin/nginx");
+  private static final Path STREAM_MODULE = Path.of("/usr/lib/nginx/modules/ngx_stream_module.so");
 
   private final Process process;
   private final Path prefix;
@@ -97,7 +99,41 @@ public final class Nginx implements AutoCloseable {
     return start("", server);
   }
 
+  /**
+   * A TLS terminator (nginx's stream module) in front of {@code backendPort}, as in front of a
+   * proxy that itself speaks only plain TCP: an {@code https://} forward proxy is tinyproxy behind
+   * this. Needs the Debian package libnginx-mod-stream.
+   */
+  public static Nginx tlsStream(TestCa.ServerCert cert, int backendPort)
+      throws IOException, InterruptedException {
+    if (!Files.exists(STREAM_MODULE)) {
+      throw new IllegalStateException(STREAM_MODULE
+          + " not found: install the Debian package libnginx-mod-stream (apt-get install -y"
+          + " libnginx-mod-stream)");
+    }
+    return start((prefix, port) -> "load_module " + STREAM_MODULE + ";\n" + process(prefix)
+        + """
+        stream {
+          log_format ncro '$remote_addr $status $bytes_sent $bytes_received $ssl_server_name';
+          access_log %1$s/access.log ncro;
+          server {
+            listen 127.0.0.1:%2$d ssl;
+            ssl_certificate %3$s;
+            ssl_certificate_key %4$s;
+            proxy_pass 127.0.0.1:%5$d;
+          }
+        }
+        """.formatted(prefix, port, cert.cert(), cert.key(), backendPort));
+  }
+
   private static Nginx start(String listenOptions, String server)
+      throws IOException, InterruptedException {
+    return start((prefix, port) ->
+        config(prefix, port, listenOptions, server.replace("{prefix}", prefix.toString())));
+  }
+
+  /** Starts nginx on a free port with the configuration {@code config} gives for its prefix and port. */
+  private static Nginx start(BiFunction<Path, Integer, String> config)
       throws IOException, InterruptedException {
     if (!Files.isExecutable(BINARY)) {
       throw new IllegalStateException(
@@ -108,9 +144,7 @@ public final class Nginx implements AutoCloseable {
     IOException last = null;
     for (int attempt = 0; attempt < 5; attempt++) {
       int port = ChildProcesses.freeLoopbackPort();
-      Files.writeString(
-          prefix.resolve("nginx.conf"),
-          config(prefix, port, listenOptions, server.replace("{prefix}", prefix.toString())));
+      Files.writeString(prefix.resolve("nginx.conf"), config.apply(prefix, port));
       Files.deleteIfExists(prefix.resolve("error.log"));
       Process p = new ProcessBuilder(
               BINARY.toString(),
@@ -142,13 +176,7 @@ public final class Nginx implements AutoCloseable {
 
   private static String config(Path prefix, int port, String listenOptions, String server) {
     String tmp = prefix.resolve("tmp").toString();
-    return """
-        daemon off;
-        master_process off;
-        worker_processes 1;
-        pid %1$s/nginx.pid;
-        error_log %1$s/error.log warn;
-        events { worker_connections 1024; }
+    return process(prefix) + """
         http {
           types { text/x-nix-narinfo narinfo; text/plain nix-cache-info; }
           default_type application/octet-stream;
@@ -173,6 +201,18 @@ public final class Nginx implements AutoCloseable {
           }
         }
         """.formatted(prefix, tmp, port, server, listenOptions);
+  }
+
+  /** One process in the foreground, its pid file and error log in {@code prefix}. */
+  private static String process(Path prefix) {
+    return """
+        daemon off;
+        master_process off;
+        worker_processes 1;
+        pid %1$s/nginx.pid;
+        error_log %1$s/error.log warn;
+        events { worker_connections 1024; }
+        """.formatted(prefix);
   }
 
   private static boolean awaitListening(Process p, int port) throws InterruptedException {
