@@ -212,7 +212,13 @@ public final class NixFixture {
 
   private static NixFixture build() throws IOException, InterruptedException {
     requireNix();
-    if (!Files.isWritable(Path.of("/nix/store")) && !Files.isWritable(Path.of("/nix"))) {
+    Path store = Path.of("/nix/store");
+    if (!Files.exists(store) && Files.isWritable(Path.of("/"))) {
+      // A fresh machine with Debian's nix-bin has no /nix until Nix first opens its store as
+      // root: create it here, as Nix itself would.
+      Files.createDirectories(store);
+    }
+    if (!Files.isWritable(store) && !Files.isWritable(Path.of("/nix"))) {
       throw new IllegalStateException(
           "the fixture writes to /nix/store without a daemon: run the tests as root");
     }
