@@ -15,6 +15,11 @@ JAVA_OPTS=${BENCH_JAVA_OPTS:-${BIN_NCRO_OPTS:--Xmx256m -XX:+UseSerialGC -Xss512k
 # unpooled direct buffer by closing a shared Arena (a handshake with every thread), unless some
 # native library happened to load before Netty's first use (docs/benchmarks.md, sixth session).
 JAVA_OPTS="$JAVA_OPTS --enable-native-access=ALL-UNNAMED"
+# and what bin/ncro adds on JDK 24 and later (bin/lib/jdk.sh): Netty with sun.misc.Unsafe
+case " $JAVA_OPTS " in
+  *" --sun-misc-unsafe-memory-access="*) ;;
+  *) mkdir -p "$OUT"; JAVA_OPTS="$JAVA_OPTS $(. "$REPO/bin/lib/jdk.sh"; ncro_unsafe_opt "$JAVA_HOME" "$OUT")" ;;
+esac
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 JAR_BUILD=${NCRO_BENCH_JAR_BUILD:-$REPO/target-bench6-jar}   # the jar benchmarks 3-5 run
 TEST_BUILD=${NCRO_BENCH_BUILD:-$REPO/target-bench6}          # classes for the Java bench mains

@@ -30,3 +30,21 @@ ncro_find_jdk() {
   fi
   export JAVA_HOME=$best
 }
+
+# ncro_unsafe_opt JAVA_HOME [MARK_DIR]: prints --sun-misc-unsafe-memory-access=allow where that JDK
+# has the option and needs it (24 and later), else nothing. From JDK 24 the JDK warns on
+# sun.misc.Unsafe's memory access unless allowed, so Netty 4.2 stops using Unsafe there and frees
+# direct buffers through a Foreign Function downcall it links at start: 0.1 to 0.2 s more to the
+# first answer, with the AOT cache (docs/benchmarks.md, "Thirteenth session"). A JDK that no longer
+# accepts the option is asked once and remembered in MARK_DIR (without one, the option is left out).
+ncro_unsafe_opt() {
+  local major mark
+  major=$(ncro_java_major "$1")
+  [ -n "$major" ] && [ "$major" -ge 24 ] && [ -n "${2:-}" ] || return 0
+  mark="$2/jdk-$major-$(stat -c %Y "$1/bin/java" 2>/dev/null || echo 0).unsafe-allow"
+  if [ ! -e "$mark" ]; then
+    "$1/bin/java" --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1 || return 0
+    touch "$mark" 2>/dev/null || return 0
+  fi
+  echo "--sun-misc-unsafe-memory-access=allow"
+}

@@ -339,6 +339,9 @@ public final class LoadGenerator {
             "-Xmx256m -XX:+UseSerialGC -Xss512k -XX:+ExitOnOutOfMemoryError"
                 + " -XX:TrimNativeHeapInterval=5000"); // bin/ncro's
     cmd.addAll(Arrays.asList(opts.trim().split("\\s+"))); // as bin/ncro runs it
+    if (Runtime.version().feature() >= 24 && !opts.contains("--sun-misc-unsafe-memory-access")) {
+      cmd.add("--sun-misc-unsafe-memory-access=allow"); // bin/lib/jdk.sh, ncro_unsafe_opt
+    }
     // bin/ncro runs the jar, whose manifest enables native access (epoll, SQLite); -cp needs the
     // flag.
     cmd.addAll(List.of(

@@ -119,6 +119,10 @@ class StartupArchiveIT {
     assertThat(aotUsable(jar, aot)).as("the cache maps (-XX:AOTMode=on)").isTrue();
     String second = assertBinNcroStartsAndAnswers(dir.resolve("second"), cacheHome);
     assertThat(second).contains("-XX:AOTCache=" + aot);
+    // Netty with sun.misc.Unsafe, as on JDK 21 (bin/lib/jdk.sh): in the training run too, so the
+    // cache holds the classes that start-up then loads.
+    assertThat(List.of(first, second))
+        .allSatisfy(c -> assertThat(c).contains("--sun-misc-unsafe-memory-access=allow"));
 
     try (RandomAccessFile f = new RandomAccessFile(aot.toFile(), "rw")) {
       byte[] noise = new byte[256 << 10];
