@@ -20,7 +20,21 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
+    nettyDefaults();
     System.exit(run(args, System.getenv(), System.out, System.err));
+  }
+
+  /**
+   * Netty's settings that differ from its own defaults, before any Netty class loads; a {@code -D}
+   * on the command line wins. {@code io.netty.jfr.enabled=false}: Netty 4.2 registers JFR events
+   * for its buffer allocations at start, about 0.14 s of a 1.3 s start on two cores (class loading
+   * and annotation proxies no archive holds; docs/benchmarks.md, "Thirteenth session"), for events
+   * recorded only by a JFR recording that asks for them.
+   */
+  static void nettyDefaults() {
+    if (System.getProperty("io.netty.jfr.enabled") == null) {
+      System.setProperty("io.netty.jfr.enabled", "false");
+    }
   }
 
   /** Runs ncro; returns the process exit code. Blocks until shutdown when serving. */
