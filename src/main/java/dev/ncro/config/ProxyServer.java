@@ -60,10 +60,10 @@ public record ProxyServer(Kind kind, String host, int port, String username, Str
     try {
       u = new URI(withScheme);
     } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("not a proxy URL such as \"http://proxy.example:3128\"");
+      u = null;
     }
-    if (u.getScheme() == null) {
-      // "://" somewhere past the start, as in "/x://y": a relative reference, not a proxy.
+    if (u == null || u.getScheme() == null) {
+      // Unparsable, or "://" past the start ("/x://y"): a relative reference, not a proxy.
       throw new IllegalArgumentException("not a proxy URL such as \"http://proxy.example:3128\"");
     }
     String scheme = u.getScheme().toLowerCase(Locale.ROOT);
