@@ -43,7 +43,13 @@ public final class StoreBench {
 
   private StoreBench() {}
 
-  record Wrk(double rps, double p99ms, long requests) {}
+  /** One wrk run: its figures, and the CPU each party used meanwhile ({@link CpuUse}). */
+  record Wrk(double rps, double p99ms, long requests, CpuUse cpu) {
+    /** Microseconds of CPU per request: ncro (this JVM), wrk, PostgreSQL. */
+    double[] perRequest() {
+      return cpu.microsPer(requests);
+    }
+  }
 
   public static void main(String[] args) throws Exception {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 3;
@@ -116,11 +122,17 @@ public final class StoreBench {
         // Warm-up of wrk's path and the JIT on both nodes (not measured), the PostgreSQL-only
         // path included: measured without it, the first round's PostgreSQL-only p99 was 2 to 3
         // times the third's (28 against 8.8 ms), the lookup path compiling under load.
-        wrk(sqlite, script, hot, 3);
-        wrk(postgres, script, hot, 3);
-        int coldUsed =
-            (int) wrk(postgres, script, paths(dir.resolve("cold-warm.txt"), HOT, HOT + dbRoutes), 3)
-                .requests();
+        wrk(sqlite, script, hot, 3, true);
+        wrk(postgres, script, hot, 3, true);
+        // Not strict: the first lookups after the load may outlast ncro's read timeout and race
+        // (answered 404 by the upstream here, which lacks these paths), as designed.
+        int coldUsed = (int) wrk(
+                postgres,
+                script,
+                paths(dir.resolve("cold-warm.txt"), HOT, HOT + dbRoutes),
+                3,
+                false)
+            .requests();
         List<Wrk> s = new ArrayList<>();
         List<Wrk> m = new ArrayList<>();
         List<Wrk> d = new ArrayList<>();
@@ -137,25 +149,25 @@ public final class StoreBench {
             switch (which) {
               case 0 -> {
                 warm(sqlite);
-                a = wrk(sqlite, script, hot, seconds);
+                a = wrk(sqlite, script, hot, seconds, true);
               }
               case 1 -> {
                 // A PostgreSQL-only round pushed the hot routes out of the 20 000-route memory
                 // layer: bring them back, so this phase measures what its name says.
                 warm(postgres);
-                b = wrk(postgres, script, hot, seconds);
+                b = wrk(postgres, script, hot, seconds, true);
               }
               default -> {
                 if (System.getenv("STORE_BENCH_SKIP_PG_ONLY") != null) {
                   // To see whether memory hits differ without the PostgreSQL-only phase's
                   // aftermath.
-                  e = new Wrk(0, 0, 0);
+                  e = new Wrk(0, 0, 0, new CpuUse(0, 0, 0));
                   continue;
                 }
                 // Each round walks a fresh part of the list: no path of it is in memory yet.
                 Path part =
                     paths(dir.resolve("cold-" + r + ".txt"), HOT + coldUsed, HOT + dbRoutes);
-                e = wrk(postgres, script, part, seconds);
+                e = wrk(postgres, script, part, seconds, true);
                 coldUsed += (int) e.requests();
               }
             }
@@ -163,9 +175,24 @@ public final class StoreBench {
           s.add(a);
           m.add(b);
           d.add(e);
+          double[] bc = b.perRequest();
+          double[] ec = e.perRequest();
           System.out.printf(
-              "round %d  sqlite %8.0f req/s p99 %6.2f ms | pg memory %8.0f req/s p99 %6.2f ms | pg only %8.0f req/s p99 %6.2f ms (%d lookups)%n",
-              r + 1, a.rps(), a.p99ms(), b.rps(), b.p99ms(), e.rps(), e.p99ms(), e.requests());
+              "round %d  sqlite %8.0f req/s p99 %6.2f ms | pg memory %8.0f req/s p99 %6.2f ms | pg only %8.0f req/s p99 %6.2f ms (%d lookups)%n"
+                  + "         CPU us per request: pg memory ncro %.1f wrk %.1f | pg only ncro %.1f wrk %.1f PostgreSQL %.1f%n",
+              r + 1,
+              a.rps(),
+              a.p99ms(),
+              b.rps(),
+              b.p99ms(),
+              e.rps(),
+              e.p99ms(),
+              e.requests(),
+              bc[0],
+              bc[1],
+              ec[0],
+              ec[1],
+              ec[2]);
         }
         if (coldUsed > dbRoutes) {
           System.out.println(
@@ -186,6 +213,9 @@ public final class StoreBench {
         System.out.printf(
             "SUMMARY\t17 warm hit p99, PostgreSQL only, 64 connections\t%.2f ms\t-\t-\t<= 5 ms\t%s%n",
             dp, dp <= 5 ? "yes" : "NO");
+        if (!d.isEmpty() && d.get(0).requests() > 0) {
+          cpuCeiling(m, d);
+        }
         System.out.printf(
             "pg memory p99 %.2f ms, sqlite p99 %.2f ms (medians)%n",
             median(m.stream().map(Wrk::p99ms).toList()),
@@ -277,10 +307,13 @@ public final class StoreBench {
   private static final Pattern TOTAL = Pattern.compile("(\\d+) requests in");
   private static final Pattern NON2XX = Pattern.compile("Non-2xx or 3xx responses: (\\d+)");
 
-  private static Wrk wrk(NcroHarness n, Path script, Path paths, int seconds) throws Exception {
+  /** wrk on {@code paths} for {@code seconds}; {@code strict}: any answer but 200 fails the bench. */
+  private static Wrk wrk(NcroHarness n, Path script, Path paths, int seconds, boolean strict)
+      throws Exception {
     if (System.getenv("STORE_BENCH_TRACE") != null) { // phase windows, to cut a JFR recording
       System.err.printf("%s wrk %s%n", java.time.LocalTime.now(), paths.getFileName());
     }
+    CpuUse before = CpuUse.now("postgres");
     Process p = new ProcessBuilder(
             "wrk",
             "-t1",
@@ -295,10 +328,18 @@ public final class StoreBench {
         .redirectErrorStream(true)
         .start();
     String out = new String(p.getInputStream().readAllBytes());
-    p.waitFor(seconds + 30L, TimeUnit.SECONDS);
+    if (!p.waitFor(seconds + 30L, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IllegalStateException("wrk did not end:\n" + out);
+    }
+    CpuUse cpu = CpuUse.now("postgres").since(before);
     Matcher bad = NON2XX.matcher(out);
     if (bad.find()) {
-      throw new IllegalStateException("non-200 answers:\n" + out);
+      if (strict) {
+        throw new IllegalStateException("non-200 answers:\n" + out);
+      }
+      System.out.printf(
+          "warm-up: %s answers not 200 (lookups slower than the read timeout)%n", bad.group(1));
     }
     Matcher r = RPS.matcher(out);
     Matcher l = P99.matcher(out);
@@ -312,7 +353,39 @@ public final class StoreBench {
       case "s" -> v * 1000;
       default -> v;
     };
-    return new Wrk(Double.parseDouble(r.group(1)), ms, Long.parseLong(t.group(1)));
+    return new Wrk(Double.parseDouble(r.group(1)), ms, Long.parseLong(t.group(1)), cpu);
+  }
+
+  /**
+   * Whether the p99 goal is within the machine's reach, from this run's own figures. At 64
+   * connections wrk's mean latency is 64 / req/s (Little's law), and the memory-hit rounds, where
+   * ncro makes no lookup and both cores are busy, show p99 as a multiple of that mean: the tail
+   * this machine's scheduling gives. A p99 of 5 ms at that multiple needs a rate, and the rate needs
+   * CPU: counted here at ncro's and wrk's cost of a memory hit (as if a lookup cost ncro nothing)
+   * plus what PostgreSQL spent per lookup, as a share of the cores there are. Information, not a
+   * verdict: the multiple itself moves from run to run (2.3 to 5 in the fourteenth session).
+   */
+  private static void cpuCeiling(List<Wrk> memory, List<Wrk> dbOnly) {
+    double ncro = median(dbOnly.stream().map(w -> w.perRequest()[0]).toList());
+    double wrk = median(dbOnly.stream().map(w -> w.perRequest()[1]).toList());
+    double server = median(dbOnly.stream().map(w -> w.perRequest()[2]).toList());
+    double ncroMemory = median(memory.stream().map(w -> w.perRequest()[0]).toList());
+    double wrkMemory = median(memory.stream().map(w -> w.perRequest()[1]).toList());
+    double tail =
+        median(memory.stream().map(w -> w.p99ms() / (64_000.0 / w.rps())).toList());
+    double needed = 64_000.0 / (5.0 / tail);
+    double floor = ncroMemory + wrkMemory + server;
+    double cores = needed * floor / 1e6;
+    int have = Runtime.getRuntime().availableProcessors();
+    System.out.printf(
+        "SUMMARY\t17 CPU per PostgreSQL-only hit: ncro\t%.1f us\tncro memory hit %.1f us\t%.2f\t(info)\t-%n",
+        ncro, ncroMemory, ncro / ncroMemory);
+    System.out.printf(
+        "SUMMARY\t17 CPU per PostgreSQL-only hit: PostgreSQL\t%.1f us\twrk %.1f us (memory hit %.1f)\t-\t(info)\t-%n",
+        server, wrk, wrkMemory);
+    System.out.printf(
+        "SUMMARY\t17 p99 5 ms, cores needed at ncro's memory-hit cost\t%.2f cores\t%.0f req/s (p99 = %.1f x mean) x %.1f us\t%.2f\t(info: of %d cores)\t-%n",
+        cores, needed, tail, floor, cores / have, have);
   }
 
   private static List<Double> ratios(List<Wrk> xs, List<Wrk> base) {
