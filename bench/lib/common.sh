@@ -42,13 +42,22 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2)
 # summary FIGURE VALUE BASELINE RATIO GOAL MET: one tab-separated line that bench/run collects
 summary() { printf 'SUMMARY\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
 
-# build_jar: $JAR_BUILD/ncro.jar from the working tree (its own output directory, tests skipped)
+jar_entries() { unzip -lv "$1" | awk 'NF >= 8 && length($7) == 8 && $7 ~ /^[0-9a-f]+$/ {print $7, $8}' | sort; }
+# build_jar: $JAR_BUILD/ncro.jar from the working tree (its own output directory, tests skipped).
+# A jar whose entries are the same as the last one's (names and CRCs: the shade plugin may order
+# META-INF/services differently) is replaced by that one, time included, so the class-data
+# archives and AOT caches trained on it stay usable (the JVM refuses them once the jar's time
+# changes) and KEEP=1 can reuse them.
 build_jar() {
-  local log=$OUT/log/build-jar.log
+  local log=$OUT/log/build-jar.log prev=$JAR_BUILD/ncro.jar.prev
+  rm -f "$prev"; [ -f "$JAR_BUILD/ncro.jar" ] && cp -p "$JAR_BUILD/ncro.jar" "$prev"
   (cd "$REPO" && { mvn -B -q -o -Dncro.build.dir="$JAR_BUILD" -Dmaven.test.skip=true package >"$log" 2>&1 ||
       mvn -B -q -Dncro.build.dir="$JAR_BUILD" -Dmaven.test.skip=true package >"$log" 2>&1; }) ||
     { tail -30 "$log" >&2; echo "bench: building ncro failed (src/main may be mid-edit: retry)" >&2; exit 1; }
   JAR=$JAR_BUILD/ncro.jar
+  local was; was=$([ -f "$prev" ] && jar_entries "$prev")
+  if [ -n "$was" ] && [ "$was" = "$(jar_entries "$JAR")" ]; then mv "$prev" "$JAR"; fi
+  rm -f "$prev"
 }
 # build_tests: test classes and classpath in $TEST_BUILD, for the Java bench mains
 build_tests() {
