@@ -150,6 +150,12 @@ archive_flags() {
     *) echo "-XX:SharedArchiveFile=$1 -XX:+VerifySharedSpaces -Xlog:cds=off -Xlog:cds+dynamic=off" ;;
   esac
 }
+# native_flags: the options bin/ncro loads the jar's native libraries with, once it has taken them
+# out of the jar (bin/lib/jdk.sh); here they are taken out at once, into $OUT
+native_flags() {
+  (. "$REPO/bin/lib/jdk.sh"; d=$OUT/ncro-$(stat -c %Y "$JAR").native
+   ncro_native_extract "$d" "$JAR" "$JAVA_HOME"; ncro_native_opts "$d")
+}
 # java_major: the feature version of $JAVA_HOME (bin/lib/jdk.sh, as bin/ncro decides by it)
 java_major() { (. "$REPO/bin/lib/jdk.sh"; ncro_java_major "$JAVA_HOME"); }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }

@@ -48,3 +48,40 @@ ncro_unsafe_opt() {
   fi
   echo "--sun-misc-unsafe-memory-access=allow"
 }
+
+# Native libraries of the jar, taken out of it once into a directory of their own: Netty's epoll
+# transport and SQLite's driver otherwise copy theirs from the jar to a temporary file at every
+# start, and SQLite's loader first forks `uname -o` to tell Android from Linux. About 0.1 s of every
+# start (docs/benchmarks.md, "Fourteenth session"). Linux on x86_64 and aarch64, glibc or musl;
+# elsewhere the libraries load as before.
+ncro_native_arch() { # prints "NETTY_ARCH SQLITE_OS/SQLITE_ARCH", or nothing
+  local os=Linux
+  ls /lib/ld-musl-* >/dev/null 2>&1 && os=Linux-Musl
+  case "$(uname -s)/$(uname -m)" in
+    Linux/x86_64) echo "x86_64 $os/x86_64" ;;
+    Linux/aarch64) echo "aarch_64 $os/aarch64" ;;
+  esac
+}
+
+# ncro_native_opts DIR: the JVM options that load the libraries from DIR, once it holds them
+ncro_native_opts() {
+  local arch
+  read -r arch _ <<<"$(ncro_native_arch)"
+  [ -n "$arch" ] && [ -s "$1/libnetty_transport_native_epoll_$arch.so" ] && [ -s "$1/libsqlitejdbc.so" ] || return 0
+  # The JDK's default path after DIR, for any other library loaded by name.
+  echo "-Djava.library.path=$1:/usr/java/packages/lib:/usr/lib64:/lib64:/lib:/usr/lib" \
+    "-Dorg.sqlite.lib.path=$1 -Dorg.sqlite.lib.name=libsqlitejdbc.so"
+}
+
+# ncro_native_extract DIR JAR JAVA_HOME: DIR made from JAR's libraries (with unzip, or the JDK's
+# jar tool), whole or not at all; one extraction at a time (DIR.tmp).
+ncro_native_extract() {
+  local arch sqlite files
+  read -r arch sqlite <<<"$(ncro_native_arch)"
+  [ -n "$arch" ] && [ ! -e "$1" ] && mkdir "$1.tmp" 2>/dev/null || return 0
+  files=("META-INF/native/libnetty_transport_native_epoll_$arch.so" "org/sqlite/native/$sqlite/libsqlitejdbc.so")
+  (cd "$1.tmp" &&
+    if command -v unzip >/dev/null; then unzip -q "$2" "${files[@]}"; else "$3/bin/jar" xf "$2" "${files[@]}"; fi &&
+    mkdir lib && mv "${files[@]}" lib/ && mv lib "$1")
+  rm -rf "$1.tmp"
+}

@@ -117,8 +117,19 @@ class StartupArchiveIT {
         () -> Files.isRegularFile(aot) || Files.exists(failed));
     assertThat(failed).as("training run failed: see its log").doesNotExist();
     assertThat(aotUsable(jar, aot)).as("the cache maps (-XX:AOTMode=on)").isTrue();
+    // The first start also took the native libraries out of the jar, once, for the next starts.
+    Path natives = cacheHome.resolve("ncro/ncro-" + build + ".native");
+    Await.until("the native libraries are extracted", () -> Files.isDirectory(natives));
+    assertThat(first).as("loaded the usual way meanwhile").doesNotContain(natives.toString());
     String second = assertBinNcroStartsAndAnswers(dir.resolve("second"), cacheHome);
     assertThat(second).contains("-XX:AOTCache=" + aot);
+    assertThat(second)
+        .as("Netty's epoll transport and SQLite's driver load from the extracted copies")
+        .contains(natives
+            .resolve("libnetty_transport_native_epoll_"
+                + (System.getProperty("os.arch").equals("aarch64") ? "aarch_64" : "x86_64") + ".so")
+            .toString())
+        .contains(natives.resolve("libsqlitejdbc.so").toString());
     // Netty with sun.misc.Unsafe, as on JDK 21 (bin/lib/jdk.sh): in the training run too, so the
     // cache holds the classes that start-up then loads.
     assertThat(List.of(first, second))
@@ -163,7 +174,8 @@ class StartupArchiveIT {
   /**
    * {@code command --config <a config of one upstream>}: answers {@code /nix-cache-info} and a
    * narinfo; then SIGTERM, and the JVM may write an archive at exit. Returns the command line of
-   * the process (the JVM's, through launchers that exec). No archive message in ncro's log.
+   * the process (the JVM's, through launchers that exec) and the files of the native libraries it
+   * mapped. No archive message in ncro's log.
    */
   private static String assertAnswers(Path dir, List<String> command) throws Exception {
     Files.createDirectories(dir);
@@ -184,7 +196,8 @@ class StartupArchiveIT {
             .as(String.join("\n", ncro.log()))
             .isEqualTo(200);
         String cmdline =
-            Files.readString(Path.of("/proc/" + ncro.pid() + "/cmdline")).replace('\0', ' ');
+            Files.readString(Path.of("/proc/" + ncro.pid() + "/cmdline")).replace('\0', ' ')
+                + "\nnative libraries mapped: " + nativeLibraries(ncro.pid());
         ncro.terminate(
             Duration.ofMinutes(3)); // the JVM writes a missing or unusable archive at exit
         assertThat(ncro.log())
@@ -192,6 +205,20 @@ class StartupArchiveIT {
             .noneMatch(l -> l.contains("[cds") || l.contains("[aot") || l.contains("hs_err"));
         return cmdline;
       }
+    }
+  }
+
+  /** The files of the shared libraries {@code pid} maps (/proc/PID/maps), space-separated. */
+  private static String nativeLibraries(long pid) throws IOException {
+    try (var lines = Files.lines(Path.of("/proc/" + pid + "/maps"))) {
+      return String.join(
+          " ",
+          lines
+              .map(l -> l.split("\\s+", 6))
+              .filter(f -> f.length == 6 && f[5].endsWith(".so"))
+              .map(f -> f[5])
+              .distinct()
+              .toList());
     }
   }
 
