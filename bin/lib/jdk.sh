@@ -54,12 +54,14 @@ ncro_unsafe_opt() {
 # start, and SQLite's loader first forks `uname -o` to tell Android from Linux. About 0.1 s of every
 # start (docs/benchmarks.md, "Fourteenth session"). Linux on x86_64 and aarch64, glibc or musl;
 # elsewhere the libraries load as before.
+# Bash's own OSTYPE and HOSTTYPE, and a builtin glob for musl's loader: no process forked on the
+# start path for it.
 ncro_native_arch() { # prints "NETTY_ARCH SQLITE_OS/SQLITE_ARCH", or nothing
   local os=Linux
-  ls /lib/ld-musl-* >/dev/null 2>&1 && os=Linux-Musl
-  case "$(uname -s)/$(uname -m)" in
-    Linux/x86_64) echo "x86_64 $os/x86_64" ;;
-    Linux/aarch64) echo "aarch_64 $os/aarch64" ;;
+  compgen -G '/lib/ld-musl-*' >/dev/null && os=Linux-Musl
+  case "$OSTYPE/$HOSTTYPE" in
+    linux*/x86_64) echo "x86_64 $os/x86_64" ;;
+    linux*/aarch64) echo "aarch_64 $os/aarch64" ;;
   esac
 }
 
