@@ -14,11 +14,15 @@
   linkFarm,
   maven,
   makeWrapper,
+  unzip,
   jdk21_headless,
 }:
 
 let
   lock = lib.importJSON ./maven-deps.json;
+
+  # Netty's epoll library and SQLite's for the platform ncro runs on, out of the jar at build time.
+  natives = import ./native-libraries.nix stdenv.hostPlatform;
 
   # The local Maven repository: each locked file at its repository path. The sha256 is that of
   # the file Maven Central serves, so each fetch is fixed-output and shared between builds.
@@ -59,6 +63,7 @@ stdenv.mkDerivation (finalAttrs: {
       [
         maven
         makeWrapper
+        unzip
       ];
 
   # The JDK Maven runs on (the pom compiles with --release 21).
@@ -81,15 +86,22 @@ stdenv.mkDerivation (finalAttrs: {
   # target/ncro.jar is the shaded, runnable jar (<finalName>ncro</finalName>), byte-identical
   # across builds (project.build.outputTimestamp). The wrapper, for `nix run` and shells, runs it
   # on jdk21_headless with the JVM options in $NCRO_JAVA_OPTS (split on spaces, as bin/ncro does);
-  # unset, a small serial-collected heap. The NixOS module does not go through the wrapper: it
-  # runs passthru.jre with the jar and each JVM option as its own, systemd-escaped argument.
+  # unset, a small serial-collected heap. The options that load the native libraries from
+  # $out/lib/ncro come first, so a user's own in $NCRO_JAVA_OPTS win. The NixOS module does not go
+  # through the wrapper: it runs passthru.jre with the jar and each JVM option as its own,
+  # systemd-escaped argument, the native libraries' options included (passthru.natives).
   installPhase = ''
     runHook preInstall
 
     install -Dm644 target/ncro.jar $out/share/ncro/ncro.jar
     install -Dm644 -t $out/share/ncro contrib/prometheus-alerts.yaml contrib/grafana-dashboard.json
+    unzip -q target/ncro.jar ${lib.escapeShellArgs natives.jarEntries} -d "$TMPDIR/natives"
+    for f in ${lib.escapeShellArgs natives.jarEntries}; do
+      install -Dm755 -t $out/${natives.dir} "$TMPDIR/natives/$f"
+    done
     makeWrapper ${lib.getExe' jdk21_headless "java"} $out/bin/ncro \
       --set-default NCRO_JAVA_OPTS "-Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -XX:TrimNativeHeapInterval=5000" \
+      --add-flags "${toString (natives.jvmOptions "$out/${natives.dir}")}" \
       --add-flags "\$NCRO_JAVA_OPTS" \
       --add-flags "-jar $out/share/ncro/ncro.jar"
 
@@ -97,7 +109,7 @@ stdenv.mkDerivation (finalAttrs: {
   '';
 
   passthru = {
-    inherit sources;
+    inherit sources natives;
     jre = jdk21_headless;
     mavenRepository = repository;
   };

@@ -491,7 +491,9 @@ in
         archive in the state directory (made by the first start, remade by the JVM when the
         package changes) cuts start-up from about 1.1 s to 0.7 s and idle RSS by 34 MiB
         (docs/benchmarks.md §5). With `-XX:+VerifySharedSpaces` the JVM checks the archive's CRC
-        and starts without a damaged one instead of crashing. The JDK 25 ahead-of-time cache,
+        and starts without a damaged one instead of crashing. The options that load Netty's and
+        SQLite's native libraries from the package (not copied to /tmp at every start) come
+        before these, so an option here that sets them wins. The JDK 25 ahead-of-time cache,
         which starts faster and which bin/ncro uses on JDK 25, needs a JDK this package does not
         run on yet (nixos-25.05 has none): docs/decisions.md §10.
       '';

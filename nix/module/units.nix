@@ -60,6 +60,11 @@ in
       ExecStart = lib.concatStringsSep " " (
         map escapeSystemdArg (
           [ (lib.getExe' (top.package.jre or pkgs.jdk21_headless) "java") ]
+          # Netty's and SQLite's native libraries from the package, not copied from the jar to
+          # /tmp at every start (nix/native-libraries.nix); before jvmOptions, so those win.
+          ++ lib.optionals (top.package ? natives) (
+            top.package.natives.jvmOptions "${top.package}/${top.package.natives.dir}"
+          )
           ++ inst.icfg.jvmOptions
           ++ [
             "-jar"

@@ -60,7 +60,13 @@ let
       hostPlatform = { };
     };
     jdk21_headless = jdk;
-    ncro = fakeDrv "ncro-0.1.0" { jre = jdk; };
+    ncro = fakeDrv "ncro-0.1.0" {
+      jre = jdk;
+      natives = import ../native-libraries.nix {
+        isAarch64 = false;
+        isMusl = false;
+      };
+    };
   };
 
   # NixOS's systemd unit option type (nixos/lib/systemd-types.nix): lists concatenate, other

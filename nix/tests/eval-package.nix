@@ -14,16 +14,27 @@ let
 
   pkg = import ../package.nix {
     inherit lib;
-    stdenv.mkDerivation = f: lib.fix f;
+    stdenv = {
+      mkDerivation = f: lib.fix f;
+      hostPlatform = {
+        isAarch64 = false;
+        isMusl = false;
+      };
+    };
     fetchurl = args: drv (baseNameOf args.url) { fetched = args; };
     linkFarm = name: entries: drv name { inherit entries; };
     maven = drv "maven-3.9.9" { version = "3.9.9"; };
     makeWrapper = drv "make-wrapper" { };
+    unzip = drv "unzip" { };
     jdk21_headless = drv "openjdk-headless-21" { home = "/jdk"; };
   };
 in
 {
   inherit (pkg) pname version buildPhase installPhase;
+  natives = {
+    inherit (pkg.passthru.natives) dir jarEntries;
+    jvmOptions = pkg.passthru.natives.jvmOptions "DIR";
+  };
   sources = map (f: lib.removePrefix (toString ../.. + "/") (toString f)) (
     lib.fileset.toList pkg.passthru.sources
   );

@@ -9,7 +9,13 @@ import dev.ncro.config.Config;
 import dev.ncro.config.ConfigLoader;
 import dev.ncro.config.ListenAddress;
 import dev.ncro.config.StoreConfig;
+import dev.ncro.support.NcroProcess;
+import dev.ncro.support.ProcessResources;
+import dev.ncro.support.TestNarinfo;
+import dev.ncro.support.TestUpstream;
 import java.io.File;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -367,21 +373,26 @@ class ModuleEvalIT {
   }
 
   /**
-   * The package's installPhase, run by bash in a stand-in build tree (makeWrapper and runHook
-   * stubbed): the jar, the alert rules and the Grafana dashboard land in share/ncro, and the source
-   * set includes the two monitoring files, so a NixOS config can point
-   * services.prometheus.ruleFiles at the installed rules.
+   * The package's installPhase, run by bash in a stand-in build tree around the real ncro.jar
+   * (makeWrapper and runHook stubbed): the jar, the alert rules and the Grafana dashboard land in
+   * share/ncro, and the source set includes the two monitoring files, so a NixOS config can point
+   * services.prometheus.ruleFiles at the installed rules. Netty's and SQLite's native libraries are
+   * taken out of the jar into lib/ncro, and ncro started as the wrapper starts it maps both from
+   * there, not from copies in /tmp.
    */
   @Test
-  void packageInstallsTheJarAndTheMonitoringFiles(@TempDir Path dir) throws Exception {
+  void packageInstallsTheJarTheNativeLibrariesAndTheMonitoringFiles(@TempDir Path dir)
+      throws Exception {
     JsonNode pkg = nixEval(List.of(ROOT.resolve("nix/tests/eval-package.nix").toString()));
     List<String> sources = texts(pkg.get("sources"));
     assertThat(sources)
         .contains("pom.xml", "contrib/prometheus-alerts.yaml", "contrib/grafana-dashboard.json")
         .noneMatch(f -> f.startsWith("docs/") || f.startsWith("bin/") || f.startsWith("nix/"));
     Path build = Files.createDirectories(dir.resolve("build"));
+    Path jar =
+        Path.of(System.getProperty("ncro.jar", ROOT.resolve("target/ncro.jar").toString()));
     Files.createDirectories(build.resolve("target"));
-    Files.writeString(build.resolve("target/ncro.jar"), "stand-in jar");
+    Files.copy(jar, build.resolve("target/ncro.jar"));
     Files.createDirectories(build.resolve("contrib"));
     for (String f : List.of("prometheus-alerts.yaml", "grafana-dashboard.json")) {
       Files.copy(ROOT.resolve("contrib/" + f), build.resolve("contrib/" + f));
@@ -391,21 +402,84 @@ class ModuleEvalIT {
         + "runHook() { :; }\n"
         + "makeWrapper() { mkdir -p \"$(dirname \"$2\")\"; printf '%s\\n' \"$@\" > \"$2\"; }\n"
         + "out=" + out + "\n"
+        + "TMPDIR=" + Files.createDirectories(dir.resolve("tmp")) + "\n"
         + pkg.get("installPhase").asText();
     Process p = new ProcessBuilder("bash", "-c", script)
         .directory(build.toFile())
         .redirectErrorStream(true)
         .start();
     String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).as("installPhase: %s", log).isZero();
-    assertThat(out.resolve("share/ncro/ncro.jar")).hasContent("stand-in jar");
+    assertThat(out.resolve("share/ncro/ncro.jar")).hasSameBinaryContentAs(jar);
     assertThat(out.resolve("share/ncro/prometheus-alerts.yaml"))
         .hasSameBinaryContentAs(ROOT.resolve("contrib/prometheus-alerts.yaml"));
     assertThat(out.resolve("share/ncro/grafana-dashboard.json"))
         .hasSameBinaryContentAs(ROOT.resolve("contrib/grafana-dashboard.json"));
-    assertThat(Files.readString(out.resolve("bin/ncro")))
-        .contains("-jar " + out + "/share/ncro/ncro.jar");
+
+    Path natives = out.resolve(pkg.get("natives").get("dir").asText());
+    List<String> libraries = new ArrayList<>();
+    for (JsonNode entry : pkg.get("natives").get("jarEntries")) {
+      String name = entry.asText().substring(entry.asText().lastIndexOf('/') + 1);
+      assertThat(natives.resolve(name)).as(entry.asText()).isNotEmptyFile();
+      libraries.add(natives.resolve(name).toString());
+    }
+    assertThat(libraries)
+        .hasSize(2)
+        .anyMatch(l -> l.endsWith("/libnetty_transport_native_epoll_x86_64.so"))
+        .anyMatch(l -> l.endsWith("/libsqlitejdbc.so"));
+    try (var listing = Files.list(natives)) {
+      assertThat(listing.count()).as("nothing else in %s", natives).isEqualTo(2);
+    }
+
+    List<String> command = wrapperCommand(Files.readAllLines(out.resolve("bin/ncro")));
+    assertThat(command).containsSubsequence("-jar", out + "/share/ncro/ncro.jar");
+    assertThat(String.join(" ", command))
+        .as("the native libraries' options come before the user's NCRO_JAVA_OPTS")
+        .containsSubsequence(
+            "-Djava.library.path=" + natives,
+            "-Dorg.sqlite.lib.path=" + natives,
+            "-Dorg.sqlite.lib.name=libsqlitejdbc.so",
+            "-Xmx256m");
+    command.set(0, Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    try (TestUpstream up = TestUpstream.start()) {
+      String hash = TestNarinfo.hash(1616);
+      up.putNarinfo(hash, TestNarinfo.make(hash, "nar/x.nar", 64, null));
+      List<String> cmd = new ArrayList<>(command);
+      cmd.addAll(List.of(
+          "--config",
+          NcroProcess.writeConfig(dir, up.uri(), dir.resolve("routes.db")).toString()));
+      try (NcroProcess ncro = NcroProcess.command(cmd)) {
+        HttpResponse<String> r = HttpClient.newHttpClient()
+            .send(ncro.narinfo(hash), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(String.join("\n", ncro.log())).isEqualTo(200);
+        assertThat(ProcessResources.sharedLibraries(ncro.pid()))
+            .as("libraries loaded from the package, not copied from the jar")
+            .containsAll(libraries)
+            .noneMatch(l -> l.contains("netty_transport_native_epoll") && !libraries.contains(l))
+            .noneMatch(l -> l.contains("sqlitejdbc") && !libraries.contains(l));
+      }
+    }
+  }
+
+  /**
+   * The command line of a wrapper written by the makeWrapper stub (its arguments, one per line),
+   * as makeWrapper's script would run it: the program, then each {@code --add-flags} value split on
+   * spaces, {@code $NCRO_JAVA_OPTS} taking its {@code --set-default} value.
+   */
+  private static List<String> wrapperCommand(List<String> args) {
+    List<String> command = new ArrayList<>(List.of(args.get(0)));
+    Map<String, String> defaults = new LinkedHashMap<>();
+    for (int i = 2; i + 1 < args.size(); i++) {
+      if (args.get(i).equals("--set-default")) {
+        defaults.put("$" + args.get(i + 1), args.get(i + 2));
+        i += 2;
+      } else if (args.get(i).equals("--add-flags")) {
+        String flags = args.get(++i);
+        command.addAll(List.of(defaults.getOrDefault(flags, flags).split(" ")));
+      }
+    }
+    return command;
   }
 
   // ---------------------------------------------------------------- helpers

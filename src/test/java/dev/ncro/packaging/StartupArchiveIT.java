@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ncro.support.Await;
 import dev.ncro.support.NcroProcess;
+import dev.ncro.support.ProcessResources;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import java.io.IOException;
@@ -197,7 +198,8 @@ class StartupArchiveIT {
             .isEqualTo(200);
         String cmdline =
             Files.readString(Path.of("/proc/" + ncro.pid() + "/cmdline")).replace('\0', ' ')
-                + "\nnative libraries mapped: " + nativeLibraries(ncro.pid());
+                + "\nnative libraries mapped: "
+                + String.join(" ", ProcessResources.sharedLibraries(ncro.pid()));
         ncro.terminate(
             Duration.ofMinutes(3)); // the JVM writes a missing or unusable archive at exit
         assertThat(ncro.log())
@@ -205,20 +207,6 @@ class StartupArchiveIT {
             .noneMatch(l -> l.contains("[cds") || l.contains("[aot") || l.contains("hs_err"));
         return cmdline;
       }
-    }
-  }
-
-  /** The files of the shared libraries {@code pid} maps (/proc/PID/maps), space-separated. */
-  private static String nativeLibraries(long pid) throws IOException {
-    try (var lines = Files.lines(Path.of("/proc/" + pid + "/maps"))) {
-      return String.join(
-          " ",
-          lines
-              .map(l -> l.split("\\s+", 6))
-              .filter(f -> f.length == 6 && f[5].endsWith(".so"))
-              .map(f -> f[5])
-              .distinct()
-              .toList());
     }
   }
 

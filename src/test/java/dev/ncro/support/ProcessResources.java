@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.function.LongSupplier;
 import java.util.stream.Stream;
 
@@ -19,6 +20,23 @@ public final class ProcessResources {
   public static long descriptors(long pid) {
     try (Stream<Path> fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
       return fds.count();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * The files of the shared libraries {@code pid} maps ({@code /proc/PID/maps}), each once: where a
+   * JVM loaded its native libraries from.
+   */
+  public static List<String> sharedLibraries(long pid) {
+    try (Stream<String> lines = Files.lines(Path.of("/proc/" + pid + "/maps"))) {
+      return lines
+          .map(l -> l.split("\\s+", 6))
+          .filter(f -> f.length == 6 && f[5].endsWith(".so"))
+          .map(f -> f[5])
+          .distinct()
+          .toList();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
