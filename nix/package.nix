@@ -13,8 +13,8 @@
   fetchurl,
   linkFarm,
   maven,
-  makeWrapper,
   unzip,
+  runtimeShell,
   jdk21_headless,
 }:
 
@@ -23,6 +23,19 @@ let
 
   # Netty's epoll library and SQLite's for the platform ncro runs on, out of the jar at build time.
   natives = import ./native-libraries.nix stdenv.hostPlatform;
+
+  # bin/ncro: nix/ncro-wrapper.sh with the JDK, the default JVM options and the native libraries'
+  # options filled in; @out@ and @name@ (the store path and its last component) at build time.
+  wrapper =
+    lib.replaceStrings
+      [ "@shell@" "@java@" "@javaOptions@" "@nativeOptions@" ]
+      [
+        runtimeShell
+        (lib.getExe' jdk21_headless "java")
+        "-Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -XX:TrimNativeHeapInterval=5000"
+        (toString (natives.jvmOptions "@out@/${natives.dir}"))
+      ]
+      (builtins.readFile ./ncro-wrapper.sh);
 
   # The local Maven repository: each locked file at its repository path. The sha256 is that of
   # the file Maven Central serves, so each fetch is fixed-output and shared between builds.
@@ -62,7 +75,6 @@ stdenv.mkDerivation (finalAttrs: {
       "ncro: nix/maven-deps.json was made with Maven ${lock.maven}, nixpkgs has ${maven.version}; if the build misses an artifact, regenerate the lock with nix/maven-deps"
       [
         maven
-        makeWrapper
         unzip
       ];
 
@@ -84,12 +96,12 @@ stdenv.mkDerivation (finalAttrs: {
   '';
 
   # target/ncro.jar is the shaded, runnable jar (<finalName>ncro</finalName>), byte-identical
-  # across builds (project.build.outputTimestamp). The wrapper, for `nix run` and shells, runs it
-  # on jdk21_headless with the JVM options in $NCRO_JAVA_OPTS (split on spaces, as bin/ncro does);
-  # unset, a small serial-collected heap. The options that load the native libraries from
-  # $out/lib/ncro come first, so a user's own in $NCRO_JAVA_OPTS win. The NixOS module does not go
-  # through the wrapper: it runs passthru.jre with the jar and each JVM option as its own,
-  # systemd-escaped argument, the native libraries' options included (passthru.natives).
+  # across builds (project.build.outputTimestamp). bin/ncro, for `nix run` and shells, runs it on
+  # jdk21_headless with $NCRO_JAVA_OPTS (split on spaces, as the repository's bin/ncro does), the
+  # native libraries from $out/lib/ncro and a class-data-sharing archive in the user's cache
+  # directory (nix/ncro-wrapper.sh says how to change each). The NixOS module does not go through
+  # it: it runs passthru.jre with the jar and each JVM option as its own, systemd-escaped argument,
+  # the native libraries' options included (passthru.natives).
   installPhase = ''
     runHook preInstall
 
@@ -99,11 +111,10 @@ stdenv.mkDerivation (finalAttrs: {
     for f in ${lib.escapeShellArgs natives.jarEntries}; do
       install -Dm755 -t $out/${natives.dir} "$TMPDIR/natives/$f"
     done
-    makeWrapper ${lib.getExe' jdk21_headless "java"} $out/bin/ncro \
-      --set-default NCRO_JAVA_OPTS "-Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -XX:TrimNativeHeapInterval=5000" \
-      --add-flags "${toString (natives.jvmOptions "$out/${natives.dir}")}" \
-      --add-flags "\$NCRO_JAVA_OPTS" \
-      --add-flags "-jar $out/share/ncro/ncro.jar"
+    mkdir -p $out/bin
+    printf '%s' ${lib.escapeShellArg wrapper} |
+      sed -e "s|@out@|$out|g" -e "s|@name@|''${out##*/}|g" >$out/bin/ncro
+    chmod 755 $out/bin/ncro
 
     runHook postInstall
   '';

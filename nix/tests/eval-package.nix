@@ -24,8 +24,8 @@ let
     fetchurl = args: drv (baseNameOf args.url) { fetched = args; };
     linkFarm = name: entries: drv name { inherit entries; };
     maven = drv "maven-3.9.9" { version = "3.9.9"; };
-    makeWrapper = drv "make-wrapper" { };
     unzip = drv "unzip" { };
+    runtimeShell = "${builtins.storeDir}/00000000000000000000000000000000-bash/bin/bash";
     jdk21_headless = drv "openjdk-headless-21" { home = "/jdk"; };
   };
 in

@@ -14,11 +14,13 @@ import dev.ncro.support.ProcessResources;
 import dev.ncro.support.TestNarinfo;
 import dev.ncro.support.TestUpstream;
 import java.io.File;
+import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -374,11 +376,12 @@ class ModuleEvalIT {
 
   /**
    * The package's installPhase, run by bash in a stand-in build tree around the real ncro.jar
-   * (makeWrapper and runHook stubbed): the jar, the alert rules and the Grafana dashboard land in
+   * (runHook stubbed): the jar, the alert rules and the Grafana dashboard land in
    * share/ncro, and the source set includes the two monitoring files, so a NixOS config can point
    * services.prometheus.ruleFiles at the installed rules. Netty's and SQLite's native libraries are
-   * taken out of the jar into lib/ncro, and ncro started as the wrapper starts it maps both from
-   * there, not from copies in /tmp.
+   * taken out of the jar into lib/ncro. The installed bin/ncro, run twice: ncro maps both libraries
+   * from there (not from copies in /tmp), the first run leaves a class-data-sharing archive in the
+   * cache directory and the second maps it.
    */
   @Test
   void packageInstallsTheJarTheNativeLibrariesAndTheMonitoringFiles(@TempDir Path dir)
@@ -400,7 +403,6 @@ class ModuleEvalIT {
     Path out = dir.resolve("out");
     String script = "set -euo pipefail\n"
         + "runHook() { :; }\n"
-        + "makeWrapper() { mkdir -p \"$(dirname \"$2\")\"; printf '%s\\n' \"$@\" > \"$2\"; }\n"
         + "out=" + out + "\n"
         + "TMPDIR=" + Files.createDirectories(dir.resolve("tmp")) + "\n"
         + pkg.get("installPhase").asText();
@@ -432,54 +434,71 @@ class ModuleEvalIT {
       assertThat(listing.count()).as("nothing else in %s", natives).isEqualTo(2);
     }
 
-    List<String> command = wrapperCommand(Files.readAllLines(out.resolve("bin/ncro")));
-    assertThat(command).containsSubsequence("-jar", out + "/share/ncro/ncro.jar");
-    assertThat(String.join(" ", command))
+    // bin/ncro as installed, on this JVM instead of the stand-in JDK's store path.
+    Path wrapper = out.resolve("bin/ncro");
+    String installed = Files.readString(wrapper);
+    assertThat(installed)
         .as("the native libraries' options come before the user's NCRO_JAVA_OPTS")
         .containsSubsequence(
             "-Djava.library.path=" + natives,
             "-Dorg.sqlite.lib.path=" + natives,
             "-Dorg.sqlite.lib.name=libsqlitejdbc.so",
-            "-Xmx256m");
-    command.set(0, Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            "${NCRO_JAVA_OPTS-",
+            "-jar " + out + "/share/ncro/ncro.jar");
+    Files.writeString(
+        wrapper,
+        installed.replace(
+            FAKE_JAVA, Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    Path cache = dir.resolve("cache");
+    Path archive = cache.resolve("ncro/nix-out.jsa");
     try (TestUpstream up = TestUpstream.start()) {
       String hash = TestNarinfo.hash(1616);
       up.putNarinfo(hash, TestNarinfo.make(hash, "nar/x.nar", 64, null));
-      List<String> cmd = new ArrayList<>(command);
-      cmd.addAll(List.of(
+      List<String> cmd = List.of(
+          "env",
+          "XDG_CACHE_HOME=" + cache,
+          "bash",
+          wrapper.toString(),
           "--config",
-          NcroProcess.writeConfig(dir, up.uri(), dir.resolve("routes.db")).toString()));
+          NcroProcess.writeConfig(dir, up.uri(), dir.resolve("routes.db")).toString());
+      // First start: libraries from the package; the JVM writes the archive at exit.
       try (NcroProcess ncro = NcroProcess.command(cmd)) {
-        HttpResponse<String> r = HttpClient.newHttpClient()
-            .send(ncro.narinfo(hash), HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).as(String.join("\n", ncro.log())).isEqualTo(200);
+        assertThat(HttpClient.newHttpClient()
+                .send(ncro.narinfo(hash), HttpResponse.BodyHandlers.ofString())
+                .statusCode())
+            .as(String.join("\n", ncro.log()))
+            .isEqualTo(200);
         assertThat(ProcessResources.sharedLibraries(ncro.pid()))
             .as("libraries loaded from the package, not copied from the jar")
             .containsAll(libraries)
             .noneMatch(l -> l.contains("netty_transport_native_epoll") && !libraries.contains(l))
             .noneMatch(l -> l.contains("sqlitejdbc") && !libraries.contains(l));
+        ncro.terminate(Duration.ofMinutes(3));
+      }
+      assertThat(archive).as("the class-data-sharing archive of the first run").isNotEmptyFile();
+      // Second start: maps that archive.
+      try (NcroProcess ncro = NcroProcess.command(cmd)) {
+        assertThat(HttpClient.newHttpClient()
+                .send(ncro.narinfo(hash), HttpResponse.BodyHandlers.ofString())
+                .statusCode())
+            .isEqualTo(200);
+        assertThat(mappedFiles(ncro.pid())).contains(archive.toString());
+        assertThat(ncro.log())
+            .as("the JVM's archive messages stay out of ncro's log")
+            .noneMatch(l -> l.contains("[cds") || l.contains("hs_err"));
       }
     }
   }
 
-  /**
-   * The command line of a wrapper written by the makeWrapper stub (its arguments, one per line),
-   * as makeWrapper's script would run it: the program, then each {@code --add-flags} value split on
-   * spaces, {@code $NCRO_JAVA_OPTS} taking its {@code --set-default} value.
-   */
-  private static List<String> wrapperCommand(List<String> args) {
-    List<String> command = new ArrayList<>(List.of(args.get(0)));
-    Map<String, String> defaults = new LinkedHashMap<>();
-    for (int i = 2; i + 1 < args.size(); i++) {
-      if (args.get(i).equals("--set-default")) {
-        defaults.put("$" + args.get(i + 1), args.get(i + 2));
-        i += 2;
-      } else if (args.get(i).equals("--add-flags")) {
-        String flags = args.get(++i);
-        command.addAll(List.of(defaults.getOrDefault(flags, flags).split(" ")));
-      }
+  /** Every file {@code pid} maps ({@code /proc/PID/maps}). */
+  private static List<String> mappedFiles(long pid) throws IOException {
+    try (var lines = Files.lines(Path.of("/proc/" + pid + "/maps"))) {
+      return lines
+          .map(l -> l.split("\\s+", 6))
+          .filter(f -> f.length == 6)
+          .map(f -> f[5])
+          .toList();
     }
-    return command;
   }
 
   // ---------------------------------------------------------------- helpers
