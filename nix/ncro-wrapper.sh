@@ -3,14 +3,15 @@
 # the JDK, the default options and the package's own store path filled in.
 #
 # - NCRO_JAVA_OPTS: the JVM options, split on spaces as bin/ncro of the repository does; unset, a
-#   bounded heap and the serial collector (README, "Running").
-# - Netty's epoll library and SQLite's load from the package's lib/ncro, taken out of the jar at build time
-#   (nix/native-libraries.nix); these options come first, so NCRO_JAVA_OPTS can override them.
+#   bounded heap and the serial collector (docs/install.md, "NixOS").
+# - Netty's epoll library and SQLite's load from the package's lib/ncro, taken out of the jar at
+#   build time (nix/native-libraries.nix); these options come first, so NCRO_JAVA_OPTS can
+#   override them.
 # - NCRO_ARCHIVE_OPTS: the start-up archive options; unset, a class-data-sharing archive of this
 #   package in the user's cache directory, written by the JVM at the first run's exit and mapped by
-#   the next runs (start-up about 1.7 s -> 1.1 s; docs/decisions.md §10). Set it empty to run
-#   without one. Archives of other ncro packages there go after a day. Without a writable cache
-#   directory ncro starts without an archive.
+#   the next runs (start-up 1.8 s -> 1.3 s on the bench machine, with the native libraries above;
+#   docs/decisions.md §10). Set it empty to run without one. Archives of other ncro packages
+#   there go after a day. Without a writable cache directory ncro starts without an archive.
 set -eu
 if [ -z "${NCRO_ARCHIVE_OPTS+set}" ]; then
   NCRO_ARCHIVE_OPTS=
